@@ -732,6 +732,44 @@ async def test_a_front_door_sets_start_up_aside_from_the_collector(settings: Set
     assert gc.get_freeze_count() == 0
 
 
+async def test_a_start_waits_for_the_lock_of_a_ferryman_that_stopped_only_when_asked(
+    settings: Settings,
+) -> None:
+    """`add --run` takes over once the running ferryman marked itself stopped, but that
+    process still closes its store before its lock goes: the take-over waits for the
+    lock (``lock_wait``); a plain start is refused at once, as before."""
+    from ferryman.engine.plumbing.lock import DataDirLock
+    from ferryman.frontdoors.startup import running
+
+    held = DataDirLock(settings.data_dir, "run").__enter__()  # the stopping ferryman's
+    with pytest.raises(FerrymanError) as refused:
+        async with running(settings):
+            pass
+    assert refused.value.code == "engine.locked"
+    entered = asyncio.Event()
+
+    async def take_over() -> None:
+        async with running(settings, lock_wait=60):
+            entered.set()
+
+    tries = 0
+    enter = DataDirLock.__enter__
+
+    def counted(lock: DataDirLock) -> DataDirLock:
+        nonlocal tries
+        tries += 1
+        return enter(lock)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DataDirLock, "__enter__", counted)
+        taking = asyncio.create_task(take_over())
+        await eventually(lambda: tries >= 3, "three looks at the held lock")
+        assert not entered.is_set() and not taking.done()  # still waiting, not refused
+        held.__exit__(None, None, None)  # that process ended
+    await asyncio.wait_for(taking, 60)
+    assert entered.is_set()
+
+
 async def test_a_chained_album_survives_its_predecessors_heartbeat(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,11 +23,13 @@ from ferryman.engine.plumbing import collector
 from ferryman.engine.plumbing.children import prepare_children
 from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
 from ferryman.frontdoors import quiet_start
 from ferryman.store import Store
 
 log = logging.getLogger(__name__)
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+LOCK_LOOK_SECONDS = 0.05  # between two tries of a lock a stopping ferryman still holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +45,14 @@ async def running(
     *,
     on_signal: Callable[[], None] | None = None,
     command: str = "run",
+    lock_wait: float = 0.0,
     **engine_options: Any,
 ) -> AsyncIterator[Running]:
     """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
     (default: the engine's graceful stop). Raises ``engine.locked`` when another
-    process runs on this SQLite data dir; ``command`` is what this one is called in
-    such a refusal (``web``, ``serve``)."""
+    process runs on this SQLite data dir (after ``lock_wait`` seconds: a ferryman that
+    said it stopped still closes its store before its lock goes); ``command`` is what
+    this one is called in such a refusal (``web``, ``serve``)."""
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
     prepare_children(bool(settings.notify.urls))
@@ -56,7 +60,7 @@ async def running(
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")
         if sole:
-            stack.enter_context(DataDirLock(settings.data_dir, command))
+            stack.push(await _taken(DataDirLock(settings.data_dir, command), lock_wait))  # entered
         store = await Store.open(settings.database)
         try:
             if sole:
@@ -100,3 +104,16 @@ async def _hand_back_a_dead_runs_work(store: Store) -> None:
     handed = await store.release(None)
     if handed:
         log.info("handed back %d unit(s) of work a run before this one held", handed)
+
+
+async def _taken(lock: DataDirLock, wait: float) -> DataDirLock:
+    """``lock`` once free, looking again for up to ``wait`` seconds: ``add --run`` takes
+    over from a ferryman that marked itself stopped, whose process has yet to end."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        try:
+            return lock.__enter__()
+        except FerrymanError as exc:
+            if exc.code != "engine.locked" or asyncio.get_running_loop().time() >= deadline:
+                raise
+        await asyncio.sleep(LOCK_LOOK_SECONDS)

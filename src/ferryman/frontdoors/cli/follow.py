@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ferryman.store.ports import JobsView, Nodes
 
 FOLLOW_POLL_SECONDS = 1.0  # at most this long between two looks at the store
+# A ferryman marks itself stopped, then closes its store and ends: its lock goes last.
+HANDOVER_SECONDS = 30.0
 
 
 def run_own_jobs(ctx: typer.Context, job_ids: list[int], live: list[str]) -> ExitCode:
@@ -54,6 +56,7 @@ def run_own_jobs(ctx: typer.Context, job_ids: list[int], live: list[str]) -> Exi
                 markup=False,
                 highlight=False,
             )
+        return run_engine(state, until_idle=True, only=job_ids, lock_wait=HANDOVER_SECONDS)
     return run_engine(state, until_idle=True, only=job_ids)
 
 

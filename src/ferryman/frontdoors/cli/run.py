@@ -61,11 +61,13 @@ def run_engine(
     until_idle: bool,
     node_name: str | None = None,
     only: Collection[int] | None = None,
+    lock_wait: float = 0.0,
 ) -> ExitCode:
     """The engine with progress bars, then the summary (`run`, and `add --run`); the
     exit code the summary (or a Ctrl-C) calls for. ``only`` (`add --run`'s jobs): the
     engine stops once they have ended or wait on a person, and the summary and the
-    exit code are theirs alone."""
+    exit code are theirs alone. ``lock_wait``: how long another ferryman's lock is
+    waited for (``running``)."""
 
     async def go() -> ExitCode:
         from ferryman.engine.ops.report import run_summary  # lazy: start-up
@@ -73,7 +75,7 @@ def run_engine(
         from ferryman.frontdoors.progress import attach_renderer  # lazy: start-up
         from ferryman.frontdoors.startup import running  # lazy: start-up
 
-        async with running(settings) as started:
+        async with running(settings, lock_wait=lock_wait) as started:
             since = started.store.clock()
             before = await started.store.item_counts()  # what this run adds is counted
             renderer = attach_renderer(
