@@ -9,8 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import forked
 from tests.support.waiting import eventually_sync
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("FERRYMAN_TEST_FORK") == "0", reason="FERRYMAN_TEST_FORK=0: nothing is forked"
+)
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:

@@ -282,13 +282,13 @@ def run(
     """``ferryman *args`` to its end, as ``subprocess.run`` answers."""
     if capture_output:
         options |= {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    if input is not None:
-        options["stdin"] = subprocess.PIPE
     if not enabled(options.get("env")):
         return subprocess.run(
             [sys.executable, "-m", "ferryman", *args],
             input=input, timeout=timeout, check=check, **options,
         )  # fmt: skip
+    if input is not None:
+        options["stdin"] = subprocess.PIPE
     process = Forked(args, **options)
     try:
         out, err = process.communicate(input, timeout)
