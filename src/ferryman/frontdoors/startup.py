@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.engine.deliver import sweep_half_built
 from ferryman.engine.plumbing import collector
@@ -106,14 +107,14 @@ async def _hand_back_a_dead_runs_work(store: Store) -> None:
         log.info("handed back %d unit(s) of work a run before this one held", handed)
 
 
-async def _taken(lock: DataDirLock, wait: float) -> DataDirLock:
+async def _taken(lock: DataDirLock, wait: float, clock: Clock = SYSTEM) -> DataDirLock:
     """``lock`` once free, looking again for up to ``wait`` seconds: ``add --run`` takes
     over from a ferryman that marked itself stopped, whose process has yet to end."""
-    deadline = asyncio.get_running_loop().time() + wait
+    deadline = clock.monotonic() + wait
     while True:
         try:
             return lock.__enter__()
         except FerrymanError as exc:
-            if exc.code != "engine.locked" or asyncio.get_running_loop().time() >= deadline:
+            if exc.code != "engine.locked" or clock.monotonic() >= deadline:
                 raise
-        await asyncio.sleep(LOCK_LOOK_SECONDS)
+        await clock.sleep(LOCK_LOOK_SECONDS)
