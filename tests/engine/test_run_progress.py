@@ -24,16 +24,15 @@ from ferryman.frontdoors.telegram.render import Shown
 from ferryman.frontdoors.telegram.status import StatusBoard
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import (
-    Access,
     Fetched,
     FetchPlan,
-    Inspection,
     ReadOptions,
     SourceEntry,
     SourceRegistry,
 )
 from ferryman.store.memory.store import MemoryStore
 from ferryman.web.live import Tracker
+from tests.support.fetch_source import SchemeFetchSource
 
 TOTAL = 1_000_000
 
@@ -64,31 +63,17 @@ def _fetching(job_id: int, run: int, done: int, speed: float) -> JobFetching:
     )
 
 
-class _Held:
+class _Held(SchemeFetchSource):
     """A fetch-first source whose download reports when the test says: once as it
     starts, then once more after ``late`` is set (as a cancelled download does before
     its heartbeat stops it)."""
 
     schemes: tuple[str, ...] = ("held",)
     description = "held"
-    access = Access.FETCH
-    shown_as = ""
 
     def __init__(self) -> None:
         self.started = asyncio.Event()
         self.late = asyncio.Event()
-
-    def recognise(self, raw: str) -> str | None:
-        return raw if raw.startswith("held:") else None
-
-    def describe(self, uri: str) -> str:
-        return uri
-
-    def local_path(self, uri: str) -> None:
-        return None
-
-    def inspect(self, uri: str) -> Inspection:
-        return Inspection(uri, uri)
 
     def open(self, uri: str, options: ReadOptions) -> AbstractContextManager[Iterator[SourceEntry]]:
         raise AssertionError("never read")

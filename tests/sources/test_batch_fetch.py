@@ -20,24 +20,21 @@ from ferryman.model import Batch, BatchItem
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources import batch as batch_source
 from ferryman.sources.base import (
-    Access,
     Fetched,
     FetchPlan,
-    Inspection,
     ReadOptions,
     SourceEntry,
 )
 from ferryman.sources.batch import BatchSource, window_of
 from ferryman.sources.builtin import default_sources
+from tests.support.fetch_source import SchemeFetchSource
 
 
-class SlowSource:
+class SlowSource(SchemeFetchSource):
     """``slow:N``: a fetch that waits to be let go (``go[N]``), then writes ``N.jpg``."""
 
     schemes: tuple[str, ...] = ("slow",)
     description = "slow:N"
-    shown_as = ""
-    access = Access.FETCH
 
     def __init__(self, count: int, fail: frozenset[int] = frozenset()) -> None:
         self.go = {n: asyncio.Event() for n in range(count)}
@@ -46,18 +43,6 @@ class SlowSource:
         self.started: list[int] = []
         self.in_flight = 0
         self.most = 0
-
-    def recognise(self, raw: str) -> str | None:
-        return raw if raw.startswith("slow:") else None
-
-    def describe(self, uri: str) -> str:
-        return uri
-
-    def local_path(self, uri: str) -> None:
-        return None
-
-    def inspect(self, uri: str) -> Inspection:
-        return Inspection(uri, uri)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         n = int(uri.removeprefix("slow:"))

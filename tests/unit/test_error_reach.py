@@ -16,14 +16,13 @@ from ferryman.error_codes import SPECS
 from ferryman.errors import FerrymanError
 from ferryman.model import Batch, BatchItem
 from ferryman.sources.base import (
-    Access,
     Fetched,
     FetchPlan,
-    Inspection,
     ReadOptions,
     SourceRegistry,
 )
 from ferryman.sources.batch import BatchSource
+from tests.support.fetch_source import SchemeFetchSource
 
 ONE_ENTRY = {
     "archive.entry_corrupt",
@@ -62,28 +61,14 @@ def test_the_codes_that_wait_are_the_registrys_and_retry_waits_for_each(
     assert not too_large.waits and again_after(too_large, 1, settings) is None
 
 
-class _Failing:
+class _Failing(SchemeFetchSource):
     """A fetch-first source whose every fetch fails with one code."""
 
     schemes = ("failing",)
     description = "fails"
-    access = Access.FETCH
-    shown_as = ""
 
     def __init__(self, code: str) -> None:
         self.code = code
-
-    def recognise(self, raw: str) -> str | None:
-        return raw if raw.startswith("failing:") else None
-
-    def describe(self, uri: str) -> str:
-        return uri
-
-    def local_path(self, uri: str) -> None:
-        return None
-
-    def inspect(self, uri: str) -> Inspection:
-        return Inspection(uri, uri)
 
     def open(self, uri: str, options: ReadOptions) -> None:
         raise AssertionError("never read")
