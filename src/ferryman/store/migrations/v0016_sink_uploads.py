@@ -1,4 +1,4 @@
-"""Step 18 (frozen): ``sink_uploads``, big uploads under way, so a crash costs only the
+"""Step 16 (frozen): ``sink_uploads``, big uploads under way, so a crash costs only the
 parts that were not acknowledged (issue 59). A new table: nothing is carried."""
 
 from __future__ import annotations
