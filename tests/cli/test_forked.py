@@ -72,6 +72,5 @@ def test_a_signal_ends_a_forked_command_as_it_ends_a_started_one(tmp_path: Path)
 def test_what_an_interpreter_reads_as_it_starts_makes_a_fresh_start() -> None:
     assert forked.enabled(dict(os.environ))
     assert not forked.enabled(os.environ | {"PYTHONPATH": "/elsewhere"})
-    assert not forked.enabled(
-        os.environ | {"LC_ALL": "C"} if os.environ.get("LC_ALL") != "C" else {}
-    )
+    other = "C" if os.environ.get("LC_ALL") != "C" else "C.UTF-8"  # a locale not ours
+    assert not forked.enabled(os.environ | {"LC_ALL": other})
