@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test pytest lint typecheck unit bench smoke container-test clean
+.PHONY: demo test pytest steady lint typecheck unit bench smoke container-test clean
 
 # What ferryman needs to run (`make demo`, a phone), then the development tools on top
 # (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.
@@ -101,6 +101,16 @@ pytest: $(BIN)/.installed
 	$(PYTEST) -q -n $(TIMING_WORKERS) --dist load --maxschedchunk 1 -m timing \
 		$(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
 		$(filter-out tests%,$(PYTEST_ARGS)) || test $$? -eq 5  # 5: none selected
+
+# Issue 57's steadiness check (docs/testing.md, "Steady"): `make pytest` STEADY_RUNS times
+# in a row on STEADY_WORKERS workers while STEADY_LOAD processes spin on the CPU; it
+# stops at the first failure and prints a table (logs in steady-logs/).
+STEADY_RUNS ?= 3
+STEADY_WORKERS ?= 4
+STEADY_LOAD ?= 2
+steady: $(BIN)/.installed
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m tests.support.steady --runs $(STEADY_RUNS) \
+		--workers $(STEADY_WORKERS) --load $(STEADY_LOAD)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
