@@ -24,6 +24,8 @@ from ferryman.sinks.telegram_state import TelegramState
 from tests.telegram.test_telegram_sink import World, photos
 
 
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound: a part under a round trip after a send
 async def test_the_next_album_is_uploaded_while_the_one_before_is_sent(tmp_path: Path) -> None:
     w = await World.logged_in(tmp_path, send_documents=True)
     folder = tmp_path / "in"
