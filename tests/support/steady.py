@@ -5,8 +5,8 @@ machine"), made a command (``make steady``) so the next session runs the same ch
 Why a load of our own: a race shows when a worker is starved, and how loaded a shared
 machine is at a given hour is luck. ``--load N`` starts N processes that spin on the CPU
 (at the suite's own priority) for the whole check, so each run gets about
-``cores / (cores + N)`` of the machine; their start and end are this script's, and they
-are killed however it ends. Each run's output goes to ``--logs``/``run-K.log``; the table
+``cores / (cores + N)`` of the machine; they are killed when it ends, and end by
+themselves should it be killed. Each run's output goes to ``--logs``/``run-K.log``; the table
 at the end gives each run's wall time, its summary line and its failures.
 """
 
@@ -26,10 +26,17 @@ SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed).*) in [\d.]+s", re.M)
 FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
 
 
+# A spinner works until its parent is gone (checked between bursts of work), so one left
+# by a killed check (SIGKILL runs no ``finally``) ends by itself.
+SPIN = "import os, sys\nwhile os.getppid() == int(sys.argv[1]):\n    sum(range(200_000))"
+
+
 @contextmanager
 def spinning(count: int) -> Iterator[None]:
     """``count`` processes that keep a core each busy until the block ends."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", SPIN, str(os.getpid())]) for _ in range(count)
+    ]
     try:
         yield
     finally:
