@@ -119,11 +119,21 @@ async def test_inputs_are_fetched_at_once_within_the_window_and_read_in_list_ord
     plan = _plan(settings, tmp_path / "fetch", seen)
     window = window_of(plan)
     assert window == 2 * settings.concurrency.fetch
-    # The last of each window first: arrival order is not the list's order.
-    order = [n for start in range(0, count, window) for n in reversed(range(start, start + window))]
-    order = [n for n in order if n < count]
+    # A window's inputs let go once all of them are in flight (each makes its folder on
+    # a thread first, so they reach the source in no set order: one let go at its own
+    # start ended before a slower neighbour began, and the window never filled), the
+    # last of each window first: arrival order is not the list's order.
+    windows = [list(reversed(range(at, min(at + window, count)))) for at in range(0, count, window)]
+
+    async def let_go() -> None:
+        for inputs in windows:
+            for n in inputs:
+                await source.begun[n].wait()
+            for n in inputs:
+                source.go[n].set()
+
     fetching = asyncio.ensure_future(batch.fetch(_uri(count), plan))
-    await asyncio.wait_for(_let_go(source, order), 10)
+    await asyncio.wait_for(let_go(), 10)
     got = await asyncio.wait_for(fetching, 10)
     assert source.most == window  # several at once, never more than the window
     assert got.size == sum(n + 1 for n in range(count))
