@@ -102,9 +102,9 @@ pytest: $(BIN)/.installed
 		$(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
 		$(filter-out tests%,$(PYTEST_ARGS)) || test $$? -eq 5  # 5: none selected
 
-# Issue 57's steadiness check (docs/testing.md, "Steady"): `make pytest` STEADY_RUNS times
-# in a row on STEADY_WORKERS workers while STEADY_LOAD processes spin on the CPU; it
-# stops at the first failure and prints a table (logs in steady-logs/).
+# Issue 57's steadiness check (docs/testing.md): `make pytest` STEADY_RUNS times in a row
+# on STEADY_WORKERS workers while STEADY_LOAD processes spin on the CPU; it stops at the
+# first failure and prints a table (logs in steady-logs/).
 STEADY_RUNS ?= 3
 STEADY_WORKERS ?= 4
 STEADY_LOAD ?= 2

@@ -6,8 +6,8 @@ Why a load of our own: a race shows when a worker is starved, and how loaded a s
 machine is at a given hour is luck. ``--load N`` starts N processes that spin on the CPU
 (at the suite's own priority) for the whole check, so each run gets about
 ``cores / (cores + N)`` of the machine; they are killed when it ends, and end by
-themselves should it be killed. Each run's output goes to ``--logs``/``run-K.log``; the table
-at the end gives each run's wall time, its summary line and its failures.
+themselves should it be killed. Each run's output goes to ``--logs``/``run-K.log``; the
+table at the end gives each run's wall time, its summary lines and its failures.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.logs.mkdir(parents=True, exist_ok=True)
     rows: list[str] = []
-    failed = 0
+    failed = False
     with spinning(args.load):
         for number in range(1, args.runs + 1):
             started = time.monotonic()
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(f"|   | | | {name} |" for name in failures)
             print(rows[-1 - len(failures)], flush=True)
             if status != 0:
-                failed = number
+                failed = True
                 break
     cores = os.cpu_count() or 1
     print(f"\n{args.runs} runs asked, -n {args.workers}, {args.load} spinners on {cores} cores")
