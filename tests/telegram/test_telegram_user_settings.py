@@ -64,9 +64,16 @@ async def test_a_persons_settings_apply_to_their_files_links_and_watches(world: 
             return jobs if len(jobs) == 4 else None
 
         jobs = await eventually(four, "four jobs")
+
+        async def watches() -> list[Any] | None:
+            return await world.store.list_watches() or None
+
         with http_serving() as feed:
             serve_feed(feed, world.tmp, ["ep1"])
-            await reply_to(world, world.alice, f"/watch {feed.url('/feed.xml')}")
+            world.send(world.alice, f"/watch {feed.url('/feed.xml')}")
+            # The feed served until the watch is stored (the command reads it first): the
+            # chat's next message may be a job's status, not the command's answer.
+            (watch,) = await eventually(watches, "Alice's watch stored")
         mine = next(j.id for j in jobs if j.name == "mine")
         await job_in(world, JobState.DONE, mine)  # into this chat, as an album
 
@@ -81,11 +88,6 @@ async def test_a_persons_settings_apply_to_their_files_links_and_watches(world: 
     assert by_name["clip"].dest == f"telegram:{world.alice.id}"
     assert by_name["other"].dest == "library:"  # the caption wins, for both
     assert _token("720p") in by_name["other"].source
-
-    async def watches() -> list[Any] | None:  # reply_to may return a job's status message
-        return await world.store.list_watches() or None
-
-    (watch,) = await eventually(watches, "Alice's watch stored")
     assert watch.dest == f"telegram:{world.alice.id}"
 
 
