@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed).*) in [\d.]+s", re.M)
+SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed|errors?).*) in [\d.]+s", re.M)
 FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
 
 
