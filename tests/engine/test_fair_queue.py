@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,11 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.support import forked
 from tests.support.browser import CHROMIUM, DESKTOP, chromium
+from tests.support.clock import ManualClock, driven
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import Faults, FaultServer, serving
 from tests.support.memsink import MemKind
-from tests.support.waiting import eventually, eventually_sync
+from tests.support.waiting import eventually_sync
 from tests.support.webserve import running_web
 
 SLOW_BYTES = 400_000
@@ -164,14 +166,17 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
     """A 12-photo folder whose first album the destination holds back (a wait it asks
     for) fills its backlog: its read gives its turn, so a one-photo job added after it
     is read and delivered meanwhile. The big one then resumes where it was and every
-    photo arrives once; it was started once (a resumed claim is not a second start)."""
+    photo arrives once; it was started once (a resumed claim is not a second start).
+    The engine and the store on one ``ManualClock``: the 15 s wait passes when the
+    clock is moved past it, not in real time."""
     photos = make_photo_set(tmp_path / "big", 12)
     make_photo_set(tmp_path / "small", 1, start_seed=100)
     mem = MemKind(album_max=4, waits=[15])
     sinks = default_sinks().with_kind(mem)
     settings = settings.model_copy(update={"backlog_items": 2})
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings, sinks=sinks)
+    clock = ManualClock(start=time.time())  # the engine's and the store's
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, sinks=sinks, clock=clock)
     ended: dict[int, str] = {}
     small_done = asyncio.Event()
     big_done = asyncio.Event()
@@ -198,13 +203,17 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
     try:
         big = await intake.add_source(store, tmp_path / "big", dest="mem:box", sinks=sinks)
         big_id = big.id
-        await eventually_async(lambda: store.on_disk(big.id), 2)  # its backlog is full
+
+        async def backlog_full() -> bool:
+            return await store.on_disk(big.id) >= 2
+
+        await driven(clock, settings, backlog_full, "the big job's backlog full")
         small = await intake.add_source(store, tmp_path / "small")
         small_id = small.id
-        await asyncio.wait_for(small_done.wait(), 60)
+        await driven(clock, settings, small_done.is_set, "the small job ended")
         assert ended[small.id] == "done" and len(library_files(settings.library)) == 1
         assert delivered_when_small_ended == [0]  # the big one's first album still waits
-        await asyncio.wait_for(big_done.wait(), 90)
+        await driven(clock, settings, big_done.is_set, "the big job ended", step=1.0)
         assert ended[big.id] == "done"
         names = sorted(f.source_path for a in mem.albums.values() for f in a.files)
         assert names == sorted(p.name for p in photos)  # each once
@@ -214,13 +223,6 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
         engine.stop()
         await asyncio.wait_for(running, 60)
         await store.close()
-
-
-async def eventually_async(read: Any, at_least: int, within: float = 30) -> None:
-    async def reached() -> bool:
-        return bool(await read() >= at_least)
-
-    await eventually(reached, f"at least {at_least}", within=within, every=0.05)
 
 
 @pytest.mark.parametrize(
