@@ -79,9 +79,9 @@ def _in_transaction(work: Callable[[Connection], Any]) -> Callable[[Connection],
 # Rows as each version's code wrote them: literal SQL, frozen like the steps.
 _V1_ROWS = (
     "INSERT INTO jobs (id, source, name, dest, state, paused, priority, password, dedupe_key,"
-    " blocked, cursor, expanded, created_at, updated_at, attempts, not_before)"
+    " blocked, cursor, expanded, created_at, updated_at, started_at, attempts, not_before)"
     " VALUES (1, '/in/a.zip', 'a', 'library:/out', 'active', FALSE, 0, '[\"pw\"]', 'k1',"
-    " FALSE, 3, TRUE, 10.0, 11.0, 0, 0.0)",
+    " FALSE, 3, TRUE, 10.0, 11.0, 10.5, 0, 0.0)",
     "INSERT INTO jobs (id, source, name, dest, state, paused, priority, blocked, cursor,"
     " expanded, created_at, updated_at, attempts, not_before, error_code)"
     " VALUES (2, '/in/b.rar', 'b', 'telegram:me', 'needs_password', TRUE, 5, TRUE, 0, FALSE,"
@@ -151,6 +151,7 @@ _ROWS_AT = {
     16: _UP_TO_V4,  # 17 adds accounts (new tables, empty here) and jobs.account_id (NULL)
     17: _UP_TO_V4,  # 18 renames jobs.expanded (read_done) and the state expanding (reading)
     18: _UP_TO_V4,  # 19 adds jobs.run (0: every job there is in its first run)
+    19: _UP_TO_V4,  # 20 adds jobs.read_claims (1 for a job that has started, else 0)
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values
@@ -348,6 +349,8 @@ async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
         assert sorted(kept, key=repr) == expected, table
     if old in (1, 2, 3, 4):  # a local path became a file: URI
         assert {r["source"] for r in after["jobs"]} == {"file:///in/a.zip", "file:///in/b.rar"}
+    if old >= 1:  # step 20: a job that has started was claimed once (the next resumes it)
+        assert {r["id"]: r["read_claims"] for r in after["jobs"]} == {1: 1, 2: 0}
     if old == 1:  # the columns version 2 added start at their defaults
         assert {r["work_seconds"] for r in after["items"]} == {0.0}
     assert not set(_CARRIED) & set(after)  # the sink's own tables are gone

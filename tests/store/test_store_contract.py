@@ -301,6 +301,30 @@ async def test_a_read_gives_way_to_a_job_further_behind(store: Store) -> None:
     assert second.resumed
 
 
+async def test_a_claim_tells_a_job_started_before_on_a_clock_standing_still(
+    store: Store,
+) -> None:
+    """ "Resumed" is whether the job was claimed before in this run, not two clock
+    readings compared: on a clock standing still a second claim read as a first start
+    (a second ``JobStarted``)."""
+    store.clock = lambda: 1_000.0
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    first = await store.claim_job("r", 30)
+    assert first is not None and first.id == job.id and not first.resumed
+    await store.give_way(job.id, "r")
+    again = await store.claim_job("r", 30)
+    assert again is not None and again.id == job.id and again.resumed
+    assert again.started_at == 1_000.0
+    await store.release("r")
+    after_a_stop = await store.claim_job("r2", 30)
+    assert after_a_stop is not None and after_a_stop.resumed
+    await store.cancel(job.id)
+    retried = await store.retry(job.id)
+    assert retried.started_at is None
+    anew = await store.claim_job("r", 30)
+    assert anew is not None and anew.id == job.id and not anew.resumed  # a new run starts
+
+
 async def test_a_password_wait_sends_what_was_read_and_a_password_queues_it(store: Store) -> None:
     job = await store.add_job(source="/a.zip", name="a", dest="library:")
     await store.claim_job("r", 30)

@@ -82,6 +82,8 @@ jobs = Table(
     Column("account_id", Integer),  # schema v16: whose job (``users.id``); NULL: the admin's
     # schema v19: which run, 0 the first, one more at each retry (rows before it: their first)
     Column("run", Integer, nullable=False, server_default=text("0")),
+    # schema v20: how often this run's read was claimed: a claim past the first resumes
+    Column("read_claims", Integer, nullable=False, server_default=text("0")),
     one_of("jobs", "state", JobState),
     sqlite_autoincrement=True,  # schema v12: a removed job's number is never given again
 )

@@ -195,6 +195,7 @@ class JobActionQueries(StoreBase):
                         not_before=0.0,
                         paused=False,
                         started_at=None,  # a new run: it starts (JobStarted) again
+                        read_claims=0,
                         run=jobs.c.run + 1,  # its progress is told apart from the last run's
                         updated_at=now,
                     )

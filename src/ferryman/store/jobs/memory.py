@@ -144,9 +144,9 @@ class MemoryJobs(MemoryRuns):
             return None
         if row["started_at"] is None:
             row["started_at"] = now
-        row |= {"wait_reason": None, "blocked": False}
+        row |= {"wait_reason": None, "blocked": False, "read_claims": row["read_claims"] + 1}
         job = job_from_mapping(row)
-        job.resumed = job.started_at != now
+        job.resumed = row["read_claims"] > 1
         return job
 
     async def finish_expansion(
@@ -315,6 +315,7 @@ class MemoryJobs(MemoryRuns):
         job |= {"error_code": None, "error_message": None, "finished_at": None}
         job |= {"summary": None, "attempts": 0, "not_before": 0.0, "paused": False}
         job |= {"started_at": None, "updated_at": self.clock(), "run": job["run"] + 1}
+        job["read_claims"] = 0  # a new run: its first claim starts it (JobStarted) again
         return job_from_mapping(job)
 
     async def remove_job(self, job_id: int) -> Job:

@@ -129,8 +129,8 @@ class JobQueries(StoreBase):
         return [job_from_row(r) for r in await self._read(_ALL_JOBS)]
 
     async def claim_job(self, owner: str, lease_seconds: float, small: bool = False) -> Job | None:
-        """A queued job for the unpack stage, highest priority first; ``resumed`` when it
-        had started before (its ``started_at`` is older than this claim). ``small``:
+        """A queued job for the unpack stage, highest priority first; ``resumed`` when its
+        read was claimed before in this run (``read_claims``). ``small``:
         only a job whose input was fetched as one small file (``fetches.small_input``)."""
         claimed = await self.claim_jobs(owner, lease_seconds, 1, small=small)
         return claimed[0] if claimed else None
@@ -158,9 +158,11 @@ class JobQueries(StoreBase):
             now=now,
             variant="small" if small else "",
         )
-        claimed = [job_from_row(row) for row in rows]
-        for job in claimed:
-            job.resumed = job.started_at != now
+        claimed = []
+        for row in rows:
+            job = job_from_row(row)
+            job.resumed = row.read_claims > 1  # not a clock reading: one may stand still
+            claimed.append(job)
         return claimed
 
     async def finish_expansion(

@@ -47,6 +47,7 @@ from ferryman.store.migrations import (
     v0017_accounts,
     v0018_reading,
     v0019_job_runs,
+    v0020_read_claims,
 )
 
 Step = Callable[[Connection], None]
@@ -71,4 +72,5 @@ STEPS: tuple[Step, ...] = (
     v0017_accounts.apply,
     v0018_reading.apply,
     v0019_job_runs.apply,
+    v0020_read_claims.apply,
 )

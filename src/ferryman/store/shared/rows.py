@@ -153,6 +153,7 @@ def new_job_values(
         "notify": notify,
         "account_id": account,
         "run": 0,
+        "read_claims": 0,
     }
     if error is not None:
         values |= {

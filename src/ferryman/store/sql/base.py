@@ -412,6 +412,7 @@ def _claim_statement(
     }
     if started:  # a job: remember when it first started, forget why it last waited
         values["started_at"] = func.coalesce(table.c.started_at, now)
+        values["read_claims"] = table.c.read_claims + 1  # past 1: resumed
         values["wait_reason"] = None
         values["blocked"] = False
     return update(table).where(chosen).values(**values).returning(*table.c)

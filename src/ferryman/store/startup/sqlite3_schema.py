@@ -7,13 +7,13 @@ database made from these statements with one the full store makes).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 19  # the migration steps these statements stand for
+SCHEMA_VERSION = 20  # the migration steps these statements stand for
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE audit ( id INTEGER NOT NULL, at FLOAT NOT NULL, actor TEXT NOT NULL, action VARCHAR(64) NOT NULL, target TEXT NOT NULL, address TEXT NOT NULL, PRIMARY KEY (id) )",
     "CREATE INDEX audit_at ON audit (at)",
     "CREATE TABLE drains ( node VARCHAR(120) NOT NULL, since FLOAT NOT NULL, PRIMARY KEY (node) )",
-    "CREATE TABLE jobs ( id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, name TEXT NOT NULL, dest TEXT NOT NULL, state VARCHAR(16) NOT NULL, paused BOOLEAN NOT NULL, priority INTEGER NOT NULL, password TEXT, dedupe_key VARCHAR(128), wait_reason VARCHAR(64), blocked BOOLEAN NOT NULL, error_code VARCHAR(64), error_message TEXT, cursor INTEGER NOT NULL, read_done BOOLEAN NOT NULL, summary TEXT, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, started_at FLOAT, finished_at FLOAT, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, notify TEXT, account_id INTEGER, run INTEGER DEFAULT 0 NOT NULL, CONSTRAINT jobs_state_check CHECK (state IN ('queued', 'reading', 'active', 'needs_password', 'done', 'failed', 'cancelled')), UNIQUE (dedupe_key) )",
+    "CREATE TABLE jobs ( id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, name TEXT NOT NULL, dest TEXT NOT NULL, state VARCHAR(16) NOT NULL, paused BOOLEAN NOT NULL, priority INTEGER NOT NULL, password TEXT, dedupe_key VARCHAR(128), wait_reason VARCHAR(64), blocked BOOLEAN NOT NULL, error_code VARCHAR(64), error_message TEXT, cursor INTEGER NOT NULL, read_done BOOLEAN NOT NULL, summary TEXT, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, started_at FLOAT, finished_at FLOAT, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, notify TEXT, account_id INTEGER, run INTEGER DEFAULT 0 NOT NULL, read_claims INTEGER DEFAULT 0 NOT NULL, CONSTRAINT jobs_state_check CHECK (state IN ('queued', 'reading', 'active', 'needs_password', 'done', 'failed', 'cancelled')), UNIQUE (dedupe_key) )",
     "CREATE INDEX jobs_account ON jobs (state, account_id)",
     "CREATE INDEX jobs_claim ON jobs (state, priority DESC, cursor, id)",
     "CREATE TABLE nodes ( owner VARCHAR(120) NOT NULL, node VARCHAR(120) NOT NULL, pid INTEGER NOT NULL, stages TEXT NOT NULL, started_at FLOAT NOT NULL, heartbeat_at FLOAT NOT NULL, stopped_at FLOAT, PRIMARY KEY (owner) )",
