@@ -5,8 +5,10 @@ one message (the fake's ``edit_every``) without holding up the delivery."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 from telethon import errors
@@ -15,12 +17,16 @@ from telethon.tl import functions
 from faketg import FakeTelegram, LinkModel
 from faketg.client import logged_in_client
 from ferryman.engine.ops import report
-from ferryman.frontdoors.telegram.render import bar, job_shown
+from ferryman.frontdoors.telegram.chat import Chat
+from ferryman.frontdoors.telegram.render import Shown, bar, job_shown
+from ferryman.frontdoors.telegram.status import StatusBoard
 from ferryman.model import Job, JobState
 from ferryman.rules.outcomes import skip_words
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from ferryman.store.chat.sql import StatusRow
+from ferryman.store.memory.store import MemoryStore
+from tests.engine.test_run_progress import _Chat
 from tests.support.telegram_helpers import log_in
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import (
@@ -159,3 +165,34 @@ def _world_with(tmp_path: Path, server: FakeTelegram) -> World:
     )
     settings = base.model_copy(update={"telegram": telegram})
     return World(server, bot, alice, bob, mallory, settings, None, tmp_path)  # type: ignore[arg-type]
+
+
+async def test_a_message_let_go_while_its_job_is_read_keeps_its_last_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An archive's job held for "Choose files": its message lets go of the job and
+    says "downloaded; choose its files" while the board reads that job (the download's
+    end marked it changed). The read's view came after and took the message's last
+    word: it stayed at "downloading 100%" (the chat demo failed on it once, loaded)."""
+    store = MemoryStore()
+    board = StatusBoard(store, cast(Chat, _Chat()), every=0.0)
+    job = await store.add_job(source="/trip.zip", name="trip", dest="library:")
+    message = await board.open(42, None, Shown(0, "queued", "queued"))
+    await board.attach(message, job.id)
+    reading, go_on = asyncio.Event(), asyncio.Event()
+    read = store.get_job
+
+    async def read_held(job_id: int) -> Job:
+        reading.set()
+        await go_on.wait()
+        return await read(job_id)
+
+    monkeypatch.setattr(store, "get_job", read_held)
+    computing = asyncio.create_task(board._compute({job.id}))
+    await reading.wait()
+    last = Shown(100, "ended", "trip.zip: downloaded; choose its files", final=True)
+    board.let_go(message, last)
+    go_on.set()
+    await computing
+    assert message.wanted == last
+    assert board.due(message, board.clock()) is not None  # and it is edited to say it

@@ -206,10 +206,12 @@ class StatusBoard:
         per_job = await self.store.item_counts()
         for board in self._boards:
             if board.job_id in dirty:
+                job_id = board.job_id
                 try:
-                    job = await self.store.get_job(board.job_id)
+                    job = await self.store.get_job(job_id)
                 except FerrymanError:
-                    board.wanted = None
+                    if board.job_id == job_id:
+                        board.wanted = None
                     continue
                 self._phases.run_is(job.id, job.run)  # a retry's new run: the last run's go
                 progress = self._fetching.get(job.id)
@@ -222,6 +224,8 @@ class StatusBoard:
                 wanted = job_shown(job, per_job.get(job.id, {}), figures, albums, skipped)
                 if progress is not None and not wanted.final and not job.paused:
                     wanted = fetching_shown(job, progress, figures)
+                if board.job_id != job.id:
+                    continue  # let go while the job was read: its last word stands
                 if wanted.final and _same_summary(wanted.text, board.shown.text):
                     board.shown = wanted  # shown before a restart: nothing left to say
                 board.wanted = wanted
