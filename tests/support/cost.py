@@ -78,6 +78,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     line = {
         "id": item.nodeid,
+        "began": time.time() - (ended - began),  # when, to draw a worker's timeline
         "wall": ended - began,
         "cpu": own_after - own,
         "children_cpu": children_after - children,
