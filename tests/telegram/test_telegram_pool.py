@@ -33,8 +33,6 @@ from ferryman.web.metrics import account_lines
 from tests.support.telegram_pool import log_in_as, senders
 from tests.telegram.test_telegram_sink import World, telegram_state
 
-GiB = 1024**3
-
 
 class Pool(World):
     """Ann (a user, the own session) and two bots, all admins of the channel @dest."""
@@ -156,7 +154,7 @@ async def test_an_account_flood_waited_mid_job_gives_way_to_the_others(tmp_path:
 OVER_STANDARD = 2001 * 1024 * 1024
 
 
-@pytest.mark.slow  # 2 GiB through the client's reads and hash, and the fake's (~15 s of CPU)
+@pytest.mark.slow  # 2,001 MiB through the client and the fake (31 CPU-s on a slow machine)
 async def test_a_file_over_2_gib_goes_whole_through_the_premium_account(tmp_path: Path) -> None:
     w = World(tmp_path, send_documents=True)
     w.server.keep_part_bytes = False  # parts hashed as they come, not kept
