@@ -33,6 +33,7 @@ from ferryman.sources.base import (
 from ferryman.store.memory.store import MemoryStore
 from ferryman.web.live import Tracker
 from tests.support.fetch_source import SchemeFetchSource
+from tests.support.telegram_helpers import SilentChat
 
 TOTAL = 1_000_000
 
@@ -210,22 +211,12 @@ def test_the_cli_and_the_chat_keep_the_current_runs_figures() -> None:
     assert not other.late(JobStarted(7, source="x"))  # a report naming no run is never late
 
 
-class _Chat:
-    """The chat's two calls a status message makes; nothing is sent anywhere."""
-
-    async def send(self, chat_id: int, text: str, **_: object) -> int:
-        return 1
-
-    async def edit(self, chat_id: int, message_id: int, text: str, **_: object) -> None:
-        return None
-
-
 async def test_the_chat_status_drops_the_old_runs_download() -> None:
     """The job's status message after a retry says queued, not the cancelled run's
     "downloading 76% (50 kB/s)", whether the late report came before the board read
     the retried row or after."""
     store = MemoryStore()
-    board = StatusBoard(store, cast(Chat, _Chat()), every=0.0)
+    board = StatusBoard(store, cast(Chat, SilentChat()), every=0.0)
     job = await store.add_job(source="held:slow", name="slow", dest="library:", fetch=True)
     message = await board.open(42, None, Shown(0, "queued", "queued"))
     await board.attach(message, job.id)

@@ -155,7 +155,9 @@ OVER_STANDARD = 2001 * 1024 * 1024
 
 
 @pytest.mark.slow  # 2,001 MiB through the client and the fake (31 CPU-s on a slow machine)
-async def test_a_file_over_2_gib_goes_whole_through_the_premium_account(tmp_path: Path) -> None:
+async def test_a_file_over_a_free_accounts_limit_goes_whole_through_premium(
+    tmp_path: Path,
+) -> None:
     w = World(tmp_path, send_documents=True)
     w.server.keep_part_bytes = False  # parts hashed as they come, not kept
     rich = w.server.add_user("Rich", username="rich", premium=True)

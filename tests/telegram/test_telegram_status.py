@@ -26,8 +26,7 @@ from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from ferryman.store.chat.sql import StatusRow
 from ferryman.store.memory.store import MemoryStore
-from tests.engine.test_run_progress import _Chat
-from tests.support.telegram_helpers import log_in
+from tests.support.telegram_helpers import SilentChat, log_in
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import (
     World,
@@ -175,7 +174,7 @@ async def test_a_message_let_go_while_its_job_is_read_keeps_its_last_word(
     end marked it changed). The read's view came after and took the message's last
     word: it stayed at "downloading 100%" (the chat demo failed on it once, loaded)."""
     store = MemoryStore()
-    board = StatusBoard(store, cast(Chat, _Chat()), every=0.0)
+    board = StatusBoard(store, cast(Chat, SilentChat()), every=0.0)
     job = await store.add_job(source="/trip.zip", name="trip", dest="library:")
     message = await board.open(42, None, Shown(0, "queued", "queued"))
     await board.attach(message, job.id)
