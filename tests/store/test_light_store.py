@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
-from ferryman.store import Store, migrate, migrations
+from ferryman.store import Store, migrate, migrations, schema
 from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
 from ferryman.store.startup.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
 from ferryman.store.watches.sql import WatchJob
@@ -58,9 +58,17 @@ async def test_the_database_it_makes_is_the_one_the_store_makes(tmp_path: Path) 
     _light_store(tmp_path / "light.db").close()
     full = await Store.open(_url(tmp_path / "full.db"))
     await full.close()
-    assert _sync_shape(tmp_path / "light.db") == _sync_shape(tmp_path / "full.db"), (
+    # The full store makes a new SQLite database from the same statements (migrate's
+    # _create_newest), so they are held to what SQLAlchemy makes of schema.py too.
+    engine = create_engine(f"sqlite:///{tmp_path / 'sqla.db'}")
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn)
+    engine.dispose()
+    light = _sync_shape(tmp_path / "light.db")
+    assert light == _sync_shape(tmp_path / "sqla.db"), (
         "the light store's DDL is stale: run `python -m tests.support.sqlite_ddl_gen`"
     )
+    assert light == _sync_shape(tmp_path / "full.db")
     with sqlite3.connect(tmp_path / "light.db") as conn:
         stamped = [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

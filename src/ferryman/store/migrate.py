@@ -16,7 +16,7 @@ from sqlalchemy import Column, Connection, Float, Integer, MetaData, Table, insp
 
 from ferryman.errors import FerrymanError
 from ferryman.store import schema
-from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 
 if TYPE_CHECKING:
     from ferryman.store.migrations import Step
@@ -55,7 +55,7 @@ def upgrade(conn: Connection, target: int | None = None) -> int:
     """
     newest = NEWEST if target is None else target
     if newest == NEWEST and not inspect(conn).get_table_names():
-        schema.metadata.create_all(conn)
+        _create_newest(conn)
         for number in range(1, newest + 1):
             conn.execute(_schema_version.insert().values(version=number, applied_at=time.time()))
         return newest
@@ -73,6 +73,18 @@ def upgrade(conn: Connection, target: int | None = None) -> int:
             conn.execute(_schema_version.insert().values(version=number, applied_at=time.time()))
             version = number
     return version
+
+
+def _create_newest(conn: Connection) -> None:
+    """The newest schema in an empty database. On SQLite from its DDL as text
+    (``sqlite3_schema.STATEMENTS``, the light store's: a test compares it with what
+    ``schema.py`` makes): SQLAlchemy's ``create_all`` asked for each table first and
+    compiled each statement, 25 ms of every new store's start."""
+    if conn.dialect.name == "sqlite":
+        for statement in STATEMENTS:
+            conn.exec_driver_sql(statement)
+    else:
+        schema.metadata.create_all(conn)
 
 
 def _steps() -> tuple[Step, ...]:
