@@ -145,7 +145,10 @@ class Settings(BaseModel):
         30.0, ge=1, description="How long a claim holds without a heartbeat (then reaped)."
     )
     poll_seconds: float = Field(
-        0.5, gt=0, description="How often an idle stage looks for work it was not woken for."
+        0.5,
+        gt=0,
+        description="How soon an idle stage looks again for work it was not woken for"
+        " (its looks then grow apart, up to 8 polls, until work or a wake-up comes).",
     )
     node_name: str | None = Field(
         None,

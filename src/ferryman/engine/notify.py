@@ -36,6 +36,7 @@ from ferryman.engine.context import Context
 from ferryman.engine.ops.job_view import job_view
 from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
 from ferryman.engine.plumbing.notice_targets import QUIET, WEBHOOK_SCHEMES, targets
+from ferryman.engine.plumbing.wakeup import IDLE_POLLS
 from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.store.notices.sql import (
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Ferryman-Signature"
 EVENT_HEADER = "X-Ferryman-Event"
 NOTICE_HEADER = "X-Ferryman-Notice"  # the notice's id (a digest's: theirs, comma-separated)
-POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it
+POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it (at first)
 MAX_WAIT = 3600.0  # a retry's longest wait
 KEEP_SENT = 7 * 86400.0  # seconds a sent notice stays in the outbox
 FLUSH_SECONDS = 3.0  # a stop's last round of deliveries, at most
@@ -96,15 +97,18 @@ class Notifier:
             await self.ctx.notice_store.forget_sent_notices(self.ctx.clock.now() - KEEP_SENT)
         except Exception:
             log.warning("notices: could not forget old sent ones", exc_info=True)
+        gap = POLL_SECONDS  # grows while rounds find nothing, as the stages' looks do
         while not stopping.is_set():
             self._wake.clear()
+            found = False
             try:
-                await self.prepare_events()
+                found = bool(await self.prepare_events())
                 while not stopping.is_set() and await self.send_due():
-                    pass
+                    found = True
             except Exception:
                 log.exception("notices: delivering failed; trying again")
-            await self._nap()
+            woken = await self._nap(gap)
+            gap = POLL_SECONDS if found or woken else min(gap * 2, POLL_SECONDS * IDLE_POLLS)
         try:  # a run that ends (--until-idle) does not keep its last jobs' ends back
             await self.prepare_events()
             await within(self._flush(), FLUSH_SECONDS, self.ctx.clock)
@@ -120,19 +124,21 @@ class Notifier:
         while claimed := await self.send_due(skip=sent):
             sent.update(claimed)
 
-    async def _nap(self) -> None:
+    async def _nap(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less when an event wakes it; whether one did."""
         if self._wake.is_set():
-            return
+            return True
         waits = [
             asyncio.ensure_future(self.ctx.stopping.wait()),
             asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(self.ctx.clock.sleep(POLL_SECONDS)),
+            asyncio.ensure_future(self.ctx.clock.sleep(seconds)),
         ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
+        return self._wake.is_set()
 
     async def prepare_events(self) -> int:
         """Make the store's event rows into notices; returns how many events were made.

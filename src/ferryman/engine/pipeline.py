@@ -14,7 +14,9 @@ A worker claims one unit with a lease (the store's claims), keeps the lease aliv
 its step runs (``leases.held``) and, when the step ends, notifies the topics in
 ``wakes``. An idle worker waits on its stage's own topic (its name) or a notify naming
 none (a control, a wake-up from another process), and looks again after
-``poll_seconds`` anyway. Topics that name no stage: ``backlog`` (a read waiting for its
+``poll_seconds`` anyway, its unwoken looks growing apart while none finds work
+(``Wakeup.idle``: up to 8 polls; what comes due by time alone is found a few seconds
+late at most). Topics that name no stage: ``backlog`` (a read waiting for its
 backlog to drain or for free space, ``engine/read/write_wait``), ``housekeeper`` and
 ``last`` (a job's last album went or its read ended: the housekeeper ends the job
 without its gap).

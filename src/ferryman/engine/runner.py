@@ -42,7 +42,14 @@ from ferryman.engine.plumbing.events import (
 )
 from ferryman.engine.plumbing.stages import Worker, named
 from ferryman.engine.plumbing.switching import short_gil_switches
-from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
+from ferryman.engine.plumbing.workarea import (
+    job_folders,
+    job_work_dir,
+    kept_fetch_dir,
+    remove_folder,
+    set_aside,
+    sweep,
+)
 from ferryman.engine.watch import FolderChanges
 from ferryman.media.box.pool import Decoder, MediaBox
 from ferryman.model import JobState
@@ -311,6 +318,7 @@ class Engine:
             await asyncio.sleep(0)
         looked: int | None = None  # the wake-up mark taken before such a step
         topic = stage.name
+        gap = 0.0  # the next idle wait (Wakeup.idle): one poll, growing while none comes
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             unit: U | None = None
@@ -332,8 +340,9 @@ class Engine:
                     await self.ctx.clock.sleep(settings.poll_seconds)
                     continue
             if unit is None:
-                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
+                gap = await self.ctx.wakeup.idle(settings.poll_seconds, gap, mark, topic)
                 continue
+            gap = 0.0
             while unit is not None:
                 if self.ctx.stopping.is_set():
                     return  # claimed as the stop came: release() hands it back
@@ -354,6 +363,7 @@ class Engine:
                 else:
                     if isinstance(after, NothingNext):
                         looked = before
+                        self.ctx.wakeup.notify(*stage.dry_wakes)
                     else:
                         unit = after
                 self.ctx.wakeup.notify(*stage.wakes)
@@ -370,6 +380,7 @@ class Engine:
         store = self.ctx.store
         full_at = float("-inf")
         broadcasts = -1
+        gap = 0.0  # the next wait while the engine is idle (Wakeup.idle)
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             mark, last = self.ctx.wakeup.mark("housekeeper"), self.ctx.wakeup.mark("last")
@@ -378,6 +389,7 @@ class Engine:
                 started - full_at >= settings.poll_seconds
                 or broadcasts != self.ctx.wakeup.broadcasts()
             )
+            idle = False
             try:
                 active: dict[int, bool] = {}  # the live jobs, each with ready items or not
                 if full:
@@ -417,7 +429,11 @@ class Engine:
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")
-            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="housekeeper")
+            if idle:  # nothing to end, reap or seal but what a wake-up brings
+                gap = await self.ctx.wakeup.idle(settings.poll_seconds, gap, mark, "housekeeper")
+            else:
+                gap = 0.0
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="housekeeper")
             rest = KEEPER_GAP_SECONDS - (self.ctx.clock.monotonic() - started)
             if rest > 0:  # a job's last album cuts it short: that job ends without the wait
                 await self.ctx.wakeup.wait(rest, since=last, topic="last")
@@ -425,13 +441,13 @@ class Engine:
     async def _tidy_ended(self, work: Path, active: set[int], grace: float) -> None:
         """Work folders of ended jobs go once no step works on them: a job cancelled
         mid-album, or whose late step wrote after it ended, leaves nothing behind."""
-        folders = await asyncio.to_thread(_job_folders, work)
+        folders = await asyncio.to_thread(job_folders, work)
         candidates = {job_id: path for job_id, path in folders.items() if job_id not in active}
         for job_id in await self.ctx.store.settle_ended(list(candidates), grace):
             if (await self.ctx.store.get_job(job_id)).state is JobState.CANCELLED:
                 kept = kept_fetch_dir(await self.ctx.settings(), job_id)  # for a retry
                 await asyncio.to_thread(set_aside, candidates[job_id] / "fetch", kept)
-            await asyncio.to_thread(_remove_folder, candidates[job_id])
+            await asyncio.to_thread(remove_folder, candidates[job_id])
 
     async def _sweep_work_area(self) -> None:
         """After a crash: drop half-written files and folders of jobs that have ended."""
@@ -442,45 +458,7 @@ class Engine:
             for j in await self.ctx.store.list_jobs()
             if not j.state.terminal
         }
-        await asyncio.to_thread(_sweep, settings.work_dir, live, running)
-
-
-def _sweep(work: Path, live: set[str], running: set[str]) -> None:
-    if not work.exists():
-        return
-    for folder in work.iterdir():
-        if folder.name.startswith(KEPT_PREFIX):  # a cancelled job's, until retry or remove
-            continue
-        if folder.name not in running:
-            shutil.rmtree(folder, ignore_errors=True)
-            continue
-        for path in folder.iterdir():
-            if ".part" in path.name and str(path) not in live:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-
-
-def _job_folders(work: Path) -> dict[int, Path]:
-    """The work area's job folders (``job-00012``) by job id."""
-    if not work.exists():
-        return {}
-    found = {}
-    for folder in work.iterdir():
-        prefix, _, number = folder.name.partition("-")
-        if prefix == "job" and number.isdigit() and folder.is_dir():
-            found[int(number)] = folder
-    return found
-
-
-def _remove_folder(folder: Path) -> None:
-    """Renamed first (one step), so a job retried meanwhile starts in a fresh folder;
-    a crash before the rest is removed leaves a name the start-up sweep clears."""
-    gone = folder.with_name(f".gone-{folder.name}-{uuid.uuid4().hex[:8]}")
-    try:
-        folder.rename(gone)
-    except OSError:
-        return
-    shutil.rmtree(gone, ignore_errors=True)
+        await asyncio.to_thread(sweep, settings.work_dir, live, running)
 
 
 def _warm_reading() -> None:

@@ -23,7 +23,8 @@ STAGE = Stage[Item](
     "convert",
     claims="an item deferred for a transcode, only while no deliverable work waits"
     " (claim_conversion)",
-    woken_by="a batch that deferred an item; then its poll finds the quiet moment",
+    woken_by="a batch that deferred an item; a deliverer that found no album next"
+    " (the quiet moment); its poll",
     # A conversion that failed frees room and may let a partial album go (the full
     # round seals it): everyone, as conversions are few. Its own seal wakes deliver.
     wakes=(),

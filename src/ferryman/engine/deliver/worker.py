@@ -85,10 +85,10 @@ STAGE = Stage[AlbumClaim](
     woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
     " that sealed albums",
     # "backlog": a read waiting for deliveries to free its backlog. Not "convert":
-    # conversions wait until nothing deliverable is left, and their poll finds that
-    # moment (a conversion takes seconds; a claim after every album cost a tenth
-    # of a photo's time).
+    # conversions wait until nothing deliverable is left (a claim after every album
+    # cost a tenth of a photo's time); a worker that found no album next tells them.
     wakes=("backlog", "housekeeper"),
     workers=lambda settings: settings.concurrency.deliver,
     open=Delivering,
+    dry_wakes=("convert",),
 )

@@ -59,6 +59,9 @@ class Stage(Generic[U]):
     wakes: tuple[str, ...]  # the topics a finished step notifies
     workers: Callable[[Settings], int]
     open: Callable[[Context], Worker[U]]
+    # the topics a step notifies that looked for its next unit and found none: the
+    # stage's queue ran dry (the quiet moment conversions wait for)
+    dry_wakes: tuple[str, ...] = ()
 
     def start(self, pool: Pool, settings: Settings) -> list[asyncio.Task[None]]:
         """Its workers, started by the runner's ``pool``."""

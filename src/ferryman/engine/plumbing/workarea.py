@@ -6,7 +6,9 @@ is written down once, here.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import uuid
 from pathlib import Path
 
 from ferryman.config import Settings
@@ -45,3 +47,43 @@ def take_back(kept: Path, fetch: Path) -> None:
     if kept.is_dir() and not fetch.exists():
         fetch.parent.mkdir(parents=True, exist_ok=True)
         kept.rename(fetch)
+
+
+def sweep(work: Path, live: set[str], running: set[str]) -> None:
+    """After a crash: job folders of jobs not running go, and in a running job's folder
+    the half-written files (``.part``) no live row names."""
+    if not work.exists():
+        return
+    for folder in work.iterdir():
+        if folder.name.startswith(KEPT_PREFIX):  # a cancelled job's, until retry or remove
+            continue
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        for path in folder.iterdir():
+            if ".part" in path.name and str(path) not in live:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def job_folders(work: Path) -> dict[int, Path]:
+    """The work area's job folders (``job-00012``) by job id."""
+    if not work.exists():
+        return {}
+    found = {}
+    for folder in work.iterdir():
+        prefix, _, number = folder.name.partition("-")
+        if prefix == "job" and number.isdigit() and folder.is_dir():
+            found[int(number)] = folder
+    return found
+
+
+def remove_folder(folder: Path) -> None:
+    """Renamed first (one step), so a job retried meanwhile starts in a fresh folder;
+    a crash before the rest is removed leaves a name the start-up sweep clears."""
+    gone = folder.with_name(f".gone-{folder.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        folder.rename(gone)
+    except OSError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)
