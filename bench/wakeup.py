@@ -47,15 +47,15 @@ def _measure(work: Path, database: str | None, wake: bool, rounds: int) -> list[
     engine = subprocess.Popen(
         [sys.executable, "-m", "ferryman", "run"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # the run's events ("job 1: job_finished …") go there
         text=True,
     )
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
 
     def read() -> None:
-        assert engine.stdout is not None
-        for line in engine.stdout:
+        assert engine.stderr is not None
+        for line in engine.stderr:
             lines.put((time.perf_counter(), line))
 
     threading.Thread(target=read, daemon=True).start()
