@@ -3,8 +3,9 @@
 ``schema_version`` records the steps applied. ``migrate`` runs every pending step in
 one transaction; PostgreSQL takes an advisory lock first so two workers starting
 together do not both migrate. A database with no tables at all is made from
-``schema.py`` at once and stamped with every version (a fraction of the time the steps
-take); ``tests/store/test_migrations.py`` proves the steps build the same thing.
+``schema.py`` at once (on SQLite from the DDL generated from it) and stamped with every
+version (a fraction of the time the steps take); ``tests/store/test_migrations.py``
+proves the steps build the same thing.
 """
 
 from __future__ import annotations

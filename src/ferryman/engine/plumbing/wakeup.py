@@ -10,7 +10,8 @@ from ferryman.clock import SYSTEM, Clock
 # An idle worker's unwoken looks grow apart, doubling from one poll to this many: a
 # wake-up brings work at once, so the poll only finds what comes due by time alone (a
 # retry, a flood wait's end, a watch's check), which a few seconds late does not
-# matter. An idle engine's claims were 2.8 % of a phone's core at a look every poll.
+# matter. An idle `ferryman web` spent 2.8 % of a slow machine's core on its looks
+# when each came every poll (docs/engine.md has the figures).
 IDLE_POLLS = 8
 
 
