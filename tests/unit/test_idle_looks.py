@@ -101,9 +101,9 @@ async def test_an_idle_engine_looks_ever_less_often_until_a_wake_up(settings: Se
         for _ in range(int(span / POLL)):  # in steps of a poll, as time passes
             await clock.advance(POLL)
             await engine_idle(clock, shipped)  # a round's thread hop ended (its folders)
-        # A look every poll was 120 a worker in this minute (the notifier's, 60 a
-        # second apart); growing apart, each worker looks at 0.5, 1.5, 3.5, 7.5 s and
-        # then every 4 s: 17; the notifier at 1, 3, 7, 15 s, then every 8 s: 9.
+        # A look every poll was 120 a worker in this minute (the notifier's 60, one a
+        # second); growing apart, each worker looks at 0.5, 1.5, 3.5, 7.5 s and then
+        # every 4 s: 17; the notifier at 1, 3, 7, 15 s, then every 8 s: 9.
         looks = span / (POLL * IDLE_POLLS) + 5
         fetchers = shipped.concurrency.fetch
         readers = shipped.concurrency.read
