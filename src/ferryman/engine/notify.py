@@ -36,7 +36,7 @@ from ferryman.engine.context import Context
 from ferryman.engine.ops.job_view import job_view
 from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
 from ferryman.engine.plumbing.notice_targets import QUIET, WEBHOOK_SCHEMES, targets
-from ferryman.engine.plumbing.wakeup import IDLE_POLLS
+from ferryman.engine.plumbing.wakeup import next_idle_wait
 from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.store.notices.sql import (
@@ -108,7 +108,7 @@ class Notifier:
             except Exception:
                 log.exception("notices: delivering failed; trying again")
             woken = await self._nap(gap)
-            gap = POLL_SECONDS if found or woken else min(gap * 2, POLL_SECONDS * IDLE_POLLS)
+            gap = next_idle_wait(gap, POLL_SECONDS, busy=found or woken)
         try:  # a run that ends (--until-idle) does not keep its last jobs' ends back
             await self.prepare_events()
             await within(self._flush(), FLUSH_SECONDS, self.ctx.clock)

@@ -15,6 +15,12 @@ from ferryman.clock import SYSTEM, Clock
 IDLE_POLLS = 8
 
 
+def next_idle_wait(waited: float, poll: float, busy: bool) -> float:
+    """An idle loop's next wait after one of ``waited`` seconds: one ``poll`` again once
+    it was busy or woken (work is coming), else twice as long, up to ``IDLE_POLLS``."""
+    return poll if busy else min(waited * 2, poll * IDLE_POLLS)
+
+
 class Wakeup:
     """Many waiters, many notifiers; a notify wakes everyone waiting at that moment,
     and a waiter that passes the ``mark`` it took before looking for work also returns
@@ -71,4 +77,4 @@ class Wakeup:
         gap: one poll after a notify (work is coming), else twice this one."""
         seconds = min(max(gap, poll), poll * IDLE_POLLS)
         await self.wait(seconds, since=since, topic=topic)
-        return poll if self.mark(topic) != since else min(seconds * 2, poll * IDLE_POLLS)
+        return next_idle_wait(seconds, poll, busy=self.mark(topic) != since)
