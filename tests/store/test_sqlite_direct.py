@@ -4,7 +4,10 @@ reading as SQLAlchemy's do, on SQLite and PostgreSQL (where they are SQLAlchemy'
 from __future__ import annotations
 
 import contextlib
+import gc
+import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,7 +190,7 @@ async def test_an_in_of_any_length_keeps_a_few_plans(store: Store, db_url: str) 
     """A list bound to an ``IN`` (a watch's batch of keys, the jobs a round settles) of
     every length from 0 to 40 reads as SQLAlchemy reads it, and on SQLite keeps a plan
     per length up to 8, then one per power of two: not one per length, each kept for
-    the connection's life."""
+    the statement's life."""
     made = [
         (await store.add_job(source=f"/{n}", name=f"n{n}", dest="library:")).id for n in range(3)
     ]
@@ -201,8 +204,8 @@ async def test_an_in_of_any_length_keeps_a_few_plans(store: Store, db_url: str) 
             for statement in (among, unlike):
                 pairs += _both(conn, statement.order_by(jobs.c.id), {"ids": ids})[:1]
                 pairs += _both(conn, statement, {"ids": ids})[:1]
-        plans = getattr(conn.connection.driver_connection, "plans", {})
-        pairs.append((len([k for k in plans if k[0] is among]), 0 if not plans else 12))
+        on_sqlite = isinstance(conn.connection.driver_connection, sqlite_thread.Connection)
+        pairs.append((len(sqlite_direct._PLANS.get(among, {})), 12 if on_sqlite else 0))
         return pairs
 
     found = await sqlite_thread.transaction(store.engine, compare)
@@ -238,3 +241,44 @@ async def test_the_pages_reads_send_no_statement_through_sqlalchemy(
     assert settings == {"k": 1} and settled == [] and not behind and dests == ["library:"]
     if db_url.startswith("sqlite"):
         assert seen == []
+
+
+async def test_a_plan_made_for_one_store_serves_the_next_and_goes_with_its_statement(
+    tmp_path: Path,
+) -> None:
+    """Plans are the process's, not a connection's: a second store (its own connections)
+    compiles nothing a first store compiled; a statement's plans go when it does."""
+    statement = select(jobs.c.id, jobs.c.name).where(jobs.c.id == bindparam("job_id"))
+    compiled = await _plans_made_by_two_stores(statement, tmp_path)
+    assert compiled.count(statement) == 1
+    key = weakref.ref(statement)
+    del statement, compiled
+    gc.collect()
+    assert key() is None  # the plans held it not: a statement built per store goes with it
+
+
+async def _plans_made_by_two_stores(statement: Any, tmp_path: Path) -> list[Any]:
+    """The statements ``sqlite_direct`` compiled while two stores, one after the other,
+    each read a job of its own with ``statement``."""
+    compiled: list[Any] = []
+    real = sqlite_direct._plan
+
+    def counted(conn: Connection, stmt: Any, params: Any) -> Any:
+        compiled.append(stmt)
+        return real(conn, stmt, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sqlite_direct, "_plan", counted)
+        for n in range(2):
+            store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / f'{n}.db'}")
+            try:
+                job = await store.add_job(source=f"/{n}", name=f"n{n}", dest="library:")
+
+                def read(conn: Connection, job_id: int = job.id) -> Any:
+                    return sqlite_direct.execute(conn, statement, {"job_id": job_id}).one()
+
+                row = await sqlite_thread.transaction(store.engine, read)
+                assert tuple(row) == (job.id, f"n{n}")
+            finally:
+                await store.close()
+    return compiled

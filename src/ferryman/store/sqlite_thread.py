@@ -173,7 +173,6 @@ class Connection:
         self._in_transaction = False
         self._sent = 0
         self._done = 0
-        self.plans: dict[Any, Any] = {}  # sql/sqlite_direct's compiled statements, by shape
 
     def on_its_thread(self) -> bool:
         return threading.get_ident() == self._thread.ident

@@ -5,7 +5,9 @@ The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its enco
 (``engine.convert.step``'s targets: ``media.segmented``, ``media.audio``,
 ``media.animation``, with PyAV) in children, and so is an Apprise notice
 (``net.apprise_send``: its lookups guarded). Loaded once in the template (0.25 s and
-60 MB here), each child starts in milliseconds instead of importing them again.
+60 MB here), each child starts in milliseconds instead of importing them again; and
+yt-dlp's ~1,750 URL patterns are compiled there once (``links.warm``: 0.77 CPU-s of
+each link's child otherwise).
 The template holds them for as long as the engine runs, so what only some runs need
 is loaded only for those: Apprise (~4 MB) where ``notify.urls`` names a target (a job's
 own ``--notify`` loads it in its notice's child, ~0.3 s once a notice), the CLI (~5 MB)
@@ -25,6 +27,7 @@ CHILD_MODULES = (
     "ferryman.media.animation",
     "ferryman.links.grab",
     "yt_dlp",
+    "ferryman.links.warm",  # yt-dlp's URL patterns compiled once, for every child
 )
 APPRISE = "ferryman.net.apprise_send"  # a notice to Apprise (apprise itself loads with it)
 # multiprocessing runs the parent's main script again in each child (as ``__mp_main__``),

@@ -5,8 +5,8 @@ each statement through SQLAlchemy still went through its execution context, even
 result machinery and the asyncio adapter's greenlet hand-over: about 150 µs a statement
 on this machine where SQLite itself took 10, and an album of ten photos ran some fifteen
 statements (bench/results/pipeline.md, 2026-11-26). ``execute`` runs such a statement
-with the SQL SQLAlchemy compiled for it (compiled once per statement and shape, kept by
-the connection), SQLAlchemy's own bind and result conversions, and rows that read as
+with the SQL SQLAlchemy compiled for it (compiled once per statement and shape in a
+process: ``_PLANS``), SQLAlchemy's own bind and result conversions, and rows that read as
 SQLAlchemy's do (``row.id``, ``row._mapping``). Anywhere else (PostgreSQL, a call off
 SQLite's thread) it is ``conn.execute``.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from sqlalchemy.sql import Executable
 from ferryman.store import sqlite_thread
 
 Params = Mapping[str, Any]
+_Shape = tuple[tuple[str, ...], tuple[int, ...]]  # a call's parameter names, its lists' widths
 _MAX_VALUES = 30_000  # ``?`` a statement may hold (SQLite's limit: 32,766)
 _Convert = Callable[[Any], Any]
 
@@ -129,13 +131,14 @@ def execute(
     many = [params] if isinstance(params, Mapping) else list(params)
     if not many:
         return _Rows([], 0)
-    plans: dict[Any, _Plan] = driver.plans
     one = many[0]
-    widths = tuple(-1 if type(v) is not list else _width(len(v)) for v in one.values())
-    key = (statement, tuple(one), widths)
-    plan = plans.get(key)
+    shape = (tuple(one), tuple(-1 if type(v) is not list else _width(len(v)) for v in one.values()))
+    plans = _PLANS.get(statement)
+    if plans is None:
+        plans = _PLANS.setdefault(statement, {})
+    plan = plans.get(shape)
     if plan is None:
-        plan = plans[key] = _plan(conn, statement, _padded(one))
+        plan = plans[shape] = _plan(conn, statement, _padded(one))
     if len(many) == 1:
         return _execute(driver, plan, plan.sql, plan.values(one))
     rows: list[Any] = []
@@ -169,6 +172,15 @@ def savepoint(conn: SyncConnection) -> Iterator[None]:
         run("RELEASE ferryman_direct")
         raise
     run("RELEASE ferryman_direct")
+
+
+# The plans of each statement by shape, for the whole process: a plan is a function of the
+# statement, the shape and SQLite's dialect alone (every store's), as ``re`` keeps its
+# compiled patterns. Kept by the connection, they were compiled again for each store
+# opened: some sixty statements at ~2.6 ms each, where a test opens a store or three
+# (4.8 of 24 CPU-s in two engine test files, a probe of ``_plan``). Weakly keyed: a
+# statement built per store (the claims, ``sql/base``) goes with its store.
+_PLANS: weakref.WeakKeyDictionary[Any, dict[_Shape, _Plan]] = weakref.WeakKeyDictionary()
 
 
 def _width(n: int) -> int:
