@@ -15,7 +15,7 @@ from ferryman.model import ItemState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
 from ferryman.store.schema import items
-from ferryman.store.startup.queued_child_work import children_wanted, sqlite_path
+from ferryman.store.startup.queued_child_work import ChildWork, queued_child_work, sqlite_path
 
 
 def test_only_a_sqlite_file_has_a_path() -> None:
@@ -29,8 +29,8 @@ def test_only_a_sqlite_file_has_a_path() -> None:
 
 
 def test_no_database_yet_wants_no_children(tmp_path: Path) -> None:
-    assert children_wanted(f"sqlite+aiosqlite:///{tmp_path / 'none.db'}") is False
-    assert children_wanted("postgresql+asyncpg://u@localhost/ferryman") is False
+    assert queued_child_work(f"sqlite+aiosqlite:///{tmp_path / 'none.db'}") == ChildWork()
+    assert queued_child_work("postgresql+asyncpg://u@localhost/ferryman") == ChildWork()
 
 
 async def test_a_queued_media_link_wants_children(tmp_path: Path, settings: Settings) -> None:
@@ -38,11 +38,11 @@ async def test_a_queued_media_link_wants_children(tmp_path: Path, settings: Sett
     try:
         make_photo_set(tmp_path / "photos", 3, size=(32, 24))
         await intake.add_source(store, tmp_path / "photos")
-        assert children_wanted(settings.database) is False  # photos need no child
+        assert not queued_child_work(settings.database).any  # photos need no child
         await intake.add_source(
             store, "https://example.com/watch?v=abc", profile=Profile(Output.MP3, None, 192)
         )
-        assert children_wanted(settings.database) is True
+        assert queued_child_work(settings.database) == ChildWork(links=True, converts=False)
     finally:
         await store.close()
 
@@ -68,7 +68,7 @@ async def test_an_item_to_convert_wants_children(
                 )
             )
         wanted = state in (ItemState.CONVERT, ItemState.CONVERTING)
-        assert children_wanted(settings.database) is wanted
+        assert queued_child_work(settings.database) == ChildWork(links=False, converts=wanted)
     finally:
         await store.close()
 

@@ -1,5 +1,5 @@
 """Run as ``python -m tests.support.links_warm_child``: the engine's child-process
-template made ready as ``ferryman run`` makes it (``engine.plumbing.children``), then one
+template made ready as ``ferryman web`` makes it (``engine.plumbing.children``), then one
 child asked how many of yt-dlp's extractors had their URL pattern compiled when it
 started, and after it asked each of them about a link. Prints ``before after``."""
 
@@ -24,7 +24,7 @@ def compiled_at_start(*, progress: object, event: object) -> None:
 
 
 async def _main() -> None:
-    warm(child_modules(notices=False))
+    warm(child_modules(notices=False, links=True))
     got: list[tuple[int, int]] = []
     await run_in_child(
         compiled_at_start,

@@ -56,7 +56,9 @@ async def running(
     this one is called in such a refusal (``web``, ``serve``)."""
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
-    prepare_children(bool(settings.notify.urls))
+    # yt-dlp is made ready in it where people add links (the page, the chat); a ``run``
+    # made it so if its queue held one.
+    prepare_children(bool(settings.notify.urls), links=command not in ("run", "demo"))
     collector.one_arena()  # before the store's and the engine's threads start
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from ferryman.media.child import prepare, warm
-from ferryman.store.startup.queued_child_work import children_wanted
+from ferryman.store.startup.queued_child_work import queued_child_work
 
 CHILD_MODULES = (
     "ferryman.media.segmented",
@@ -27,8 +27,11 @@ CHILD_MODULES = (
     "ferryman.media.animation",
     "ferryman.links.grab",
     "yt_dlp",
-    "ferryman.links.warm",  # yt-dlp's URL patterns compiled once, for every child
 )
+# yt-dlp's URL patterns compiled once for every child (0.75 CPU-s and 10 MB of the
+# template's): where links are expected, a front door people add them through, or a
+# queue that holds one.
+WARM_LINKS = "ferryman.links.warm"
 APPRISE = "ferryman.net.apprise_send"  # a notice to Apprise (apprise itself loads with it)
 # multiprocessing runs the parent's main script again in each child (as ``__mp_main__``),
 # and the ``ferryman`` command's script imports the CLI: loaded in the template, that
@@ -37,24 +40,33 @@ APPRISE = "ferryman.net.apprise_send"  # a notice to Apprise (apprise itself loa
 SCRIPT_CLI = "ferryman.frontdoors.cli.root"
 
 
-def child_modules(notices: bool) -> tuple[str, ...]:
-    """The template's modules: ``notices``, Apprise's too (``notify.urls`` not empty)."""
+def child_modules(notices: bool, links: bool) -> tuple[str, ...]:
+    """The template's modules: ``notices``, Apprise's too (``notify.urls`` not empty);
+    ``links``, yt-dlp made ready (``links.warm``)."""
     main = sys.modules.get("__main__")
     script = getattr(main, "__spec__", None) is None and getattr(main, "__file__", None)
-    return (*CHILD_MODULES, *((APPRISE,) if notices else ()), *((SCRIPT_CLI,) if script else ()))
+    return (
+        *CHILD_MODULES,
+        *((WARM_LINKS,) if links else ()),
+        *((APPRISE,) if notices else ()),
+        *((SCRIPT_CLI,) if script else ()),
+    )
 
 
-def prepare_children(notices: bool) -> None:
+def prepare_children(notices: bool, links: bool) -> None:
     """Name the template's modules without starting it: the first child starts it."""
-    prepare(child_modules(notices))
+    prepare(child_modules(notices, links))
 
 
 def start_children_for(database_url: str, notices: bool) -> None:
     """Ready the template: started now when the queue holds work that runs in children
     (call this early, so it loads while the engine does: ~0.2 s of a link's run), else
-    by the first child. It holds ~70 MB while it lives, which an archive of photos,
-    needing no child, is spared (``bench memory``)."""
-    if children_wanted(database_url):
-        warm(child_modules(notices))
+    by the first child. It holds ~80 MB while it lives, which an archive of photos,
+    needing no child, is spared (``bench memory``); yt-dlp is made ready in it when the
+    queue holds a link."""
+    queued = queued_child_work(database_url)
+    modules = child_modules(notices, links=queued.links)
+    if queued.any:
+        warm(modules)
     else:
-        prepare(child_modules(notices))
+        prepare(modules)

@@ -2,7 +2,7 @@
 processes (a media link's download, a conversion)?
 
 The CLI asks first thing, so that only then the template children fork from
-(``media.child.warm``) loads while the engine does: the template holds ~70 MB that an
+(``media.child.warm``) loads while the engine does: the template holds ~80 MB that an
 archive of photos never uses. The store itself takes half a second to load, which is
 what the template would otherwise overlap; so this uses the standard library's sqlite3,
 read-only, and any doubt (PostgreSQL, no database yet, a lock, an older schema) is a no.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from typing import NamedTuple
 from urllib.parse import quote
 
 from ferryman.links.uri import SCHEME
@@ -21,21 +22,33 @@ _CHILD_WORK = """
 SELECT EXISTS (
     SELECT 1 FROM fetches JOIN jobs ON jobs.id = fetches.job_id
     WHERE fetches.state IN ('queued', 'fetching') AND jobs.source LIKE ? || ':%'
-) OR EXISTS (
+), EXISTS (
     SELECT 1 FROM items WHERE items.state IN ('convert', 'converting')
 )
 """
 
 
-def children_wanted(database_url: str) -> bool:
-    """Whether queued work will run in child processes soon (see the module docstring)."""
+class ChildWork(NamedTuple):
+    """What the queue holds that runs in child processes: media links to fetch (yt-dlp's
+    children), items to convert."""
+
+    links: bool = False
+    converts: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.links or self.converts
+
+
+def queued_child_work(database_url: str) -> ChildWork:
+    """The queued work that will run in child processes soon (see the module docstring)."""
     path = sqlite_path(database_url)
     if path is None or not path.is_file():
-        return False
+        return ChildWork()
     address = f"file:{quote(str(path))}?mode=ro"
     try:
         with contextlib.closing(sqlite3.connect(address, uri=True, timeout=0.1)) as db:
             row = db.execute(_CHILD_WORK, (SCHEME,)).fetchone()
     except sqlite3.Error:
-        return False
-    return bool(row and row[0])
+        return ChildWork()
+    return ChildWork(bool(row[0]), bool(row[1])) if row else ChildWork()
