@@ -177,8 +177,9 @@ def savepoint(conn: SyncConnection) -> Iterator[None]:
 # The plans of each statement by shape, for the whole process: a plan is a function of the
 # statement, the shape and SQLite's dialect alone (every store's), as ``re`` keeps its
 # compiled patterns. Kept by the connection, they were compiled again for each store
-# opened: some sixty statements at ~2.6 ms each, where a test opens a store or three
-# (4.8 of 24 CPU-s in two engine test files, a probe of ``_plan``). Weakly keyed: a
+# opened (and for each reading connection): some sixty statements a store, where a test
+# opens a store or three (2.7 of 16.7 CPU-s in two engine test files, ``_plan``'s own
+# thread time; three engine files 18.0 -> 15.4 CPU-s with this). Weakly keyed: a
 # statement built per store (the claims, ``sql/base``) goes with its store.
 _PLANS: weakref.WeakKeyDictionary[Any, dict[_Shape, _Plan]] = weakref.WeakKeyDictionary()
 
