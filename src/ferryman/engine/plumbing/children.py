@@ -6,8 +6,8 @@ The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its enco
 ``media.animation``, with PyAV) in children, and so is an Apprise notice
 (``net.apprise_send``: its lookups guarded). Loaded once in the template (0.25 s and
 60 MB here), each child starts in milliseconds instead of importing them again; and
-yt-dlp's ~1,750 URL patterns are compiled there once (``links.warm``: 0.77 CPU-s of
-each link's child otherwise).
+where links are expected, yt-dlp's ~1,750 URL patterns are compiled there once
+(``links.warm``: 0.77 CPU-s of each link's child otherwise).
 The template holds them for as long as the engine runs, so what only some runs need
 is loaded only for those: Apprise (~4 MB) where ``notify.urls`` names a target (a job's
 own ``--notify`` loads it in its notice's child, ~0.3 s once a notice), the CLI (~5 MB)

@@ -131,12 +131,8 @@ class StoreBase(Access):
                 },
             )
 
-    async def _hand_back(self, which: Callable[[Table], Any]) -> int:
-        """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
-        async with self.engine.begin() as conn:
-            return await self._hand_back_in(conn, which)
-
     async def _hand_back_in(self, conn: AsyncConnection, which: Callable[[Table], Any]) -> int:
+        """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
         moved = 0
         for table, busy, ready in _BUSY_TO_READY:
             done = await conn.execute(
