@@ -141,7 +141,9 @@ async def _running_door(settings: Settings, dialer: Any) -> AsyncIterator[tuple[
     once the door is open."""
 
     stop = asyncio.Event()
-    async with running(settings, on_signal=stop.set, command="telegram demo", dialer=dialer) as up:
+    async with running(
+        settings, on_signal=stop.set, command="telegram demo", links_expected=True, dialer=dialer
+    ) as up:
         opened = asyncio.Event()  # serve starts the engine once the door is open
         up.engine.bus.subscribe(lambda e: opened.set() if isinstance(e, EngineStarted) else None)
         door = asyncio.create_task(

@@ -47,18 +47,19 @@ async def running(
     on_signal: Callable[[], None] | None = None,
     command: str = "run",
     lock_wait: float = 0.0,
+    links_expected: bool = False,
     **engine_options: Any,
 ) -> AsyncIterator[Running]:
     """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
     (default: the engine's graceful stop). Raises ``engine.locked`` when another
     process runs on this SQLite data dir (after ``lock_wait`` seconds: a ferryman that
     said it stopped still closes its store before its lock goes); ``command`` is what
-    this one is called in such a refusal (``web``, ``serve``)."""
+    this one is called in such a refusal (``web``, ``serve``). ``links_expected``: people
+    add links here (the page, the chat), so yt-dlp is made ready in the children's
+    template (``links.warm``); a ``run`` decides that from its queue before this."""
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
-    # yt-dlp is made ready in it where people add links (the page, the chat); a ``run``
-    # made it so if its queue held one.
-    prepare_children(bool(settings.notify.urls), links=command not in ("run", "demo"))
+    prepare_children(bool(settings.notify.urls), links=links_expected)
     collector.one_arena()  # before the store's and the engine's threads start
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")

@@ -259,7 +259,11 @@ def serve_cmd(ctx: typer.Context) -> None:
         settings = chat_settings(settings)
         stop = asyncio.Event()
         async with running(
-            settings, on_signal=stop.set, command="telegram serve", dialer=dialer
+            settings,
+            on_signal=stop.set,
+            command="telegram serve",
+            links_expected=True,
+            dialer=dialer,
         ) as started:
             out.print("serving the chat front door; Ctrl+C stops", markup=False)
             _say_aes()

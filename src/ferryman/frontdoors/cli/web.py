@@ -95,7 +95,9 @@ def web(
         from ferryman.frontdoors.startup import running  # lazy: start-up
 
         # Signals go to uvicorn while it serves; the engine stops once it has.
-        async with running(settings, on_signal=lambda: None, command="web") as started:
+        async with running(
+            settings, on_signal=lambda: None, command="web", links_expected=True
+        ) as started:
             engine = asyncio.create_task(started.engine.run(), name="engine")
 
             def stopping_engine() -> None:  # the engine winds down while uvicorn does
