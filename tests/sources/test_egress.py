@@ -35,9 +35,12 @@ from ferryman.sources.webdav import walk
 from ferryman.store import Store
 from ferryman.store.notices.sql import Notice
 from ferryman.web.server import web_app
+from tests.support.contract import memory_store
 from tests.support.faketorbox import API_KEY, torbox_serving
 from tests.support.httpserve import serving
 from tests.watch.test_watch_feed import serve_feed
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 # Every spelling of this machine the links' tests try, and those a resolver or a URL
 # parser also takes: decimal, hex and octal IPv4, short forms, a trailing dot, IPv6,

@@ -35,9 +35,12 @@ from ferryman.sources.builtin import default_sources
 from ferryman.sources.telegram_link import TelegramLinkSource
 from ferryman.store import Store
 from ferryman.telegram.download import CHUNK
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files
 from tests.support.telegram_helpers import log_in, tg_settings
 from tests.support.waiting import eventually
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 SOURCE = TelegramLinkSource()
 

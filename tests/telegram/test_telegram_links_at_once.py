@@ -20,8 +20,11 @@ from ferryman.engine.runner import Engine
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files
 from tests.telegram.test_telegram_links import world_at
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 LINKS = 6
 WORKERS = 2  # concurrency.fetch

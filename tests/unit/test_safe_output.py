@@ -22,7 +22,10 @@ from ferryman.model import JobState
 from ferryman.printable import EscapingFormatter, printable
 from ferryman.samples import make_photo
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 RAW = ("\x1b", "\x07", "\r", "\u202e")
 HOSTILE = "a\x1b[31mb\x07c\rd\u202egpj"  # red, a bell, back to the line's start, reversed

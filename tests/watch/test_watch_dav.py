@@ -13,8 +13,11 @@ import pytest
 from ferryman.config import Settings, WebdavLogin, WebdavSettings
 from ferryman.samples import make_photo
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.davserve import PASSWORD, USER, DavServer, dav_serving
 from tests.support.engine_helpers import library_files, run_until_idle
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 @pytest.fixture

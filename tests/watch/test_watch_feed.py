@@ -21,8 +21,11 @@ from ferryman.engine.runner import Engine
 from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.httpserve import FaultServer, serving
 from tests.support.waiting import eventually
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 T = TypeVar("T")
 

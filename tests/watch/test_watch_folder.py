@@ -19,8 +19,11 @@ from ferryman.samples import make_photo
 from ferryman.sources.listers.folder import EDGE, FolderLister, file_key
 from ferryman.store import Store
 from ferryman.store.watches.sql import Watch
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 T = TypeVar("T")
 OLD = time.time() - 3600  # a file's mtime well past any settle period

@@ -23,7 +23,10 @@ from ferryman.samples import make_photo
 from ferryman.sources.listers.folder import FolderLister
 from ferryman.store import Store
 from ferryman.web.server import web_app
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 OLD = time.time() - 3600
 

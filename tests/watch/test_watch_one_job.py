@@ -20,8 +20,11 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.httpserve import FaultServer, serving
 from tests.watch.test_watch_telegram import _check, _watch, world_at
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 def _photo_feed(server: FaultServer, tmp_path: Path, count: int) -> list[str]:

@@ -19,8 +19,11 @@ from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.builtin import default_listers
 from ferryman.store import Store
 from ferryman.store.watches.sql import Watch
+from tests.support.contract import memory_store
 from tests.support.httpserve import serving
 from tests.watch.test_watch_feed import serve_feed
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 def _at(hour: int, minute: int = 0, day: int = 10) -> float:

@@ -29,9 +29,12 @@ from ferryman.samples import make_photo
 from ferryman.sources.listers.builtin import default_listers
 from ferryman.sources.listers.telegram_chat import parse_chat
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files
 from tests.support.telegram_helpers import log_in, tg_settings
 from tests.support.waiting import eventually
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 @dataclass

@@ -13,9 +13,12 @@ from ferryman.config import Settings, TorboxSettings
 from ferryman.model import Batch
 from ferryman.samples import make_photo
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle
 from tests.support.faketorbox import API_KEY, FakeTorbox, torbox_serving
 from tests.support.httpserve import FaultServer, serving
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 @pytest.fixture

@@ -16,10 +16,13 @@ from ferryman.engine.runner import Engine
 from ferryman.model import Batch
 from ferryman.sources.listers.ytdlp import YtdlpLister
 from ferryman.store import Store
+from tests.support.contract import memory_store
 from tests.support.httpserve import FaultServer, serving
 from tests.support.mediaserve import write_media
 from tests.support.waiting import eventually
 from tests.watch.test_watch_feed import delivered_names
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 T = TypeVar("T")
 pytestmark = pytest.mark.slow  # yt-dlp in a child process, and MP3s made

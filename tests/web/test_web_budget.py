@@ -1,7 +1,7 @@
 """A user's own work never meets the rate limit: an upload's pieces and its status are
 outside the per-minute budget, several jobs are retried or removed in one request, and
 an upload the page left mid-file is deleted after ``web.upload_expiry``. The app in
-process (httpx's ASGI transport, from 127.0.0.1) over a real store."""
+process (httpx's ASGI transport, from 127.0.0.1) over the memory store."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from ferryman.model import JobState
 from ferryman.store import Store
 from ferryman.web.server import web_app
 from ferryman.web.uploads import Uploads
+from tests.support.contract import memory_store
 from tests.support.waiting import eventually
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 def _with_web(settings: Settings, **web: object) -> Settings:
