@@ -57,13 +57,21 @@ _BUSY_TO_READY = (
     (watches, "checking", "idle"),
     (notices, "sending", "queued"),
 )
-# Each claimable kind's rows whose lease ended before ``reap_now``, back to ready.
-_REAP = tuple(
-    update(table)
-    .where(table.c.state == busy, table.c.lease_until < bindparam("reap_now", type_=Float))
-    .values(state=ready, owner=None, lease_until=None)
-    for table, busy, ready in _BUSY_TO_READY
-)
+
+
+def _back_to_ready(which: Callable[[Table], Any]) -> list[Any]:
+    """Each claimable kind's busy rows where ``which`` holds, back to ready, unowned (the
+    one hand-back ``reap`` and ``release`` both make)."""
+    return [
+        update(table)
+        .where(table.c.state == busy, which(table))
+        .values(state=ready, owner=None, lease_until=None)
+        for table, busy, ready in _BUSY_TO_READY
+    ]
+
+
+# Rows whose lease ended before ``reap_now``: built once, asked every housekeeping round.
+_REAP = tuple(_back_to_ready(lambda t: t.c.lease_until < bindparam("reap_now", type_=Float)))
 
 
 def _reap_rows(conn: Connection, now: float) -> int:
@@ -134,13 +142,8 @@ class StoreBase(Access):
     async def _hand_back_in(self, conn: AsyncConnection, which: Callable[[Table], Any]) -> int:
         """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
         moved = 0
-        for table, busy, ready in _BUSY_TO_READY:
-            done = await conn.execute(
-                update(table)
-                .where(table.c.state == busy, which(table))
-                .values(state=ready, owner=None, lease_until=None)
-            )
-            moved += done.rowcount
+        for statement in _back_to_ready(which):
+            moved += (await conn.execute(statement)).rowcount
         return moved
 
     async def _update_owned(
