@@ -67,6 +67,28 @@ class Fault:
 
 
 @dataclass(slots=True)
+class Hold:
+    """Matching requests kept unanswered until :meth:`release`: a download held halfway
+    while a test reads what the client shows meanwhile, however loaded the machine (a slow
+    link only makes that likely)."""
+
+    request: type
+    match: Callable[[Any], bool] | None = None
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    held: int = 0  # requests that have waited here
+
+    def holds(self, request: Any) -> bool:
+        return (
+            isinstance(request, self.request)
+            and not self.released.is_set()
+            and (self.match is None or self.match(request))
+        )
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass(slots=True)
 class Call:
     """One request in context: which connection, which account, when."""
 
@@ -119,6 +141,7 @@ class FakeTelegram:
         self.sent_random: dict[tuple[int, int], list[int]] = {}  # (account, random_id) -> ids
         self.in_progress_random: set[tuple[int, int]] = set()
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         self.senders: dict[int, FakeSender] = {}
         self.handlers: dict[type, Handler] = {}
         self.stats = Stats()
@@ -232,6 +255,12 @@ class FakeTelegram:
         self.faults.append(fault)
         return fault
 
+    def hold(self, request: type, match: Callable[[Any], bool] | None = None) -> Hold:
+        """Keep matching requests unanswered until the returned hold is released."""
+        hold = Hold(request, match)
+        self.holds.append(hold)
+        return hold
+
     # -------------------------------------------------------------- transport
 
     def attach(self, sender: FakeSender) -> int:
@@ -319,6 +348,9 @@ class FakeTelegram:
         delay = self.processing_delay.get(kind)
         if delay:
             await asyncio.sleep(delay)
+        for hold in [h for h in self.holds if h.holds(request)]:
+            hold.held += 1
+            await hold.released.wait()
         return await handler(self, call, request)
 
     def _take_fault(self, request: Any) -> Fault | None:

@@ -645,23 +645,40 @@ async def test_messages_sent_while_ferryman_was_off_are_caught_up_once(world: Wo
 async def test_the_status_message_follows_the_job_no_faster_than_the_rule(
     tmp_path: Path,
 ) -> None:
-    # 5 MiB at 1 MiB/s: 5 s, long enough for a few edits (the edits travel on the
-    # account's own connection, not behind the chunks). At 2 MiB/s (2.5 s) a loaded
-    # machine's board made its second edit after the download had ended (once in ~7
-    # runs): the edits' pace is the real clock's, so the link's pace leaves room.
-    # The engine downloads over CONNECTIONS at once: each gets its share of 1 MiB/s.
-    w = make_world(tmp_path, LinkModel(conn_bytes_per_s=CHUNK // CONNECTIONS))
+    # The download is held at a quarter until the board has shown it, then at three
+    # quarters until it has shown it again: at a link's pace alone a loaded machine's
+    # board made its second edit after the download had ended. The edits' pace is the
+    # real clock's.
+    w = make_world(tmp_path)
     w.store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     photos = make_photo_set(tmp_path / "src", 2)
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(5 * CHUNK))
     zipped = make_zip(tmp_path / "big.zip", [(p.name, p) for p in [*photos, blob]], compress=False)
+    quarter = zipped.stat().st_size // 4
+    holds = [
+        w.server.hold(functions.upload.GetFileRequest, match=lambda r, at=at: r.offset >= at)
+        for at in (quarter, 3 * quarter)
+    ]
     rec = record_requests(w.server, functions.messages.EditMessageRequest)
     # The third edit is refused with a flood wait: no edit may come before it is over.
     w.server.inject(functions.messages.EditMessageRequest, "FLOOD_WAIT_2", skip=2)
+
+    def percentages() -> list[int]:
+        shown = [e.request.message for e in rec.seen if e.error is None]
+        return [int(t.split("downloading ")[1].split("%")[0]) for t in shown if "downloading" in t]
+
     try:
         async with serving(w):
             w.send(w.alice, file=zipped.read_bytes(), name="big.zip")
+            for shown, hold in enumerate(holds, start=1):
+                await eventually(
+                    lambda shown=shown: len(percentages()) >= shown,
+                    f"the download held at {shown} quarter(s) shown",
+                    within=60,
+                )
+                hold.release()
+            assert all(hold.held for hold in holds)  # the download did wait at each
             job = await job_in(w, JobState.DONE)
 
             async def final_shown() -> bool:
@@ -680,9 +697,7 @@ async def test_the_status_message_follows_the_job_no_faster_than_the_rule(
     after = flooded[0] + 1
     assert after < len(edits) and edits[after].at - edits[flooded[0]].at >= 1.95
     shown = [e.request.message for e in edits if e.error is None]
-    downloading = [
-        int(t.split("downloading ")[1].split("%")[0]) for t in shown if "downloading" in t
-    ]
+    downloading = percentages()
     assert len(downloading) >= 2, shown
     # The first is the job's move from queued into downloading (a new phase: time only).
     steps = [b - a for a, b in itertools.pairwise(downloading)]
