@@ -7,6 +7,6 @@ MTProto sender, and :class:`FakeTelegram` answers every TL request from its byte
 
 from faketg.network import LinkModel
 from faketg.sender import FakeSender, RpcFault
-from faketg.server import FakeTelegram
+from faketg.server import FakeTelegram, Hold
 
-__all__ = ["FakeSender", "FakeTelegram", "LinkModel", "RpcFault"]
+__all__ = ["FakeSender", "FakeTelegram", "Hold", "LinkModel", "RpcFault"]

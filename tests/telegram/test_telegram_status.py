@@ -14,7 +14,7 @@ import pytest
 from telethon import errors
 from telethon.tl import functions
 
-from faketg import FakeTelegram, LinkModel
+from faketg import FakeTelegram
 from faketg.client import logged_in_client
 from ferryman.engine.ops import report
 from ferryman.frontdoors.telegram.chat import Chat
@@ -26,6 +26,7 @@ from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from ferryman.store.chat.sql import StatusRow
 from ferryman.store.memory.store import MemoryStore
+from ferryman.telegram.download import CHUNK
 from tests.support.telegram_helpers import SilentChat, log_in
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import (
@@ -120,18 +121,31 @@ async def test_a_flood_wait_on_an_edit_never_delays_delivery(tmp_path: Path) -> 
     edit is refused with a long flood wait while the file still downloads; the album
     comes all the same, long before the wait is over, and the status message keeps the
     last text it was allowed to show."""
-    w = _world_with(tmp_path, FakeTelegram(edit_every=60, link=LinkModel(conn_bytes_per_s=250_000)))
+    w = _world_with(tmp_path, FakeTelegram(edit_every=60))
     w.store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     photos = make_photo_set(tmp_path / "src", 2)
     blob = tmp_path / "blob.bin"
-    blob.write_bytes(os.urandom(1_500_000))  # one connection at 250 kB/s: 6 s to download
-    zipped = make_zip(tmp_path / "slow.zip", [(p.name, p) for p in [*photos, blob]], compress=False)
+    blob.write_bytes(os.urandom(4 * CHUNK))
+    # The photos last: their album can go only once the download is past the holds.
+    zipped = make_zip(tmp_path / "slow.zip", [(p.name, p) for p in [blob, *photos]], compress=False)
     await log_in(w.settings, w.server, w.bot)  # the sink's session: albums go as the bot
     edits = record_requests(w.server, functions.messages.EditMessageRequest)
     albums = record_requests(w.server, functions.messages.SendMultiMediaRequest)
+    # The download waits at its third chunk until the status was edited once, then at its
+    # fifth until an edit was refused: "while the file still downloads" whatever the
+    # machine's load (a slow link only made it likely).
+    holds = [
+        w.server.hold(functions.upload.GetFileRequest, match=lambda r, at=at: r.offset >= at)
+        for at in (2 * CHUNK, 4 * CHUNK)
+    ]
     try:
         async with serving_as_installed(w):  # the engine's own client: the albums go too
             w.send(w.alice, file=zipped.read_bytes(), name="slow.zip")
+            await eventually(lambda: edits.seen, "the status edited", within=60)
+            holds[0].release()
+            await eventually(lambda: any(e.error for e in edits.seen), "an edit refused", within=60)
+            assert holds[0].held and not albums.seen  # the download not past its fifth chunk
+            holds[1].release()
             await job_in(w, JobState.DONE)
 
             async def delivered() -> bool:
