@@ -76,6 +76,7 @@ class Hold:
     match: Callable[[Any], bool] | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
     held: int = 0  # requests that have waited here
+    waiting: int = 0  # of them, those still waiting
 
     def holds(self, request: Any) -> bool:
         return (
@@ -350,7 +351,11 @@ class FakeTelegram:
             await asyncio.sleep(delay)
         for hold in [h for h in self.holds if h.holds(request)]:
             hold.held += 1
-            await hold.released.wait()
+            hold.waiting += 1
+            try:
+                await hold.released.wait()
+            finally:
+                hold.waiting -= 1
         return await handler(self, call, request)
 
     def _take_fault(self, request: Any) -> Fault | None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from telethon.tl import functions, types
 
-from faketg import FakeTelegram, LinkModel
+from faketg import FakeTelegram
 from faketg.client import FakeDialer
 from faketg.handlers.messages import post_as
 from faketg.people import stored_document
@@ -199,19 +199,24 @@ async def test_a_cut_download_goes_on_from_the_last_whole_chunk(tmp_path: Path) 
     """A fetch stopped mid-file (a crash, a lost lease) leaves whole MiBs in the
     ``.part``; the next fetch asks only for the rest, and the file is whole."""
     mib = 1024 * 1024
-    async with world_at(tmp_path, link=LinkModel(link_bytes_per_s=2 * mib)) as w:
+    async with world_at(tmp_path) as w:
         data = (hashlib.sha256(b"seed").digest() * (6 * mib // 32 + 100))[: 6 * mib + 12345]
         at = w.post(w.private, data, "big.bin", "application/octet-stream")
         uri = f"tg:c/{w.private.id}/{at}"
         folder = tmp_path / "fetch"
         part = part_path(folder, "big.bin")
+        # Past 3 MiB the server answers nothing until the fetch is stopped: mid-file
+        # however loaded the machine.
+        held = w.server.hold(functions.upload.GetFileRequest, match=lambda r: r.offset >= 3 * mib)
         first = asyncio.create_task(SOURCE.fetch(uri, w.plan(folder)))
         await eventually(lambda: part.exists() and part.stat().st_size >= 2 * mib, "2 MiB on disk")
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
         kept = part.stat().st_size
-        assert kept % CHUNK == 0 and 2 * mib <= kept < len(data)
+        assert held.held and kept % CHUNK == 0 and 2 * mib <= kept < len(data)
+        held.release()  # what it left waiting is answered, to nobody, before offsets count
+        await eventually(lambda: held.waiting == 0, "the held requests answered")
 
         offsets: list[int] = []
         w.server.after_handle.append(
@@ -221,7 +226,6 @@ async def test_a_cut_download_goes_on_from_the_last_whole_chunk(tmp_path: Path) 
                 else None
             )
         )
-        w.server.network.model = LinkModel()  # full speed now
         seen: list[DownloadProgress] = []
         got = await SOURCE.fetch(uri, w.plan(folder, on_progress=seen.append))
         assert got.path == folder / "big.bin" and got.path.read_bytes() == data
