@@ -74,14 +74,16 @@ class Hold:
 
     request: type
     match: Callable[[Any], bool] | None = None
+    account: int | None = None  # only this account's requests (None: anyone's)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     held: int = 0  # requests that have waited here
     waiting: int = 0  # of them, those still waiting
 
-    def holds(self, request: Any) -> bool:
+    def holds(self, request: Any, account: Account | None) -> bool:
         return (
             isinstance(request, self.request)
             and not self.released.is_set()
+            and (self.account is None or (account is not None and account.id == self.account))
             and (self.match is None or self.match(request))
         )
 
@@ -256,9 +258,16 @@ class FakeTelegram:
         self.faults.append(fault)
         return fault
 
-    def hold(self, request: type, match: Callable[[Any], bool] | None = None) -> Hold:
-        """Keep matching requests unanswered until the returned hold is released."""
-        hold = Hold(request, match)
+    def hold(
+        self,
+        request: type,
+        match: Callable[[Any], bool] | None = None,
+        *,
+        account: Account | None = None,
+    ) -> Hold:
+        """Keep matching requests (of ``account`` alone, if given) unanswered until the
+        returned hold is released."""
+        hold = Hold(request, match, account.id if account is not None else None)
         self.holds.append(hold)
         return hold
 
@@ -349,7 +358,7 @@ class FakeTelegram:
         delay = self.processing_delay.get(kind)
         if delay:
             await asyncio.sleep(delay)
-        for hold in [h for h in self.holds if h.holds(request)]:
+        for hold in [h for h in self.holds if h.holds(request, call.account)]:
             hold.held += 1
             hold.waiting += 1
             try:

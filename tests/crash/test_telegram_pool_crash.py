@@ -22,7 +22,7 @@ from telethon.tl import functions
 from faketg.accounts import flood_account
 from faketg.server import Call
 from tests.crash.test_telegram_crash import CHILD_LIMIT, World
-from tests.support.telegram_pool import log_in_as, senders
+from tests.support.telegram_pool import log_in_as, senders, spread_to
 from tests.support.waiting import child_ends
 
 PHOTOS = 60  # six albums of ten
@@ -93,9 +93,12 @@ async def test_a_pool_delivers_in_order_once_across_kills_and_a_flood_wait(
 
     w.server.after_handle.append(record)
     try:
-        # A bot's album is posted; the engine dies before it hears back.
+        # A bot's album is posted; the engine dies before it hears back. (The others'
+        # albums held until bot1 took one: a slowly read job's albums all went through
+        # the first free account, the own one.)
         first = KillAfterSend(w, w.bot1.id)
-        await first.run()
+        async with spread_to(w.server, w.bot1, [w.me, w.bot2]):
+            await first.run()
         assert first.posted, w.evidence()
         # Telegram now slows the user down for the rest of the job.
         flood_account(w.server, w.me, 300)
@@ -103,7 +106,9 @@ async def test_a_pool_delivers_in_order_once_across_kills_and_a_flood_wait(
         flood_began = len(sends)
         # The other bot's next album is posted; killed again before the answer.
         second = KillAfterSend(w, w.bot2.id)
-        await second.run()
+        # (bot1's held until bot2 has an album: one it readied before the kill will do)
+        async with spread_to(w.server, w.bot2, [w.bot1], since=0):
+            await second.run()
         assert second.posted, w.evidence()
         await w.finish()  # the bots end the job: nothing waits out the 300 s
     finally:

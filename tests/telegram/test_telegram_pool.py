@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from faketg.accounts import cap_mbit, flood_account
 from faketg.client import FakeDialer
 from faketg.server import Call
+from faketg.state import Account as FakeAccount
 from ferryman.engine.ops import intake
 from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.cli.telegram import Wiring, telegram_app
@@ -30,7 +32,7 @@ from ferryman.resources import Shared
 from ferryman.sinks.builtin import default_sinks
 from ferryman.telegram.accounts import AccountPool, account_names, read_figures
 from ferryman.web.metrics import account_lines
-from tests.support.telegram_pool import log_in_as, senders
+from tests.support.telegram_pool import log_in_as, senders, spread_to
 from tests.telegram.test_telegram_sink import World, telegram_state
 
 
@@ -48,6 +50,12 @@ class Pool(World):
         await log_in_as(self.settings, self.server, self.me)
         await log_in_as(self.settings, self.server, self.bot1, "bot1")
         await log_in_as(self.settings, self.server, self.bot2, "bot2")
+
+    def spread_to(self, to: FakeAccount) -> AbstractAsyncContextManager[None]:
+        """Albums held from the pool's other accounts until ``to`` took one
+        (``tests.support.telegram_pool.spread_to``)."""
+        others = [a for a in (self.me, self.bot1, self.bot2) if a is not to]
+        return spread_to(self.server, to, others)
 
 
 def expected(count: int) -> list[str]:
@@ -79,7 +87,8 @@ async def test_a_user_and_two_bots_deliver_one_jobs_albums_in_order_once(tmp_pat
     store = await w.store()
     try:
         job = await intake.add_source(store, w.photo_zip(50), dest="telegram:@dest")
-        await w.run(store)
+        async with w.spread_to(w.bot1):
+            await w.run(store)
         assert (await store.get_job(job.id)).state is JobState.DONE
         items = await store.job_items(job.id)
         assert {it.state for it in items} == {ItemState.DELIVERED}

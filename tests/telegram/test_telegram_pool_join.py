@@ -62,15 +62,17 @@ async def test_a_login_joins_a_running_engines_pool_and_a_logout_leaves_it(
     await log_in_as(w.settings, w.server, w.me)
     await log_in_as(w.settings, w.server, w.bot1, "bot1")
     for account in (w.me, w.bot1, w.bot2):
-        cap_mbit(w.server, account, 8)  # capped: the albums spread over the accounts
+        cap_mbit(w.server, account, 100000)
     store = await w.store()
     engine = w.engine(store)
     running = asyncio.create_task(engine.run())
     try:
-        first = await deliver(w, store, "a", 40)
+        async with w.spread_to(w.bot1):
+            first = await deliver(w, store, "a", 40)
         assert w.bot2.id not in first and w.bot1.id in first
         await log_in_as(w.settings, w.server, w.bot2, "bot2")  # the engine runs on
-        second = await deliver(w, store, "b", 60)
+        async with w.spread_to(w.bot2):
+            second = await deliver(w, store, "b", 60)
         assert w.bot2.id in second, second  # joined without a restart
         log_out(w, "bot1")
         third = await deliver(w, store, "c", 40)
