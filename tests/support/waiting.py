@@ -4,6 +4,12 @@ A fixed sleep is either too short under load (the test fails by chance) or too l
 everywhere else; a hand-rolled ``for _ in range(200)`` loop that falls through
 silently fails later, at an assertion that no longer says what was awaited.
 
+A check that walks files the system under test is moving (a library's ``.0002.partial``
+folder renamed into place between ``rglob`` listing it and opening it) may meet a path
+already gone: ``FileNotFoundError`` out of a check counts as "not yet", and is the last
+thing seen if the wait fails (steady set 11: the SIGTERM crash test's ``rglob`` raised
+it and ended the test, where the next poll would have found album 2).
+
 ``within`` is a hang detector, not a speed bound (speed lives in ``bench/`` and the
 ``timing`` mark): it counts seconds of a machine whose cores are free, so on a machine
 loaded past its cores each wall second counts for the share of a core a process gets
@@ -61,6 +67,11 @@ class Budget:
         return f"not within {self.within:g} s ({wall:.0f} s of wall at that load): {what}"
 
 
+def _seen(found: object) -> str:
+    """The last value a wait saw; a path gone, with its path (``repr`` drops it)."""
+    return str(found) if isinstance(found, FileNotFoundError) else repr(found)
+
+
 def eventually_sync(
     check: Callable[[], T], what: str, *, within: float = WITHIN, every: float = EVERY
 ) -> T:
@@ -73,11 +84,14 @@ def eventually_sync(
     budget = Budget(within)
     while True:
         expired = budget.spent()
-        found = check()
-        if found:
+        try:
+            found: T | FileNotFoundError = check()
+        except FileNotFoundError as gone:  # a path moved under the walk: not yet
+            found = gone
+        if found and not isinstance(found, FileNotFoundError):
             return found
         if expired:
-            raise AssertionError(f"{budget.said(what)} (last seen: {found!r})")
+            raise AssertionError(f"{budget.said(what)} (last seen: {_seen(found)})")
         time.sleep(every)
 
 
@@ -92,12 +106,15 @@ async def eventually(
     budget = Budget(within)
     while True:
         expired = budget.spent()
-        result = check()
-        found = await result if inspect.isawaitable(result) else result
-        if found:
+        try:
+            result = check()
+            found: T | FileNotFoundError = await result if inspect.isawaitable(result) else result
+        except FileNotFoundError as gone:  # a path moved under the walk: not yet
+            found = gone
+        if found and not isinstance(found, FileNotFoundError):
             return found
         if expired:
-            raise AssertionError(f"{budget.said(what)} (last seen: {found!r})")
+            raise AssertionError(f"{budget.said(what)} (last seen: {_seen(found)})")
         await asyncio.sleep(every)
 
 
