@@ -209,12 +209,15 @@ async def test_a_cut_download_goes_on_from_the_last_whole_chunk(tmp_path: Path) 
         # however loaded the machine.
         held = w.server.hold(functions.upload.GetFileRequest, match=lambda r: r.offset >= 3 * mib)
         first = asyncio.create_task(SOURCE.fetch(uri, w.plan(folder)))
-        await eventually(lambda: part.exists() and part.stat().st_size >= 2 * mib, "2 MiB on disk")
+        await eventually(
+            lambda: held.held and part.exists() and part.stat().st_size >= 2 * mib,
+            "2 MiB on disk, the rest waiting",
+        )
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
         kept = part.stat().st_size
-        assert held.held and kept % CHUNK == 0 and 2 * mib <= kept < len(data)
+        assert kept % CHUNK == 0 and 2 * mib <= kept < len(data)
         held.release()  # what it left waiting is answered, to nobody, before offsets count
         await eventually(lambda: held.waiting == 0, "the held requests answered")
 

@@ -141,10 +141,12 @@ async def test_a_flood_wait_on_an_edit_never_delays_delivery(tmp_path: Path) -> 
     try:
         async with serving_as_installed(w):  # the engine's own client: the albums go too
             w.send(w.alice, file=zipped.read_bytes(), name="slow.zip")
-            await eventually(lambda: edits.seen, "the status edited", within=60)
+            await eventually(
+                lambda: holds[0].held and edits.seen, "the status edited, the download held"
+            )
             holds[0].release()
             await eventually(lambda: any(e.error for e in edits.seen), "an edit refused", within=60)
-            assert holds[0].held and not albums.seen  # the download not past its fifth chunk
+            assert not albums.seen  # the download not past its fifth chunk
             holds[1].release()
             await job_in(w, JobState.DONE)
 
