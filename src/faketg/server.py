@@ -153,8 +153,12 @@ class FakeTelegram:
         self.edited_at: dict[tuple[int, int], float] = {}  # (account, message id) -> when
         self.bot_commands: dict[tuple[int, str], list[Any]] = {}  # (bot, lang) -> BotCommands
         self.callback_queries: dict[int, asyncio.Future[Any]] = {}  # query id -> its answer
+        # Telegram's limits, told to clients in ``help.getAppConfig`` (core.py) and kept
+        # here: captions in characters, files in 512 KiB parts (4000: 2000 MiB).
         self.caption_limit = 1024
         self.caption_limit_premium = 2048
+        self.upload_parts = 4000
+        self.upload_parts_premium = 8000
         # What happened in which order (an edit, a press a test makes): a transcript
         # shows each where it happened, not all of a message's edits at once.
         self.order = itertools.count(1)

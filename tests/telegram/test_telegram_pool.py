@@ -10,12 +10,14 @@ Premium account of the pool.
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telethon.errors import FilePartsInvalidError
 from telethon.tl import functions
 from typer.testing import CliRunner
 
@@ -26,11 +28,12 @@ from faketg.state import Account as FakeAccount
 from ferryman.engine.ops import intake
 from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.cli.telegram import Wiring, telegram_app
-from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM
 from ferryman.model import ItemState, JobState
 from ferryman.resources import Shared
 from ferryman.sinks.builtin import default_sinks
-from ferryman.telegram.accounts import AccountPool, account_names, read_figures
+from ferryman.telegram.account import PART_BYTES
+from ferryman.telegram.accounts import AccountPool, account_names, read_figures, with_session
+from ferryman.telegram.login import connect, disconnect, whoami
 from ferryman.web.metrics import account_lines
 from tests.support.telegram_pool import log_in_as, senders, spread_to
 from tests.telegram.test_telegram_sink import World, telegram_state
@@ -157,29 +160,41 @@ async def test_an_account_flood_waited_mid_job_gives_way_to_the_others(tmp_path:
     assert refused, "the flooded account was asked nothing"
 
 
-# Just over what an account without Premium may send (2,000 MiB, 4,000 parts of 512 KiB):
-# the size that needs the premium account, at two thirds of the CPU 3 GiB cost (46 CPU-s
-# on a slow machine: the client's encryption and hash, the fake's, the part CRCs).
-OVER_STANDARD = 2001 * 1024 * 1024
+# Telegram's limits as the fake's client configuration tells them: 12 MiB without Premium
+# (24 parts of 512 KiB), 24 with it. The rule is the same at 2,000 MiB (4,000 parts), where
+# the bytes alone cost 25 CPU-s; the limits are Telegram's to say (``telegram/app_config``).
+FREE_PARTS, PREMIUM_PARTS = 24, 48
+OVER_FREE = FREE_PARTS * PART_BYTES + 1  # a part more, and a big file (over 10 MiB)
 
 
-@pytest.mark.slow  # 2,001 MiB through the client and the fake (31 CPU-s on a slow machine)
+async def told_limits(settings: Any, server: Any, name: str | None = None) -> None:
+    """As a login's end or a delivery's connection: the product asks who the session is,
+    and Telegram's client configuration with it (what it keeps beside the session)."""
+    named = with_session(settings, name) if name else settings
+    client = await connect(named, FakeDialer(server))
+    try:
+        await whoami(client)
+    finally:
+        await disconnect(client)
+
+
 async def test_a_file_over_a_free_accounts_limit_goes_whole_through_premium(
     tmp_path: Path,
 ) -> None:
     w = World(tmp_path, send_documents=True)
-    w.server.keep_part_bytes = False  # parts hashed as they come, not kept
+    w.server.upload_parts, w.server.upload_parts_premium = FREE_PARTS, PREMIUM_PARTS
     rich = w.server.add_user("Rich", username="rich", premium=True)
     w.channel.admins.add(rich.id)
     w.channel.members.add(rich.id)
     await log_in_as(w.settings, w.server, w.me)  # the own session: no Premium
     await log_in_as(w.settings, w.server, rich, "rich")
-    assert default_sinks().policy(w.settings, "telegram:@dest") is TELEGRAM_PREMIUM
-    assert TELEGRAM.max_file_bytes < OVER_STANDARD <= TELEGRAM_PREMIUM.max_file_bytes
+    await told_limits(w.settings, w.server)
+    await told_limits(w.settings, w.server, "rich")
+    told = default_sinks().policy(w.settings, "telegram:@dest")
+    assert told.max_file_bytes == PREMIUM_PARTS * PART_BYTES  # the pool's Premium limit
     folder = tmp_path / "big"
     folder.mkdir()
-    with (folder / "backup.bin").open("wb") as out:
-        out.truncate(OVER_STANDARD)  # sparse: no disk
+    (folder / "backup.bin").write_bytes(os.urandom(OVER_FREE))
     store = await w.store()
     try:
         job = await intake.add_source(store, folder, dest="telegram:@dest")
@@ -191,7 +206,22 @@ async def test_a_file_over_a_free_accounts_limit_goes_whole_through_premium(
     chat = [m for m in w.server.chat(w.channel) if m.media is not None]
     assert len(chat) == 1  # whole, not split
     assert chat[0].from_id == rich.id
-    assert chat[0].media.file.size == OVER_STANDARD
+    assert chat[0].media.file.size == OVER_FREE
+    assert chat[0].media.file.data == (folder / "backup.bin").read_bytes()
+    assert await first_part_of(w.settings, w.server, "rich") is True  # its 25 parts are fine
+    with pytest.raises(FilePartsInvalidError):  # the own account may not
+        await first_part_of(w.settings, w.server)
+
+
+async def first_part_of(settings: Any, server: Any, name: str | None = None) -> bool:
+    """The first of 25 parts of a big file, as the account ``name`` sends it."""
+    named = with_session(settings, name) if name else settings
+    client = await connect(named, FakeDialer(server))
+    try:
+        part = functions.upload.SaveBigFilePartRequest(1, 0, FREE_PARTS + 1, bytes(PART_BYTES))
+        return bool(await client(part))
+    finally:
+        await disconnect(client)
 
 
 async def store_sends(store: Any, job_id: int) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 The real Telethon client logs in to the fake, which says (``User.premium``) whether the
 account has Premium; the limits of a job added afterwards follow it: 4000 MiB files
-and 2048-character captions with it, 2000 MiB and 1024 without, never for a bot.
+and 2048-character captions with it, 2000 MiB and 1024 without, never for a bot. The
+figures are those Telegram's client configuration says (``help.getAppConfig``), the
+ones above while it says none.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from telethon.tl import functions
 
 from faketg import FakeTelegram
 from faketg.client import FakeDialer
@@ -22,6 +26,8 @@ from ferryman.media.plan import Plan
 from ferryman.media.policy import MIB, TELEGRAM, TELEGRAM_PREMIUM
 from ferryman.model import ItemState, MediaKind
 from ferryman.sinks.builtin import default_sinks
+from ferryman.telegram.account import PART_BYTES, Limits, limits_of
+from ferryman.telegram.accounts import session_of
 from ferryman.telegram.hub import TelegramHub
 from ferryman.telegram.login import connect, disconnect, login_bot, login_user, logout, whoami
 from tests.support.telegram_helpers import tg_settings
@@ -130,3 +136,47 @@ async def test_logging_out_forgets_the_flag(tmp_path: Path) -> None:
     finally:
         await disconnect(client)
     assert policy(settings) is TELEGRAM
+
+
+@pytest.mark.parametrize("premium", [True, False])
+async def test_the_limits_are_those_telegram_says(tmp_path: Path, premium: bool) -> None:
+    """Telegram changes its limits in its client configuration, not in ferryman: a job's
+    follow what it told at the login (and keep them when it later says nothing)."""
+    server = FakeTelegram()
+    server.add_user("Ann", phone=PHONE, premium=premium)
+    server.upload_parts, server.upload_parts_premium = 6000, 10000
+    server.caption_limit, server.caption_limit_premium = 2000, 4000
+    settings = settings_with(tmp_path)
+    await log_in(settings, server)
+    told = policy(settings)
+    assert told.max_file_bytes == (10000 if premium else 6000) * PART_BYTES
+    assert told.caption_chars == (4000 if premium else 2000)
+    session = session_of(settings, settings.telegram.session)
+    refused = server.inject(functions.help.GetAppConfigRequest, "METHOD_INVALID")
+    await log_in(settings, server)  # asked again: refused, so the last told stay
+    assert refused.hits == 1
+    assert limits_of(session) == Limits(6000, 10000, 2000, 4000)
+    assert policy(settings) == told
+
+
+@pytest.mark.parametrize(
+    ("config", "limits"),
+    [
+        ({}, Limits()),
+        ({"upload_max_fileparts_default": 5000.0}, Limits(5000, 8000, 1024, 2048)),
+        (
+            {
+                "upload_max_fileparts_default": True,  # not a number, as JSON says
+                "upload_max_fileparts_premium": 2.5,
+                "caption_length_limit_default": float("nan"),
+                "caption_length_limit_premium": 0,
+            },
+            Limits(),
+        ),
+        ({"upload_max_fileparts_premium": "8000", "caption_length_limit_premium": 1e300}, Limits()),
+    ],
+)
+def test_a_configuration_of_another_shape_keeps_the_limits_known(
+    config: dict[str, Any], limits: Limits
+) -> None:
+    assert Limits().told(config) == limits

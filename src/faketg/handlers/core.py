@@ -50,6 +50,19 @@ async def get_config(server: FakeTelegram, call: Call, req: Any) -> Any:
     )
 
 
+async def get_app_config(server: FakeTelegram, call: Call, req: Any) -> Any:
+    """The client configuration's limits (core.telegram.org/api/config), as the server's
+    own: what a client learns here is what the uploads and sends enforce."""
+    told = {
+        "upload_max_fileparts_default": server.upload_parts,
+        "upload_max_fileparts_premium": server.upload_parts_premium,
+        "caption_length_limit_default": server.caption_limit,
+        "caption_length_limit_premium": server.caption_limit_premium,
+    }
+    values = [types.JsonObjectValue(k, types.JsonNumber(float(v))) for k, v in told.items()]
+    return types.help.AppConfig(hash=1, config=types.JsonObject(values))
+
+
 async def get_users(server: FakeTelegram, call: Call, req: Any) -> Any:
     found = []
     for u in req.id:
@@ -146,6 +159,7 @@ async def log_out(server: FakeTelegram, call: Call, req: Any) -> Any:
 
 HANDLERS: dict[type, Any] = {
     functions.help.GetConfigRequest: get_config,
+    functions.help.GetAppConfigRequest: get_app_config,
     functions.users.GetUsersRequest: get_users,
     functions.contacts.ResolveUsernameRequest: resolve_username,
     functions.channels.GetChannelsRequest: get_channels,

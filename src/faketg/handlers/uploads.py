@@ -2,7 +2,8 @@
 
 Rules enforced (core.telegram.org/api/files): a part is at most 512 KiB, its size a
 multiple of 1 KiB that divides 512 KiB; every part but the last has the same size; small
-files (``saveFilePart``) up to 10 MB, big ones up to 4000 parts (8000 with Premium);
+files (``saveFilePart``) up to 10 MB, big ones up to the server's ``upload_parts`` (4000
+parts, 2000 MiB), ``upload_parts_premium`` with Premium (8000), as ``help.getAppConfig`` says;
 ``uploadMedia`` needs every part (``FILE_PART_X_MISSING`` names the first gap). Photos
 must decode and fit the photo limits; a thumbnail must be a JPEG within 320 px and
 200 KB or it is ignored, as Telegram ignores it.
@@ -65,7 +66,7 @@ async def save_file_part(server: FakeTelegram, call: Call, req: Any) -> Any:
 
 
 async def save_big_file_part(server: FakeTelegram, call: Call, req: Any) -> Any:
-    limit = 8000 if call.me().premium else 4000
+    limit = _parts_allowed(server, call)
     if req.file_total_parts <= 0 or req.file_total_parts > limit:
         raise RpcFault(400, "FILE_PARTS_INVALID")
     _check_part(req.bytes, req.file_part, req.file_total_parts)
@@ -129,7 +130,7 @@ def assemble(
         raise RpcFault(400, "FILE_PART_SIZE_CHANGED")
     if up.digest is not None:  # big, bytes not kept: every part is in the hash by now
         total = sum(sizes[i] for i in range(count))
-        _check_total(call, total)
+        _check_total(server, call, total)
         return StoredFile(b"", input_file.name, total, up.digest.hexdigest())
     data = b"".join(up.parts[i] for i in range(count))
     if not big:
@@ -137,7 +138,7 @@ def assemble(
             raise RpcFault(400, "FILE_PARTS_INVALID")
         if check_md5:
             md5_matches(data, input_file.md5_checksum)
-    _check_total(call, len(data))
+    _check_total(server, call, len(data))
     return StoredFile(data, input_file.name)
 
 
@@ -147,9 +148,12 @@ def md5_matches(data: bytes, md5_checksum: str) -> None:
         raise RpcFault(400, "MD5_CHECKSUM_INVALID")
 
 
-def _check_total(call: Call, size: int) -> None:
-    limit = (4000 if call.me().premium else 2000) * 1024 * 1024
-    if size > limit:
+def _parts_allowed(server: FakeTelegram, call: Call) -> int:
+    return server.upload_parts_premium if call.me().premium else server.upload_parts
+
+
+def _check_total(server: FakeTelegram, call: Call, size: int) -> None:
+    if size > _parts_allowed(server, call) * MAX_PART:
         raise RpcFault(400, "FILE_PARTS_INVALID")
 
 

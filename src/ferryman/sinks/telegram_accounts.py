@@ -22,13 +22,7 @@ from telethon.tl import types
 from ferryman.errors import FerrymanError
 from ferryman.sinks.base import Delivery
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
-from ferryman.telegram.accounts import (
-    FREE_CAPTION,
-    FREE_FILE_BYTES,
-    AccountPool,
-    Member,
-    Ticket,
-)
+from ferryman.telegram.accounts import AccountPool, Member, Ticket
 from ferryman.telegram.early_pool import holder
 from ferryman.telegram.errors import TelegramWait, from_telethon
 
@@ -127,9 +121,11 @@ def mine(ref: MediaRef | None, member: Member) -> MediaRef | None:
     return ref if owner == member.name or (owner is None and member.own) else None
 
 
-def needs_premium(delivery: Delivery) -> bool:
-    """A file over a free account's limit (kept whole for a Premium account of the pool)."""
-    return any(not item.parts and item.size > FREE_FILE_BYTES for item in delivery.album.items)
+def biggest_whole(delivery: Delivery) -> int:
+    """The album's biggest file sent whole (not split): an account whose limit it is over
+    may not send the album (a file over a free account's limit is kept whole for a
+    Premium account of the pool)."""
+    return max((item.size for item in delivery.album.items if not item.parts), default=0)
 
 
 async def choose(
@@ -162,16 +158,19 @@ async def choose(
         return Attempt(member, state, chat, pooled=True)
     if chat in pool.own_chats:  # ``me``, a private chat: the own account's alone
         return Attempt(pool.own, state, chat, pooled=False)
-    premium = needs_premium(delivery)
-    long_caption = len(delivery.caption) > FREE_CAPTION
-    able = [m for m in pool.members if m.allowed(chat) and (m.premium or not premium)]
+    biggest = biggest_whole(delivery)
+    premium = any(biggest > m.file_bytes for m in pool.members)  # not every account may
+    long_caption = any(len(delivery.caption) > m.caption_limit for m in pool.members)
+    able = [m for m in pool.members if m.allowed(chat) and biggest <= m.file_bytes]
     if not able:
         if last is not None:
             raise last
         said = f"no account of the pool may post this album in {chat}"
-        if premium:
+        if all(biggest > m.file_bytes for m in pool.members):
             raise FerrymanError(
-                "media.over_limit", f"{said} (a file needs Premium: none of them has it)"
+                "media.over_limit",
+                f"{said} (a file of {biggest} bytes is over every account's limit: it needs"
+                " Premium, and none of them has it)",
             )
         raise FerrymanError("telegram.write_forbidden", said)
     waits = {m.name: await _waits_until(state, m) for m in able}
@@ -197,7 +196,12 @@ async def choose(
         order = {m.name: i for i, m in enumerate(pool.members)}
         member = min(
             free,
-            key=lambda m: (m.busy, m.premium != long_caption, order[m.name]),
+            key=lambda m: (
+                m.busy,
+                len(delivery.caption) > m.caption_limit,  # one whose limit it fits
+                m.premium != long_caption,
+                order[m.name],
+            ),
         )
         return Attempt(member, state, chat, pooled=True)
     size = sum(item.size for item in delivery.album.items)

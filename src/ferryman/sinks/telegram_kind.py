@@ -6,6 +6,7 @@ added (and in ``--help``), so Telethon is imported only when a sink is opened.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,10 +87,17 @@ class TelegramKind(SinkKind):
     def policy(self, settings: Settings) -> Policy:
         """Premium's limits when an account of the pool has it (as Telegram last said,
         beside its session: ``telegram/account``) or ``telegram.premium`` says so: a file
-        a free account may not send goes whole through the Premium one, not split."""
-        from ferryman.telegram.accounts import any_premium  # lazy: asyncio, off `status`
+        a free account may not send goes whole through the Premium one, not split. The
+        figures are Telegram's as it last told them (its client configuration)."""
+        from ferryman.telegram.accounts import any_premium, told_limits  # lazy: asyncio
 
-        return TELEGRAM_PREMIUM if any_premium(settings) else TELEGRAM
+        premium = any_premium(settings)
+        base = TELEGRAM_PREMIUM if premium else TELEGRAM
+        limits = told_limits(settings)
+        told = (limits.file_bytes(premium), limits.caption_chars(premium))
+        if told == (base.max_file_bytes, base.caption_chars):
+            return base
+        return replace(base, max_file_bytes=told[0], caption_chars=told[1])
 
     def check_ready(self, settings: Settings, target: str) -> None:
         tg = settings.telegram

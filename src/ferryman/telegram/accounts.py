@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ferryman.telegram.account import account_file, has_premium, remembered
+from ferryman.telegram.account import Limits, account_file, has_premium, remembered
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POOL_KEY = "telegram.pool"
-FREE_FILE_BYTES = 2000 * 1024 * 1024  # a file over this needs Premium
-FREE_CAPTION = 1024
-PREMIUM_CAPTION = 2048
 MOST_SHOWN = 32  # accounts named in figures at most (bounded metric labels)
 FIGURES = "pool-figures.json"  # beside the sessions: the running engine's figures per account
 TAKEN_AT_ONCE = 2  # albums handed to an account at once: its next readies as one uploads
@@ -106,6 +103,7 @@ class Member:
     premium: bool
     bot: bool
     own: bool  # the ``telegram.session`` account: its scopes keep their old names
+    limits: Limits = field(default_factory=Limits)  # Telegram's, as last told to it
     figures: Figures = field(default_factory=Figures)
     busy: int = 0  # albums it prepares or sends now
     refused_until: dict[str, float] = field(default_factory=dict)  # chat -> monotonic
@@ -126,7 +124,12 @@ class Member:
 
     @property
     def caption_limit(self) -> int:
-        return PREMIUM_CAPTION if self.premium else FREE_CAPTION
+        return self.limits.caption_chars(self.premium)
+
+    @property
+    def file_bytes(self) -> int:
+        """The biggest file it may send (2000 MiB, 4000 with Premium, as Telegram says)."""
+        return self.limits.file_bytes(self.premium)
 
     def allowed(self, chat: str) -> bool:
         return self.refused_until.get(chat, 0.0) <= time.monotonic()
@@ -197,6 +200,7 @@ class AccountPool:
             premium=has_premium(session, settings.telegram.premium),
             bot=flags is not None and flags.bot,
             own=name == settings.telegram.session,
+            limits=flags.limits if flags is not None else Limits(),
         )
 
     def _close_left(self, *, all_of_them: bool = False) -> None:
@@ -368,3 +372,13 @@ def any_premium(settings: Settings) -> bool:
     if forced is not None:
         return forced
     return any(has_premium(session_of(settings, name), None) for name in account_names(settings))
+
+
+def told_limits(settings: Settings) -> Limits:
+    """Telegram's limits as last told to an account of the pool, the own one first (they
+    are Telegram's, the same for every account); the defaults while none was told."""
+    for name in account_names(settings):
+        flags = remembered(session_of(settings, name))
+        if flags is not None:
+            return flags.limits
+    return Limits()

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ferryman.telegram.accounts import FREE_FILE_BYTES
 from ferryman.telegram.early_upload import GrowingFile
 
 if TYPE_CHECKING:
@@ -83,7 +82,7 @@ class PoolEarlyUploads:
                 and m.allowed(self._chat)
                 and m.may_post.get(self._chat) is not False
                 and m.figures.waiting_until <= now
-                and (m.premium or file.size <= FREE_FILE_BYTES)
+                and file.size <= m.file_bytes
             )
 
         if self._member is not None and able(self._member):

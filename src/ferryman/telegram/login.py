@@ -24,7 +24,8 @@ from telethon.tl import functions, types
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.telegram.account import Account, forget, remember
+from ferryman.telegram.account import Account, forget, limits_of, remember
+from ferryman.telegram.app_config import ask_limits
 from ferryman.telegram.client import (
     Dialer,
     Session,
@@ -313,12 +314,15 @@ async def whoami(client: TelegramClient) -> Me:
 
 
 async def _remember(client: TelegramClient, me: Me) -> None:
-    """Keep the account's flags beside its session file: the limits of the jobs added
-    later follow them (``telegram/account``). An in-memory session keeps nothing."""
+    """Keep the account's flags, and Telegram's limits as it tells them now, beside its
+    session file: the limits of the jobs added later follow them (``telegram/account``).
+    An in-memory session keeps nothing."""
     filename = getattr(client.session, "filename", None)
     if filename and filename != ":memory:":
-        account = Account(premium=me.premium, bot=me.bot)
-        await asyncio.to_thread(remember, Path(filename), account)
+        session = Path(filename)
+        known = await asyncio.to_thread(limits_of, session)
+        account = Account(premium=me.premium, bot=me.bot, limits=await ask_limits(client, known))
+        await asyncio.to_thread(remember, session, account)
 
 
 async def logout(client: TelegramClient) -> bool:
