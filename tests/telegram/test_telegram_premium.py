@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from telethon.tl import functions
 
 from faketg import FakeTelegram

@@ -20,6 +20,7 @@ from pathlib import Path
 from telethon.tl import types
 
 from ferryman.errors import FerrymanError
+from ferryman.media.policy import MIB
 from ferryman.sinks.base import Delivery
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
 from ferryman.telegram.accounts import AccountPool, Member, Ticket
@@ -169,8 +170,9 @@ async def choose(
         if all(biggest > m.file_bytes for m in pool.members):
             raise FerrymanError(
                 "media.over_limit",
-                f"{said} (a file of {biggest} bytes is over every account's limit: it needs"
-                " Premium, and none of them has it)",
+                f"{said}: a file of {biggest / MIB:,.1f} MiB is over every account's limit"
+                f" ({max(m.file_bytes for m in pool.members) / MIB:,.0f} MiB); an account with"
+                " Premium may send it (`ferryman telegram login --as NAME`)",
             )
         raise FerrymanError("telegram.write_forbidden", said)
     waits = {m.name: await _waits_until(state, m) for m in able}
