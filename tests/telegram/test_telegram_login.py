@@ -357,7 +357,11 @@ def test_cli_login_whoami_logout(tmp_path: Path, server: FakeTelegram, ann: Acco
 
     done = runner.invoke(telegram_app, ["whoami"], obj=wiring)
     assert done.exit_code == 0, done.output
-    assert done.output.splitlines() == [f"Ann (@ann), id {ann.id}, user, premium", f"phone {PHONE}"]
+    assert done.output.splitlines() == [
+        f"Ann (@ann), id {ann.id}, user, premium",
+        f"phone {PHONE}",
+        "sends files up to 4,000 MiB, captions up to 2,048 characters (as Telegram says)",
+    ]
 
     done = runner.invoke(telegram_app, ["login"], obj=wiring)
     assert done.exit_code == 0 and "already logged in as Ann" in done.output

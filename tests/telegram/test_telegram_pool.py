@@ -257,6 +257,10 @@ def test_login_as_a_name_adds_an_account_and_whoami_lists_each(tmp_path: Path) -
         ("ferryman", w.me.id, False),
         ("bot1", w.bot1.id, True),
     ]
+    assert [(r["file_limit_bytes"], r["caption_limit"]) for r in rows] == [
+        (2000 * 2**20, 1024),
+        (2000 * 2**20, 1024),
+    ]
     done = runner.invoke(telegram_app, ["login", "--as", "../x"], obj=wiring)
     assert done.exit_code != 0 and "config.invalid" in done.output
 

@@ -168,16 +168,28 @@ def whoami_cmd(
 ) -> None:
     """Who each account of the pool is logged in as (asked from Telegram, so a revoked
     session shows): the own session first, then each logged in with `login --as NAME`."""
-    from ferryman.telegram.accounts import account_names, with_session  # lazy: start-up
+    from ferryman.telegram.account import limits_of
+    from ferryman.telegram.accounts import account_names, session_of, with_session  # lazy
     from ferryman.telegram.login import disconnect, open_session, whoami  # lazy: start-up
 
+    sends: dict[str, dict[str, int]] = {}  # what Telegram lets each account send, as said
+
     async def work(settings: Settings, dialer: Dialer) -> list[tuple[str, Me | FerrymanError]]:
+        import asyncio  # lazy: start-up
+
         rows: list[tuple[str, Me | FerrymanError]] = []
         for name in account_names(settings):
             try:
                 client = await open_session(with_session(settings, name), dialer)
                 try:
-                    rows.append((name, await whoami(client)))
+                    me = await whoami(client)
+                    told = await asyncio.to_thread(limits_of, session_of(settings, name))
+                    premium = me.premium and not me.bot
+                    sends[name] = {
+                        "file_limit_bytes": told.file_bytes(premium),
+                        "caption_limit": told.caption_chars(premium),
+                    }
+                    rows.append((name, me))
                 finally:
                     await disconnect(client)
             except FerrymanError as exc:
@@ -193,7 +205,11 @@ def whoami_cmd(
     if as_json:
         listed = [
             {"account": name}
-            | ({"error": me.code} if isinstance(me, FerrymanError) else dataclasses.asdict(me))
+            | (
+                {"error": me.code}
+                if isinstance(me, FerrymanError)
+                else dataclasses.asdict(me) | sends[name]
+            )
             for name, me in rows
         ]
         if single:  # one account: its fields alone, as before pools
@@ -208,6 +224,12 @@ def whoami_cmd(
         out.print(f"{label}{me.describe()}", markup=False)
         if me.phone:
             out.print(f"{' ' * len(label)}phone {me.phone}", markup=False)
+        told = sends[name]
+        out.print(
+            f"{' ' * len(label)}sends files up to {told['file_limit_bytes'] // 2**20:,} MiB,"
+            f" captions up to {told['caption_limit']:,} characters (as Telegram says)",
+            markup=False,
+        )
 
 
 @telegram_app.command("logout")
