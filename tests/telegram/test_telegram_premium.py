@@ -25,6 +25,7 @@ from ferryman.media.plan import Plan
 from ferryman.media.policy import MIB, TELEGRAM, TELEGRAM_PREMIUM
 from ferryman.model import ItemState, MediaKind
 from ferryman.sinks.builtin import default_sinks
+from ferryman.telegram import app_config
 from ferryman.telegram.account import PART_BYTES, Limits, limits_of
 from ferryman.telegram.accounts import session_of
 from ferryman.telegram.hub import TelegramHub
@@ -156,6 +157,28 @@ async def test_the_limits_are_those_telegram_says(tmp_path: Path, premium: bool)
     assert refused.hits == 1
     assert limits_of(session) == Limits(6000, 10000, 2000, 4000)
     assert policy(settings) == told
+
+
+async def test_a_server_that_never_answers_leaves_the_login_done_and_the_limits_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeTelegram()
+    server.add_user("Ann", phone=PHONE, premium=True)
+    server.upload_parts_premium = 9000
+    settings = settings_with(tmp_path)
+    await log_in(settings, server)
+    unanswered = server.hold(functions.help.GetAppConfigRequest)
+    monkeypatch.setattr(app_config, "ASK_SECONDS", 0.05)  # not the 10 s a user would wait
+    try:
+        await log_in(settings, server)
+    finally:
+        unanswered.release()
+    assert unanswered.held == 1
+    assert (
+        limits_of(session_of(settings, settings.telegram.session)).upload_max_fileparts_premium
+        == 9000
+    )
+    assert policy(settings).max_file_bytes == 9000 * PART_BYTES
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,14 @@ Why ask: the limits are Telegram's to change (files went from 1.5 GB to 2 GB, Pr
 brought 4 GB), and its own apps read them from this configuration rather than knowing
 them. The answer is a tree of JSON values in TL form; only the few numbers of
 ``telegram/account.Limits`` are kept. Asking is a courtesy, never a condition: an error,
-an answer of another shape or a server that does not know the request leave the limits
-last known (the defaults at first).
+an answer of another shape, a server that does not know the request or one that leaves
+it unanswered for ``ASK_SECONDS`` (a login never hangs on it) leave the limits last known
+(the defaults at first).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +21,8 @@ from telethon.tl import functions, types
 from ferryman.telegram.account import Limits
 
 log = logging.getLogger(__name__)
+
+ASK_SECONDS = 10.0  # Telegram answers in well under a second
 
 
 def json_value(value: Any) -> Any:
@@ -35,7 +39,9 @@ def json_value(value: Any) -> Any:
 async def ask_limits(client: TelegramClient, known: Limits) -> Limits:
     """The limits Telegram tells this client now; ``known`` when it tells none."""
     try:
-        answer = await client(functions.help.GetAppConfigRequest(hash=0))
+        answer = await asyncio.wait_for(
+            client(functions.help.GetAppConfigRequest(hash=0)), ASK_SECONDS
+        )
     except Exception as exc:  # any failure keeps what was known (docstring)
         log.debug("Telegram's client configuration not read (%s): limits kept", exc)
         return known
