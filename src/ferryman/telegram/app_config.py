@@ -11,7 +11,6 @@ it unanswered for ``ASK_SECONDS`` (a login never hangs on it) leave the limits l
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from telethon import TelegramClient
 from telethon.tl import functions, types
 
 from ferryman.telegram.account import Limits
+from ferryman.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ def json_value(value: Any) -> Any:
 async def ask_limits(client: TelegramClient, known: Limits) -> Limits:
     """The limits Telegram tells this client now; ``known`` when it tells none."""
     try:
-        answer = await asyncio.wait_for(
-            client(functions.help.GetAppConfigRequest(hash=0)), ASK_SECONDS
-        )
+        answer = await within(client(functions.help.GetAppConfigRequest(hash=0)), ASK_SECONDS)
     except Exception as exc:  # any failure keeps what was known (docstring)
         log.debug("Telegram's client configuration not read (%s): limits kept", exc)
         return known
