@@ -198,17 +198,19 @@ def test_queue_pins_the_running_job_on_top_then_those_waiting_in_line(
         expect(page.get_by_text("No jobs of this kind")).to_be_visible()
 
 
-def _count_or_say(page: Any, items: Any, count: int) -> None:
+def _count_or_say(page: Any, items: Any, count: int, asked: list[str]) -> None:
     """``expect(items).to_have_count(count)``, failing with what the page had: its error
-    line and how far each view was read (200 rows stayed once, under load, after "Show
-    older": steady set 10, docs/testing.md)."""
+    line, how far each view was read, the jobs it knows and what it asked of the list (200
+    rows stayed once, under load, after "Show older": steady set 10, docs/testing.md)."""
     try:
         expect(items).to_have_count(count)
     except AssertionError as failed:
         said = page.locator("#form-error").text_content()
         read = page.evaluate("() => JSON.stringify(older)")
+        known = page.evaluate("() => jobs.size")
         raise AssertionError(
-            f"{failed}\nthe page's error line: {said!r}; read to: {read}"
+            f"{failed}\nthe page's error line: {said!r}; read to: {read}; jobs known: {known};"
+            f" the list's answers: {asked}"
         ) from None
 
 
@@ -240,9 +242,18 @@ def test_show_older_reads_the_list_a_page_at_a_time_to_its_end(tmp_path: Path, p
         items = page.locator("#jobs li.job")
         expect(items).to_have_count(200)  # the newest, from the snapshot
         older = page.get_by_role("button", name="Show older")
+        asked: list[str] = []  # what the page asked of the list, and the answers' size
+        page.on(
+            "response",
+            lambda r: (
+                asked.append(f"{r.status} {r.url.split('/api/v1')[-1]}")
+                if "/api/v1/jobs?" in r.url
+                else None
+            ),
+        )
         page.get_by_label("Failed").check()
         older.click()
-        _count_or_say(page, items, 250)  # a page of 50 older than the snapshot's
+        _count_or_say(page, items, 250, asked)  # a page of 50 older than the snapshot's
         older.click()
         expect(items).to_have_count(260)
         expect(older).to_be_hidden()  # nothing older is left
