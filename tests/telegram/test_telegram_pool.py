@@ -31,8 +31,14 @@ from ferryman.frontdoors.cli.telegram import Wiring, telegram_app
 from ferryman.model import ItemState, JobState
 from ferryman.resources import Shared
 from ferryman.sinks.builtin import default_sinks
-from ferryman.telegram.account import PART_BYTES
-from ferryman.telegram.accounts import AccountPool, account_names, read_figures, with_session
+from ferryman.telegram.account import PART_BYTES, forget
+from ferryman.telegram.accounts import (
+    AccountPool,
+    account_names,
+    read_figures,
+    session_of,
+    with_session,
+)
 from ferryman.telegram.login import connect, disconnect, whoami
 from ferryman.web.metrics import account_lines
 from tests.support.telegram_pool import log_in_as, senders, spread_to
@@ -211,6 +217,45 @@ async def test_a_file_over_a_free_accounts_limit_goes_whole_through_premium(
     assert await first_part_of(w.settings, w.server, "rich") is True  # its 25 parts are fine
     with pytest.raises(FilePartsInvalidError):  # the own account may not
         await first_part_of(w.settings, w.server)
+
+
+async def test_a_file_kept_whole_for_a_premium_account_that_left_says_so(
+    tmp_path: Path,
+) -> None:
+    """The job was added while a Premium account was in the pool; it logged out before
+    the job was read: no account left may send the file, which is kept in quarantine
+    saying its size and the limit, while the rest of the input goes."""
+    w = World(tmp_path, send_documents=True)
+    w.server.upload_parts, w.server.upload_parts_premium = FREE_PARTS, PREMIUM_PARTS
+    rich = w.server.add_user("Rich", username="rich", premium=True)
+    w.channel.admins.add(rich.id)
+    w.channel.members.add(rich.id)
+    await log_in_as(w.settings, w.server, w.me)
+    await log_in_as(w.settings, w.server, rich, "rich")
+    for name in (None, "rich"):
+        await told_limits(w.settings, w.server, name)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "backup.bin").write_bytes(os.urandom(OVER_FREE))
+    (folder / "notes.txt").write_bytes(b"small")
+    store = await w.store()
+    try:
+        job = await intake.add_source(store, folder, dest="telegram:@dest")
+        forget(session_of(w.settings, "rich"))  # as `telegram logout --as rich` leaves it
+        session_of(w.settings, "rich").unlink()
+        await w.run(store, limit=300)
+        items = {Path(it.source_path).name: it for it in await store.job_items(job.id)}
+    finally:
+        await store.close()
+    big = items["backup.bin"]
+    assert (big.state, big.error_code) == (ItemState.QUARANTINED, "media.over_limit")
+    assert big.error_message == (
+        f"{OVER_FREE:,} bytes (12.0 MiB), over the destination's limit of"
+        f" {OVER_FREE - 1:,} bytes (12.0 MiB) as a file"
+    )
+    assert items["notes.txt"].state is ItemState.DELIVERED
+    chat = [m for m in w.server.chat(w.channel) if m.media is not None]
+    assert [m.media.file.size for m in chat] == [5]
 
 
 async def first_part_of(settings: Any, server: Any, name: str | None = None) -> bool:

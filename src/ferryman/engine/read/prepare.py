@@ -23,7 +23,7 @@ from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.plan import over_limit, plan_for
-from ferryman.media.policy import PhotoLimits, Policy
+from ferryman.media.policy import MIB, PhotoLimits, Policy
 from ferryman.model import ItemState, MediaInfo, MediaKind, Plan, held
 
 __all__ = ["Prepared", "WaitToWrite", "entry_fault", "internal", "prepare", "wanted"]
@@ -303,8 +303,12 @@ def _as_document(base: Prepared, policy: Policy, why: str | None) -> Prepared:
     """Sent as a file, unchanged; unless even that is over the destination's limit."""
     base.plan, base.reason = Plan.DOCUMENT, why
     if over_limit(base.size, policy):
-        limit = policy.max_file_bytes
-        error = FerrymanError("media.over_limit", f"{base.size} bytes, over {limit} as a file")
+        limit = policy.max_file_bytes or 0
+        error = FerrymanError(
+            "media.over_limit",
+            f"{base.size:,} bytes ({base.size / MIB:,.1f} MiB), over the destination's limit"
+            f" of {limit:,} bytes ({limit / MIB:,.1f} MiB) as a file",
+        )
         return _broken(base, error)
     return base
 
