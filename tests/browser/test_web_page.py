@@ -29,6 +29,7 @@ from tests.support.httpserve import Link, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
 from tests.support.s3serve import S3Server
+from tests.support.waiting import eventually_sync
 from tests.support.webinproc import web_in_process
 from tests.support.webserve import running_web
 
@@ -89,6 +90,21 @@ def _bar_values(page: Any, until: int, within: float) -> list[int]:
         raise AssertionError(f"the bar stopped at {page.evaluate('window.barSeen')}") from None
     seen: list[int] = page.evaluate("window.barSeen")
     return seen[: next(i for i, v in enumerate(seen) if v >= until) + 1]
+
+
+def _answer(dialog: Any, answers: list[str], answered: list[str]) -> None:
+    """Answer a confirm with the next of ``answers`` (dismiss once they are used up)."""
+    how = answers.pop(0) if answers else "dismiss"
+    answered.append(how)
+    dialog.accept() if how == "accept" else dialog.dismiss()
+
+
+def _answered(page: Any, answered: list[str], expected: list[str]) -> None:
+    """Until the page's dialogs were answered so: each look lets Playwright deliver the
+    events it holds (a dialog's handler runs as its event is handled)."""
+    eventually_sync(
+        lambda: page.evaluate("1") == 1 and answered == expected, f"the dialogs {expected}"
+    )
 
 
 def _done(page: Any, within: float = 120) -> None:
@@ -380,11 +396,19 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             # before the accepted one that follows it (no window to wait out).
             removals: list[str] = []
             page.on("request", lambda r: removals.append(r.url) if r.method == "DELETE" else None)
-            page.once("dialog", lambda d: d.dismiss())  # "no": nothing goes
-            zip_job.get_by_role("button", name="Remove").click()
+            # One handler answers the confirms in turn, and the test waits for each answer
+            # before the next click: two `once` handlers could both meet the first dialog
+            # when its event is handled late (the second one then finds none, and Playwright
+            # dismisses it: the card stayed, steady set 13).
+            answers, answered = ["dismiss", "accept"], []
+            page.on("dialog", lambda d: _answer(d, answers, answered))
+            zip_job.get_by_role("button", name="Remove").click()  # "no": nothing goes
+            _answered(page, answered, ["dismiss"])
             playwright_api.expect(items).to_have_count(3)
-            page.once("dialog", lambda d: d.accept())
-            zip_job.get_by_role("button", name="Remove").click()
+            with page.expect_response(lambda r: r.request.method == "DELETE") as removed:
+                zip_job.get_by_role("button", name="Remove").click()
+            assert removed.value.status == 204, removed.value.text()
+            assert answered == ["dismiss", "accept"]
             playwright_api.expect(items).to_have_count(2)
             assert removals == [f"{web.base}/api/v1/jobs/{numbers[2]}"]  # the accepted one only
             assert not (data / "results" / f"job-{numbers[2]}").exists()
@@ -396,8 +420,9 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
                 assert busy.status_code == 409, busy.text
                 assert busy.json()["error"]["code"] == "job.not_ended"
 
-            page.once("dialog", lambda d: d.accept())
+            answers.append("accept")
             page.get_by_role("button", name="Clear finished").click()
+            _answered(page, answered, ["dismiss", "accept", "accept"])
             playwright_api.expect(items).to_have_count(1)  # the running one stays
             assert items.first.get_attribute("data-job") == str(numbers[0])
             assert not (data / "results" / f"job-{numbers[1]}").exists()
