@@ -23,13 +23,12 @@ from PIL import Image
 
 from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, Confirms, chromium
 from tests.support.clock import JumpingClock
 from tests.support.httpserve import Link, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
 from tests.support.s3serve import S3Server
-from tests.support.waiting import eventually_sync
 from tests.support.webinproc import web_in_process
 from tests.support.webserve import running_web
 
@@ -90,21 +89,6 @@ def _bar_values(page: Any, until: int, within: float) -> list[int]:
         raise AssertionError(f"the bar stopped at {page.evaluate('window.barSeen')}") from None
     seen: list[int] = page.evaluate("window.barSeen")
     return seen[: next(i for i, v in enumerate(seen) if v >= until) + 1]
-
-
-def _answer(dialog: Any, answers: list[str], answered: list[str]) -> None:
-    """Answer a confirm with the next of ``answers`` (dismiss once they are used up)."""
-    how = answers.pop(0) if answers else "dismiss"
-    answered.append(how)
-    dialog.accept() if how == "accept" else dialog.dismiss()
-
-
-def _answered(page: Any, answered: list[str], expected: list[str]) -> None:
-    """Until the page's dialogs were answered so: each look lets Playwright deliver the
-    events it holds (a dialog's handler runs as its event is handled)."""
-    eventually_sync(
-        lambda: page.evaluate("1") == 1 and answered == expected, f"the dialogs {expected}"
-    )
 
 
 def _done(page: Any, within: float = 120) -> None:
@@ -396,19 +380,16 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             # before the accepted one that follows it (no window to wait out).
             removals: list[str] = []
             page.on("request", lambda r: removals.append(r.url) if r.method == "DELETE" else None)
-            # One handler answers the confirms in turn, and the test waits for each answer
-            # before the next click: two `once` handlers could both meet the first dialog
-            # when its event is handled late (the second one then finds none, and Playwright
-            # dismisses it: the card stayed, steady set 13).
-            answers, answered = ["dismiss", "accept"], []
-            page.on("dialog", lambda d: _answer(d, answers, answered))
+            confirms = Confirms(page)  # one handler, each answer waited for
+            confirms.give("dismiss")
             zip_job.get_by_role("button", name="Remove").click()  # "no": nothing goes
-            _answered(page, answered, ["dismiss"])
+            confirms.wait()
             playwright_api.expect(items).to_have_count(3)
+            confirms.give("accept")
             with page.expect_response(lambda r: r.request.method == "DELETE") as removed:
                 zip_job.get_by_role("button", name="Remove").click()
             assert removed.value.status == 204, removed.value.text()
-            assert answered == ["dismiss", "accept"]
+            assert confirms.answered == ["dismiss", "accept"]
             playwright_api.expect(items).to_have_count(2)
             assert removals == [f"{web.base}/api/v1/jobs/{numbers[2]}"]  # the accepted one only
             assert not (data / "results" / f"job-{numbers[2]}").exists()
@@ -420,9 +401,9 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
                 assert busy.status_code == 409, busy.text
                 assert busy.json()["error"]["code"] == "job.not_ended"
 
-            answers.append("accept")
+            confirms.give("accept")
             page.get_by_role("button", name="Clear finished").click()
-            _answered(page, answered, ["dismiss", "accept", "accept"])
+            confirms.wait()
             playwright_api.expect(items).to_have_count(1)  # the running one stays
             assert items.first.get_attribute("data-job") == str(numbers[0])
             assert not (data / "results" / f"job-{numbers[1]}").exists()

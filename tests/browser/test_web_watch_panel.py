@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.engine.test_notify import SECRET, receiving, signed_right
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, Confirms, chromium
 from tests.support.httpserve import serving
 from tests.support.waiting import eventually_sync
 from tests.support.webserve import running_web
@@ -139,11 +139,14 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             page.emulate_media(color_scheme="dark")
             page.set_viewport_size(DESKTOP)
             # Remove, after a confirm: dismissed keeps it, accepted removes it.
-            page.once("dialog", lambda dialog: dialog.dismiss())
+            confirms = Confirms(page)  # one handler, each answer waited for
+            confirms.give("dismiss")
             other.get_by_role("button", name="Remove").click()
+            confirms.wait()
             expect(other).to_have_count(1)
-            page.once("dialog", lambda dialog: dialog.accept())
+            confirms.give("accept")
             other.get_by_role("button", name="Remove").click()
+            confirms.wait()
             expect(other).to_have_count(0)
             with web.client() as client:
                 listed = client.get("/api/v1/watches").json()["watches"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.waiting import core_share
+from tests.support.waiting import core_share, eventually_sync
 
 CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 860}
@@ -35,3 +35,38 @@ def chromium() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+class Confirms:
+    """A page's confirm dialogs answered in turn by one handler, each answer waited for.
+
+    Why not ``page.once("dialog", …)`` before each click: a click that opens no dialog
+    (or a dialog handled late) leaves two once-handlers to meet the next dialog; the
+    first answers it, and the dialog after finds none and is dismissed by Playwright (a
+    removal's card stayed: steady set 13). Here a dialog past the answers given is
+    dismissed, and :meth:`wait` says which answers were used when they were not all.
+    """
+
+    def __init__(self, page: Any) -> None:
+        self._page = page
+        self._answers: list[str] = []
+        self.answered: list[str] = []
+        page.on("dialog", self._answer)
+
+    def give(self, *answers: str) -> None:
+        """The next dialogs' answers, in order: ``accept`` or ``dismiss``."""
+        self._answers.extend(answers)
+
+    def wait(self) -> None:
+        """Until every answer given was used (each look lets Playwright deliver the
+        events it holds: a dialog's handler runs as its event is handled)."""
+        want = len(self.answered) + len(self._answers)
+        eventually_sync(
+            lambda: self._page.evaluate("1") == 1 and len(self.answered) >= want,
+            f"the page's confirms answered (so far {self.answered})",
+        )
+
+    def _answer(self, dialog: Any) -> None:
+        how = self._answers.pop(0) if self._answers else "dismiss"
+        self.answered.append(how)
+        dialog.accept() if how == "accept" else dialog.dismiss()
