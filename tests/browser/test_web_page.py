@@ -59,9 +59,8 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 # Every value the first job's bar takes, noted by the page as its list changes (a
-# MutationObserver): read once at the end, not asked of the browser every 30 ms (each ask
-# a round trip through Playwright's driver: ~7 CPU-s in a 20 s download), and no value
-# shown between two asks is missed.
+# MutationObserver) and read once at the end: a value shown between two of the test's
+# asks (every 30 ms before) is not missed.
 _NOTE_BAR = """() => {
   const seen = (window.barSeen = []);
   const note = () => {

@@ -61,10 +61,13 @@ class Confirms:
         """Until every answer given was used (each look lets Playwright deliver the
         events it holds: a dialog's handler runs as its event is handled)."""
         want = len(self.answered) + len(self._answers)
-        eventually_sync(
-            lambda: self._page.evaluate("1") == 1 and len(self.answered) >= want,
-            f"the page's confirms answered (so far {self.answered})",
-        )
+        try:
+            eventually_sync(
+                lambda: self._page.evaluate("1") == 1 and len(self.answered) >= want,
+                "the page's confirms answered",
+            )
+        except AssertionError as late:
+            raise AssertionError(f"{late}; answered so far: {self.answered}") from None
 
     def _answer(self, dialog: Any) -> None:
         how = self._answers.pop(0) if self._answers else "dismiss"
