@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import os
 import sys
 import tempfile
@@ -328,3 +329,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     config.option.loadscopereorder = False  # the slow-first order stands
     return FilesTogether(config, log)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The collected suite set aside from the collector, as a front door sets its start-up
+    aside (``engine/plumbing/collector.py``): every test module, fixture and imported
+    library is alive to the end, and each full collection walked them all again (a tenth
+    of a worker's CPU went to the collector; docs/testing.md). What the tests make is
+    collected as before."""
+    gc.collect()
+    gc.freeze()

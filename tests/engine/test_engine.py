@@ -9,6 +9,7 @@ import random
 import subprocess
 import threading
 import time
+import weakref
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -726,10 +727,42 @@ async def test_a_front_door_sets_start_up_aside_from_the_collector(settings: Set
 
     from ferryman.frontdoors.startup import running
 
+    gc.unfreeze()  # the test runner's own (tests/conftest.py): a process's as it starts
+    try:
+        async with running(settings) as started:
+            assert gc.get_freeze_count() > 0
+            await asyncio.wait_for(started.engine.run(until_idle=True), 30)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.collect()
+        gc.freeze()
+
+
+async def test_a_heap_set_aside_by_the_process_owner_stays_so_through_a_front_door(
+    settings: Settings,
+) -> None:
+    """Thawing is the owner's: a front door inside a process whose heap was set aside
+    already (a test runner, a fork server's child) leaves it set aside."""
+    import gc
+
+    from ferryman.frontdoors.startup import running
+
+    class Cycle:
+        me: object
+
+    garbage = Cycle()
+    garbage.me = garbage  # freed only by a collection that sees it
+    seen = weakref.ref(garbage)
+    gc.freeze()
+    del garbage
     async with running(settings) as started:
-        assert gc.get_freeze_count() > 0
         await asyncio.wait_for(started.engine.run(until_idle=True), 30)
-    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert seen() is not None  # still out of the collector's sight: not thawed
+    gc.unfreeze()
+    gc.collect()
+    assert seen() is None  # the owner's thaw gives it back
+    gc.freeze()
 
 
 async def test_a_start_waits_for_the_lock_of_a_ferryman_that_stopped_only_when_asked(
