@@ -89,12 +89,12 @@ test: $(BIN)/.installed
 
 # --durations=20: the slowest tests of the run, at its end. The tests marked `timing`
 # (a wall-clock bound: "stopped within 5 s") run apart, after the rest, on TIMING_WORKERS
-# (2: a core each; they mostly wait, 22 CPU-s in 171 s on one worker) with the longest
-# first: a bound is asserted on a machine the suite's own workers do not load
+# (4 on the 2 cores: they mostly wait, ~10 CPU-s in ~50 s of tests; the longest, 10 s,
+# sets the phase's length where 2 workers took 24 s) with the longest first: a bound is asserted on a machine the suite's own workers do not load
 # (docs/testing.md); PYTEST_ARGS that select none of them (exit 5) are no failure.
 # The second run collects only the files holding such a mark (or the paths PYTEST_ARGS
 # names): collecting the whole suite again cost 95 s on a loaded machine.
-TIMING_WORKERS ?= 2
+TIMING_WORKERS ?= 4
 TIMING_FILES = $(shell grep -rl --include='*.py' 'mark.timing' tests)
 pytest: $(BIN)/.installed
 	$(PYTEST) -q $(XDIST) --durations=20 -m "not timing" $(PYTEST_ARGS)
