@@ -39,16 +39,16 @@ def one_arena() -> None:
 
 @contextlib.contextmanager
 def startup_set_aside() -> Iterator[None]:
-    """Freeze the heap as it is now for the duration of the block; a heap the process's
-    owner set aside already (a test runner's) stays as it is: thawing it is the owner's."""
-    if gc.get_freeze_count():
-        yield
-        return
+    """Freeze the heap as it is now for the duration of the block. Where the process's
+    owner set a heap aside already (a test runner, a fork server's child), what is added
+    stays aside after: thawing would give the owner's back too, and that is the owner's."""
+    owners = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not owners:
+            gc.unfreeze()
 
 
 class HeapTrim:
