@@ -22,30 +22,35 @@ from ferryman.media.policy import TELEGRAM
 from ferryman.media.probe import probe, probe_image
 from ferryman.model import MediaKind, Plan
 from tests.support.image_corpus import (
+    Corpus,
     Sample,
     exif,
     picture,
-    pillow_decodes,
     run_engine,
     samples,
     save,
     telegram_photo_problems,
-    write_corpus,
 )
+from tests.support.once import built_once
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Sample]]:
-    folder = tmp_path_factory.mktemp("corpus")
-    return folder, write_corpus(folder)
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """Written and judged once per run (read-only here: a test that changes a file copies
+    it first)."""
+    return built_once(tmp_path_factory, "image-corpus", Corpus.make)
+
+
+def _samples() -> dict[str, Sample]:
+    return {sample.name: sample for sample in samples()}
 
 
 def test_the_corpus_holds_what_pillow_decodes_and_what_it_cannot(
-    corpus: tuple[Path, dict[str, Sample]],
+    corpus: Corpus,
 ) -> None:
-    folder, written = corpus
-    verdicts = {name: pillow_decodes(folder / name) for name in written}
-    assert len(written) == len(samples()) >= 100
+    written, verdicts = _samples(), corpus.decodes
+    assert sorted(p.name for p in corpus.folder.iterdir()) == sorted(verdicts) == sorted(written)
+    assert len(written) >= 100
     # Every truncated file and every bomb past Pillow's hard limit fails the oracle...
     failing = {name for name, ok in verdicts.items() if not ok}
     assert {n for n in written if "truncated" in n} <= failing
@@ -56,9 +61,9 @@ def test_the_corpus_holds_what_pillow_decodes_and_what_it_cannot(
 
 
 def test_every_corpus_picture_is_classified_a_picture_by_its_bytes(
-    corpus: tuple[Path, dict[str, Sample]],
+    corpus: Corpus,
 ) -> None:
-    folder, written = corpus
+    folder, written = corpus.folder, _samples()
     for name in written:
         head = (folder / name).read_bytes()[:HEAD_SIZE]
         kind = classify(head, name)
@@ -85,9 +90,9 @@ def test_look_alikes_are_not_pictures(head: bytes, name: str, kind: MediaKind) -
 
 
 def test_a_gif_canvas_grows_to_every_frames_extent(
-    corpus: tuple[Path, dict[str, Sample]],
+    corpus: Corpus,
 ) -> None:
-    folder, _ = corpus
+    folder = corpus.folder
     assert gif_canvas(folder / "static.gif") == (96, 64)
     assert gif_canvas(folder / "extent_grows.gif") == (140, 80)
     assert gif_canvas(folder / "extent_over_limit.gif") == (12910, 12910)
@@ -101,9 +106,9 @@ def test_a_gif_canvas_grows_to_every_frames_extent(
 
 
 def test_the_probe_reads_mpo_as_one_photo_and_sees_mirrors_and_colour_keys(
-    corpus: tuple[Path, dict[str, Sample]],
+    corpus: Corpus,
 ) -> None:
-    folder, _ = corpus
+    folder = corpus.folder
     for name in ("stereo.mpo", "no_second_frame.mpo"):
         info = probe_image(folder / name)
         assert (info.container, info.frames) == ("mpo", 1), name
@@ -123,13 +128,13 @@ def test_the_probe_reads_mpo_as_one_photo_and_sees_mirrors_and_colour_keys(
 
 
 def test_every_still_picture_pillow_decodes_fits_telegrams_photo_rules(
-    corpus: tuple[Path, dict[str, Sample]], tmp_path: Path
+    corpus: Corpus, tmp_path: Path
 ) -> None:
-    folder, written = corpus
+    folder, written = corpus.folder, _samples()
     fitted = 0
     for name, sample in written.items():
         src = folder / name
-        if not pillow_decodes(src) or sample.expect in ("document", "animation"):
+        if not corpus.decodes[name] or sample.expect in ("document", "animation"):
             continue
         with Image.open(src) as image:
             if image.format != "MPO" and getattr(image, "is_animated", False):
@@ -155,9 +160,9 @@ def test_a_mirrored_photo_is_delivered_unmirrored(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_the_whole_corpus_through_the_engine_under_telegrams_policy(
-    tmp_path: Path,
+    corpus: Corpus, tmp_path: Path
 ) -> None:
-    outcomes = await run_engine(tmp_path, limit=300)
+    outcomes = await run_engine(tmp_path, limit=300, corpus=corpus)
     assert len(outcomes) == len(samples())
     for name, outcome in outcomes.items():
         if outcome.decodes:  # what Pillow decodes arrives
@@ -196,13 +201,11 @@ async def test_the_whole_corpus_through_the_engine_under_telegrams_policy(
         assert (image.format, image.size) == ("JPEG", (96, 64))
 
 
-def test_a_cut_off_animation_is_unreadable_at_its_frame(
-    corpus: tuple[Path, dict[str, Sample]], tmp_path: Path
-) -> None:
+def test_a_cut_off_animation_is_unreadable_at_its_frame(corpus: Corpus, tmp_path: Path) -> None:
     from ferryman.errors import FerrymanError
     from ferryman.media.animation import animation_to_mp4
 
-    folder, _ = corpus
+    folder = corpus.folder
     out = tmp_path / "out.mp4"
     with pytest.raises(FerrymanError) as caught:
         animation_to_mp4(folder / "truncated.gif", out)

@@ -748,6 +748,20 @@ def write_corpus(folder: Path) -> dict[str, Sample]:
     return written
 
 
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """The corpus written once, with the oracle's verdict on each file (by name): what a
+    run's workers share (``tests.support.once.built_once``), so it is made and judged once."""
+
+    folder: Path
+    decodes: dict[str, bool]
+
+    @staticmethod
+    def make(folder: Path) -> Corpus:
+        written = write_corpus(folder)
+        return Corpus(folder, {name: pillow_decodes(folder / name) for name in written})
+
+
 def pillow_decodes(path: Path) -> bool:
     """The oracle: Pillow opens ``path`` and decodes every frame (truncation refused)."""
     pillow_heif.register_heif_opener()
@@ -857,9 +871,12 @@ def engine_settings(root: Path) -> object:
     )
 
 
-async def run_engine(root: Path, limit: float = 600.0) -> dict[str, Outcome]:
-    """Write the corpus under ``root``, send its folder through the whole engine (one job,
-    the library as destination under Telegram's policy), and read back every item."""
+async def run_engine(
+    root: Path, limit: float = 600.0, corpus: Corpus | None = None
+) -> dict[str, Outcome]:
+    """Send the corpus's folder through the whole engine (one job, the library as
+    destination under Telegram's policy), and read back every item. The corpus is
+    written under ``root`` unless one made before is given (the engine only reads it)."""
     import asyncio
     import json
 
@@ -868,12 +885,13 @@ async def run_engine(root: Path, limit: float = 600.0) -> dict[str, Outcome]:
     from ferryman.engine.runner import Engine
     from ferryman.store import Store
 
-    corpus = write_corpus(root / "corpus")
+    corpus = corpus or Corpus.make(root / "corpus")
+    by_name = {sample.name: sample for sample in samples()}
     settings = engine_settings(root)
     assert isinstance(settings, Settings)
     store = await Store.open(settings.database)
     try:
-        job = await intake.add_source(store, root / "corpus")
+        job = await intake.add_source(store, corpus.folder)
         engine = Engine(store, settings)
         await asyncio.wait_for(engine.run(until_idle=True), limit)
         items = {item.source_path: item for item in await store.job_items(job.id)}
@@ -884,7 +902,7 @@ async def run_engine(root: Path, limit: float = 600.0) -> dict[str, Outcome]:
         for entry in json.loads(manifest.read_text())["items"]:
             arrived[entry["source_path"]] = manifest.parent / entry["file"]
     outcomes = {}
-    for name, sample in corpus.items():
+    for name, sample in by_name.items():
         item = items.get(name)
         path = arrived.get(name)
         as_photo = (
@@ -893,7 +911,7 @@ async def run_engine(root: Path, limit: float = 600.0) -> dict[str, Outcome]:
         )  # fmt: skip
         outcomes[name] = Outcome(
             sample=sample,
-            decodes=pillow_decodes(root / "corpus" / name),
+            decodes=corpus.decodes[name],
             state=item.state.value if item else "missing",
             plan=item.plan.value if item and item.plan else None,
             kind=item.kind.value if item else "missing",
