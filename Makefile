@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test pytest steady lint typecheck unit bench smoke container-test clean
+.PHONY: demo test pytest pytest-main pytest-timing steady lint typecheck unit bench smoke container-test clean
 
 # What ferryman needs to run (`make demo`, a phone), then the development tools on top
 # (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.
@@ -63,7 +63,7 @@ typecheck: $(BIN)/.installed
 # has a PostgreSQL database of its own (docs/testing.md). PYTEST_WORKERS=0: one process.
 # --dist load --maxschedchunk 1: a worker is handed the next test when it is free, and the
 # slow tests come first (tests/conftest.py), so no crash loop starts last.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 4
 XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
 # Bytecode kept (`__pycache__`, ignored by git), even where the environment sets
 # PYTHONDONTWRITEBYTECODE (these sessions do): else every worker rewrites and compiles
@@ -81,23 +81,31 @@ UNIT_WORKERS ?= 2
 unit: $(BIN)/.installed
 	$(PYTEST) -q -n $(UNIT_WORKERS) -m "not slow and not postgres" tests/unit $(PYTEST_ARGS)
 
-# lint and typecheck run beside pytest, not before it: mypy from a fresh clone (no cache)
-# is CPU the suite's waits leave idle, and `make test` still fails when any of the three
-# fails (make waits for the others to end). `make pytest`: the tests alone.
+# The timing tests first, with lint and typecheck beside them: those tests mostly wait,
+# and the CPU they leave idle is what mypy from a fresh clone needs (beside the rest of
+# the suite, it took that CPU from the suite's workers). Then the rest of the suite on
+# the whole machine. `make test` fails when any of them fails; a lint or type error
+# still lets the rest run. `make pytest`: the tests alone, the rest then the timing ones.
 test: $(BIN)/.installed
-	$(MAKE) --no-print-directory -j3 lint typecheck pytest
+	@status=0; $(MAKE) --no-print-directory -k -j3 lint typecheck pytest-timing || status=$$?; \
+	$(MAKE) --no-print-directory pytest-main && exit $$status
 
 # --durations=20: the slowest tests of the run, at its end. The tests marked `timing`
-# (a wall-clock bound: "stopped within 5 s") run apart, after the rest, on TIMING_WORKERS
-# (4 on the 2 cores: they mostly wait, ~10 CPU-s in ~50 s of tests; the longest, 10 s,
-# sets the phase's length where 2 workers took 24 s) with the longest first: a bound is asserted on a machine the suite's own workers do not load
-# (docs/testing.md); PYTEST_ARGS that select none of them (exit 5) are no failure.
-# The second run collects only the files holding such a mark (or the paths PYTEST_ARGS
-# names): collecting the whole suite again cost 95 s on a loaded machine.
+# (a wall-clock bound: "stopped within 5 s") run apart from the rest, on TIMING_WORKERS
+# (4 on the 2 cores: they mostly wait; the longest, 10 s, sets the phase's length, where
+# 2 workers took 24 s) with the longest first: a bound is asserted on a machine the
+# suite's own workers do not load (docs/testing.md); PYTEST_ARGS that select none of
+# them (exit 5) are no failure. That run collects only the files holding such a mark (or
+# the paths PYTEST_ARGS names): collecting the whole suite again cost 95 s on a loaded
+# machine.
 TIMING_WORKERS ?= 4
 TIMING_FILES = $(shell grep -rl --include='*.py' 'mark.timing' tests)
 pytest: $(BIN)/.installed
+	$(MAKE) --no-print-directory pytest-main
+	$(MAKE) --no-print-directory pytest-timing
+pytest-main: $(BIN)/.installed
 	$(PYTEST) -q $(XDIST) --durations=20 -m "not timing" $(PYTEST_ARGS)
+pytest-timing: $(BIN)/.installed
 	$(PYTEST) -q -n $(TIMING_WORKERS) --dist load --maxschedchunk 1 -m timing \
 		$(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
 		$(filter-out tests%,$(PYTEST_ARGS)) || test $$? -eq 5  # 5: none selected
