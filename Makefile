@@ -92,8 +92,8 @@ test: $(BIN)/.installed
 
 # --durations=20: the slowest tests of the run, at its end. The tests marked `timing`
 # (a wall-clock bound: "stopped within 5 s") run apart from the rest, on TIMING_WORKERS
-# (4 on the 2 cores: they mostly wait; the longest, 10 s, sets the phase's length, where
-# 2 workers took 24 s) with the longest first: a bound is asserted on a machine the
+# (4 on the 2 cores: they mostly wait; 18 to 21 s from a fresh clone where 2 workers took
+# 23 to 28) with the longest first: a bound is asserted on a machine the
 # suite's own workers do not load (docs/testing.md); PYTEST_ARGS that select none of
 # them (exit 5) are no failure. That run collects only the files holding such a mark (or
 # the paths PYTEST_ARGS names): collecting the whole suite again cost 95 s on a loaded
