@@ -167,7 +167,8 @@ def whoami_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Who each account of the pool is logged in as (asked from Telegram, so a revoked
-    session shows): the own session first, then each logged in with `login --as NAME`."""
+    session shows): the own session first, then each logged in with `login --as NAME`;
+    with the biggest file and the longest caption each may send, as Telegram says."""
     from ferryman.telegram.account import limits_of
     from ferryman.telegram.accounts import account_names, session_of, with_session  # lazy
     from ferryman.telegram.login import disconnect, open_session, whoami  # lazy: start-up
