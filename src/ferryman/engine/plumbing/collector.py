@@ -13,8 +13,9 @@ which sets it aside as ``ferryman run`` does: bench/results/pipeline.md).
 Used where a front door runs the engine (``frontdoors.startup.running``: ``run``, the
 chat, the web, the demo), not inside ``Engine.run``: the collector is the whole
 process's, and only its entry point knows it owns the process. Thawed when the run
-ends. While it runs, start-up objects that later become cyclic garbage wait for the
-thaw; start-up makes few that die.
+ends, unless the process's owner had set a heap aside before (a test runner, a fork
+server's child): that thaw is the owner's. While it runs, start-up objects that later
+become cyclic garbage wait for the thaw; start-up makes few that die.
 """
 
 from __future__ import annotations
