@@ -100,7 +100,7 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
 
     try:
         started = time.perf_counter()
-        with collector.startup_set_aside():  # as `ferryman run` does (frontdoors.startup)
+        with collector.startup_set_aside(thaw=True):  # as `ferryman run` does (frontdoors.startup)
             job = await intake.add_source(store, archive)
             engine = Engine(store, settings)
             engine.bus.subscribe(on_event)
@@ -165,7 +165,7 @@ async def ferry_warm(
         await asyncio.wait_for(finished.setdefault(job_id, asyncio.Event()).wait(), limit)
 
     engine.bus.subscribe(on_event)
-    with collector.startup_set_aside():
+    with collector.startup_set_aside(thaw=True):
         running = asyncio.create_task(engine.run())
         try:
             first = await intake.add_source(store, warm_up)
