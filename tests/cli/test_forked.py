@@ -3,6 +3,7 @@ they print, their exit codes, their environment and folder, a signal's end."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -74,3 +75,39 @@ def test_what_an_interpreter_reads_as_it_starts_makes_a_fresh_start() -> None:
     assert not forked.enabled(os.environ | {"PYTHONPATH": "/elsewhere"})
     other = "C" if os.environ.get("LC_ALL") != "C" else "C.UTF-8"  # a locale not ours
     assert not forked.enabled(os.environ | {"LC_ALL": other})
+
+
+async def test_a_forked_module_runs_as_python_m_would_and_ends_by_its_signal(
+    tmp_path: Path,
+) -> None:
+    """``start_module`` (a test's own child, such as the Telegram crash tests' engine):
+    the module's output for its arguments in its folder, as a started ``python -m``
+    prints it; and a SIGKILL's end as asyncio tells it, however often it is asked."""
+    (tmp_path / "given.json").write_text('{"b": 1, "a": [2]}')
+    args = ["--sort-keys", "given.json"]
+    env = _env(tmp_path / "data")
+    started = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "json.tool", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    printed = tmp_path / "printed"
+    with printed.open("wb") as out:
+        child = await forked.start_module("json.tool", args, cwd=tmp_path, env=env, stdout=out)
+    assert isinstance(child, forked.AsyncForked)
+    assert await child.wait() == 0
+    assert (await child.wait(), child.returncode) == (0, 0)
+    assert printed.read_text() == started.stdout and started.returncode == 0
+
+    reading, held = os.pipe()  # its input never ends: it waits on it until killed
+    try:
+        waiting = await forked.start_module("json.tool", [], cwd=tmp_path, env=env, stdin=reading)
+        os.close(reading)
+        ended = asyncio.ensure_future(waiting.wait())
+        waiting.kill()
+        assert await asyncio.wait_for(ended, 60) == -signal.SIGKILL
+        assert await waiting.wait() == -signal.SIGKILL
+    finally:
+        os.close(held)

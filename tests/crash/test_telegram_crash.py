@@ -9,7 +9,6 @@ person sees it, the fake's request log, and the Telegram sink's send records.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -36,6 +35,7 @@ from ferryman.samples import make_zip
 from ferryman.store import Store
 from ferryman.telegram.client import make_client
 from tests.support.engine_helpers import leftovers
+from tests.support.forked import AsyncProcess
 from tests.support.telegram_child import spawn_child
 from tests.support.telegram_helpers import log_in, tg_settings
 from tests.support.waiting import child_ends, eventually
@@ -77,7 +77,7 @@ class World:
         self.job_id = job.id
         self.remote = await serve(self.server)
 
-    async def spawn(self) -> asyncio.subprocess.Process:
+    async def spawn(self) -> AsyncProcess:
         assert self.remote is not None
         self.runs += 1
         log = self.tmp / f"child-{self.runs}.log"
@@ -152,7 +152,7 @@ class Killer:
     def __init__(self, server: FakeTelegram, when: Callable[[Any], bool]) -> None:
         self.server = server
         self.when = when
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: AsyncProcess | None = None
         self.fired = False
         self.killed_at: list[str] = []  # the request each kill followed
 

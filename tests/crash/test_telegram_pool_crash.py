@@ -10,7 +10,6 @@ first send's messages) and never through another (which would post it twice).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path
@@ -22,6 +21,7 @@ from telethon.tl import functions
 from faketg.accounts import flood_account
 from faketg.server import Call
 from tests.crash.test_telegram_crash import CHILD_LIMIT, World
+from tests.support.forked import AsyncProcess
 from tests.support.telegram_pool import log_in_as, senders, spread_to
 from tests.support.waiting import child_ends
 
@@ -51,7 +51,7 @@ class KillAfterSend:
         self.world = world
         self.account_id = account_id
         self.left = n
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: AsyncProcess | None = None
         self.posted: list[int] = []  # the random_ids of the send it killed after
 
     def __call__(self, call: Call, request: Any, _result: Any) -> None:

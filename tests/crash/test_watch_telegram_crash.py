@@ -5,7 +5,6 @@ as one album, and a later run takes only what was posted meanwhile."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import sqlite3
@@ -21,6 +20,7 @@ from ferryman.samples import make_photo
 from ferryman.store import Store
 from tests.crash.test_telegram_crash import CHILD_LIMIT, Killer, nth
 from tests.support.engine_helpers import library_files
+from tests.support.forked import AsyncProcess
 from tests.support.telegram_child import spawn_child
 from tests.support.telegram_helpers import log_in, tg_settings
 from tests.support.waiting import child_ends
@@ -57,7 +57,7 @@ class World:
             posts.append((caption, stored_photo(self.server, self.poster, data)))
         channel_posts(self.server, self.poster, self.channel, posts, album=count > 1)
 
-    async def spawn(self) -> asyncio.subprocess.Process:
+    async def spawn(self) -> AsyncProcess:
         assert self.remote is not None
         self.runs += 1
         log = self.tmp / f"child-{self.runs}.log"

@@ -16,6 +16,7 @@ comes from the fork).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -37,8 +38,8 @@ _SERVER = (
     "from tests.support import zygote_server as z; z._preload(); "
     "got = z.serve({address!r}); "
     "got is None and sys.exit(0); "
-    "z.become(*got); del z, got; "
-    "import runpy; runpy._run_module_as_main('ferryman')"
+    "module = z.become(*got); del z, got; "
+    "import runpy; runpy._run_module_as_main(module)"
 )
 
 
@@ -120,8 +121,9 @@ class Forked:
         stderr: Any = None,
         text: bool = False,
         start_new_session: bool = False,
+        module: str = "ferryman",
     ) -> None:
-        self.args = [sys.executable, "-m", "ferryman", *args]
+        self.args = [sys.executable, "-m", module, *args]
         self.returncode: int | None = None
         self.cpu = 0.0
         ends = [_pipe(stdin, reading=False, own=0), _pipe(stdout, reading=True, own=1)]
@@ -134,6 +136,7 @@ class Forked:
             "env": dict(os.environ if env is None else env),
             "cwd": str(cwd or os.getcwd()),
             "new_session": start_new_session,
+            "module": module,
         }
         self._tell = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._tell.connect(_server.address())
@@ -268,6 +271,60 @@ def popen(args: Sequence[str], **options: Any) -> Process:
     if not enabled(options.get("env")):
         return subprocess.Popen([sys.executable, "-m", "ferryman", *args], **options)
     return Forked(args, **options)
+
+
+class AsyncForked:
+    """The parts of ``asyncio.subprocess.Process`` the tests use (``pid``, ``returncode``,
+    ``wait``, ``kill``), for a forked module. Its end is waited for on a thread of its
+    own, the one reader of the fork server's word (not the loop's executor, which a
+    child that runs for a minute would hold a slot of)."""
+
+    def __init__(self, forked: Forked) -> None:
+        self._forked = forked
+        self.pid = forked.pid
+        self.returncode: int | None = None
+        self._ended: asyncio.Future[int] | None = None
+
+    async def wait(self) -> int:
+        if self._ended is None:
+            loop = asyncio.get_running_loop()
+            ended: asyncio.Future[int] = loop.create_future()
+
+            def settle(code: int) -> None:
+                if not ended.done():
+                    ended.set_result(code)
+
+            def waiting() -> None:
+                code = self._forked.wait()
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                    loop.call_soon_threadsafe(settle, code)
+
+            threading.Thread(target=waiting, name=f"forked-{self.pid}", daemon=True).start()
+            self._ended = ended
+        self.returncode = await asyncio.shield(self._ended)
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL, unless it was seen to end (until the fork server reaps it, its pid
+        is its own)."""
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+AsyncProcess = AsyncForked | asyncio.subprocess.Process  # what ``start_module`` answers
+
+
+async def start_module(module: str, args: Sequence[str], **options: Any) -> AsyncProcess:
+    """``python -m module *args`` started, forked when ``enabled()``, as
+    ``asyncio.create_subprocess_exec`` answers (its ``pid``, ``wait`` and ``kill``): a
+    test's child that imports the engine skips ~0.6 CPU-s of imports a start. Not for
+    a module that patches what it imports (``deliverfault_child``): the server imported
+    the engine before it, and a name taken from a module then keeps the unpatched one."""
+    if not enabled(options.get("env")):
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, **options)
+    # off the loop: the first request starts this process's fork server (its imports)
+    return AsyncForked(await asyncio.to_thread(Forked, args, module=module, **options))
 
 
 def run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,28 +20,26 @@ from ferryman.config import Settings, load_settings
 from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
+from tests.support import forked
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 async def spawn_child(
     data_dir: Path, port: int, log: Path, *, documents: bool = False
-) -> asyncio.subprocess.Process:
-    """This module's engine run as a child process, its stderr to ``log``. Without the
+) -> forked.AsyncProcess:
+    """This module's engine run as a child process (forked from the fork server, which
+    imported the engine once: ``forked.start_module``), its stderr to ``log``. Without the
     test run's FERRYMAN_ variables: its settings are ``child_settings``' alone
     (``documents``: files that are not media go as documents)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     with log.open("wb") as err:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
+        return await forked.start_module(
             "tests.support.telegram_child",
-            str(data_dir),
-            str(port),
-            *(["documents"] if documents else []),
+            [str(data_dir), str(port), *(["documents"] if documents else [])],
             cwd=REPO,
             env=env,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=err,
         )
 

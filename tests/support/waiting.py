@@ -24,7 +24,7 @@ import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -118,7 +118,15 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-async def child_ends(proc: asyncio.subprocess.Process, within: float, what: str) -> int:
+class Child(Protocol):
+    """A child process as asyncio answers it (or ``forked.AsyncForked``)."""
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+async def child_ends(proc: Child, within: float, what: str) -> int:
     """The child's exit code once it ends; past ``within`` (a :class:`Budget`) it is
     killed, so that it does not go on loading the machine, and the wait fails."""
     budget = Budget(within)

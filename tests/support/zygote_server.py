@@ -5,7 +5,8 @@ It imports what ``ferryman`` commands load (the CLI, the engine, the store, the 
 libraries) once, then waits, single-threaded, on a Unix socket. Each request (a command's
 arguments, environment, working folder and its three standard streams, passed as file
 descriptors) is answered by a fork: the child puts the environment, folder and streams in
-place and runs ``ferryman/__main__.py`` as ``python -m ferryman`` would, then ends as any
+place and runs ``ferryman/__main__.py`` as ``python -m ferryman`` would (or the module
+the request names, as ``python -m`` would), then ends as any
 interpreter ends (non-daemon threads joined, ``atexit`` run, streams flushed), because
 it returns out of this module's top level rather than calling ``os._exit``. The server
 tells the client the child's pid at once and its exit status (and CPU time) once reaped.
@@ -145,8 +146,10 @@ def _reap(waiting: dict[int, socket.socket]) -> None:
             conn.close()
 
 
-def become(request: dict[str, Any], fds: list[int]) -> None:
-    """Put the command's world in place, as a fresh ``python -m ferryman`` would find it."""
+def become(request: dict[str, Any], fds: list[int]) -> str:
+    """Put the command's world in place, as a fresh ``python -m <module>`` would find it;
+    the module to run (``ferryman``, or a test's child such as
+    ``tests.support.telegram_child``)."""
     os.close(request.pop("tell"))  # the status comes from the server's wait, not from here
     if request.get("new_session"):
         os.setsid()
@@ -161,3 +164,4 @@ def become(request: dict[str, Any], fds: list[int]) -> None:
     os.environ.update(request["env"])
     sys.argv = ["ferryman", *request["args"]]
     sys.path[0] = request["cwd"]
+    return str(request.get("module", "ferryman"))
