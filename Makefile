@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test pytest pytest-main pytest-timing steady lint typecheck unit bench smoke container-test clean
+.PHONY: pytest-collect demo test pytest pytest-main pytest-timing steady lint typecheck unit bench smoke container-test clean
 
 # What ferryman needs to run (`make demo`, a phone), then the development tools on top
 # (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.
@@ -84,10 +84,14 @@ unit: $(BIN)/.installed
 # The timing tests first, with lint and typecheck beside them: those tests mostly wait,
 # and the CPU they leave idle is what mypy from a fresh clone needs (beside the rest of
 # the suite, it took that CPU from the suite's workers). Then the rest of the suite on
-# the whole machine. `make test` fails when any of them fails; a lint or type error
-# still lets the rest run. `make pytest`: the tests alone, the rest then the timing ones.
+# the whole machine. Beside them too, one collection of the whole suite (pytest-collect):
+# it compiles and rewrites every test module once, which the rest's four workers then
+# import warm instead of each compiling all of them at once (docs/testing.md). `make
+# test` fails when any of them fails; a lint or type error still lets the rest run.
+# `make pytest`: the tests alone, the rest then the timing ones.
 test: $(BIN)/.installed
-	@status=0; $(MAKE) --no-print-directory -k -j3 lint typecheck pytest-timing || status=$$?; \
+	@status=0; \
+	$(MAKE) --no-print-directory -k -j4 lint typecheck pytest-timing pytest-collect || status=$$?; \
 	$(MAKE) --no-print-directory pytest-main && exit $$status
 
 # --durations=20: the slowest tests of the run, at its end. The tests marked `timing`
@@ -105,6 +109,8 @@ pytest: $(BIN)/.installed
 	$(MAKE) --no-print-directory pytest-timing
 pytest-main: $(BIN)/.installed
 	$(PYTEST) -q $(XDIST) --durations=20 -m "not timing" $(PYTEST_ARGS)
+pytest-collect: $(BIN)/.installed
+	$(PYTEST) -q --collect-only -p no:cacheprovider $(filter tests%,$(PYTEST_ARGS)) > /dev/null
 pytest-timing: $(BIN)/.installed
 	$(PYTEST) -q -n $(TIMING_WORKERS) --dist load --maxschedchunk 1 -m timing \
 		$(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
