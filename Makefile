@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: pytest-collect demo test pytest pytest-main pytest-timing steady lint typecheck unit bench smoke container-test clean
+.PHONY: demo test pytest pytest-main pytest-timing pytest-collect steady lint typecheck unit bench smoke container-test clean
 
 # What ferryman needs to run (`make demo`, a phone), then the development tools on top
 # (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.

@@ -77,7 +77,7 @@ async def ferry(src: Path, data_dir: Path, limit: float) -> tuple[float, dict[st
     store = await Store.open(settings.database)  # schema set-up is not counted
     try:
         started = time.perf_counter()
-        with collector.startup_set_aside(thaw=True):  # as `ferryman run` does (frontdoors.startup)
+        with collector.startup_set_aside(thaw=True):  # as `ferryman run`, thawed after
             job = await intake.add_source(store, src)
             await asyncio.wait_for(Engine(store, settings).run(until_idle=True), limit)
         seconds = time.perf_counter() - started

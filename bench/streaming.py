@@ -100,7 +100,7 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
 
     try:
         started = time.perf_counter()
-        with collector.startup_set_aside(thaw=True):  # as `ferryman run` does (frontdoors.startup)
+        with collector.startup_set_aside(thaw=True):  # as `ferryman run`, thawed after
             job = await intake.add_source(store, archive)
             engine = Engine(store, settings)
             engine.bus.subscribe(on_event)

@@ -14,9 +14,9 @@ Used where a front door runs the engine (``frontdoors.startup.running``: ``run``
 chat, the web, the demo), not inside ``Engine.run``: the collector is the whole
 process's, and only its entry point knows it owns the process. Not thawed when the run
 ends: the process ends with it, and a process whose owner set a heap aside before (a
-test runner, a fork server's child) keeps it so. Asking whether one was (``gc.
-get_freeze_count()``) walks every object set aside: 12 ms of a forked command's 170
-(``ferryman run --until-idle``, nothing queued). Start-up objects that later become
+test runner, a fork server's child) keeps it so. Asking whether one was
+(``gc.get_freeze_count()``) walks every object set aside: 12 ms of a forked command's
+170 (``ferryman run --until-idle``, nothing queued). Start-up objects that later become
 cyclic garbage stay until the process ends; start-up makes few that die.
 """
 
