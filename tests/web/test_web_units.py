@@ -419,3 +419,83 @@ async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(
         await store.close()
     assert not kept.parent.exists()
     assert job_results(settings.results_dir, job.id) in removed.folders
+
+
+async def _two_ended_jobs(store: Any) -> tuple[int, int]:
+    kept = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
+    gone = await store.add_job(source="http://h/b.mp4", name="b", dest="link:")
+    for job in (kept, gone):
+        await store.cancel(job.id)
+    return kept.id, gone.id
+
+
+async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
+    """A poll that listed the jobs before a removal and made their views after it put the
+    removed job back among the views sent, which every page loaded later showed (the
+    page list's "Clear finished", then a reload: steady set 15)."""
+    import asyncio
+
+    from ferryman.store.memory.store import MemoryStore
+    from ferryman.web.live import Tracker
+
+    store = MemoryStore()
+    told: list[dict[str, Any]] = []
+    try:
+        kept, gone = await _two_ended_jobs(store)
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        tracker = Tracker(store, told.append, no_files, str, stuck_after=60)
+        listing = store.list_jobs
+        listed, go_on = asyncio.Event(), asyncio.Event()
+
+        async def held_listing(*args: Any, **kwargs: Any) -> Any:
+            jobs = await listing(*args, **kwargs)
+            listed.set()
+            await go_on.wait()
+            return jobs
+
+        store.list_jobs = held_listing  # type: ignore[method-assign]
+        polling = asyncio.create_task(tracker._poll())
+        await listed.wait()
+        await store.remove_job(gone)  # as the API's removal does: the row, then the views
+        tracker.forget(gone)
+        go_on.set()
+        await polling
+        store.list_jobs = listing  # type: ignore[method-assign]
+        snapshot = tracker.snapshot()
+        views = await tracker.views()
+    finally:
+        await store.close()
+    assert snapshot is not None and [v["id"] for v in snapshot] == [kept]
+    assert [v["id"] for v in views] == [kept]
+    about_gone = [m["type"] for m in told if m["job"]["id"] == gone]
+    assert about_gone == ["removed"]
+
+
+async def test_a_job_removed_by_another_process_leaves_the_views_at_the_next_poll() -> None:
+    """A job removed elsewhere (``ferryman remove``, another node's page) is told to the
+    pages as removed, and no page loaded after shows it."""
+    from ferryman.store.memory.store import MemoryStore
+    from ferryman.web.live import Tracker
+
+    store = MemoryStore()
+    told: list[dict[str, Any]] = []
+    try:
+        kept, gone = await _two_ended_jobs(store)
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        tracker = Tracker(store, told.append, no_files, str, stuck_after=60)
+        await tracker._poll()
+        before = tracker.snapshot()
+        await store.remove_job(gone)  # not through this tracker
+        await tracker._poll()
+        after = tracker.snapshot()
+    finally:
+        await store.close()
+    assert before is not None and [v["id"] for v in before] == [gone, kept]
+    assert after is not None and [v["id"] for v in after] == [kept]
+    assert [m["type"] for m in told if m["job"]["id"] == gone] == ["job", "removed"]

@@ -33,6 +33,7 @@ from ferryman.model import TERMINAL_ITEM_STATES, ItemState, Job, JobState
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import within
+from ferryman.web.bar import bar_fraction
 from ferryman.web.file_views import NO_FILES, item_view, page_of
 from ferryman.web.kept_progress import KeptProgress
 from ferryman.web.plain_words import page_error
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
 PLACES_SECONDS = 0.25  # a queued job's place in line, read once for the views made meanwhile
-FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
 _DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
 
 
@@ -61,6 +61,7 @@ class _Live:
 Keep = Callable[[JobState], bool] | None  # a view of the list: the states it shows
 Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
 FILES_PAGE = 60  # files a view carries (the gallery's first page); the rest: GET …/files
+POLL_VIEWS = 200  # the newest jobs a poll reads
 LISTING_SECONDS = 5.0  # a results store slower than this counts as down for a view
 RETRY_LISTING = 30.0  # seconds before a store that was down is asked again
 
@@ -111,6 +112,9 @@ class Tracker:
         self._runs = Runs()  # each job's current run: an earlier one's late reports go
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
         self._places: tuple[float, dict[int, dict[str, Any]]] = (float("-inf"), {})
+        # Removed jobs (a number is never given again): a read begun before the removal
+        # and ended after it brought a view back, kept and shown on every page load.
+        self._removed: set[int] = set()
 
     # -- told by the bus (on the event loop) -------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -163,10 +167,10 @@ class Tracker:
 
     def forget(self, job_id: int) -> None:
         """The job was removed: drop what is kept of it and tell its person's pages."""
+        self._removed.add(job_id)
         row = self._rows.get(job_id)
         account = row[0].account if row is not None else None
-        for kept in (self._live, self._rows, self._items, self._sent, self._results):
-            kept.pop(job_id, None)
+        self._drop_removed()
         self._kept.forget(job_id)
         self._runs.forget(job_id)
         self._downloaded.discard(job_id)
@@ -175,6 +179,11 @@ class Tracker:
         self._dirty.discard(job_id)
         self._stale.discard(job_id)
         self._publish({"type": "removed", "job": {"id": job_id, "account": account}})
+
+    def _drop_removed(self) -> None:
+        for kept in (self._live, self._rows, self._items, self._sent, self._results):
+            for job_id in self._removed.intersection(kept):
+                del kept[job_id]
 
     async def close(self) -> None:
         """The server stops: what the bars showed is saved (the next server starts there)."""
@@ -251,13 +260,16 @@ class Tracker:
             self._downloaded.add(job_id)
         found = []
         for job in reversed(jobs):
+            if job.id in self._removed:
+                continue
             counts = per_job.get(job.id, {})
             if self._rows.get(job.id) != (job, counts):
                 self._items.pop(job.id, None)  # changed elsewhere: items read again
             self._rows[job.id] = (job, counts)
             self._fresh(job.id, seen.get(job.id, 0))
             found.append(await self._compose(job, counts))
-        return found
+        self._drop_removed()  # removed while this read went on
+        return [view for view in found if view["id"] not in self._removed]
 
     def snapshot(self) -> list[dict[str, Any]] | None:
         """Every job's view as last sent, newest first, once the store has been read
@@ -314,14 +326,22 @@ class Tracker:
         return next_poll
 
     async def _poll(self) -> None:
+        sent = set(self._sent)
         try:
-            views = await self.views()
+            views = await self.views(POLL_VIEWS)
         except Exception:
             log.exception("reading jobs for live views failed")
             return
         for view in views:
             if self._sent.get(view["id"]) != view:
                 self._emit(view)
+        # Sent before this read, among the jobs it read, and not listed: removed by
+        # another process (``ferryman remove``, another node's page).
+        listed = {view["id"] for view in views}
+        oldest = min(listed) if len(views) == POLL_VIEWS else 0
+        for job_id in sorted(sent - listed):
+            if job_id >= oldest:
+                self.forget(job_id)
         self._polled = True
 
     async def _send(self, dirty: set[int]) -> None:
@@ -340,6 +360,9 @@ class Tracker:
             self._dirty |= dirty
 
     def _emit(self, view: dict[str, Any]) -> None:
+        if view["id"] in self._removed:  # read before its removal, composed after
+            self._drop_removed()
+            return
         self._sent[view["id"]] = view
         self._publish({"type": "job", "job": view})
 
@@ -353,15 +376,14 @@ class Tracker:
                 live.fetch_fraction = 1.0
         total = sum(by_state.values())
         finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
-        fraction = self._fraction(job, live, finished, total, by_state)
+        fraction = bar_fraction(job, live.fetch_fraction, finished, total, by_state)
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
         # Kept only where the store's counts alone would show less (a download's share).
-        durable = _Live(
-            fetch_fraction=1.0 if job.id in self._downloaded else None,
-            last_progress=self._clock.now(),
+        durable = bar_fraction(
+            job, 1.0 if job.id in self._downloaded else None, finished, total, by_state
         )
-        shown_more = live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4
+        shown_more = live.shown > durable + 1e-4
         if shown_more and self._kept.keep(job, live.shown):
             self._wake.set()
         began = live.figures is not None or job.started_at is not None  # not waiting in line
@@ -466,27 +488,3 @@ class Tracker:
         if not self._sinks.keeps_results(job.dest):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
         return page_of(await self._result(job, counts), offset, limit)
-
-    @staticmethod
-    def _fraction(
-        job: Job, live: _Live, finished: int, total: int, by_state: dict[str, int]
-    ) -> float:
-        if job.state is JobState.DONE:
-            return 1.0
-        if job.state.terminal:
-            # Failed or cancelled: the bar stays where it was (``shown``), and after a
-            # restart, when nothing was shown yet, where the store says: the items that
-            # finished (a cancelled job's bar dropped from 3 % to 0 % across a restart).
-            ended = by_state.get("delivered", 0) + by_state.get("skipped", 0)
-            return min(ended / total, 0.999) if total else 0.0
-        # Items finished of those found; while the input is still being read more may
-        # come, so that share holds back a tenth (the bar only rises: ``shown``).
-        items = finished / total if total else 0.0
-        if not job.read_done:
-            items *= 0.9
-        if live.fetch_fraction is None:  # nothing downloaded first (or not seen here)
-            return min(items, 0.999)
-        fetched = live.fetch_fraction if live.fetch_fraction is not None else 0.0
-        if job.read_done or job.state is JobState.READING:
-            fetched = 1.0  # reading it: the download is whole
-        return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
