@@ -447,6 +447,7 @@ async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
             return {"files": [], "zip": {}}
 
         tracker = Tracker(store, told.append, no_files, str, stuck_after=60)
+        await tracker._poll()  # both sent once
         listing = store.list_jobs
         listed, go_on = asyncio.Event(), asyncio.Event()
 
@@ -471,7 +472,7 @@ async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
     assert snapshot is not None and [v["id"] for v in snapshot] == [kept]
     assert [v["id"] for v in views] == [kept]
     about_gone = [m["type"] for m in told if m["job"]["id"] == gone]
-    assert about_gone == ["removed"]
+    assert about_gone == ["job", "removed"]  # and its removal told once
 
 
 async def test_a_job_removed_by_another_process_leaves_the_views_at_the_next_poll() -> None:

@@ -339,7 +339,7 @@ class Tracker:
         # another process (``ferryman remove``, another node's page).
         listed = {view["id"] for view in views}
         oldest = min(listed) if len(views) == POLL_VIEWS else 0
-        for job_id in sorted(sent - listed):
+        for job_id in sorted(sent - listed - self._removed):  # removed here: told once
             if job_id >= oldest:
                 self.forget(job_id)
         self._polled = True
