@@ -421,12 +421,25 @@ async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(
     assert job_results(settings.results_dir, job.id) in removed.folders
 
 
-async def _two_ended_jobs(store: Any) -> tuple[int, int]:
+async def _tracking_two_ended_jobs() -> tuple[Any, Any, list[dict[str, Any]], int, int]:
+    """A tracker over a memory store of two cancelled jobs, both sent once by a poll: the
+    store, the tracker, what it told the pages, the job kept and the one to remove."""
+    from ferryman.store.memory.store import MemoryStore
+    from ferryman.web.live import Tracker
+
+    store = MemoryStore()
+    told: list[dict[str, Any]] = []
     kept = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
     gone = await store.add_job(source="http://h/b.mp4", name="b", dest="link:")
     for job in (kept, gone):
         await store.cancel(job.id)
-    return kept.id, gone.id
+
+    async def no_files(_job: object) -> dict[str, object]:
+        return {"files": [], "zip": {}}
+
+    tracker = Tracker(store, told.append, no_files, str, stuck_after=60)
+    await tracker._poll()
+    return store, tracker, told, kept.id, gone.id
 
 
 async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
@@ -435,19 +448,8 @@ async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
     page list's "Clear finished", then a reload: steady set 15)."""
     import asyncio
 
-    from ferryman.store.memory.store import MemoryStore
-    from ferryman.web.live import Tracker
-
-    store = MemoryStore()
-    told: list[dict[str, Any]] = []
+    store, tracker, told, kept, gone = await _tracking_two_ended_jobs()
     try:
-        kept, gone = await _two_ended_jobs(store)
-
-        async def no_files(_job: object) -> dict[str, object]:
-            return {"files": [], "zip": {}}
-
-        tracker = Tracker(store, told.append, no_files, str, stuck_after=60)
-        await tracker._poll()  # both sent once
         listing = store.list_jobs
         listed, go_on = asyncio.Event(), asyncio.Event()
 
@@ -457,14 +459,14 @@ async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
             await go_on.wait()
             return jobs
 
-        store.list_jobs = held_listing  # type: ignore[method-assign]
+        store.list_jobs = held_listing
         polling = asyncio.create_task(tracker._poll())
         await listed.wait()
         await store.remove_job(gone)  # as the API's removal does: the row, then the views
         tracker.forget(gone)
         go_on.set()
         await polling
-        store.list_jobs = listing  # type: ignore[method-assign]
+        store.list_jobs = listing
         snapshot = tracker.snapshot()
         views = await tracker.views()
     finally:
@@ -478,19 +480,8 @@ async def test_a_job_removed_while_a_poll_reads_comes_back_on_no_page() -> None:
 async def test_a_job_removed_by_another_process_leaves_the_views_at_the_next_poll() -> None:
     """A job removed elsewhere (``ferryman remove``, another node's page) is told to the
     pages as removed, and no page loaded after shows it."""
-    from ferryman.store.memory.store import MemoryStore
-    from ferryman.web.live import Tracker
-
-    store = MemoryStore()
-    told: list[dict[str, Any]] = []
+    store, tracker, told, kept, gone = await _tracking_two_ended_jobs()
     try:
-        kept, gone = await _two_ended_jobs(store)
-
-        async def no_files(_job: object) -> dict[str, object]:
-            return {"files": [], "zip": {}}
-
-        tracker = Tracker(store, told.append, no_files, str, stuck_after=60)
-        await tracker._poll()
         before = tracker.snapshot()
         await store.remove_job(gone)  # not through this tracker
         await tracker._poll()
