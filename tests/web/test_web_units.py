@@ -491,3 +491,19 @@ async def test_a_job_removed_by_another_process_leaves_the_views_at_the_next_pol
     assert before is not None and [v["id"] for v in before] == [gone, kept]
     assert after is not None and [v["id"] for v in after] == [kept]
     assert [m["type"] for m in told if m["job"]["id"] == gone] == ["job", "removed"]
+
+
+async def test_a_job_older_than_a_polls_reading_is_not_taken_for_removed() -> None:
+    """A poll reads the newest 200 jobs: an older one whose view was sent (a retry of
+    it, say) is not among them and must not be told removed."""
+    store, tracker, told, kept, _gone = await _tracking_two_ended_jobs()
+    try:
+        for n in range(200):
+            await store.add_job(source=f"http://h/{n}.mp4", name=f"n{n}", dest="link:")
+        tracker._emit(await tracker.view(kept))  # sent as a touch would send it
+        await tracker._poll()
+        snapshot = tracker.snapshot()
+    finally:
+        await store.close()
+    assert snapshot is not None and kept in {v["id"] for v in snapshot}
+    assert "removed" not in {m["type"] for m in told}

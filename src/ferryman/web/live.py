@@ -61,7 +61,6 @@ class _Live:
 Keep = Callable[[JobState], bool] | None  # a view of the list: the states it shows
 Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
 FILES_PAGE = 60  # files a view carries (the gallery's first page); the rest: GET …/files
-POLL_VIEWS = 200  # the newest jobs a poll reads
 LISTING_SECONDS = 5.0  # a results store slower than this counts as down for a view
 RETRY_LISTING = 30.0  # seconds before a store that was down is asked again
 
@@ -170,7 +169,8 @@ class Tracker:
         self._removed.add(job_id)
         row = self._rows.get(job_id)
         account = row[0].account if row is not None else None
-        self._drop_removed()
+        for kept in (self._live, self._rows, self._items, self._sent, self._results):
+            kept.pop(job_id, None)
         self._kept.forget(job_id)
         self._runs.forget(job_id)
         self._downloaded.discard(job_id)
@@ -328,20 +328,23 @@ class Tracker:
     async def _poll(self) -> None:
         sent = set(self._sent)
         try:
-            views = await self.views(POLL_VIEWS)
+            views = await self.views()
         except Exception:
             log.exception("reading jobs for live views failed")
             return
         for view in views:
             if self._sent.get(view["id"]) != view:
                 self._emit(view)
-        # Sent before this read, among the jobs it read, and not listed: removed by
-        # another process (``ferryman remove``, another node's page).
-        listed = {view["id"] for view in views}
-        oldest = min(listed) if len(views) == POLL_VIEWS else 0
-        for job_id in sorted(sent - listed - self._removed):  # removed here: told once
-            if job_id >= oldest:
-                self.forget(job_id)
+        # Sent before this read and not listed by it (older than the newest jobs it reads,
+        # or removed by another process: ``ferryman remove``, another node's page).
+        for job_id in sorted(sent - {view["id"] for view in views}):
+            try:
+                await self.store.get_job(job_id)
+            except FerrymanError as exc:
+                if exc.code != "job.not_found":
+                    raise
+                if job_id not in self._removed:  # removed here meanwhile: told once
+                    self.forget(job_id)
         self._polled = True
 
     async def _send(self, dirty: set[int]) -> None:
