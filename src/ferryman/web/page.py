@@ -33,6 +33,7 @@ _HEAD = """<!doctype html>
 <script src="/static/habits.js"></script>
 <script src="/static/gallery.js" defer></script>
 <script src="/static/app.js" defer></script>
+<script src="/static/rows.js" defer></script>
 <script src="/static/accounts.js" defer></script>
 </head>
 """
