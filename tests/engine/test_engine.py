@@ -720,6 +720,12 @@ async def test_a_delivered_album_hands_the_next_one_to_its_worker(
     assert claimed == [1], claimed  # albums 2-5 came with the deliveries before them
 
 
+class _Cycle:
+    """An object that refers to itself: freed only by a collection that sees it."""
+
+    me: object
+
+
 async def test_a_front_door_sets_start_up_aside_from_the_collector(settings: Settings) -> None:
     """What start-up made is kept out of the collector's walks from the engine's start
     to the process's end (the process is the front door's: nothing thaws it), and what
@@ -728,14 +734,11 @@ async def test_a_front_door_sets_start_up_aside_from_the_collector(settings: Set
 
     from ferryman.frontdoors.startup import running
 
-    class Cycle:
-        me: object
-
     gc.unfreeze()  # the test runner's own (tests/conftest.py): a process's as it starts
     try:
         async with running(settings) as started:
             assert gc.get_freeze_count() > 0
-            made = Cycle()
+            made = _Cycle()
             made.me = made  # made while the engine runs, freed only by a collection
             seen = weakref.ref(made)
             del made
@@ -757,10 +760,7 @@ async def test_a_heap_set_aside_by_the_process_owner_stays_so_through_a_front_do
 
     from ferryman.frontdoors.startup import running
 
-    class Cycle:
-        me: object
-
-    garbage = Cycle()
+    garbage = _Cycle()
     garbage.me = garbage  # freed only by a collection that sees it
     seen = weakref.ref(garbage)
     gc.freeze()
