@@ -285,23 +285,16 @@ def test_show_older_reads_the_list_a_page_at_a_time_to_its_end(tmp_path: Path, p
         items = page.locator("#jobs li.job")
         expect(items).to_have_count(200)  # the newest, from the snapshot
         older = page.get_by_role("button", name="Show older")
-        asked: list[str] = []  # what the page asked of the list, and the answers' size
-        page.on(
-            "response",
-            lambda r: (
-                asked.append(f"{r.status} {r.url.split('/api/v1')[-1]}")
-                if "/api/v1/jobs?" in r.url
-                else None
-            ),
-        )
-        page.on(
-            "request",
-            lambda r: (
-                asked.append(f"asked {r.url.split('/api/v1')[-1]}")
-                if "/api/v1/jobs?" in r.url
-                else None
-            ),
-        )
+        asked: list[str] = []  # what the page asked of the list, and its answers
+        for event, said in (("request", lambda r: "asked"), ("response", lambda r: r.status)):
+            page.on(
+                event,
+                lambda r, said=said: (
+                    asked.append(f"{said(r)} {r.url.split('/api/v1')[-1]}")
+                    if "/api/v1/jobs?" in r.url
+                    else None
+                ),
+            )
         page.get_by_label("Failed").check()
         older.click()
         _count_or_say(page, items, 250, asked)  # a page of 50 older than the snapshot's
