@@ -495,15 +495,26 @@ async def test_a_job_removed_by_another_process_leaves_the_views_at_the_next_pol
 
 async def test_a_job_older_than_a_polls_reading_is_not_taken_for_removed() -> None:
     """A poll reads the newest 200 jobs: an older one whose view was sent (a retry of
-    it, say) is not among them and must not be told removed."""
+    it, say) is not among them and must not be told removed, nor read again one by one
+    at every poll (one read each, a second, for every such job a server had sent)."""
     store, tracker, told, kept, _gone = await _tracking_two_ended_jobs()
     try:
         for n in range(200):
             await store.add_job(source=f"http://h/{n}.mp4", name=f"n{n}", dest="link:")
         tracker._emit(await tracker.view(kept))  # sent as a touch would send it
+        reads = 0
+        reading = store.get_job
+
+        async def counted_read(job_id: int) -> Any:
+            nonlocal reads
+            reads += 1
+            return await reading(job_id)
+
+        store.get_job = counted_read
         await tracker._poll()
         snapshot = tracker.snapshot()
     finally:
         await store.close()
     assert snapshot is not None and kept in {v["id"] for v in snapshot}
     assert "removed" not in {m["type"] for m in told}
+    assert reads == 0  # told by the one list: no read of each job sent, every poll

@@ -244,10 +244,22 @@ class Tracker:
         """The newest ``limit`` jobs' views, newest first: with ``before``, those older
         than that job (a page's "Show older"); with ``keep``, those in a state it keeps;
         with ``sees``, those of the accounts it sees (a person's own)."""
+        return (await self._listed_views(limit, before=before, keep=keep, sees=sees))[1]
+
+    async def _listed_views(
+        self,
+        limit: int = 200,
+        *,
+        before: int | None = None,
+        keep: Keep = None,
+        sees: Callable[[int | None], bool] | None = None,
+    ) -> tuple[set[int], list[dict[str, Any]]]:
+        """``views``, and the number of every job the store listed for them."""
         seen = dict(self._changes)
+        listed = await self.store.list_jobs()
         jobs = [
             job
-            for job in await self.store.list_jobs()
+            for job in listed
             if (before is None or job.id < before)
             and (keep is None or keep(job.state))
             and (sees is None or sees(job.account))
@@ -269,7 +281,7 @@ class Tracker:
             self._fresh(job.id, seen.get(job.id, 0))
             found.append(await self._compose(job, counts))
         self._drop_removed()  # removed while this read went on
-        return [view for view in found if view["id"] not in self._removed]
+        return {job.id for job in listed}, [v for v in found if v["id"] not in self._removed]
 
     def snapshot(self) -> list[dict[str, Any]] | None:
         """Every job's view as last sent, newest first, once the store has been read
@@ -328,23 +340,18 @@ class Tracker:
     async def _poll(self) -> None:
         sent = set(self._sent)
         try:
-            views = await self.views()
+            listed, views = await self._listed_views()
         except Exception:
             log.exception("reading jobs for live views failed")
             return
         for view in views:
             if self._sent.get(view["id"]) != view:
                 self._emit(view)
-        # Sent before this read and not listed by it (older than the newest jobs it reads,
-        # or removed by another process: ``ferryman remove``, another node's page).
-        for job_id in sorted(sent - {view["id"] for view in views}):
-            try:
-                await self.store.get_job(job_id)
-            except FerrymanError as exc:
-                if exc.code != "job.not_found":
-                    raise
-                if job_id not in self._removed:  # removed here meanwhile: told once
-                    self.forget(job_id)
+        # Sent before this read, gone from the store's list since: removed by another process
+        # (``ferryman remove``, another node's page). Older jobs are listed, not read each.
+        for job_id in sorted(sent - listed):
+            if job_id not in self._removed:  # removed here meanwhile: told once
+                self.forget(job_id)
         self._polled = True
 
     async def _send(self, dirty: set[int]) -> None:
