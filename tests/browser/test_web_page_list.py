@@ -228,20 +228,28 @@ _OLDER_AT = """async () => {
 }"""
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    ("viewport", "turned"),
+    [(DESKTOP, None), (PHONE, None), (DESKTOP, PHONE)],
+    ids=["desktop", "phone", "turned"],
+)
 def test_show_older_stays_where_it_is_as_the_list_is_scrolled_to_it(
-    tmp_path: Path, page: Any, viewport: dict[str, int]
+    tmp_path: Path, page: Any, viewport: dict[str, int], turned: dict[str, int] | None
 ) -> None:
     """Rows out of view skip layout at an estimated height: at one fixed estimate, 200
     failed rows (two lines each) grew 12,000 px as they were scrolled to, and the button
     moved from under the pointer (a click hit the panel: steady sets 10 and 16). A row
-    not yet drawn stands at the height its kind was drawn at."""
+    not yet drawn stands at the height its kind was drawn at, at the width shown last
+    (``turned``: loaded at one width, then shown at another, as a phone turned)."""
     data = tmp_path / "data"
     _seed_failed(data, 260)
     page.set_viewport_size(viewport)
     with running_web(data, "--no-engine") as web:
         page.goto(web.base)
         expect(page.locator("#jobs li.job")).to_have_count(200)
+        if turned is not None:
+            page.evaluate(_OLDER_AT)  # drawn and learned at the first width
+            page.set_viewport_size(turned)
         before = page.evaluate(_OLDER_AT)
         heights = page.evaluate(  # the first row, drawn; the last 50, never drawn yet
             "() => [...document.querySelectorAll('#jobs li.job')].filter((e, i, all) =>"

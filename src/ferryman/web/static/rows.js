@@ -3,7 +3,8 @@
 // short of a failed row (its error on a second line; more on a phone): scrolled to, 200
 // such rows grew by 12,000 px as they were drawn, and "Show older" moved away from under
 // the pointer (a click landed on the panel; steady sets 10 and 16). Here each kind of row
-// (its status and outcome) takes the height its kind was last drawn at, at this width.
+// (its status and outcome) takes the height its kind was last drawn at: at a new width (a
+// phone turned) the rows in view change size, and their kinds are learned anew.
 "use strict";
 
 (() => {
@@ -58,16 +59,5 @@
         for (const row of change.removedNodes) if (row.nodeType === 1 && !row.isConnected) sizes.unobserve(row);
       }
     }).observe(list, { childList: true });
-    // A new width (a phone turned) draws the kinds anew: what was learned no longer holds.
-    let width = innerWidth;
-    addEventListener("resize", () => {
-      if (innerWidth === width) return;
-      width = innerWidth;
-      drawn.clear();
-      for (const row of list.children) {
-        sizes.unobserve(row);
-        sizes.observe(row); // observed again: its size is reported at once
-      }
-    });
   });
 })();
