@@ -101,7 +101,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def sign_in(body: SignIn, request: Request) -> Response:
         """Sign in with a name and a password: the page's session cookie (HttpOnly,
         SameSite=Strict), as a token's. Counted against the address's budget."""
-        allowed, _, reset = web.limiter.take(f"sign-in:{address(request)}")
+        allowed, _, reset = web.limiter.take(f"sign-in:{address(request)}", web.clock.monotonic())
         if not allowed:
             raise FerrymanError("rate.limited", f"too many sign-ins: wait {round(reset)} s")
         user = await web.store.user_named(body.name)
