@@ -119,6 +119,7 @@ async def web_app(
     tasks = [
         asyncio.create_task(tracker.run(poll), name="web-tracker"),
         asyncio.create_task(_sweep(web), name="web-results-sweep"),
+        asyncio.create_task(web.held.run(web, clock), name="web-credentials"),
     ]
     try:
         yield Served(create_app(web), web)

@@ -135,5 +135,5 @@ def routes(app: FastAPI, web: Web) -> None:
         await web.store.passkey_used(key.id, new_count)
         await web.store.add_audit(user.name, "sign_in", "passkey", address(request))
         response = Response(status_code=204)
-        set_session(response, web, request, user)
+        await set_session(response, web, request, user)
         return response
