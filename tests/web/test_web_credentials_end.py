@@ -8,6 +8,7 @@ never given to the next one."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -56,7 +57,8 @@ class _Stream:
         assert self.ended.wait(ENDS_WITHIN), "the stream stayed open"
 
 
-def _sse(web: InProcessWeb, headers: dict[str, str]) -> _Stream:
+def _sse(web: InProcessWeb, headers: dict[str, str], until: int | None = None) -> _Stream:
+    """A stream read until the server ends it (or, ``until``, that job's view came)."""
     stream = _Stream()
 
     def read() -> None:
@@ -69,6 +71,8 @@ def _sse(web: InProcessWeb, headers: dict[str, str]) -> _Stream:
                 for line in answer.iter_lines():
                     if line.startswith("data: "):
                         stream.took(json.loads(line[6:]))
+                    if until in stream.jobs:
+                        break
         except httpx.HTTPError:
             pass
         finally:
@@ -110,6 +114,16 @@ def web_of(client: httpx.Client) -> InProcessWeb:
     return InProcessWeb(str(client.base_url).rstrip("/"))
 
 
+def _cached(data: Path, suffix: str) -> Path:
+    """A link result cached for a person, as ``links.cache`` keeps one."""
+    folder = data / "cache" / "links" / hashlib.sha256(suffix.encode()).hexdigest()[:40]
+    folder.mkdir(parents=True)
+    (folder / "clip.mp4").write_bytes(b"clip")
+    meta = {"key": f"youtube:abc|mp3{suffix}", "at": 1.0, "files": ["clip.mp4"]}
+    (folder / "result.json").write_text(json.dumps(meta))
+    return folder
+
+
 def _cookie(key: str) -> dict[str, str]:
     return {"cookie": f"{guard.COOKIE}={key}"}
 
@@ -140,8 +154,9 @@ def _closed_before(streams: list[_Stream], client: httpx.Client, n: int) -> None
         stream.wait_ended()
     assert streams[1].code == 4401, streams[1].code
     job = _job(client, n)
-    told = _sse(web_of(client), dict(client.headers) | _cookie(client.cookies[guard.COOKIE]))
-    eventually_sync(lambda: job in told.jobs, "the job told to a stream still open", within=30)
+    asking = dict(client.headers) | _cookie(client.cookies[guard.COOKIE])
+    told = _sse(web_of(client), asking, until=job)  # it is told, to a stream still open
+    assert told.ended.wait(30) and job in told.jobs
     assert all(job not in s.jobs for s in streams)
 
 
@@ -181,10 +196,16 @@ def test_streams_close_when_their_credential_ends(tmp_path: Path) -> None:
                 stream.wait_ended()
             assert ann_again.get(f"{API}/jobs").status_code == 401
 
-        # Removed on the page: his streams close; the next person gets a new number.
+        # Removed on the page: his streams close, his cookies.txt and cached link
+        # results go; the next person gets a new number.
         with _signed_in(web, "bob") as bob:
             streams = _opened(web, _cookie(bob.cookies[guard.COOKIE]))
+            jar = "# Netscape HTTP Cookie File\nsite.example\tFALSE\t/\tFALSE\t0\tsid\tbobs\n"
+            assert bob.put(f"{API}/cookies", content=jar.encode()).status_code == 200
+            his, theirs = _cached(data, f"|person:{ids['bob']}"), _cached(data, "|person:1")
             assert admin.delete(f"{API}/users/bob").status_code == 204
+            assert not (data / "cookies" / "people" / str(ids["bob"])).exists()
+            assert not his.exists() and theirs.exists()
             made = admin.post(f"{API}/users", json={"name": "dan", "password": "pw-dan-long"})
             assert made.json()["id"] not in ids.values()
             with _signed_in(web, "dan") as dan:
