@@ -4,13 +4,11 @@ them; loading and the runtime overrides are there too."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ferryman.config_types import ByteSize, PositiveSize, Seconds
+from ferryman.config_types import ByteSize, PositiveSize, ProxyAddresses, Seconds, TokenLines
 from ferryman.phone import on_phone
 
 SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
@@ -42,10 +40,16 @@ def default_lookahead() -> int | None:
     return PHONE_LOOKAHEAD if on_phone() else None
 
 
-class Concurrency(BaseModel):
-    """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
+class Section(BaseModel):
+    """A settings section: an unknown key and an infinite or NaN number are refused
+    (``config_types`` bounds each duration and size besides)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Concurrency(Section):
+    """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
+
     read: int = Field(1, ge=1, le=32, description="Jobs read at once.")
     convert: int = Field(1, ge=1, le=16, description="Transcodes at once.")
     deliver: int = Field(1, ge=1, le=32, description="Albums delivered at once.")
@@ -69,10 +73,9 @@ class Concurrency(BaseModel):
         return data
 
 
-class Retry(BaseModel):
+class Retry(Section):
     """Exponential backoff with jitter for retryable errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     max_attempts: int = Field(5, ge=1, le=100, description="Tries of a failing step.")
     base_seconds: Seconds = Field(2.0, gt=0, description="The first wait between tries.")
     max_seconds: Seconds = Field(600.0, gt=0, description="The longest wait between tries.")
@@ -81,10 +84,9 @@ class Retry(BaseModel):
     )
 
 
-class Convert(BaseModel):
+class Convert(Section):
     """Transcode quality and limits."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     crf: int = Field(23, ge=0, le=51, description="H.264 quality (lower: better, larger).")
     preset: str = Field(
         "veryfast",
@@ -116,10 +118,9 @@ class Convert(BaseModel):
     )
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(Section):
     """How media is made deliverable: whose limits, and what to do with oversized videos."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     policy: str = Field(
         "auto",
         pattern="^(auto|telegram|telegram_premium|telegram_bot_api|library|library_playable)$",
@@ -168,10 +169,9 @@ class MediaSettings(BaseModel):
     )
 
 
-class ArchiveSettings(BaseModel):
+class ArchiveSettings(Section):
     """Hostile-input limits and the 7zz backend; defaults let real media archives through."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     max_total_bytes: PositiveSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
     max_entries: int = Field(200_000, ge=1, description="Entries per archive at most.")
     max_ratio: float = Field(200.0, ge=1, description="Unpacked / packed bytes.")
@@ -196,10 +196,8 @@ class ArchiveSettings(BaseModel):
     )
 
 
-class TelegramSettings(BaseModel):
+class TelegramSettings(Section):
     """The Telegram account (user or bot), uploads, and the chat front door."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     api_id: int | None = Field(None, ge=1, description="From my.telegram.org (API development).")
     api_hash: str | None = Field(None, description="From my.telegram.org; kept secret.")
@@ -240,10 +238,9 @@ class TelegramSettings(BaseModel):
     )
 
 
-class NetworkSettings(BaseModel):
+class NetworkSettings(Section):
     """Downloads: when a connection counts as stalled, and how links are followed."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     stall_seconds: Seconds = Field(
         60.0, gt=0, description="No bytes for this long: reconnect and resume."
     )
@@ -277,27 +274,24 @@ class NetworkSettings(BaseModel):
     )
 
 
-class PowerSettings(BaseModel):
+class PowerSettings(Section):
     """A phone's battery: downloads wait below ``min_battery`` % unless charging."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     min_battery: int = Field(0, ge=0, le=100, description="0: no battery condition.")
     wake_lock: bool = Field(True, description="On Termux: hold a wake lock while jobs run.")
 
 
-class WebdavLogin(BaseModel):
+class WebdavLogin(Section):
     """A WebDAV server's account (``[webdav.hosts."dav.example.com"]``)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     username: str = Field(..., min_length=1)
     password: str = ""
 
 
-class WebdavSettings(BaseModel):
+class WebdavSettings(Section):
     """WebDAV logins by host (``host`` or ``host:port``); a ``dav://user:pw@host/``
     link's own user info is taken first, for a quick try."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     hosts: dict[str, WebdavLogin] = Field(
         default_factory=dict,
         description='Logins by host, a table each: [webdav.hosts."dav.example.org"] with'
@@ -316,10 +310,9 @@ class WebdavSettings(BaseModel):
         return found or self.hosts.get(host)
 
 
-class TorboxSettings(BaseModel):
+class TorboxSettings(Section):
     """The Torbox account that ``torbox:`` references are resolved with."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     api_key: str = Field("", description="From torbox.app/settings; a secret.")
     api_base: str = Field(
         "https://api.torbox.app", pattern="^https?://", description="Torbox's API address."
@@ -329,10 +322,9 @@ class TorboxSettings(BaseModel):
     )
 
 
-class LinksSettings(BaseModel):
+class LinksSettings(Section):
     """Links to media (pages and platforms, through yt-dlp)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     cookies_file: Path | None = Field(
         None,
         description="A Netscape cookies.txt of a logged-in browser, for sites that need a"
@@ -356,15 +348,14 @@ class LinksSettings(BaseModel):
     )
 
 
-class WebSettings(BaseModel):
+class WebSettings(Section):
     """``ferryman web``: the page and the API."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     host: str = Field(
         "127.0.0.1", description="Address to listen on; any but loopback needs web.tokens."
     )
     port: int = Field(8080, ge=0, le=65535, description="The page's port.")
-    tokens: list[str] = Field(
+    tokens: TokenLines = Field(
         default_factory=list,
         description="API tokens, stored hashed (sha256:<hex>, from `ferryman web token`);"
         " empty: no login, allowed on loopback only.",
@@ -403,48 +394,19 @@ class WebSettings(BaseModel):
         description="Seconds an unfinished upload may lie untouched before it is deleted"
         " (the page left mid-file); a finished one stays with its job.",
     )
-    trusted_proxies: list[str] = Field(
+    trusted_proxies: ProxyAddresses = Field(
         default_factory=list,
         description="Addresses (or networks, 10.0.0.0/8) of the reverse proxies in front of"
         " the page: X-Forwarded-For is believed only from these (sign-in budgets, the"
         " audit); empty: from none, the connection's own address counts.",
     )
 
-    @field_validator("tokens")
-    @classmethod
-    def _tokens(cls, value: list[str]) -> list[str]:
-        """Each the line `ferryman web token` prints: a token pasted as itself, or cut
-        short, matched no request and locked every client out without a word."""
-        for given in value:
-            if not re.fullmatch(r"sha256:[0-9a-f]{64}", given.strip().lower()):
-                shown = given[:12] + ("…" if len(given) > 12 else "")
-                raise ValueError(
-                    f"{shown!r} is not sha256:<64 hex digits>, the line `ferryman web token`"
-                    " prints (the token itself is never kept)"
-                )
-        return value
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, value: list[str]) -> list[str]:
-        """Each an IP address or a network, as uvicorn's ``forwarded_allow_ips`` takes
-        them; "*" (everyone) is refused: any client could then say who it is."""
-        for given in value:
-            try:
-                ipaddress.ip_network(given.strip(), strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{given!r} is not an IP address or network (127.0.0.1, 10.0.0.0/8)"
-                ) from None
-        return [given.strip() for given in value]
-
-
-class NotifySettings(BaseModel):
+class NotifySettings(Section):
     """Notices when a job ends or waits on you, and when a watch finds or fails
     (``docs/watch.md``): Apprise URLs, or ``ferryman://``/``ferrymans://`` for a signed
     webhook whose body carries the job's view."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     urls: list[str] = Field(
         default_factory=list,
         description="Apprise URLs (tgram://, discord://, ntfy://, json://…) or ferryman(s)://host/path.",
@@ -468,12 +430,11 @@ class NotifySettings(BaseModel):
     timeout_seconds: Seconds = Field(15.0, gt=0, description="One delivery's time limit.")
 
 
-class WatchSettings(BaseModel):
+class WatchSettings(Section):
     """How much one watch check takes on (``docs/watch.md``): a source with thousands of
     new entries is recorded in short batches over several passes, so the API and the
     other stages keep their turn while it is taken in."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     batch_size: int = Field(
         250,
         ge=1,
@@ -504,11 +465,10 @@ class WatchSettings(BaseModel):
     )
 
 
-class S3Settings(BaseModel):
+class S3Settings(Section):
     """An S3-compatible bucket for results (AWS, SeaweedFS, MinIO, R2…): several web
     front ends serve one set of results, and links are presigned S3 URLs."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     endpoint: str = Field(
         ..., pattern=r"^https?://[^/\s]+", description="http(s)://host[:port] of the S3 API."
     )
@@ -524,10 +484,9 @@ class S3Settings(BaseModel):
     )
 
 
-class ResultsSettings(BaseModel):
+class ResultsSettings(Section):
     """Where the ``link:`` destination keeps finished files for download."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     dir: Path | None = Field(None, description="Results folder; empty: <data_dir>/results.")
     s3: S3Settings | None = Field(None, description="An S3 bucket instead of the folder.")
     retention: Seconds = Field(

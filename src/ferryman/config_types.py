@@ -10,6 +10,7 @@ taken, and every job view then answered a bare 500 (``OverflowError`` signing a 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -120,3 +121,34 @@ def own_folder(path: Path) -> Path:
 
 # The data folder: checked whenever settings are read or set (``own_folder``).
 DataDir = Annotated[Path, AfterValidator(own_folder)]
+
+
+def _token_lines(value: list[str]) -> list[str]:
+    """Each the line `ferryman web token` prints: a token pasted as itself, or cut
+    short, matched no request and locked every client out without a word."""
+    for given in value:
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", given.strip().lower()):
+            shown = given[:12] + ("…" if len(given) > 12 else "")
+            raise ValueError(
+                f"{shown!r} is not sha256:<64 hex digits>, the line `ferryman web token`"
+                " prints (the token itself is never kept)"
+            )
+    return value
+
+
+def _networks(value: list[str]) -> list[str]:
+    """Each an IP address or a network, as uvicorn's ``forwarded_allow_ips`` takes
+    them; "*" (everyone) is refused: any client could then say who it is."""
+    for given in value:
+        try:
+            ipaddress.ip_network(given.strip(), strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{given!r} is not an IP address or network (127.0.0.1, 10.0.0.0/8)"
+            ) from None
+    return [given.strip() for given in value]
+
+
+# ``web.tokens``: hashes of tokens. ``web.trusted_proxies``: addresses or networks.
+TokenLines = Annotated[list[str], AfterValidator(_token_lines)]
+ProxyAddresses = Annotated[list[str], AfterValidator(_networks)]
