@@ -45,7 +45,13 @@ from ferryman.config_sections import (
     WebdavSettings,
     WebSettings,
 )
-from ferryman.config_types import ByteSize, CaptionTemplate, LayoutTemplate
+from ferryman.config_types import (
+    ByteSize,
+    CaptionTemplate,
+    DataDir,
+    LayoutTemplate,
+    Seconds,
+)
 from ferryman.errors import FerrymanError
 
 __all__ = [
@@ -93,9 +99,9 @@ def default_data_dir() -> Path:
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
-    data_dir: Path = Field(
+    data_dir: DataDir = Field(
         default_factory=default_data_dir,
         description="Jobs, work area, library and quarantine (the store, unless database_url).",
     )
@@ -125,7 +131,7 @@ class Settings(BaseModel):
         description="An album's caption: {job_name}, {album}, {albums}, {items}.",
     )
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
-    space_recheck_seconds: float = Field(
+    space_recheck_seconds: Seconds = Field(
         5.0, gt=0, description="How often a read waiting for free space looks again."
     )
     # A job's files in the work area (staged, not yet delivered) before its reading
@@ -141,10 +147,10 @@ class Settings(BaseModel):
         description="Bytes of a job's files in the work area before its reading waits"
         " (a larger file still goes, alone).",
     )
-    lease_seconds: float = Field(
+    lease_seconds: Seconds = Field(
         30.0, ge=1, description="How long a claim holds without a heartbeat (then reaped)."
     )
-    poll_seconds: float = Field(
+    poll_seconds: Seconds = Field(
         0.5,
         gt=0,
         description="How soon an idle stage looks again for work it was not woken for"

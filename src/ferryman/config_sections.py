@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ferryman.config_types import ByteSize
+from ferryman.config_types import ByteSize, PositiveSize, ProxyAddresses, Seconds, TokenLines
 from ferryman.phone import on_phone
 
 SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
@@ -40,10 +40,16 @@ def default_lookahead() -> int | None:
     return PHONE_LOOKAHEAD if on_phone() else None
 
 
-class Concurrency(BaseModel):
+class Section(BaseModel):
+    """A settings section: an unknown key and an infinite or NaN number are refused
+    (``config_types`` bounds each duration and size besides)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Concurrency(Section):
     """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
 
-    model_config = ConfigDict(extra="forbid")
     read: int = Field(1, ge=1, le=32, description="Jobs read at once.")
     convert: int = Field(1, ge=1, le=16, description="Transcodes at once.")
     deliver: int = Field(1, ge=1, le=32, description="Albums delivered at once.")
@@ -67,22 +73,20 @@ class Concurrency(BaseModel):
         return data
 
 
-class Retry(BaseModel):
+class Retry(Section):
     """Exponential backoff with jitter for retryable errors."""
 
-    model_config = ConfigDict(extra="forbid")
     max_attempts: int = Field(5, ge=1, le=100, description="Tries of a failing step.")
-    base_seconds: float = Field(2.0, gt=0, description="The first wait between tries.")
-    max_seconds: float = Field(600.0, gt=0, description="The longest wait between tries.")
+    base_seconds: Seconds = Field(2.0, gt=0, description="The first wait between tries.")
+    max_seconds: Seconds = Field(600.0, gt=0, description="The longest wait between tries.")
     jitter: float = Field(
         0.25, ge=0, le=1, description="A wait varied by up to this share, at random."
     )
 
 
-class Convert(BaseModel):
+class Convert(Section):
     """Transcode quality and limits."""
 
-    model_config = ConfigDict(extra="forbid")
     crf: int = Field(23, ge=0, le=51, description="H.264 quality (lower: better, larger).")
     preset: str = Field(
         "veryfast",
@@ -95,7 +99,7 @@ class Convert(BaseModel):
     audio_bitrate: int = Field(
         128_000, ge=32_000, le=512_000, description="A transcode's AAC bits a second."
     )
-    timeout_seconds: float = Field(
+    timeout_seconds: Seconds = Field(
         3600.0, gt=0, description="A transcode taking longer is stopped (media.convert_timeout)."
     )
     threads: int = Field(
@@ -114,10 +118,9 @@ class Convert(BaseModel):
     )
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(Section):
     """How media is made deliverable: whose limits, and what to do with oversized videos."""
 
-    model_config = ConfigDict(extra="forbid")
     policy: str = Field(
         "auto",
         pattern="^(auto|telegram|telegram_premium|telegram_bot_api|library|library_playable)$",
@@ -134,7 +137,7 @@ class MediaSettings(BaseModel):
         pattern="^(split|scale)$",
         description="A video over the size limit: split at keyframes, or scale down.",
     )
-    segment_seconds: float = Field(
+    segment_seconds: Seconds = Field(
         20.0, ge=2, le=600, description="Transcode segment length: what a crash can cost."
     )
     max_image_pixels: int = Field(
@@ -155,7 +158,7 @@ class MediaSettings(BaseModel):
         description="Address space one decode (probe, thumbnail, remux, picture fit) may"
         " add in its worker process; past it the file ends media.decode_memory.",
     )
-    max_file_bytes: ByteSize | None = Field(
+    max_file_bytes: PositiveSize | None = Field(
         None, description="Per-file limit instead of the policy's (e.g. a smaller upload cap)."
     )
     max_pages: int = Field(
@@ -166,11 +169,10 @@ class MediaSettings(BaseModel):
     )
 
 
-class ArchiveSettings(BaseModel):
+class ArchiveSettings(Section):
     """Hostile-input limits and the 7zz backend; defaults let real media archives through."""
 
-    model_config = ConfigDict(extra="forbid")
-    max_total_bytes: ByteSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
+    max_total_bytes: PositiveSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
     max_entries: int = Field(200_000, ge=1, description="Entries per archive at most.")
     max_ratio: float = Field(200.0, ge=1, description="Unpacked / packed bytes.")
     ratio_grace_bytes: ByteSize = Field(
@@ -179,14 +181,14 @@ class ArchiveSettings(BaseModel):
         " archive of text may expand 250:1); a declared size is judged before decoding.",
     )
     max_depth: int = Field(2, ge=0, le=8, description="Archives inside archives.")
-    stall_seconds: float = Field(
+    stall_seconds: Seconds = Field(
         20.0,
         gt=0,
         description="libarchive reads in a child process, ended when it has sent nothing"
         " and read no input for this long (a malformed archive that spins); 7-Zip then"
         " reads the archive.",
     )
-    decoder_memory: ByteSize = Field(
+    decoder_memory: PositiveSize = Field(
         2 * 1024**3, description="Address space libarchive's child may use beyond the engine's."
     )
     sevenzip: Path | None = Field(
@@ -194,10 +196,8 @@ class ArchiveSettings(BaseModel):
     )
 
 
-class TelegramSettings(BaseModel):
+class TelegramSettings(Section):
     """The Telegram account (user or bot), uploads, and the chat front door."""
-
-    model_config = ConfigDict(extra="forbid")
 
     api_id: int | None = Field(None, ge=1, description="From my.telegram.org (API development).")
     api_hash: str | None = Field(None, description="From my.telegram.org; kept secret.")
@@ -227,7 +227,7 @@ class TelegramSettings(BaseModel):
     default_target: str | None = Field(
         None, description="Where jobs from the chat go unless a caption says `to: ...`."
     )
-    status_every_seconds: float = Field(
+    status_every_seconds: Seconds = Field(
         7.0, ge=1, description="A job's status message is edited at most this often."
     )
     allow_private_links: bool = Field(
@@ -238,14 +238,13 @@ class TelegramSettings(BaseModel):
     )
 
 
-class NetworkSettings(BaseModel):
+class NetworkSettings(Section):
     """Downloads: when a connection counts as stalled, and how links are followed."""
 
-    model_config = ConfigDict(extra="forbid")
-    stall_seconds: float = Field(
+    stall_seconds: Seconds = Field(
         60.0, gt=0, description="No bytes for this long: reconnect and resume."
     )
-    connect_timeout: float = Field(20.0, gt=0, description="Seconds to connect to a host.")
+    connect_timeout: Seconds = Field(20.0, gt=0, description="Seconds to connect to a host.")
     max_redirects: int = Field(10, ge=0, le=50, description="Redirects a download follows.")
     block_private: bool = Field(
         False,
@@ -270,32 +269,29 @@ class NetworkSettings(BaseModel):
         description="auto: read an archive over HTTP when the server allows; never: fetch first.",
     )
     wifi_only: bool = Field(False, description="Download only on Wi-Fi (a phone's data plan).")
-    recheck_seconds: float = Field(
+    recheck_seconds: Seconds = Field(
         30.0, gt=0, description="How often a download waiting for Wi-Fi or charge looks again."
     )
 
 
-class PowerSettings(BaseModel):
+class PowerSettings(Section):
     """A phone's battery: downloads wait below ``min_battery`` % unless charging."""
 
-    model_config = ConfigDict(extra="forbid")
     min_battery: int = Field(0, ge=0, le=100, description="0: no battery condition.")
     wake_lock: bool = Field(True, description="On Termux: hold a wake lock while jobs run.")
 
 
-class WebdavLogin(BaseModel):
+class WebdavLogin(Section):
     """A WebDAV server's account (``[webdav.hosts."dav.example.com"]``)."""
 
-    model_config = ConfigDict(extra="forbid")
     username: str = Field(..., min_length=1)
     password: str = ""
 
 
-class WebdavSettings(BaseModel):
+class WebdavSettings(Section):
     """WebDAV logins by host (``host`` or ``host:port``); a ``dav://user:pw@host/``
     link's own user info is taken first, for a quick try."""
 
-    model_config = ConfigDict(extra="forbid")
     hosts: dict[str, WebdavLogin] = Field(
         default_factory=dict,
         description='Logins by host, a table each: [webdav.hosts."dav.example.org"] with'
@@ -314,10 +310,9 @@ class WebdavSettings(BaseModel):
         return found or self.hosts.get(host)
 
 
-class TorboxSettings(BaseModel):
+class TorboxSettings(Section):
     """The Torbox account that ``torbox:`` references are resolved with."""
 
-    model_config = ConfigDict(extra="forbid")
     api_key: str = Field("", description="From torbox.app/settings; a secret.")
     api_base: str = Field(
         "https://api.torbox.app", pattern="^https?://", description="Torbox's API address."
@@ -327,24 +322,23 @@ class TorboxSettings(BaseModel):
     )
 
 
-class LinksSettings(BaseModel):
+class LinksSettings(Section):
     """Links to media (pages and platforms, through yt-dlp)."""
 
-    model_config = ConfigDict(extra="forbid")
     cookies_file: Path | None = Field(
         None,
         description="A Netscape cookies.txt of a logged-in browser, for sites that need a"
         " login; never logged.",
     )
-    cache_ttl: float = Field(
+    cache_ttl: Seconds = Field(
         86400.0, ge=0, description="Seconds a result is reused for the same link and output."
     )
     playlist_max: int = Field(50, ge=1, le=5000, description="Entries taken of a playlist.")
-    max_duration: float = Field(
+    max_duration: Seconds = Field(
         0.0, ge=0, description="Longest video taken, in seconds; 0: no limit."
     )
     max_size: ByteSize = Field(0, description="Largest download; 0: no limit.")
-    timeout_seconds: float = Field(
+    timeout_seconds: Seconds = Field(
         12 * 3600.0, gt=0, description="One link's fetch and conversion at most."
     )
     ffmpeg: str = Field(
@@ -354,31 +348,30 @@ class LinksSettings(BaseModel):
     )
 
 
-class WebSettings(BaseModel):
+class WebSettings(Section):
     """``ferryman web``: the page and the API."""
 
-    model_config = ConfigDict(extra="forbid")
     host: str = Field(
         "127.0.0.1", description="Address to listen on; any but loopback needs web.tokens."
     )
     port: int = Field(8080, ge=0, le=65535, description="The page's port.")
-    tokens: list[str] = Field(
+    tokens: TokenLines = Field(
         default_factory=list,
         description="API tokens, stored hashed (sha256:<hex>, from `ferryman web token`);"
         " empty: no login, allowed on loopback only.",
     )
-    link_ttl: float = Field(86400.0, gt=0, description="Seconds a download link stays valid.")
+    link_ttl: Seconds = Field(86400.0, gt=0, description="Seconds a download link stays valid.")
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^/\s]+(/\S*)?$",
         description="Where people reach `ferryman web` (a proxy's address):"
         " `ferryman links` begins its links with it; empty: http://host:port.",
     )
-    stuck_after: float = Field(
+    stuck_after: Seconds = Field(
         300.0, gt=0, description="Seconds without progress before a running job is flagged."
     )
-    max_upload: ByteSize = Field(20 * 1024**3, description="Largest upload.")
-    max_piece: ByteSize = Field(
+    max_upload: PositiveSize = Field(20 * 1024**3, description="Largest upload.")
+    max_piece: PositiveSize = Field(
         64 * 1024**2,
         description="Largest piece of an upload in one PUT (the page sends 8 MiB pieces);"
         " a larger body is refused with request.too_large before it is read.",
@@ -395,20 +388,25 @@ class WebSettings(BaseModel):
         description="API requests a minute per token (an upload's pieces and its status"
         " are not counted).",
     )
-    upload_expiry: float = Field(
+    upload_expiry: Seconds = Field(
         86400.0,
         gt=0,
         description="Seconds an unfinished upload may lie untouched before it is deleted"
         " (the page left mid-file); a finished one stays with its job.",
     )
+    trusted_proxies: ProxyAddresses = Field(
+        default_factory=list,
+        description="Addresses (or networks, 10.0.0.0/8) of the reverse proxies in front of"
+        " the page: X-Forwarded-For is believed only from these (sign-in budgets, the"
+        " audit); empty: from none, the connection's own address counts.",
+    )
 
 
-class NotifySettings(BaseModel):
+class NotifySettings(Section):
     """Notices when a job ends or waits on you, and when a watch finds or fails
     (``docs/watch.md``): Apprise URLs, or ``ferryman://``/``ferrymans://`` for a signed
     webhook whose body carries the job's view."""
 
-    model_config = ConfigDict(extra="forbid")
     urls: list[str] = Field(
         default_factory=list,
         description="Apprise URLs (tgram://, discord://, ntfy://, json://…) or ferryman(s)://host/path.",
@@ -417,7 +415,7 @@ class NotifySettings(BaseModel):
         False,
         description="Send nothing to these URLs (a job's or a watch's --notify still speaks).",
     )
-    digest_seconds: float = Field(
+    digest_seconds: Seconds = Field(
         10.0,
         ge=0,
         description="Jobs ending within this many seconds go out as one notice; 0: each alone.",
@@ -428,16 +426,15 @@ class NotifySettings(BaseModel):
     max_tries: int = Field(
         8, ge=1, le=100, description="Deliveries tried before a notice is given up."
     )
-    retry_seconds: float = Field(5.0, gt=0, description="The first retry's wait; it doubles.")
-    timeout_seconds: float = Field(15.0, gt=0, description="One delivery's time limit.")
+    retry_seconds: Seconds = Field(5.0, gt=0, description="The first retry's wait; it doubles.")
+    timeout_seconds: Seconds = Field(15.0, gt=0, description="One delivery's time limit.")
 
 
-class WatchSettings(BaseModel):
+class WatchSettings(Section):
     """How much one watch check takes on (``docs/watch.md``): a source with thousands of
     new entries is recorded in short batches over several passes, so the API and the
     other stages keep their turn while it is taken in."""
 
-    model_config = ConfigDict(extra="forbid")
     batch_size: int = Field(
         250,
         ge=1,
@@ -450,7 +447,7 @@ class WatchSettings(BaseModel):
         description="New entries one check records at most; the rest are the next check's,"
         " due at once.",
     )
-    settle_seconds: float = Field(
+    settle_seconds: Seconds = Field(
         3.0,
         ge=0,
         le=3600,
@@ -468,11 +465,10 @@ class WatchSettings(BaseModel):
     )
 
 
-class S3Settings(BaseModel):
+class S3Settings(Section):
     """An S3-compatible bucket for results (AWS, SeaweedFS, MinIO, R2…): several web
     front ends serve one set of results, and links are presigned S3 URLs."""
 
-    model_config = ConfigDict(extra="forbid")
     endpoint: str = Field(
         ..., pattern=r"^https?://[^/\s]+", description="http(s)://host[:port] of the S3 API."
     )
@@ -488,12 +484,11 @@ class S3Settings(BaseModel):
     )
 
 
-class ResultsSettings(BaseModel):
+class ResultsSettings(Section):
     """Where the ``link:`` destination keeps finished files for download."""
 
-    model_config = ConfigDict(extra="forbid")
     dir: Path | None = Field(None, description="Results folder; empty: <data_dir>/results.")
     s3: S3Settings | None = Field(None, description="An S3 bucket instead of the folder.")
-    retention: float = Field(
+    retention: Seconds = Field(
         7 * 86400.0, gt=0, description="Seconds a result is kept before it is deleted."
     )

@@ -145,3 +145,46 @@ async def test_the_next_download_goes_to_the_person_downloading_fewest(store: St
     assert second is not None and second.job_id == mine.id
     third = await store.claim_fetch("f", 30)
     assert third is not None and third.job_id == theirs[1].id
+
+
+async def test_numbers_are_never_given_again(store: Store) -> None:
+    """Removing the newest person (token, session) and adding another gave SQLite's
+    newcomer the removed one's number, and with it what was bound to it."""
+    ann = await store.add_user("ann", "h")
+    bob = await store.add_user("bob", "h")
+    token = await store.add_user_token(bob.id, "sha256:bb", "t")
+    session = await store.add_session("sha256:s1", bob.id, None, store.clock() + 60)
+    assert await store.remove_user(bob.id)
+    cid = await store.add_user("cid", "h")
+    assert cid.id not in (ann.id, bob.id)
+    assert await store.add_user_token(cid.id, "sha256:cc", "t") != token
+    assert await store.add_session("sha256:s2", cid.id, None, store.clock() + 60) != session
+
+
+async def test_sessions_are_held_and_end(store: Store) -> None:
+    ann = await store.add_user("ann", "h")
+    first = await store.add_session("sha256:one", ann.id, None, store.clock() + 60)
+    second = await store.add_session("sha256:two", ann.id, None, store.clock() + 60)
+    server = await store.add_session("sha256:srv", None, "abcd", store.clock() + 60)
+    found = await store.session("sha256:one")
+    assert found is not None and found.id == first and found.user is not None
+    assert found.user.name == "ann"
+    kept = await store.session("sha256:srv")
+    assert kept is not None and kept.user is None and kept.token == "abcd"
+    assert await store.session("sha256:nope") is None
+    # Signing out ends that one; a password set anew ends every one of hers.
+    assert await store.end_session("sha256:one")
+    assert await store.session("sha256:one") is None and not await store.session_alive(first)
+    assert await store.session_alive(second)
+    await store.update_user(ann.id, settings={"dest": "link:"})  # not a password: kept
+    assert await store.session_alive(second)
+    await store.update_user(ann.id, password_hash="h2")
+    assert await store.session("sha256:two") is None
+    third = await store.add_session("sha256:three", ann.id, None, store.clock() + 60)
+    assert await store.end_sessions(ann.id, keep=third) == 0
+    assert await store.remove_user(ann.id)
+    assert await store.session("sha256:three") is None
+    assert await store.session_alive(server)
+    # One past its end is no session, and goes when the next is made.
+    late = await store.add_session("sha256:late", None, "ef", store.clock() - 1)
+    assert await store.session("sha256:late") is None and not await store.session_alive(late)

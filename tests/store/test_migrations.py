@@ -152,6 +152,7 @@ _ROWS_AT = {
     17: _UP_TO_V4,  # 18 renames jobs.expanded (read_done) and the state expanding (reading)
     18: _UP_TO_V4,  # 19 adds jobs.run (0: every job there is in its first run)
     19: _UP_TO_V4,  # 20 adds jobs.read_claims (1 for a job that has started, else 0)
+    20: _UP_TO_V4,  # 21 rebuilds SQLite's users, user_tokens, passkeys with AUTOINCREMENT; sessions
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values
@@ -607,3 +608,43 @@ def test_the_steps_are_numbered_files_that_never_import_the_live_schema() -> Non
             for alias in n.names
         }
         assert "schema" not in names, stem
+
+
+async def test_after_step_21_a_removed_persons_number_is_never_given_again(
+    kind: str, tmp_path: Path
+) -> None:
+    """People and tokens made at version 20, upgraded: removing the newest person (or
+    token, or session) and adding another gave SQLite's newcomer the removed one's number
+    (who then inherited their cookies, cached results and open stream). From step 21 on,
+    each number is new; the rows the rebuild carried are whole. (A number removed before
+    the upgrade is not known to it: a new account starts with none of that number's
+    files, ``web/accounts/removal``.)"""
+    async with _database(kind, tmp_path) as engine:
+        await _run(engine, lambda c: migrate.migrate(c, 20))
+
+        def people(conn: Connection) -> None:
+            with conn.begin():
+                for n in (1, 2, 3):
+                    conn.exec_driver_sql(
+                        "INSERT INTO users (name, admin, settings, created_at)"
+                        f" VALUES ('p{n}', FALSE, '{{}}', 1.0)"
+                    )
+                conn.exec_driver_sql(
+                    "INSERT INTO user_tokens (user_id, hash, label, created_at)"
+                    " VALUES (2, 'sha256:aa', 't', 1.0), (3, 'sha256:bb', 't', 1.0)"
+                )
+
+        await _run(engine, people)
+        await _run(engine, migrate.migrate)
+        store = Store(engine)
+        assert await store.remove_user(3)
+        newcomer = await store.add_user("p4", None)
+        token = await store.add_user_token(newcomer.id, "sha256:cc", "t")
+        first = await store.add_session("sha256:dd", newcomer.id, None, 1e12)
+        await store.end_sessions(newcomer.id)
+        second = await store.add_session("sha256:ee", newcomer.id, None, 1e12)
+        kept = await store.user_of_token("sha256:aa")
+    assert newcomer.id == 4
+    assert token == 3
+    assert second > first
+    assert kept is not None and kept.name == "p2"

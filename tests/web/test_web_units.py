@@ -134,6 +134,22 @@ def test_the_rate_limiter_counts_per_key_and_resets_with_its_window() -> None:
     assert limiter.take("a", now=10.5)[:2] == (True, 1)
 
 
+def test_the_rate_limiter_past_its_keys_forgets_its_oldest_windows_only() -> None:
+    """Past 10,000 keys it forgot every window at once: the addresses that had spent
+    theirs just before the cap were given a fresh budget."""
+    limiter = guard.RateLimiter(1, period=60)
+    cap = 10_000  # guard.KEYS
+    many = cap + 50
+    for n in range(many):
+        assert limiter.take(f"addr:{n}", now=0)[0]
+    # Those that came last (before and after the cap) are still counted...
+    for n in (cap - 1, cap, many - 1):
+        assert not limiter.take(f"addr:{n}", now=1)[0], n
+    # ...and only the oldest were forgotten, one for each new key.
+    assert limiter.take("addr:0", now=1)[0]
+    assert len(limiter._windows) == cap == guard.KEYS
+
+
 def _album(root: Path, job: int, seq: int, names: list[str]) -> None:
     folder = root / f"job-{job}" / f"{seq:04d}"
     folder.mkdir(parents=True)

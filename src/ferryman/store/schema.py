@@ -428,6 +428,7 @@ users = Table(
     Column("settings", Text, nullable=False, default="{}"),
     Column("tg_user_id", BigInteger, unique=True),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # schema v21: a removed person's number is never given again
 )
 
 user_tokens = Table(
@@ -438,6 +439,7 @@ user_tokens = Table(
     Column("hash", String(80), nullable=False, unique=True),  # sha256:<hex>
     Column("label", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # schema v21: a link bound to a revoked token stays dead
 )
 
 passkeys = Table(
@@ -449,7 +451,25 @@ passkeys = Table(
     Column("public_key", Text, nullable=False),  # base64url COSE key
     Column("sign_count", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # schema v21
 )
+
+# Sessions (schema v21): a page's sign-in, held here so that signing out, a password set
+# anew, a removal (or a server token taken out of web.tokens) ends it at once; the
+# cookie carries only a random key, kept hashed. ``user_id`` NULL: a server token's
+# session (``token``: a prefix of that token's hash).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hash", String(80), nullable=False, unique=True),  # sha256:<hex> of the cookie
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("token", String(80)),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # a link bound to an ended session stays dead
+)
+Index("sessions_user", sessions.c.user_id)
 
 link_codes = Table(
     "link_codes",

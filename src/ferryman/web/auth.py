@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
-from ferryman.web.accounts.identify import identify, signed_in
+from ferryman.web.accounts.identify import SESSION_SECONDS, identify, new_session, signed_in
 from ferryman.web.accounts.who import SCOPE_KEY
 from ferryman.web.core import API, Web, error_response
 from ferryman.web.core import send_error as _send_error
@@ -189,13 +189,12 @@ def _session(app: FastAPI, web: Web) -> None:
             body.token
         ):
             raise FerrymanError("auth.required", "the token is not known")
-        who = guard.hash_token(body.token)[7:23]
-        expires = web.clock.now() + 7 * 86400
+        who = guard.hash_token(body.token)[7:23]  # ends when the token's line goes
         response = Response(status_code=204)
         response.set_cookie(
             guard.COOKIE,
-            web.signer.sign(0, f"session:{who}", expires),
-            max_age=7 * 86400,
+            await new_session(web, None, who),
+            max_age=SESSION_SECONDS,
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",

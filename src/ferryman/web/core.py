@@ -25,6 +25,7 @@ from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
 from ferryman.web.accounts.book import AccountBook
+from ferryman.web.accounts.held import Held
 from ferryman.web.accounts.link_grants import bind_for
 from ferryman.web.file_views import file_view
 from ferryman.web.live import Tracker
@@ -135,6 +136,7 @@ class Web:
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
     book: AccountBook = field(default_factory=AccountBook)  # whether accounts are in use
+    held: Held = field(default_factory=Held)  # open streams' credentials, checked again
     # Where a library file's preview is decoded: confined workers (``web.server``), so a
     # hostile file in a person's library never hangs or takes down the page's process.
     decoder: Decoder = IN_PROCESS

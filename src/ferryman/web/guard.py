@@ -123,21 +123,28 @@ class _Window:
     used: int = 0
 
 
+KEYS = 10_000  # windows a limiter keeps: one an address or a token
+
+
 @dataclass(slots=True)
 class RateLimiter:
-    """``limit`` requests per ``period`` seconds per key (a fixed window)."""
+    """``limit`` requests per ``period`` seconds per key (a fixed window). Past ``keys``
+    windows the oldest ones go, one for each new: forgetting all at once gave every
+    address a fresh budget whenever 10,000 others had come (an attacker's own)."""
 
     limit: int
     period: float = 60.0
-    _windows: dict[str, _Window] = field(default_factory=dict)
+    keys: int = KEYS
+    _windows: dict[str, _Window] = field(default_factory=dict)  # oldest window first
 
     def take(self, key: str, now: float | None = None) -> tuple[bool, int, float]:
         """(allowed, remaining, seconds until the window resets)."""
         now = SYSTEM.monotonic() if now is None else now
         window = self._windows.get(key)
         if window is None or now - window.start >= self.period:
-            if len(self._windows) > 10_000:
-                self._windows.clear()  # old windows of many addresses: forget them
+            self._windows.pop(key, None)  # a new window goes to the end: the newest
+            while len(self._windows) >= self.keys:
+                del self._windows[next(iter(self._windows))]
             window = self._windows[key] = _Window(now)
         reset = window.start + self.period - now
         if window.used >= self.limit:

@@ -119,6 +119,7 @@ async def web_app(
     tasks = [
         asyncio.create_task(tracker.run(poll), name="web-tracker"),
         asyncio.create_task(_sweep(web), name="web-results-sweep"),
+        asyncio.create_task(web.held.run(web, clock), name="web-credentials"),
     ]
     try:
         yield Served(create_app(web), web)
@@ -178,7 +179,8 @@ async def serve(
                 if on_stop is not None:
                     on_stop()
 
-            await _uvicorn(served.app, host, port, ready, stopping)
+            trusted = settings.web.trusted_proxies
+            await _uvicorn(served.app, host, port, ready, stopping, trusted)
     finally:
         for sig in _SIGNALS:
             loop.remove_signal_handler(sig)
@@ -196,6 +198,7 @@ async def _uvicorn(
     port: int,
     ready: Callable[[int], None] | None,
     stopping: Callable[[], None],
+    trusted: list[str],
 ) -> None:
 
     config = uv.Config(
@@ -212,6 +215,11 @@ async def _uvicorn(
         h11_max_incomplete_event_size=connections.HEAD_BYTES,
         timeout_keep_alive=connections.KEEP_ALIVE_SECONDS,
         ws_max_size=MAX_MESSAGE,
+        # X-Forwarded-For only from a proxy named in web.trusted_proxies; uvicorn's own
+        # default believed it from any process on 127.0.0.1 (a sign-in budget per forged
+        # address, a forged address in the audit).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=list(trusted),
     )
     loop = asyncio.get_running_loop()
 

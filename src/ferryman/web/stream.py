@@ -91,6 +91,13 @@ class Stream:
         for event in waiting.values():
             event.set()
 
+    def wake(self) -> None:
+        """Wake every waiting client now (``accounts.held``: a credential ended): each
+        looks whether it is still wanted before its next frame."""
+        waiting, self._waiting = self._waiting, {}
+        for event in waiting.values():
+            event.set()
+
     @property
     def seq(self) -> int:
         return self._seq

@@ -100,8 +100,11 @@ def add(
     chosen = _password(password)
     folder = _library(library)
 
-    async def work(_settings: Settings, store: Accounts) -> None:
+    from ferryman.web.accounts.removal import forget_person  # lazy: start-up
+
+    async def work(settings: Settings, store: Accounts) -> None:
         user = await store.add_user(name, hash_password(chosen), admin)
+        await forget_person(settings, user.id)  # starts with nothing of anyone's
         if folder:
             await store.update_user(user.id, settings={**user.settings, "library": folder})
         await store.add_audit("cli", "user.add", name, "local")
@@ -146,10 +149,14 @@ def remove(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The account to remove.")],
 ) -> None:
-    """Remove an account (its tokens, passkeys and sessions end); its jobs stay."""
+    """Remove an account (its tokens, passkeys, sessions and open streams end, its
+    cookies and cached link results go); its jobs stay."""
+    from ferryman.web.accounts.removal import forget_person  # lazy: start-up
 
-    async def work(_settings: Settings, store: Accounts) -> None:
-        await store.remove_user(await _named(store, name))
+    async def work(settings: Settings, store: Accounts) -> None:
+        person = await _named(store, name)
+        await store.remove_user(person)
+        await forget_person(settings, person)
         await store.add_audit("cli", "user.remove", name, "local")
 
     run_with_store(ctx, work)

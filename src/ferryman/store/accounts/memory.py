@@ -9,11 +9,19 @@ from typing import Any
 from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
-from ferryman.store.accounts.sql import BUSY, RUNNING, AuditRow, Passkey, User, user_from
+from ferryman.store.accounts.sql import (
+    BUSY,
+    RUNNING,
+    AuditRow,
+    Passkey,
+    Session,
+    User,
+    user_from,
+)
 from ferryman.store.memory.base import MemoryBase, Row
 from ferryman.store.shared.rows import Clock
 
-_TABLES = ("users", "user_tokens", "passkeys", "audit")
+_TABLES = ("users", "user_tokens", "passkeys", "sessions", "audit")
 
 
 class MemoryAccounts(MemoryBase):
@@ -57,7 +65,7 @@ class MemoryAccounts(MemoryBase):
         return self._find("tg_user_id", tg_user_id)
 
     async def remove_user(self, user_id: int) -> bool:
-        for table in ("user_tokens", "passkeys"):
+        for table in ("user_tokens", "passkeys", "sessions"):
             rows = self.tables[table]
             for key in [k for k, r in rows.items() if r["user_id"] == user_id]:
                 del rows[key]
@@ -79,6 +87,8 @@ class MemoryAccounts(MemoryBase):
         row = self.tables["users"].get(user_id)
         if row is not None:
             row |= values
+        if "password_hash" in values:
+            await self.end_sessions(user_id)
 
     async def add_user_token(self, user_id: int, hashed: str, label: str) -> int:
         self._unique("user_tokens", "hash", hashed)
@@ -111,6 +121,43 @@ class MemoryAccounts(MemoryBase):
             return False
         del self.tables["user_tokens"][token_id]
         return True
+
+    async def add_session(
+        self, hashed: str, user_id: int | None, token: str | None, expires_at: float
+    ) -> int:
+        rows = self.tables["sessions"]
+        for key in [k for k, r in rows.items() if r["expires_at"] < self.clock()]:
+            del rows[key]
+        self._unique("sessions", "hash", hashed)
+        values = {"hash": hashed, "user_id": user_id, "token": token, "expires_at": expires_at}
+        return self.insert("sessions", values | {"created_at": self.clock()})
+
+    async def session(self, hashed: str) -> Session | None:
+        for r in self.tables["sessions"].values():
+            if r["hash"] == hashed and r["expires_at"] >= self.clock():
+                user = await self.user(r["user_id"]) if r["user_id"] is not None else None
+                if r["user_id"] is not None and user is None:
+                    return None
+                return Session(r["id"], user, r["token"], r["expires_at"])
+        return None
+
+    async def session_alive(self, session_id: int) -> bool:
+        row = self.tables["sessions"].get(session_id)
+        return row is not None and row["expires_at"] >= self.clock()
+
+    async def end_session(self, hashed: str) -> bool:
+        rows = self.tables["sessions"]
+        found = [k for k, r in rows.items() if r["hash"] == hashed]
+        for key in found:
+            del rows[key]
+        return bool(found)
+
+    async def end_sessions(self, user_id: int, keep: int | None = None) -> int:
+        rows = self.tables["sessions"]
+        found = [k for k, r in rows.items() if r["user_id"] == user_id and k != keep]
+        for key in found:
+            del rows[key]
+        return len(found)
 
     async def add_passkey(
         self, user_id: int, credential_id: str, public_key: str, count: int

@@ -1,5 +1,7 @@
 """Accounts: the people of one ferryman, their own API tokens, passkeys, Telegram link
-codes, and the audit of sign-ins and administrators' actions (schema step 16).
+codes, the page's sessions, and the audit of sign-ins and administrators' actions
+(schema steps 16 and 21). A person's, a token's, a session's number is never given
+again (a link or a stream bound to one never passes to another's).
 
 The store keeps only what it is given: password hashes are made and checked by
 ``web.accounts.passwords`` (argon2id), tokens and link codes arrive hashed. A job's and a
@@ -34,6 +36,7 @@ from ferryman.store.schema import (
     jobs,
     link_codes,
     passkeys,
+    sessions,
     user_tokens,
     users,
     watches,
@@ -63,6 +66,17 @@ class Passkey:
     credential_id: str
     public_key: str
     sign_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A page's sign-in held here: its person (None: a server token's, ``token`` the
+    prefix of that token's hash) until ``expires_at``, or until it is ended."""
+
+    id: int
+    user: User | None
+    token: str | None
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +141,10 @@ class AccountQueries(StoreBase):
         return await self._one_user(_USER_OF_TELEGRAM, {"tg_user_id": tg_user_id})
 
     async def remove_user(self, user_id: int) -> bool:
-        """The account, its tokens, passkeys and codes; its jobs and watches stay, the
-        administrator's now (``account_id`` NULL)."""
+        """The account, its tokens, passkeys, codes and sessions; its jobs and watches
+        stay, the administrator's now (``account_id`` NULL)."""
         async with self._write() as conn:
-            for table in (user_tokens, passkeys, link_codes):
+            for table in (user_tokens, passkeys, link_codes, sessions):
                 await conn.execute(delete(table).where(table.c.user_id == user_id))
             for table in (jobs, watches):
                 await conn.execute(
@@ -140,12 +154,16 @@ class AccountQueries(StoreBase):
         return done.rowcount == 1
 
     async def update_user(self, user_id: int, **values: Any) -> None:
-        """Set ``password_hash``, ``admin``, ``settings`` (a dict) or ``tg_user_id``."""
+        """Set ``password_hash``, ``admin``, ``settings`` (a dict) or ``tg_user_id``. A
+        password set anew ends the person's sessions, in the same transaction, through
+        whichever door it was set."""
         if "settings" in values:
             values["settings"] = json.dumps(values["settings"], sort_keys=True)
         try:
             async with self._write() as conn:
                 await conn.execute(update(users).where(users.c.id == user_id).values(values))
+                if "password_hash" in values:
+                    await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
         except IntegrityError as exc:
             raise FerrymanError("account.exists", "linked to another account already") from exc
 
@@ -174,6 +192,55 @@ class AccountQueries(StoreBase):
         async with self._write() as conn:
             done = await conn.execute(delete(user_tokens).where(*mine))
         return done.rowcount == 1
+
+    # ------------------------------------------------------------- sessions
+
+    async def add_session(
+        self, hashed: str, user_id: int | None, token: str | None, expires_at: float
+    ) -> int:
+        """A new session (its cookie's key arrives hashed); those past their end go."""
+        values = {
+            "hash": hashed,
+            "user_id": user_id,
+            "token": token,
+            "created_at": self.clock(),
+            "expires_at": expires_at,
+        }
+        async with self._write() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.expires_at < self.clock()))
+            done = await conn.execute(insert(sessions).values(values))
+        key = done.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    async def session(self, hashed: str) -> Session | None:
+        """The session of a cookie's hashed key, while it lasts, with its person."""
+        found = await self._read(_SESSION, {"hash": hashed})
+        if not found or found[0]._mapping["expires_at"] < self.clock():
+            return None
+        m = found[0]._mapping
+        user = await self.user(m["user_id"]) if m["user_id"] is not None else None
+        if m["user_id"] is not None and user is None:
+            return None
+        return Session(m["id"], user, m["token"], m["expires_at"])
+
+    async def session_alive(self, session_id: int) -> bool:
+        found = await self._read(_SESSION_ALIVE, {"id": session_id})
+        return bool(found) and found[0][0] >= self.clock()
+
+    async def end_session(self, hashed: str) -> bool:
+        async with self._write() as conn:
+            done = await conn.execute(delete(sessions).where(sessions.c.hash == hashed))
+        return done.rowcount == 1
+
+    async def end_sessions(self, user_id: int, keep: int | None = None) -> int:
+        """End a person's sessions (all but ``keep``); how many ended."""
+        mine = [sessions.c.user_id == user_id]
+        if keep is not None:
+            mine.append(sessions.c.id != keep)
+        async with self._write() as conn:
+            done = await conn.execute(delete(sessions).where(*mine))
+        return int(done.rowcount)
 
     # ------------------------------------------------------------- passkeys
 
@@ -282,6 +349,12 @@ _TOKENS = (
     select(user_tokens.c.id, user_tokens.c.label, user_tokens.c.created_at)
     .where(user_tokens.c.user_id == bindparam("user_id", type_=Integer))
     .order_by(user_tokens.c.id)
+)
+_SESSION = select(sessions.c.id, sessions.c.user_id, sessions.c.token, sessions.c.expires_at).where(
+    sessions.c.hash == bindparam("hash", type_=String)
+)
+_SESSION_ALIVE = select(sessions.c.expires_at).where(
+    sessions.c.id == bindparam("id", type_=Integer)
 )
 _PASSKEY = select(passkeys).where(
     passkeys.c.credential_id == bindparam("credential_id", type_=String)

@@ -48,6 +48,7 @@ from ferryman.store.migrations import (
     v0018_reading,
     v0019_job_runs,
     v0020_read_claims,
+    v0021_sessions,
 )
 
 Step = Callable[[Connection], None]
@@ -73,4 +74,5 @@ STEPS: tuple[Step, ...] = (
     v0018_reading.apply,
     v0019_job_runs.apply,
     v0020_read_claims.apply,
+    v0021_sessions.apply,
 )

@@ -1,25 +1,28 @@
 """A request's person: an administrator's ``web.tokens`` token or its session, a
-person's own token, a person's session cookie (HttpOnly, SameSite=Strict, signed, and
-tied to their password: a reset ends it), or the open loopback page when there are
-neither tokens nor accounts (as before accounts). A cookie's request that changes
-something needs the page's CSRF header, as before."""
+person's own token, a person's session cookie (HttpOnly, SameSite=Strict), or the open
+loopback page when there are neither tokens nor accounts (as before accounts). A
+cookie's request that changes something needs the page's CSRF header, as before.
+
+A session is held in the store (``sessions``), its cookie only a random key: signing
+out, a password set anew (through any door), a removal end it at once, and a copy of
+the cookie with it. ``Who.via`` names the credential (``t:TOKEN_ID``, ``s:SESSION_ID``)
+for what is bound to it (``link_grants``, ``held``)."""
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from fastapi import Request, WebSocket
 
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
-from ferryman.web.accounts import passwords
 from ferryman.web.accounts.who import ADMIN, Who
 
 if TYPE_CHECKING:
     from ferryman.store.accounts.sql import User
     from ferryman.web.core import Web
 
-USER_SESSION = "user:"  # a person's session grant: ``user:ID:STAMP``
 SESSION_SECONDS = 7 * 86400
 
 
@@ -27,8 +30,13 @@ def who_is(user: User, via: str = "") -> Who:
     return Who(user.id, user.name, user.admin, user.settings, via)
 
 
-def session_path(user: User) -> str:
-    return f"{USER_SESSION}{user.id}:{passwords.stamp(user.password_hash)}"
+async def new_session(web: Web, user: User | None, token: str | None = None) -> str:
+    """A new session's cookie value (its hash is what the store keeps): ``user``'s, or
+    (None) a server token's, ``token`` being a prefix of that token's hash."""
+    key = secrets.token_urlsafe(32)
+    expires = web.clock.now() + SESSION_SECONDS
+    await web.store.add_session(guard.hash_token(key), user.id if user else None, token, expires)
+    return key
 
 
 async def signed_in(web: Web, request: Request | WebSocket) -> bool:
@@ -76,20 +84,15 @@ async def identify(web: Web, request: Request | WebSocket) -> tuple[str, Who, Fe
     return key, who, None
 
 
-async def _session(web: Web, session: str) -> Who | None:
-    try:
-        grant = web.signer.check(session, web.clock.now())
-    except FerrymanError:
+async def _session(web: Web, key: str) -> Who | None:
+    """The session's person while the store holds it (ended: signed out, a password set
+    anew, a removal, its 7 days past)."""
+    if len(key) > 128:
+        return None  # no key this server gave
+    found = await web.store.session(guard.hash_token(key))
+    if found is None:
         return None
-    if grant.job_id != 0:
-        return None  # a download link is no session
-    if grant.path.startswith("session:"):  # an administrator's token's session
-        prefix = grant.path.removeprefix("session:")
-        return ADMIN if web.tokens.required and web.tokens.still_listed(prefix) else None
-    if not grant.path.startswith(USER_SESSION):
-        return None
-    number, _, stamp = grant.path.removeprefix(USER_SESSION).partition(":")
-    user = await web.store.user(int(number)) if number.isdigit() else None
-    if user is None or passwords.stamp(user.password_hash) != stamp:
-        return None  # removed, or its password was set anew since
-    return who_is(user, f"p:{stamp}")
+    if found.user is None:  # a server token's session: ends with the token's line
+        listed = web.tokens.required and web.tokens.still_listed(found.token or "")
+        return ADMIN if listed else None
+    return who_is(found.user, f"s:{found.id}")

@@ -4,10 +4,11 @@ A link is a capability: whoever holds it gets the one file (or the whole job's z
 the one preview) it names until it expires, signed in or not, as whoever. A link of a
 person's job is also bound to that person (``u:ID``), and, when that person asked for it
 through their own API token or their session, to that too (``u:ID:t:TOKEN``,
-``u:ID:p:STAMP``); it is refused (410 ``link.revoked``) once the person is removed (their
-jobs are then an administrator's), the token is revoked, or the password the session
-was made under is reset. Links the page's views carry are made without a request, so
-they are bound to the person only."""
+``u:ID:s:SESSION``); it is refused (410 ``link.revoked``) once the person is removed
+(their jobs are then an administrator's), the token is revoked, or the session ended
+(signed out, a password set anew). Numbers are never given again, so a link never
+passes to a later person, token or session. Links the page's views carry are made
+without a request, so they are bound to the person only."""
 
 from __future__ import annotations
 
@@ -52,5 +53,13 @@ async def check_bound(web: Web, grant: Grant, job: Job) -> None:
             raise FerrymanError(
                 "link.revoked", "the API token this link was made through is revoked"
             )
-    elif how == "p" and passwords.stamp(user.password_hash) != value:
+    elif how in ("s", "p") and not await _session_on(web, how, value, user.password_hash):
         raise FerrymanError("link.revoked", "the session this link was made through has ended")
+
+
+async def _session_on(web: Web, how: str, value: str, password_hash: str | None) -> bool:
+    """Whether the session a link was made through goes on: held in the store (``s:``),
+    or, for a link made before sessions were (``p:``), its password unchanged."""
+    if how == "p":
+        return passwords.stamp(password_hash) == value
+    return value.isdigit() and await web.store.session_alive(int(value))

@@ -103,7 +103,7 @@ def routes(app: FastAPI, web: Web) -> None:
     @app.post(f"{API}/session/passkey/options", tags=["session"])
     async def sign_in_options(request: Request) -> dict[str, Any]:
         """The options for ``navigator.credentials.get`` (any of this site's passkeys)."""
-        allowed, _, _ = web.limiter.take(f"sign-in:{address(request)}")
+        allowed, _, _ = web.limiter.take(f"sign-in:{address(request)}", web.clock.monotonic())
         if not allowed:
             raise FerrymanError("rate.limited", "too many sign-ins: wait a minute")
         from ferryman.web.accounts import ceremonies  # lazy: start-up
@@ -135,5 +135,5 @@ def routes(app: FastAPI, web: Web) -> None:
         await web.store.passkey_used(key.id, new_count)
         await web.store.add_audit(user.name, "sign_in", "passkey", address(request))
         response = Response(status_code=204)
-        set_session(response, web, request, user)
+        await set_session(response, web, request, user)
         return response

@@ -16,8 +16,9 @@ from ferryman.errors import FerrymanError
 from ferryman.store.accounts.sql import User
 from ferryman.web import guard
 from ferryman.web.accounts import defaults, passwords
-from ferryman.web.accounts.identify import SESSION_SECONDS, required, session_path
+from ferryman.web.accounts.identify import SESSION_SECONDS, new_session, required
 from ferryman.web.accounts.limits import LIMITS, PERSONAL
+from ferryman.web.accounts.removal import forget_person
 from ferryman.web.accounts.who import Me, Who, require_admin
 from ferryman.web.core import API, Web
 
@@ -64,10 +65,11 @@ def address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def set_session(response: Response, web: Web, request: Request, user: User) -> None:
+async def set_session(response: Response, web: Web, request: Request, user: User) -> None:
+    """A new session for ``user``, held in the store, its key in the cookie."""
     response.set_cookie(
         guard.COOKIE,
-        web.signer.sign(0, session_path(user), web.clock.now() + SESSION_SECONDS),
+        await new_session(web, user),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -101,7 +103,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def sign_in(body: SignIn, request: Request) -> Response:
         """Sign in with a name and a password: the page's session cookie (HttpOnly,
         SameSite=Strict), as a token's. Counted against the address's budget."""
-        allowed, _, reset = web.limiter.take(f"sign-in:{address(request)}")
+        allowed, _, reset = web.limiter.take(f"sign-in:{address(request)}", web.clock.monotonic())
         if not allowed:
             raise FerrymanError("rate.limited", f"too many sign-ins: wait {round(reset)} s")
         user = await web.store.user_named(body.name)
@@ -111,11 +113,16 @@ def routes(app: FastAPI, web: Web) -> None:
             raise FerrymanError("account.sign_in", "the name or the password is wrong")
         await audit(user.name, "sign_in", "password", request)
         response = Response(status_code=204)
-        set_session(response, web, request, user)
+        await set_session(response, web, request, user)
         return response
 
     @app.delete(f"{API}/session", status_code=204, tags=["session"])
-    async def sign_out() -> Response:
+    async def sign_out(request: Request) -> Response:
+        """Sign out: the session ends here (a copy of its cookie no longer works) and
+        the streams opened with it close."""
+        key = request.cookies.get(guard.COOKIE) or ""
+        if key and len(key) <= 128 and await web.store.end_session(guard.hash_token(key)):
+            await web.held.check(web)
         response = Response(status_code=204)
         response.delete_cookie(guard.COOKIE)
         return response
@@ -151,12 +158,13 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.post(f"{API}/me/password", status_code=204, tags=["account"])
     async def my_password(body: NewPassword, who: Me, request: Request) -> Response:
-        """A new password; the sessions made with the old one end (this one is renewed)."""
+        """A new password; every session of the person ends (this one is renewed)."""
         user = await _account(who)
         await web.store.update_user(user.id, password_hash=await passwords.hashed(body.password))
         await audit(who, "password", user.name, request)
         response = Response(status_code=204)
-        set_session(response, web, request, await _account(who))
+        await set_session(response, web, request, await _account(who))
+        await web.held.check(web)
         return response
 
     @app.post(f"{API}/me/tokens", status_code=201, tags=["account"])
@@ -172,6 +180,7 @@ def routes(app: FastAPI, web: Web) -> None:
         user = await _account(who)
         if not await web.store.remove_user_token(user.id, token_id):
             raise FerrymanError("account.not_found", f"you have no token {token_id}")
+        await web.held.check(web)  # the streams opened with it close
         return Response(status_code=204)
 
     @app.post(f"{API}/me/telegram", tags=["account"])
@@ -203,6 +212,7 @@ def routes(app: FastAPI, web: Web) -> None:
         made = await web.store.add_user(
             body.name, await passwords.hashed(body.password), body.admin
         )
+        await forget_person(web.settings, made.id)  # starts with nothing of anyone's
         web.book.changed()
         await audit(who, "user.add", made.name, request)
         return user_view(made)
@@ -213,6 +223,7 @@ def routes(app: FastAPI, web: Web) -> None:
         user = await named(name)
         await web.store.update_user(user.id, password_hash=await passwords.hashed(body.password))
         await audit(who, "user.reset", name, request)
+        await web.held.check(web)  # their sessions ended: so do their streams
         return Response(status_code=204)
 
     @app.put(f"{API}/users/{{name}}/settings", tags=["admin"])
@@ -234,12 +245,14 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.delete(f"{API}/users/{{name}}", status_code=204, tags=["admin"])
     async def remove(name: str, who: Me, request: Request) -> Response:
-        """Remove an account (its tokens, passkeys, sessions); its jobs stay, an
-        administrator's now."""
+        """Remove an account (its tokens, passkeys, sessions, open streams, cookies and
+        cached link results); its jobs stay, an administrator's now."""
         require_admin(who)
         user = await named(name)
         await web.store.remove_user(user.id)
         web.book.changed()
+        await web.held.check(web)
+        await forget_person(web.settings, user.id)
         await audit(who, "user.remove", name, request)
         return Response(status_code=204)
 

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from ferryman.clock import Clock
 from ferryman.errors import FerrymanError
 from ferryman.timeouts import within
+from ferryman.web.accounts.held import Holder
 from ferryman.web.accounts.identify import identify
 from ferryman.web.accounts.who import ADMIN, Me, Who
 from ferryman.web.auth import foreign
@@ -56,19 +57,23 @@ def routes(app: FastAPI, web: Web) -> None:
         return [sent], seq
 
     async def frames(
-        last: int, epoch: str | None, jobs: set[int] | None, who: Who = ADMIN
+        last: int, epoch: str | None, jobs: set[int] | None, holder: Holder
     ) -> AsyncGenerator[tuple[list[Sent], int]]:
         """A client's frames and the number it has seen then: first exactly what it
         missed (or a snapshot), then what comes, each job's newest view, as often as its
         audience is woken (``Stream.wait_after``); no messages: a ping, after 15 s of
         quiet. A frame holds ``FRAME_MESSAGES`` at most: a client that reads slowly
-        holds one frame in this server, never all it is behind."""
+        holds one frame in this server, never all it is behind. It ends, before its
+        next frame, when the credential it was opened with ends (``accounts.held``)."""
         exact = True  # the catch-up: every message, as the docs promise a reconnect
         sent_at = -math.inf
         loop = asyncio.get_running_loop()
+        who = holder.who
         with web.stream.joined(jobs):
-            while not web.stream.closed:
+            while not web.stream.closed and not holder.ended:
                 messages, seen = await catch_up(last, epoch, jobs, who)
+                if holder.ended:
+                    return
                 epoch = web.stream.epoch
                 if not exact:
                     messages = latest(messages)
@@ -84,7 +89,7 @@ def routes(app: FastAPI, web: Web) -> None:
                     await asyncio.sleep(max(0.0, sent_at + web.stream.pace_for(jobs) - loop.time()))
                     continue
                 await web.stream.wait_after(last, 15.0, jobs)
-                if web.stream.seq == last and not web.stream.closed:
+                if web.stream.seq == last and not web.stream.closed and not holder.ended:
                     yield [], last
 
     @app.websocket(f"{API}/events")
@@ -99,13 +104,17 @@ def routes(app: FastAPI, web: Web) -> None:
         web.stream.clients += 1
         try:
             jobs, last, epoch = await _hello(socket, web.clock)
-            async with contextlib.aclosing(frames(last, epoch, jobs, who)) as sending:
-                async for messages, seen in sending:  # closed with the socket: counted out
-                    if messages:
-                        await socket.send_text(frame(messages))
-                    else:
-                        await socket.send_text(json.dumps({"type": "ping", "seq": seen}))
-            await socket.close(code=1001, reason="the server is stopping")  # going away
+            with web.held.hold(socket, who) as holder:
+                async with contextlib.aclosing(frames(last, epoch, jobs, holder)) as sending:
+                    async for messages, seen in sending:  # closed with the socket: counted out
+                        if messages:
+                            await socket.send_text(frame(messages))
+                        else:
+                            await socket.send_text(json.dumps({"type": "ping", "seq": seen}))
+            if holder.ended:  # signed out, revoked, removed: as a refused handshake says
+                await socket.close(code=4401, reason="auth.required")
+            else:
+                await socket.close(code=1001, reason="the server is stopping")  # going away
         except FerrymanError as exc:  # a malformed subscription
             await socket.close(code=4400, reason=exc.message[:120])
         except Malformed as exc:  # not a subscription at all: said with a close frame
@@ -141,10 +150,14 @@ def routes(app: FastAPI, web: Web) -> None:
             try:
                 yield pack(packed, "retry: 1000\n\n")
                 era = web.stream.epoch
-                async with contextlib.aclosing(frames(after, epoch, wanted_jobs, who)) as sending:
-                    async for messages, _ in sending:
-                        text = "".join(f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages)
-                        yield pack(packed, text or ": ping\n\n")
+                with web.held.hold(request, who) as holder:
+                    sending = frames(after, epoch, wanted_jobs, holder)
+                    async with contextlib.aclosing(sending):
+                        async for messages, _ in sending:
+                            text = "".join(
+                                f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages
+                            )
+                            yield pack(packed, text or ": ping\n\n")
             finally:
                 web.stream.clients -= 1
 
@@ -155,12 +168,19 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.get(f"{API}/events/poll", tags=["events"])
     async def poll(
-        who: Me, jobs: str | None = None, after: int = 0, epoch: str | None = None
+        request: Request,
+        who: Me,
+        jobs: str | None = None,
+        after: int = 0,
+        epoch: str | None = None,
     ) -> dict[str, Any]:
         """For clients with neither: what came after ``after`` (waits up to 10 s)."""
         wanted_jobs = _job_set(jobs)
-        if web.stream.since(after, epoch) == []:
-            await web.stream.wait_after(after, 10.0)
+        with web.held.hold(request, who) as holder:
+            if web.stream.since(after, epoch) == []:
+                await web.stream.wait_after(after, 10.0)
+        if holder.ended:
+            raise FerrymanError("auth.required", "signed out, or the credential was revoked")
         messages, seq = await catch_up(after, epoch, wanted_jobs, who)
         return {
             "messages": [json.loads(m.text) for m in messages],
