@@ -863,6 +863,17 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Only an administrator may do this: ask one, or sign in as one.",
     ),
     ErrorSpec(
+        "account.dest_forbidden",
+        False,
+        "Send to a place of yours: `library:` (your own library folder, where an"
+        " administrator gave you one), a Telegram chat (`here`, `me`, `@channel`) or"
+        " `link:`; an administrator can give you a library folder (`ferryman user set NAME"
+        " --library DIR`).",
+        web_step="Send to a place of yours: the library (your own folder, where an"
+        " administrator gave you one), a Telegram chat or a download link; an administrator"
+        " can give you a library folder.",
+    ),
+    ErrorSpec(
         "account.limit_jobs",
         True,
         "You have as many jobs at once as your account may: wait for one to end, or cancel"

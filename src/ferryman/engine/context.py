@@ -21,7 +21,7 @@ from ferryman.sinks.base import SinkKind, SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
-from ferryman.store.engine_store import EngineStore
+from ferryman.store.engine_store import EngineStore, WatchPeople
 from ferryman.store.ports import (
     ConvertStore,
     DeliverStore,
@@ -127,6 +127,10 @@ class Context:
 
     @property
     def sink_states(self) -> SinkStates:
+        return self.store
+
+    @property
+    def watch_people(self) -> WatchPeople:
         return self.store
 
     def checkpoint(self) -> None:

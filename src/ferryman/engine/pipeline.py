@@ -66,6 +66,7 @@ __all__ = [
 async def _watch(ctx: Context, claimed: Watch) -> None:
     """Check a due watch (``engine/watch/check``): its new entries become jobs."""
     from ferryman.engine.ops.intake import entry_job  # lazy: start-up
+    from ferryman.engine.ops.limits import of_watches  # lazy: start-up
     from ferryman.engine.watch import Checker  # lazy: start-up
     from ferryman.sources.listers.base import WatchEntry  # lazy: start-up
     from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
@@ -81,6 +82,7 @@ async def _watch(ctx: Context, claimed: Watch) -> None:
         ctx.device,
         ctx.owner,
         enter=entry_job,
+        limited=of_watches(ctx.watch_people),  # its person's limits, as every new job's
         cut=cut,
         publish=ctx.bus.publish,
         stopping=ctx.stopping,

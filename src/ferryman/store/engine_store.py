@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from typing import Protocol
 
 from ferryman.model import Job
+from ferryman.store.accounts.sql import User
 from ferryman.store.jobs.ends import HousekeepingState
 from ferryman.store.ports import (
     ConvertStore,
@@ -24,6 +25,7 @@ from ferryman.store.ports import (
     SinkStates,
     WatchStore,
 )
+from ferryman.store.shared.rows import Clock
 
 
 class Listener(Protocol):
@@ -36,7 +38,19 @@ class Listener(Protocol):
     async def close(self) -> None: ...
 
 
+class WatchPeople(Protocol):
+    """A watch's person and what they used (``engine/ops/limits.of_watches``): a look
+    makes no job past their limits."""
+
+    clock: Clock
+
+    async def user(self, user_id: int) -> User | None: ...
+    async def watch_accounts(self) -> dict[int, int | None]: ...
+    async def account_usage(self, account: int, since: float) -> dict[str, int]: ...
+
+
 class EngineStore(
+    WatchPeople,
     FetchStore,
     ReadStore,
     ConvertStore,

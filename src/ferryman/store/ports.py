@@ -269,15 +269,17 @@ class NoticeStore(Protocol):
 
 
 class SinkStates(Protocol):
-    """What resolving a destination asks (``engine/plumbing/destination``): the part of
-    the store its sink keeps its own records in, and nothing else of the store."""
+    """What resolving a destination asks (``engine/plumbing/destination``): its sink's own part."""
 
     def sink_state(self, sink: str) -> KeptForSink: ...
 
 
 class Control(Protocol):
-    """What a front door does to a job (``engine/control``)."""
+    """What a front door does to a job (``engine/control``); a retry's person's limits."""
 
+    clock: Clock
+
+    async def account_usage(self, account: int, since: float) -> dict[str, int]: ...
     async def get_job(self, job_id: int) -> Job: ...
     async def cancel(self, job_id: int) -> list[str]: ...
     async def set_paused(self, job_id: int, paused: bool) -> Job: ...
@@ -290,6 +292,9 @@ class Control(Protocol):
 class Intake(Protocol):
     """What adding a job asks (``engine/intake``): a free name, the one insert, a wake-up."""
 
+    clock: Clock
+
+    async def account_usage(self, account: int, since: float) -> dict[str, int]: ...
     async def unique_name(self, base: str, dest: str) -> str: ...
     async def add_job(
         self,
@@ -333,8 +338,7 @@ class ShownBars(Protocol):
 
 
 class LiveJobs(JobsView, ShownBars, Protocol):
-    """What the web's live views read (``web/live``): jobs, their downloads' ends, the
-    bars as shown."""
+    """What the web's live views read (``web/live``): jobs, downloads' ends, bars shown."""
 
     async def downloaded_jobs(self) -> set[int]: ...
 
@@ -355,8 +359,7 @@ class ChatSettings(Protocol):
 
 
 class ChatStatus(JobsView, Protocol):
-    """Each job's status message in the chat (``frontdoors/telegram/status``): a job's
-    report, its albums' tally, the message's row."""
+    """A job's status message in the chat (``frontdoors/telegram/status``): report, tally, row."""
 
     async def album_tally(self, job_id: int) -> tuple[int, int]: ...
     async def status_rows(self) -> list[StatusRow]: ...
@@ -374,13 +377,15 @@ class Nodes(Protocol):
 
 class WatchAdmin(WatchStore, Protocol):
     """What a front door does to watches (``engine/ops/watch_admin``): add, show, pause,
-    remove, and check one now as the watch stage does."""
+    remove, check one now as the watch stage does, and whose each is."""
 
     async def add_watch(self, **values: Any) -> Watch: ...
     async def get_watch(self, watch_id: int) -> Watch: ...
     async def set_watch_paused(self, watch_id: int, paused: bool) -> Watch: ...
     async def remove_watch(self, watch_id: int) -> None: ...
     async def wake_engines(self) -> None: ...
+    async def watch_accounts(self) -> dict[int, int | None]: ...
+    async def set_watch_account(self, watch_id: int, account: int | None) -> None: ...
 
 
 class ChatInbox(Protocol):
@@ -446,8 +451,7 @@ class ChatDoor(
 
 class WebDoor(Control, Intake, LiveJobs, WatchAdmin, Nodes, Accounts, Protocol):
     """All the web app asks (``web/``): what a person does to jobs and watches, the live
-    views, the health checks' and ``/metrics``' figures; never a stage's claims but a
-    watch's checked now."""
+    views, the health and ``/metrics`` figures; no stage's claims but a watch's now."""
 
     async def idle(self) -> bool: ...
     async def figures(self) -> dict[str, Any]: ...
@@ -462,8 +466,7 @@ class RetryDoor(Control, Nodes, Protocol):
 
 
 class JobDoor(Control, JobsView, Protocol):
-    """A command that reads jobs before it acts on them: ``remove --failed`` (which
-    jobs), ``password`` (tried on the job's input before it is given)."""
+    """A command that reads jobs before it acts on them: ``remove --failed``, ``password``."""
 
 
 class StatusDoor(JobsView, Nodes, Protocol):

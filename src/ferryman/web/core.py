@@ -71,6 +71,7 @@ _STATUS = {
     "account.exists": 409,
     "account.not_found": 404,
     "account.forbidden": 403,
+    "account.dest_forbidden": 403,
     "account.limit_jobs": 429,
     "account.limit_bytes": 429,
     "account.limit_results": 409,

@@ -1,6 +1,8 @@
 """What a person can do to a job from any front door: pause, resume, cancel, retry,
 remove. A command that would change nothing (cancel an ended job, retry a running
-one) raises its own code rather than answering as if it had worked."""
+one) raises its own code rather than answering as if it had worked. ``who`` asks
+(``ops/who``; the machine's own user by default, the CLI's): a person acts on their
+own jobs only, and a retry is theirs to start within their limits (``ops/limits``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferryman.config import Settings
+from ferryman.engine.ops import limits
+from ferryman.engine.ops.who import MACHINE, Who, own_job
 from ferryman.engine.plumbing.quarantine import job_folder
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir
 from ferryman.errors import FerrymanError
@@ -21,36 +25,52 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.store.ports import Control
 
 
-async def cancel_job(store: Control, job_id: int) -> list[str]:
+async def cancel_job(store: Control, job_id: int, *, who: Who = MACHINE) -> list[str]:
     """Cancel the job and delete the work files of everything it had not delivered.
 
     The wake-up reaches running engines, in this process or another (`ferryman cancel`
     from a second shell): their leases' heartbeats renew at once, find the job's
     leases taken, and stop its steps (a download went on for a third of a lease)."""
+    await _own(store, who, job_id)
     paths = await store.cancel(job_id)
     await asyncio.to_thread(remove_files, paths)
     await store.wake_engines()
     return paths
 
 
-async def pause_job(store: Control, job_id: int) -> Job:
+async def _own(store: Control, who: Who, job_id: int) -> None:
+    """Another's job is ``job.not_found`` (an administrator's: every job is theirs)."""
+    if not who.admin:
+        await own_job(store, who, job_id)
+
+
+async def pause_job(store: Control, job_id: int, *, who: Who = MACHINE) -> Job:
+    await _own(store, who, job_id)
     return await store.set_paused(job_id, True)
 
 
-async def resume_job(store: Control, job_id: int) -> Job:
+async def resume_job(store: Control, job_id: int, *, who: Who = MACHINE) -> Job:
+    await _own(store, who, job_id)
     job = await store.set_paused(job_id, False)
     await store.wake_engines()  # a running engine (maybe another process) takes it up now
     return job
 
 
-async def retry_job(store: Control, job_id: int) -> Job:
+async def retry_job(store: Control, job_id: int, *, who: Who = MACHINE) -> Job:
+    """Queue an ended job again: a person's own, within their limits (a bulk retry
+    passes here job by job, so it stops at the limit as adding does)."""
+    if not who.admin:
+        mine = await own_job(store, who, job_id)
+        if mine.state.terminal:  # else the store says why it cannot be retried
+            await limits.check(store, who)
     job = await store.retry(job_id)
     await store.wake_engines()
     return job
 
 
-async def give_password(store: Control, job_id: int, password: str) -> Job:
+async def give_password(store: Control, job_id: int, password: str, *, who: Who = MACHINE) -> Job:
     """Add a password to the job; a job waiting for one reads on from where it stopped."""
+    await _own(store, who, job_id)
     if not password:
         await store.get_job(job_id)  # no such job: say that first (job.not_found)
         raise FerrymanError("job.password_empty", f"job {job_id}: the password given is empty")
@@ -74,6 +94,7 @@ async def remove_job(
     *,
     quarantine: bool = False,
     sinks: SinkRegistry | None = None,
+    who: Who = MACHINE,
 ) -> Removed:
     """Forget an ended job: its rows, its work folder, what its destination kind keeps
     of it here (``SinkKind.forget``: a link job's results in a folder), and with
@@ -82,6 +103,7 @@ async def remove_job(
 
     Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
     """
+    await _own(store, who, job_id)
     job = await store.remove_job(job_id)
     folders = [job_work_dir(settings, job_id), kept_fetch_dir(settings, job_id)]
     with contextlib.suppress(FerrymanError):  # a kind not known here: nothing to forget

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.archive.suffixes import file_job_name, strip_archive_suffixes
 from ferryman.config import Settings
+from ferryman.engine.ops import limits
+from ferryman.engine.ops.who import MACHINE, Who
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.profile import Profile
@@ -189,11 +191,14 @@ async def add_source(
     profile: Profile | None = None,
     notify: str | None = None,
     memos: dict[str, str] | None = None,
-    account: int | None = None,
+    who: Who = MACHINE,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job (``memos``: source memos it
     starts with, such as the entries a person chose: ``engine.plumbing.chosen``;
-    ``account``: whose job, None the administrator's). An input
+    ``who``: who asks, the job's person, within their limits: ``ops/limits``; the
+    machine's own user by default, whose jobs are the administrator's; the door made
+    ``dest`` a place of theirs: ``ops/who.own_dest``).
+    An input
     its source cannot read (a missing path, an empty file…) is recorded failed, with its
     code, so the person sees it in ``status``.
 
@@ -202,6 +207,8 @@ async def add_source(
     """
     import asyncio  # lazy: start-up
 
+    await limits.check(store, who)
+    account = who.owner
     new = await asyncio.to_thread(
         understand,
         raw,

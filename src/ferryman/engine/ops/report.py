@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ferryman.engine.ops.who import MACHINE, Who, own_job
 from ferryman.error_codes import ASKS
 from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
@@ -87,11 +88,15 @@ def _error(job: Job) -> dict[str, Any] | None:
     }
 
 
-async def status(store: JobsView, sources: SourceRegistry | None = None) -> dict[str, Any]:
+async def status(
+    store: JobsView, sources: SourceRegistry | None = None, who: Who = MACHINE
+) -> dict[str, Any]:
+    """Every job ``who`` sees (a person: their own; ``ops/who``) with its counts."""
     per_job = await store.item_counts()
     fetching, errors = await store.fetching_jobs(), await store.fetch_errors()
     places = await store.queue_places()
-    return status_of(await store.list_jobs(), per_job, sources, fetching, errors, places)
+    jobs = [job for job in await store.list_jobs() if who.sees(job.account)]
+    return status_of(jobs, per_job, sources, fetching, errors, places)
 
 
 def status_of(
@@ -130,10 +135,12 @@ async def report(
     job_id: int,
     sources: SourceRegistry | None = None,
     sinks: SinkRegistry | None = None,
+    who: Who = MACHINE,
 ) -> dict[str, Any]:
     """The stored summary of an ended job, or a live one; plus every item's outcome;
-    ``download_links``: its files are served as links (``ferryman links JOB``)."""
-    job = await store.get_job(job_id)
+    ``download_links``: its files are served as links (``ferryman links JOB``). Of
+    ``who``'s own jobs only (another's is ``job.not_found``)."""
+    job = await own_job(store, who, job_id)
     rows = await store.job_items(job_id)
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or _sources()).describe(job.source)

@@ -1,16 +1,20 @@
 """Managing watches, for every front door: the CLI's ``watch``, the API's
 ``/api/v1/watches`` and the chat's ``/watch``, ``/watches``, ``/unwatch`` add, list,
 check, pause and remove watches through these, so each says the same thing about the
-same input (docs/watch.md)."""
+same input (docs/watch.md). ``who`` asks (``ops/who``; the machine's own user by
+default, the CLI's): a person's watch is theirs, sends to a place of theirs (a bare
+``library:`` is their own library folder), and only they (or an administrator) see,
+check, pause or remove it; its looks make jobs within their limits (``ops/limits``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ferryman.clock import SYSTEM, Clock
+from ferryman.engine.ops.who import MACHINE, Who, allowed_places, own_dest, own_watch
 from ferryman.engine.plumbing.watch_words import shown_source
 from ferryman.errors import FerrymanError
 
@@ -96,9 +100,12 @@ class NewWatch:
     remote: bool = True
 
 
-async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
-    """Check what is asked and record the watch; it and its source as shown. Raises a
-    FerrymanError (nothing recorded) for a bad option, destination or source."""
+async def add_watch(
+    store: WatchAdmin, settings: Settings, asked: NewWatch, *, who: Who = MACHINE
+) -> tuple[Watch, str]:
+    """Check what is asked and record the watch (``who``'s); it and its source as
+    shown. Raises a FerrymanError (nothing recorded) for a bad option, destination
+    (``account.dest_forbidden``: not a place of ``who``'s) or source."""
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
     from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
     from ferryman.engine.watch import next_in_window, parse_window  # lazy: start-up
@@ -117,7 +124,7 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
         audio=asked.audio, bitrate=asked.bitrate, quality=asked.quality, mute=asked.mute
     )
     sinks = default_sinks()
-    dest = sinks.parse(asked.to).text
+    dest = sinks.parse(own_dest(who, sinks, asked.to, allowed_places(settings))).text
     sinks.check_ready(settings, dest)
     text = asked.source.strip().strip("<>")
     listers = default_listers()
@@ -159,6 +166,8 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
         notify=targets,
         after_delivery=then,
     )
+    if who.owner is not None:
+        await store.set_watch_account(watch.id, who.owner)
     await store.wake_engines()  # a running engine looks at it now
     return watch, lister.describe(text)
 
@@ -202,9 +211,15 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
     }
 
 
-async def list_views(store: WatchAdmin) -> list[dict[str, Any]]:
+async def list_views(store: WatchAdmin, who: Who = MACHINE) -> list[dict[str, Any]]:
+    """The watches ``who`` sees: their own (an administrator's: everyone's)."""
     now = store.clock()
-    return [watch_view(w, shown_source(w), now) for w in await store.list_watches()]
+    whose = {} if who.admin else await store.watch_accounts()
+    return [
+        watch_view(w, shown_source(w), now)
+        for w in await store.list_watches()
+        if who.admin or who.sees(whose.get(w.id))
+    ]
 
 
 async def view_of(store: WatchAdmin, watch_id: int) -> dict[str, Any]:
@@ -212,13 +227,17 @@ async def view_of(store: WatchAdmin, watch_id: int) -> dict[str, Any]:
     return watch_view(watch, shown_source(watch), store.clock())
 
 
-async def set_paused(store: WatchAdmin, watch_id: int, paused: bool) -> Watch:
+async def set_paused(
+    store: WatchAdmin, watch_id: int, paused: bool, *, who: Who = MACHINE
+) -> Watch:
     """Pause (what it saw is kept) or resume (looks at once, then every period)."""
+    await own_watch(store, who, watch_id)
     return await store.set_watch_paused(watch_id, paused)
 
 
-async def remove_watch(store: WatchAdmin, watch_id: int) -> None:
+async def remove_watch(store: WatchAdmin, watch_id: int, *, who: Who = MACHINE) -> None:
     """Forget the watch and what it saw; the jobs it made stay."""
+    await own_watch(store, who, watch_id)
     await store.remove_watch(watch_id)
 
 
@@ -231,11 +250,14 @@ async def check_now(
     publish: Callable[[Event], None] | None = None,
     shared: Shared | None = None,
     clock: Clock = SYSTEM,
+    who: Who = MACHINE,
+    limited: Callable[[Watch], Awaitable[None]] | None = None,
 ) -> Found | None:
     """Look at one watch now, outside its window (the device still decides); None when
     another checker holds it at the moment. ``shared``: a running engine's resources
     (a Telegram chat is then read through its one connection, not a second one).
-    ``clock``: what the lease's heartbeat renews on (the page's)."""
+    ``clock``: what the lease's heartbeat renews on (the page's). ``limited``: the
+    watch's person's limits (``ops/limits.of_watches``), as the watch stage checks them."""
     from ferryman.device.conditions import Device  # lazy: start-up
     from ferryman.engine.ops.intake import entry_job  # lazy: start-up
     from ferryman.engine.watch import Checker  # lazy: start-up
@@ -243,6 +265,7 @@ async def check_now(
     from ferryman.sources.builtin import default_sources  # lazy: start-up
     from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
+    await own_watch(store, who, watch_id)
     claimed = await store.claim_watch(owner, settings.lease_seconds, watch_id)
     if claimed is None:
         return None
@@ -254,6 +277,7 @@ async def check_now(
         Device(),
         owner,
         enter=entry_job,
+        limited=limited,
         publish=publish,
         clock=clock,
     )

@@ -144,6 +144,8 @@ class Checker:
     device: Device
     owner: str
     enter: EntryJob = field(kw_only=True)  # an entry's job, as intake makes it
+    # Its person's limits, before a look's entries become a job (``ops/limits``): raises.
+    limited: Callable[[Watch], Awaitable[None]] | None = field(default=None, kw_only=True)
     # How the listing is run: the engine cuts it at a stop (``plumbing/stages.until_stopped``:
     # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
     cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
@@ -188,6 +190,8 @@ class Checker:
                 entries = [entry for entry in listed if entry.ready_at is None]
                 unsettled = [entry.ready_at for entry in listed if entry.ready_at is not None]
                 plan = await self._plan(watch, entries, settings.watch.batch_size)
+                if self.limited is not None and any(why is None for _, why in plan):
+                    await self.limited(watch)
                 limit = settings.watch.entries_per_pass
                 into = await self._into(watch, entries)
                 taken = await self._take(watch, plan[:limit], settings, into)
@@ -308,8 +312,7 @@ class Checker:
         return made, skipped, [], 0
 
     def _stop_now(self) -> None:
-        """Raise ``Stopping`` when the engine stops: nothing of this pass is written yet
-        (what earlier batches wrote stays), so the lease is only handed back."""
+        """Raise ``Stopping`` at the engine's stop: nothing of this pass is written yet."""
         if self.stopping is not None and self.stopping.is_set():
             raise Stopping
 

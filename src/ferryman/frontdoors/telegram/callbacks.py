@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from ferryman.archive.suffixes import named_archive
 from ferryman.config import Settings
 from ferryman.engine.ops import control, intake
+from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choices, choose, render
 from ferryman.frontdoors.telegram.chat import Chat
@@ -119,26 +120,25 @@ class Actions:
 
     # ---------------------------------------------------------------- run
 
-    async def run(
-        self, chat_id: int, message_id: int, action: str, user_id: int | None = None
-    ) -> Done:
+    async def run(self, chat_id: int, message_id: int, action: str, who: Who) -> Done:
         """Carry out ``action``, chosen on message ``message_id`` of ``chat_id`` by
-        ``user_id`` (a private chat's id is its person's: the default)."""
+        ``who``: on their own jobs only (a button's data is the client's to send, so
+        a job, a list or a download named in it is checked as a typed number is)."""
         parsed = choices.parse(action)
         if parsed is None:
             return Done("that choice is not one I know")
         kind, number, rest = parsed
+        self.commands.who = who  # the job commands below act for the one who pressed
         try:
             if kind == "s":
-                who = Who(chat_id if user_id is None else user_id, chat_id)
                 return await self._setting(who, message_id, number, rest)
             if kind == "j":
                 return await self._job(chat_id, message_id, number, rest)
             if kind == "l":
-                return await self._link(chat_id, message_id, number, rest)
+                return await self._link(chat_id, message_id, number, rest, who)
             if kind == "a":
                 return await self._archive(chat_id, message_id, number, rest)
-            return await self._pick(number, rest)
+            return await self._pick(number, rest, chat_id)
         except FerrymanError as exc:
             return Done(f"{exc.code}: {exc.message}")
 
@@ -183,27 +183,30 @@ class Actions:
         choice = next((c for c in CHOICES if c.key == key), None)
         if choice is None or index >= len(choice.options):
             return Done("that choice is not one I know")
-        said = await self.commands.mine.change(who.user_id, key, choice.options[index].value)
+        said = await self.commands.mine.change(who, key, choice.options[index].value)
         shown = await self.commands.run("/settings", who)
         offer = choices.settings_offer(await self.store.user_settings(who.user_id))
         await self.chat.offer(who.chat_id, message_id, offer, text=shown)
         return Done(said)
 
-    async def password_reply(self, chat_id: int, reply_to: int | None, text: str) -> str | None:
+    async def password_reply(
+        self, chat_id: int, reply_to: int | None, text: str, who: Who
+    ) -> str | None:
         """A reply to a password prompt gives the job its password (None: not one)."""
         job_id = self.prompts.get((chat_id, reply_to or 0))
         if job_id is None or not text.strip():
             return None
+        self.commands.who = who
         answer = await self.commands.password(f"{job_id} {text.strip()}")
         if answer.startswith(f"job {job_id}: password added"):
             self.prompts.pop((chat_id, reply_to or 0), None)
         return answer
 
-    async def _link(self, chat_id: int, message_id: int, job_id: int, form: str) -> Done:
+    async def _link(self, chat_id: int, message_id: int, job_id: int, form: str, who: Who) -> Done:
         """The same link again in another form, with a status message of its own (a
-        reply to the one pressed); the job asked before is cancelled if it has not
-        ended (what it delivered stays)."""
-        job = await self.store.get_job(job_id)
+        reply to the one pressed), ``who``'s as the first was, within their limits;
+        the job asked before is cancelled if it has not ended (what it delivered stays)."""
+        job = await asking.own_job(self.store, who.person, job_id)
         if not job.source.startswith(LINK_SCHEMES):
             return Done(f"job {job_id} is not a link")
         link = self.sources.address(job.source)
@@ -215,6 +218,7 @@ class Actions:
             sinks=self.inbox.sinks,
             settings=self.settings,
             profile=from_caption(form),
+            who=who.person,
         )
         try:
             board = await self.inbox.board.open(chat_id, message_id, render.queued_link(made.name))
@@ -223,13 +227,15 @@ class Actions:
             log.warning("no status message for job %s: %s", made.id, exc)
         note = ""
         if not job.state.terminal:
-            await control.cancel_job(self.store, job.id)
+            await control.cancel_job(self.store, job.id, who=who.person)
             note = f"; job {job.id} cancelled"
         self.commands.wake()
         return Done(f"job {made.id}: {form} of the same link{note}")
 
     async def _archive(self, chat_id: int, message_id: int, row_id: int, what: str) -> Done:
         row = await self._row(row_id)
+        if row is not None and row.chat_id != chat_id:
+            row = None  # another chat's file: as one that does not exist
         if row is None or not (
             row_id in self.picking or await self.inbox.ask_choose(row, what == "choose")
         ):
@@ -283,9 +289,9 @@ class Actions:
         if not self.chat.bot:
             self.chat.numbered.offered(row.chat_id, picking.message_id, None)
 
-    async def _pick(self, row_id: int, what: str) -> Done:
+    async def _pick(self, row_id: int, what: str, chat_id: int) -> Done:
         picking = self.picking.get(row_id)
-        if picking is None:
+        if picking is None or picking.chat_id != chat_id:
             return Done("this list is gone; send the archive again with the caption choose")
         if what == "go":
             return await self._deliver(picking)

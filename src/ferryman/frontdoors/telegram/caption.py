@@ -49,6 +49,13 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
     return Wishes(dest, bool(_FORCE.search(text or "")), from_caption(words), chosen)
 
 
+def wished_dest(text: str, sinks: SinkRegistry | None = None) -> str | None:
+    """The caption's ``to:`` as a destination (a kind's shorthand expanded), or None:
+    what the person typed, checked as theirs (``ops/who.own_dest``) before it is used."""
+    found = _TO.search(text or "")
+    return (sinks or default_sinks()).expand(found.group(1)) if found else None
+
+
 # What a sentence puts after a link without meaning it: "see https://x.zip." or "(https://…)".
 _TRAILING = ".,;:!?'\"»”’"
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}

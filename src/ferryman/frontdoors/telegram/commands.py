@@ -2,7 +2,11 @@
 
 A command without a job number means the obvious job: the newest one the command can
 act on (``/pass`` the newest waiting for a password, ``/resume`` the newest paused…).
-Answers are short plain text; an error is its code and message.
+Answers are short plain text; an error is its code and message. Each acts for the
+person asking (``Who.person``, ``ops/who``): a chat user linked to an ordinary account
+sees and acts on their own jobs and watches only, sets their own settings only, and
+sends only to places of theirs; the engine's settings and ``/cleanup`` are an
+administrator's (an allow-listed user linked to no account is the machine's own).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine.ops import control, report, runtime_config
+from ferryman.engine.ops import who as asking
 from ferryman.engine.plumbing.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import cleanup, render, thumbnail
@@ -57,7 +63,7 @@ class Commands:
         self.store = store
         self.inbox = inbox
         self.wake = wake
-        self.mine = UserSettings(store, inbox.sinks)
+        self.mine = UserSettings(store, inbox.sinks, asking.allowed_places(settings))
         self.who = Who(0, 0)  # who sent the command being answered (one at a time)
         self.message: Any = None  # and its message
         self.bot = False  # a bot session (set at start): /help says so
@@ -100,13 +106,15 @@ class Commands:
 
     async def _job(self, command: str, arg: str) -> Job:
         """The job a command means: the number given, else the newest that fits."""
+        person = self.who.person
         if arg:
             number = arg.lstrip("#")
             if not number.isdigit():
                 raise FerrymanError("job.not_found", f"'{arg}' is not a job number")
-            return await self.store.get_job(int(number))
+            return await asking.own_job(self.store, person, int(number))
         pick = _PICKS[command]
-        fitting = [j for j in await self.store.list_jobs() if pick.fits(j)]
+        jobs = await self.store.list_jobs()
+        fitting = [j for j in jobs if pick.fits(j) and person.sees(j.account)]
         if not fitting:
             raise FerrymanError("job.not_found", pick.none)
         return fitting[-1]
@@ -129,13 +137,16 @@ class Commands:
         return help_text(self.bot)
 
     async def status(self, _arg: str) -> str:
-        jobs = (await report.status(self.store))["jobs"]
+        jobs = (await report.status(self.store, who=self.who.person))["jobs"]
         if not jobs:
             return "no jobs yet; send me an archive or a media file"
         return "\n".join(render.job_row(j) for j in jobs[-LIST_MAX:])
 
     async def queue(self, _arg: str) -> str:
-        waiting = [j for j in await self.store.list_jobs() if not j.state.terminal]
+        sees = self.who.person.sees
+        waiting = [
+            j for j in await self.store.list_jobs() if not j.state.terminal and sees(j.account)
+        ]
         waiting.sort(key=lambda j: (-j.priority, j.id))
         per_job = await self.store.item_counts()
         shown = [render.job_shown(j, per_job.get(j.id, {})).text for j in waiting[:LIST_MAX]]
@@ -150,13 +161,13 @@ class Commands:
         secret = arg
         if rest.strip() and first.lstrip("#").isdigit():
             try:
-                job = await self.store.get_job(int(first.lstrip("#")))
+                job = await asking.own_job(self.store, self.who.person, int(first.lstrip("#")))
                 secret = rest.strip()
             except FerrymanError:
                 job = None  # a password that starts with a number
         if job is None:
             job = await self._job("pass", "")
-        found = await control.give_password(self.store, job.id, secret)
+        found = await control.give_password(self.store, job.id, secret, who=self.who.person)
         self.wake()
         self.inbox.board.touch(job.id)  # its status message (and buttons) follow
         if found.state is JobState.QUEUED:
@@ -169,7 +180,7 @@ class Commands:
         job = await self._job("cancel", arg)
         fetch = await self.store.fetched(job.id)
         downloading = fetch is not None and fetch.state in ("queued", "fetching")
-        await control.cancel_job(self.store, job.id)
+        await control.cancel_job(self.store, job.id, who=self.who.person)
         self.wake()  # a download in progress stops now, not at its next heartbeat
         self.inbox.board.touch(job.id)
         where = " while downloading (the partial download is deleted)" if downloading else ""
@@ -177,31 +188,35 @@ class Commands:
 
     async def retry(self, arg: str) -> str:
         job = await self._job("retry", arg)
-        await control.retry_job(self.store, job.id)
+        await control.retry_job(self.store, job.id, who=self.who.person)
         self.wake()
         self.inbox.board.touch(job.id)
         return f"job {job.id} queued again"
 
     async def pause(self, arg: str) -> str:
         job = await self._job("pause", arg)
-        await control.pause_job(self.store, job.id)
+        await control.pause_job(self.store, job.id, who=self.who.person)
         return f"job {job.id} paused"
 
     async def resume(self, arg: str) -> str:
         job = await self._job("resume", arg)
-        await control.resume_job(self.store, job.id)
+        await control.resume_job(self.store, job.id, who=self.who.person)
         self.wake()
         return f"job {job.id} resumed"
 
     async def report(self, arg: str) -> str:
         job = await self._job("report", arg)
-        return render.report_text(await report.report(self.store, job.id))
+        return render.report_text(await report.report(self.store, job.id, who=self.who.person))
 
     # ------------------------------------------------------------ others
 
     async def quarantine(self, _arg: str) -> str:
         root = self.settings.quarantine_dir
         found = await asyncio.to_thread(list_quarantine, root)
+        if not self.who.person.admin:  # a person's own jobs' folders (``NNNNN-name``)
+            sees = self.who.person.sees
+            mine = {f"{j.id:05d}" for j in await self.store.list_jobs() if sees(j.account)}
+            found = [f for f in found if _job_part(f[0], root) in mine]
         if not found:
             return "quarantine is empty"
         lines = [f"{code} {path.relative_to(root)}" for path, code in found[:LIST_MAX]]
@@ -210,6 +225,7 @@ class Commands:
         return "\n".join(lines)
 
     async def cleanup(self, arg: str) -> str:
+        asking.require_admin(self.who.person, "clean up the server's work folders")
         found = await cleanup.find(self.settings, self.store)
         if not found.inbox and not found.folders:
             return "nothing to clean up"
@@ -252,7 +268,7 @@ class Commands:
             every=given.get("every", "1h"),
             then=given.get("then"),
         )
-        watch, shown = await add_watch(self.store, self.settings, asked)
+        watch, shown = await add_watch(self.store, self.settings, asked, who=self.who.person)
         return (
             f"watch {watch.id}: {shown} ({watch.kind}) → {watch.dest}, every"
             f" {every_text(watch.every_seconds)}; new entries from now on become jobs"
@@ -262,7 +278,7 @@ class Commands:
     async def watches(self, _arg: str) -> str:
         from ferryman.engine.ops.watch_admin import every_text, list_views
 
-        views = await list_views(self.store)
+        views = await list_views(self.store, self.who.person)
         if not views:
             return "no watches; add one with /watch SOURCE [to DEST] [every 1h]"
         lines = []
@@ -284,26 +300,35 @@ class Commands:
         number = arg.strip().lstrip("#")
         if not number.isdigit():
             return "send /unwatch ID (/watches lists them)"
-        await remove_watch(self.store, int(number))
+        await remove_watch(self.store, int(number), who=self.who.person)
         return f"watch {number} removed; the jobs it made stay"
 
     async def settings_cmd(self, arg: str) -> str:
-        """Without KEY: the person's own settings, then the engine's; ``KEY VALUE``: a
-        key of :data:`user_settings.CHOICES` is the person's, any other the engine's."""
+        """Without KEY: the person's own settings, then the engine's (an administrator's);
+        ``KEY VALUE``: a key of :data:`user_settings.CHOICES` is the person's, any other
+        the engine's, an administrator's only."""
         key, _, value = arg.partition(" ")
         if key.lower() == "thumbnail" and not value.strip():
             path = await thumbnail.take(self.message, self.settings.data_dir, self.who.user_id)
-            return await self.mine.change(self.who.user_id, "thumbnail", str(path), taken=True)
+            return await self.mine.change(self.who, "thumbnail", str(path), taken=True)
         if is_user_key(key.lower()) and value.strip():
-            return await self.mine.change(self.who.user_id, key.lower(), value)
+            return await self.mine.change(self.who, key.lower(), value)
         if not key:
             mine = await self.mine.show(self.who.user_id, self.inbox.default_dest)
+            if not self.who.person.admin:
+                return mine
             current = await runtime_config.effective_runtime(self.store, self.settings)
             described = {k: f.description for k, f in Settings.model_fields.items()}
             engine = render.engine_settings(current, described)
             return f"{mine}\n\nferryman's (for everyone):\n{engine}"
         if not value.strip():
             return "send /settings KEY VALUE"
+        asking.require_admin(self.who.person, f"change {key}: it is ferryman's, for everyone")
         stored = await runtime_config.set_runtime(self.store, self.settings, key, value.strip())
         self.wake()
         return f"{key} = {stored} (the engine uses it within a second)"
+
+
+def _job_part(path: Path, root: Path) -> str:
+    """The job number a quarantined file's folder starts with (``00012-name``)."""
+    return path.relative_to(root).parts[0].partition("-")[0]

@@ -17,6 +17,7 @@ from typing import Any
 from telethon import events
 
 from ferryman.config import Settings
+from ferryman.engine.ops import who as asking
 from ferryman.engine.plumbing.events import EventBus
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.allow import AllowList
@@ -124,16 +125,17 @@ class FrontDoor:
 
     async def _answer_all(self) -> None:
         while (event := await self._queue.get()) is not None:
-            if not (event.is_private and await self._allowed(event)):
+            person = await self._asker(event) if event.is_private else None
+            if person is None:
                 continue  # the allow-list is known only once started: checked here
             if isinstance(event, events.CallbackQuery.Event):
-                await self._press(event)
+                await self._press(event, person)
                 continue
             message = event.message
             try:
                 with contextlib.suppress(Exception):  # else looked up when answering
                     self.chat.remember(event.chat_id, await event.get_input_chat())
-                reply = await self.answer(message)
+                reply = await self.answer(message, person)
                 if reply:
                     await self.chat.send(message.chat_id, reply, reply_to=message.id)
             except FerrymanError as exc:
@@ -141,35 +143,41 @@ class FrontDoor:
             except Exception:
                 log.exception("answering message %s failed", message.id)
 
-    async def _allowed(self, event: Any) -> bool:
-        """On the allow-list, or linked to a page's account (the accounts are an
-        allow-list too), or a stranger's ``/link CODE`` (the code, made by a signed-in
-        person and good once for ten minutes, is the proof)."""
+    async def _asker(self, event: Any) -> asking.Who | None:
+        """Who asks (``ops/who``), or None for a stranger (ignored, logged once). Linked
+        to a page's account (``/link``; the accounts are an allow-list too): that
+        account, confined to its own things unless an administrator's. On the
+        allow-list and linked to none: the machine's own user, as before accounts. A
+        stranger's ``/link CODE`` is heard (the code, made by a signed-in person and
+        good once for ten minutes, is the proof), as nobody's."""
         sender = event.sender_id
+        user = await self.store.user_of_telegram(sender) if sender is not None else None
+        if user is not None:
+            return asking.of_user(user)
         if sender is not None and sender in self.allow.ids:
-            return True
-        if sender is not None and await self.store.user_of_telegram(sender) is not None:
-            return True
+            return asking.MACHINE
         text = getattr(getattr(event, "message", None), "message", None) or ""
         if isinstance(text, str) and text.startswith("/link "):
-            return True
-        return self.allow.allows(sender)  # logs the stranger once
+            return asking.NOBODY
+        self.allow.allows(sender)  # logs the stranger once
+        return None
 
-    async def _press(self, event: Any) -> None:
+    async def _press(self, event: Any, person: asking.Who) -> None:
         """A button pressed on one of the bot's messages: carried out, then answered
         (the app's spinner stops; the note shows as a toast)."""
         try:
             data = bytes(event.data or b"").decode(errors="replace")
-            done = await self.actions.run(event.chat_id, event.message_id, data, event.sender_id)
+            who = Who(event.sender_id, event.chat_id, person)
+            done = await self.actions.run(event.chat_id, event.message_id, data, who)
             await event.answer(done.note[:TOAST_MAX])
         except Exception:
             log.exception("answering a button failed")
 
-    async def _chosen(self, message: Any, text: str) -> str | None:
+    async def _chosen(self, message: Any, text: str, who: Who) -> str | None:
         """A reply that answers something the account asked or offered: a password
         prompt, a list of files, a numbered choice (user accounts). None: not one."""
         chat_id, reply_to = message.chat_id, message.reply_to_msg_id
-        said = await self.actions.password_reply(chat_id, reply_to, text)
+        said = await self.actions.password_reply(chat_id, reply_to, text, who)
         if said is not None or self.chat.bot:
             return said
         picked = await self.actions.pick_reply(chat_id, reply_to, text)
@@ -179,25 +187,25 @@ class FrontDoor:
         if answered is None:
             return None
         offered_on, option = answered
-        done = await self.actions.run(chat_id, offered_on, option.action, message.sender_id)
+        done = await self.actions.run(chat_id, offered_on, option.action, who)
         return done.note
 
-    async def answer(self, message: Any) -> str | None:
-        """The reply to one message from an allowed person (None: no reply)."""
+    async def answer(self, message: Any, person: asking.Who) -> str | None:
+        """The reply to one message from an allowed ``person`` (None: no reply)."""
         text = message.message or ""
+        who = Who(message.sender_id, message.chat_id, person)
         remote = remote_file(message)
         if remote is not None and not _sets_thumbnail(text):  # that photo is a setting's
-            return await self.inbox.receive(message, remote)
-        chosen = await self._chosen(message, text)
+            return await self.inbox.receive(message, remote, who)
+        chosen = await self._chosen(message, text, who)
         if chosen is not None:
             return chosen
         if text.startswith("/"):
-            who = Who(message.sender_id, message.chat_id)
             await self.actions.offer_settings_on_reply(text, who, message.id)
             return await self.commands.run(text, who, message)
         links = links_in(text, _entity_urls(message), self.sources)
         if links:
-            return await self.inbox.take_links(message, links)
+            return await self.inbox.take_links(message, links, who)
         return NOT_UNDERSTOOD
 
 

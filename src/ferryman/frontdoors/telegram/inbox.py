@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine.ops import intake
+from ferryman.engine.ops import intake, limits
+from ferryman.engine.ops import who as asking
 from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.events import Event, JobFetched
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choose, render
-from ferryman.frontdoors.telegram.caption import read_caption
+from ferryman.frontdoors.telegram.caption import read_caption, wished_dest
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
 from ferryman.frontdoors.telegram.user_settings import UserSettings, Who
 from ferryman.model import Job
@@ -63,7 +64,7 @@ class Inbox:
         self.wake = wake
         self.folder = settings.data_dir / "inbox"  # a row's folder keeps its list's ticks
         self._tasks: set[asyncio.Task[None]] = set()
-        self.mine = UserSettings(store, sinks)
+        self.mine = UserSettings(store, sinks, asking.allowed_places(settings))
         # Set by the door (``callbacks``): an archive's status message is about to offer
         # its choices; an archive whose person asked to choose is downloaded (held).
         self.on_file: Callable[[InboxRow, RemoteFile, bool], None] | None = None
@@ -71,21 +72,18 @@ class Inbox:
 
     async def dest_for(self, who: Who, wished: str | None = None) -> str:
         """Where ``who``'s jobs go: ``wished`` (a caption's ``to:``), else their
-        ``/settings to``, else the chat's default; with their delivery options."""
+        ``/settings to``, else the chat's default; with their delivery options. What
+        the person typed must be a place of theirs (``ops/who.own_dest``: a linked
+        ordinary account may not name a folder of the server); a bare ``library:`` of
+        a person given their own library folder (``ferryman user set NAME --library
+        DIR``) goes there, as their page jobs do."""
         mine = await self.mine.of(who.user_id, who.chat_id)
-        dest = self.mine.with_options(wished or mine.dest or self.default_dest, mine.options)
-        return await self.own_library(dest, who.user_id)
-
-    async def own_library(self, dest: str, sender_id: int | None) -> str:
-        """A bare ``library:`` of a linked person given their own library folder (``ferryman
-        user set NAME --library DIR``) goes there, as their page jobs do."""
-        scheme, _, rest = dest.partition(":")
-        target, ask, options = rest.partition("?")
-        if scheme != "library" or target or sender_id is None:
-            return dest
-        user = await self.store.user_of_telegram(sender_id)
-        folder = user.settings.get("library") if user is not None else None
-        return f"library:{folder}{ask}{options}" if folder else dest
+        typed = wished or mine.dest
+        if typed is not None:
+            allowed = asking.allowed_places(self.settings)
+            typed = asking.own_dest(who.person, self.sinks, self.sinks.expand(typed), allowed)
+        dest = self.mine.with_options(typed or self.default_dest, mine.options)
+        return asking.own_library(dest, who.person)
 
     async def account_of(self, sender_id: int | None) -> int | None:
         """The page's account a chat user linked (``/link CODE``): their jobs are its."""
@@ -96,13 +94,15 @@ class Inbox:
     def default_dest(self) -> str:
         return self.settings.telegram.default_target or "library:"
 
-    async def receive(self, message: Any, remote: RemoteFile) -> str | None:
-        """``message`` (from an allowed sender) carries ``remote``; returns a reply, if due."""
+    async def receive(self, message: Any, remote: RemoteFile, who: Who) -> str | None:
+        """``message`` (from ``who``, allowed) carries ``remote``; returns a reply, if due.
+        A person past their limits (``ops/limits``) is told so; nothing is taken."""
         chat_id, sender_id = message.chat_id, message.sender_id
         try:
-            dest = await self.dest_for(Who(sender_id, chat_id))
-            wishes = read_caption(message.message or "", dest, self.sinks)
-            dest = await self.dest_for(Who(sender_id, chat_id), wishes.dest)
+            text = message.message or ""
+            dest = await self.dest_for(who, wished_dest(text, self.sinks))
+            wishes = read_caption(text, dest, self.sinks)
+            await limits.check(self.store, who.person)
             new = intake.message_input(
                 message_source(chat_id, message.id), remote.name, dest, self.sinks
             )
@@ -124,7 +124,7 @@ class Inbox:
             name=remote.name,
             size=remote.size,
             force=wishes.force,
-            job=new.job(name, 0, None) | {"account": await self.account_of(sender_id)},
+            job=new.job(name, 0, None) | {"account": who.person.owner},
             memos={chosen.HOLD: ""} if wishes.choose else None,
         )
         if added is None:
@@ -148,14 +148,14 @@ class Inbox:
             asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
             self.on_file(row, remote, asked)
 
-    async def take_links(self, message: Any, links: list[str]) -> str | None:
+    async def take_links(self, message: Any, links: list[str], who: Who) -> str | None:
         """Each link of ``message`` becomes a job (a ``to:``/``force`` caption applies to
         all); each gets a status message. Returns a reply for what was not taken."""
         try:
-            mine = await self.mine.of(message.sender_id, message.chat_id)
-            wishes = read_caption(message.message or "", mine.dest or self.default_dest, self.sinks)
-            dest = self.mine.with_options(wishes.dest, mine.options)
-            dest = await self.own_library(dest, message.sender_id)
+            text = message.message or ""
+            mine = await self.mine.of(who.user_id, who.chat_id)
+            dest = await self.dest_for(who, wished_dest(text, self.sinks))
+            wishes = read_caption(text, dest, self.sinks)
         except FerrymanError as exc:
             return f"not taken: {exc.message}"
         problems: list[str] = []
@@ -170,7 +170,7 @@ class Inbox:
                     sinks=self.sinks,
                     settings=self.settings,
                     profile=wishes.profile or mine.profile,
-                    account=await self.account_of(message.sender_id),
+                    who=who.person,
                 )
             except FerrymanError as exc:
                 step = render.chat_step(exc.next_step)  # the chat's words: no --force

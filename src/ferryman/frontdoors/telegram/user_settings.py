@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.links.profile import Profile, from_caption
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
@@ -87,10 +88,13 @@ _BY_KEY = {choice.key: choice for choice in CHOICES}
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    """Who sent a message, and in which chat (a private chat's id is the person's)."""
+    """Who sent a message, and in which chat (a private chat's id is the person's);
+    ``person``: who that is to the engine (``ops/who``: a linked account, the
+    machine's own user; by default nobody, who sees nothing)."""
 
     user_id: int
     chat_id: int
+    person: asking.Who = asking.NOBODY
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +107,12 @@ class Mine:
 
 
 class UserSettings:
-    def __init__(self, store: ChatSettings, sinks: SinkRegistry) -> None:
+    def __init__(
+        self, store: ChatSettings, sinks: SinkRegistry, allowed: tuple[str, ...] = ()
+    ) -> None:
         self.store = store
         self.sinks = sinks
+        self.allowed = allowed  # places an administrator allowed (``ops/who.allowed_places``)
 
     async def of(self, user_id: int, chat_id: int) -> Mine:
         """``user_id``'s settings, ready for a job made from chat ``chat_id``."""
@@ -165,9 +172,11 @@ class UserSettings:
         lines.append("change one: /settings KEY VALUE (VALUE default: back to the default)")
         return "\n".join(lines)
 
-    async def change(self, user_id: int, key: str, value: str, *, taken: bool = False) -> str:
-        """``/settings KEY VALUE`` for one of :data:`CHOICES`; refuses what is not one.
+    async def change(self, who: Who, key: str, value: str, *, taken: bool = False) -> str:
+        """``/settings KEY VALUE`` for one of :data:`CHOICES`, ``who``'s own; refuses
+        what is not one, and a ``to`` that is not a place of theirs (``ops/who``).
         ``taken``: a thumbnail's picture, saved by the door (``thumbnail.take``)."""
+        user_id = who.user_id
         choice = _BY_KEY[key]
         value = value if taken else " ".join(value.split())
         if value.lower() == DEFAULT:
@@ -175,6 +184,7 @@ class UserSettings:
             return f"{key} is back to the default"
         if key == "to" and value != "here":
             self.with_options(value, DeliveryOptions())  # sink.unknown: says why
+            asking.own_dest(who.person, self.sinks, self.sinks.expand(value), self.allowed)
         if key == "link" and from_caption(value) is None:
             raise FerrymanError(
                 "config.invalid",

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.web.schemas import DeliverSpec, JobRequest, OutputSpec
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.sinks.base import SinkRegistry
     from ferryman.web.accounts.who import Who
 
 
@@ -52,11 +54,18 @@ def applied(body: JobRequest, who: Who) -> JobRequest:
 
 
 def own_library(dest: str, who: Who) -> str:
-    """``dest`` with the person's own library folder for a bare ``library:``."""
-    folder = who.settings.get("library")
-    if dest == "library:" and who.account is not None and folder:
-        return f"library:{folder}"
-    return dest
+    """``dest`` with the person's own library folder for a bare ``library:`` (``ops/who``)."""
+    return asking.own_library(dest, who)
+
+
+def checked_dest(settings: dict[str, Any], who: Who, sinks: SinkRegistry) -> None:
+    """A person's own default destination, checked when they set it as a job's would
+    be at each job (a kind a client may name, their own library folder): refused now
+    (``request.invalid``, ``account.dest_forbidden``), not at every later job."""
+    _, deliver = specs(settings)
+    if deliver is not None:
+        asking.own_dest(who, sinks, f"{deliver.to}:{deliver.chat or ''}")
+        sinks.for_client(deliver.to, deliver.chat)  # as each job asks it
 
 
 def library_setting(value: str) -> str:

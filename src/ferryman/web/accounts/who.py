@@ -6,11 +6,12 @@ exist (``job.not_found``), so a guessed number tells nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from ferryman.engine.ops import who as asking
+from ferryman.engine.ops.who import ADMIN, Who, require_admin
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
@@ -18,27 +19,6 @@ if TYPE_CHECKING:
     from ferryman.web.core import Web
 
 SCOPE_KEY = "ferryman.who"  # where the guard leaves it in the request's scope
-
-
-@dataclass(frozen=True, slots=True)
-class Who:
-    account: int | None  # ``users.id``; None: not an account (a token, the open page)
-    name: str
-    admin: bool
-    settings: dict[str, Any] = field(default_factory=dict)
-    via: str = ""  # the credential asked through: ``t:TOKEN_ID``, ``p:STAMP`` (a session)
-
-    def sees(self, account: int | None) -> bool:
-        """Whether a row of ``account`` is this person's to see and change."""
-        return self.admin or (self.account is not None and account == self.account)
-
-    @property
-    def owner(self) -> int | None:
-        """The account a job or watch this person adds belongs to."""
-        return self.account
-
-
-ADMIN = Who(None, "admin", True)  # a web.tokens token, or the open loopback page
 
 
 async def who_of(request: Request) -> Who:
@@ -54,14 +34,8 @@ Me = Annotated[Who, Depends(who_of)]
 
 
 async def own_job(web: Web, who: Who, job_id: int) -> Job:
-    """The job, if it is ``who``'s to see; another's is ``job.not_found``, as a number
-    that was never given."""
-    job = await web.store.get_job(job_id)
-    if not who.sees(job.account):
-        raise FerrymanError("job.not_found", f"there is no job {job_id}")
-    return job
+    """The job, if it is ``who``'s to see (the operations' one rule, ``ops/who``)."""
+    return await asking.own_job(web.store, who, job_id)
 
 
-def require_admin(who: Who) -> None:
-    if not who.admin:
-        raise FerrymanError("account.forbidden", "only an administrator may do this")
+__all__ = ["ADMIN", "SCOPE_KEY", "Me", "Who", "own_job", "require_admin", "who_of"]

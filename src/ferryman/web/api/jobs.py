@@ -16,7 +16,7 @@ from ferryman.model import MAX_ROW_ID, JobState
 from ferryman.net.own_thread import on_own_thread
 from ferryman.web import guard, library_view
 from ferryman.web.accounts import defaults, limits
-from ferryman.web.accounts.who import Me, own_job
+from ferryman.web.accounts.who import Me, Who, own_job
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.file_views import page_of
 from ferryman.web.schemas import (
@@ -49,7 +49,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def create(body: JobRequest, who: Me) -> dict[str, Any]:
         """Start a job from a link or a finished upload (a person's, refused past
         their limits: ``account.limit_*``)."""
-        await limits.check(web, who)
+        await limits.check(web, who)  # before an upload is looked at (intake checks again)
         body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
         dest = defaults.own_library(web.sinks.for_client(body.deliver.to, body.deliver.chat), who)
@@ -75,7 +75,7 @@ def routes(app: FastAPI, web: Web) -> None:
                 profile=profile,
                 sources=web.sources,
                 sinks=web.sinks,
-                account=who.owner,
+                who=who,
             )
         except FerrymanError:
             if upload is not None:  # refused, nothing recorded: it would lie there for days
@@ -115,28 +115,28 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
     async def cancel(job_id: JobId, who: Me) -> dict[str, Any]:
-        await own_job(web, who, job_id)
-        await control.cancel_job(web.store, job_id)
+        await control.cancel_job(web.store, job_id, who=who)
         web.tracker.touch(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
     async def retry(job_id: JobId, who: Me) -> dict[str, Any]:
-        await own_job(web, who, job_id)
-        web.tracker.restarted(await control.retry_job(web.store, job_id))
+        """Queue an ended job again (a person's: within their limits, ``account.limit_*``)."""
+        web.tracker.restarted(await control.retry_job(web.store, job_id, who=who))
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
     async def password(job_id: JobId, body: PasswordRequest, who: Me) -> dict[str, Any]:
-        await own_job(web, who, job_id)
-        await control.give_password(web.store, job_id, body.password)
+        await control.give_password(web.store, job_id, body.password, who=who)
         web.tracker.touch(job_id)
         return await view(job_id)
 
-    async def remove(job_id: int) -> None:
+    async def remove(job_id: int, who: Who) -> None:
         """The job's rows and work folder (``control.remove_job``, as ``ferryman
         remove``), then its results and the upload it read from."""
-        removed = await control.remove_job(web.store, web.settings, job_id, sinks=web.sinks)
+        removed = await control.remove_job(
+            web.store, web.settings, job_id, sinks=web.sinks, who=who
+        )
         await web.results.remove(job_id)
         try:
             path = web.sources.for_uri(removed.job.source).local_path(removed.job.source)
@@ -151,8 +151,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def delete_job(job_id: JobId, who: Me) -> Response:
         """Remove an ended job with its results and its upload (a running one: cancel
         it first, else ``job.not_ended``)."""
-        await own_job(web, who, job_id)
-        await remove(job_id)
+        await remove(job_id, who)
         return Response(status_code=204)
 
     @app.post(f"{API}/jobs/clear", tags=["jobs"])
@@ -164,7 +163,7 @@ def routes(app: FastAPI, web: Web) -> None:
         for job in await web.store.list_jobs():
             if job.state.value in states and who.sees(job.account):
                 try:
-                    await remove(job.id)
+                    await remove(job.id, who)
                 except FerrymanError as exc:  # retried or removed meanwhile: left
                     if exc.code not in ("job.not_found", "job.not_ended"):
                         raise
@@ -181,14 +180,13 @@ def routes(app: FastAPI, web: Web) -> None:
         refused: list[dict[str, Any]] = []
         for job_id in dict.fromkeys(body.ids):  # each once, in the order given
             try:
-                await own_job(web, who, job_id)
-                if body.action == "retry":
-                    web.tracker.restarted(await control.retry_job(web.store, job_id))
+                if body.action == "retry":  # a person's limits stop it as adding does
+                    web.tracker.restarted(await control.retry_job(web.store, job_id, who=who))
                 elif body.action == "cancel":
-                    await control.cancel_job(web.store, job_id)
+                    await control.cancel_job(web.store, job_id, who=who)
                     web.tracker.touch(job_id)
                 else:
-                    await remove(job_id)
+                    await remove(job_id, who)
             except FerrymanError as exc:
                 refused.append({"id": job_id, **error_body(exc.code, exc.message)})
                 continue

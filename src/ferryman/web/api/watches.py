@@ -14,6 +14,7 @@ from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.engine.ops import watch_admin
+from ferryman.engine.ops.limits import of_watches
 from ferryman.engine.runner import new_owner
 from ferryman.errors import FerrymanError, page_step
 from ferryman.links.profile import parse_token
@@ -55,35 +56,30 @@ def routes(app: FastAPI, web: Web) -> None:
     async def list_watches(who: Me) -> dict[str, Any]:
         """Every watch of yours (an administrator: everyone's): what it follows, its
         last and next look, what went wrong."""
-        views = await watch_admin.list_views(web.store)
-        whose = await web.store.watch_accounts()
-        return {
-            "watches": [_with_next(v, web.sinks) for v in views if who.sees(whose.get(v["id"]))]
-        }
+        views = await watch_admin.list_views(web.store, who)
+        return {"watches": [_with_next(v, web.sinks) for v in views]}
 
     @app.post(f"{API}/watches", status_code=201, tags=["watches"])
     async def add(body: WatchRequest, who: Me) -> dict[str, Any]:
-        """Watch a source: every ``every``, its new entries become jobs to ``to``."""
+        """Watch a source: every ``every``, its new entries become jobs to ``to`` (a
+        person's ``library:``: their own library folder)."""
         to = _client_dest(web, body.to)
         asked = watch_admin.NewWatch(**(body.model_dump() | {"to": to}))
-        watch, _ = await watch_admin.add_watch(web.store, web.settings, asked)
-        if who.owner is not None:
-            await web.store.set_watch_account(watch.id, who.owner)
+        watch, _ = await watch_admin.add_watch(web.store, web.settings, asked, who=who)
         return await view_of(watch.id)
-
-    async def own(who: Me, watch_id: int) -> None:
-        """Another's watch is answered as one that does not exist."""
-        whose = await web.store.watch_accounts()
-        if watch_id in whose and not who.sees(whose[watch_id]):
-            raise FerrymanError("watch.not_found", f"there is no watch {watch_id}")
 
     @app.post(f"{API}/watches/{{watch_id}}/check", tags=["watches"])
     async def check(watch_id: WatchId, who: Me) -> dict[str, Any]:
         """Look now (outside its window too) and say what was found; ``busy``: another
         checker holds it at the moment."""
-        await own(who, watch_id)
         found = await watch_admin.check_now(
-            web.store, web.settings, watch_id, owner=new_owner(), clock=web.clock
+            web.store,
+            web.settings,
+            watch_id,
+            owner=new_owner(),
+            clock=web.clock,
+            who=who,
+            limited=of_watches(web.store),
         )
         if found is None:
             return {"watch": watch_id, "busy": True}
@@ -91,23 +87,20 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.post(f"{API}/watches/{{watch_id}}/pause", tags=["watches"])
     async def pause(watch_id: WatchId, who: Me) -> dict[str, Any]:
-        await own(who, watch_id)
         """Stop looking; what it saw is kept."""
-        await watch_admin.set_paused(web.store, watch_id, True)
+        await watch_admin.set_paused(web.store, watch_id, True, who=who)
         return await view_of(watch_id)
 
     @app.post(f"{API}/watches/{{watch_id}}/resume", tags=["watches"])
     async def resume(watch_id: WatchId, who: Me) -> dict[str, Any]:
-        await own(who, watch_id)
         """Look again at once, then every period."""
-        await watch_admin.set_paused(web.store, watch_id, False)
+        await watch_admin.set_paused(web.store, watch_id, False, who=who)
         return await view_of(watch_id)
 
     @app.delete(f"{API}/watches/{{watch_id}}", tags=["watches"])
     async def remove(watch_id: WatchId, who: Me) -> dict[str, Any]:
         """Forget the watch and what it saw; the jobs it made stay."""
-        await own(who, watch_id)
-        await watch_admin.remove_watch(web.store, watch_id)
+        await watch_admin.remove_watch(web.store, watch_id, who=who)
         return {"removed": watch_id}
 
 
