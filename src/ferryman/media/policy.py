@@ -3,9 +3,9 @@
 Telegram's rules are the reference (a photo shows inline only as JPEG/PNG within its
 limits; a video plays inline only as H.264 8-bit 4:2:0 with AAC, in an MP4 whose index
 comes first). A sink brings its own ``Policy``. A library (``LIBRARY``) keeps originals
-as media servers play them (Jellyfin, Plex and Immich read HEVC, 10-bit, HDR, 4K, HEIC,
-WebP, AVIF): it repairs only what none reads well, an MP4 whose index comes last
-(remuxed) or a container none opens (remuxed to MP4), and has no size limits. Converted
+byte for byte as media servers play them (Jellyfin, Plex and Immich read HEVC, 10-bit,
+HDR, 4K, HEIC, WebP, AVIF, and an MP4 or a camera's MOV whose index comes last, from a
+disk): it remuxes only a container none opens (to MP4), and has no size limits. Converted
 for playing anywhere (``LIBRARY_PLAYABLE``, asked for with ``convert``): Telegram's
 playback rules, still without its size limits.
 """
@@ -104,6 +104,7 @@ LIBRARY = Policy(
         pix_fmts=None,
         audio_codecs=None,
         even_dimensions=False,
+        faststart=False,  # a server seeks in a file on disk: a camera's MOV stays as it is
     ),
     max_file_bytes=None,
     animations_to_video=False,

@@ -90,7 +90,11 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
     return Outcome(JobState.DONE, NOTHING_DELIVERED, f"nothing was delivered: {said}")
 
 
-_SKIP_WORDS = {"not_media": "not a photo or video", "junk": "system clutter"}
+_SKIP_WORDS = {
+    "not_media": "not a photo or video",
+    "junk": "system clutter",
+    "camera_raw": "a camera's RAW file, sent as a file only when asked (send_documents)",
+}
 
 
 def skip_words(reason: str | None) -> str:
