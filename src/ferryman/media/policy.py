@@ -91,7 +91,10 @@ TELEGRAM_PREMIUM = replace(TELEGRAM, name="telegram_premium", max_file_bytes=400
                            caption_chars=2048)  # fmt: skip
 TELEGRAM_BOT_API = replace(TELEGRAM, name="telegram_bot_api", max_file_bytes=50 * 1000 * 1000)
 # Containers media servers open and play from (PyAV's demuxer names): kept as they are.
-SERVER_CONTAINERS = frozenset({"matroska,webm", "avi", "mpegts", "mpeg", "asf", "flv", "ogg", "dv"})
+# "mov": a QuickTime file (``probe.QUICKTIME``), an iPhone's or a camera's: Apple's own.
+SERVER_CONTAINERS = frozenset(
+    {"mov", "matroska,webm", "avi", "mpegts", "mpeg", "asf", "flv", "ogg", "dv"}
+)
 _NO_PHOTO_LIMITS = PhotoLimits(
     max_bytes=None, max_side_sum=None, max_aspect=None, upright=False, plain_colour=False
 )
