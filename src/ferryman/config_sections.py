@@ -129,12 +129,6 @@ class MediaSettings(BaseModel):
         " Off: originals kept (HEVC, 4K, HDR, HEIC…), only what no media server reads repaired;"
         " one job: add --convert.",
     )
-    library_media_only: bool = Field(
-        False,
-        description="A library keeps only photos, videos and sounds. Off: every file of an"
-        " input is kept as it is too (RAW pictures, sidecars, PDFs, anything); one job:"
-        " add --media-only.",
-    )
     oversize: str = Field(
         "split",
         pattern="^(split|scale)$",

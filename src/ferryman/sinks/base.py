@@ -277,9 +277,6 @@ class SinkKind(ABC):
     # What it delivers is kept as files that ``ferryman web`` serves as download links
     # (``ferryman links JOB``, the page's results, the run's summary).
     keeps_results: bool = False
-    # It keeps every file of an input as it is, not media alone (a library: a camera's
-    # RAW and sidecars, a PDF), unless the job or the settings ask for media only.
-    keeps_every_file: bool = False
     # The delivery options a job here may carry (``sinks/options.py``): every sink is
     # handed the album's caption, so ``caption`` by default.
     takes: frozenset[str] = frozenset({"caption"})

@@ -69,7 +69,8 @@ def options_for(
         int(settings.media.max_image_bytes),
         chosen is not None and chosen.as_documents,
         int(settings.media.decode_memory),
-        every_file=kind.keeps_every_file
-        and not settings.media.library_media_only
+        # A kind that takes ``media=only`` (a library) keeps every file unless asked.
+        every_file="media" in kind.takes
+        and not settings.library_media_only
         and not (chosen is not None and chosen.media_only),
     )

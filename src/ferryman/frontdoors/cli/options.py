@@ -51,7 +51,7 @@ class Destination:
             "--media-only",
             help="A library keeps the input's photos, videos and sounds alone; without it"
             " every file is kept too, as it is (RAW pictures, sidecars, PDFs…)"
-            " (media.library_media_only for every job).",
+            " (library_media_only for every job).",
         ),
     ] = False
 
