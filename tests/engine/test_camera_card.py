@@ -30,6 +30,7 @@ ENV = {
     "FERRYMAN_CONFIG": None,
     "FERRYMAN_MEDIA__LIBRARY_CONVERT": None,  # the default: originals kept
     "FERRYMAN_LIBRARY_LAYOUT": None,  # the default layout: names kept
+    "FERRYMAN_LIBRARY_MEDIA_ONLY": None,  # the default: every file kept
     "COLUMNS": "200",
 }
 

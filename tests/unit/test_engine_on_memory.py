@@ -46,8 +46,7 @@ async def test_a_zip_runs_end_to_end_through_the_engine_on_the_memory_store(
     photos = {f"trip/{n}.jpg": _jpeg(40 * n) for n in range(1, 4)}
     archive = _zip(tmp_path / "holiday.zip", {**photos, "trip/notes.txt": b"not media"})
     store = MemoryStore()
-    # Media alone asked for: the note is left out by choice (a library keeps it else).
-    job = await intake.add_source(store, archive, dest="library:?media=only", settings=settings)
+    job = await intake.add_source(store, archive, settings=settings)
     engine = Engine(store, settings)
     seen: list[Event] = []
     engine.bus.subscribe(seen.append)
