@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import io
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import av
 import pytest
 from PIL import Image
 
+from ferryman.config import load_settings
+from ferryman.engine.plumbing.media_options import MediaOptions, options_for
+from ferryman.engine.read.decision import wanted
+from ferryman.engine.read.prepare import prepare
+from ferryman.engine.read.stage import Target, stage_entry
 from ferryman.media.camera_files import is_raw
 from ferryman.media.classify import classify
+from ferryman.media.policy import TELEGRAM
 from ferryman.media.remux import remux_to_mp4
-from ferryman.model import MediaKind
+from ferryman.model import ItemState, MediaKind, Plan
+from ferryman.rules.outcomes import skip_words
+from ferryman.sinks.library_kind import LibraryKind
+from ferryman.sinks.options import DeliveryOptions, split
+from ferryman.sinks.telegram_kind import TelegramKind
 from tests.support.camera_raw import raw_files, shared_raw_samples, sidecar_files, tiff_ifd
 
 
@@ -101,3 +112,40 @@ def test_a_remuxed_hevc_stream_keeps_apples_hvc1_tag(
     out = tmp_path / "IMG_0001.mp4"
     remux_to_mp4(source, out)
     assert video_tag(out) == ("hevc", "hvc1")  # FFmpeg's default would be hev1
+
+
+@pytest.mark.parametrize("send_documents", [False, True])
+def test_to_telegram_a_raw_goes_as_a_file_only_when_asked(
+    tmp_path: Path, send_documents: bool
+) -> None:
+    """Telegram's policy: a RAW is a document with ``send_documents``; without, it is
+    left out by choice and its skip says it was a RAW (``camera_raw``), not "not media"."""
+    options = MediaOptions(TELEGRAM)
+    assert not options.every_file
+    target = Target(
+        tmp_path / "000001-DSC_0103.NEF", partial(wanted, send_documents=send_documents)
+    )
+    data = raw_files()["DSC_0103.NEF"]
+    staged = stage_entry(iter([data]), "DCIM/DSC_0103.NEF", target)
+    done = prepare(staged, send_documents, options)
+    if send_documents:
+        assert (done.state, done.plan, done.kind) == (
+            ItemState.READY,
+            Plan.DOCUMENT,
+            MediaKind.DOCUMENT,
+        )
+        assert done.work_path is not None and done.work_path.read_bytes() == data
+    else:
+        assert (done.state, done.reason, staged.path) == (ItemState.SKIPPED, "camera_raw", None)
+        assert skip_words(done.reason).startswith("a camera's RAW file")
+
+
+def test_a_library_keeps_every_file_unless_media_alone_is_asked() -> None:
+    settings = load_settings(None, {"library_media_only": False})
+    library, telegram = LibraryKind(), TelegramKind()
+    assert options_for(settings, library).every_file
+    assert not options_for(settings, library, DeliveryOptions(media_only=True)).every_file
+    assert not options_for(settings, telegram).every_file
+    alone = load_settings(None, {"library_media_only": True})
+    assert not options_for(alone, library).every_file
+    assert split("library:/srv/lib?media=only")[1].media_only
