@@ -1,8 +1,9 @@
 """Decide what a file is from its first bytes, so a misnamed file is still handled right.
 
 The name only breaks ties the content cannot settle: a zip that is really an office
-document or an app package, or an MP4/Matroska/ASF file whose brand says nothing about
-whether it holds video. What no signature here claims is asked of Pillow, and, for an
+document or an app package, an MP4/Matroska/ASF file whose brand says nothing about
+whether it holds video, or a camera's sidecar (a THM is a JPEG, an LRV an MP4:
+``camera_files``). What no signature here claims is asked of Pillow, and, for an
 entry being staged (``classify_entry``), of FFmpeg: any container FFmpeg reads and finds
 video in is a video.
 """
