@@ -37,6 +37,10 @@ os.environ.setdefault("FERRYMAN_LIBRARY_LAYOUT", "albums")
 # test the conversions through it) keep that; tests/media/test_library_originals.py
 # tests the default, originals kept.
 os.environ.setdefault("FERRYMAN_MEDIA__LIBRARY_CONVERT", "true")
+# And the tests written while a library kept media alone (a note beside the photos
+# skipped as ``not_media``) keep that; tests/engine/test_camera_card.py tests the
+# default, every file of an input kept.
+os.environ.setdefault("FERRYMAN_LIBRARY_MEDIA_ONLY", "true")
 
 
 def _worker_database(dsn: str | None, worker: str | None, slot: int = 0) -> str | None:

@@ -120,6 +120,11 @@ class Settings(BaseModel):
     send_documents: bool = Field(
         False, description="Deliver files that are not media too (as documents), not skip them."
     )
+    library_media_only: bool = Field(
+        False,
+        description="A library keeps photos, videos and sounds alone. Off: every file of an"
+        " input is kept too, as it is (RAW pictures, sidecars, PDFs…); one job: add --media-only.",
+    )
     album_size: int = Field(
         10,
         ge=1,

@@ -27,6 +27,8 @@ _CONTAINERS = {
     "avi": "avi",
     "ts": "mpegts",
     "mpegts": "mpegts",
+    "mts": "mpegts",
+    "3gp": "3gp",
     "webm": "webm",
 }
 # Encoder name -> names to try, so a build that lacks the preferred one still works.

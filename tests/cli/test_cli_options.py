@@ -31,7 +31,8 @@ def test_add_and_watch_add_accept_the_same_shared_options() -> None:
     root: Any = typer.main.get_command(app)
     add, watch_add = root.commands["add"], root.commands["watch"].commands["add"]
     of_add, of_watch = _options(add), _options(watch_add)
-    assert set(SHARED) == {"to", "convert", "quality", "audio", "bitrate", "mute", "notify"}
+    shared = {"to", "convert", "media_only", "quality", "audio", "bitrate", "mute", "notify"}
+    assert set(SHARED) == shared
     for name in SHARED:
         assert of_add[name] == of_watch[name], name
 
@@ -50,3 +51,22 @@ def test_convert_is_the_destination_s_option_for_add_and_for_a_watch(tmp_path: P
     listed = runner.invoke(app, [*data, "watch", "list", "--json"])
     assert listed.exit_code == 0, listed.output
     assert "convert=yes" in json.loads(listed.output)["watches"][0]["dest"]
+
+
+def test_media_only_is_the_destination_s_option_for_add_and_for_a_watch(tmp_path: Path) -> None:
+    """`--media-only` (issue 79): the library keeps media alone, carried as
+    ``media=only`` in the job's destination, beside ``--convert``'s option."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    folder = tmp_path / "Camera"
+    folder.mkdir()
+    make_photo(folder / "a.jpg", 1)
+    runner = CliRunner()
+    args = ["--media-only", "--convert"]
+    added = runner.invoke(app, [*data, "--json", "add", str(folder / "a.jpg"), *args])
+    assert added.exit_code == 0, added.output
+    dest = json.loads(added.output.splitlines()[0])["job"]["dest"]
+    assert dest.endswith("?convert=yes&media=only"), dest
+    watched = runner.invoke(app, [*data, "watch", "add", str(folder), "--media-only"])
+    assert watched.exit_code == 0, watched.output
+    listed = runner.invoke(app, [*data, "watch", "list", "--json"])
+    assert "media=only" in json.loads(listed.output)["watches"][0]["dest"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ferryman.model import AlbumGroup, ItemState, JobState, MediaKind, Plan
-from ferryman.rules.outcomes import ItemFact, job_outcome, skip_words
+from ferryman.rules.outcomes import ItemFact, Outcome, job_outcome, skip_words
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 
 
@@ -116,3 +116,23 @@ def test_nothing_delivered_says_why() -> None:
 )
 def test_a_skip_reason_in_words(reason: str | None, words: str) -> None:
     assert skip_words(reason) == words
+
+
+def test_a_file_skipped_for_a_fault_is_not_a_clean_run() -> None:
+    """A picture no decoder reads, skipped beside delivered ones: the job is done but
+    carries the code, so `add --run … && rm` stops (issue 79); a skip by choice does not."""
+    delivered = ItemFact(ItemState.DELIVERED, None, None, None)
+    no_decoder = ItemFact(
+        ItemState.SKIPPED,
+        None,
+        "media.no_decoder: a JPEG XL picture, and no JPEG XL decoder is installed",
+        None,
+    )
+    outcome = job_outcome(None, [delivered, no_decoder, delivered])
+    assert (outcome.state, outcome.error_code) == (JobState.DONE, "media.no_decoder")
+    assert outcome.error_message == (
+        "1 file of 3 not delivered (media.no_decoder: a JPEG XL picture, and no JPEG XL"
+        " decoder is installed); 2 delivered"
+    )
+    by_choice = [ItemFact(ItemState.SKIPPED, None, r, None) for r in ("camera_raw", "junk")]
+    assert job_outcome(None, [delivered, *by_choice]) == Outcome(JobState.DONE)

@@ -19,6 +19,7 @@ from ferryman.samples import make_photo
 from ferryman.sources.listers.folder import EDGE, FolderLister, file_key
 from ferryman.store import Store
 from ferryman.store.watches.sql import Watch
+from tests.support.camera_raw import raw_files, sidecar_files
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
@@ -92,6 +93,20 @@ def test_the_tree_is_walked_and_a_file_keeps_its_key_when_renamed_or_moved(
 
     _photo(root / "Trip" / "renamed.jpg", 5)  # changed in place: new content, new key
     assert {e.id for e in lister.list_now(str(root), settings)} - set(again.values())
+
+
+def test_a_camera_folders_raw_files_and_sidecars_are_taken_too(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 79: a watch of a camera's folder takes its RAW files and their sidecars
+    (a library keeps them byte for byte), not only what names itself media."""
+    root = tmp_path / "DCIM"
+    _photo(root / "IMG_0101.JPG", 1)
+    for name, data in {**raw_files(), **sidecar_files()}.items():
+        (root / name).write_bytes(data)
+        os.utime(root / name, (OLD, OLD))
+    listed = {e.title for e in FolderLister().list_now(str(root), settings)}
+    assert listed == {"IMG_0101.JPG", *raw_files(), *sidecar_files()}
 
 
 def test_a_key_reads_both_ends_of_a_big_file(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Decide what a file is from its first bytes, so a misnamed file is still handled right.
 
 The name only breaks ties the content cannot settle: a zip that is really an office
-document or an app package, or an MP4/Matroska/ASF file whose brand says nothing about
-whether it holds video. What no signature here claims is asked of Pillow, and, for an
+document or an app package, an MP4/Matroska/ASF file whose brand says nothing about
+whether it holds video, or a camera's sidecar (a THM is a JPEG, an LRV an MP4:
+``camera_files``). What no signature here claims is asked of Pillow, and, for an
 entry being staged (``classify_entry``), of FFmpeg: any container FFmpeg reads and finds
 video in is a video.
 """
@@ -15,6 +16,7 @@ import struct
 import warnings
 from collections.abc import Callable
 
+from ferryman.media.camera_files import camera_raw, name_suffix, sidecar
 from ferryman.model import MediaKind
 
 HEAD_SIZE = 4096  # how much of the file ``classify`` looks at
@@ -80,11 +82,14 @@ _WEBP_ANIMATION_FLAG = 0x02  # in the VP8X chunk's flags byte
 
 
 def classify(head: bytes, name: str) -> MediaKind:
-    """What ``head`` (a file's first bytes, up to ``HEAD_SIZE``) is; ``name`` breaks ties."""
-    if head[:3] == b"\xff\xd8\xff":  # JPEG, the commonest input: no sniffer claims it
+    """What ``head`` (a file's first bytes, up to ``HEAD_SIZE``) is; ``name`` breaks ties.
+    A camera's RAW or a sidecar is a document: a file kept as it is, not media."""
+    if head[:3] == b"\xff\xd8\xff" and not sidecar(_suffix(name)):  # JPEG, the commonest
         return MediaKind.PHOTO
     head = head[:HEAD_SIZE]
     suffix = _suffix(name)
+    if camera_raw(head, suffix) or sidecar(suffix):
+        return MediaKind.DOCUMENT  # a camera's file kept as it is (``camera_files``)
     for sniff in _SNIFFERS:
         kind = sniff(head, suffix)
         if kind is not None:
@@ -161,10 +166,7 @@ def ffmpeg_kind(head: bytes) -> MediaKind:
     return MediaKind.VIDEO if found else MediaKind.OTHER
 
 
-def _suffix(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    dot = base.rfind(".")
-    return base[dot:].lower() if dot > 0 else ""
+_suffix = name_suffix
 
 
 def _by_name(kind: MediaKind, magic: bytes, head: bytes, suffix: str) -> MediaKind:

@@ -3,9 +3,9 @@
 Telegram's rules are the reference (a photo shows inline only as JPEG/PNG within its
 limits; a video plays inline only as H.264 8-bit 4:2:0 with AAC, in an MP4 whose index
 comes first). A sink brings its own ``Policy``. A library (``LIBRARY``) keeps originals
-as media servers play them (Jellyfin, Plex and Immich read HEVC, 10-bit, HDR, 4K, HEIC,
-WebP, AVIF): it repairs only what none reads well, an MP4 whose index comes last
-(remuxed) or a container none opens (remuxed to MP4), and has no size limits. Converted
+byte for byte as media servers play them (Jellyfin, Plex and Immich read HEVC, 10-bit,
+HDR, 4K, HEIC, WebP, AVIF, and an MP4 or a camera's MOV whose index comes last, from a
+disk): it remuxes only a container none opens (to MP4), and has no size limits. Converted
 for playing anywhere (``LIBRARY_PLAYABLE``, asked for with ``convert``): Telegram's
 playback rules, still without its size limits.
 """
@@ -91,7 +91,10 @@ TELEGRAM_PREMIUM = replace(TELEGRAM, name="telegram_premium", max_file_bytes=400
                            caption_chars=2048)  # fmt: skip
 TELEGRAM_BOT_API = replace(TELEGRAM, name="telegram_bot_api", max_file_bytes=50 * 1000 * 1000)
 # Containers media servers open and play from (PyAV's demuxer names): kept as they are.
-SERVER_CONTAINERS = frozenset({"matroska,webm", "avi", "mpegts", "mpeg", "asf", "flv", "ogg", "dv"})
+# "mov": a QuickTime file (``probe.QUICKTIME``), an iPhone's or a camera's: Apple's own.
+SERVER_CONTAINERS = frozenset(
+    {"mov", "matroska,webm", "avi", "mpegts", "mpeg", "asf", "flv", "ogg", "dv"}
+)
 _NO_PHOTO_LIMITS = PhotoLimits(
     max_bytes=None, max_side_sum=None, max_aspect=None, upright=False, plain_colour=False
 )
@@ -104,6 +107,7 @@ LIBRARY = Policy(
         pix_fmts=None,
         audio_codecs=None,
         even_dimensions=False,
+        faststart=False,  # a server seeks in a file on disk: a camera's MOV stays as it is
     ),
     max_file_bytes=None,
     animations_to_video=False,

@@ -12,6 +12,10 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 MP4_OPTIONS = {"movflags": "+faststart"}  # second pass moves moov before mdat
+# HEVC in MP4/MOV is tagged ``hvc1`` (parameter sets in the sample entry), the tag Apple's
+# players require; FFmpeg's muxer otherwise writes ``hev1``, which they refuse.
+HEVC_TAG = "hvc1"
+_TAGGED_FORMATS = frozenset({"mp4", "mov", "ipod", "3gp", "3g2", "ismv", "f4v"})
 
 
 def copied_stream(out: OutputContainer, stream: VideoStream | AudioStream) -> Stream:
@@ -24,7 +28,18 @@ def copied_stream(out: OutputContainer, stream: VideoStream | AudioStream) -> St
         sar = stream.sample_aspect_ratio  # FFmpeg's guess: the container's, then the codec's
         if sar and sar > 0:
             copy.codec_context.sample_aspect_ratio = sar
+    tag_for_apple(out, copy)
     return copy
+
+
+def tag_for_apple(out: OutputContainer, stream: Stream) -> None:
+    """An HEVC stream written to an MP4 or a MOV keeps (or gets) the ``hvc1`` tag an
+    iPhone gave it: a remux or a join must not turn it into ``hev1``."""
+    names = set(out.format.name.split(","))
+    if stream.type == "video" and names & _TAGGED_FORMATS:
+        context = stream.codec_context
+        if context.codec.canonical_name == "hevc":
+            context.codec_tag = HEVC_TAG
 
 
 class Timestamps:

@@ -45,8 +45,10 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
     delivered the job is done and still carries that code and the counts, so it does
     not look like a clean run. Items in quarantine and none failed: done with
     ``job.partly_delivered`` and how many were kept back, or, with nothing delivered,
-    failed with their most common code. Nothing delivered and nothing left out for a
-    fault (an empty input, or files that are not media): done, with
+    failed with their most common code. Items skipped for a fault (a registered code,
+    ``media.no_decoder``) beside delivered ones: done with that code, not clean. Nothing
+    delivered and nothing left out for a fault (an empty input, or files that are not
+    media): done, with
     ``source.nothing_delivered`` saying so (a wrong input looked like a clean run).
     """
     if error_code:
@@ -54,6 +56,7 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
     delivered = 0
     failed = _Faults()
     kept = _Faults()
+    missed = _Faults()  # skipped for a fault, not by anyone's choice (``media.no_decoder``)
     left_out: dict[str, int] = {}
     for state, code, reason, message in facts:
         if state is ItemState.DELIVERED:
@@ -65,6 +68,9 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
         elif state is ItemState.SKIPPED:
             why = skip_words(reason or code)
             left_out[why] = left_out.get(why, 0) + 1
+            fault = _registered(reason or code)
+            if fault is not None:
+                missed.add(fault, why)
     if failed.count:
         quarantined = f"{kept.count} quarantined, " if kept.count else ""
         return Outcome(
@@ -83,6 +89,14 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
             f"{files} of {kept.count + delivered} not delivered, kept in"
             f" quarantine ({kept.code}: {kept.message}); {delivered} delivered",
         )
+    if delivered and missed.count:  # done, but not clean: `add --run … && rm` must not go on
+        files = f"{missed.count} file{'s' * (missed.count != 1)}"
+        return Outcome(
+            JobState.DONE,
+            missed.code,
+            f"{files} of {missed.count + delivered} not delivered ({missed.code}:"
+            f" {missed.message}); {delivered} delivered",
+        )
     if delivered:
         return Outcome(JobState.DONE)
     found_none = "; ".join(f"{n} skipped: {why}" for why, n in sorted(left_out.items()))
@@ -90,7 +104,11 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
     return Outcome(JobState.DONE, NOTHING_DELIVERED, f"nothing was delivered: {said}")
 
 
-_SKIP_WORDS = {"not_media": "not a photo or video", "junk": "system clutter"}
+_SKIP_WORDS = {
+    "not_media": "not a photo or video",
+    "junk": "system clutter",
+    "camera_raw": "a camera's RAW file, sent as a file only when asked (send_documents)",
+}
 
 
 def skip_words(reason: str | None) -> str:
@@ -108,6 +126,13 @@ def skip_words(reason: str | None) -> str:
     if kind != reason:
         return f"a {kind.replace('_', ' ')}, not a file ferryman reads"
     return reason.replace("_", " ")
+
+
+def _registered(reason: str | None) -> str | None:
+    """The registered code a skip's reason starts with (``media.no_decoder: …``): an
+    entry left out for a fault; None for a choice (``not_media``, ``junk``, not chosen)."""
+    code, _, said = (reason or "").partition(": ")
+    return code if said and "." in code and " " not in code else None
 
 
 class _Faults:

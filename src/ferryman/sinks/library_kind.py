@@ -21,14 +21,18 @@ if TYPE_CHECKING:
 class LibraryKind(SinkKind):
     """``library:`` (the default library) or ``library:/some/path``: folders on disk,
     any album size, originals kept as media servers play them (``LIBRARY``); made to
-    play anywhere with ``convert`` (``?convert=yes`` or ``media.library_convert``)."""
+    play anywhere with ``convert`` (``?convert=yes`` or ``media.library_convert``).
+    Every file of an input is kept, as it is, beside the media (a camera's RAW and
+    sidecars, a PDF), unless ``media=only`` or ``library_media_only`` asks for media
+    alone."""
 
     scheme = "library"
     description = "library: (the default library) or library:/some/path"
     client_target: str | None = None
     album_max: int | None = None
     builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
-    takes: frozenset[str] = frozenset({"caption", "convert"})
+    # ``media``: it keeps every file of an input (RAW, sidecars, any), unless ``media=only``.
+    takes: frozenset[str] = frozenset({"caption", "convert", "media"})
 
     def parse(self, target: str) -> str:
         if "\x00" in target:  # no folder is named so (the probe would raise ValueError)

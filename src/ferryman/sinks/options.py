@@ -6,7 +6,9 @@ before ``?`` names the destination as ever; after it, ``key=value`` pairs joined
 ``documents``: photos and videos go as files), ``caption`` (the caption template of
 this job, as ``caption_template``), ``thumb`` (a picture, by absolute path: the
 thumbnail of documents) and ``convert`` (``yes``: a library's photos and videos made to
-play anywhere, H.264 MP4 and JPEG, not kept as they are: ``add --convert``). A kind
+play anywhere, H.264 MP4 and JPEG, not kept as they are: ``add --convert``) and
+``media`` (``only``: a library keeps the input's photos, videos and sounds, not its
+other files: ``add --media-only``). A kind
 says which keys it takes (``SinkKind.takes``). The options live in the job's stored
 ``dest``, so every stage that resolves it has them, across restarts, with nothing else
 to store. Parsing is total: anything else is
@@ -23,10 +25,10 @@ from urllib.parse import quote, unquote
 from ferryman.caption_template import render_caption
 from ferryman.errors import FerrymanError
 
-KEYS = ("as", "caption", "thumb", "convert")
+KEYS = ("as", "caption", "thumb", "convert", "media")
 AS_VALUES = ("media", "documents")
 CAPTION_MAX = 1024  # as ``caption_template``
-FORMS = "?as=documents, &caption=TEMPLATE, &thumb=/path/picture.jpg, &convert=yes"
+FORMS = "?as=documents, &caption=TEMPLATE, &thumb=/path/picture.jpg, &convert=yes, &media=only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class DeliveryOptions:
     caption: str | None = None  # a caption template (``render_caption``)
     thumb: str | None = None  # an absolute path to a picture
     convert: bool = False  # media made to play anywhere, not kept as they are
+    media_only: bool = False  # a library keeps media alone, not every file of the input
 
     @property
     def given(self) -> tuple[str, ...]:
@@ -46,6 +49,7 @@ class DeliveryOptions:
             "caption": self.caption,
             "thumb": self.thumb,
             "convert": self.convert,
+            "media": self.media_only,
         }
         return tuple(key for key in KEYS if values[key])
 
@@ -61,6 +65,8 @@ class DeliveryOptions:
             pairs.append("thumb=" + quote(self.thumb, safe="/"))
         if self.convert:
             pairs.append("convert=yes")
+        if self.media_only:
+            pairs.append("media=only")
         return "?" + "&".join(pairs) if pairs else ""
 
 
@@ -89,6 +95,7 @@ def split(dest: str) -> tuple[str, DeliveryOptions]:
         caption=_caption(dest, found.get("caption")),
         thumb=_thumb(dest, found.get("thumb")),
         convert=_convert(dest, found.get("convert")),
+        media_only=_media(dest, found.get("media")),
     )
 
 
@@ -120,6 +127,14 @@ def _convert(dest: str, value: str | None) -> bool:
     if value not in ("yes", "no"):
         _refuse(dest, f"convert is yes or no, not '{value}'")
     return value == "yes"
+
+
+def _media(dest: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in ("only", "all"):
+        _refuse(dest, f"media is only or all, not '{value}'")
+    return value == "only"
 
 
 def _thumb(dest: str, value: str | None) -> str | None:

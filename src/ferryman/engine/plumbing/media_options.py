@@ -37,6 +37,9 @@ class MediaOptions:
     # else the calling thread (tests and tools).
     decode_memory: int = DEFAULT_MEMORY
     decoder: Decoder = IN_PROCESS
+    # Every file of the input is delivered, as it is where it is not media (a library
+    # keeps a camera's RAW, its sidecars, a PDF), as ``send_documents`` does anywhere.
+    every_file: bool = False
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -49,7 +52,7 @@ def options_for(
     settings: Settings, kind: SinkKind, chosen: DeliveryOptions | None = None
 ) -> MediaOptions:
     """The destination kind's policy, unless the settings name one; ``chosen``: the
-    job's delivery options (``?as=documents``)."""
+    job's delivery options (``?as=documents``, ``?media=only``)."""
     name = settings.media.policy
     policy = kind.policy(settings) if name == "auto" else policy_named(name)
     if chosen is not None and chosen.convert:  # the job asked for media that play anywhere
@@ -66,4 +69,8 @@ def options_for(
         int(settings.media.max_image_bytes),
         chosen is not None and chosen.as_documents,
         int(settings.media.decode_memory),
+        # A kind that takes ``media=only`` (a library) keeps every file unless asked.
+        every_file="media" in kind.takes
+        and not settings.library_media_only
+        and not (chosen is not None and chosen.media_only),
     )

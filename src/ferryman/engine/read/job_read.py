@@ -157,7 +157,7 @@ class JobRead:
         request = StageRequest.of(
             entry,
             self.work,
-            send_documents=settings.send_documents,
+            send_documents=settings.send_documents or options.every_file,
             options=options,
             sync=synced.take,
             early=early_upload(self.early, entry, dest, options),
@@ -245,7 +245,7 @@ class JobRead:
             album=0 if batch.recorded else album_size - ready % album_size,
             floor=settings.space_floor,
             large=BATCH_LARGE,
-            send_documents=settings.send_documents,
+            send_documents=settings.send_documents or batch.route.options.every_file,
             options=batch.route.options,
             syncer=self.reader.syncer,
         )

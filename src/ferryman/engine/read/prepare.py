@@ -192,7 +192,7 @@ def _prepare(
     kind = staged.kind
     decided = before_probe(kind, staged.size, send_documents, options)
     if staged.path is None or decided.action is Action.SKIP:
-        reason = "not_media"
+        reason = "camera_raw" if staged.raw else "not_media"
         return replace(_item(staged, kind, ItemState.SKIPPED, None), work_path=None, reason=reason)
     path = staged.path
     base = _item(staged, kind, ItemState.READY, Plan.AS_IS)
@@ -204,6 +204,8 @@ def _prepare(
             _check_canvas(path, options, staged.size)
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
+            return _as_document(base, options.policy, _why(exc))
+        if exc.code == NO_DECODER and send_documents:  # a file all the same: as it is
             return _as_document(base, options.policy, _why(exc))
         if exc.code == NO_DECODER:  # the true reason, not "unreadable" nor "not media"
             path.unlink(missing_ok=True)  # skipped as an unwanted entry is: not kept

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ferryman.errors import FerrymanError
+from ferryman.media.camera_files import is_raw
 from ferryman.media.classify import classify_entry
 from ferryman.model import MediaKind
 from ferryman.sinks.base import EarlyUpload as EarlyUpload  # the sink's contract
@@ -53,6 +54,7 @@ class Staged:
     kind: MediaKind
     data: bytes | None = None  # the file's bytes, when it was written and is small
     unread: bool = False  # a person's own file, linked whole and not read (hashed later)
+    raw: bool = False  # a camera's RAW picture left unwritten (its skip says so)
 
 
 Sync = Callable[[int, Path], None]  # takes a file descriptor to fsync and close
@@ -194,14 +196,15 @@ def stage_entry(
     kind = classify_entry(head, name, target.ask_ffmpeg)
     entry = _Entry(blocks, pending, kind, size, mtime)
     if not target.keep(kind):
+        raw = is_raw(head, name)
         if isinstance(source, Streamed) and source.over_network:
             entry.close()
-            return Staged(None, size if size is not None else len(head), "", kind)
+            return Staged(None, size if size is not None else len(head), "", kind, raw=raw)
         read = 0
         for block in _chain(pending, blocks):
             entry.digest.update(block)
             read += len(block)
-        return Staged(None, read, entry.digest.hexdigest(), kind)
+        return Staged(None, read, entry.digest.hexdigest(), kind, raw=raw)
     placed = source.place(entry, target)
     if placed is not None:
         return placed

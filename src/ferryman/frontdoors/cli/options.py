@@ -26,8 +26,9 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Destination:
-    """Where the albums go, and whether a library's files are made to play anywhere (a
-    delivery option, carried in the destination: ``sinks/options.py``)."""
+    """Where the albums go, whether a library's files are made to play anywhere and
+    whether it keeps media alone (delivery options, carried in the destination:
+    ``sinks/options.py``)."""
 
     to: Annotated[
         str,
@@ -44,13 +45,25 @@ class Destination:
             " media server reads repaired (media.library_convert for every job).",
         ),
     ] = False
+    media_only: Annotated[
+        bool,
+        typer.Option(
+            "--media-only",
+            help="A library keeps the input's photos, videos and sounds alone; without it"
+            " every file is kept too, as it is (RAW pictures, sidecars, PDFs…)"
+            " (library_media_only for every job).",
+        ),
+    ] = False
 
     @property
     def dest(self) -> str:
-        """``--to`` with ``--convert`` as its ``convert=yes`` option."""
-        if not self.convert:
-            return self.to
-        return f"{self.to}{'&' if '?' in self.to else '?'}convert=yes"
+        """``--to`` with ``--convert`` and ``--media-only`` as its ``convert=yes`` and
+        ``media=only`` options."""
+        dest = self.to
+        for asked, option in ((self.convert, "convert=yes"), (self.media_only, "media=only")):
+            if asked:
+                dest = f"{dest}{'&' if '?' in dest else '?'}{option}"
+        return dest
 
 
 @dataclass(frozen=True)

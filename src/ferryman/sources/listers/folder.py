@@ -33,6 +33,7 @@ from ferryman.archive.suffixes import named_archive
 from ferryman.clock import SYSTEM
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.local_path import readable
@@ -42,7 +43,11 @@ log = logging.getLogger(__name__)
 EDGE = 256 << 10  # bytes hashed at each end of a file (a first look at 10,000 photos: 5 GB)
 NOTICE_TICK = 2000  # ms: an empty batch of changes when none came (the watcher is on)
 _MEDIA_FAMILIES = ("image/", "video/", "audio/")
-_MORE_MEDIA = frozenset({".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp", ".insv"})
+# And a camera's own files: its RAW pictures and the sidecars beside them (a library
+# keeps them; elsewhere they are left out, and the report says so).
+_MORE_MEDIA = frozenset(
+    {".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp", ".insv", *RAW_SUFFIXES, *SIDECAR_SUFFIXES}
+)
 
 
 class FolderLister:
