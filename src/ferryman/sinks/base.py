@@ -325,6 +325,13 @@ class SinkKind(ABC):
         "the chat @name"). Default: ``scheme:target`` as typed."""
         return f"{self.scheme}:{target}"
 
+    def holds(self, settings: Settings, target: str, job: Job) -> Callable[[Path], bool] | None:
+        """What tells, blocking, whether the destination holds a local file's bytes as
+        the job delivered them, read back now (a watch's ``--then delete`` asks it
+        before a person's file goes); None when this kind cannot read back what it
+        delivered (the store's word stands). Default: None."""
+        return None
+
     def forget(self, settings: Settings, job: Job) -> list[Path]:
         """The job is being removed: the folders on this machine that hold what it
         delivered and go with it (a link job's results). Default: none (what went to a
