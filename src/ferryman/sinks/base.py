@@ -326,10 +326,8 @@ class SinkKind(ABC):
         return f"{self.scheme}:{target}"
 
     def holds(self, settings: Settings, target: str, job: Job) -> Callable[[Path], bool] | None:
-        """What tells, blocking, whether the destination holds a local file's bytes as
-        the job delivered them, read back now (a watch's ``--then delete`` asks it
-        before a person's file goes); None when this kind cannot read back what it
-        delivered (the store's word stands). Default: None."""
+        """Blocking, for ``--then``: whether the destination holds a local file's bytes
+        as ``job`` sent them, read back now; None: it cannot read back. Default: None."""
         return None
 
     def forget(self, settings: Settings, job: Job) -> list[Path]:

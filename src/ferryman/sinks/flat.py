@@ -209,7 +209,7 @@ class FlatLibrarySink(LibrarySink):
                 shutil.rmtree(stage)  # uncommitted: started over
             files, document = album_layout(delivery)
             sizes, devices = sizes_and_devices(files)
-            check_space(self.root, seq, files, sizes, devices, copies=self._copies(files))
+            check_space(self.root, seq, files, sizes, devices, self._copies(files))
             stage.mkdir(parents=True)
             tally = delivery.tally(sizes)
             staged: list[str] = []
@@ -227,7 +227,7 @@ class FlatLibrarySink(LibrarySink):
             # The stage made durable beside the naming and the manifest's own fsync
             # (two journal commits waited for at once, not one after the other); the
             # commit's rename waits for both.
-            synced = self._listed.fsync_beside(stage)
+            synced = self._listed.fsync_beside(stage, fsync_dir)
             try:
                 with self._locked():
                     manifest = self._free_manifest(job, seq)

@@ -144,7 +144,7 @@ class LibrarySink(Sink):
             copies = {
                 name for path, name in files if self.link != HARDLINK and not ours_alone(path)
             }
-            check_space(final.parent, delivery.album.seq, files, sizes, copies=copies)
+            check_space(final.parent, delivery.album.seq, files, sizes, None, copies)
             tmp.mkdir(parents=True)
             tally = delivery.tally(sizes)
             taken = taken_times(delivery)

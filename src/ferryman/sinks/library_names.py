@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -37,14 +37,16 @@ class Listings:
         self._seen.clear()
         self._syncs.shutdown(wait=False)
 
-    def fsync_beside(self, folder: Path) -> Future[None]:
-        """``fsync_dir(folder)`` on a thread of the library's own while the caller goes
-        on; the caller waits for it (``result`` raises its error) before counting on it.
+    def fsync_beside(
+        self, folder: Path, sync: Callable[[Path], None] = fsync_dir
+    ) -> Future[None]:
+        """``sync(folder)`` on a thread of the library's own while the caller goes on;
+        the caller waits for it (``result`` raises its error) before counting on it.
         Once closed, here and now."""
         try:
-            return self._syncs.submit(fsync_dir, folder)
+            return self._syncs.submit(sync, folder)
         except RuntimeError:  # shut down: the engine is stopping
-            fsync_dir(folder)
+            sync(folder)
             done: Future[None] = Future()
             done.set_result(None)
             return done

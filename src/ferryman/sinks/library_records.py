@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,4 +55,4 @@ def source_digest(item: Item, path: Path | str) -> tuple[int, str]:
 
 
 def _size(path: Path | str) -> int:
-    return Path(path).stat().st_size
+    return os.stat(path).st_size
