@@ -37,9 +37,7 @@ class Listings:
         self._seen.clear()
         self._syncs.shutdown(wait=False)
 
-    def fsync_beside(
-        self, folder: Path, sync: Callable[[Path], None] = fsync_dir
-    ) -> Future[None]:
+    def fsync_beside(self, folder: Path, sync: Callable[[Path], None] = fsync_dir) -> Future[None]:
         """``sync(folder)`` on a thread of the library's own while the caller goes on;
         the caller waits for it (``result`` raises its error) before counting on it.
         Once closed, here and now."""
