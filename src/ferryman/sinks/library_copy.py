@@ -69,6 +69,16 @@ def place_copy(src: Path | str, dst: str, mode: str = COPY, taken: float | None 
 def independent_copy(src: Path | str, dst: str, taken: float | None = None) -> str:
     """``src`` copied as a new file ``dst``, fsynced; how (``clone``, ``kernel``,
     ``read``). Its modified time: ``taken``, else the source's."""
+    if sys.platform == "darwin" and _clonefile(src, dst):  # pragma: no cover - macOS
+        when = taken if taken is not None else os.stat(src).st_mtime
+        with contextlib.suppress(OSError, OverflowError, ValueError):
+            os.utime(dst, (when, when))
+        fd = os.open(dst, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return "clone"
     with open(src, "rb") as source:
         st = os.fstat(source.fileno())
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -108,10 +118,21 @@ def _copy(src: int, dst: int, size: int) -> str:
     return "read"
 
 
+def _clonefile(src: Path | str, dst: str) -> bool:  # pragma: no cover - macOS
+    """APFS's ``clonefile(2)`` (paths, not descriptors), where libc has it."""
+    import ctypes  # lazy: macOS only
+
+    try:
+        clonefile = ctypes.CDLL(None, use_errno=True).clonefile
+    except (OSError, AttributeError):
+        return False
+    return bool(clonefile(os.fsencode(src), os.fsencode(dst), 0) == 0)
+
+
 def _clone(src: int, dst: int) -> bool:
     """A copy-on-write clone, where the filesystem has one."""
-    if sys.platform == "darwin":  # pragma: no cover - macOS
-        return False  # ``clonefile`` takes paths, not descriptors: ``_clone_paths``
+    if sys.platform == "darwin":  # pragma: no cover - macOS: ``_clonefile`` was tried
+        return False
     try:
         import fcntl  # lazy: not on every platform
 
