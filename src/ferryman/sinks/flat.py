@@ -119,12 +119,17 @@ class FlatLibrarySink(LibrarySink):
     async def deliver(self, delivery: Delivery) -> Delivered:
         """The album delivered (on a thread); the items whose bytes were there already
         (no second copy made) kept as records, for the report to say so."""
-        ref = await asyncio.to_thread(self._deliver, delivery)
-        if self.state is not None and not self.albums():
-            found = await asyncio.to_thread(self._already, delivery)
-            if found:
-                await self.state.put(delivery.job.id, found)
+        ref, found = await asyncio.to_thread(self._deliver_noted, delivery)
+        if found and self.state is not None:
+            await self.state.put(delivery.job.id, found)
         return Delivered(ref)
+
+    def _deliver_noted(self, delivery: Delivery) -> tuple[str, list[SinkRecord]]:
+        """``_deliver``, and in the same hop what of it was there already."""
+        ref = self._deliver(delivery)
+        if self.state is None or self.albums():
+            return ref, []
+        return ref, self._already(delivery)
 
     def _already(self, delivery: Delivery) -> list[SinkRecord]:
         """``already:<item>`` records of the album's files that were there already, as
