@@ -16,7 +16,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any, Literal, get_origin
 
 from pydantic import (
     BaseModel,
@@ -116,6 +116,13 @@ class Settings(BaseModel):
         description="Where each file goes in a library: a template ({source}, {path}, {name},"
         ' {title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for'
         " <job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
+    )
+    library_link: Literal["copy", "hardlink"] = Field(
+        "copy",
+        description="How a library keeps a file of a folder on this machine: copy (its own"
+        " file, a copy-on-write clone where the filesystem has one: a backup), or hardlink"
+        " (the person's file under a second name: an edit or truncation changes both, so"
+        " not a backup).",
     )
     send_documents: bool = Field(
         False, description="Deliver files that are not media too (as documents), not skip them."

@@ -91,15 +91,15 @@ def inject(monkeypatch: pytest.MonkeyPatch, where: str) -> list[int]:
 
         monkeypatch.setattr(library_module, "album_layout", layout)
     else:
-        real_copy = library_module.link_or_copy
+        real_copy = library_module.place_copy
 
-        def copy(src: Path, dest: Path) -> Any:
-            if dest.name.startswith(Path(BAD).stem):
-                met.append(len(list(dest.parent.iterdir())))  # files before it
+        def copy(src: Path, dest: str, *rest: Any) -> Any:
+            if Path(dest).name.startswith(Path(BAD).stem):
+                met.append(len(list(Path(dest).parent.iterdir())))  # files before it
                 raise KeyError("a bug in the sink")
-            return real_copy(src, dest)
+            return real_copy(src, dest, *rest)
 
-        monkeypatch.setattr(library_module, "link_or_copy", copy)
+        monkeypatch.setattr(library_module, "place_copy", copy)
     return met
 
 

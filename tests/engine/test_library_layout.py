@@ -210,16 +210,16 @@ async def test_a_fault_after_the_commit_is_finished_not_repeated(
     await intake.add_source(
         store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]), settings=settings
     )
-    real = os.rename
+    real = flat._put  # each file's move into the library (never over a file)
     moved: list[str] = []
 
-    def failing(src: str | Path, dst: str | Path) -> None:
+    def failing(src: str, dst: str) -> bool:
         moved.append(str(dst))
         if len(moved) == 2:  # the second file into the library
             raise OSError(5, "Input/output error")
-        real(src, dst)
+        return real(src, dst)
 
-    monkeypatch.setattr(flat.os, "rename", failing)
+    monkeypatch.setattr(flat, "_put", failing)
     await run_until_idle(store, settings)
 
     assert len(moved) == 5  # 1, the fault, then the 3 left; none moved twice

@@ -101,5 +101,5 @@ async def test_captions_are_made_final_in_one_hop(
     job = await intake.add_source(store, str(photo))
     await run_until_idle(store, settings)
     assert (await store.get_job(job.id)).state is JobState.DONE
-    assert "FlatLibrarySink._deliver" in sent and "FlatLibrarySink.albums" not in sent
+    assert "FlatLibrarySink._deliver_noted" in sent and "FlatLibrarySink.albums" not in sent
     assert sent.count("FlatLibrarySink.make_captions_final.<locals>.final") == 1

@@ -33,6 +33,7 @@ from ferryman.naming import unique_name
 from ferryman.samples import make_photo_set
 from ferryman.sinks import flat, library
 from ferryman.sinks.base import Delivery
+from ferryman.sinks.library_records import owner_of
 from ferryman.store import Store
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle
@@ -121,10 +122,12 @@ def test_captions_made_final_fsync_a_folder_of_manifests_once(
     manifests are each fsynced, the folder once (it was once per manifest)."""
     folder = tmp_path / ".ferryman" / "Trip"
     folder.mkdir(parents=True)
+    job = Job(7, "x", "Trip", "library:", JobState.DONE, 0, None, None, None, 0, True, 0, None)
     paths = []
     for album in (1, 2, 3):
         path = folder / f"{album:04d}.json"
-        path.write_text(json.dumps({"job": 7, "album": album, "items": [{}], "caption": "x"}))
+        manifest = {"job": 7, "owner": owner_of(job), "album": album, "items": [{}]}
+        path.write_text(json.dumps(manifest | {"caption": "x"}))
         paths.append(path)
     synced: list[Path] = []
     real = library.fsync_dir
@@ -134,7 +137,7 @@ def test_captions_made_final_fsync_a_folder_of_manifests_once(
         real(path)
 
     monkeypatch.setattr(library, "fsync_dir", fsync_dir)
-    assert library.final_captions_of(paths, 7, lambda n, _: f"{n}/3") == 3
+    assert library.final_captions_of(paths, job, lambda n, _: f"{n}/3") == 3
     assert [json.loads(p.read_text())["caption"] for p in paths] == ["1/3", "2/3", "3/3"]
     assert synced == [folder]
 
@@ -145,7 +148,7 @@ def _album(work: Path, files: int) -> Delivery:
     items = []
     for i in range(files):
         path = work / f"{i:06d}-p{i}.jpg"
-        path.write_bytes(b"x")
+        path.write_bytes(f"{work.name}-{i}".encode())  # no album's bytes another's
         items.append(
             Item(
                 id=i + 1,
@@ -231,5 +234,6 @@ def test_the_stage_is_fsynced_while_the_manifest_is_written_and_before_the_commi
     monkeypatch.setattr(flat.os, "replace", replace)
     sink._deliver(delivery)
 
-    assert events[:4] == ["manifest written", "manifest first", "synced .0003.partial", "commit"]
+    stage = f"synced .0003.{owner_of(delivery.job)}.partial"
+    assert events[:4] == ["manifest written", "manifest first", stage, "commit"]
     assert len(list((tmp_path / "lib" / "Trip").iterdir())) == 3

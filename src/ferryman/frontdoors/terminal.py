@@ -287,7 +287,8 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
         _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
         _line(out, f"    next: {step}")
     for job in data.get("where", []):
-        _line(out, f"  job {job['id']} {job['name']}: delivered to {job['to']}")
+        there = f" ({job['already']} already there)" if job.get("already") else ""
+        _line(out, f"  job {job['id']} {job['name']}: delivered to {job['to']}{there}")
     for job in data.get("links", []):
         _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
 

@@ -325,6 +325,11 @@ class SinkKind(ABC):
         "the chat @name"). Default: ``scheme:target`` as typed."""
         return f"{self.scheme}:{target}"
 
+    def holds(self, settings: Settings, target: str, job: Job) -> Callable[[Path], bool] | None:
+        """Blocking, for ``--then``: whether the destination holds a local file's bytes
+        as ``job`` sent them, read back now; None: it cannot read back. Default: None."""
+        return None
+
     def forget(self, settings: Settings, job: Job) -> list[Path]:
         """The job is being removed: the folders on this machine that hold what it
         delivered and go with it (a link job's results). Default: none (what went to a

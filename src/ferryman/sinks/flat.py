@@ -1,15 +1,22 @@
-"""The library laid out by a template (``sinks/layout.py``): named folders a media
-server keeps, ferryman's own records in a hidden ``.ferryman/<job>/`` folder.
+"""The library laid out by a template (``sinks/layout.py``): named folders a media server
+keeps, ferryman's own records in a hidden ``.ferryman/<job>/`` folder.
 
-Exactly-once, as strong as an album folder's one rename: an album's files are staged
-in ``.ferryman/<job>/.NNNN.partial/`` (the same filesystem: each later move is a
-rename), then its manifest ``NNNN.json``, naming where each staged file goes, is
-written and renamed into place: the commit. Only then are the files renamed into the
-library, one by one. A kill before the commit leaves a stage that is swept (nothing was
-delivered); after it, the manifest says what is left to move, and the next delivery or
-start-up sweep moves it (nothing twice, nothing lost). Names are chosen, committed and
-placed under a lock on ``.ferryman/lock``, so two albums (two threads, or two processes)
-never take the same free name.
+Exactly-once, as strong as an album folder's one rename: an album's files are staged in
+``.ferryman/<job>/.NNNN.<owner>.partial/`` (the same filesystem: each later move is a
+rename), each copied as the library's own and read back (``sinks/library_copy.py``);
+then its manifest ``NNNN.json``, naming where each staged file goes, is written and
+renamed into place: the commit. Only then are the files moved into the library, one by
+one, never over a file. A library is shared by every ferryman that writes into it (data
+folders, machines, re-adds): a record is known by its owner, not its job number
+(``sinks/library_records.py``): another's ``NNNN.json`` is left, and this job's is
+written beside it (``NNNN.<owner>.json``). A name taken by a file of the same bytes is
+"already there" (no second copy; kept as an ``already:<item>`` record of the sink's
+state for the run's report); by other bytes, the next free name is taken. A kill before
+the commit leaves a stage that is swept (nothing was delivered); after it, the manifest
+says what is left to move, and the next delivery or start-up sweep moves it (nothing
+twice, nothing lost). Names are chosen, committed and placed under a lock on
+``.ferryman/lock``, so two albums (two threads, or two processes) never take the same
+free name.
 
 A library that already holds the album layout (``<job>/NNNN/manifest.json``) and no
 ``.ferryman`` folder keeps that layout: the detection runs once per sink, off the loop.
@@ -18,25 +25,22 @@ A library that already holds the album layout (``<job>/NNNN/manifest.json``) and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import json
 import os
 import shutil
-import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
-from ferryman.model import Item, Job
-from ferryman.naming import delivered_name, unique_name
-from ferryman.sinks.base import Delivery
+from ferryman.fsutil import fsync_dir, safe_name
+from ferryman.model import Item, Job, SinkRecord
+from ferryman.naming import delivered_name
+from ferryman.sinks.base import Delivered, Delivery, SinkState
 from ferryman.sinks.layout import input_folders, render, source_folder
 from ferryman.sinks.library import (
     FULL,
@@ -49,8 +53,12 @@ from ferryman.sinks.library import (
     no_space,
     remove_half,
     sizes_and_devices,
+    taken_times,
     write_json,
 )
+from ferryman.sinks.library_copy import COPY, HARDLINK, file_sha256, ours_alone, place_copy, verify
+from ferryman.sinks.library_names import Listings as Listings
+from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
 
 HIDDEN = ".ferryman"
 
@@ -68,9 +76,17 @@ def holds_albums(root: Path) -> bool:
 class FlatLibrarySink(LibrarySink):
     """Delivers each file where ``template`` says, unless ``root`` holds albums."""
 
-    def __init__(self, root: Path, template: str, listed: Listings | None = None) -> None:
-        super().__init__(root)
+    def __init__(
+        self,
+        root: Path,
+        template: str,
+        listed: Listings | None = None,
+        link: str = COPY,
+        state: SinkState | None = None,
+    ) -> None:
+        super().__init__(root, link)
         self.template = template
+        self.state = state
         self._albums: bool | None = None
         self._listed = listed if listed is not None else Listings()  # the engine's
 
@@ -83,8 +99,53 @@ class FlatLibrarySink(LibrarySink):
     def state_dir(self, job: Job) -> Path:
         return self.root / HIDDEN / safe_name(job.name, "job")
 
-    def _manifest(self, delivery: Delivery) -> Path:
-        return self.state_dir(delivery.job) / f"{delivery.album.seq:04d}.json"
+    def _manifest(self, job: Job, seq: int, key: str) -> Path | None:
+        """The album's committed manifest, if it is there (blocking): ``NNNN.json`` when
+        it is this job's own, else ``NNNN.<owner>.json`` (written beside another
+        ferryman's ``NNNN.json``)."""
+        folder, owner = self.state_dir(job), owner_of(job)
+        own = folder / f"{seq:04d}.{owner}.json"
+        if own.exists():
+            return own
+        plain = folder / f"{seq:04d}.json"
+        found = read_manifest(plain)
+        return plain if found and is_ours(found, job, key) else None
+
+    def _stage(self, job: Job, seq: int) -> Path:
+        """Where the album is staged: a name of this job's own, so another ferryman
+        staging its album of the same name and number never meets it."""
+        return self.state_dir(job) / f".{seq:04d}.{owner_of(job)}.partial"
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        """The album delivered (on a thread); the items whose bytes were there already
+        (no second copy made) kept as records, for the report to say so."""
+        ref, found = await asyncio.to_thread(self._deliver_noted, delivery)
+        if found and self.state is not None:
+            await self.state.put(delivery.job.id, found)
+        return Delivered(ref)
+
+    def _deliver_noted(self, delivery: Delivery) -> tuple[str, list[SinkRecord]]:
+        """``_deliver``, and in the same hop what of it was there already."""
+        ref = self._deliver(delivery)
+        if self.state is None or self.albums():
+            return ref, []
+        return ref, self._already(delivery)
+
+    def _already(self, delivery: Delivery) -> list[SinkRecord]:
+        """``already:<item>`` records of the album's files that were there already, as
+        its manifest says (read again after a kill)."""
+        job, seq = delivery.job, delivery.album.seq
+        manifest = self._manifest(job, seq, delivery.key)
+        found = read_manifest(manifest) if manifest is not None else None
+        if not found:
+            return []
+        owners = [item.id for item in delivery.album.items for _ in item.files]
+        placed = found.get("placed") or ()
+        return [
+            SinkRecord(f"already:{item}", {"path": entry["path"]}, item_id=item)
+            for item, entry in zip(owners, placed, strict=False)
+            if entry.get("already")
+        ]
 
     async def nothing_delivered(self, delivery: Delivery) -> bool:
         """Whether no file of the album is in the library: its manifest (the commit)
@@ -93,7 +154,8 @@ class FlatLibrarySink(LibrarySink):
         def check() -> bool:
             if self.albums():
                 return not self.album_dir(delivery).exists()
-            return not self._manifest(delivery).exists()
+            job = delivery.job
+            return self._manifest(job, delivery.album.seq, delivery.key) is None
 
         return await asyncio.to_thread(check)
 
@@ -104,87 +166,116 @@ class FlatLibrarySink(LibrarySink):
         def final() -> int:
             if self.albums():
                 folder = self.job_dir(job)
-                return final_captions(folder, job.id, render) if folder.is_dir() else 0
+                return final_captions(folder, job, render) if folder.is_dir() else 0
             folder = self.state_dir(job)
             if not folder.is_dir():
                 return 0
-            return final_captions_of(sorted(folder.glob("[0-9]*.json")), job.id, render)
+            return final_captions_of(sorted(folder.glob("[0-9]*.json")), job, render)
 
         return await asyncio.to_thread(final)
 
     def sweep_half_built(self, job: Job, seqs: list[int]) -> int:
         """Blocking: a committed album's files left in its stage are moved into place;
-        an uncommitted stage goes."""
+        an uncommitted stage goes. An older ferryman's stage (``.NNNN.partial``, its
+        manifest ``NNNN.json``) too."""
         if self.albums():
             return super().sweep_half_built(job, seqs)
         folder = self.state_dir(job)
-        found = [seq for seq in seqs if (folder / f".{seq:04d}.partial").exists()]
-        for seq in found:
-            manifest = folder / f"{seq:04d}.json"
-            if manifest.exists():
-                with self._locked():
-                    self._place(manifest)
-            else:
-                remove_half(folder / f".{seq:04d}.partial")
-        return len(found)
+        found = 0
+        for seq in seqs:
+            key = f"job-{job.id}/album-{seq}"
+            for stage, manifest in (
+                (self._stage(job, seq), self._manifest(job, seq, key)),
+                (folder / f".{seq:04d}.partial", folder / f"{seq:04d}.json"),
+            ):
+                if not stage.exists():
+                    continue
+                found += 1
+                if manifest is not None and manifest.exists():
+                    with self._locked():
+                        self._place(manifest, stage=stage)
+                else:
+                    remove_half(stage)
+        return found
 
     def _deliver(self, delivery: Delivery) -> str:
         if self.albums():
             return super()._deliver(delivery)
-        manifest = self._manifest(delivery)
-        if manifest.exists():  # committed before a kill: what is left is moved
-            self._check_key(manifest, delivery)
+        job, seq = delivery.job, delivery.album.seq
+        manifest = self._manifest(job, seq, delivery.key)
+        if manifest is not None:  # committed before a kill: what is left is moved
             with self._locked():
                 return self._place(manifest)
-        stage = manifest.with_name(f".{manifest.stem}.partial")
+        stage = self._stage(job, seq)
         sizes: dict[str, int] = {}
+        committed = False
         try:
             if stage.exists():
                 shutil.rmtree(stage)  # uncommitted: started over
             files, document = album_layout(delivery)
             sizes, devices = sizes_and_devices(files)
-            check_space(self.root, delivery.album.seq, files, sizes, devices)
+            check_space(self.root, seq, files, sizes, devices, self._copies(files))
             stage.mkdir(parents=True)
             tally = delivery.tally(sizes)
-            staged = []
+            staged: list[str] = []
+            digests: list[tuple[int, str]] = []
             into = str(stage)  # a file's place in it joined as text: no Path a file
-            times = _taken_times(delivery)
-            for number, (path, name) in enumerate(files):
+            for number, ((path, name), (item, taken)) in enumerate(
+                zip(files, taken_times(delivery), strict=True)
+            ):
                 staged.append(f"{number:03d}")
-                ours = _own(path)  # checked before the stage's link adds a name
-                link_or_copy(path, os.path.join(into, staged[-1]))
-                if ours and (taken := times[number]) is not None:
-                    _date(os.path.join(into, staged[-1]), taken)
+                target = os.path.join(into, staged[-1])
+                digests.append(source_digest(item, path))
+                place_copy(path, target, self.link, taken)
+                verify(target, *digests[-1])  # what is on disk, before a record says so
                 tally.whole(name)
-            # The stage's links made durable beside the naming and the manifest's own
-            # fsync (two journal commits waited for at once, not one after the other);
-            # the commit's rename waits for both.
-            synced = self._listed.fsync_beside(stage)
+            # The stage made durable beside the naming and the manifest's own fsync
+            # (two journal commits waited for at once, not one after the other); the
+            # commit's rename waits for both.
+            synced = self._listed.fsync_beside(stage, fsync_dir)
             try:
                 with self._locked():
-                    document["placed"] = self._choose(delivery, files, staged)
+                    manifest = self._free_manifest(job, seq)
+                    document["owner"] = owner_of(job)
+                    document["placed"] = self._choose(delivery, files, staged, digests)
                     _commit(manifest, document, synced.result)
+                    committed = True
                     return self._place(manifest, document)
             finally:
                 futures.wait([synced])  # an error before the commit: the stage goes after
         except OSError as exc:
-            if not manifest.exists():
+            if not committed:
                 remove_half(stage)
             if exc.errno in FULL:
-                raise no_space(self.root, delivery.album.seq, sum(sizes.values())) from exc
+                raise no_space(self.root, seq, sum(sizes.values())) from exc
             raise FerrymanError("sink.io", f"cannot write album to {self.root}: {exc}") from exc
         except BaseException:
-            if not manifest.exists():
+            if not committed:
                 remove_half(stage)
             raise
 
+    def _copies(self, files: list[tuple[Path, str]]) -> set[str]:
+        """The files that take room in the library (copied, not linked): a person's."""
+        return {name for path, name in files if self.link != HARDLINK and not ours_alone(path)}
+
+    def _free_manifest(self, job: Job, seq: int) -> Path:
+        """Under the lock: ``NNNN.json``, unless another ferryman's record holds it."""
+        plain = self.state_dir(job) / f"{seq:04d}.json"
+        return plain.with_name(f"{seq:04d}.{owner_of(job)}.json") if plain.exists() else plain
+
     def _choose(
-        self, delivery: Delivery, files: list[tuple[Path, str]], staged: list[str]
-    ) -> list[dict[str, str]]:
-        """Each staged file's path in the library: the template rendered, made unique
-        (``name (2).ext``) against what is on disk and what this album takes. Names are
-        the files' own (not the album's, unique in one folder): two ``IMG_0001.jpg`` of
-        two folders of the input keep their name in their own folders (``{path}``)."""
+        self,
+        delivery: Delivery,
+        files: list[tuple[Path, str]],
+        staged: list[str],
+        digests: list[tuple[int, str]],
+    ) -> list[dict[str, Any]]:
+        """Each staged file's path in the library: the template rendered; where a file
+        is there already, its bytes decide: the same (size and sha256, read now) is
+        "already there" (no second copy), others keep theirs and this one takes the
+        next free name (``name (2).ext``). Names are the files' own (not the album's,
+        unique in one folder): two ``IMG_0001.jpg`` of two folders of the input keep
+        their name in their own folders (``{path}``)."""
         items = [
             (item, number if item.parts else None)
             for item in delivery.album.items
@@ -193,8 +284,10 @@ class FlatLibrarySink(LibrarySink):
         source = source_folder(delivery.job.name, delivery.job.source)
         used: set[str] = set()  # this album's own choices
         listed: dict[str, set[str]] = {}  # each folder looked at once an album
-        placed = []
-        for (path, _), (item, part), stage in zip(files, items, staged, strict=True):
+        placed: list[dict[str, Any]] = []
+        for (path, _), (item, part), stage, digest in zip(
+            files, items, staged, digests, strict=True
+        ):
             name = delivered_name(item, part)
             title, dot, ext = name.rpartition(".")
             values = {
@@ -212,40 +305,102 @@ class FlatLibrarySink(LibrarySink):
             if (on_disk := listed.get(parent)) is None:
                 folder = PurePosixPath(parent)
                 on_disk = listed[parent] = self._listed.names(self.root / folder, folder)
-            chosen = unique_name(rel, used, also=on_disk)
-            placed.append({"stage": stage, "path": chosen})
+            chosen, there = self._free_or_same(rel, used, on_disk, digest)
+            entry: dict[str, Any] = {"stage": stage, "path": chosen}
+            if there:
+                entry["already"] = True
+            placed.append(entry)
         return placed
 
-    def _place(self, manifest: Path, document: dict[str, Any] | None = None) -> str:
-        """Every staged file the manifest names, renamed into place; then the stage goes.
-        Where the album went: the folder holding all its files. ``document``: the
-        manifest as just committed (not read back). Paths are joined as text (a few
-        ``Path`` operations a file were most of this thread's Python)."""
+    def _free_or_same(
+        self, rel: str, used: set[str], on_disk: set[str], digest: tuple[int, str]
+    ) -> tuple[str, bool]:
+        """The first of ``rel``, ``rel (2)``… that is free, or holds these very bytes
+        (True: already there); a name this album took is passed over."""
+        n = 1
+        while True:
+            candidate = rel if n == 1 else _numbered(rel, n)
+            n += 1
+            lowered = candidate.lower()
+            if lowered in used:
+                continue
+            if lowered not in on_disk:
+                used.add(lowered)
+                return candidate, False
+            if _holds(os.path.join(str(self.root), candidate), digest):
+                used.add(lowered)
+                return candidate, True
+
+    def _place(
+        self,
+        manifest: Path,
+        document: dict[str, Any] | None = None,
+        stage: Path | None = None,
+    ) -> str:
+        """Every staged file the manifest names, put into place (never over a file:
+        one that took its name since the commit, with other bytes, keeps it, and this
+        file takes a free one, written to the manifest); a file already there leaves
+        its staged copy. Then the stage goes. Where the album went: the folder holding
+        all its files. ``document``: the manifest as just committed (not read back).
+        Paths are joined as text (a few ``Path`` operations a file were most of this
+        thread's Python)."""
         if document is None:
             document = json.loads(manifest.read_text(encoding="utf-8"))
-        stage = str(manifest.with_name(f".{manifest.stem}.partial"))
+        if stage is None:
+            owner = document.get("owner")
+            seq = manifest.name.partition(".")[0]
+            stage = manifest.with_name(f".{seq}.{owner}.partial" if owner else f".{seq}.partial")
+        into = str(stage)
         entries = document.get("placed") or ()
         inside = [self._inside(entry["path"]) for entry in entries]  # (relative, target)
         parents = [os.path.dirname(target) for _, target in inside]
         self._listed.check(set(parents))
         folders: dict[str, None] = {}  # in the order first met
+        renamed = False
         for entry, (_, target), parent in zip(entries, inside, parents, strict=True):
-            source = os.path.join(stage, entry["stage"])
-            if os.path.exists(source):  # else moved before a kill
-                if parent not in folders:  # made once an album, not once a file
-                    os.makedirs(parent, exist_ok=True)
-                    folders[parent] = None
-                os.rename(source, target)
+            source = os.path.join(into, entry["stage"])
+            if not os.path.exists(source):
+                continue  # moved before a kill
+            if entry.get("already"):
+                os.unlink(source)
+                continue
+            if parent not in folders:  # made once an album, not once a file
+                os.makedirs(parent, exist_ok=True)
+                folders[parent] = None
+            if not _put(source, target):
+                entry["path"] = self._elsewhere(entry["path"], source)
+                renamed = True
         for folder in folders:
             fsync_dir(Path(folder))
+        if renamed:  # the manifest names where each file is
+            _commit(manifest, document, lambda: None)
+            inside = [self._inside(entry["path"]) for entry in entries]
+            parents = [os.path.dirname(target) for _, target in inside]
         self._listed.moved_in(
             [(parent, rel.lower()) for (rel, _), parent in zip(inside, parents, strict=True)]
         )
         try:  # every file moved: the stage is empty (one rmdir, not a tree's walk)
-            os.rmdir(stage)
+            os.rmdir(into)
         except OSError:  # gone before a kill, or something left in it
-            remove_half(Path(stage))
+            remove_half(stage)
         return os.path.commonpath(parents) if parents else str(self.root)
+
+    def _elsewhere(self, rel: str, source: str) -> str:
+        """A staged file whose name another's file took after the commit: put under the
+        next free name (or left, when those are its bytes)."""
+        digest = file_sha256(source)
+        n = 2
+        while True:
+            candidate = _numbered(rel, n)
+            n += 1
+            target = self._inside(candidate)[1]
+            if os.path.exists(target):
+                if _holds(target, digest):
+                    os.unlink(source)
+                    return candidate
+                continue
+            if _put(source, target):
+                return candidate
 
     def _inside(self, rel: str) -> tuple[str, str]:
         """A path from a manifest, refused if it would leave the library: its parts
@@ -255,14 +410,6 @@ class FlatLibrarySink(LibrarySink):
         if rel.startswith("/") or ".." in parts or parts[:1] == [HIDDEN]:
             raise FerrymanError("sink.io", f"{rel!r} in a manifest leaves the library")
         return "/".join(parts), os.path.join(str(self.root), *parts)
-
-    def _check_key(self, manifest: Path, delivery: Delivery) -> None:
-        try:
-            key = json.loads(manifest.read_text(encoding="utf-8")).get("key")
-        except (OSError, ValueError) as exc:
-            raise FerrymanError("sink.io", f"{manifest} is not a ferryman manifest") from exc
-        if key != delivery.key:
-            raise FerrymanError("sink.io", f"{manifest} holds album {key}, not {delivery.key}")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -275,86 +422,6 @@ class FlatLibrarySink(LibrarySink):
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-Stamp = tuple[int, int]  # a folder's inode and mtime (ns)
-
-
-class Listings:
-    """The library's folders' names (lower-cased, relative to the library) as last
-    listed, kept while the folder's inode and mtime show no change but this sink's own
-    moves: a folder that holds 100,000 photos is not listed again for each album (an
-    album cost as much as its folder held). One per library in an engine (its shared
-    resources: a sink is opened per claim); used under the library's lock only (names
-    are chosen and placed under it); a change by another program moves the mtime, and
-    the folder is listed again. It also keeps the threads that fsync an album's stage
-    while its manifest is written (``fsync_beside``)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[Stamp, set[str]]] = {}  # by the folder's path, as text
-        # Stages fsynced beside their albums' naming (``fsync_beside``); its threads are
-        # made at the first album, one for each album at once.
-        self._syncs = ThreadPoolExecutor(4, thread_name_prefix="ferryman-library-sync")
-
-    async def close(self) -> None:
-        """Names forgotten, the fsyncing threads let go (a shared resource is closed with
-        the engine, once its deliveries are over)."""
-        self._seen.clear()
-        self._syncs.shutdown(wait=False)
-
-    def fsync_beside(self, folder: Path) -> Future[None]:
-        """``fsync_dir(folder)`` on a thread of the library's own while the caller goes
-        on; the caller waits for it (``result`` raises its error) before counting on it.
-        Once closed, here and now."""
-        try:
-            return self._syncs.submit(fsync_dir, folder)
-        except RuntimeError:  # shut down: the engine is stopping
-            fsync_dir(folder)
-            done: Future[None] = Future()
-            done.set_result(None)
-            return done
-
-    def names(self, folder: Path, rel: PurePosixPath) -> set[str]:
-        """The names in ``folder`` (``rel`` in the library), empty if it is not a folder."""
-        key = str(folder)
-        stamp = _stamp(key)
-        if stamp is None:
-            self._seen.pop(key, None)
-            return set()
-        seen = self._seen.get(key)
-        if seen is None or seen[0] != stamp:
-            seen = (stamp, {str(rel / name).lower() for name in os.listdir(folder)})
-            self._seen[key] = seen
-        return seen[1]
-
-    def check(self, folders: Iterable[str | Path]) -> None:
-        """Before a move: a folder changed since it was listed is forgotten."""
-        for key in {str(folder) for folder in folders}:
-            seen = self._seen.get(key)
-            if seen is not None and seen[0] != _stamp(key):
-                del self._seen[key]
-
-    def moved_in(self, moved: list[tuple[str | Path, str]]) -> None:
-        """After this sink's moves (each file's folder and its name): the names join
-        their folders' and the folders' stamps are taken again."""
-        into: dict[str, list[str]] = {}
-        for folder, name in moved:
-            into.setdefault(str(folder), []).append(name)
-        for key, names in into.items():
-            seen = self._seen.get(key)
-            stamp = _stamp(key)
-            if seen is None or stamp is None:
-                continue
-            seen[1].update(names)
-            self._seen[key] = (stamp, seen[1])
-
-
-def _stamp(folder: str) -> Stamp | None:
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _commit(manifest: Path, document: dict[str, Any], staged: Callable[[], object]) -> None:
@@ -382,26 +449,38 @@ def _when(item: Item, path: Path) -> datetime:
         return datetime.now()
 
 
-def _taken_times(delivery: Delivery) -> list[float | None]:
-    """Each file's time taken, in ``album_layout``'s order (an item's parts share it)."""
-    return [
-        item.media.taken if item.media is not None else None
-        for item in delivery.album.items
-        for _ in item.files
-    ]
+def _numbered(rel: str, n: int) -> str:
+    """``a/b.jpg`` as ``a/b (n).jpg`` (``naming.unique_name``'s form)."""
+    path = PurePosixPath(rel)
+    folder = "" if str(path.parent) == "." else f"{path.parent}/"
+    return f"{folder}{path.stem} ({n}){path.suffix}"
 
 
-def _own(path: Path) -> bool:
-    """Whether the work file is ferryman's alone (a copy it wrote or made): a file linked
-    from a person's own folder shares its inode, whose dates are theirs, never changed."""
+def _holds(path: str, digest: tuple[int, str]) -> bool:
+    """Whether the file at ``path`` holds these bytes (size first: most differ there)."""
     try:
-        return os.stat(path).st_nlink == 1
+        if os.stat(path).st_size != digest[0]:
+            return False
+        return file_sha256(path) == digest
     except OSError:
         return False
 
 
-def _date(staged: str, taken: float) -> None:
-    """A library file dated when it was taken: a file browser sorts a 2019 photo as
-    2019's. A time the file system cannot hold leaves the entry's own."""
-    with contextlib.suppress(OSError, OverflowError, ValueError):
-        os.utime(staged, (taken, taken))
+def _put(source: str, target: str) -> bool:
+    """``source`` renamed as ``target``, never over a file there: False, left, if one
+    is, unless it is this very file (linked before a kill). Linked, then unlinked:
+    a filesystem without links (exFAT, some shares) is renamed to after a look."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        if os.path.samefile(source, target):
+            os.unlink(source)
+            return True
+        return False
+    except OSError:
+        if os.path.lexists(target):
+            return False
+        os.rename(source, target)
+        return True
+    os.unlink(source)
+    return True

@@ -1,8 +1,9 @@
 """The library sink: each album becomes ``<library>/<job name>/<NNNN>/`` with a manifest.
 
 The folder is built under a hidden temporary name and renamed into place, so a reader
-never sees half an album and a crash never leaves two. Files are hard-linked from the
-work area when it shares the filesystem (no second copy on a full phone), else copied.
+never sees half an album and a crash never leaves two. Each file is the library's own
+(``sinks/library_copy.py``: a clone or a copy of a person's file, checked once written);
+an album folder another ferryman wrote (``sinks/library_records.py``) is left as it is.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import fsync_dir, fsync_file, link_or_copy, safe_name
+from ferryman.fsutil import fsync_dir, fsync_file, safe_name
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivered, Delivery, Sink, size_of
+from ferryman.sinks.library_copy import COPY, HARDLINK, ours_alone, place_copy, verify
+from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
 
 MANIFEST = "manifest.json"
 # A full disk, or the user's quota: a wait for room, not a failure.
@@ -58,8 +61,9 @@ def check_writable(folder: Path) -> None:
 class LibrarySink(Sink):
     """Delivers albums as folders under ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, link: str = COPY) -> None:
         self.root = root
+        self.link = link  # ``library_link``: copy (a backup), or hardlink (asked for)
 
     async def deliver(self, delivery: Delivery) -> Delivered:
         import asyncio  # loads with the engine, not with the CLI that lists destinations
@@ -79,7 +83,17 @@ class LibrarySink(Sink):
         return self.root / safe_name(job.name, "job")
 
     def album_dir(self, delivery: Delivery) -> Path:
-        return self.job_dir(delivery.job) / f"{delivery.album.seq:04d}"
+        """The album's folder (blocking: looks): ``NNNN`` when free or this job's own,
+        else ``NNNN.<owner>`` beside another ferryman's (a job of the same name and
+        number from another data folder, or the same input added again)."""
+        plain = self.job_dir(delivery.job) / f"{delivery.album.seq:04d}"
+        own = plain.with_name(f"{plain.name}.{owner_of(delivery.job)}")
+        if own.exists():
+            return own
+        found = read_manifest(plain / MANIFEST)
+        if not plain.exists() or (found is not None and is_ours(found, delivery.job, delivery.key)):
+            return plain
+        return own
 
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
         """At the job's end: every album's caption with the final number of albums
@@ -89,7 +103,7 @@ class LibrarySink(Sink):
         folder = self.job_dir(job)
         if not folder.is_dir():
             return 0
-        return await asyncio.to_thread(final_captions, folder, job.id, render)
+        return await asyncio.to_thread(final_captions, folder, job, render)
 
     def add_extras(self, delivery: Delivery, files: list[tuple[Path, str]], tmp: Path) -> None:
         """Written into the album's folder before it is renamed into place (a blocking
@@ -101,7 +115,10 @@ class LibrarySink(Sink):
         folder = self.job_dir(job)
         if not folder.is_dir():
             return 0
-        found = [tmp for seq in seqs if (tmp := folder / f".{seq:04d}.partial").exists()]
+        owner = owner_of(job)
+        names = [f".{seq:04d}.{owner}.partial" for seq in seqs]
+        names += [f".{seq:04d}.partial" for seq in seqs]  # an older ferryman's
+        found = [tmp for name in names if (tmp := folder / name).exists()]
         for tmp in found:
             remove_half(tmp)
         return len(found)
@@ -113,22 +130,31 @@ class LibrarySink(Sink):
         return self._write_album(final, delivery)
 
     def _write_album(self, final: Path, delivery: Delivery) -> str:
-        """Built under ``.NNNN.partial`` and renamed into place; whatever ends the
-        build (a full disk, an error, a stop) takes the half-built folder with it."""
-        tmp = final.with_name(f".{final.name}.partial")
+        """Built under ``.NNNN.<owner>.partial`` (no other ferryman's build meets it)
+        and renamed into place; whatever ends the build (a full disk, an error, a
+        stop) takes the half-built folder with it. Each file is checked once written."""
+        owner = owner_of(delivery.job)
+        tmp = final.with_name(f".{final.name.partition('.')[0]}.{owner}.partial")
         sizes: dict[str, int] = {}
         try:
             if tmp.exists():
                 shutil.rmtree(tmp)  # a crash left half an album: start it over
             files, manifest = album_layout(delivery)
             sizes = {name: size_of(path) for path, name in files}
-            check_space(final.parent, delivery.album.seq, files, sizes)
+            copies = {
+                name for path, name in files if self.link != HARDLINK and not ours_alone(path)
+            }
+            check_space(final.parent, delivery.album.seq, files, sizes, None, copies)
             tmp.mkdir(parents=True)
             tally = delivery.tally(sizes)
-            for path, name in files:
-                link_or_copy(path, tmp / name)
+            taken = taken_times(delivery)
+            for (path, name), (item, when) in zip(files, taken, strict=True):
+                expected = source_digest(item, path)
+                place_copy(path, str(tmp / name), self.link, when)
+                verify(tmp / name, *expected)
                 tally.whole(name)
             self.add_extras(delivery, files, tmp)
+            manifest["owner"] = owner
             write_json(tmp / MANIFEST, manifest)
             fsync_dir(tmp)
             os.rename(tmp, final)
@@ -144,16 +170,10 @@ class LibrarySink(Sink):
         return str(final)
 
     def _already_there(self, final: Path, delivery: Delivery) -> str:
-        try:
-            found = json.loads((final / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise FerrymanError(
-                "sink.io", f"{final} exists but is not a ferryman album; move it away"
-            ) from exc
-        if found.get("key") != delivery.key:
-            raise FerrymanError(
-                "sink.io", f"{final} holds album {found.get('key')}, not {delivery.key}"
-            )
+        """The album's own folder, written before a kill kept the store from knowing."""
+        found = read_manifest(final / MANIFEST)
+        if not found or not is_ours(found, delivery.job, delivery.key):
+            raise FerrymanError("sink.io", f"{final} exists but is not this album's; move it away")
         return str(final)
 
 
@@ -163,15 +183,17 @@ def check_space(
     files: list[tuple[Path, str]],
     sizes: dict[str, int],
     devices: dict[str, int | None] | None = None,
+    copies: Collection[str] = (),
 ) -> None:
     """``sink.space_low`` before a byte is written when the files that must be copied
-    (not hard-linked: on another filesystem) exceed the free space at ``folder``; so a
-    wait for room rechecks with one ``statvfs``, not by filling the disk again.
-    ``devices``: each file's, by name, where the caller has them (``sizes_and_devices``)."""
+    (on another filesystem, or named in ``copies``: a person's file) exceed the free
+    space at ``folder``; so a wait for room rechecks with one ``statvfs``, not by
+    filling the disk again. ``devices``: each file's, by name, where the caller has
+    them (``sizes_and_devices``)."""
     existing = _existing(folder)
     device = existing.stat().st_dev
     on = devices if devices is not None else {name: _device(path) for path, name in files}
-    needed = sum(sizes[name] for _, name in files if on[name] != device)
+    needed = sum(sizes[name] for _, name in files if on[name] != device or name in copies)
     if needed and shutil.disk_usage(existing).free < needed + MARGIN:
         raise no_space(folder, seq, needed + MARGIN)
 
@@ -232,7 +254,7 @@ def remove_half(tmp: Path) -> None:
         log.warning("half-built album %s not removed: %s", tmp, exc)
 
 
-def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]) -> int:
+def final_captions(job_dir: Path, job: Job, render: Callable[[int, int], str]) -> int:
     """Rewrite the captions of the job's albums in ``job_dir`` whose manifests were
     written before the number of albums was known ("1/3+"); how many changed. Each
     manifest is replaced whole (written beside it, then renamed); one that cannot be
@@ -242,19 +264,21 @@ def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]
     their folders fsynced at once: fsyncs that wait together share the journal's
     commits. One album after another (write, fsync, rename, fsync) took 2.5 s for 200
     albums here, a third of a 2,000-photo job; together, under half a second."""
-    albums = sorted(p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir())
-    return final_captions_of([album / MANIFEST for album in albums], job_id, render)
+    albums = sorted(p for p in job_dir.iterdir() if p.name[:4].isdigit() and p.is_dir())
+    return final_captions_of([album / MANIFEST for album in albums], job, render)
 
 
-def final_captions_of(paths: list[Path], job_id: int, render: Callable[[int, int], str]) -> int:
+def final_captions_of(paths: list[Path], job: Job, render: Callable[[int, int], str]) -> int:
     """``final_captions`` of these manifests, wherever they are (an album's folder, or
-    a laid-out library's hidden ``.ferryman/<job>/NNNN.json``)."""
+    a laid-out library's hidden ``.ferryman/<job>/NNNN.json``): the job's own only
+    (another data folder's job of the same name and number keeps its captions)."""
+    owner = owner_of(job)
     written: list[tuple[Path, Path]] = []  # (the new manifest beside it, the manifest)
     for path in paths:
         album = path.parent
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
-            if manifest.get("job") != job_id:
+            if manifest.get("owner") != owner or manifest.get("job") != job.id:
                 continue
             wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
             if manifest.get("caption") == wanted:
@@ -332,6 +356,17 @@ def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, 
         "items": entries,
     }
     return files, manifest
+
+
+def taken_times(delivery: Delivery) -> list[tuple[Item, float | None]]:
+    """Each file's item and when it was taken (EXIF, a video's ``creation_time``: its
+    probe's), in ``album_layout``'s order (an item's parts share it): a copy's modified
+    time; None leaves the entry's own."""
+    return [
+        (item, item.media.taken if item.media is not None else None)
+        for item in delivery.album.items
+        for _ in item.files
+    ]
 
 
 def _require(paths: list[str], item: Item) -> list[str]:

@@ -4,7 +4,9 @@ which sink lays it out (``library_layout``: albums, ``sinks/library.py``; a temp
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from ferryman.sinks.library import LibrarySink, check_writable
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.media.policy import Policy
+    from ferryman.model import Job
 
 
 class LibraryKind(SinkKind):
@@ -62,9 +65,17 @@ class LibraryKind(SinkKind):
         from ferryman.sinks.layout import ALBUMS, check_template  # lazy: start-up
 
         root = Path(target) if target else env.settings.library
-        layout = env.settings.library_layout
+        layout, link = env.settings.library_layout, env.settings.library_link
         if layout == ALBUMS:
-            return LibrarySink(root)
+            return LibrarySink(root, link)
         check_template(layout)
         listed = env.resources.get(f"library-names:{root}", Listings)
-        return FlatLibrarySink(root, layout, listed)
+        return FlatLibrarySink(root, layout, listed, link, env.state)
+
+    def holds(self, settings: Settings, target: str, job: Job) -> Callable[[Path], bool]:
+        """Reads the library back: a file of the job's own records holding the person's
+        bytes (``sinks/library_check.py``)."""
+        from ferryman.sinks.library_check import library_holds  # lazy: start-up
+
+        root = Path(target) if target else settings.library
+        return functools.partial(library_holds, root, job)

@@ -250,7 +250,8 @@ async def run_summary(
             to = registry.words(job.dest)
             if library and job.dest.partition("?")[0] in ("library", "library:"):
                 to = f"{to} ({library})"
-            where.append({"id": job.id, "name": job.name, "to": to})
+            already = await _already_there(store, job)
+            where.append({"id": job.id, "name": job.name, "to": to, "already": already})
         if outcome != "done" or job.error_code:
             needs.append(
                 {
@@ -287,3 +288,13 @@ def _outcome(job: Job) -> str:
     if job.state is JobState.NEEDS_PASSWORD or waits_on_you(job.wait_reason):
         return "waiting"
     return "running"
+
+
+async def _already_there(store: JobsView, job: Job) -> int:
+    """How many of a library job's files were there already, the same bytes at their
+    place (``sinks/flat.py``'s ``already:`` records): not copied a second time."""
+    kept = getattr(store, "sink_state", None)  # the light store (a followed run) has none
+    if kept is None or job.dest.partition(":")[0] != "library":
+        return 0
+    records = await kept("library").records(job.id)
+    return sum(1 for record in records if record.key.startswith("already:"))

@@ -197,7 +197,7 @@ class Checker:
                 taken = await self._take(watch, plan[:limit], settings, into)
                 lister = self.listers.get(watch.kind)
                 if watch.after_delivery is not None and isinstance(lister, Tidying):
-                    await after_delivery(self.store, lister, watch, entries, settings)
+                    await after_delivery(self.store, lister, watch, entries, settings, self.sinks)
         except LeaseLost:
             raise
         except FerrymanError as exc:

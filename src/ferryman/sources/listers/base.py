@@ -9,8 +9,9 @@ network work: ``entries`` is async and keeps its blocking part off the event loo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ferryman.config import Settings
@@ -105,9 +106,17 @@ class Tidying(Protocol):
         (``remote``: a folder to move to is held to what ``placed`` allows)."""
         ...
 
-    def after_delivery(self, source: str, entry: WatchEntry, action: str) -> str | None:
+    def after_delivery(
+        self,
+        source: str,
+        entry: WatchEntry,
+        action: str,
+        kept: Callable[[Path], bool] | None = None,
+    ) -> str | None:
         """Do ``action`` to the delivered ``entry`` if it is still the content that was
-        delivered (blocking: a thread's work); what was done, or None when it was left."""
+        delivered and ``kept(path)`` (the destination holds its bytes, read back now;
+        None: the destination cannot be read back) (blocking: a thread's work); what
+        was done, or None when it was left."""
         ...
 
 

@@ -110,16 +110,27 @@ class FolderLister:
             )
         raise FerrymanError("watch.bad_then", f"--then '{action}': say delete or move:DIR")
 
-    def after_delivery(self, source: str, entry: WatchEntry, action: str) -> str | None:
+    def after_delivery(
+        self,
+        source: str,
+        entry: WatchEntry,
+        action: str,
+        kept: Callable[[Path], bool] | None = None,
+    ) -> str | None:
         """Delete the file, or move it under DIR (its subfolder kept, a name taken
         there getting a number), only while it is still the delivered content (its key
-        read again now): a file replaced or edited meanwhile is left."""
+        read again now) and the destination holds its bytes (``kept``, read back now:
+        not the store's word): a file replaced or edited meanwhile, or one the library
+        lacks, is left."""
         from ferryman.sources.file import FileSource  # lazy: start-up
 
         path = FileSource().path(entry.input)
         try:
             st = path.stat()
             if not stat.S_ISREG(st.st_mode) or file_key(path, st.st_size, st.st_mtime) != entry.id:
+                return None
+            if kept is not None and not kept(path):
+                log.warning("%s is not in the destination as it is here: left", path)
                 return None
         except OSError:
             return None  # gone already

@@ -97,17 +97,17 @@ class MemoryWatches(MemoryAlbums):
         seen = self.seen.get(watch_id, {})
         return {key for key in keys if key in seen}
 
-    async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> set[str]:
+    async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> dict[str, int]:
         seen = self.seen.get(watch_id, {})
-        found = set()
+        found: dict[str, int] = {}
         for key in keys:
             job_id = seen[key]["job_id"] if key in seen else None
             job = self.tables["jobs"].get(job_id) if job_id is not None else None
             if job is None or job["state"] != JobState.DONE.value:
                 continue
             made = [i for i in self.tables["items"].values() if i["job_id"] == job_id]
-            if all(i["state"] == ItemState.DELIVERED.value for i in made):
-                found.add(key)
+            if job_id is not None and all(i["state"] == ItemState.DELIVERED.value for i in made):
+                found[key] = int(job_id)
         return found
 
     async def watch_recorded(

@@ -215,14 +215,15 @@ class WatchQueries(StoreBase):
         found = await self._read(_SEEN_AMONG, {"watch_id": watch_id, "keys": list(keys)})
         return {key for (key,) in found}
 
-    async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> set[str]:
+    async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> dict[str, int]:
         """Which of ``keys`` the watch saw with a job that ended done, every item of it
-        delivered: a folder's file may then be moved or deleted (``after_delivery``), never
-        before and never when any of its job failed, was quarantined or left out."""
+        delivered, and that job: a folder's file may then be moved or deleted once its
+        destination holds it (``after_delivery``), never before and never when any of
+        its job failed, was quarantined or left out."""
         if not keys:
-            return set()
+            return {}
         found = await self._read(_DELIVERED_AMONG, {"watch_id": watch_id, "keys": list(keys)})
-        return {key for (key,) in found}
+        return {key: job_id for key, job_id in found}
 
     async def watch_recorded(
         self,
@@ -387,7 +388,7 @@ _SEEN_AMONG = select(watch_seen.c.entry_key).where(
 )
 # Of the keys, those seen with a job that ended done, every item of it delivered.
 _DELIVERED_AMONG = (
-    select(watch_seen.c.entry_key)
+    select(watch_seen.c.entry_key, watch_seen.c.job_id)
     .join(jobs, jobs.c.id == watch_seen.c.job_id)
     .where(
         watch_seen.c.watch_id == _WATCH_ID,
