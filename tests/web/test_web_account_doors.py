@@ -55,6 +55,25 @@ async def test_a_persons_limit_stops_a_bulk_retry_and_a_single_one(
         await store.close()
 
 
+async def test_a_retry_is_no_further_result_to_keep(tmp_path: Path, settings: Settings) -> None:
+    """``results_kept`` stops a new job, not the retry of one kept already."""
+    store = MemoryStore()
+    await _people(store)
+    ann = await store.user_named("ann")
+    assert ann is not None
+    await store.update_user(ann.id, settings={"limits": {"results_kept": 1}})
+    ended = await _failed(store, ann.id, "kept")
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            more = await client.post(f"{API}/jobs", json={"source": "https://e.com/b.zip"})
+            assert more.status_code == 409 and _code(more) == "account.limit_results"
+            again = await client.post(f"{API}/jobs/{ended}/retry")
+            assert again.status_code == 200, again.text
+    finally:
+        await store.close()
+
+
 def _watching(settings: Settings, folder: Path, library: Path) -> Settings:
     watching = settings.watch.model_copy(update={"folders": [str(folder)]})
     return settings.model_copy(update={"watch": watching, "library": library})

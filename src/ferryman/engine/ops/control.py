@@ -62,7 +62,7 @@ async def retry_job(store: Control, job_id: int, *, who: Who = MACHINE) -> Job:
     if not who.admin:
         mine = await own_job(store, who, job_id)
         if mine.state.terminal:  # else the store says why it cannot be retried
-            await limits.check(store, who)
+            await limits.check(store, who, new=False)
     job = await store.retry(job_id)
     await store.wake_engines()
     return job

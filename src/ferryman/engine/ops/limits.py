@@ -28,9 +28,10 @@ class Usage(Protocol):
     async def account_usage(self, account: int, since: float) -> dict[str, int]: ...
 
 
-async def check(store: Usage, who: Who) -> None:
+async def check(store: Usage, who: Who, *, new: bool = True) -> None:
     """Raise the first limit ``who`` is at; nothing for an administrator, the machine's
-    own user or no limits set."""
+    own user or no limits set. ``new``: a job is added (a retry's job is kept already:
+    it is no further result to keep)."""
     if who.account is None or who.admin:
         return
     limits = who.settings.get("limits") or {}
@@ -46,7 +47,7 @@ async def check(store: Usage, who: Who) -> None:
         raise FerrymanError(
             "account.limit_bytes", f"{used['bytes']} bytes today: your account may fetch {day}"
         )
-    if kept and used["ended"] >= kept:
+    if kept and new and used["ended"] >= kept:
         raise FerrymanError(
             "account.limit_results",
             f"{used['ended']} ended jobs kept: your account may keep {kept}",
