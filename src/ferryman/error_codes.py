@@ -55,6 +55,22 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
+    ErrorSpec(
+        "source.symlink_refused",
+        False,
+        "A link (symlink) stood where a file was listed; ferryman reads only files inside"
+        " the folder and never follows a link there. Put the file itself in the folder.",
+    ),
+    ErrorSpec(
+        "source.folder_changed",
+        False,
+        "The watched folder was replaced (by a link or another folder) after the watch looked"
+        " at it; nothing of it was read. Put the folder back, then look again"
+        " (`ferryman watch check ID`).",
+        web_step="The watched folder was replaced (by a link or another folder) after the"
+        " watch looked at it; nothing of it was read. Put the folder back, then check the"
+        " watch again.",
+    ),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
     ErrorSpec(
         "source.host_unknown",
