@@ -444,6 +444,24 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
     ErrorSpec(
+        "media.animation_over_budget",
+        False,
+        "The animation has too many frames for its canvas to convert (every frame is drawn"
+        " on the whole canvas: frames x width x height over a billion pixels); it was not"
+        " converted and is kept in quarantine. Send it as a video (MP4), or cut it to fewer"
+        " frames or a smaller canvas, and add it again.",
+    ),
+    ErrorSpec(
+        "media.convert_deadline",
+        False,
+        "Converting the file took longer than its deadline, which grows with its frames,"
+        " picture size and duration; it was stopped so the queue goes on, and is kept in"
+        " quarantine. If the machine was only busy, `ferryman retry JOB` tries it again.",
+        web_step="Converting the file took longer than its deadline, which grows with its"
+        " frames, picture size and duration; it was stopped so the queue goes on, and is"
+        " kept in quarantine. Retry tries it again.",
+    ),
+    ErrorSpec(
         "media.incomplete",
         True,
         "The file made was empty, shorter than the source says, or its end does not play:"
