@@ -216,3 +216,46 @@ def _options():  # type: ignore[no-untyped-def]
     from ferryman.sources.base import ReadOptions
 
     return ReadOptions()
+
+
+def test_results_serve_and_zip_only_files_inside_their_job_s_folder(tmp_path: Path) -> None:
+    """A job's results folder holding a link to the data folder's secret (or an album
+    folder that became a link): it is neither listed, zipped nor served."""
+    import io
+    import json
+    import zipfile
+
+    from ferryman.errors import FerrymanError
+    from ferryman.web.results import LocalResults
+
+    data = tmp_path / "data"
+    data.mkdir()
+    secret = data / "web.secret"
+    secret.write_bytes(b"s3cr3t-signing-key" * 4)
+    results = LocalResults(data / "results")
+    album = results.root / "job-3" / "0001"
+    album.mkdir(parents=True)
+    (album / "a.jpg").write_bytes(b"photo" * 100)
+    os.symlink(secret, album / "b.jpg")
+    items = [{"file": name, "parts": None} for name in ("a.jpg", "b.jpg")]
+    (album / "manifest.json").write_text(json.dumps({"items": items}))
+
+    files = results.files_now(3)
+    assert [f.path for f in files] == ["0001/a.jpg"]
+    zipped = b"".join(results.zip_stream(3, files))
+    assert secret.read_bytes() not in zipped
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        assert archive.namelist() == ["a.jpg"]
+    for path in ("0001/b.jpg", "../web.secret", "../../web.secret"):
+        with pytest.raises(FerrymanError) as refused:
+            results.locate_now(3, path)
+        assert refused.value.code == "link.gone"
+
+    elsewhere = tmp_path / "elsewhere"  # the album folder swapped for a link once listed
+    elsewhere.mkdir()
+    (elsewhere / "a.jpg").write_bytes(secret.read_bytes())
+    shutil.rmtree(album)
+    os.symlink(elsewhere, album)
+    with pytest.raises(FerrymanError) as gone:
+        b"".join(results.zip_stream(3, files))
+    assert gone.value.code == "link.gone"
