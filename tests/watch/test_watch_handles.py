@@ -259,3 +259,23 @@ def test_results_serve_and_zip_only_files_inside_their_job_s_folder(tmp_path: Pa
     with pytest.raises(FerrymanError) as gone:
         b"".join(results.zip_stream(3, files))
     assert gone.value.code == "link.gone"
+
+
+def test_the_data_folder_is_never_watched_nor_walked_into(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "work").mkdir(exist_ok=True)
+    make_photo(settings.data_dir / "work" / "IMG_1.jpg", 1)
+    for inside in (settings.data_dir, settings.data_dir / "work"):
+        with pytest.raises(Exception) as refused:
+            FolderLister().list_now(str(inside), settings)
+        assert getattr(refused.value, "code", None) == "watch.folder_not_allowed"
+        with pytest.raises(Exception) as placed:
+            FolderLister().placed(str(inside), settings, remote=False)
+        assert getattr(placed.value, "code", None) == "watch.folder_not_allowed"
+    above = settings.data_dir.parent  # a folder holding the data folder: walked around it
+    make_photo(above / "mine.jpg", 2)
+    listed = [e.title for e in FolderLister().list_now(str(above), settings)]
+    assert "mine.jpg" in listed
+    assert not [t for t in listed if "IMG_1" in t]

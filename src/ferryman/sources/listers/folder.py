@@ -87,6 +87,7 @@ class FolderLister:
                 "watch.not_a_folder", f"{readable(str(path))}: no such folder on this machine"
             )
         _allowed(path, settings, remote)
+        _still_allowed(path, settings)
         return str(path)
 
     def checked_after(self, source: str, action: str, settings: Settings, *, remote: bool) -> str:
@@ -317,9 +318,16 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _still_allowed(root: Path, settings: Settings) -> None:
-    """At every look: a folder named under one of ``watch.folders`` (as one added from
-    afar must be) is still inside it once its links are resolved (a folder swapped for
-    a link to elsewhere since it was added is not looked at)."""
+    """At every look: never the data folder or a folder inside it; a folder named under
+    one of ``watch.folders`` (as one added from afar must be) still inside it once its
+    links are resolved (a folder swapped for a link to elsewhere since it was added is
+    not looked at)."""
+    if _inside(root, settings.data_dir):
+        raise FerrymanError(
+            "watch.folder_not_allowed",
+            f"{readable(str(root))}: inside ferryman's data folder (its secrets, its work);"
+            " not looked at",
+        )
     for folder in settings.watch.folders:
         base = Path(os.path.abspath(os.path.expanduser(folder)))
         if root.is_relative_to(base) and not _inside(root, base):
