@@ -279,3 +279,27 @@ def test_the_data_folder_is_never_watched_nor_walked_into(
     listed = [e.title for e in FolderLister().list_now(str(above), settings)]
     assert "mine.jpg" in listed
     assert not [t for t in listed if "IMG_1" in t]
+
+
+def test_a_watched_archive_is_read_and_one_swapped_for_a_link_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import zipfile
+
+    root = tmp_path / "Drop"
+    root.mkdir()
+    make_photo(tmp_path / "inner.jpg", 1)
+    with zipfile.ZipFile(root / "shots.zip", "w") as archive:
+        archive.write(tmp_path / "inner.jpg", "inner.jpg")
+    with zipfile.ZipFile(tmp_path / "private.zip", "w") as archive:
+        archive.write(tmp_path / "inner.jpg", "private.jpg")
+    (entry,) = FolderLister().list_now(str(root), settings)
+    with FileSource().open(entry.input, _options()) as entries:
+        read = [(e.info.path, b"".join(e.read_blocks())) for e in entries]
+    assert read == [("shots.zip/inner.jpg", (tmp_path / "inner.jpg").read_bytes())]
+
+    (root / "shots.zip").unlink()
+    os.symlink(tmp_path / "private.zip", root / "shots.zip")
+    with pytest.raises(Exception) as refused, FileSource().open(entry.input, _options()) as found:
+        list(found)
+    assert getattr(refused.value, "code", None) == "source.symlink_refused"

@@ -61,10 +61,7 @@ def iter_local(
     """
     options = options or ReadOptions()
     if below is not None:
-        with tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch:
-            if options.scratch is None:
-                options = replace(options, scratch=Path(scratch))
-            yield _watched_file(path, below, options)
+        yield _watched_file(path, below, options)
         return
     source = inspect_local(path)
     counter = _Counter()
@@ -341,7 +338,12 @@ def _watched_file(path: Path, below: Below, options: ReadOptions) -> Iterator[So
     head = os.pread(held.fd, SNIFF_BYTES, 0)
     if named_archive(path.name) or sniff_format(head) is not None:
         held.close()
-        yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+        if options.scratch is not None:
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+            return
+        with tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch:
+            options = replace(options, scratch=Path(scratch))
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
         return
     yield _file_entry(held, name, 0)
 
