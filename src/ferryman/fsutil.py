@@ -191,6 +191,16 @@ class Held:
                 os.unlink(dest)
             raise OSError(errno.EXDEV, "the name no longer holds the file opened", str(dest))
 
+    def reopened(self) -> Path:
+        """A name that opens this very file again (a server that opens what it sends by
+        name): ``/proc/self/fd/N`` where the system has it, else its own name."""
+        proc = Path(f"/proc/self/fd/{self.fd}")
+        try:
+            same = os.stat(proc)
+        except OSError:
+            return self.path
+        return proc if (same.st_dev, same.st_ino) == (self.st.st_dev, self.st.st_ino) else self.path
+
     def close(self) -> None:
         if self.fd >= 0:
             with contextlib.suppress(OSError):

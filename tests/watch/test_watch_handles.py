@@ -303,3 +303,27 @@ def test_a_watched_archive_is_read_and_one_swapped_for_a_link_refused(
     with pytest.raises(Exception) as refused, FileSource().open(entry.input, _options()) as found:
         list(found)
     assert getattr(refused.value, "code", None) == "source.symlink_refused"
+
+
+def test_a_download_serves_the_file_it_opened_whatever_its_name_becomes(
+    tmp_path: Path,
+) -> None:
+    """``/d/``: the file is opened inside the job's folder, then served by a name that
+    reopens that handle (``Held.reopened``): the name swapped for a link to the secret
+    between the open and the send serves the job's own bytes."""
+    from ferryman.web.results import LocalResults
+
+    secret = tmp_path / "web.secret"
+    secret.write_bytes(b"s3cr3t-signing-key" * 4)
+    results = LocalResults(tmp_path / "results")
+    album = results.root / "job-3" / "0001"
+    album.mkdir(parents=True)
+    (album / "a.jpg").write_bytes(b"photo" * 100)
+    held = results.open_now(3, "0001/a.jpg")
+    try:
+        os.rename(album / "a.jpg", tmp_path / "moved.jpg")
+        os.symlink(secret, album / "a.jpg")  # swapped between the open and the send
+        assert held.reopened().read_bytes() == b"photo" * 100
+        assert held.path.name == "a.jpg"
+    finally:
+        held.close()

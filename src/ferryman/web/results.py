@@ -39,9 +39,9 @@ class ResultsStore(Protocol):
         """A URL serving the file without ferryman (presigned S3); None: use ``/d/``."""
         ...
 
-    async def locate(self, job_id: int, path: str) -> Path | str:
-        """The file behind a ``/d/`` link: a local path, or a URL to send the client to;
-        ``link.gone`` when it is no longer kept."""
+    async def locate(self, job_id: int, path: str) -> Held | str:
+        """The file behind a ``/d/`` link: opened here (served from that handle), or a
+        URL to send the client to; ``link.gone`` when it is no longer kept."""
         ...
 
     def zip_stream(
@@ -106,18 +106,24 @@ class LocalResults:
     def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
         return None
 
-    async def locate(self, job_id: int, path: str) -> Path:
-        return await asyncio.to_thread(self.locate_now, job_id, path)
+    async def locate(self, job_id: int, path: str) -> Held:
+        return await asyncio.to_thread(self.open_now, job_id, path)
 
-    def locate_now(self, job_id: int, path: str) -> Path:
-        """The file inside the job's own folder, found by handle: opened below the
-        folder following no link (``fsutil.open_below``), a regular file, and still the
-        inode its resolved path names (what is served is that path)."""
+    def open_now(self, job_id: int, path: str) -> Held:
+        """The file inside the job's own folder, opened by handle below the folder,
+        following no link (``fsutil.open_below``), a regular file: what a ``/d/`` link
+        serves is read from this handle. ``link.gone`` else."""
         folder = job_results(self.root, job_id).resolve()
         target = (folder / path).resolve()
         if folder not in target.parents or target.name == MANIFEST:
             raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept")
-        held = self._held(job_id, target.relative_to(folder).as_posix())
+        return self._held(job_id, target.relative_to(folder).as_posix())
+
+    def locate_now(self, job_id: int, path: str) -> Path:
+        """The file's path inside the job's own folder, checked as ``open_now`` opens
+        it and still naming that inode."""
+        held = self.open_now(job_id, path)
+        target = (job_results(self.root, job_id).resolve() / path).resolve()
         try:
             same = os.stat(target)
         except OSError:
