@@ -134,13 +134,14 @@ class PersonsFile:
     def place(self, entry: _Entry, target: Target) -> Staged | None:
         dest = target.dest
         link = self.held.link_as if self.held is not None else _by_name(self.path)
+        source = (link, self.path)
         if self.seen[0] >= HASH_LATER_BYTES:
             tmp = dest.with_name(dest.name + ".part")
-            linked_size = _link_unread(link, self.path, tmp, dest, self.seen, target.sync)
+            linked_size = _link_unread(source, tmp, dest, self.seen, target.sync)
             if linked_size is not None:
                 entry.close()
                 return Staged(dest, linked_size, "", entry.kind, unread=True)
-        return _linked_hashed(entry, link, self.path, dest, self.seen, target.sync)
+        return _linked_hashed(entry, source, dest, self.seen, target.sync)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ class MadeHere:
                 return Staged(dest, linked_size, self.sha256, entry.kind)
         if self.listed is not None:
             return self.listed.place(entry, target)
-        return _linked_hashed(entry, _by_name(self.path), self.path, dest, None, None)
+        return _linked_hashed(entry, (_by_name(self.path), self.path), dest, None, None)
 
 
 Provenance = Streamed | PersonsFile | MadeHere
@@ -223,17 +224,14 @@ def _by_name(source: Path) -> Link:
 
 def _linked_hashed(
     entry: _Entry,
-    link: Link,
-    source: Path,
+    source: tuple[Link, Path],
     dest: Path,
     seen: tuple[int, int] | None,
     sync: Sync | None,
 ) -> Staged | None:
-    """``source`` hard-linked as ``dest`` (by ``link``), hashed as it is read; None when
-    it cannot be linked (another disk), before anything was read past the head."""
-    linked = _linked(
-        entry.pending, entry.blocks, entry.digest, (link, source), dest, seen=seen, sync=sync
-    )
+    """The source (its link, its name) hard-linked as ``dest``, hashed as it is read;
+    None when it cannot be linked (another disk), before anything was read past the head."""
+    linked = _linked(entry.pending, entry.blocks, entry.digest, source, dest, seen=seen, sync=sync)
     if linked is None:
         return None
     size, data = linked
@@ -323,15 +321,15 @@ def _link(source: Path, tmp: Path, dest: Path) -> int | None:
 
 
 def _link_unread(
-    link: Link,
-    source: Path,
+    linked_from: tuple[Link, Path],
     tmp: Path,
     dest: Path,
     seen: tuple[int, int],
     sync: Callable[[int, Path], None] | None,
 ) -> int | None:
-    """Hard-link the person's ``source`` as ``dest``, unread: still as listed (size,
-    mtime), fsynced; its size, or None when it cannot be linked (another disk)."""
+    """Hard-link the person's file (its link, its name) as ``dest``, unread: still as
+    listed (size, mtime), fsynced; its size, or None when it cannot be linked."""
+    link, source = linked_from
     tmp.unlink(missing_ok=True)
     try:
         link(tmp)
