@@ -55,6 +55,22 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
+    ErrorSpec(
+        "source.symlink_refused",
+        False,
+        "A link (symlink) stood where a file was listed; ferryman reads only files inside"
+        " the folder and never follows a link there. Put the file itself in the folder.",
+    ),
+    ErrorSpec(
+        "source.folder_changed",
+        False,
+        "The watched folder was replaced (by a link or another folder) after the watch looked"
+        " at it; nothing of it was read. Put the folder back, then look again"
+        " (`ferryman watch check ID`).",
+        web_step="The watched folder was replaced (by a link or another folder) after the"
+        " watch looked at it; nothing of it was read. Put the folder back, then check the"
+        " watch again.",
+    ),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
     ErrorSpec(
         "source.host_unknown",
@@ -427,6 +443,24 @@ SPECS: tuple[ErrorSpec, ...] = (
         " are' to have the video itself.",
     ),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
+    ErrorSpec(
+        "media.animation_over_budget",
+        False,
+        "The animation has too many frames for its canvas to convert (every frame is drawn"
+        " on the whole canvas: frames x width x height over a billion pixels); it was not"
+        " converted and is kept in quarantine. Send it as a video (MP4), or cut it to fewer"
+        " frames or a smaller canvas, and add it again.",
+    ),
+    ErrorSpec(
+        "media.convert_deadline",
+        False,
+        "Converting the file took longer than its deadline, which grows with its frames,"
+        " picture size and duration; it was stopped so the queue goes on, and is kept in"
+        " quarantine. If the machine was only busy, `ferryman retry JOB` tries it again.",
+        web_step="Converting the file took longer than its deadline, which grows with its"
+        " frames, picture size and duration; it was stopped so the queue goes on, and is"
+        " kept in quarantine. Retry tries it again.",
+    ),
     ErrorSpec(
         "media.incomplete",
         True,

@@ -9,8 +9,9 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,3 +136,109 @@ async def write_whole(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if cancelled:
             raise asyncio.CancelledError
         return result
+
+
+class NotAFile(OSError):
+    """What was opened is no regular file (a folder, a FIFO, a device)."""
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once, to be refused by its fstat
+_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_FILE = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+FOLDER_NOFOLLOW = _DIR | _NOFOLLOW  # a folder opened below another, never through a link
+
+
+class Held:
+    """A regular file opened once: every read, size and link of it goes through this
+    handle, never through its name again, so a name swapped for a link (or another file)
+    once it was opened changes nothing of what is read. Closed by ``close`` (or when
+    dropped)."""
+
+    __slots__ = ("fd", "path", "st")
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path  # its name, for messages and the hard link checked below
+        try:
+            self.st = os.fstat(fd)
+            if not stat.S_ISREG(self.st.st_mode):
+                raise NotAFile(errno.EINVAL, "not a regular file", str(path))
+            os.set_blocking(fd, True)
+        except BaseException:
+            self.close()
+            raise
+
+    def blocks(self, block_size: int) -> Iterator[bytes]:
+        """The file's bytes from its first, whoever read it before (``pread``)."""
+        offset = 0
+        while block := os.pread(self.fd, block_size, offset):
+            offset += len(block)
+            yield block
+
+    def link_as(self, dest: Path) -> None:
+        """Hard-link this very file as ``dest``: linked by its name (``linkat`` of the
+        name, a link itself never followed), then kept only if ``dest`` is the inode
+        this handle holds; else ``dest`` is removed and ``OSError`` (EXDEV) raised, and
+        the caller copies from the handle."""
+        os.link(self.path, dest, follow_symlinks=False)
+        try:
+            linked = os.lstat(dest)
+        except OSError:
+            linked = None
+        if linked is None or (linked.st_dev, linked.st_ino) != (self.st.st_dev, self.st.st_ino):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dest)
+            raise OSError(errno.EXDEV, "the name no longer holds the file opened", str(dest))
+
+    def reopened(self) -> Path:
+        """A name that opens this very file again (a server that opens what it sends by
+        name): ``/proc/self/fd/N`` where the system has it, else its own name."""
+        proc = Path(f"/proc/self/fd/{self.fd}")
+        try:
+            same = os.stat(proc)
+        except OSError:
+            return self.path
+        return proc if (same.st_dev, same.st_ino) == (self.st.st_dev, self.st.st_ino) else self.path
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def open_held(path: Path) -> Held:
+    """``path`` opened as a person named it (links in it followed, as they chose), a
+    regular file or ``NotAFile``."""
+    flags = _FILE & ~_NOFOLLOW
+    return Held(os.open(path, flags), path)
+
+
+def open_folder(path: Path) -> int:
+    """A folder's handle (links in its path followed: its path is the one named)."""
+    return os.open(path, _DIR)
+
+
+def open_below(root: int, rel: str, shown: Path) -> Held:
+    """The regular file at ``rel`` below the folder ``root`` (a handle), opened one
+    component at a time relative to the last, following no link anywhere below it:
+    a link met raises ``OSError`` ELOOP (ENOTDIR for one in place of a folder), ``..``
+    EINVAL, what is no regular file ``NotAFile``. ``shown``: its full name."""
+    parts = rel.split("/")
+    if not rel or any(part in ("", ".", "..") for part in parts):
+        raise OSError(errno.EINVAL, "not a path below the folder", rel)
+    at = root
+    try:
+        for part in parts[:-1]:
+            below = os.open(part, FOLDER_NOFOLLOW, dir_fd=at)
+            if at != root:
+                os.close(at)
+            at = below
+        return Held(os.open(parts[-1], _FILE, dir_fd=at), shown)
+    finally:
+        if at != root:
+            os.close(at)

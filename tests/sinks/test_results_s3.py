@@ -236,8 +236,11 @@ async def test_both_stores_list_zip_and_expire_alike(
     if isinstance(located, str):
         async with httpx.AsyncClient() as web:
             assert (await web.get(located)).content == b"0002/a.jpg" * 1000
-    else:
-        assert located.read_bytes() == b"0002/a.jpg" * 1000
+    else:  # opened here: served from its handle
+        try:
+            assert located.reopened().read_bytes() == b"0002/a.jpg" * 1000
+        finally:
+            located.close()
     with pytest.raises(FerrymanError) as gone:
         await results.locate(3, "0003/c.jpg")  # not finished: not offered
     assert gone.value.code == "link.gone"

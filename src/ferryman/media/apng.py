@@ -55,6 +55,22 @@ def playable(file: BinaryIO) -> bool:
     return not waiting and (not claimed or frames >= claimed)
 
 
+def frames_and_canvas(file: BinaryIO) -> tuple[int, int, int]:
+    """An APNG's frame controls counted (read from its start, a playable one: each is a
+    frame Pillow plays) and its canvas: (frames, width, height)."""
+    if file.read(len(_SIGNATURE)) != _SIGNATURE:
+        return 0, 0, 0
+    frames, width, height = 0, 0, 0
+    for kind, body in _chunks(file):
+        if kind == b"IHDR" and len(body) >= 8:
+            width, height = struct.unpack_from(">II", body)
+        elif kind == b"fcTL":
+            frames += 1
+        elif kind == b"IEND":
+            break
+    return frames, width, height
+
+
 def _inside(control: bytes, canvas: tuple[int, int] | None) -> bool:
     """A frame control's region: not empty, and within the canvas."""
     if len(control) < 20 or canvas is None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ferryman.archive.reader import EntryInfo, OpenOptions
 from ferryman.config import NetworkSettings, Retry, Settings
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import Held
 from ferryman.urls import shown
 
 if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
@@ -114,6 +115,10 @@ class SourceEntry:
     # hard-links it where the disk allows and checks, once it has hashed it, that
     # neither changed; the work area then costs no second copy.
     local_seen: tuple[int, int] | None = None
+    # That file opened once (``fsutil.Held``): ``blocks`` reads it, staging links or
+    # copies this very handle, never the name again (a name swapped for a link after
+    # the listing reaches nothing outside the input).
+    local_held: Held | None = field(default=None, repr=False, compare=False)
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import Access, Inspection, ReadOptions, SourceEntry
-from ferryman.sources.local_path import file_path, inspect_uri, shown_path
+from ferryman.sources.local_path import below_of, file_path, inspect_uri, query_of, shown_path
 
 if TYPE_CHECKING:
     from ferryman.links.profile import Profile
@@ -38,7 +38,7 @@ class FileSource:
         if "\x00" in raw:  # no file is named so; stat() would raise ValueError
             raise FerrymanError("source.invalid", f"{raw!r}: a path holds no NUL character")
         if raw.lower().startswith("file:"):
-            return self.path(raw).as_uri()
+            return self.path(raw).as_uri() + query_of(raw)  # a watched file's folder kept
         if _OTHER_SCHEME.match(raw):
             return None  # a URI of another scheme (write ./a:b for a file named so)
         return Path(os.path.abspath(raw)).as_uri()  # no filesystem access
@@ -70,5 +70,5 @@ class FileSource:
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
         from ferryman.sources.local import iter_local  # lazy: start-up
 
-        with iter_local(self.path(uri), options) as entries:
+        with iter_local(self.path(uri), options, below=below_of(uri)) as entries:
             yield entries

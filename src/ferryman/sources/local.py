@@ -10,6 +10,7 @@ the stream; indexes count across all levels, so they stay stable across restarts
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import stat
@@ -29,29 +30,39 @@ from ferryman.archive.reader import (
     EntryType,
     detect_format,
     read_through,
+    sniff_format,
 )
 from ferryman.archive.stored_names import decode_stored_name
 from ferryman.archive.suffixes import named_archive
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
+from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
-from ferryman.sources.local_path import inspect_local, unreadable
+from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
 # a 1 MiB read buffer is mapped and unmapped per call, twice per small file.
 SMALL_BLOCK = 64 * 1024
+SNIFF_BYTES = 64 * 1024  # more than any format's signature needs (ISO 9660: 32,774)
 
 
 @contextmanager
-def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Iterator[SourceEntry]]:
+def iter_local(
+    path: Path, options: ReadOptions | None = None, *, below: Below | None = None
+) -> Iterator[Iterator[SourceEntry]]:
     """Entries of ``path``: a file is one entry, a folder its files, an archive its entries.
 
     Folders are walked recursively in natural, case-insensitive order and symlinks
     are reported, not followed; indexes are stable while the input is unchanged.
+    Each file is opened once (``fsutil.Held``), a folder's below the folder's handle
+    following no link, and read from that handle only. ``below``: ``path`` is a file a
+    watch found in that folder, opened so too.
     """
     options = options or ReadOptions()
+    if below is not None:
+        yield _watched_file(path, below, options)
+        return
     source = inspect_local(path)
     counter = _Counter()
     if options.scratch is None and source.kind != "file":
@@ -68,7 +79,8 @@ def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Itera
     elif source.kind == "folder":
         yield _folder_entries(path, options, counter)
     else:
-        yield iter([_file_entry(path, sanitize_path(path.name, 0), counter.next(), path.stat())])
+        held = _opened(path, lambda: open_held(path))
+        yield iter([_file_entry(held, sanitize_path(path.name, 0), counter.next())])
 
 
 def archive_entries(
@@ -276,16 +288,81 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
 
 
 def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iterator[SourceEntry]:
-    for rel, full, st in _walk(root, ""):
-        path = sanitize_path(decode_stored_name(os.fsencode(rel), on_disk=True), 0)
-        if not stat.S_ISREG(st.st_mode):
-            kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
-            info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
-            yield SourceEntry(info, _no_blocks)
-        elif named_archive(full.name) or _archive_without_suffix(full):
-            yield from _folder_archive(full, path, st, options, counter)
-        else:
-            yield _file_entry(full, path, counter.next(), st)
+    try:
+        root_fd = open_folder(root)
+    except OSError as err:
+        raise unreadable(root, err) from err
+    try:
+        for rel, full, st in _walk(root, ""):
+            path = sanitize_path(decode_stored_name(os.fsencode(rel), on_disk=True), 0)
+            if not stat.S_ISREG(st.st_mode):
+                kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
+                info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
+                yield SourceEntry(info, _no_blocks)
+            elif named_archive(full.name) or _archive_without_suffix(full):
+                yield from _folder_archive(full, path, st, options, counter)
+            else:
+                try:
+                    held = _opened(full, functools.partial(open_below, root_fd, rel, full))
+                except FerrymanError as exc:  # unreadable, or swapped since it was listed
+                    info = EntryInfo(counter.next(), path, st.st_size, st.st_mtime, EntryType.FILE)
+                    yield SourceEntry(info, functools.partial(_raise, exc), error=exc)
+                    continue
+                yield _file_entry(held, path, counter.next())
+    finally:
+        os.close(root_fd)
+
+
+def _watched_file(path: Path, below: Below, options: ReadOptions) -> Iterator[SourceEntry]:
+    """A file a watch found in its folder: the folder opened and checked to be the one
+    its look saw, the file opened below it without following a link anywhere. An
+    archive is checked so, then opened by its name (its backends read names)."""
+    try:
+        root_fd = open_folder(below.root)
+    except OSError as err:
+        raise unreadable(below.root, err) from err
+    try:
+        st = os.fstat(root_fd)
+        if (st.st_dev, st.st_ino) != (below.dev, below.ino):
+            raise FerrymanError(
+                "source.folder_changed",
+                f"{readable(str(below.root))} is no longer the folder its watch looked at",
+            )
+        rel = path.relative_to(below.root).as_posix()
+        held = _opened(path, functools.partial(open_below, root_fd, rel, path))
+    finally:
+        os.close(root_fd)
+    if held.st.st_size == 0:
+        raise FerrymanError("source.empty", f"{path.name}: the file has zero bytes")
+    name = sanitize_path(path.name, 0)
+    head = os.pread(held.fd, SNIFF_BYTES, 0)
+    if named_archive(path.name) or sniff_format(head) is not None:
+        held.close()
+        if options.scratch is not None:
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+            return
+        with tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch:
+            options = replace(options, scratch=Path(scratch))
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+        return
+    yield _file_entry(held, name, 0)
+
+
+def _opened(path: Path, opener: Callable[[], Held]) -> Held:
+    """``opener``'s handle; a link where a file was (``source.symlink_refused``) or
+    what is no regular file (``source.unreadable``) as coded errors."""
+    try:
+        return opener()
+    except NotAFile as err:
+        raise FerrymanError("source.unreadable", f"{path}: not a regular file") from err
+    except FileNotFoundError as err:
+        raise FerrymanError("source.not_found", f"{path}: no such file") from err
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            raise FerrymanError(
+                "source.symlink_refused", f"{readable(str(path))}: a link, not a file; not followed"
+            ) from err
+        raise unreadable(path, err) from err
 
 
 def _archive_without_suffix(full: Path) -> bool:
@@ -339,14 +416,25 @@ def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path, os.stat_result
             yield rel, Path(child.path), st
 
 
-def _file_entry(path: Path, rel: str, index: int, st: os.stat_result) -> SourceEntry:
+def _file_entry(held: Held, rel: str, index: int) -> SourceEntry:
+    """A person's file, read from its handle only (its name is for messages)."""
+    st = held.st
     info = EntryInfo(index, rel, st.st_size, st.st_mtime, EntryType.FILE)
     return SourceEntry(
         info,
-        lambda: _read_file(path, st.st_size),
-        local_file=path,
+        functools.partial(_read_held, held),
+        local_file=held.path,
         local_seen=(st.st_size, st.st_mtime_ns),
+        local_held=held,
     )
+
+
+def _read_held(held: Held) -> Iterator[bytes]:
+    block_size = min(BLOCK_SIZE, max(SMALL_BLOCK, held.st.st_size + 1))
+    try:
+        yield from held.blocks(block_size)
+    except OSError as err:
+        raise FerrymanError("source.io", f"{held.path}: {err.strerror or err}") from err
 
 
 def _read_file(path: Path, size_hint: int | None = None) -> Iterator[bytes]:
@@ -363,6 +451,10 @@ def _read_file(path: Path, size_hint: int | None = None) -> Iterator[bytes]:
         raise unreadable(path, err) from err
     except OSError as err:
         raise FerrymanError("source.io", f"{path}: {err.strerror or err}") from err
+
+
+def _raise(exc: FerrymanError) -> Iterator[bytes]:
+    raise exc
 
 
 def _no_blocks() -> Iterator[bytes]:

@@ -130,3 +130,41 @@ def inspect_uri(uri: str) -> Inspection:
     ident = f"{readable(os.path.realpath(path))}|{st.st_size}|{st.st_mtime_ns}"
     shown = Path(readable(str(path)))
     return Inspection(job_name(shown, folder=found.kind == "folder"), ident, size)
+
+
+@dataclass(frozen=True, slots=True)
+class Below:
+    """A watched folder a file is read below (its handle opened, then each name below
+    it without following a link), and the folder as its watch's look saw it (device,
+    inode): a folder swapped since (a link put in its place) is not read."""
+
+    root: Path
+    dev: int
+    ino: int
+
+
+def below_uri(path: Path, root: Path, seen: os.stat_result) -> str:
+    """``path``'s ``file:`` URI, read only below ``root`` as ``seen`` (``below_of``)."""
+    depth = len(root.parts) - 1  # the folders of the root, after "/"
+    return f"{path.as_uri()}?below={depth}&dev={seen.st_dev}&ino={seen.st_ino}"
+
+
+def below_of(uri: str) -> Below | None:
+    """The watched folder a ``file:`` URI is read below, when it names one."""
+    found = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+    if "below" not in found:
+        return None
+    try:
+        depth, dev, ino = (int(found[key][0]) for key in ("below", "dev", "ino"))
+    except (KeyError, ValueError):
+        raise FerrymanError("source.invalid", f"{uri!r}: not a watched file's address") from None
+    path = file_path(uri)
+    if not 0 <= depth < len(path.parts) - 1:
+        raise FerrymanError("source.invalid", f"{uri!r}: its folder is not above it")
+    return Below(Path(*path.parts[: depth + 1]), dev, ino)
+
+
+def query_of(uri: str) -> str:
+    """A ``file:`` URI's ``?…`` (a watched file's folder), kept as it is recognised."""
+    query = urllib.parse.urlsplit(uri).query
+    return f"?{query}" if "below" in urllib.parse.parse_qs(query) else ""

@@ -8,13 +8,16 @@ presigned URLs.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import Held, open_below, open_folder
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import PREVIEWS, job_results
 from ferryman.web.result_files import Facts, ResultFile, ZipWriter, album_facts, result_file
@@ -36,9 +39,9 @@ class ResultsStore(Protocol):
         """A URL serving the file without ferryman (presigned S3); None: use ``/d/``."""
         ...
 
-    async def locate(self, job_id: int, path: str) -> Path | str:
-        """The file behind a ``/d/`` link: a local path, or a URL to send the client to;
-        ``link.gone`` when it is no longer kept."""
+    async def locate(self, job_id: int, path: str) -> Held | str:
+        """The file behind a ``/d/`` link: opened here (served from that handle), or a
+        URL to send the client to; ``link.gone`` when it is no longer kept."""
         ...
 
     def zip_stream(
@@ -93,35 +96,75 @@ class LocalResults:
             names, facts = _album_files(album)
             previews = _previews(album)
             for name in names:
-                size = (album / name).stat().st_size
-                found.append(result_file(album.name, name, size, facts.get(name), previews))
+                st = (album / name).lstat()
+                if stat.S_ISREG(st.st_mode):  # a link is never listed, nor served
+                    found.append(
+                        result_file(album.name, name, st.st_size, facts.get(name), previews)
+                    )
         return found
 
     def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
         return None
 
-    async def locate(self, job_id: int, path: str) -> Path:
-        return await asyncio.to_thread(self.locate_now, job_id, path)
+    async def locate(self, job_id: int, path: str) -> Held:
+        return await asyncio.to_thread(self.open_now, job_id, path)
 
-    def locate_now(self, job_id: int, path: str) -> Path:
+    def open_now(self, job_id: int, path: str) -> Held:
+        """The file inside the job's own folder, opened by handle below the folder,
+        following no link (``fsutil.open_below``), a regular file: what a ``/d/`` link
+        serves is read from this handle. ``link.gone`` else."""
         folder = job_results(self.root, job_id).resolve()
         target = (folder / path).resolve()
-        if folder not in target.parents or not target.is_file() or target.name == MANIFEST:
+        if folder not in target.parents or target.name == MANIFEST:
+            raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept")
+        return self._held(job_id, target.relative_to(folder).as_posix())
+
+    def locate_now(self, job_id: int, path: str) -> Path:
+        """The file's path inside the job's own folder, checked as ``open_now`` opens
+        it and still naming that inode."""
+        held = self.open_now(job_id, path)
+        target = (job_results(self.root, job_id).resolve() / path).resolve()
+        try:
+            same = os.stat(target)
+        except OSError:
+            same = None
+        finally:
+            held.close()
+        if same is None or (same.st_dev, same.st_ino) != (held.st.st_dev, held.st.st_ino):
             raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept")
         return target
+
+    def _held(self, job_id: int, path: str) -> Held:
+        """``path`` opened below the job's folder; ``link.gone`` for a link, anything
+        but a regular file, or nothing there."""
+        folder = job_results(self.root, job_id)
+        try:
+            root = open_folder(folder)
+        except OSError:
+            raise FerrymanError("link.gone", f"job {job_id} has no files kept") from None
+        try:
+            return open_below(root, path, folder / path)
+        except OSError:
+            raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept") from None
+        finally:
+            os.close(root)
 
     def zip_stream(
         self, job_id: int, files: list[ResultFile], chunk: int = 1 << 20
     ) -> Iterator[bytes]:
         """Read and zipped in the server's thread pool (a plain iterator), so the event
-        loop never waits on the disk."""
+        loop never waits on the disk. Each file is opened below the job's own folder,
+        following no link, and read from that handle."""
         writer = ZipWriter()
         for entry in files:
-            yield writer.start(entry.member or entry.name)
-            with open(job_results(self.root, job_id) / entry.path, "rb") as src:
-                while block := src.read(chunk):
+            held = self._held(job_id, entry.path)
+            try:
+                yield writer.start(entry.member or entry.name)
+                for block in held.blocks(chunk):
                     if out := writer.write(block):
                         yield out
+            finally:
+                held.close()
             yield writer.end()
         yield writer.finish()
 

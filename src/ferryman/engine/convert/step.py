@@ -31,6 +31,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.box.pool import DecodeLimits
 from ferryman.media.child import ChildLimits, run_in_child
+from ferryman.media.frames import deadline
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.progress import Pace
@@ -263,21 +264,47 @@ async def _encode(
         kwargs["audio_bitrate"] = cfg.audio_bitrate
     else:
         kwargs.update(crf=cfg.crf, preset=cfg.preset, max_height=cfg.max_height)
+    limit = _deadline(item, cfg.timeout_seconds)
     try:
         await _unless_stopping(
             ctx,
             _encoder(item.plan),
             kwargs,
             on_progress=progress,
-            timeout=cfg.timeout_seconds,
+            timeout=limit,
             on_event=on_event,
             limits=_encoder_limits(settings),
         )
+    except FerrymanError as exc:
+        if exc.code != "media.convert_timeout" or limit >= cfg.timeout_seconds:
+            raise
+        raise FerrymanError(
+            "media.convert_deadline",
+            f"{src.name}: still converting after its deadline of {limit:.0f} s; stopped",
+        ) from exc
     finally:
         if recorded:  # parts that finished are worth keeping even when the rest failed
             results = await asyncio.gather(*recorded, return_exceptions=True)
             for failure in (r for r in results if isinstance(r, BaseException)):
                 log.warning("a finished part of %s was not recorded: %s", src.name, failure)
+
+
+def _deadline(item: Item, ceiling: float) -> float:
+    """How long this file may hold the conversion slot (``media.frames.deadline``): it
+    grows with its frames (an animation), its picture and its duration."""
+    media = item.media
+    if media is None:
+        return ceiling
+    # Counted whole at the read (``prepare._counted``); 2 at most from a bare probe.
+    counted = item.plan is Plan.ANIMATION and (media.frames or 0) > 2
+    return deadline(
+        ceiling,
+        width=media.width,
+        height=media.height,
+        frames=media.frames if counted else None,
+        duration=media.duration,
+        frame_rate=media.frame_rate,
+    )
 
 
 def _encoder_limits(settings: Settings) -> ChildLimits:

@@ -21,6 +21,7 @@ from ferryman.net import abort
 
 if TYPE_CHECKING:
     from ferryman.media.finish import FinishedVideo
+    from ferryman.media.frames import Shape
     from ferryman.media.images import ImageResult
     from ferryman.media.policy import PhotoLimits, Policy, ThumbLimits
 
@@ -71,6 +72,11 @@ def check_pixels(options: MediaOptions, path: Path, size: int | None) -> None:
         canvas_bytes=options.max_image_bytes,
         size=size,
     )
+
+
+def animation_shape(options: MediaOptions, path: Path, size: int | None) -> Shape | None:
+    """An animation's frames and canvas, from its structure (``media.frames``)."""
+    return cast("Shape | None", decode(options, "ferryman.media.frames:shape_of", path, size=size))
 
 
 def fit_photo(

@@ -22,6 +22,7 @@ from ferryman.engine.read.decision import Action, Decision, after_probe, before_
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
+from ferryman.media.frames import Shape, over_budget
 from ferryman.media.plan import over_limit, plan_for
 from ferryman.media.policy import MIB, PhotoLimits, Policy
 from ferryman.model import ItemState, MediaInfo, MediaKind, Plan, held
@@ -202,6 +203,7 @@ def _prepare(
         info = _probe(kind, path, options, staged.size)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
             _check_canvas(path, options, staged.size)
+            info = _counted(info, path, options, staged.size)
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
             return _as_document(base, options.policy, _why(exc))
@@ -213,9 +215,29 @@ def _prepare(
             return replace(skipped, reason=_why(exc))
         return _broken(base, exc)
     base.media = info
-    return _carry_out(
-        after_probe(kind, info, base.size, options), base, path, options, wait_to_write
-    )
+    decided = after_probe(kind, info, base.size, options)
+    if decided.plan is Plan.ANIMATION and (over := _over_budget(info, path)) is not None:
+        return _broken(base, over)  # never converted: it would hold the slot for hours
+    return _carry_out(decided, base, path, options, wait_to_write)
+
+
+def _counted(info: MediaInfo, path: Path, options: MediaOptions, size: int) -> MediaInfo:
+    """An animation's probe with its frames counted and its canvas (the largest a frame
+    reaches) from its structure (``media.frames``): what converting it costs."""
+    shape = decoding.animation_shape(options, path, size)
+    if shape is None:
+        return info
+    width, height = max(info.width or 0, shape.width), max(info.height or 0, shape.height)
+    return replace(info, frames=shape.frames, width=width, height=height)
+
+
+def _over_budget(info: MediaInfo, path: Path) -> FerrymanError | None:
+    """``media.animation_over_budget`` for an animation whose frames x canvas are over
+    ``media.frames.MAX_ANIMATION_PIXELS``."""
+    if not (info.frames and info.width and info.height):
+        return None
+    why = over_budget(Shape(info.frames, info.width, info.height), path.name)
+    return None if why is None else FerrymanError("media.animation_over_budget", why)
 
 
 def _carry_out(

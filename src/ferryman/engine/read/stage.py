@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import Held
 from ferryman.media.camera_files import is_raw
 from ferryman.media.classify import classify_entry
 from ferryman.model import MediaKind
@@ -128,16 +129,21 @@ class PersonsFile:
 
     path: Path
     seen: tuple[int, int]
+    # The file as it was opened once (``fsutil.Held``): linked only when the link is
+    # that very inode, else copied from the handle the entry's bytes come from.
+    held: Held | None = None
 
     def place(self, entry: _Entry, target: Target) -> Staged | None:
         dest = target.dest
+        link = self.held.link_as if self.held is not None else _by_name(self.path)
+        source = (link, self.path)
         if self.seen[0] >= HASH_LATER_BYTES:
             tmp = dest.with_name(dest.name + ".part")
-            linked_size = _link_unread(self.path, tmp, dest, self.seen, target.sync)
+            linked_size = _link_unread(source, tmp, dest, self.seen, target.sync)
             if linked_size is not None:
                 entry.close()
                 return Staged(dest, linked_size, "", entry.kind, unread=True)
-        return _linked_hashed(entry, self.path, dest, self.seen, target.sync)
+        return _linked_hashed(entry, source, dest, self.seen, target.sync)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +166,7 @@ class MadeHere:
                 return Staged(dest, linked_size, self.sha256, entry.kind)
         if self.listed is not None:
             return self.listed.place(entry, target)
-        return _linked_hashed(entry, self.path, dest, None, None)
+        return _linked_hashed(entry, (_by_name(self.path), self.path), dest, None, None)
 
 
 Provenance = Streamed | PersonsFile | MadeHere
@@ -211,11 +217,23 @@ def stage_entry(
     return _written(entry, target)  # streamed, or not linked: nothing was read past the head
 
 
+Link = Callable[[Path], None]  # hard-links the source as the path given (OSError: it cannot)
+
+
+def _by_name(source: Path) -> Link:
+    """A link of the file at ``source`` (a file of the job's own making)."""
+    return lambda dest: os.link(source, dest)
+
+
 def _linked_hashed(
-    entry: _Entry, source: Path, dest: Path, seen: tuple[int, int] | None, sync: Sync | None
+    entry: _Entry,
+    source: tuple[Link, Path],
+    dest: Path,
+    seen: tuple[int, int] | None,
+    sync: Sync | None,
 ) -> Staged | None:
-    """``source`` hard-linked as ``dest``, hashed as it is read; None when it cannot be
-    linked (another disk), before anything was read past the head."""
+    """The source (its link, its name) hard-linked as ``dest``, hashed as it is read;
+    None when it cannot be linked (another disk), before anything was read past the head."""
     linked = _linked(entry.pending, entry.blocks, entry.digest, source, dest, seen=seen, sync=sync)
     if linked is None:
         return None
@@ -306,17 +324,18 @@ def _link(source: Path, tmp: Path, dest: Path) -> int | None:
 
 
 def _link_unread(
-    source: Path,
+    linked_from: tuple[Link, Path],
     tmp: Path,
     dest: Path,
     seen: tuple[int, int],
     sync: Callable[[int, Path], None] | None,
 ) -> int | None:
-    """Hard-link the person's ``source`` as ``dest``, unread: still as listed (size,
-    mtime), fsynced; its size, or None when it cannot be linked (another disk)."""
+    """Hard-link the person's file (its link, its name) as ``dest``, unread: still as
+    listed (size, mtime), fsynced; its size, or None when it cannot be linked."""
+    link, source = linked_from
     tmp.unlink(missing_ok=True)
     try:
-        os.link(source, tmp)
+        link(tmp)
     except OSError:
         return None
     try:
@@ -364,7 +383,7 @@ def _linked(
     pending: list[bytes],
     blocks: Iterator[bytes],
     digest: Digest,
-    source: Path,
+    linked_from: tuple[Link, Path],
     dest: Path,
     seen: tuple[int, int] | None = None,
     sync: Callable[[int, Path], None] | None = None,
@@ -374,8 +393,9 @@ def _linked(
     read past the head. Linked straight to ``dest``, not beside it and renamed: a link
     is never a partial file, and ``dest`` counts only once its entry is recorded (one
     left by a killed run is replaced, as the rename did)."""
+    link, source = linked_from
     try:
-        _link_over(source, dest)
+        _link_over(link, dest)
     except OSError:
         return None
     size = 0
@@ -396,13 +416,13 @@ def _linked(
     return size, (b"".join(kept) if kept is not None else None)
 
 
-def _link_over(source: Path, dest: Path) -> None:
-    """``source`` hard-linked as ``dest``, replacing a file a killed run left there."""
+def _link_over(link: Link, dest: Path) -> None:
+    """The source hard-linked as ``dest``, replacing a file a killed run left there."""
     try:
-        os.link(source, dest)
+        link(dest)
     except FileExistsError:
         dest.unlink()
-        os.link(source, dest)
+        link(dest)
 
 
 def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -120,6 +120,9 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
         if early is not None:
             early.failed()
         raise
+    finally:
+        if request.entry.local_held is not None:
+            request.entry.local_held.close()  # staged (a link or a copy) or failed: done
     if early is not None and not _sent_as_staged(prepared, staged):
         early.failed()
     elif early is not None and staged.unread and staged.path is not None:
@@ -197,7 +200,8 @@ def provenance(entry: SourceEntry) -> Provenance:
     made (its maker's hash known, or not listed as a person's file)."""
     if entry.local_file is None:
         return Streamed(over_network=entry.over_network)
-    listed = PersonsFile(entry.local_file, entry.local_seen) if entry.local_seen else None
+    seen = entry.local_seen
+    listed = PersonsFile(entry.local_file, seen, entry.local_held) if seen else None
     if entry.local_sha256 is not None or listed is None:
         return MadeHere(entry.local_file, entry.local_sha256, listed)
     return listed

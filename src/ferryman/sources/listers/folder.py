@@ -33,10 +33,12 @@ from ferryman.archive.suffixes import named_archive
 from ferryman.clock import SYSTEM
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import FOLDER_NOFOLLOW as _FOLDER
+from ferryman.fsutil import Held, open_below, open_folder, open_held
 from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
-from ferryman.sources.local_path import readable
+from ferryman.sources.local_path import below_of, below_uri, readable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class FolderLister:
                 "watch.not_a_folder", f"{readable(str(path))}: no such folder on this machine"
             )
         _allowed(path, settings, remote)
+        _still_allowed(path, settings)
         return str(path)
 
     def checked_after(self, source: str, action: str, settings: Settings, *, remote: bool) -> str:
@@ -125,15 +128,24 @@ class FolderLister:
         from ferryman.sources.file import FileSource  # lazy: start-up
 
         path = FileSource().path(entry.input)
+        below = below_of(entry.input)
+        root = below.root if below is not None else folder_path(source)
         try:
-            st = path.stat()
-            if not stat.S_ISREG(st.st_mode) or file_key(path, st.st_size, st.st_mtime) != entry.id:
-                return None
+            root_fd = open_folder(root)
+            try:
+                held = open_below(root_fd, path.relative_to(root).as_posix(), path)
+            finally:
+                os.close(root_fd)
+            try:  # read by handle: a link put in its place is not the delivered file
+                if file_key(held, held.st.st_size, held.st.st_mtime) != entry.id:
+                    return None
+            finally:
+                held.close()
             if kept is not None and not kept(path):
                 log.warning("%s is not in the destination as it is here: left", path)
                 return None
-        except OSError:
-            return None  # gone already
+        except (OSError, ValueError):
+            return None  # gone already, or no longer a file below the folder
         if action == "delete":
             path.unlink()
             return f"deleted {path}"
@@ -168,25 +180,43 @@ class FolderLister:
 
     def list_now(self, source: str, settings: Settings) -> list[WatchEntry]:
         """The folder's files, newest first, those still being written with their
-        ``ready_at`` (blocking: a thread's work)."""
+        ``ready_at`` (blocking: a thread's work). The folder is opened once, checked
+        against ``watch.folders`` at every look, and walked by handle below it: a link
+        anywhere below is never followed, and each file's input names the folder as
+        seen now (``below_uri``), so its reading opens it below the same folder."""
         root = folder_path(source)
-        if not root.is_dir():
+        _still_allowed(root, settings)
+        try:
+            root_fd = open_folder(root)
+        except FileNotFoundError as exc:
             raise FerrymanError(
                 "source.not_found", f"{readable(str(root))}: the watched folder is not there"
-            )
+            ) from exc
+        except OSError as exc:
+            raise FerrymanError(
+                "source.unreadable", f"{readable(str(root))}: cannot be read ({exc.strerror})"
+            ) from exc
+        try:
+            return self._listed(root, root_fd, settings)
+        finally:
+            os.close(root_fd)
+
+    def _listed(self, root: Path, root_fd: int, settings: Settings) -> list[WatchEntry]:
+        root_st = os.fstat(root_fd)
         cache = _KeyCache(_cache_file(settings, root))
         now = self.clock()
         settle = settings.watch.settle_seconds
         found: list[WatchEntry] = []
-        for path, st in _walk(root):
-            if not _media_or_archive(path.name):
+        for rel, st in _walk(root, root_fd, _identity(settings.data_dir)):
+            if not _media_or_archive(rel.rpartition("/")[2]):
                 continue
-            key = _keyed(path, st, cache, now, settle)
+            path = root / rel
+            key = _keyed((root_fd, rel, path), st, cache, now, settle)
             found.append(
                 WatchEntry(
                     id=key if isinstance(key, str) else f"unsettled:{path}",
-                    input=path.as_uri(),
-                    title=readable(path.relative_to(root).as_posix()),
+                    input=below_uri(path, root, root_st),
+                    title=readable(rel),
                     published=st.st_mtime,
                     ready_at=key if isinstance(key, float) else None,
                 )
@@ -205,25 +235,30 @@ def folder_path(source: str) -> Path:
     return Path(os.path.abspath(os.path.expanduser(source)))
 
 
-def file_key(path: Path, size: int, mtime: float) -> str:
+def file_key(file: Held | Path, size: int, mtime: float) -> str:
     """A file's identity across renames and moves: size, whole-second modification time
     and the BLAKE2b of its first and last ``EDGE`` bytes (the whole file when it is
-    smaller). Two shots differ in their first bytes (EXIF's time, the image's first
-    rows); the ends, not the whole, keep a first look at a camera roll of thousands
-    from reading gigabytes."""
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as handle:
-        digest.update(handle.read(EDGE))
+    smaller), read from its handle. Two shots differ in their first bytes (EXIF's time,
+    the image's first rows); the ends, not the whole, keep a first look at a camera
+    roll of thousands from reading gigabytes."""
+    held = open_held(file) if isinstance(file, Path) else file
+    try:
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(os.pread(held.fd, EDGE, 0))
         if size > EDGE:
-            handle.seek(max(EDGE, size - EDGE))
-            digest.update(handle.read(EDGE))
+            digest.update(os.pread(held.fd, EDGE, max(EDGE, size - EDGE)))
+    finally:
+        if held is not file:
+            held.close()
     return f"{size}:{int(mtime)}:{digest.hexdigest()}"
 
 
 def _keyed(
-    path: Path, st: os.stat_result, cache: _KeyCache, now: float, settle: float
+    at: tuple[int, str, Path], st: os.stat_result, cache: _KeyCache, now: float, settle: float
 ) -> str | float:
-    """The file's key, or when to look again (a float) while it is being written."""
+    """The file's key (``at``: the folder's handle, its path below, its full path), or
+    when to look again (a float) while it is being written."""
+    root_fd, rel, path = at
     if now - st.st_mtime < settle:
         return st.st_mtime + settle
     stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -231,43 +266,92 @@ def _keyed(
     if known is not None:
         return known
     try:
-        key = file_key(path, st.st_size, st.st_mtime)
-        after = path.stat()
-    except OSError:  # gone or unreadable meanwhile: the next look sees
+        held = open_below(root_fd, rel, path)
+        try:
+            key = file_key(held, st.st_size, st.st_mtime)
+            after = os.fstat(held.fd)
+        finally:
+            held.close()
+    except OSError:  # gone, unreadable or swapped for a link meanwhile: the next look sees
         return now + max(settle, 1.0)
-    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-        return now + max(settle, 1.0)  # it grew while it was read
+    if (after.st_ino, after.st_size, after.st_mtime_ns) != stamp:
+        return now + max(settle, 1.0)  # it grew while it was read (or was replaced)
     cache.put(path, stamp, key)
     return key
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
-    """Regular files under ``root``, hidden names and symlinks left out; a subfolder
-    that cannot be read is passed over (the rest is still listed)."""
-    pending = [root]
+def _walk(
+    root: Path, root_fd: int, skip: tuple[int, int] | None
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Regular files below the folder ``root_fd`` (their paths below it, their lstat),
+    hidden names, links and the data folder (``skip``: its device and inode) left out;
+    each subfolder opened by handle from its parent, never through a link; one that
+    cannot be read is passed over (the rest is still listed)."""
+    pending: list[tuple[str, int]] = [("", os.dup(root_fd))]
     while pending:
-        folder = pending.pop()
+        prefix, fd = pending.pop()
         try:
-            with os.scandir(folder) as found:
-                items = sorted(found, key=lambda e: e.name)
-        except OSError as exc:
-            if folder == root:
-                raise FerrymanError(
-                    "source.unreadable", f"{readable(str(root))}: cannot be read ({exc.strerror})"
-                ) from exc
-            log.info("%s: passed over (%s)", folder, exc.strerror)
+            yield from _walk_one(root, prefix, fd, skip, pending)
+        finally:
+            os.close(fd)
+
+
+def _walk_one(
+    root: Path, prefix: str, fd: int, skip: tuple[int, int] | None, pending: list[tuple[str, int]]
+) -> Iterator[tuple[str, os.stat_result]]:
+    """One folder's files (``fd``: its handle, ``prefix``: its path below the root); its
+    subfolders opened and put on ``pending``."""
+    try:
+        with os.scandir(fd) as found:
+            items = sorted(found, key=lambda e: e.name)
+    except OSError as exc:
+        if not prefix:
+            raise FerrymanError(
+                "source.unreadable", f"{readable(str(root))}: cannot be read ({exc.strerror})"
+            ) from exc
+        log.info("%s: passed over (%s)", root / prefix, exc.strerror)
+        return
+    for item in items:
+        if item.name.startswith("."):
             continue
-        for item in items:
-            if item.name.startswith("."):
-                continue
-            try:
-                st = item.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                pending.append(Path(item.path))
-            elif stat.S_ISREG(st.st_mode) and st.st_size > 0:
-                yield Path(item.path), st
+        try:
+            st = os.stat(item.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) != skip:
+                pending.append((f"{prefix}{item.name}/", os.open(item.name, _FOLDER, dir_fd=fd)))
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+            yield f"{prefix}{item.name}", st
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """A folder's device and inode (the data folder's: never walked into), if it is there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _still_allowed(root: Path, settings: Settings) -> None:
+    """At every look: never the data folder or a folder inside it; a folder named under
+    one of ``watch.folders`` (as one added from afar must be) still inside it once its
+    links are resolved (a folder swapped for a link to elsewhere since it was added is
+    not looked at)."""
+    if _inside(root, settings.data_dir):
+        raise FerrymanError(
+            "watch.folder_not_allowed",
+            f"{readable(str(root))}: inside ferryman's data folder (its secrets, its work);"
+            " not looked at",
+        )
+    for folder in settings.watch.folders:
+        base = Path(os.path.abspath(os.path.expanduser(folder)))
+        if root.is_relative_to(base) and not _inside(root, base):
+            raise FerrymanError(
+                "watch.folder_not_allowed",
+                f"{readable(str(root))}: now leads outside {readable(str(base))}"
+                " (a link in its place); not looked at",
+            )
 
 
 def _media_or_archive(name: str) -> bool:
@@ -309,12 +393,12 @@ def _move(path: Path, target: Path) -> None:
     synced, renamed into place) before the original is removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(path, target)  # never over a file that appeared meanwhile
+        os.link(path, target, follow_symlinks=False)  # never over a file that appeared
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
             raise
         part = target.with_name(f".{target.name}.part")
-        shutil.copy2(path, part)
+        shutil.copy2(path, part, follow_symlinks=False)
         with part.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.rename(part, target)

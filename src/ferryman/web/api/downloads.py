@@ -3,8 +3,11 @@ a zip made while it is sent; a file in a bucket is a redirect to its presigned U
 
 from __future__ import annotations
 
+import mimetypes
+
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from ferryman.errors import FerrymanError
 from ferryman.web.accounts.link_grants import check_bound
@@ -38,10 +41,16 @@ def routes(app: FastAPI, web: Web) -> None:
                 media_type="application/zip",
                 headers={"Content-Disposition": disposition(f"{job.name}.zip")},
             )
-        path = await web.results.locate(grant.job_id, grant.path)
-        if isinstance(path, str):  # in a bucket: fetched from there
-            return RedirectResponse(path, status_code=307, headers={"Cache-Control": "no-store"})
-        return FileResponse(
-            path,
-            headers={"Content-Disposition": disposition(path.name), "Cache-Control": "private"},
+        found = await web.results.locate(grant.job_id, grant.path)
+        if isinstance(found, str):  # in a bucket: fetched from there
+            return RedirectResponse(found, status_code=307, headers={"Cache-Control": "no-store"})
+        return FileResponse(  # served from the handle opened inside the job's folder
+            found.reopened(),
+            stat_result=found.st,
+            media_type=mimetypes.guess_type(found.path.name)[0] or "application/octet-stream",
+            headers={
+                "Content-Disposition": disposition(found.path.name),
+                "Cache-Control": "private",
+            },
+            background=BackgroundTask(found.close),
         )
