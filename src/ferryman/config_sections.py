@@ -327,6 +327,11 @@ class TorboxSettings(BaseModel):
     )
 
 
+# The JavaScript runtimes yt-dlp runs YouTube's solver in, by their executables' names
+# (links.jsruntime maps them to yt-dlp's names).
+JS_RUNTIMES = ("deno", "node", "bun", "qjs", "quickjs")
+
+
 class LinksSettings(BaseModel):
     """Links to media (pages and platforms, through yt-dlp)."""
 
@@ -352,6 +357,19 @@ class LinksSettings(BaseModel):
         description="A binary for MP3/Opus, 3-4x faster than PyAV's encoders: auto"
         " (imageio-ffmpeg's, then ffmpeg on PATH, else PyAV), off (PyAV), or a path.",
     )
+    js_runtime: str = Field(
+        "auto",
+        description="The JavaScript runtime that solves YouTube's challenges: auto (deno in"
+        " ferryman's environment, then deno, node, bun or qjs on PATH), off, or a path.",
+    )
+
+    @field_validator("js_runtime")
+    @classmethod
+    def _a_runtime(cls, value: str) -> str:
+        stem = Path(value).name.lower()
+        if value not in ("auto", "off") and not stem.startswith(JS_RUNTIMES):
+            raise ValueError(f"{value}: auto, off, or a path to deno, node, bun or qjs")
+        return value
 
 
 class WebSettings(BaseModel):

@@ -33,7 +33,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
-from ferryman.links import grab_join, make, native
+from ferryman.links import grab_join, jsruntime, make, native
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.grab_download import (
     Curve,
@@ -66,6 +66,7 @@ class GrabOptions:
     socket_timeout: float = 60.0  # yt-dlp keeps its own browser-like User-Agent
     retries: int = 3
     ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus and joins (media.ffmpeg_binary)
+    js_runtime: str = "auto"  # links.js_runtime: YouTube's challenges (links.jsruntime)
     block_private: bool = False  # network.block_private: every connection yt-dlp makes
     private_allowed: tuple[str, ...] = ()
     # convert.crf, preset, threads and lookahead: a link's transcode is made as the
@@ -98,6 +99,7 @@ def grab(
         egress = Egress.named(options.block_private, options.private_allowed)
         guard = stack.enter_context(guarded_lookups(egress))
         stack.enter_context(native.no_programs())  # nor do programs it would start
+        stack.enter_context(jsruntime.quiet_runtime())  # the solver's runtime asks no one
         try:
             _grab(url, profile, root, options, curve, event)
         except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
@@ -198,6 +200,7 @@ def _params(options: GrabOptions, profile: Profile) -> dict[str, Any]:
         "cachedir": False,
         "color": "no_color",
         **native.native_params(),
+        **jsruntime.ytdlp_params(jsruntime.find_runtime(options.js_runtime)),
     }
     if options.cookies_file:
         params["cookiefile"] = options.cookies_file

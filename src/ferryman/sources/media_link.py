@@ -218,6 +218,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         playlist_max=links.playlist_max,
         socket_timeout=min(plan.network.stall_seconds, 120.0),
         ffmpeg=links.ffmpeg,
+        js_runtime=links.js_runtime,
         block_private=plan.network.block_private,
         private_allowed=tuple(plan.network.private_allowed),
         crf=settings.convert.crf,
