@@ -44,6 +44,7 @@ from ferryman.links.grab_download import (
     remembered,
     scaled,
 )
+from ferryman.links.grab_extras import add_extras
 from ferryman.links.profile import Profile, parse_token
 from ferryman.links.select import Choice, choose
 from ferryman.media.ffmpeg_binary import find_ffmpeg
@@ -170,6 +171,10 @@ def _grab(
                 curve,
                 {str(earlier["file"]).lower() for earlier in done.values()},
             )
+            made = add_extras(
+                ydl, entry, profile, root / f"entry-{number}", root / OUT_DIR, made, curve,
+                options.max_size,
+            )  # fmt: skip
             done[key] = made
             _write_done(root, done)
             event("made", made)

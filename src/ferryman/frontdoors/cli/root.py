@@ -195,6 +195,24 @@ def add(
             " links.playlist_max), each its own file; without it, only the one video.",
         ),
     ] = False,
+    subs: Annotated[
+        str | None,
+        typer.Option(
+            "--subs",
+            metavar="LANGS",
+            help="Links to media: these languages' subtitles (en,de), in the MP4 as its"
+            " own tracks and, with --nfo, as .srt files beside it.",
+        ),
+    ] = None,
+    nfo: Annotated[
+        bool,
+        typer.Option(
+            "--nfo",
+            help="Links to media, for a library: an .nfo (title, channel, date,"
+            " description, ID) and the thumbnail as poster.jpg, as Jellyfin, Plex and Kodi"
+            " read them.",
+        ),
+    ] = False,
     run_now: Annotated[
         bool,
         typer.Option(
@@ -219,7 +237,7 @@ def add(
         err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)
         raise typer.Exit(ExitCode.USAGE)
     try:
-        profile = from_choices(**dataclasses.asdict(output), playlist=playlist)
+        profile = from_choices(**dataclasses.asdict(output), playlist=playlist, subs=subs, nfo=nfo)
         notify = notices.notify
         if notify is not None:
             from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
