@@ -327,11 +327,6 @@ class TorboxSettings(BaseModel):
     )
 
 
-# The JavaScript runtimes yt-dlp runs YouTube's solver in, by their executables' names
-# (links.jsruntime maps them to yt-dlp's names).
-JS_RUNTIMES = ("deno", "node", "bun", "qjs", "quickjs")
-
-
 class LinksSettings(BaseModel):
     """Links to media (pages and platforms, through yt-dlp)."""
 
@@ -341,17 +336,11 @@ class LinksSettings(BaseModel):
         description="A Netscape cookies.txt of a logged-in browser, for sites that need a"
         " login; never logged.",
     )
-    cache_ttl: float = Field(
-        86400.0, ge=0, description="Seconds a result is reused for the same link and output."
-    )
+    cache_ttl: float = Field(86400.0, ge=0, description="Seconds a link's result is reused.")
     playlist_max: int = Field(50, ge=1, le=5000, description="Entries taken of a playlist.")
-    max_duration: float = Field(
-        0.0, ge=0, description="Longest video taken, in seconds; 0: no limit."
-    )
+    max_duration: float = Field(0.0, ge=0, description="Longest video, in seconds; 0: no limit.")
     max_size: ByteSize = Field(0, description="Largest download; 0: no limit.")
-    timeout_seconds: float = Field(
-        12 * 3600.0, gt=0, description="One link's fetch and conversion at most."
-    )
+    timeout_seconds: float = Field(12 * 3600.0, gt=0, description="One link's fetch and making.")
     ffmpeg: str = Field(
         "auto",
         description="A binary for MP3/Opus, 3-4x faster than PyAV's encoders: auto"
@@ -359,17 +348,10 @@ class LinksSettings(BaseModel):
     )
     js_runtime: str = Field(
         "auto",
-        description="The JavaScript runtime that solves YouTube's challenges: auto (deno in"
-        " ferryman's environment, then deno, node, bun or qjs on PATH), off, or a path.",
+        pattern=r"^(auto|off|(.*/)?(deno|node|bun|qjs|quickjs)[^/]*)$",
+        description="What solves YouTube's challenges: auto (deno in ferryman's environment,"
+        " then deno, node, bun or qjs on PATH), off, or a path to one of them.",
     )
-
-    @field_validator("js_runtime")
-    @classmethod
-    def _a_runtime(cls, value: str) -> str:
-        stem = Path(value).name.lower()
-        if value not in ("auto", "off") and not stem.startswith(JS_RUNTIMES):
-            raise ValueError(f"{value}: auto, off, or a path to deno, node, bun or qjs")
-        return value
 
 
 class WebSettings(BaseModel):
