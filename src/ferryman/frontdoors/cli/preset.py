@@ -12,7 +12,7 @@ import typer
 
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.args import State
-from ferryman.frontdoors.cli.options import Output
+from ferryman.frontdoors.cli.options import Output, with_groups
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
@@ -34,17 +34,19 @@ def _failed(exc: FerrymanError) -> typer.Exit:
 
 
 @preset_app.command("add")
+@with_groups(output=Output)
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The preset's name: letters, digits, - and _.")],
-    quality: Annotated[str | None, typer.Option("--quality", metavar="SIZE")] = None,
-    audio: Annotated[str | None, typer.Option("--audio", metavar="FORMAT")] = None,
-    bitrate: Annotated[int | None, typer.Option("--bitrate", metavar="KBPS")] = None,
-    mute: Annotated[bool, typer.Option("--mute")] = False,
+    *,
+    output: Output,
     subs: Annotated[
-        str | None, typer.Option("--subs", metavar="LANGS", help="Subtitles: en,de.")
+        str | None,
+        typer.Option("--subs", metavar="LANGS", help="Links to media: subtitles, as en,de."),
     ] = None,
-    nfo: Annotated[bool, typer.Option("--nfo", help="A library's .nfo and poster.")] = False,
+    nfo: Annotated[
+        bool, typer.Option("--nfo", help="For a library: an .nfo and the poster beside it.")
+    ] = False,
     to: Annotated[
         str | None, typer.Option("--to", metavar="DEST", help="Where its jobs go.")
     ] = None,
@@ -57,8 +59,7 @@ def add(
     state: State = ctx.obj
     try:
         settings = state.settings()
-        choices = Output(quality=quality, audio=audio, bitrate=bitrate, mute=mute)
-        profile = from_choices(**dataclasses.asdict(choices), subs=subs, nfo=nfo)
+        profile = from_choices(**dataclasses.asdict(output), subs=subs, nfo=nfo)
         dest = default_sinks().parse(to).text if to else None
         kept = presets.add(
             settings.data_dir,
