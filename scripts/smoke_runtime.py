@@ -4,6 +4,8 @@ with the development tools installed, cannot look. Each step runs the real
 ``ferryman`` and must end with its code, in its time, without a traceback:
 
 - ``doctor``: every Python package ferryman declares is installed as it asks;
+- YouTube's challenges: yt-dlp's own check finds the JavaScript runtime (deno, from its
+  wheel in this environment) and the yt-dlp-ejs solver scripts, as ``doctor`` reports;
 - ``demo``: sample inputs into a library;
 - an unreachable link (``add --run https://nonexistent.invalid/x.zip``): fails with
   ``source.host_unknown`` and exit 1 within seconds (it once looped forever, an
@@ -45,6 +47,7 @@ def main(bin_dir: Path) -> int:
         env = _clean_env(root)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("doctor: the declared Python packages", lambda: _doctor(ferryman, root, env)),
+            ("YouTube's challenge solver", lambda: _solver(ferryman, root, env)),
             ("demo", lambda: _demo(ferryman, root, env)),
             ("an unreachable link ends with its code", lambda: _unreachable(ferryman, root, env)),
             ("web answers", lambda: _web(ferryman, root, env)),
@@ -95,6 +98,15 @@ def _doctor(ferryman: Path, root: Path, env: dict[str, str]) -> None:
     wrong = [p for p in packages if p["extra"] is None and not p["ok"]]
     if not packages or wrong:
         raise Failed(f"packages missing or too old: {wrong}")
+
+
+def _solver(ferryman: Path, root: Path, env: dict[str, str]) -> None:
+    done = _run([ferryman, "--data-dir", root / "doctor", "doctor", "--json"], env)
+    said = json.loads(done.stdout)["links"]["js_challenges"]
+    runtime = said["runtime"] or {}
+    own = runtime.get("where") == "ferryman's environment" and runtime.get("name") == "deno"
+    if not own or said["scripts"] != "python package" or said["missing"]:
+        raise Failed(f"the solver is not ready here: {said}")
 
 
 def _demo(ferryman: Path, root: Path, env: dict[str, str]) -> None:

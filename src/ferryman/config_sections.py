@@ -330,21 +330,21 @@ class LinksSettings(Section):
         description="A Netscape cookies.txt of a logged-in browser, for sites that need a"
         " login; never logged.",
     )
-    cache_ttl: Seconds = Field(
-        86400.0, ge=0, description="Seconds a result is reused for the same link and output."
-    )
+    cache_ttl: Seconds = Field(86400.0, ge=0, description="Seconds a link's result is reused.")
     playlist_max: int = Field(50, ge=1, le=5000, description="Entries taken of a playlist.")
-    max_duration: Seconds = Field(
-        0.0, ge=0, description="Longest video taken, in seconds; 0: no limit."
-    )
+    max_duration: Seconds = Field(0.0, ge=0, description="Longest video, in seconds; 0: no limit.")
     max_size: ByteSize = Field(0, description="Largest download; 0: no limit.")
-    timeout_seconds: Seconds = Field(
-        12 * 3600.0, gt=0, description="One link's fetch and conversion at most."
-    )
+    timeout_seconds: Seconds = Field(12 * 3600.0, gt=0, description="One link's fetch and making.")
     ffmpeg: str = Field(
         "auto",
         description="A binary for MP3/Opus, 3-4x faster than PyAV's encoders: auto"
         " (imageio-ffmpeg's, then ffmpeg on PATH, else PyAV), off (PyAV), or a path.",
+    )
+    js_runtime: str = Field(
+        "auto",
+        pattern=r"^(auto|off|(.*/)?(deno|node|bun|qjs|quickjs)[^/]*)$",
+        description="What solves YouTube's challenges: auto (deno in ferryman's environment,"
+        " then deno, node, bun or qjs on PATH), off, or a path to one of them.",
     )
 
 

@@ -169,6 +169,18 @@ SPECS: tuple[ErrorSpec, ...] = (
         " mp3 (320, 256, 192, 128 or 96 kbps), m4a or opus; or mute.",
     ),
     ErrorSpec(
+        "preset.unknown",
+        False,
+        "Name a preset that exists: `ferryman preset list` shows the built-in ones (mp3,"
+        " 720p, best…) and yours; `ferryman preset add NAME …` makes one.",
+    ),
+    ErrorSpec(
+        "preset.bad_name",
+        False,
+        "A preset's name is letters, digits, - and _ (up to 32), and it chooses something:"
+        " a quality, an audio format, subtitles or a destination (--to).",
+    ),
+    ErrorSpec(
         "link.output_for_file",
         False,
         "A file or upload is delivered as it is (converted only where it would not play):"

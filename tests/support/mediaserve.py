@@ -6,6 +6,10 @@
   and a separate AAC audio rendition (so a merge is needed);
 - ``/two.html``: a page with two videos (a playlist: ``/clip2.mp4`` is 2 s, 320×180);
 - ``/muxed/master.m3u8``: an HLS master whose variants carry their own sound;
+- ``/subs/master.m3u8``: an HLS master (360p, its own sound) with WebVTT subtitle
+  renditions in English and German, each two segments; ``/chaptered.html``: a page
+  whose JSON-LD VideoObject names that stream, its description, date, thumbnail
+  (``/thumb.png``) and two chapters (``hasPart`` clips);
 - ``/nothing.html``: a page with no media; ``/gone.mp4`` 404, ``/secret.mp4`` 403.
 
 Everything is encoded once per test session (``MediaSite.make``) and served from memory.
@@ -14,6 +18,7 @@ Everything is encoded once per test session (``MediaSite.make``) and served from
 from __future__ import annotations
 
 import array
+import json
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +37,13 @@ TYPES = {
     ".ts": "video/mp2t",
     ".mp4": "video/mp4",
     ".html": "text/html; charset=utf-8",
+    ".vtt": "text/vtt",
+    ".png": "image/png",
+}
+# The subtitles' words by language, two cues in each of two segments.
+SUBTITLES = {
+    "en": ("Waves come in", "The tide turns", "Gulls circle", "Night falls"),
+    "de": ("Wellen kommen", "Die Flut kippt", "Möwen kreisen", "Die Nacht kommt"),
 }
 
 
@@ -143,6 +155,8 @@ class MediaSite:
             "<!doctype html><html><head><title>Two clips</title></head><body>"
             '<video src="/clip.mp4"></video><video src="/clip2.mp4"></video></body></html>'
         )
+        _subtitled(root / "subs", seconds)
+        Image.new("RGB", (320, 180), (200, 90, 30)).save(root / "thumb.png")
         (root / "nothing.html").write_text(
             "<!doctype html><html><head><title>Plain page</title></head>"
             "<body><p>Only words here.</p></body></html>"
@@ -154,6 +168,8 @@ class MediaSite:
             if path.is_file():
                 web = "/" + path.relative_to(self.root).as_posix()
                 server.add(web, path.read_bytes(), content_type=TYPES.get(path.suffix))
+        page = _chaptered_page(self.seconds, server.url("/")).encode()
+        server.add("/chaptered.html", page, content_type=TYPES[".html"])
         server.add("/gone.mp4", b"", content_type="text/plain").faults.status = 404
         server.resources["/gone.mp4"].faults.status_times = None
         server.add("/secret.mp4", b"", content_type="text/plain").faults.status = 403
@@ -177,3 +193,64 @@ def _master(*, separate_audio: bool) -> str:
         )
         lines.append(f"v{height}/index.m3u8")
     return "\n".join(lines) + "\n"
+
+
+def _subtitled(folder: Path, seconds: float) -> None:
+    """``folder/master.m3u8``: 360p with sound, and a WebVTT rendition per language."""
+    _hls(folder / "v360", (640, 360), True, seconds)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
+    half = seconds / 2
+    for language, words in SUBTITLES.items():
+        sub = folder / language
+        sub.mkdir(parents=True, exist_ok=True)
+        playlist = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{math.ceil(half)}"]
+        playlist += ["#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]
+        for part in range(2):
+            start = part * half
+            cues = []
+            for k in range(2):
+                begin, end = start + k * half / 2, start + (k + 1) * half / 2 - 0.2
+                cues.append(f"{_vtt_time(begin)} --> {_vtt_time(end)}\n{words[part * 2 + k]}\n")
+            (sub / f"part{part}.vtt").write_text("WEBVTT\n\n" + "\n".join(cues))
+            playlist += [f"#EXTINF:{half:.3f},", f"part{part}.vtt"]
+        (sub / "index.m3u8").write_text("\n".join([*playlist, "#EXT-X-ENDLIST"]) + "\n")
+        name = {"en": "English", "de": "Deutsch"}[language]
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="{name}",LANGUAGE="{language}",'
+            f'AUTOSELECT=YES,URI="{language}/index.m3u8"'
+        )
+    lines.append(
+        "#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,"
+        'CODECS="avc1.64001f,mp4a.40.2",SUBTITLES="subs"'
+    )
+    lines.append("v360/index.m3u8")
+    (folder / "master.m3u8").write_text("\n".join(lines) + "\n")
+
+
+def _vtt_time(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def _chaptered_page(seconds: float, base: str) -> str:
+    """JSON-LD takes absolute addresses only: the page is made for the server's own."""
+    video = {
+        "@context": "https://schema.org",
+        "@type": "VideoObject",
+        "name": "Tides of the harbour",
+        "description": "A day at the harbour & its tides.",
+        "uploadDate": "2026-03-14",
+        "thumbnailUrl": base + "thumb.png",
+        "contentUrl": base + "subs/master.m3u8",
+        "duration": f"PT{int(seconds)}S",
+        "author": {"@type": "Person", "name": "Harbour Films"},
+        "hasPart": [
+            {"@type": "Clip", "name": "Morning", "startOffset": 0, "endOffset": seconds / 2},
+            {"@type": "Clip", "name": "Evening", "startOffset": seconds / 2, "endOffset": seconds},
+        ],
+    }
+    return (
+        "<!doctype html><html><head><title>Tides of the harbour</title>"
+        f'<script type="application/ld+json">{json.dumps(video)}</script>'
+        "</head><body><p>Tides.</p></body></html>"
+    )

@@ -33,7 +33,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
-from ferryman.links import grab_join, make, native
+from ferryman.links import grab_join, jsruntime, make, native
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.grab_download import (
     Curve,
@@ -44,6 +44,7 @@ from ferryman.links.grab_download import (
     remembered,
     scaled,
 )
+from ferryman.links.grab_extras import add_extras
 from ferryman.links.profile import Profile, parse_token
 from ferryman.links.select import Choice, choose
 from ferryman.media.ffmpeg_binary import find_ffmpeg
@@ -66,6 +67,7 @@ class GrabOptions:
     socket_timeout: float = 60.0  # yt-dlp keeps its own browser-like User-Agent
     retries: int = 3
     ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus and joins (media.ffmpeg_binary)
+    js_runtime: str = "auto"  # links.js_runtime: YouTube's challenges (links.jsruntime)
     block_private: bool = False  # network.block_private: every connection yt-dlp makes
     private_allowed: tuple[str, ...] = ()
     # convert.crf, preset, threads and lookahead: a link's transcode is made as the
@@ -98,6 +100,7 @@ def grab(
         egress = Egress.named(options.block_private, options.private_allowed)
         guard = stack.enter_context(guarded_lookups(egress))
         stack.enter_context(native.no_programs())  # nor do programs it would start
+        stack.enter_context(jsruntime.quiet_runtime())  # the solver's runtime asks no one
         try:
             _grab(url, profile, root, options, curve, event)
         except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
@@ -168,6 +171,10 @@ def _grab(
                 curve,
                 {str(earlier["file"]).lower() for earlier in done.values()},
             )
+            made = add_extras(
+                ydl, entry, profile, root / f"entry-{number}", root / OUT_DIR, made, curve,
+                options.max_size,
+            )  # fmt: skip
             done[key] = made
             _write_done(root, done)
             event("made", made)
@@ -198,6 +205,7 @@ def _params(options: GrabOptions, profile: Profile) -> dict[str, Any]:
         "cachedir": False,
         "color": "no_color",
         **native.native_params(),
+        **jsruntime.ytdlp_params(jsruntime.find_runtime(options.js_runtime)),
     }
     if options.cookies_file:
         params["cookiefile"] = options.cookies_file

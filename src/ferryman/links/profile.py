@@ -43,8 +43,19 @@ class Profile:
     height: int | None = DEFAULT_HEIGHT  # video and mute; None: best
     bitrate: int | None = None  # mp3 kbps (default 192); opus kbps (default 128)
     playlist: bool = False
+    subs: tuple[str, ...] = ()  # subtitles' languages, as asked ("en", "de", "pt-BR")
+    nfo: bool = False  # a library's sidecars: .srt beside the file, .nfo, poster (links.extras)
+
+    @property
+    def sidecars(self) -> bool:
+        return self.nfo
 
     def __post_init__(self) -> None:
+        for language in self.subs:
+            if not _LANGUAGE.match(language):
+                raise FerrymanError(
+                    "link.bad_profile", f"subtitles '{language}': a language code (en, de, pt-BR)"
+                )
         if self.height is not None and self.height not in HEIGHTS:
             raise FerrymanError(
                 "link.bad_profile",
@@ -87,7 +98,9 @@ class Profile:
             word = self.output.value + (f"-{self.bitrate}" if self.bitrate else "")
         else:
             word = f"{self.output.value}-{self.height or 'best'}"
-        return word + ("+playlist" if self.playlist else "")
+        word += "+playlist" if self.playlist else ""
+        word += f"+subs-{'.'.join(self.subs)}" if self.subs else ""
+        return word + ("+nfo" if self.nfo else "")
 
     def variant(self) -> str:
         """As few words as tell two results of one link apart, as a caption says them:
@@ -98,7 +111,8 @@ class Profile:
         else:
             text = f"{self.height}p" if self.height else "best"
             text += ", mute" if self.output is Output.MUTE else ""
-        return text + (", playlist" if self.playlist else "")
+        text += ", playlist" if self.playlist else ""
+        return text + (f", subtitles {'+'.join(self.subs)}" if self.subs else "")
 
     def describe(self) -> str:
         """As a person would say it: "MP4 up to 1080p", "MP3 192 kbps"."""
@@ -111,26 +125,46 @@ class Profile:
         else:
             size = f"up to {self.height}p" if self.height else "best quality"
             text = f"{'MP4 without sound' if self.output is Output.MUTE else 'MP4'} {size}"
-        return text + (", whole playlist" if self.playlist else "")
+        text += ", whole playlist" if self.playlist else ""
+        text += f", subtitles {', '.join(self.subs)}" if self.subs else ""
+        return text + (", with .nfo and poster" if self.nfo else "")
 
 
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 _TOKEN = re.compile(r"^(video|mute)-(best|\d{3,4})$|^(mp3|m4a|opus)(?:-(\d{2,3}))?$")
 
 
 def parse_token(token: str) -> Profile:
     """The profile a source URI's token names; ``link.bad_profile`` if it names none."""
-    word, plus, rest = token.partition("+")
-    if plus and rest != "playlist":
-        raise FerrymanError("link.bad_profile", f"'{token}' is not an output profile")
+    word, *extras = token.split("+")
     found = _TOKEN.match(word)
     if found is None:
         raise FerrymanError("link.bad_profile", f"'{token}' is not an output profile")
-    playlist = bool(plus)
+    playlist = nfo = False
+    subs: tuple[str, ...] = ()
+    for extra in extras:
+        if extra == "playlist":
+            playlist = True
+        elif extra == "nfo":
+            nfo = True
+        elif extra.startswith("subs-") and len(extra) > 5:
+            subs = tuple(extra[5:].split("."))
+        else:
+            raise FerrymanError("link.bad_profile", f"'{token}' is not an output profile")
     if found.group(1):
         height = None if found.group(2) == "best" else int(found.group(2))
-        return Profile(Output(found.group(1)), height, None, playlist)
+        return Profile(Output(found.group(1)), height, None, playlist, subs, nfo)
     bitrate = int(found.group(4)) if found.group(4) else None
-    return Profile(Output(found.group(3)), None, bitrate, playlist)
+    return Profile(Output(found.group(3)), None, bitrate, playlist, subs, nfo)
+
+
+def languages(text: str | None) -> tuple[str, ...]:
+    """``en,de`` (or ``en de``) as the languages asked, in order, each once."""
+    seen: list[str] = []
+    for word in re.split(r"[,\s]+", text or ""):
+        if word and word not in seen:
+            seen.append(word)
+    return tuple(seen)
 
 
 def from_choices(
@@ -140,9 +174,16 @@ def from_choices(
     quality: str | None = None,
     mute: bool = False,
     playlist: bool = False,
+    subs: str | None = None,
+    nfo: bool = False,
 ) -> Profile | None:
     """The profile the CLI's flags (or a web form) ask for; None when none was given
     (the link then goes where the server's answer sends it, with the default profile)."""
+    if languages(subs) or nfo:
+        plain = from_choices(
+            audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
+        )
+        return replace(plain or Profile(playlist=playlist), subs=languages(subs), nfo=nfo)
     if audio is None and bitrate is None and quality is None and not mute and not playlist:
         return None
     if audio is not None and mute:
@@ -184,14 +225,24 @@ _CAPTION_WORDS = re.compile(
 )
 
 
+_CAPTION_SUBS = re.compile(
+    r"(?<![\w/.])subs?\s+([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?(?:\s*,\s*[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)*)",
+    re.IGNORECASE,
+)
+_CAPTION_NFO = re.compile(r"(?<![\w/.])nfo(?![\w/.])", re.IGNORECASE)
+
+
 def from_caption(text: str) -> Profile | None:
     """The profile a chat caption asks for (``mp3 192``, ``720p``, ``m4a``, ``mute 480p``,
-    ``best playlist``); None when it names none. A bitrate follows its format."""
+    ``best playlist``, ``subs en,de``, ``nfo``); None when it names none. A bitrate
+    follows its format."""
     audio: str | None = None
     bitrate: int | None = None
     quality: str | None = None
     mute = playlist = False
-    for found in _CAPTION_WORDS.finditer(text):
+    subs = _CAPTION_SUBS.search(text)
+    words = _CAPTION_SUBS.sub(" ", text)
+    for found in _CAPTION_WORDS.finditer(words):
         word = found.group(1).lower()
         if word in ("mp3", "m4a", "opus"):
             audio = word
@@ -202,7 +253,12 @@ def from_caption(text: str) -> Profile | None:
             playlist = True
         else:
             quality = "2160" if word == "4k" else word
-    profile = from_choices(audio=audio, bitrate=bitrate, quality=quality, mute=mute)
-    if profile is None and playlist:
-        return Profile(playlist=True)
-    return replace(profile, playlist=playlist) if profile is not None else None
+    return from_choices(
+        audio=audio,
+        bitrate=bitrate,
+        quality=quality,
+        mute=mute,
+        playlist=playlist,
+        subs=subs.group(1) if subs else None,
+        nfo=bool(_CAPTION_NFO.search(words)),
+    )

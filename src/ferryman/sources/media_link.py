@@ -113,8 +113,13 @@ def _made(
     known = hashes.get(entry.info.path)
     digest = known[1] if own is not None and known and known[0] == entry.info.size else None
     info = entry.info
-    if name:
+    made = next(iter(hashes), None)
+    if name and (known is not None or made is None):
         info = replace(info, path=safe_name(name, path.stem) + path.suffix)
+    elif name and made is not None and path.name.startswith(Path(made).stem):
+        # a sidecar named after the made file (Title.en.srt, Title.nfo) follows its name
+        rest = path.name[len(Path(made).stem) :]
+        info = replace(info, path=safe_name(name, Path(made).stem) + rest)
     return replace(entry, info=info, asked=True, local_file=own, local_sha256=digest)
 
 
@@ -218,6 +223,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         playlist_max=links.playlist_max,
         socket_timeout=min(plan.network.stall_seconds, 120.0),
         ffmpeg=links.ffmpeg,
+        js_runtime=links.js_runtime,
         block_private=plan.network.block_private,
         private_allowed=tuple(plan.network.private_allowed),
         crf=settings.convert.crf,
@@ -252,7 +258,9 @@ def _kept(folder: Path, out: Path, cache: Any, ref: MediaRef, key: str) -> Fetch
     from ferryman.links.grab import read_done  # lazy: start-up
 
     done = read_done(folder)
-    cache.put(key, out, sorted(str(entry["file"]) for entry in done.values()), done)
+    made = [str(e["file"]) for e in done.values()]
+    made += [str(name) for e in done.values() for name in e.get("sidecars") or ()]
+    cache.put(key, out, sorted(made), done)
     return _fetched(out, done, ref, cached=False)
 
 

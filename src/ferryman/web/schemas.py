@@ -3,7 +3,7 @@ output profile as the CLI's flags and the chat's captions."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,6 +24,12 @@ class OutputSpec(_Strict):
     format: Literal["mp3", "m4a", "opus"] | None = None
     bitrate: int | None = Field(default=None, ge=32, le=320)
     playlist: bool = False
+    subs: list[Annotated[str, Field(max_length=20)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Subtitles' languages (en, de, pt-BR): in the MP4 as its own tracks.",
+    )
+    nfo: bool = Field(default=False, description="For a library: .srt, .nfo and poster beside.")
 
     def profile(self) -> Profile | None:
         if self.kind == "as_is":
@@ -31,18 +37,27 @@ class OutputSpec(_Strict):
                 raise FerrymanError(
                     "link.bad_profile", "a quality, format or bitrate needs kind video or audio"
                 )
-            return from_choices(playlist=self.playlist)
+            return from_choices(playlist=self.playlist, **self._extras())
         if self.kind == "audio":
             if self.quality:
                 raise FerrymanError("link.bad_profile", "audio takes a format and a bitrate")
             return from_choices(
-                audio=self.format or "mp3", bitrate=self.bitrate, playlist=self.playlist
+                audio=self.format or "mp3",
+                bitrate=self.bitrate,
+                playlist=self.playlist,
+                **self._extras(),
             )
         if self.format or self.bitrate:
             raise FerrymanError("link.bad_profile", "a format and a bitrate are for audio")
         return from_choices(
-            quality=self.quality or "1080p", mute=self.kind == "mute", playlist=self.playlist
+            quality=self.quality or "1080p",
+            mute=self.kind == "mute",
+            playlist=self.playlist,
+            **self._extras(),
         )
+
+    def _extras(self) -> dict[str, Any]:
+        return {"subs": ",".join(self.subs) or None, "nfo": self.nfo}
 
 
 class DeliverSpec(_Strict):

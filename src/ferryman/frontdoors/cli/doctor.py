@@ -159,6 +159,7 @@ def _links_health(settings: Settings) -> dict[str, Any]:
     import time  # lazy: start-up
 
     from ferryman.links.health import extractors, summary  # lazy: start-up
+    from ferryman.links.jsruntime import report  # lazy: start-up
 
     now = time.time()
     found = extractors(now)
@@ -169,6 +170,7 @@ def _links_health(settings: Settings) -> dict[str, Any]:
         "update": found.update,
         "last_hour": [t.line("in the last hour") for t in summary(settings.data_dir, now - 3600)],
         "last_day": [t.line("in the last day") for t in summary(settings.data_dir, now - 86400)],
+        "js_challenges": report(settings.links.js_runtime) if found.version else None,
     }
 
 
@@ -180,5 +182,9 @@ def _show_links_health(links: dict[str, Any]) -> None:
     out.print(f"yt-dlp: {links['yt_dlp']}{age}", markup=False)
     if links["stale"]:
         out.print(f"  sites change often; update it: {links['update']}", markup=False)
+    from ferryman.links.jsruntime import lines  # lazy: start-up
+
+    for line, well in lines(links["js_challenges"]):
+        out.print(Text(line, style="" if well else "yellow"))
     for line in links["last_hour"] or links["last_day"]:
         out.print(f"  {line}", markup=False)

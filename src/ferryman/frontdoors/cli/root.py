@@ -35,6 +35,7 @@ from ferryman.frontdoors.cli.job import job_app
 from ferryman.frontdoors.cli.nodes import nodes_app
 from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
 from ferryman.frontdoors.cli.output import NO_COLOR
+from ferryman.frontdoors.cli.preset import preset_app, with_preset
 from ferryman.frontdoors.cli.run import live_nodes, run_engine, say_what_next
 from ferryman.frontdoors.cli.service import service_app
 from ferryman.frontdoors.cli.status import status_app
@@ -73,6 +74,7 @@ app.add_typer(telegram_app, name="telegram")
 app.add_typer(service_app, name="service")
 app.add_typer(web_app, name="web")
 app.add_typer(user_app, name="user")
+app.add_typer(preset_app, name="preset")
 app.add_typer(watch_app, name="watch")
 
 out = console()
@@ -195,6 +197,33 @@ def add(
             " links.playlist_max), each its own file; without it, only the one video.",
         ),
     ] = False,
+    subs: Annotated[
+        str | None,
+        typer.Option(
+            "--subs",
+            metavar="LANGS",
+            help="Links to media: these languages' subtitles (en,de), in the MP4 as its"
+            " own tracks and, with --nfo, as .srt files beside it.",
+        ),
+    ] = None,
+    nfo: Annotated[
+        bool,
+        typer.Option(
+            "--nfo",
+            help="Links to media, for a library: an .nfo (title, channel, date,"
+            " description, ID) and the thumbnail as poster.jpg, as Jellyfin, Plex and Kodi"
+            " read them.",
+        ),
+    ] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help="Links to media: a preset's choices (`ferryman preset list`: mp3, 720p,"
+            " best… and yours); --quality, --audio, --subs and --to given here win.",
+        ),
+    ] = None,
     run_now: Annotated[
         bool,
         typer.Option(
@@ -219,7 +248,10 @@ def add(
         err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)
         raise typer.Exit(ExitCode.USAGE)
     try:
-        profile = from_choices(**dataclasses.asdict(output), playlist=playlist)
+        profile = from_choices(**dataclasses.asdict(output), playlist=playlist, subs=subs, nfo=nfo)
+        dest = destination.dest
+        if preset is not None:
+            profile, dest = with_preset(ctx, state, preset, profile, dest)
         notify = notices.notify
         if notify is not None:
             from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
@@ -230,7 +262,7 @@ def add(
         raise typer.Exit(for_error(exc.code)) from None
     options: dict[str, Any] = {
         "notify": notify,
-        "dest": destination.dest,
+        "dest": dest,
         "password": password,
         "priority": priority,
         "force": force,
