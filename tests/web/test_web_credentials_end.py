@@ -18,13 +18,22 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Request
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from ferryman.clock import SYSTEM
+from ferryman.config import Settings
+from ferryman.engine.plumbing.events import EventBus
+from ferryman.store.memory.store import MemoryStore
 from ferryman.web import guard
+from ferryman.web.accounts.held import CHECK_SECONDS
+from ferryman.web.accounts.identify import identify, new_session
+from ferryman.web.accounts.passwords import hash_password
+from ferryman.web.server import web_app
 from tests.support import forked
-from tests.support.waiting import eventually_sync
+from tests.support.clock import ManualClock
+from tests.support.waiting import eventually, eventually_sync
 from tests.support.webinproc import InProcessWeb, web_in_process
 from tests.support.webserve import web_env
 
@@ -224,3 +233,33 @@ def test_streams_close_when_their_credential_ends(tmp_path: Path) -> None:
                 stream.wait_ended()
             assert streams[1].code == 4401
             assert cat.get(f"{API}/jobs").status_code == 401
+
+
+async def test_the_check_runs_on_the_pages_clock(settings: Settings) -> None:
+    """No word of a removal reaches the page when another door made it (here: the store
+    directly, as `ferryman user remove` does): the page's check, every ``CHECK_SECONDS``
+    of its clock, finds it; before that moment, nothing ends."""
+    clock = ManualClock()
+    store = MemoryStore(clock.now)
+    ann = await store.add_user("ann", hash_password("pw-ann-long"))
+    async with web_app(settings, store, EventBus(), lambda: True, clock=clock) as served:
+        web = served.web
+        key = await new_session(web, ann)
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": f"{API}/events",
+            "headers": [(b"cookie", f"{guard.COOKIE}={key}".encode())],
+            "client": ("127.0.0.1", 5000),
+        }
+        _, who, problem = await identify(web, Request(scope))
+        assert problem is None and who.account == ann.id
+        with web.held.hold(Request(scope), who) as holder:
+            await clock.until_sleeping(1, "the page's check waiting on its clock")
+            await clock.advance(CHECK_SECONDS)
+            assert not holder.ended  # still hers
+            assert await store.remove_user(ann.id)
+            await clock.advance(CHECK_SECONDS - 0.5)
+            assert not holder.ended  # not yet its moment
+            await clock.advance(0.5)
+            await eventually(lambda: holder.ended, "the stream told its credential ended")

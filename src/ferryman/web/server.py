@@ -24,6 +24,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
 from ferryman.web.accounts.book import AccountBook
+from ferryman.web.accounts.identify import recheck
 from ferryman.web.api.events import MAX_MESSAGE
 from ferryman.web.app import Web, create_app
 from ferryman.web.live import Tracker
@@ -119,7 +120,7 @@ async def web_app(
     tasks = [
         asyncio.create_task(tracker.run(poll), name="web-tracker"),
         asyncio.create_task(_sweep(web), name="web-results-sweep"),
-        asyncio.create_task(web.held.run(web, clock), name="web-credentials"),
+        asyncio.create_task(web.held.run(lambda: recheck(web), clock), name="web-credentials"),
     ]
     try:
         yield Served(create_app(web), web)

@@ -96,3 +96,14 @@ async def _session(web: Web, key: str) -> Who | None:
         listed = web.tokens.required and web.tokens.still_listed(found.token or "")
         return ADMIN if listed else None
     return who_is(found.user, f"s:{found.id}")
+
+
+async def recheck(web: Web) -> int:
+    """Every open stream's credential identified again now (``held``): those ended are
+    told and woken; how many. The routes that end one call it, and the page's task."""
+
+    async def ask(asker: Request | WebSocket) -> Who | None:
+        _, who, problem = await identify(web, asker)
+        return None if problem is not None else who
+
+    return await web.held.check(ask, web.stream.wake)

@@ -16,7 +16,7 @@ from ferryman.errors import FerrymanError
 from ferryman.store.accounts.sql import User
 from ferryman.web import guard
 from ferryman.web.accounts import defaults, passwords
-from ferryman.web.accounts.identify import SESSION_SECONDS, new_session, required
+from ferryman.web.accounts.identify import SESSION_SECONDS, new_session, recheck, required
 from ferryman.web.accounts.limits import LIMITS, PERSONAL
 from ferryman.web.accounts.removal import forget_person
 from ferryman.web.accounts.who import Me, Who, require_admin
@@ -122,7 +122,7 @@ def routes(app: FastAPI, web: Web) -> None:
         the streams opened with it close."""
         key = request.cookies.get(guard.COOKIE) or ""
         if key and len(key) <= 128 and await web.store.end_session(guard.hash_token(key)):
-            await web.held.check(web)
+            await recheck(web)
         response = Response(status_code=204)
         response.delete_cookie(guard.COOKIE)
         return response
@@ -165,7 +165,7 @@ def routes(app: FastAPI, web: Web) -> None:
         await audit(who, "password", user.name, request)
         response = Response(status_code=204)
         await set_session(response, web, request, await _account(who))
-        await web.held.check(web)
+        await recheck(web)
         return response
 
     @app.post(f"{API}/me/tokens", status_code=201, tags=["account"])
@@ -181,7 +181,7 @@ def routes(app: FastAPI, web: Web) -> None:
         user = await _account(who)
         if not await web.store.remove_user_token(user.id, token_id):
             raise FerrymanError("account.not_found", f"you have no token {token_id}")
-        await web.held.check(web)  # the streams opened with it close
+        await recheck(web)  # the streams opened with it close
         return Response(status_code=204)
 
     @app.post(f"{API}/me/telegram", tags=["account"])
@@ -224,7 +224,7 @@ def routes(app: FastAPI, web: Web) -> None:
         user = await named(name)
         await web.store.update_user(user.id, password_hash=await passwords.hashed(body.password))
         await audit(who, "user.reset", name, request)
-        await web.held.check(web)  # their sessions ended: so do their streams
+        await recheck(web)  # their sessions ended: so do their streams
         return Response(status_code=204)
 
     @app.put(f"{API}/users/{{name}}/settings", tags=["admin"])
@@ -252,7 +252,7 @@ def routes(app: FastAPI, web: Web) -> None:
         user = await named(name)
         await web.store.remove_user(user.id)
         web.book.changed()
-        await web.held.check(web)
+        await recheck(web)
         await forget_person(web.settings, user.id)
         await audit(who, "user.remove", name, request)
         return Response(status_code=204)

@@ -57,7 +57,7 @@ def routes(app: FastAPI, web: Web) -> None:
         return [sent], seq
 
     async def frames(
-        last: int, epoch: str | None, jobs: set[int] | None, holder: Holder
+        last: int, epoch: str | None, jobs: set[int] | None, who: Who, holder: Holder
     ) -> AsyncGenerator[tuple[list[Sent], int]]:
         """A client's frames and the number it has seen then: first exactly what it
         missed (or a snapshot), then what comes, each job's newest view, as often as its
@@ -68,7 +68,6 @@ def routes(app: FastAPI, web: Web) -> None:
         exact = True  # the catch-up: every message, as the docs promise a reconnect
         sent_at = -math.inf
         loop = asyncio.get_running_loop()
-        who = holder.who
         with web.stream.joined(jobs):
             while not web.stream.closed and not holder.ended:
                 messages, seen = await catch_up(last, epoch, jobs, who)
@@ -105,7 +104,7 @@ def routes(app: FastAPI, web: Web) -> None:
         try:
             jobs, last, epoch = await _hello(socket, web.clock)
             with web.held.hold(socket, who) as holder:
-                async with contextlib.aclosing(frames(last, epoch, jobs, holder)) as sending:
+                async with contextlib.aclosing(frames(last, epoch, jobs, who, holder)) as sending:
                     async for messages, seen in sending:  # closed with the socket: counted out
                         if messages:
                             await socket.send_text(frame(messages))
@@ -151,7 +150,7 @@ def routes(app: FastAPI, web: Web) -> None:
                 yield pack(packed, "retry: 1000\n\n")
                 era = web.stream.epoch
                 with web.held.hold(request, who) as holder:
-                    sending = frames(after, epoch, wanted_jobs, holder)
+                    sending = frames(after, epoch, wanted_jobs, who, holder)
                     async with contextlib.aclosing(sending):
                         async for messages, _ in sending:
                             text = "".join(
