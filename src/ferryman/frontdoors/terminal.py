@@ -67,6 +67,22 @@ def show(out: Console, renderable: Any) -> None:
     wide.print(renderable)
 
 
+def json_asked() -> bool:
+    """Whether the command running was given ``--json``: as its context says (before or
+    after the command, ``cli.output``), else as the process's command line says (before
+    any ``--``)."""
+    try:  # the Click Typer runs on: its own copy in recent Typers, else Click
+        from typer._click.globals import get_current_context  # lazy: start-up
+    except ImportError:
+        from click import get_current_context  # type: ignore[no-redef,unused-ignore]
+
+    ctx = get_current_context(silent=True)
+    if ctx is not None and "ferryman.json" in ctx.meta:
+        return bool(ctx.meta["ferryman.json"])
+    words = sys.argv[1:]
+    return "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+
+
 def fail(
     console: Console, exc: FerrymanError, job: int | None = None, *, as_json: bool | None = None
 ) -> None:
@@ -75,8 +91,7 @@ def fail(
     ``--json`` (``as_json``; None: as the process's command line says, before any
     ``--``): ``{"error": {"code", "message", "next"}}`` on one line, for a script."""
     if as_json is None:
-        words = sys.argv[1:]
-        as_json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+        as_json = json_asked()
     if as_json:
         import json  # lazy: start-up
 

@@ -5,7 +5,7 @@ ferryman knows."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -30,10 +30,7 @@ doctor_app = typer.Typer()  # its command joins the root's (``cli``)
 
 
 @doctor_app.command()
-def doctor(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def doctor(ctx: typer.Context) -> None:
     """The Python packages ferryman needs, which archive backends this machine has, and
     which formats they read (exit 1: something is missing)."""
     from ferryman.archive.capabilities import MATRIX, probe_backends  # lazy: start-up
@@ -76,7 +73,7 @@ def doctor(
         "downloads_at_once": at_once,
         **_kinds(),
     }
-    if as_json:
+    if state.json:
         out.print_json(json.dumps(data))
     else:
         for line, well in packages[1]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.output import said
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
@@ -107,7 +108,13 @@ def add(
         await store.add_audit("cli", "user.add", name, "local")
 
     run_with_store(ctx, work)
-    console().print(f"added {name}{' (administrator)' if admin else ''}", markup=False)
+    said(
+        ctx,
+        f"added {name}{' (administrator)' if admin else ''}",
+        user=name,
+        added=True,
+        admin=admin,
+    )
 
 
 @user_app.command("list")
@@ -153,7 +160,7 @@ def remove(
         await store.add_audit("cli", "user.remove", name, "local")
 
     run_with_store(ctx, work)
-    console().print(f"removed {name}", markup=False)
+    said(ctx, f"removed {name}", user=name, removed=True)
 
 
 @user_app.command("reset")
@@ -172,7 +179,7 @@ def reset(
         await store.add_audit("cli", "user.reset", name, "local")
 
     run_with_store(ctx, work)
-    console().print(f"new password set for {name}", markup=False)
+    said(ctx, f"new password set for {name}", user=name, password_set=True)
 
 
 @user_app.command("set")
@@ -192,5 +199,5 @@ def set_user(
         await store.add_audit("cli", "user.settings", name, "local")
 
     run_with_store(ctx, work)
-    said = f"library folder of {name}: {folder}" if folder else f"{name} uses the server's library"
-    console().print(said, markup=False)
+    text = f"library folder of {name}: {folder}" if folder else f"{name} uses the server's library"
+    said(ctx, text, user=name, library=folder or None)
