@@ -1,0 +1,115 @@
+"""What a newcomer tripped over (issue 83): `doctor` failing a working install, log
+records in a person's terminal, `add --run --json` printing another job's events."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from ferryman.samples import make_photo
+from tests.support import forked
+
+
+def test_doctor_exits_0_without_optional_tools_and_says_how_to_get_them(
+    tmp_path: Path,
+) -> None:
+    """No lrzip or lzop on the PATH (as on most machines): `.lrz`/`.lzo` are optional
+    rows, named with how to get the program, and the install works: exit 0."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = os.environ | {"PATH": str(empty)}
+    command = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "d"), "doctor"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "optional, not here: lrzip" in done.stdout
+    assert "apt install lzop" in done.stdout
+    machine = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert machine.returncode == 0, machine.stderr
+    data = json.loads(machine.stdout)
+    assert {t["program"] for t in data["optional_missing"]} == {"lrzip", "lzop"}
+    lrz = next(row for row in data["formats"] if row["program"] == "lrzip")
+    assert lrz["optional"] and not lrz["available"] and "install lrzip" in lrz["get"]
+
+
+_LOGS = """
+import logging, sys
+from ferryman.frontdoors.cli.args import VERBOSE, apply_output
+apply_output({VERBOSE: int(sys.argv[1])})
+logging.getLogger("ferryman.engine.plumbing.leases").warning("lost the lease on fetch 7")
+try:
+    1 / 0
+except ZeroDivisionError:
+    logging.getLogger("ferryman.engine.runner").exception("a bug's own words")
+print("done", file=sys.stderr, flush=True)
+"""
+
+
+def _terminal_says(verbose: int) -> str:
+    """What reaches a terminal (a pty on stderr) from a warning and a bug's traceback."""
+    reader, writer = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-c", _LOGS, str(verbose)], stderr=writer, stdout=subprocess.DEVNULL
+    ) as child:
+        os.close(writer)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(reader, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            said += chunk
+        child.wait(timeout=60)
+    os.close(reader)
+    return said.decode(errors="replace")
+
+
+def test_no_log_record_reaches_a_terminal_unless_asked() -> None:
+    """`WARNING ferryman.engine.plumbing.leases: lost the lease on fetch 7` was printed
+    as the chat demo started: a terminal gets log records under -v, and a bug's
+    traceback (which a person can report); a log that is no terminal gets them all."""
+    plain = _terminal_says(0)
+    assert "done" in plain
+    assert "lost the lease" not in plain and "WARNING" not in plain
+    assert "a bug's own words" in plain and "ZeroDivisionError" in plain
+    assert "WARNING ferryman.engine.plumbing.leases: lost the lease on fetch 7" in (
+        _terminal_says(1)
+    )
+    piped = subprocess.run(
+        [sys.executable, "-c", _LOGS, "0"], capture_output=True, text=True, timeout=60
+    )
+    assert "lost the lease on fetch 7" in piped.stderr  # a journal, a log file keep it
+
+
+def test_add_run_json_prints_only_its_own_jobs_events(tmp_path: Path) -> None:
+    """Another job waits in the queue: the same run may take it, but `add --run
+    --json` prints the events of its own job alone."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    env = os.environ | {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
+    other = tmp_path / "other"
+    for n in range(3):
+        make_photo(other / f"o{n}.jpg", n)
+    queued = forked.run([*data, "add", str(other)], capture_output=True, text=True, env=env)
+    assert queued.returncode == 0, queued.stderr
+    mine = tmp_path / "mine"
+    make_photo(mine / "m.jpg", 9)
+    done = forked.run(
+        [*data, "add", "--run", "--json", str(mine)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    own = lines[0]["job"]["id"]  # the added line comes first
+    events = [line for line in lines if "event" in line and line["event"] != "run_summary"]
+    assert events, lines
+    assert {e["job"] for e in events if e.get("job") is not None} == {own}, events
