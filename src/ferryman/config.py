@@ -238,6 +238,12 @@ def _describe(error: dict[str, Any], source: str, env: dict[str, Any] | None = N
     key = ".".join(str(part) for part in error["loc"])
     if error.get("type") == "missing":
         return f"{source}: key '{key}' must be set"
+    if error.get("type") == "extra_forbidden":  # a misspelt key: the nearest, as `config set`
+        from ferryman.config_edit import nearest_keys  # lazy: it imports this module
+
+        return (
+            f"{source}: no setting '{key}'{nearest_keys(key)} (every key: `ferryman config show`)"
+        )
     value = error.get("input")
     return f"{source}: key '{key}' = {value!r} is not allowed: {error['msg']}"
 

@@ -108,12 +108,16 @@ def check_key(key: str) -> list[str]:
     parts = key.split(".")
     if key in known or any(key.startswith(f"{k}.") for k in known):
         return parts
-    near = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(near)}?" if near else ""
     raise FerrymanError(
         "config.invalid",
-        f"no setting '{key}'{hint} (every key: `ferryman config show`)",
+        f"no setting '{key}'{nearest_keys(key)} (every key: `ferryman config show`)",
     )
+
+
+def nearest_keys(key: str) -> str:
+    """``; did you mean a, b?`` with the settings nearest ``key``, else nothing."""
+    near = difflib.get_close_matches(key, _known_keys(), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(near)}?" if near else ""
 
 
 def _is_list(parts: list[str], model: type[BaseModel] = Settings) -> bool:

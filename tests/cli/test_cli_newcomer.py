@@ -113,3 +113,35 @@ def test_add_run_json_prints_only_its_own_jobs_events(tmp_path: Path) -> None:
     events = [line for line in lines if "event" in line and line["event"] != "run_summary"]
     assert events, lines
     assert {e["job"] for e in events if e.get("job") is not None} == {own}, events
+
+
+def test_a_misspelt_key_in_the_settings_file_gets_the_nearest_as_config_set_gives(
+    tmp_path: Path,
+) -> None:
+    """Pydantic's "Extra inputs are not permitted" said nothing of what was meant."""
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.cli.root import app
+
+    settings = tmp_path / "config.toml"
+    settings.write_text('space_flor = "1GB"\n[network]\nwifi_onyl = true\n')
+    done = CliRunner().invoke(
+        app, ["--config", str(settings), "--data-dir", str(tmp_path / "d"), "status"]
+    )
+    assert done.exit_code != 0
+    assert "Extra inputs are not permitted" not in done.stderr
+    assert "no setting 'space_flor'; did you mean space_floor?" in done.stderr, done.stderr
+    assert "no setting 'network.wifi_onyl'; did you mean network.wifi_only?" in done.stderr
+
+
+def test_whoami_before_any_login_says_to_log_in_not_to_retry_a_job(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.cli.root import app
+
+    env = {"FERRYMAN_TELEGRAM__API_ID": "12345", "FERRYMAN_TELEGRAM__API_HASH": "0" * 32}
+    done = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path / "d"), "telegram", "whoami"], env=env
+    )
+    assert done.exit_code != 0 and "telegram.not_logged_in" in done.stderr
+    assert "retry" not in done.stderr and "`ferryman telegram login`" in done.stderr

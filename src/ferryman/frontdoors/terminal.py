@@ -84,7 +84,12 @@ def json_asked() -> bool:
 
 
 def fail(
-    console: Console, exc: FerrymanError, job: int | None = None, *, as_json: bool | None = None
+    console: Console,
+    exc: FerrymanError,
+    job: int | None = None,
+    *,
+    as_json: bool | None = None,
+    step: str | None = None,
 ) -> None:
     """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
     ``job``: the job the command named, whose number the next step then gives. Under
@@ -98,14 +103,14 @@ def fail(
         said: dict[str, object] = {
             "code": exc.code,
             "message": exc.message,
-            "next": with_job(exc.next_step, job),
+            "next": step or with_job(exc.next_step, job),
         }
         if job is not None:
             said["job"] = job
         console.print(json.dumps({"error": said}), markup=False, highlight=False)
         return
     console.print(Text.assemble(("error", "red"), printable(f" {exc.code}: {exc.message}")))
-    console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
+    console.print(f"  next: {step or with_job(exc.next_step, job)}", markup=False)
 
 
 def state_cell(job: dict[str, Any]) -> str:

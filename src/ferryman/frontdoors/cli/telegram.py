@@ -59,8 +59,18 @@ class TerminalPrompter:
         return str(typer.prompt(question, hide_input=secret))
 
 
+# An account's state met by these commands, not by a job: the next step for the account
+# alone (the codes' own speak of the jobs that stopped: `retry JOB`).
+_ACCOUNT_STEPS = {
+    "telegram.not_logged_in": "Log in first: `ferryman telegram login` (a user by phone, a"
+    " bot with --bot; another account of the pool with --as NAME).",
+    "telegram.session_revoked": "The session was ended (logged out or revoked elsewhere):"
+    " log in again with `ferryman telegram login` (--as NAME for that account).",
+}
+
+
 def _fail(exc: FerrymanError) -> NoReturn:
-    fail(console(stderr=True), exc)
+    fail(console(stderr=True), exc, step=_ACCOUNT_STEPS.get(exc.code))
     raise typer.Exit(for_error(exc.code)) from exc
 
 
