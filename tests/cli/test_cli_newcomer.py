@@ -145,3 +145,31 @@ def test_whoami_before_any_login_says_to_log_in_not_to_retry_a_job(tmp_path: Pat
     )
     assert done.exit_code != 0 and "telegram.not_logged_in" in done.stderr
     assert "retry" not in done.stderr and "`ferryman telegram login`" in done.stderr
+
+
+def test_a_watchs_then_is_shown_and_check_says_what_it_deleted(tmp_path: Path) -> None:
+    """`watch add` and `watch list` did not show `--then`, and `watch check` did not
+    say which files it deleted once their job had delivered them."""
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.cli.root import app
+
+    camera = tmp_path / "Camera"
+    photo = make_photo(camera / "IMG_1.jpg", 1)
+    env = {"FERRYMAN_CONFIG": None, "FERRYMAN_SPACE_FLOOR": "0", "COLUMNS": "250"}
+
+    def cli(*words: str) -> str:
+        done = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "d"), *words], env=env)
+        assert done.exit_code == 0, done.output
+        return done.stdout
+
+    added = cli("watch", "add", str(camera), "--since", "all", "--then", "delete")
+    assert "then delete each delivered file" in added
+    assert "delete each delivered file" in cli("watch", "list")
+    assert json.loads(cli("watch", "list", "--json"))["watches"][0]["then"] == "delete"
+    assert "job " in cli("watch", "check", "1")
+    cli("run", "--until-idle")
+    told = cli("watch", "check", "1")
+    assert f"deleted {photo}, its job having delivered it" in told, told
+    assert not photo.exists()
+    assert "listed" in cli("watch", "check", "1", "--json")
