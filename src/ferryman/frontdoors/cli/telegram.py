@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.help import HelpGroup
 from ferryman.frontdoors.cli.output import said, wants_json
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
@@ -34,6 +35,7 @@ telegram_app = typer.Typer(
     help="Log in to Telegram (a user or a bot), see who is logged in, log out, and serve"
     " the chat as a front door (`telegram demo` tries it without an account).",
     no_args_is_help=True,
+    cls=HelpGroup,  # as under the root: run alone too (``Wiring``), it takes --json after
 )
 out = console()
 

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ferryman.engine.ops.watch_admin import every_text
-from ferryman.engine.plumbing.watch_words import jobs_text
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.args import MAX_NUMBER
 from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
@@ -155,7 +153,7 @@ def add(
     """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
     async def work(settings: Settings, store: WatchAdmin) -> None:
-        from ferryman.engine.ops.watch_admin import NewWatch, add_watch  # lazy: start-up
+        from ferryman.engine.ops.watch_admin import NewWatch, add_watch, every_text  # lazy
 
         asked = NewWatch(
             source=_local(source),
@@ -214,6 +212,8 @@ def list_watches(ctx: typer.Context) -> None:
         return
     from rich.table import Table  # lazy: start-up
 
+    from ferryman.engine.ops.watch_admin import every_text  # lazy: start-up
+
     table = Table(
         "id", "kind", "source", "to", "every", "then", "state", "last look", "next look", "jobs"
     )
@@ -261,6 +261,7 @@ def check(
 
     async def work(settings: Settings, store: WatchAdmin) -> int:
         from ferryman.engine.ops.watch_admin import check_now  # lazy: start-up
+        from ferryman.engine.plumbing.watch_words import jobs_text  # lazy: start-up
         from ferryman.engine.runner import new_owner  # lazy: start-up
 
         owner = new_owner()
