@@ -195,6 +195,13 @@ def config_set(
         run_with_store(
             ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)
         )
+    elif not ctx.obj.json:  # read at start (web.tokens, a port…): a running one keeps its own
+        err.print(
+            f"{key} is read when ferryman starts: a ferryman running now (`ferryman run`,"
+            " `web`, `telegram serve`, a service) takes it once restarted",
+            markup=False,
+            highlight=False,
+        )
 
 
 @config_app.command("unset")

@@ -14,7 +14,7 @@ from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
 web_app = typer.Typer(
-    help="Serve the web page and the API (see docs/web.md).",
+    help="Serve the web page and the API (described at /api/docs once it serves).",
     invoke_without_command=True,
 )
 
