@@ -174,3 +174,5 @@ def test_every_help_page_renders(path: tuple[str, ...]) -> None:
     for piece in usage.split()[2 + len(path) :]:
         assert HELP_PIECE.fullmatch(piece), f"{piece!r} in {usage!r}"
     assert "--json" in shown.stdout, shown.stdout
+    # A page names no file of the source tree: `pip install` carries no docs/ folder.
+    assert not re.search(r"docs/\S+\.md", shown.stdout), shown.stdout

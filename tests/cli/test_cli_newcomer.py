@@ -173,3 +173,20 @@ def test_a_watchs_then_is_shown_and_check_says_what_it_deleted(tmp_path: Path) -
     assert f"deleted {photo}, its job having delivered it" in told, told
     assert not photo.exists()
     assert "listed" in cli("watch", "check", "1", "--json")
+
+
+def test_config_set_of_a_key_read_at_start_says_a_restart_is_needed(tmp_path: Path) -> None:
+    """A running `ferryman web` ignores `config set web.tokens` until restarted, though
+    a runtime key reaches a running engine: the command says which it is."""
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.cli.root import app
+
+    env = {"FERRYMAN_CONFIG": str(tmp_path / "config.toml")}
+    where = ["--data-dir", str(tmp_path / "d"), "config", "set"]
+    token = "sha256:" + "0" * 64
+    done = CliRunner().invoke(app, [*where, "web.tokens", token], env=env)
+    assert done.exit_code == 0, done.output
+    assert "takes it once restarted" in done.stderr
+    runtime = CliRunner().invoke(app, [*where, "space_floor", "2GB"], env=env)
+    assert runtime.exit_code == 0 and "restarted" not in runtime.stderr

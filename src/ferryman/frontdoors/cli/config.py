@@ -195,7 +195,9 @@ def config_set(
         run_with_store(
             ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)
         )
-    elif not ctx.obj.json:  # read at start (web.tokens, a port…): a running one keeps its own
+    elif (
+        key not in RUNTIME_KEYS and not ctx.obj.json
+    ):  # read at start (web.tokens, a port…): a running one keeps its own
         err.print(
             f"{key} is read when ferryman starts: a ferryman running now (`ferryman run`,"
             " `web`, `telegram serve`, a service) takes it once restarted",
