@@ -190,3 +190,19 @@ def test_config_set_of_a_key_read_at_start_says_a_restart_is_needed(tmp_path: Pa
     assert "takes it once restarted" in done.stderr
     runtime = CliRunner().invoke(app, [*where, "space_floor", "2GB"], env=env)
     assert runtime.exit_code == 0 and "restarted" not in runtime.stderr
+
+
+def test_a_silent_videos_audio_is_refused_in_the_persons_words(tmp_path: Path) -> None:
+    """`add --audio mp3` of a silent video said the work area's copy's name (a temporary
+    file); the refusal names the video as the person named it."""
+    from ferryman.errors import FerrymanError
+    from ferryman.sample_media import make_video
+    from ferryman.sources.sound import make_sound
+
+    copy = make_video(tmp_path / "tmpk3x9_staged.mkv", 1, acodec=None)
+    try:
+        make_sound(str(copy), str(tmp_path / "out.mp3"), "mp3", "holiday", None, lambda _: None)
+        raise AssertionError("a silent video made a sound")
+    except FerrymanError as exc:
+        assert exc.code == "media.no_audio"
+        assert exc.message.startswith("holiday: ") and "tmpk3x9" not in exc.message
