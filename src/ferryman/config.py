@@ -45,7 +45,7 @@ from ferryman.config_sections import (
     WebdavSettings,
     WebSettings,
 )
-from ferryman.config_types import ByteSize, CaptionTemplate, LayoutTemplate
+from ferryman.config_types import ByteSize, CaptionTemplate, LayoutTemplate, nearest_keys
 from ferryman.errors import FerrymanError
 
 __all__ = [
@@ -239,11 +239,8 @@ def _describe(error: dict[str, Any], source: str, env: dict[str, Any] | None = N
     if error.get("type") == "missing":
         return f"{source}: key '{key}' must be set"
     if error.get("type") == "extra_forbidden":  # a misspelt key: the nearest, as `config set`
-        from ferryman.config_edit import nearest_keys  # lazy: it imports this module
-
-        return (
-            f"{source}: no setting '{key}'{nearest_keys(key)} (every key: `ferryman config show`)"
-        )
+        near = nearest_keys(key, Settings)
+        return f"{source}: no setting '{key}'{near} (every key: `ferryman config show`)"
     value = error.get("input")
     return f"{source}: key '{key}' = {value!r} is not allowed: {error['msg']}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from ferryman.caption_template import render_caption
 from ferryman.template_fields import check_layout
@@ -58,3 +58,24 @@ def _layout(template: str) -> str:
 # Templates refused when set or read, not at a delivery (``template_fields``).
 CaptionTemplate = Annotated[str, AfterValidator(_caption), Field(max_length=1024)]
 LayoutTemplate = Annotated[str, AfterValidator(_layout), Field(max_length=1024)]
+
+
+def known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every setting of ``model`` by its dotted key (``network.wifi_only``)."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        inner = field.default_factory
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            keys += known_keys(inner, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def nearest_keys(key: str, model: type[BaseModel]) -> str:
+    """``; did you mean a, b?`` with the settings of ``model`` nearest ``key``, else
+    nothing (`config set` and a settings file's misspelt key say it alike)."""
+    import difflib  # lazy: start-up
+
+    near = difflib.get_close_matches(key, known_keys(model), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(near)}?" if near else ""
