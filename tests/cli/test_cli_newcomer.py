@@ -156,6 +156,7 @@ def test_a_watchs_then_is_shown_and_check_says_what_it_deleted(tmp_path: Path) -
 
     camera = tmp_path / "Camera"
     photo = make_photo(camera / "IMG_1.jpg", 1)
+    os.utime(photo, (1e9, 1e9))  # written long ago: settled, listed at the first look
     env = {"FERRYMAN_CONFIG": None, "FERRYMAN_SPACE_FLOOR": "0", "COLUMNS": "250"}
 
     def cli(*words: str) -> str:
