@@ -1,5 +1,5 @@
 """``python -m ferryman`` is the same as the ``ferryman`` command."""
 
-from ferryman.frontdoors.cli.root import main
+from ferryman.frontdoors.cli import main
 
 main()

@@ -51,6 +51,7 @@ from ferryman.config_types import (
     DataDir,
     LayoutTemplate,
     Seconds,
+    nearest_keys,
 )
 from ferryman.errors import FerrymanError
 
@@ -256,6 +257,9 @@ def _describe(error: dict[str, Any], source: str, env: dict[str, Any] | None = N
     key = ".".join(str(part) for part in error["loc"])
     if error.get("type") == "missing":
         return f"{source}: key '{key}' must be set"
+    if error.get("type") == "extra_forbidden":  # a misspelt key: the nearest, as `config set`
+        near = nearest_keys(key, Settings)
+        return f"{source}: no setting '{key}'{near} (every key: `ferryman config show`)"
     value = error.get("input")
     return f"{source}: key '{key}' = {value!r} is not allowed: {error['msg']}"
 

@@ -9,7 +9,6 @@ bad value is a ``config.invalid`` that names it, and the file is left untouched.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import tempfile
@@ -21,7 +20,7 @@ import tomlkit
 from pydantic import BaseModel
 
 from ferryman.config import Settings, validate_partial
-from ferryman.config_types import parse_bytes
+from ferryman.config_types import known_keys, nearest_keys, parse_bytes
 from ferryman.errors import FerrymanError
 
 HEAD = """\
@@ -89,15 +88,8 @@ def parse_value(raw: str) -> Any:
     return raw
 
 
-def _known_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for name, field in model.model_fields.items():
-        inner = field.default_factory
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            keys += _known_keys(inner, f"{prefix}{name}.")
-        else:
-            keys.append(f"{prefix}{name}")
-    return keys
+def _known_keys() -> list[str]:
+    return known_keys(Settings)
 
 
 def check_key(key: str) -> list[str]:
@@ -108,11 +100,9 @@ def check_key(key: str) -> list[str]:
     parts = key.split(".")
     if key in known or any(key.startswith(f"{k}.") for k in known):
         return parts
-    near = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(near)}?" if near else ""
     raise FerrymanError(
         "config.invalid",
-        f"no setting '{key}'{hint} (every key: `ferryman config show`)",
+        f"no setting '{key}'{nearest_keys(key, Settings)} (every key: `ferryman config show`)",
     )
 
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from ferryman.caption_template import render_caption
 from ferryman.template_fields import check_layout
@@ -152,3 +152,24 @@ def _networks(value: list[str]) -> list[str]:
 # ``web.tokens``: hashes of tokens. ``web.trusted_proxies``: addresses or networks.
 TokenLines = Annotated[list[str], AfterValidator(_token_lines)]
 ProxyAddresses = Annotated[list[str], AfterValidator(_networks)]
+
+
+def known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every setting of ``model`` by its dotted key (``network.wifi_only``)."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        inner = field.default_factory
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            keys += known_keys(inner, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def nearest_keys(key: str, model: type[BaseModel]) -> str:
+    """``; did you mean a, b?`` with the settings of ``model`` nearest ``key``, else
+    nothing (`config set` and a settings file's misspelt key say it alike)."""
+    import difflib  # lazy: start-up
+
+    near = difflib.get_close_matches(key, known_keys(model), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(near)}?" if near else ""

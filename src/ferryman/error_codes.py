@@ -904,6 +904,14 @@ SPECS: tuple[ErrorSpec, ...] = (
         web_step="Check the name: the administrator's view lists the accounts.",
     ),
     ErrorSpec(
+        "account.token_not_found",
+        False,
+        "Check the token's number: `GET /api/v1/me` lists your own tokens; another"
+        " person's tokens are theirs to revoke.",
+        web_step="Check the token: your account's list of tokens shows the ones you can"
+        " revoke; another person's tokens are theirs.",
+    ),
+    ErrorSpec(
         "account.forbidden",
         False,
         "Only an administrator may do this: ask one, or sign in as one.",
@@ -1139,7 +1147,8 @@ _WEB_STEPS: dict[str, str] = {
     "job.no_links": "Its files went to another destination; for download links, add the"
     " input again with “To download”.",
     "sink.unknown": "Choose one of the destinations the form offers.",
-    "auth.required": "Log in again with your token.",
+    "auth.required": "Your sign-in has ended: sign in again (your name and password, a"
+    " passkey, or the token you were given).",
     "engine.locked": "Another ferryman runs on this data dir; stop it first.",
     "store.unreachable": "The server's database does not answer; try again in a moment.",
     "sink.space_low": "The destination is full: whoever runs ferryman must free space"

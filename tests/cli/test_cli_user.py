@@ -56,6 +56,7 @@ def test_the_accounts_list_as_json(tmp_path: Path) -> None:
                 "admin": True,
                 "telegram": False,
                 "library": f"{tmp_path / 'library'} (the server's)",
+                "limits": {},  # none set: no limit
             }
         ]
     }
@@ -74,3 +75,26 @@ def test_the_quarantine_lists_as_json(tmp_path: Path) -> None:
     assert json.loads(shown.stdout) == {
         "quarantine": [{"code": "archive.truncated", "path": str(kept / "trip.zip")}]
     }
+
+
+def test_an_administrator_sets_a_persons_limits_as_the_page_does(tmp_path: Path) -> None:
+    """`user set` took --library alone: the limits (jobs at once, bytes a day, ended
+    jobs kept) were the page's and the API's only. Each given one changes, the others
+    stay; they are kept where the page's limit check reads them (``limits``)."""
+    from ferryman.web.accounts.limits import LIMITS
+
+    assert cli(tmp_path, "add", "ann", "--password", "a long password").exit_code == 0
+    library = tmp_path / "ann-library"
+    assert cli(tmp_path, "set", "ann", "--library", str(library)).exit_code == 0
+    first = cli(tmp_path, "set", "ann", "--jobs", "2", "--bytes-day", "20GB")
+    assert first.exit_code == 0, first.output
+    assert "limits of ann: 20,000,000,000 bytes a day, 2 jobs at once" in first.output
+    again = cli(tmp_path, "set", "ann", "--results-kept", "5", "--json")
+    said = json.loads(again.stdout)
+    assert said["limits"] == {"jobs": 2, "bytes_day": 20_000_000_000, "results_kept": 5}
+    assert said["library"] == str(library.resolve())  # not taken away by a limit
+    assert set(said["limits"]) <= set(LIMITS)
+    listed = json.loads(cli(tmp_path, "list", "--json").stdout)["users"]
+    assert listed[0]["limits"] == said["limits"]
+    bad = cli(tmp_path, "set", "ann", "--bytes-day", "lots")
+    assert bad.exit_code == ExitCode.USAGE and "--bytes-day 'lots'" in bad.output

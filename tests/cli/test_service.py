@@ -204,3 +204,12 @@ def test_install_starts_what_is_set_up(tmp_path: Path, env: dict[str, str], star
     unit = tmp_path / "home" / ".config" / "systemd" / "user" / "ferryman.service"
     start = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))
     assert (start + "\n").endswith(started), start
+
+
+def test_uninstall_hints_systemctl_only_for_a_unit_systemd_still_holds(tmp_path: Path) -> None:
+    """A unit never enabled (no systemd user manager here: nothing holds it) needs no
+    `systemctl --user disable --now`; it was hinted for a unit already gone."""
+    assert _cli(tmp_path, "service", "install", "--command", "run", termux=False)[0] == 0
+    code, said = _cli(tmp_path, "service", "uninstall", termux=False)
+    assert code == 0 and "removed" in said
+    assert "systemctl --user" not in said, said

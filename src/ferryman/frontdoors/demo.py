@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import shutil
@@ -24,12 +25,17 @@ from ferryman.sources.builtin import default_sources
 from ferryman.store.ports import JobsView
 
 
-def run_demo(settings: Settings, console: Console) -> int:
-    """Returns the exit code: 0 when every job ended as the demo expects."""
-    return asyncio.run(_demo(settings, console, (settings.data_dir / "demo-inputs").absolute()))
+def run_demo(settings: Settings, console: Console, machine: Console | None = None) -> int:
+    """Returns the exit code: 0 when every job ended as the demo expects. ``machine``
+    (``--json``): the jobs' reports and the count as one JSON object there, the words
+    on ``console`` (stderr then)."""
+    inputs_dir = (settings.data_dir / "demo-inputs").absolute()
+    return asyncio.run(_demo(settings, console, inputs_dir, machine))
 
 
-async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
+async def _demo(
+    settings: Settings, console: Console, inputs_dir: Path, machine: Console | None = None
+) -> int:
     async with running(settings, command="demo") as started:
         store, engine = started.store, started.engine
         earlier = await _earlier_demo_jobs(store, inputs_dir)
@@ -56,6 +62,7 @@ async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
         finally:
             await renderer.close()
         intact = rescued = 0
+        reports = []
         for job_id in job_ids:
             data = await report.report(store, job_id)
             if data["error"]:
@@ -63,6 +70,11 @@ async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
             else:
                 intact += data["delivered"]
             print_report(console, data)
+            reports.append(data)
+        if machine is not None:
+            counted = {"delivered": intact, "expected": inputs.expected_media, "rescued": rescued}
+            shown = {"jobs": reports, **counted, "library": str(settings.library)}
+            machine.print(json.dumps(shown, default=str), markup=False, highlight=False)
         console.print(
             Text.assemble(
                 "\n",

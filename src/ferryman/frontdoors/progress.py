@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Collection
+from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
@@ -32,6 +34,13 @@ from ferryman.engine.plumbing.events import (
 from ferryman.frontdoors.terminal import console
 from ferryman.printable import printable
 from ferryman.store.ports import JobsView
+
+
+class Subscribable(Protocol):
+    """What a renderer needs of a bus: a subscription that can be undone."""
+
+    def subscribe(self, handler: Callable[[Event], None], /) -> Callable[[], None]: ...
+
 
 _PLAIN = (
     JobStarted,
@@ -78,8 +87,11 @@ class Renderer:
     """Live bars for ``run`` in a terminal. ``close`` draws the final state once more
     (the last frame would otherwise be up to half a second stale), then stops."""
 
-    def __init__(self, bus: EventBus, store: JobsView) -> None:
+    def __init__(
+        self, bus: Subscribable, store: JobsView, only: Collection[int] | None = None
+    ) -> None:
         self._store = store
+        self._only = None if only is None else frozenset(only)
         # Names and paths are user text: never markup.
         self._progress = Progress(
             TextColumn("{task.description}", markup=False),
@@ -144,6 +156,8 @@ class Renderer:
     async def _draw(self) -> None:
         status = await self._store.item_counts()
         for job in await self._store.list_jobs():
+            if self._only is not None and job.id not in self._only:
+                continue  # another job the same engine took: not this command's
             if job.state.terminal and job.id not in self._bars:
                 continue
             c = counts(status.get(job.id, {}))
@@ -182,7 +196,7 @@ class PlainRenderer:
     """One line per event worth a line, for output that is not a terminal: on stderr,
     so stdout keeps the results alone (the summary, links) for a pipe."""
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: Subscribable) -> None:
         self._last: dict[tuple[int | None, int | None], str] = {}
         self._unsubscribe = bus.subscribe(self._show)
 
@@ -200,7 +214,7 @@ class PlainRenderer:
 class JsonRenderer:
     """``--json``: every event as one JSON object a line on stdout, for a script."""
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: Subscribable) -> None:
         self._unsubscribe = bus.subscribe(self._show)
 
     def _show(self, event: Event) -> None:
@@ -220,12 +234,29 @@ class QuietRenderer:
 
 
 def attach_renderer(
-    bus: EventBus, store: JobsView, mode: str
+    bus: EventBus, store: JobsView, mode: str, only: Collection[int] | None = None
 ) -> Renderer | PlainRenderer | JsonRenderer | QuietRenderer:
     """Subscribe a renderer to ``bus`` (``mode``: bars, plain, json, quiet);
-    ``await renderer.close()`` detaches it."""
+    ``await renderer.close()`` detaches it. ``only`` (`add --run`'s jobs): the events
+    and bars of these jobs alone, not of others the same engine took from the queue."""
+    shown = bus if only is None else _OwnEvents(bus, frozenset(only))
     if mode == "bars":
-        return Renderer(bus, store)
+        return Renderer(shown, store, only)
     if mode == "json":
-        return JsonRenderer(bus)
-    return QuietRenderer() if mode == "quiet" else PlainRenderer(bus)
+        return JsonRenderer(shown)
+    return QuietRenderer() if mode == "quiet" else PlainRenderer(shown)
+
+
+class _OwnEvents:
+    """A bus's subscription narrowed to some jobs' events (and the engine's own)."""
+
+    def __init__(self, bus: EventBus, jobs: frozenset[int]) -> None:
+        self._bus = bus
+        self._jobs = jobs
+
+    def subscribe(self, handler: Callable[[Event], None]) -> Callable[[], None]:
+        def own(event: Event) -> None:
+            if event.job_id is None or event.job_id in self._jobs:
+                handler(event)
+
+        return self._bus.subscribe(own)

@@ -67,30 +67,50 @@ def show(out: Console, renderable: Any) -> None:
     wide.print(renderable)
 
 
+def json_asked() -> bool:
+    """Whether the command running was given ``--json``: as its context says (before or
+    after the command, ``cli.output``), else as the process's command line says (before
+    any ``--``)."""
+    try:  # the Click Typer runs on: its own copy in recent Typers, else Click
+        from typer._click.globals import get_current_context  # lazy: start-up
+    except ImportError:
+        from click import get_current_context  # type: ignore[no-redef,unused-ignore]
+
+    ctx = get_current_context(silent=True)
+    if ctx is not None and "ferryman.json" in ctx.meta:
+        return bool(ctx.meta["ferryman.json"])
+    words = sys.argv[1:]
+    return "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+
+
 def fail(
-    console: Console, exc: FerrymanError, job: int | None = None, *, as_json: bool | None = None
+    console: Console,
+    exc: FerrymanError,
+    job: int | None = None,
+    *,
+    as_json: bool | None = None,
+    step: str | None = None,
 ) -> None:
     """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
     ``job``: the job the command named, whose number the next step then gives. Under
     ``--json`` (``as_json``; None: as the process's command line says, before any
     ``--``): ``{"error": {"code", "message", "next"}}`` on one line, for a script."""
     if as_json is None:
-        words = sys.argv[1:]
-        as_json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+        as_json = json_asked()
     if as_json:
         import json  # lazy: start-up
 
         said: dict[str, object] = {
             "code": exc.code,
             "message": exc.message,
-            "next": with_job(exc.next_step, job),
+            "next": step or with_job(exc.next_step, job),
         }
         if job is not None:
             said["job"] = job
         console.print(json.dumps({"error": said}), markup=False, highlight=False)
         return
     console.print(Text.assemble(("error", "red"), printable(f" {exc.code}: {exc.message}")))
-    console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
+    console.print(f"  next: {step or with_job(exc.next_step, job)}", markup=False)
 
 
 def state_cell(job: dict[str, Any]) -> str:

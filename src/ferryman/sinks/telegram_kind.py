@@ -107,7 +107,9 @@ class TelegramKind(SinkKind):
                 f"cannot send to telegram:{target}: telegram.api_id and telegram.api_hash"
                 " are not set; nothing was added",
             )
-        if not session_file(settings).exists():
+        from ferryman.telegram.accounts import logged_in  # lazy: the pool's module
+
+        if not logged_in(settings):  # the own session, or named accounts alone
             raise FerrymanError(
                 "telegram.not_logged_in",
                 f"cannot send to telegram:{target}: there is no Telegram session yet (run"

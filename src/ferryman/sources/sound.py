@@ -211,13 +211,20 @@ def make_sound(
     partial.unlink(missing_ok=True)
     if event is not None:
         event("duration", _seconds(Path(src)))
-    linkout.audio_file(
-        Path(src),
-        partial,
-        profile.output.value,
-        profile.kbps,
-        {"title": title},
-        progress,
-        find_ffmpeg(ffmpeg) if ffmpeg else None,
-    )
+    try:
+        linkout.audio_file(
+            Path(src),
+            partial,
+            profile.output.value,
+            profile.kbps,
+            {"title": title},
+            progress,
+            find_ffmpeg(ffmpeg) if ffmpeg else None,
+        )
+    except FerrymanError as exc:  # named as the person named it, not as the work area's copy
+        if exc.code != "media.no_audio":
+            raise
+        raise FerrymanError(
+            "media.no_audio", f"{title}: no sound to keep (a silent video)"
+        ) from exc
     finish_output({}, profile, partial, made, [Path(src)])  # durable, then named

@@ -9,7 +9,9 @@ hub (client, uploader) and limits (``telegram/account``: its own Premium flag). 
 account joins the pool once a login finished (its ``<NAME>.account.json`` is written
 then), a running engine's too: the pool reads the sessions folder again when a job's
 sink opens and the folder changed (``refresh``); a logout leaves it the same way. The
-one named ``telegram.session`` is always the first member, as before pools.
+one named ``telegram.session`` is the first member, as before pools; with no login of
+its own, the named accounts alone are the pool (a bot and helper bots, each logged in
+with ``--as``).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def with_session(settings: Settings, name: str) -> Settings:
 
 def account_names(settings: Settings) -> list[str]:
     """``telegram.session`` first, then every other session whose login finished
-    (its flags were written beside it), by name."""
+    (its flags were written beside it), by name; the named ones alone when the own
+    session was never logged in (with none at all, the own one, whose error says so)."""
     own = settings.telegram.session
     folder = settings.telegram_dir
     others = (
@@ -66,7 +69,17 @@ def account_names(settings: Settings) -> list[str]:
         if folder.is_dir()
         else []
     )
-    return [own, *(n for n in others if n != own)]
+    named = [n for n in others if n != own]
+    if named and not session_of(settings, own).exists():
+        return named
+    return [own, *named]
+
+
+def logged_in(settings: Settings) -> bool:
+    """Whether any account of the pool has a session: the own one or a named one."""
+    return session_of(settings, settings.telegram.session).exists() or (
+        account_names(settings)[0] != settings.telegram.session
+    )
 
 
 @dataclass(slots=True)

@@ -70,6 +70,7 @@ _STATUS = {
     "account.sign_in": 401,
     "account.exists": 409,
     "account.not_found": 404,
+    "account.token_not_found": 404,
     "account.forbidden": 403,
     "account.dest_forbidden": 403,
     "account.limit_jobs": 429,

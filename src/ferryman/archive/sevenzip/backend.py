@@ -176,7 +176,7 @@ class SevenZipReader:
         if ended_early:
             self._pending = FerrymanError(
                 "archive.truncated",
-                f"{self._name}: ends early, after {sum(not i.is_dir for i in items)} entries",
+                f"{self._name}: ends early, after {_entries(sum(not i.is_dir for i in items))}",
             )
         elif "Headers Error" in text or "Is not archive" in text:
             self._pending = FerrymanError(
@@ -469,3 +469,8 @@ def _selected(path: str, wanted: dict[str, None]) -> bool:
         return True
     parts = path.split("/")
     return any("/".join(parts[:k]) in wanted for k in range(1, len(parts)))
+
+
+def _entries(count: int) -> str:
+    """``1 entry``, ``2 entries``: a count as a message says it."""
+    return f"{count} {'entry' if count == 1 else 'entries'}"

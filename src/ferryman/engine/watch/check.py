@@ -114,6 +114,7 @@ class Found:
     waited: bool = False  # not checked: the device or the window said not now
     next_at: float = 0.0
     more: int = 0  # new entries left for the next check (one check records a bounded part)
+    tidied: list[str] = field(default_factory=list)  # --then: "deleted X", "moved X to Y"
 
 
 class EntryJob(Protocol):
@@ -196,8 +197,11 @@ class Checker:
                 into = await self._into(watch, entries)
                 taken = await self._take(watch, plan[:limit], settings, into)
                 lister = self.listers.get(watch.kind)
+                tidied: list[str] = []
                 if watch.after_delivery is not None and isinstance(lister, Tidying):
-                    await after_delivery(self.store, lister, watch, entries, settings, self.sinks)
+                    tidied = await after_delivery(
+                        self.store, lister, watch, entries, settings, self.sinks
+                    )
         except LeaseLost:
             raise
         except FerrymanError as exc:
@@ -255,7 +259,7 @@ class Checker:
                     titles=tuple(entry.title for entry, _ in made),
                 )
             )
-        return Found(watch, len(entries), made, skipped, next_at=when, more=more)
+        return Found(watch, len(entries), made, skipped, next_at=when, more=more, tidied=tidied)
 
     async def _into(self, watch: Watch, entries: Sequence[WatchEntry]) -> _Into:
         """What a look's job is called and where its entries may already be: the

@@ -108,7 +108,13 @@ VERBOSE, QUIET, JSON = "ferryman.verbose", "ferryman.quiet", "ferryman.json"
 
 def apply_output(meta: dict[str, Any]) -> None:
     """Log level and colour from the output options said so far (called again when a
-    command's own parse finds more of them)."""
+    command's own parse finds more of them).
+
+    Log records are the engine's words to whoever reads its log (a service's journal,
+    a log file), not to a person at a terminal: there, without ``-v``, none is printed
+    (what a person needs reaches them as a job's state, a report, an error with its code
+    and next step) except a bug's traceback (an error logged with its exception), which
+    they can report. ``-v`` prints warnings and what each step does, ``-vv`` everything."""
     import logging  # lazy: start-up
     import os  # lazy: start-up
 
@@ -125,7 +131,18 @@ def apply_output(meta: dict[str, Any]) -> None:
 
         handler = logging.StreamHandler()  # control characters escaped (printable)
         handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(lambda record: _asked_for(record, handler.stream))
         root.addHandler(handler)
     root.setLevel(level)
     if meta.get("ferryman.no_color"):
         os.environ["NO_COLOR"] = "1"  # the convention Rich and child programs read
+
+
+def _asked_for(record: Any, stream: Any) -> bool:
+    """The handler's filter: a record reaches a terminal under ``-v`` (the root's level
+    below warnings) or as a bug's traceback; a log that is no terminal gets them all."""
+    import logging  # lazy: start-up
+
+    if logging.getLogger().level < logging.WARNING or record.exc_info is not None:
+        return True
+    return stream is None or not stream.isatty()

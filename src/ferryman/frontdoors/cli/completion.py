@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ferryman.frontdoors.cli.output import said, wants_json
 from ferryman.frontdoors.exit_codes import ExitCode
 from ferryman.frontdoors.terminal import console
 
@@ -17,6 +18,7 @@ completion_app = typer.Typer()  # its command joins the root's (``cli``)
 
 @completion_app.command()
 def completion(
+    ctx: typer.Context,
     shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
 ) -> None:
     """Print the shell's completion script: `ferryman completion bash >>~/.bashrc`
@@ -29,4 +31,7 @@ def completion(
     script = get_completion_script(
         prog_name="ferryman", complete_var="_FERRYMAN_COMPLETE", shell=shell
     )
+    if wants_json(ctx):  # a script installing it reads the shell's script from here
+        said(ctx, "", shell=shell, script=script.rstrip("\n") + "\n")
+        return
     sys.stdout.write(script.rstrip("\n") + "\n")

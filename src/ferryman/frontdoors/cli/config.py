@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.output import said
 from ferryman.frontdoors.cli.store import run_light, run_with_store
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
@@ -78,7 +79,7 @@ def config_init(ctx: typer.Context) -> None:
 
     found = _file(ctx)
     _coded(lambda: init(found.path))
-    out.print(f"made {found.path}", markup=False, highlight=False)
+    said(ctx, f"made {found.path}", path=str(found.path), made=True)
 
 
 @config_app.command("edit")
@@ -91,7 +92,7 @@ def config_edit(ctx: typer.Context) -> None:
         _coded(lambda: init(found.path))
     _coded(lambda: _edit(found.path))
     _coded(ctx.obj.settings)
-    out.print(f"{found.path}: valid", markup=False, highlight=False)
+    said(ctx, f"{found.path}: valid", path=str(found.path), valid=True)
 
 
 def _edit(path: Path) -> None:
@@ -108,10 +109,7 @@ def _edit(path: Path) -> None:
 
 
 @config_app.command("show")
-def config_show(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def config_show(ctx: typer.Context) -> None:
     """The effective settings, secrets masked: the file read, and where each value came
     from (default, file, environment, flag, runtime)."""
 
@@ -134,7 +132,7 @@ def config_show(
         return shown(settings, await store.runtime_settings())
 
     data = run_light(ctx, lambda settings, store: shown(settings, store.runtime_settings()), full)
-    if as_json or state.json:
+    if state.json:
         out.print_json(json.dumps(data))
         return
     _print_settings(data)
@@ -184,12 +182,27 @@ def config_set(
     found = _file(ctx)
     written = _coded(lambda: set_key(found.path, key, value))
     shown = json.dumps(written, ensure_ascii=False) if isinstance(written, list) else value
-    out.print(f"{key} = {_shown(key, shown)}  ({found.path})", markup=False, highlight=False)
+    said(
+        ctx,
+        f"{key} = {_shown(key, shown)}  ({found.path})",
+        key=key,
+        value=_shown(key, shown),
+        path=str(found.path),
+    )
     if key in RUNTIME_KEYS and _has_store(ctx):
         from ferryman.engine.ops import runtime_config  # lazy: start-up
 
         run_with_store(
             ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)
+        )
+    elif (
+        key not in RUNTIME_KEYS and not ctx.obj.json
+    ):  # read at start (web.tokens, a port…): a running one keeps its own
+        err.print(
+            f"{key} is read when ferryman starts: a ferryman running now (`ferryman run`,"
+            " `web`, `telegram serve`, a service) takes it once restarted",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -204,8 +217,8 @@ def config_unset(
 
     found = _file(ctx)
     removed = _coded(lambda: unset_key(found.path, key))
-    said = "removed from" if removed else "was not in"
-    out.print(f"{key} {said} {found.path}", markup=False, highlight=False)
+    word = "removed from" if removed else "was not in"
+    said(ctx, f"{key} {word} {found.path}", key=key, removed=removed, path=str(found.path))
     if key in RUNTIME_KEYS and _has_store(ctx):
         run_with_store(ctx, lambda _s, store: store.clear_runtime_setting(key))
 

@@ -5,7 +5,7 @@ ferryman knows."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -30,12 +30,10 @@ doctor_app = typer.Typer()  # its command joins the root's (``cli``)
 
 
 @doctor_app.command()
-def doctor(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def doctor(ctx: typer.Context) -> None:
     """The Python packages ferryman needs, which archive backends this machine has, and
-    which formats they read (exit 1: something is missing)."""
+    which formats they read; the optional tools, with how to get each (exit 1: something
+    ferryman needs is missing, not an optional tool)."""
     from ferryman.archive.capabilities import MATRIX, probe_backends  # lazy: start-up
     from ferryman.archive.checksum import implementation as crc_implementation  # lazy: start-up
     from ferryman.telegram.aes import aes_in_use  # lazy: imports Telethon
@@ -60,9 +58,15 @@ def doctor(
             "from_pipe": cap.from_pipe,
             "program": cap.program,
             "available": found.offers(cap),
+            # A format read through a program of its own (lrzip, lzop) is optional.
+            "optional": cap.program is not None,
+            "get": optional_tool(cap.program) if cap.program else None,
         }
         for cap in MATRIX
     ]
+    missing_tools = sorted(
+        {str(r["program"]) for r in rows if r["optional"] and not r["available"]}
+    )
     data = {
         "python": packages[0],
         "libarchive": found.libarchive,
@@ -74,9 +78,10 @@ def doctor(
         "formats": rows,
         "links": links,
         "downloads_at_once": at_once,
+        "optional_missing": [{"program": p, "get": optional_tool(p)} for p in missing_tools],
         **_kinds(),
     }
-    if as_json:
+    if state.json:
         out.print_json(json.dumps(data))
     else:
         for line, well in packages[1]:
@@ -96,14 +101,29 @@ def doctor(
                 str(row["features"]),
                 str(row["backend"]),
                 "yes" if row["from_pipe"] else "no",
-                "[green]yes[/green]" if row["available"] else "[red]no[/red]",
+                "[green]yes[/green]"
+                if row["available"]
+                else f"[yellow]optional: needs {row['program']}[/yellow]"
+                if row["optional"]
+                else "[red]no[/red]",
             )
         show(out, table)
+        for tool in missing_tools:
+            out.print(f"optional, not here: {tool}: {optional_tool(tool)}", markup=False)
         _show_links_health(links)
         out.print(f"downloads at once: {at_once['why']}", markup=False)
         _show_kinds(data)
-    if not all(row["available"] for row in rows) or not all(well for _, well in packages[1]):
+    needed = [row for row in rows if not row["optional"]]
+    if not all(row["available"] for row in needed) or not all(well for _, well in packages[1]):
         raise typer.Exit(1)
+
+
+def optional_tool(program: str) -> str:
+    """How to get an optional program, in the words of the package managers people use."""
+    return (
+        f"formats it reads are refused until it is installed (apt install {program}, dnf"
+        f" install {program}, brew install {program}, or in Termux pkg install {program})"
+    )
 
 
 def _python_packages() -> tuple[list[dict[str, Any]] | None, list[tuple[str, bool]]]:

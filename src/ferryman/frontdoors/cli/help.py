@@ -27,9 +27,10 @@ from ferryman.frontdoors.exit_codes import TABLE as EXIT_CODES
 
 
 def _metavar(param: Any) -> str:
-    """What stands for a parameter's value: its metavar, else its name in capitals."""
+    """What stands for a parameter's value: its metavar, else its name in capitals, bare
+    (a metavar written as a usage piece, ``[JOB]...``, is one: usage adds the marks)."""
     name = str(param.metavar or param.name or "VALUE").upper()
-    return name.strip("[]")
+    return name.removesuffix("...").strip("[]")
 
 
 def _takes_no_value(param: Any) -> bool:
@@ -87,6 +88,13 @@ def _records(command: Any, ctx: Any) -> tuple[list[tuple[str, str]], list[tuple[
     return arguments, options
 
 
+# The output options every command takes, before or after it (``cli.output``).
+OUTPUT_OPTIONS = (
+    "-q, -v, --json, --no-color",
+    "Results only, more log (-vv: everything), results as JSON, no colours.",
+)
+
+
 def _write_help(command: Any, ctx: Any, formatter: Any) -> None:
     if ctx.terminal_width is None and ctx.max_content_width is None:
         # The terminal's width, as git and gh use it (click's formatter stops at 80).
@@ -97,6 +105,9 @@ def _write_help(command: Any, ctx: Any, formatter: Any) -> None:
         with formatter.indentation():
             formatter.write_text(paragraph)
     arguments, options = _records(command, ctx)
+    runs = not getattr(command, "commands", None) or command.invoke_without_command
+    if ctx.parent is not None and runs:
+        options.append(OUTPUT_OPTIONS)  # taken by every command, declared at the root
     for title, rows in (("Arguments", arguments), ("Options", options)):
         if rows:
             with formatter.section(title):
@@ -163,7 +174,7 @@ class HelpGroup(TyperGroup):
         _name_arguments(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return _parse(super().parse_args, ctx, args)
+        return _parse(super().parse_args, ctx, take_output_options(self, ctx, args))
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         wanted = "[COMMAND]" if self.invoke_without_command else "COMMAND [ARGS]..."

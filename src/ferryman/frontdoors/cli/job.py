@@ -32,28 +32,20 @@ job_app = typer.Typer()  # its commands join the root's (``cli``)
 
 
 @job_app.command("report")
-def report_cmd(
-    ctx: typer.Context,
-    job: JobArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def report_cmd(ctx: typer.Context, job: JobArg) -> None:
     """What a job delivered, converted, skipped and quarantined, and why."""
     from ferryman.engine.ops import report  # lazy: start-up
 
     number = job_number(job)
     data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
-    if as_json or ctx.obj.json:
+    if ctx.obj.json:
         out.print_json(json.dumps(data))
         return
     print_report(out, data)
 
 
 @job_app.command()
-def links(
-    ctx: typer.Context,
-    job: JobArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def links(ctx: typer.Context, job: JobArg) -> None:
     """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
     from ferryman.frontdoors.result_links import job_links, listening  # lazy: start-up
 
@@ -65,7 +57,7 @@ def links(
 
     found, made = run_with_store(ctx, signed, number)
     serving = listening(made.base)
-    if as_json or ctx.obj.json:
+    if ctx.obj.json:
         files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
         data = {"job": number, "files": files, "zip": made.whole, "expires_at": made.expires}
         out.print_json(json.dumps(data | {"served_by": made.base, "serving": serving}))
@@ -268,7 +260,9 @@ def password(
         return await control.give_password(store, number, given), fit
 
     found, fit = run_with_store(ctx, tried, number)
-    if fit is Fit.OPENS:
+    if ctx.obj.json:
+        _said(ctx, number, found.state.value, password="opens" if fit is Fit.OPENS else "kept")
+    elif fit is Fit.OPENS:
         out.print(
             f"job {number}: the password opens it; the next `ferryman run` reads on from"
             " where reading stopped",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from ferryman.frontdoors.cli.output import said
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, show
 
@@ -27,7 +28,6 @@ nodes_app = typer.Typer()  # its commands join the root's (``cli``)
 @nodes_app.command()
 def workers(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     every: Annotated[
         bool, typer.Option("--all", help="Every stopped run too, not only each node's last.")
     ] = False,
@@ -43,7 +43,7 @@ def workers(
         return await nodes.workers(store, settings.lease_seconds), where
 
     runs, database = run_with_store(ctx, listed)
-    if as_json:
+    if ctx.obj.json:
         out.print_json(json.dumps(runs))
         return
     if not runs:
@@ -99,7 +99,9 @@ def drain(
         return any(r["node"] == node and r["state"] not in ("stopped", "silent") for r in runs)
 
     running = run_with_store(ctx, act)
-    if undo:
+    if ctx.obj.json:
+        said(ctx, "", node=node, draining=not undo, running=running)
+    elif undo:
         out.print(f"{node} takes work again")
     elif running:
         out.print(

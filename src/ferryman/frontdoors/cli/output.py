@@ -44,3 +44,22 @@ def _said(arg: str) -> tuple[str, int] | None:
     if verbose:
         return VERBOSE, len(verbose.group(1) or "v")
     return None
+
+
+def said(ctx: Any, text: str, /, **data: Any) -> None:
+    """A command's result: ``text`` for a person, or under ``--json`` (before or after
+    the command) ``data`` as one JSON object a line on stdout, so that every command
+    answers a script in the same words."""
+    import json  # lazy: start-up
+
+    from ferryman.frontdoors.terminal import console  # lazy: start-up
+
+    if bool(ctx.meta.get(JSON)):
+        console().print(json.dumps(data, default=str), markup=False, highlight=False)
+    else:
+        console().print(text, markup=False, highlight=False)
+
+
+def wants_json(ctx: Any) -> bool:
+    """Whether ``--json`` was given, before or after the command."""
+    return bool(ctx.meta.get(JSON))

@@ -369,7 +369,8 @@ def demo(ctx: typer.Context) -> None:
 
     state: State = ctx.obj
     try:
-        code = run_demo(usable_data_dir(state.settings()), out)
+        words, machine = (err, out) if state.json else (out, None)
+        code = run_demo(usable_data_dir(state.settings()), words, machine)
     except FerrymanError as exc:
         _fail(exc)
         raise typer.Exit(for_error(exc.code)) from exc

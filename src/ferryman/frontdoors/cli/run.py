@@ -78,9 +78,8 @@ def run_engine(
         async with running(settings, lock_wait=lock_wait) as started:
             since = started.store.clock()
             before = await started.store.item_counts()  # what this run adds is counted
-            renderer = attach_renderer(
-                started.engine.bus, started.store, output_mode(state, sys.stdout.isatty())
-            )
+            mode = output_mode(state, sys.stdout.isatty())
+            renderer = attach_renderer(started.engine.bus, started.store, mode, only)
             touched: set[int] = set()  # the jobs this run worked on (not other nodes')
             started.engine.bus.subscribe(
                 lambda event: touched.add(event.job_id) if event.job_id is not None else None

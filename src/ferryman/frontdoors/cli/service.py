@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.output import said, wants_json
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 from ferryman.phone import on_phone
@@ -183,6 +184,9 @@ def install(
     text = render(settings.data_dir, command, config.resolve() if config else None, env, no_engine)
     target = service_file(_checked_name(name))
     if show:
+        if wants_json(ctx):
+            said(ctx, "", path=str(target), unit=text, written=False)
+            return
         out.print(f"# {target}", markup=False)
         out.print(text, markup=False, end="")
         return
@@ -199,6 +203,9 @@ def install(
         os.write(fd, text.encode())
     finally:
         os.close(fd)
+    if wants_json(ctx):
+        said(ctx, "", path=str(target), command=command.value, written=True, replaced=replaced)
+        return
     out.print(f"wrote {target}", markup=False)
     if replaced is not None and replaced != _started_by(target):
         out.print(
@@ -279,14 +286,40 @@ def _config_from_env() -> Path | None:
 
 @service_app.command()
 def uninstall(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help=_NAME_HELP)] = DEFAULT_NAME,
 ) -> None:
     """Remove what `install` wrote."""
     target = service_file(_checked_name(name))
     if not target.exists():
-        out.print(f"no service file {target}; nothing to do", markup=False)
+        said(ctx, f"no service file {target}; nothing to do", path=str(target), removed=False)
         return
     target.unlink()
-    out.print(f"removed {target}", markup=False)
-    if not on_phone():
+    loaded = not on_phone() and _still_loaded(name)
+    said(ctx, f"removed {target}", path=str(target), removed=True, still_loaded=loaded)
+    if loaded and not wants_json(ctx):  # enabled or running: systemd still holds it
         out.print(f"next: systemctl --user disable --now {name}", markup=False)
+
+
+def _still_loaded(name: str) -> bool:
+    """Whether systemd still has the unit enabled or running (so it needs stopping); a
+    unit never enabled, or no systemd here, needs nothing more."""
+    import shutil  # lazy: start-up
+    import subprocess  # lazy: start-up
+
+    systemctl = shutil.which("systemctl")
+    if systemctl is None:
+        return False
+    for asked in ("is-enabled", "is-active"):
+        try:
+            done = subprocess.run(
+                [systemctl, "--user", asked, "--quiet", name],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        if done.returncode == 0:
+            return True
+    return False

@@ -56,7 +56,6 @@ def status(
             help=f"The newest N jobs ({SHOWN} in the table, all with --json; 0: all).",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The newest jobs with their state and item counts; the rest are counted."""
     from ferryman.engine.ops import report  # lazy: start-up
@@ -82,7 +81,7 @@ def status(
         live = [r["node"] for r in runs if r["state"] == "alive"]
         return _mark_idle(await report.status(store), live)
 
-    machine = as_json or ctx.obj.json
+    machine = ctx.obj.json
     every = run_light(ctx, light, full)
     newest = limit if limit is not None else (0 if machine or numbers else SHOWN)
     data = picked(every, numbers, states, newest)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.help import HelpGroup
+from ferryman.frontdoors.cli.output import said, wants_json
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
@@ -33,6 +35,7 @@ telegram_app = typer.Typer(
     help="Log in to Telegram (a user or a bot), see who is logged in, log out, and serve"
     " the chat as a front door (`telegram demo` tries it without an account).",
     no_args_is_help=True,
+    cls=HelpGroup,  # as under the root: run alone too (``Wiring``), it takes --json after
 )
 out = console()
 
@@ -58,8 +61,18 @@ class TerminalPrompter:
         return str(typer.prompt(question, hide_input=secret))
 
 
+# An account's state met by these commands, not by a job: the next step for the account
+# alone (the codes' own speak of the jobs that stopped: `retry JOB`).
+_ACCOUNT_STEPS = {
+    "telegram.not_logged_in": "Log in first: `ferryman telegram login` (a user by phone, a"
+    " bot with --bot; another account of the pool with --as NAME).",
+    "telegram.session_revoked": "The session was ended (logged out or revoked elsewhere):"
+    " log in again with `ferryman telegram login` (--as NAME for that account).",
+}
+
+
 def _fail(exc: FerrymanError) -> NoReturn:
-    fail(console(stderr=True), exc)
+    fail(console(stderr=True), exc, step=_ACCOUNT_STEPS.get(exc.code))
     raise typer.Exit(for_error(exc.code)) from exc
 
 
@@ -140,7 +153,9 @@ def login(
     _check_name(name)
     me, fresh = _run(ctx, work, name)
     which = f" --as {name}" if name else ""
-    if fresh:
+    if wants_json(ctx):
+        said(ctx, "", account=name, logged_in=dataclasses.asdict(me), already=not fresh)
+    elif fresh:
         out.print(f"logged in{which} as {me.describe()}", markup=False)
     else:
         out.print(
@@ -162,10 +177,7 @@ def _check_name(name: str | None) -> None:
 
 
 @telegram_app.command("whoami")
-def whoami_cmd(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def whoami_cmd(ctx: typer.Context) -> None:
     """Who each account of the pool is logged in as (asked from Telegram, so a revoked
     session shows): the own session first, then each logged in with `login --as NAME`;
     with the biggest file and the longest caption each may send, as Telegram says."""
@@ -203,7 +215,7 @@ def whoami_cmd(
 
     rows = _run(ctx, work)
     single = len(rows) == 1
-    if as_json:
+    if wants_json(ctx):
         listed = [
             {"account": name}
             | (
@@ -255,7 +267,9 @@ def logout_cmd(
 
     _check_name(name)
     confirmed = _run(ctx, work, name)
-    if confirmed is None:
+    if wants_json(ctx):
+        said(ctx, "", account=name, logged_out=confirmed is not None, confirmed=confirmed)
+    elif confirmed is None:
         out.print("not logged in; nothing to do")
     elif confirmed:
         out.print("logged out; the session file is deleted")
@@ -288,8 +302,9 @@ def serve_cmd(ctx: typer.Context) -> None:
             links_expected=True,
             dialer=dialer,
         ) as started:
-            out.print("serving the chat front door; Ctrl+C stops", markup=False)
-            _say_aes()
+            said(ctx, "serving the chat front door; Ctrl+C stops", event="serving")
+            if not wants_json(ctx):
+                _say_aes()
             await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
 
     _run(ctx, work)
@@ -317,6 +332,7 @@ def chat_settings(settings: Settings) -> Settings:
 
 @telegram_app.command("demo")
 def demo_cmd(
+    ctx: typer.Context,
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the demo's data dir (its jobs and albums).")
     ] = False,
@@ -324,8 +340,10 @@ def demo_cmd(
     """Try the chat without an account: a scripted chat on a fake Telegram, printed."""
     from ferryman.frontdoors.chat_demo import run_chat_demo  # lazy: start-up
 
-    try:
-        code = run_chat_demo(out, keep=keep)
+    try:  # --json: the chat on stderr, its outcome as one object on stdout
+        code = run_chat_demo(console(stderr=True) if wants_json(ctx) else out, keep=keep)
     except FerrymanError as exc:
         _fail(exc)
+    if wants_json(ctx):
+        said(ctx, "", demo="chat", ok=code == 0, exit_code=code)
     raise typer.Exit(code)

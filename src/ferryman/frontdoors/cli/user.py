@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.output import said
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
@@ -110,7 +111,13 @@ def add(
         await store.add_audit("cli", "user.add", name, "local")
 
     run_with_store(ctx, work)
-    console().print(f"added {name}{' (administrator)' if admin else ''}", markup=False)
+    said(
+        ctx,
+        f"added {name}{' (administrator)' if admin else ''}",
+        user=name,
+        added=True,
+        admin=admin,
+    )
 
 
 @user_app.command("list")
@@ -126,6 +133,7 @@ def list_users(ctx: typer.Context) -> None:
                 "admin": u.admin,
                 "telegram": u.tg_user_id is not None,
                 "library": u.settings.get("library") or server,
+                "limits": {k: v for k, v in (u.settings.get("limits") or {}).items() if v},
             }
             for u in await store.users()
         ]
@@ -160,7 +168,7 @@ def remove(
         await store.add_audit("cli", "user.remove", name, "local")
 
     run_with_store(ctx, work)
-    console().print(f"removed {name}", markup=False)
+    said(ctx, f"removed {name}", user=name, removed=True)
 
 
 @user_app.command("reset")
@@ -179,7 +187,7 @@ def reset(
         await store.add_audit("cli", "user.reset", name, "local")
 
     run_with_store(ctx, work)
-    console().print(f"new password set for {name}", markup=False)
+    said(ctx, f"new password set for {name}", user=name, password_set=True)
 
 
 @user_app.command("set")
@@ -187,17 +195,75 @@ def set_user(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The account to change.")],
     library: LibraryOption = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            metavar="N",
+            min=0,
+            help="Jobs the person may have at once, queued or running (0: no limit).",
+        ),
+    ] = None,
+    bytes_day: Annotated[
+        str | None,
+        typer.Option(
+            "--bytes-day",
+            metavar="SIZE",
+            help="What the person's jobs may read in a day, e.g. 20GB (0: no limit).",
+        ),
+    ] = None,
+    results_kept: Annotated[
+        int | None,
+        typer.Option(
+            "--results-kept",
+            metavar="N",
+            min=0,
+            help="Ended jobs the person may keep before removing some (0: no limit).",
+        ),
+    ] = None,
 ) -> None:
-    """Change a person's settings: their own library folder (--library DIR)."""
-    folder = _library(library)
+    """Change a person's settings: their own library folder and their limits, as an
+    administrator sets them on the page; what is not given stays as it was."""
+    from ferryman.config_types import parse_bytes  # lazy: start-up
 
-    async def work(_settings: Settings, store: Accounts) -> None:
+    folder = None if library is None else _library(library)
+    asked: dict[str, int] = {}
+    try:
+        if bytes_day is not None:
+            asked["bytes_day"] = parse_bytes(bytes_day)
+    except ValueError as exc:  # a usage error, as a bad --jobs is
+        console(stderr=True).print(f"--bytes-day {bytes_day!r}: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    asked |= {k: v for k, v in (("jobs", jobs), ("results_kept", results_kept)) if v is not None}
+
+    async def work(_settings: Settings, store: Accounts) -> dict[str, Any]:
         user = await store.user_named(name)
         if user is None:
             raise FerrymanError("account.not_found", f"there is no account {name!r}")
-        await store.update_user(user.id, settings={**user.settings, "library": folder})
+        changed = dict(user.settings)
+        if folder is not None:
+            changed["library"] = folder
+        if asked:
+            changed["limits"] = {**(user.settings.get("limits") or {}), **asked}
+        await store.update_user(user.id, settings=changed)
         await store.add_audit("cli", "user.settings", name, "local")
+        return changed
 
-    run_with_store(ctx, work)
-    said = f"library folder of {name}: {folder}" if folder else f"{name} uses the server's library"
-    console().print(said, markup=False)
+    now = run_with_store(ctx, work)
+    limits = {k: v for k, v in (now.get("limits") or {}).items() if v}
+    words = {
+        "jobs": "{} jobs at once",
+        "bytes_day": "{:,} bytes a day",
+        "results_kept": "{} ended jobs kept",
+    }
+    shown = ", ".join(words[k].format(v) for k, v in sorted(limits.items()) if k in words)
+    lines = (
+        []
+        if folder is None
+        else [
+            f"library folder of {name}: {folder}" if folder else f"{name} uses the server's library"
+        ]
+    )
+    if asked or folder is None:
+        lines.append(f"limits of {name}: {shown or 'none'}")
+    said(ctx, "\n".join(lines), user=name, library=now.get("library") or None, limits=limits)

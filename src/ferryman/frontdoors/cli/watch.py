@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ferryman.engine.ops.watch_admin import every_text
-from ferryman.engine.plumbing.watch_words import jobs_text
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.args import MAX_NUMBER
 from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
+from ferryman.frontdoors.cli.output import said
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 
@@ -154,7 +153,7 @@ def add(
     """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
     async def work(settings: Settings, store: WatchAdmin) -> None:
-        from ferryman.engine.ops.watch_admin import NewWatch, add_watch  # lazy: start-up
+        from ferryman.engine.ops.watch_admin import NewWatch, add_watch, every_text  # lazy
 
         asked = NewWatch(
             source=_local(source),
@@ -173,23 +172,29 @@ def add(
             remote=False,  # the CLI runs on the machine: any folder of it
         )
         watch, shown = await add_watch(store, settings, asked)
-        console().print(
+        after = f"; then {_then_text(watch.after_delivery)}" if watch.after_delivery else ""
+        said(
+            ctx,
             f"watch {watch.id}: {shown} ({watch.kind}) → {watch.dest},"
             f" every {every_text(watch.every_seconds)}"
-            f"{f' in {window}' if window else ''}; first look"
+            f"{f' in {window}' if window else ''}{after}; first look"
             f" {_when(watch.next_check_at)} by `ferryman run` (or now: `ferryman watch"
             f" check {watch.id}`)",
-            markup=False,
+            watch=watch.id,
+            source=shown,
+            kind=watch.kind,
+            dest=watch.dest,
+            every_seconds=watch.every_seconds,
+            window=window,
+            then=watch.after_delivery,
+            next_check_at=watch.next_check_at,
         )
 
     run_with_store(ctx, work)
 
 
 @watch_app.command("list")
-def list_watches(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def list_watches(ctx: typer.Context) -> None:
     """The watches: what each follows, its last and next look, what went wrong."""
 
     async def work(settings: Settings, store: WatchAdmin) -> list[dict[str, Any]]:
@@ -199,7 +204,7 @@ def list_watches(
 
     views = run_with_store(ctx, work)
     out = console()
-    if as_json:
+    if ctx.obj.json:
         out.print_json(json.dumps({"watches": views}))
         return
     if not views:
@@ -207,7 +212,11 @@ def list_watches(
         return
     from rich.table import Table  # lazy: start-up
 
-    table = Table("id", "kind", "source", "to", "every", "state", "last look", "next look", "jobs")
+    from ferryman.engine.ops.watch_admin import every_text  # lazy: start-up
+
+    table = Table(
+        "id", "kind", "source", "to", "every", "then", "state", "last look", "next look", "jobs"
+    )
     for view in views:
         state = view["state"]
         if view["error"]:
@@ -221,12 +230,20 @@ def list_watches(
             view["source"],
             view["dest"],
             period,
+            _then_text(view["then"]) if view["then"] else "-",
             state,
             _when(view["last_check_at"]),
             "paused" if view["paused"] else _when(view["next_check_at"]),
             str(view["jobs_made"]),
         )
     show(out, table)
+
+
+def _then_text(then: str) -> str:
+    """A folder watch's ``--then`` as a person reads it: each file once delivered."""
+    if then.startswith("move:"):
+        return f"move each delivered file to {then.removeprefix('move:')}"
+    return "delete each delivered file" if then == "delete" else then
 
 
 @watch_app.command("check")
@@ -244,6 +261,7 @@ def check(
 
     async def work(settings: Settings, store: WatchAdmin) -> int:
         from ferryman.engine.ops.watch_admin import check_now  # lazy: start-up
+        from ferryman.engine.plumbing.watch_words import jobs_text  # lazy: start-up
         from ferryman.engine.runner import new_owner  # lazy: start-up
 
         owner = new_owner()
@@ -277,6 +295,7 @@ def check(
                     "made": [{"job": j, "title": entry.title} for entry, j in found.made],
                     "skipped": [{"title": entry.title, "why": w} for entry, w in found.skipped],
                     "more": found.more,
+                    "tidied": found.tidied,
                     "next_at": found.next_at,
                 }
             )
@@ -293,6 +312,8 @@ def check(
                 out.print(f"  job {job_id}: {entry.title}", markup=False)
             for entry, why in found.skipped:
                 out.print(f"  seen, left out: {entry.title} ({why})", markup=False)
+            for done in found.tidied:  # --then: each file its job delivered whole
+                out.print(f"  {done}, its job having delivered it", markup=False)
         if as_json:
             out.print(json.dumps({"watches": said}), markup=False, highlight=False)
         elif not ids:
@@ -309,7 +330,13 @@ def _toggle(ctx: typer.Context, watch_id: int, paused: bool) -> None:
 
         watch = await set_paused(store, watch_id, paused)
         word = "paused" if paused else f"resumed; next look {_when(watch.next_check_at)}"
-        console().print(f"watch {watch.id} {word}", markup=False)
+        said(
+            ctx,
+            f"watch {watch.id} {word}",
+            watch=watch.id,
+            paused=paused,
+            next_check_at=None if paused else watch.next_check_at,
+        )
 
     run_with_store(ctx, work)
 
@@ -358,6 +385,6 @@ def remove(
         from ferryman.engine.ops.watch_admin import remove_watch  # lazy: start-up
 
         await remove_watch(store, watch_id)
-        console().print(f"watch {watch_id} removed", markup=False)
+        said(ctx, f"watch {watch_id} removed", watch=watch_id, removed=True)
 
     run_with_store(ctx, work)

@@ -9,11 +9,12 @@ import typer
 
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors import quiet_start
+from ferryman.frontdoors.cli.output import said, wants_json
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
 web_app = typer.Typer(
-    help="Serve the web page and the API (see docs/web.md).",
+    help="Serve the web page and the API (described at /api/docs once it serves).",
     invoke_without_command=True,
 )
 
@@ -63,14 +64,14 @@ def web(
         network = settings.network.model_copy(update={"block_private": True})
         settings = settings.model_copy(update={"network": network})
     chosen_port = settings.web.port if port is None else port
-    out = console()
 
     def ready(bound: int) -> None:
         shown = f"[{chosen_host}]" if ":" in chosen_host else chosen_host
-        out.print(f"ferryman web: http://{shown}:{bound}/ (Ctrl-C stops)", markup=False)
+        url = f"http://{shown}:{bound}/"
+        said(ctx, f"ferryman web: {url} (Ctrl-C stops)", event="listening", url=url)
 
     def stopping() -> None:
-        out.print("stopping…", markup=False)
+        said(ctx, "stopping…", event="stopping")
 
     async def go() -> None:
         check_bind(chosen_host, settings.web.tokens)  # before any store or engine
@@ -122,7 +123,7 @@ def web(
     try:
         asyncio.run(go())
     except FerrymanError as exc:
-        fail(console(stderr=True), exc)
+        fail(console(stderr=True), exc, as_json=wants_json(ctx))
         raise typer.Exit(for_error(exc.code)) from exc
 
 

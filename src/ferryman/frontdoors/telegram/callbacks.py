@@ -325,7 +325,8 @@ class Actions:
         if row is None or job is None or not self.inbox.waits_for_choice(job):
             return Done("this archive was taken already")
         paths = picking.chosen_paths()
-        job = await self.inbox.take_chosen(row, paths)
+        offered = [entry.path for entry in picking.entries]
+        job = await self.inbox.take_chosen(row, paths, offered)
         self.picking.pop(picking.row_id, None)
         left = len(picking.entries) - len(paths)
         told = f"{picking.name}: {len(paths)} files chosen, job {job.id}; {left} left alone"

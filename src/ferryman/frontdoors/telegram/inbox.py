@@ -275,11 +275,13 @@ class Inbox:
         await asyncio.to_thread(choose.ask if asked else choose.forget, folder)
         return True
 
-    async def take_chosen(self, row: InboxRow, paths: list[str] | None) -> Job:
-        """The held job goes on with the entries chosen (None: all of them), with a
-        status message of its own."""
+    async def take_chosen(
+        self, row: InboxRow, paths: list[str] | None, offered: list[str] | None = None
+    ) -> Job:
+        """The held job goes on with the entries chosen (None: all of them) of those the
+        list ``offered``, with a status message of its own."""
         assert row.job_id is not None
-        memos = chosen.memo_of(paths) if paths is not None else {}
+        memos = chosen.memo_of(paths, offered) if paths is not None else {}
         await self.store.hold_ended(row.job_id, chosen.HOLD, memos)
         await asyncio.to_thread(choose.forget, self.folder / str(row.id))
         job = await self.store.get_job(row.job_id)

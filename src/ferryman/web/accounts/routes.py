@@ -180,7 +180,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def revoke(token_id: int, who: Me) -> Response:
         user = await _account(who)
         if not await web.store.remove_user_token(user.id, token_id):
-            raise FerrymanError("account.not_found", f"you have no token {token_id}")
+            raise FerrymanError("account.token_not_found", f"you have no token {token_id}")
         await recheck(web)  # the streams opened with it close
         return Response(status_code=204)
 
