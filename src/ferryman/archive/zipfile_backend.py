@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO
 
 from ferryman.archive.reader import ArchiveEntry, EntryInfo, EntryType, OpenOptions
@@ -51,10 +51,6 @@ def unreadable_reason(archive: zipfile.ZipFile) -> str | None:
     return None
 
 
-# Told where an entry's bytes lie before they are read (``net.rangefile.RangeFile.want``).
-Extent = Callable[[int, int], None]
-
-
 class _Entry:
     def __init__(
         self,
@@ -62,13 +58,11 @@ class _Entry:
         member: zipfile.ZipInfo,
         info: EntryInfo,
         pw: tuple[str, ...],
-        extent: tuple[Extent, int] | None = None,
     ) -> None:
         self._archive = archive
         self._member = member
         self._info = info
         self._passwords = pw
-        self._extent = extent  # whom to tell, and where the entry's bytes end
 
     @property
     def info(self) -> EntryInfo:
@@ -81,9 +75,6 @@ class _Entry:
             raise FerrymanError(
                 "archive.password_required", f"{self._member.filename} is encrypted"
             )
-        if self._extent is not None:
-            tell, end = self._extent
-            tell(self._member.header_offset, end)
         for number, password in enumerate(candidates, start=1):
             pwd = password.encode() if password is not None else None
             try:
@@ -122,16 +113,10 @@ class ZipfileReader:
     """An ``ArchiveReader`` over a seekable binary file; entries in central-directory
     order, indexes counting the files (folders are not entries)."""
 
-    def __init__(
-        self, file: IO[bytes], name: str, options: OpenOptions, extent: Extent | None = None
-    ) -> None:
-        """``extent``: told each entry's bytes (its local header to the next entry, or
-        the central directory) before they are read, so a remote file asks for no
-        more."""
+    def __init__(self, file: IO[bytes], name: str, options: OpenOptions) -> None:
         self._file = file
         self.name = name
         self._options = options
-        self._tell = extent
         self._archive: zipfile.ZipFile | None = None
         self._read = 0
 
@@ -152,7 +137,6 @@ class ZipfileReader:
     def __iter__(self) -> Iterator[ArchiveEntry]:
         assert self._archive is not None, "use the reader as a context manager"
         index = 0
-        ends = _extent_ends(self._archive)
         for member in self._archive.infolist():
             if member.is_dir():
                 continue
@@ -164,21 +148,11 @@ class ZipfileReader:
             mtime = None
             info = EntryInfo(index, zip_member_name(member), member.file_size, mtime, kind)
             self._read += member.compress_size
-            extent = None if self._tell is None else (self._tell, ends[member.header_offset])
-            yield _Entry(self._archive, member, info, self._options.passwords, extent)
+            yield _Entry(self._archive, member, info, self._options.passwords)
             index += 1
 
     def consumed(self) -> int:
         return self._read
-
-
-def _extent_ends(archive: zipfile.ZipFile) -> dict[int, int]:
-    """Where each entry's bytes end: at the next local header, or at the central
-    directory for the last one."""
-    starts = sorted({member.header_offset for member in archive.infolist()})
-    directory: int = getattr(archive, "start_dir", 0)
-    bounds = [*starts[1:], max(directory, starts[-1] if starts else 0)]
-    return {start: max(end, start) for start, end in zip(starts, bounds, strict=True)}
 
 
 def reader_in_place(file: IO[bytes], name: str, options: OpenOptions) -> ZipfileReader | None:

@@ -72,7 +72,6 @@ class RangeFile(io.RawIOBase):
         self._last_end = -1  # where the last read ended: the next one may follow on
         self._run = 0  # reads in a row that followed on
         self._stream: StreamFile | None = None  # one GET for a run of reads
-        self._extent: tuple[int, int] | None = None  # what the reader said it reads next
 
     def readable(self) -> bool:
         return True
@@ -88,36 +87,22 @@ class RangeFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
-    def want(self, start: int, end: int) -> None:
-        """The reader reads ``start..end`` next (a zip's entry, from its local header to
-        the next entry): reads there ask for nothing past ``end``. Without it a read
-        asks for a whole read-ahead, and a run of them for the rest of the file; a
-        reader stopped then (a restart after a kill, an entry skipped at its head) had
-        been sent up to a socket's buffer more than it used (1.7-2x a zip's size
-        over ten kills)."""
-        self._extent = (start, min(end, self.size))
-        self._run = 0  # its head by range: an entry skipped there costs no stream
-
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         """A read that follows on from the last two goes on in one GET of the rest
         (``StreamFile``: a cut or a stall resumed there), so reading a zip's entries one
         after the other costs one request, not one per read, and the network keeps
-        sending while the reader writes. Other reads ask for just their range. Inside
-        the extent ``want`` gave, both stop at its end."""
-        end = self.size
-        if self._extent is not None and self._extent[0] <= self._pos < self._extent[1]:
-            end = self._extent[1]
-        wanted = min(len(buffer), end - self._pos)
+        sending while the reader writes. Other reads ask for just their range."""
+        wanted = min(len(buffer), self.size - self._pos)
         if wanted <= 0:
             return 0
         follows = self._pos == self._last_end
         self._run = self._run + 1 if follows else 0
-        if self._stream is not None and (not follows or self._stream.end != end):
+        if self._stream is not None and not follows:
             self._close_stream()  # a seek elsewhere: the rest of that GET is not wanted
         # A view, not a slice: ``read()`` passes a bytearray, whose slice is a copy that
         # the stream would fill while the caller got the bytearray's unset bytes.
         window = memoryview(buffer)[:wanted]
-        got = self._streamed(window, end) if self._run >= STREAM_AFTER else None
+        got = self._streamed(window) if self._run >= STREAM_AFTER else None
         if got is None:
             data = self._get(self._pos, wanted)
             buffer[: len(data)] = data
@@ -126,19 +111,12 @@ class RangeFile(io.RawIOBase):
         self._last_end = self._pos
         return got
 
-    def _streamed(self, buffer: memoryview, end: int) -> int | None:
-        """Bytes from the run's GET up to ``end`` (opened here if need be), or None when
-        it failed for good (an expired link, a changed file): then the ranged path
-        decides."""
+    def _streamed(self, buffer: memoryview) -> int | None:
+        """Bytes from the run's GET (opened here if need be), or None when it failed for
+        good (an expired link, a changed file): then the ranged path decides."""
         if self._stream is None:
             self._stream = StreamFile(
-                self.client,
-                self.url,
-                self.size,
-                self.validator,
-                self.retry,
-                start=self._pos,
-                end=end,
+                self.client, self.url, self.size, self.validator, self.retry, start=self._pos
             )
         try:
             got = self._stream.readinto(buffer)

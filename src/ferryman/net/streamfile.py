@@ -26,9 +26,8 @@ from ferryman.net.http import check_partial, delay_after, shown_url, transport_e
 
 
 class StreamFile(io.RawIOBase):
-    """``size`` bytes at ``url``, front to back from ``start`` (to ``end``, when given:
-    no more is asked for); ``fetched`` counts body bytes received, ``requests`` the
-    GETs it took."""
+    """``size`` bytes at ``url``, front to back from ``start``; ``fetched`` counts body
+    bytes received, ``requests`` the GETs it took."""
 
     def __init__(
         self,
@@ -39,7 +38,6 @@ class StreamFile(io.RawIOBase):
         retry: Retry,
         *,
         start: int = 0,
-        end: int | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -50,7 +48,6 @@ class StreamFile(io.RawIOBase):
         self.fetched = 0
         self.requests = 0
         self._pos = start
-        self.end = size if end is None else min(end, size)  # asked up to here, not past
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
         self._pending = b""
@@ -62,11 +59,11 @@ class StreamFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._pos >= self.end or len(buffer) == 0:
+        if self._pos >= self.size or len(buffer) == 0:
             return 0
         if not self._pending:
             self._pending = self._next_chunk()
-        taken = self._pending[: min(len(buffer), self.end - self._pos)]
+        taken = self._pending[: len(buffer)]
         self._pending = self._pending[len(taken) :]
         buffer[: len(taken)] = taken
         self._pos += len(taken)
@@ -104,8 +101,7 @@ class StreamFile(io.RawIOBase):
             abort.pause(delay_after(problem, failures, self.retry, random.Random()))
 
     def _connect(self) -> None:
-        last = "" if self.end >= self.size else str(self.end - 1)
-        headers = {"Range": f"bytes={self._pos}-{last}"}
+        headers = {"Range": f"bytes={self._pos}-"}
         if self.validator and self._pos:
             headers["If-Range"] = self.validator
         self.requests += 1

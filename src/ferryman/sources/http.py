@@ -10,7 +10,6 @@ read from there like a local input.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import urllib.parse
@@ -396,6 +395,8 @@ def _tar_read(link: _Pinned, name: str, content_type: str | None) -> bool:
 def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions) -> ArchiveReader:
     """libarchive over one GET of the whole body, resumed by Range when cut; in its box
     (``archive.box.stream``), in-process only where no child can be forked."""
+    import io  # lazy: start-up
+
     from ferryman.archive.box.stream import BoxedStreamReader  # lazy: start-up
     from ferryman.archive.libarchive.backend import LibarchiveReader  # lazy: start-up
     from ferryman.net.streamfile import StreamFile  # lazy: start-up
@@ -413,9 +414,7 @@ def _zip_in_place(
     stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
 ) -> ArchiveReader:
     from ferryman.archive.zipfile_backend import ZipfileReader  # lazy: start-up
-    from ferryman.net.rangefile import READ_AHEAD, RangeFile  # lazy: start-up
+    from ferryman.net.rangefile import open_range_file  # lazy: start-up
 
-    remote = RangeFile(link.client, link.url, link.size, link.validator, link.retry)
-    buffered = stack.enter_context(io.BufferedReader(remote, READ_AHEAD))
-    # Each entry asked for up to its end, no further: a restart or a skip fetches no more.
-    return ZipfileReader(buffered, name, options.archive, extent=remote.want)
+    pinned = open_range_file(link.client, link.url, link.size, link.validator, link.retry)
+    return ZipfileReader(stack.enter_context(pinned), name, options.archive)
