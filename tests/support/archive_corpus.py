@@ -368,6 +368,10 @@ def gen_zip(src: Path, out: Path) -> Iterator[Sample]:
     yield Sample(
         "zip", dest, "size + 4 GiB in the central directory, data descriptors", contents=contents
     )
+    dest = out / "zip-size-off-4gib-local-too.zip"
+    contents = (b"hello", b"both headers say 4 GiB more")
+    dest.write_bytes(_zip_size_off_by_4gib(*contents, local_too=True))
+    yield Sample("zip", dest, "size + 4 GiB in both headers' ZIP64 extras", contents=contents)
 
 
 def gen_iso(src: Path, out: Path) -> Iterator[Sample]:
@@ -787,9 +791,13 @@ class _Unseekable:
         self._raw.flush()  # type: ignore[attr-defined]
 
 
-def _zip_size_off_by_4gib(*contents: bytes, descriptor: bool = False) -> bytes:
+def _zip_size_off_by_4gib(
+    *contents: bytes, descriptor: bool = False, local_too: bool = False
+) -> bytes:
     """A zip whose central directory gives each deflated entry's size + 4 GiB in a
-    ZIP64 extra field (the local headers are right), as some ZIP64 writers did."""
+    ZIP64 extra field (the local headers are right), as some ZIP64 writers did;
+    ``local_too``: the local header's ZIP64 extra lies the same way (libarchive's
+    ``test_read_format_zip_uncompressed_size_off_by_4gib`` kind)."""
     local = b""
     central = b""
     for i, data in enumerate(contents):
@@ -800,10 +808,14 @@ def _zip_size_off_by_4gib(*contents: bytes, descriptor: bool = False) -> bytes:
         offset = len(local)
         flags = 0x08 if descriptor else 0
         sizes = (0, 0, 0) if descriptor else (crc, len(packed), len(data))
+        lie = struct.pack("<HHQQ", 1, 16, len(data) + (1 << 32), len(packed)) if local_too else b""
+        if local_too and not descriptor:
+            sizes = (crc, 0xFFFFFFFF, 0xFFFFFFFF)
         local += struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, *sizes, len(name), 0
-        )
-        local += name + packed
+            "<IHHHHHIIIHH", 0x04034B50, 45 if local_too else 20, flags, 8, 0, 0x21, *sizes,
+            len(name), len(lie),
+        )  # fmt: skip
+        local += name + lie + packed
         if descriptor:
             local += struct.pack("<IIII", 0x08074B50, crc, len(packed), len(data))
         extra = struct.pack("<HHQ", 1, 8, len(data) + (1 << 32))
