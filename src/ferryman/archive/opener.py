@@ -265,7 +265,8 @@ class _FallbackReader:
                 # Unsupported, or a stalled or dead libarchive, at any entry; the
                 # archive unreadable by libarchive at its first, in a format 7zz reads.
                 anywhere = exc.code in (_UNSUPPORTED, DECODER_FAILED)
-                if index > 0 and self._fmt in SEVEN_IF_CLEAN and exc.code in _BROKEN:
+                # (A cut archive, "truncated", 7zz cannot read whole either: not tested.)
+                if index > 0 and self._fmt in SEVEN_IF_CLEAN and exc.code == _BROKEN[0]:
                     self._tar_to_7zz(index, exc)  # or libarchive's error stands
                     continue
                 if not ((anywhere or index == 0) and self._hand_over(exc)):
