@@ -41,6 +41,7 @@ from bench import (
     watch,
     web,
     webdav,
+    zip_kills,
 )
 from bench._common import (
     Check,
@@ -53,6 +54,7 @@ from bench._common import (
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "pipeline": pipeline.run,
+    "zip-kills": zip_kills.run,
     "streaming": streaming.run,
     "memory": memory.run,
     "archives": archives.run,

@@ -19,6 +19,7 @@ import re
 import shutil
 import struct
 import subprocess
+import tarfile
 import tempfile
 import threading
 import zipfile
@@ -225,6 +226,11 @@ def gen_gnutar(src: Path, out: Path) -> Iterator[Sample]:
         dest = out / "gnutar-gnu.tar.Z"
         if plain.exists() and _run(["sh", "-c", f"compress -c '{plain}' > '{dest}'"]):
             yield Sample("tar", dest, "tar | compress")
+        for label, _flags in variants:  # a sparse tar in a .tar.Z, as gtar -S | compress
+            plain = out / f"gnutar-sparse-{label}.tar"
+            dest = out / f"gnutar-sparse-{label}.tar.Z"
+            if plain.exists() and _run(["sh", "-c", f"compress -c '{plain}' > '{dest}'"]):
+                yield Sample("tar", dest, f"tar --sparse ({label}) | compress")
         one = out / "single-readme.txt.Z"
         readme = src / "notes" / "readme.txt"
         if _run(["sh", "-c", f"compress -c '{readme}' > '{one}'"]):
@@ -242,6 +248,34 @@ def gen_gnutar(src: Path, out: Path) -> Iterator[Sample]:
         readme = src / "notes" / "readme.txt"
         if _run(["sh", "-c", f"{tool} -c '{readme}' > '{one}'"]):
             yield Sample("single", one, f"{tool} (one file)", decompress=(tool, "-dc"))
+
+
+def gen_large_pax(src: Path, out: Path) -> Iterator[Sample]:
+    """pax attributes over 1 MiB (libarchive 3.6 refuses them: "Special header too
+    large"; 7-Zip and bsdtar 3.7 read them): on every entry (GNU tar's
+    ``--pax-option``), and on one entry in the middle (Python's tarfile), each plain
+    and through compress and gzip."""
+    made: list[tuple[Path, str]] = []
+    value = "+" * 120_000  # ten of them: a 1.2 MB header per entry (argv holds 128 KiB each)
+    options = [f"--pax-option=x{n}:={value}" for n in range(10)]
+    every = out / "pax-large-every.tar"
+    if _have("tar") and _run(["tar", "-cf", every, "--format=pax", *options, "-C", src, "."]):
+        made.append((every, "tar --format=pax --pax-option (1.2 MB on every entry)"))
+    middle = out / "pax-large-middle.tar"
+    with tarfile.open(middle, "w", format=tarfile.PAX_FORMAT) as tar:
+        for number, (rel, full) in enumerate(_files(src)):
+            info = tar.gettarinfo(str(full), arcname=rel)
+            if number == 1:
+                info.pax_headers = {"comment": "+" * 2_000_000}
+            with full.open("rb") as data:
+                tar.addfile(info, data)
+    made.append((middle, "tarfile, a 2 MB pax comment on the second entry"))
+    for plain, how in made:
+        yield Sample("tar", plain, how)
+        for tool, ext in (("compress", "Z"), ("gzip", "gz")):
+            dest = plain.with_name(f"{plain.name}.{ext}")
+            if _have(tool) and _run(["sh", "-c", f"{tool} -c '{plain}' > '{dest}'"]):
+                yield Sample("tar", dest, f"{how} | {tool}")
 
 
 def gen_7zz(src: Path, out: Path) -> Iterator[Sample]:
@@ -334,6 +368,10 @@ def gen_zip(src: Path, out: Path) -> Iterator[Sample]:
     yield Sample(
         "zip", dest, "size + 4 GiB in the central directory, data descriptors", contents=contents
     )
+    dest = out / "zip-size-off-4gib-local-too.zip"
+    contents = (b"hello", b"both headers say 4 GiB more")
+    dest.write_bytes(_zip_size_off_by_4gib(*contents, local_too=True))
+    yield Sample("zip", dest, "size + 4 GiB in both headers' ZIP64 extras", contents=contents)
 
 
 def gen_iso(src: Path, out: Path) -> Iterator[Sample]:
@@ -532,6 +570,7 @@ def collection(folder: Path) -> list[Sample]:
 GENERATORS: dict[str, Generator] = {
     "bsdtar": gen_bsdtar,
     "gnutar": gen_gnutar,
+    "largepax": gen_large_pax,
     "7zz": gen_7zz,
     "zip": gen_zip,
     "iso": gen_iso,
@@ -752,9 +791,13 @@ class _Unseekable:
         self._raw.flush()  # type: ignore[attr-defined]
 
 
-def _zip_size_off_by_4gib(*contents: bytes, descriptor: bool = False) -> bytes:
+def _zip_size_off_by_4gib(
+    *contents: bytes, descriptor: bool = False, local_too: bool = False
+) -> bytes:
     """A zip whose central directory gives each deflated entry's size + 4 GiB in a
-    ZIP64 extra field (the local headers are right), as some ZIP64 writers did."""
+    ZIP64 extra field (the local headers are right), as some ZIP64 writers did;
+    ``local_too``: the local header's ZIP64 extra lies the same way (libarchive's
+    ``test_read_format_zip_uncompressed_size_off_by_4gib`` kind)."""
     local = b""
     central = b""
     for i, data in enumerate(contents):
@@ -765,10 +808,14 @@ def _zip_size_off_by_4gib(*contents: bytes, descriptor: bool = False) -> bytes:
         offset = len(local)
         flags = 0x08 if descriptor else 0
         sizes = (0, 0, 0) if descriptor else (crc, len(packed), len(data))
+        lie = struct.pack("<HHQQ", 1, 16, len(data) + (1 << 32), len(packed)) if local_too else b""
+        if local_too and not descriptor:
+            sizes = (crc, 0xFFFFFFFF, 0xFFFFFFFF)
         local += struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, *sizes, len(name), 0
-        )
-        local += name + packed
+            "<IHHHHHIIIHH", 0x04034B50, 45 if local_too else 20, flags, 8, 0, 0x21, *sizes,
+            len(name), len(lie),
+        )  # fmt: skip
+        local += name + lie + packed
         if descriptor:
             local += struct.pack("<IIII", 0x08074B50, crc, len(packed), len(data))
         extra = struct.pack("<HHQ", 1, 8, len(data) + (1 << 32))

@@ -29,37 +29,25 @@ from ferryman.archive.reader import (
     ReadAgain,
     detect_format,
 )
+from ferryman.archive.seven_formats import (
+    SEVEN_DECODES,
+    SEVEN_FIRST,
+    SEVEN_IF_CLEAN,
+    SEVEN_ONLY,
+    SEVEN_READS_TOO,
+    SEVEN_TRIES,
+    plain_name,
+)
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
     from ferryman.archive.sevenzip.backend import SevenZip, SevenZipReader
+    from ferryman.archive.sevenzip.layer import UnpackedLayer
 
 log = logging.getLogger(__name__)
 
 _UNSUPPORTED = "archive.unsupported"
-# Formats 7zz reads when libarchive cannot open them at all.
-_SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wim", "xar", "7z"})
-# Formats 7zz reads better, when it is there: libarchive 3.6 fails the CRC of LHA
-# entries other tools write.
-_SEVEN_FIRST = frozenset({"lha"})
-# Formats whose entries 7zz lists as libarchive does, so that an entry libarchive fails
-# before its first byte (its decoder gives up, or runs out of its box's memory) can be
-# read by 7zz, with the rest: zip and RAR besides the formats above (not ISO: 7zz hands
-# out zisofs files still compressed; not tar or a compressed stream, which 7zz lists
-# as one layer: ``x.tar`` for ``x.tar.gz``).
-_SEVEN_DECODES = (_SEVEN_READS_TOO - {"iso9660"}) | {"zip", "rar"}
-# Formats 7zz reads too, where libarchive fails at the first entry, but which it lists
-# as another layer (``x.tar`` for ``x.tar.Z``, read then as a nested archive): handed to
-# 7zz only when it tests the whole archive clean (libarchive 3.6.2 refuses a pax header
-# of 8 MB, "Special header too large", that 7-Zip and newer libarchive read).
-_SEVEN_IF_CLEAN = frozenset({"tar", "compress", "gzip", "bzip2", "xz", "zstd", "lzma"})
-# Formats whose archive libarchive cannot read from its first entry on (a zip whose
-# central directory's offset is wrong: "Damaged Zip archive") go to 7zz too; if 7zz
-# cannot list it either, libarchive's error stands.
-_SEVEN_TRIES = frozenset({"zip", "rar"})
-# Of those, libarchive cannot read these at all: never handed back to it.
-_SEVEN_ONLY = frozenset({"wim"})
 # An archive's structure lost: what 7zz may read further (and libarchive after 7zz).
 _BROKEN = ("archive.unreadable", "archive.truncated")
 
@@ -158,7 +146,7 @@ class _FallbackReader:
     """libarchive first; on "archive.unsupported", 7zz from the entry that needed it.
 
     An entry one backend fails (damaged, in its eyes) is read by the other where both
-    list the format alike (``_SEVEN_DECODES``): libarchive's by 7zz, which then takes
+    list the format alike (``SEVEN_DECODES``): libarchive's by 7zz, which then takes
     the rest; 7zz's by libarchive, for that entry alone. Failed before its first byte,
     the other's bytes simply follow; after some were handed on, ``ReadAgain`` asks the
     caller to start the entry over. Each backend reads an entry at most once.
@@ -177,12 +165,15 @@ class _FallbackReader:
         self._exe: SevenZip | None = None
         self._yielded = 0  # entries handed out so far
         self._back_to_libarchive = False  # 7zz failed the archive's structure: no more switches
+        # A tar's names so far: where libarchive breaks, 7zz reads on if it agrees.
+        self._names: list[str] | None = [] if fmt in SEVEN_IF_CLEAN else None
+        self._layer: UnpackedLayer | None = None
         # Formats 7zz reads too, where libarchive's failure to open (or to find a
         # first entry: an SFX whose archive libarchive does not look for so far in)
         # hands the whole archive to 7zz.
-        self._seven_too = fmt in _SEVEN_READS_TOO
-        self._seven_decodes = fmt in _SEVEN_DECODES
-        if fmt in _SEVEN_FIRST and self._seven() is not None:
+        self._seven_too = fmt in SEVEN_READS_TOO
+        self._seven_decodes = fmt in SEVEN_DECODES
+        if fmt in SEVEN_FIRST and self._seven() is not None:
             try:
                 self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
                 return
@@ -212,7 +203,7 @@ class _FallbackReader:
         try:
             self._switch(skip, exc)
         except FerrymanError as seven:
-            if self._fmt in _SEVEN_TRIES and exc.code in _BROKEN:
+            if self._fmt in SEVEN_TRIES and exc.code in _BROKEN:
                 raise exc from seven
             raise
 
@@ -224,9 +215,9 @@ class _FallbackReader:
             return self._seven() is not None
         if exc.code not in _BROKEN:
             return False
-        if self._seven_too or (self._fmt in _SEVEN_TRIES and self._seven() is not None):
+        if self._seven_too or (self._fmt in SEVEN_TRIES and self._seven() is not None):
             return True
-        exe = self._seven() if self._fmt in _SEVEN_IF_CLEAN else None
+        exe = self._seven() if self._fmt in SEVEN_IF_CLEAN else None
         return exe is not None and _reads_whole(exe, self._path)
 
     @property
@@ -239,7 +230,11 @@ class _FallbackReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._current.__exit__(None, None, None)
+        try:
+            self._current.__exit__(None, None, None)
+        finally:
+            if self._layer is not None:
+                self._layer.close()
 
     def consumed(self) -> int:
         return self._current.consumed()
@@ -270,10 +265,16 @@ class _FallbackReader:
                 # Unsupported, or a stalled or dead libarchive, at any entry; the
                 # archive unreadable by libarchive at its first, in a format 7zz reads.
                 anywhere = exc.code in (_UNSUPPORTED, DECODER_FAILED)
+                # (A cut archive, "truncated", 7zz cannot read whole either: not tested.)
+                if index > 0 and self._fmt in SEVEN_IF_CLEAN and exc.code == _BROKEN[0]:
+                    self._tar_to_7zz(index, exc)  # or libarchive's error stands
+                    continue
                 if not ((anywhere or index == 0) and self._hand_over(exc)):
                     raise
                 self._whole_to_7zz(index, exc)
                 continue
+            if self._names is not None:
+                self._names.append(entry.info.path)
             self._yielded = index + 1
             yield _FallbackEntry(self, entry)
             index += 1
@@ -341,7 +342,7 @@ class _FallbackReader:
                 return None
             return lambda: self._by_libarchive(entry, exc)
         # A data error in a format 7zz decodes too: 7zz gets the entry and the rest
-        # (``_SEVEN_DECODES``).
+        # (``SEVEN_DECODES``).
         decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
         decodes = decodes or exc.code == DECODER_FAILED
         if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
@@ -379,7 +380,7 @@ class _FallbackReader:
     def _libarchive_reads(self) -> bool:
         """Whether libarchive lists this format as 7zz does (an entry of one is the same
         entry of the other)."""
-        return self._seven_decodes and self._fmt not in _SEVEN_ONLY
+        return self._seven_decodes and self._fmt not in SEVEN_ONLY
 
     def _replacement(self, entry: ArchiveEntry, cause: FerrymanError) -> Iterator[bytes]:
         """``entry`` read by 7zz, which takes over the rest of the archive."""
@@ -429,6 +430,28 @@ class _FallbackReader:
         self._switched = True
         self._current = _seven_reader(exe, self._path, self._options)
         self._skip_to(skip)
+
+    def _tar_to_7zz(self, skip: int, cause: FerrymanError) -> None:
+        """A tar (or one in a compressed stream) libarchive broke in after ``skip``
+        entries, read on by 7zz when it reads the archive clean and lists the same
+        names first; else ``cause`` stands (nothing skipped or read twice on a guess)."""
+        exe = self._seven()
+        if exe is None or self._names is None or not _reads_whole(exe, self._path):
+            raise cause
+        from ferryman.archive.sevenzip.layer import tar_reader  # lazy: as 7zz's backend
+
+        try:
+            reader, self._layer = tar_reader(exe, self._path, self._fmt, self._options)
+        except FerrymanError as exc:
+            raise cause from exc
+        self._current.__exit__(None, None, None)
+        self._current = reader
+        self._switched = True
+        self._entries = iter(reader)
+        for name in self._names[:skip]:
+            same = next(self._entries, None)
+            if same is None or plain_name(same.info.path) != plain_name(name):
+                raise cause
 
     def _switch_back(self, skip: int, cause: FerrymanError) -> None:
         """Reopen with libarchive before entry ``skip``, for good (7zz lost the

@@ -23,6 +23,12 @@ from ferryman.errors import FerrymanError
 from ferryman.media import apng
 from ferryman.media.budget import check_budget
 from ferryman.media.heif_boxes import HEADER_BYTES, parse_header
+from ferryman.media.jpeg_header import (
+    EXIF_DEGREES,
+    EXIF_MIRRORED,
+    EXIF_ORIENTATION,
+    EXIF_TRANSPOSED,
+)
 from ferryman.media.openers import check_claimed_size, check_decoder, ensure_openers, named
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.media.taken import as_seconds, container_taken, exif_taken
@@ -50,10 +56,11 @@ _ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
 # Give up looking for a first frame after this many packets: a stream cut mid-GOP (TS
 # recordings) only decodes from the next keyframe, which can be seconds in.
 _MAX_DECODE_PACKETS = 1000
-_EXIF_ORIENTATION = 0x0112
-_EXIF_TRANSPOSED = frozenset({5, 6, 7, 8})  # orientations that rotate by 90 or 270 degrees
-_EXIF_DEGREES = {3: 180, 4: 180, 5: 90, 6: 270, 7: 270, 8: 90}  # counter-clockwise to fix
-_EXIF_MIRRORED = frozenset({2, 4, 5, 7})
+# Shared with the engine's header read of a plain JPEG (one table for both).
+_EXIF_ORIENTATION = EXIF_ORIENTATION
+_EXIF_TRANSPOSED = EXIF_TRANSPOSED
+_EXIF_DEGREES = EXIF_DEGREES
+_EXIF_MIRRORED = EXIF_MIRRORED
 # A colour key (tRNS) makes these modes transparent: the plan must see the alpha.
 _KEYED_MODES = {"P": "PA", "L": "LA", "RGB": "RGBA", "1": "LA"}
 # What Pillow raises on a later TIFF page it cannot set up (TypeError: no size).

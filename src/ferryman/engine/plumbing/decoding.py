@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.media.box.pool import DecodeLimits, Stopped
 from ferryman.media.declared import check_declared
+from ferryman.media.jpeg_header import probe_header
 from ferryman.model import MediaInfo, MediaKind
 from ferryman.net import abort
 
@@ -59,6 +60,11 @@ def probe(options: MediaOptions, path: Path, size: int | None) -> MediaInfo:
 def probe_image(
     options: MediaOptions, path: Path, size: int | None, max_bytes: int | None = None
 ) -> MediaInfo:
+    """A plain JPEG's header read here (``media.jpeg_header``: bounded, total, no
+    decoder); any other picture probed by Pillow in the box."""
+    quick = probe_header(path, options.max_image_pixels, max_bytes)
+    if quick is not None:
+        return quick
     found = decode(options, "ferryman.media.probe:probe_image", path, None, max_bytes, size=size)
     return cast(MediaInfo, found)
 

@@ -1,0 +1,89 @@
+"""``python -m bench zip-kills``: a zip read in place over HTTP, `ferryman run` killed
+ten times at seeded random moments (0-0.4 s after its bytes start to flow); the bytes
+a real loopback server sent, against the zip's size (issue 83: at most 1.3x on a
+10 MB zip, 1.05x on a 1 GB one). ``BENCH_ZIP_MB``: the zip's size (10).
+
+The zip: JPEGs of random pixels (~185 KB each), stored. Each run is a real `ferryman`
+process on one data folder; the server counts the body bytes it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+from bench._common import Check, Result, progress, scratch
+
+KILLS = 10
+
+
+def _zip(megabytes: float, seed: int) -> bytes:
+    from PIL import Image
+
+    rng = random.Random(seed)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        number = 0
+        while out.tell() < megabytes * 1e6:
+            image = Image.frombytes("RGB", (640, 480), rng.randbytes(640 * 480 * 3))
+            photo = io.BytesIO()
+            image.save(photo, "JPEG", quality=75)
+            zf.writestr(f"p{number:05d}.jpg", photo.getvalue())
+            number += 1
+    return out.getvalue()
+
+
+def run(args: argparse.Namespace) -> Result:
+    from tests.support.httpserve import serving
+
+    megabytes = float(os.environ.get("BENCH_ZIP_MB", "10"))
+    result = Result("zip-kills", f"a {megabytes:.0f} MB zip read in place, killed {KILLS} times")
+    rng = random.Random(83)
+    with scratch("zip-kills", args.tmp_dir, args.keep) as root:
+        data = _zip(megabytes, 83)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+        env |= {
+            "FERRYMAN_DATA_DIR": str(root / "data"),
+            "FERRYMAN_POLL_SECONDS": "0.05",
+            "FERRYMAN_SPACE_FLOOR": "0",
+            "FERRYMAN_NETWORK__BLOCK_PRIVATE": "false",
+        }
+        ferryman = [sys.executable, "-m", "ferryman"]
+        with serving() as server:
+            server.add("/trip.zip", data)
+            subprocess.run(
+                [*ferryman, "add", server.url("/trip.zip"), "--to", f"library:{root / 'lib'}"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            kills = 0
+            while kills < KILLS:
+                before = server.served["/trip.zip"]
+                proc = subprocess.Popen([*ferryman, "run", "--until-idle"], env=env)
+                while proc.poll() is None and server.served["/trip.zip"] <= before:
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0.0, 0.4))
+                if proc.poll() is not None:
+                    break
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                progress(f"zip-kills: kill {kills}, {server.served['/trip.zip'] / len(data):.2f}x")
+            subprocess.run([*ferryman, "run", "--until-idle"], env=env, check=True)
+            served = server.served["/trip.zip"]
+    ratio = served / len(data)
+    limit = 1.3 if megabytes <= 100 else 1.05
+    result.notes.append(f"{len(data) / 1e6:.1f} MB zip, {kills} kills, {served / 1e6:.1f} MB sent")
+    result.checks.append(
+        Check("bytes sent over the zip", f"{ratio:.3f}x", f"<= {limit}x", ratio <= limit)
+    )
+    result.data = {"zip_bytes": len(data), "served": served, "kills": kills}
+    return result
