@@ -43,6 +43,7 @@ from ferryman.sinks.telegram_state import (
     caption_note,
 )
 from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
+from ferryman.sinks.telegram_topics import ForumTopics, folder_title
 from ferryman.telegram.accounts import AccountPool, Member
 from ferryman.telegram.early_pool import PoolEarlyUploads
 from ferryman.telegram.early_upload import GrowingFile
@@ -124,6 +125,7 @@ class TelegramSink(Sink):
         self.caption_limit = caption_limit
         self.clock = clock
         self.document_thumb = document_thumb  # the job's ``?thumb=``: documents show it
+        self.topics = ForumTopics(state.state)  # ``/topics``: a forum topic per folder
 
     def warm(self) -> None:
         """A job bound here started reading: log in and open the upload connections now,
@@ -371,7 +373,8 @@ class TelegramSink(Sink):
                 note = None if delivery.caption_final else caption_note(delivery)
                 await attempt.before_send()  # through a pool: its account is bound now
                 limit = min(self.caption_limit, member.caption_limit)
-                for chunk in _chunks(ready):
+                topics = await self._topics_of(client, peer, delivery, files, member)
+                for chunk in _chunks(ready, topics):
                     await self._send(
                         member,
                         client,
@@ -383,6 +386,7 @@ class TelegramSink(Sink):
                         note,
                         limit,
                         delivery.decoder,
+                        topics.get(chunk[0].send.slot),
                     )
         except TelegramWait as wait:
             await self._record_wait(member, wait, peer_key)
@@ -391,6 +395,20 @@ class TelegramSink(Sink):
             _raise_login_error(login, exc)  # a session not logged in failed what went first
             raise
         return ready
+
+    async def _topics_of(
+        self, client: Any, peer: Any, delivery: Delivery, files: list[Outgoing], member: Member
+    ) -> dict[int, int]:
+        """``/topics``: each slot's forum topic, by its file's top folder (each topic
+        found or made once, and recorded, before any album goes to it); else none."""
+        if not self.target.by_folder:
+            return {}
+        titles = {f.slot: folder_title(f.item.source_path, delivery.job.name) for f in files}
+        account = None if member.own else member.name
+        ids: dict[str, int] = {}
+        for title in dict.fromkeys(titles.values()):
+            ids[title] = await self.topics.topic_for(client, peer, delivery.job.id, title, account)
+        return {slot: ids[title] for slot, title in titles.items()}
 
     def _label(self) -> str:
         chat = str(self.target.chat)
@@ -638,11 +656,12 @@ class TelegramSink(Sink):
         note: SinkRecord | None,
         caption_limit: int,
         decoder: Decoder | None = None,
+        topic: int | None = None,
     ) -> None:
         refreshed = False
         duplicates = 0
         while chunk:
-            request = self._request(peer, chunk, caption, first_slot, caption_limit)
+            request = self._request(peer, chunk, caption, first_slot, caption_limit, topic)
             try:
                 result = await client(request)
             except tg.RandomIdDuplicateError:
@@ -678,14 +697,19 @@ class TelegramSink(Sink):
             return
 
     def _request(
-        self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None, limit: int
+        self,
+        peer: Any,
+        chunk: list[_Ready],
+        caption: str,
+        first_slot: int | None,
+        limit: int,
+        topic: int | None = None,
     ) -> Any:
         text = _fit_caption(caption, limit)
         reply_to = None
-        if self.target.topic:
-            reply_to = types.InputReplyToMessage(
-                reply_to_msg_id=self.target.topic, top_msg_id=self.target.topic
-            )
+        topic = topic or self.target.topic
+        if topic:
+            reply_to = types.InputReplyToMessage(reply_to_msg_id=topic, top_msg_id=topic)
 
         def message(r: _Ready) -> str:
             return text if r.send.slot == first_slot else ""
@@ -839,12 +863,14 @@ async def _at_most(limit: int, calls: list[Callable[[], Awaitable[_T]]]) -> list
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:
-    """Messages of at most ten, one family each; a file that fell back to a document
-    leaves its album whole instead of cutting it in two."""
-    families: dict[str, list[_Ready]] = {}
+def _chunks(ready: list[_Ready], topics: dict[int, int] | None = None) -> list[list[_Ready]]:
+    """Messages of at most ten, one family (and one forum topic: ``topics``, by slot)
+    each; a file that fell back to a document leaves its album whole instead of cutting
+    it in two."""
+    families: dict[tuple[int | None, str], list[_Ready]] = {}
     for r in ready:
-        families.setdefault(r.family, []).append(r)
+        topic = topics.get(r.send.slot) if topics else None
+        families.setdefault((topic, r.family), []).append(r)
     return [
         members[i : i + ALBUM_MAX]
         for members in families.values()
