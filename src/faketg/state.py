@@ -38,6 +38,7 @@ class Channel:
     topics: set[int] = field(default_factory=set)
     topic_titles: dict[int, str] = field(default_factory=dict)  # made by createForumTopic
     members_make_topics: bool = False  # else only admins may (Telegram's default)
+    pinned: set[int] = field(default_factory=set)  # messages pinned (admins pin)
 
 
 @dataclass(slots=True)

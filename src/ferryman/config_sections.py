@@ -5,6 +5,7 @@ them; loading and the runtime overrides are there too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -229,6 +230,12 @@ class TelegramSettings(BaseModel):
     )
     status_every_seconds: float = Field(
         7.0, ge=1, description="A job's status message is edited at most this often."
+    )
+    index: Literal["off", "topics", "always"] = Field(
+        "topics",
+        description="A job's index in a channel or group: one message listing every file"
+        " as a link, edited as albums arrive. topics: with a topic per folder (/topics);"
+        " always: in every channel or group; off: never.",
     )
     allow_private_links: bool = Field(
         False,

@@ -7,16 +7,19 @@ first topic; a search by title).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from telethon.tl import functions
 
+from faketg.state import StoredMessage
 from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_zip
+from ferryman.sinks.telegram_index import Line, pages
 from ferryman.sinks.telegram_target import telegram_target
 from ferryman.sinks.telegram_topics import folder_title
 from tests.telegram.test_telegram_sink import World
@@ -157,3 +160,102 @@ def test_topics_are_written_after_a_forum_chat_and_never_for_saved_messages() ->
 )
 def test_a_files_topic_is_its_top_folder(path: str, title: str) -> None:
     assert folder_title(path, "job") == title
+
+
+def _index_messages(w: World, forum_id: int) -> list[StoredMessage]:
+    chat = w.server.chat(w.server.channels[forum_id])
+    return [m for m in chat if m.media is None and m.action is None]
+
+
+def _linked(text: str) -> set[str]:
+    return set(re.findall(r"https://t\.me/c/\S+", text))
+
+
+async def test_each_topic_has_an_index_of_links_to_every_file_edited_as_albums_arrive(
+    tmp_path: Path,
+) -> None:
+    w = await World.logged_in(tmp_path, album_size=2)
+    forum_id = _forum_world(w)
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", TREE))
+    store = await w.store()
+    await intake.add_source(store, archive, dest=f"telegram:-100{forum_id}/topics")
+    await w.run(store)
+
+    topics = _topics(w, forum_id)
+    forum = w.server.channels[forum_id]
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    indexes = _index_messages(w, forum_id)
+    assert sorted(m.topic_id for m in indexes) == sorted(topics.values())  # one per topic
+    for index in indexes:
+        wanted = {
+            f"https://t.me/c/{forum_id}/{index.topic_id}/{m.id}"
+            for m in media
+            if m.topic_id == index.topic_id
+        }
+        assert _linked(index.text) == wanted
+    day1 = next(m for m in indexes if m.topic_id == topics["Day 1"])
+    assert day1.text.startswith("trip — 3 files")
+    assert day1.edits >= 1  # its 3 files came in two albums of at most two
+    assert {m.id for m in indexes} <= forum.pinned
+    await store.close()
+
+
+async def test_a_long_index_goes_on_in_further_messages_within_telegrams_length(
+    tmp_path: Path,
+) -> None:
+    w = await World.logged_in(tmp_path, telegram={"index": "always"})
+    channel = w.server.add_channel("Big", admins=[w.me])
+    names = [f"{'a-rather-long-file-name-' * 3}{i:03d}.jpg" for i in range(60)]
+    archive = make_zip(tmp_path / "many.zip", _tree(tmp_path / "in", names))
+    store = await w.store()
+    await intake.add_source(store, archive, dest=f"telegram:-100{channel.id}")
+    await w.run(store)
+
+    chat = w.server.chat(channel)
+    media = [m for m in chat if m.media is not None]
+    pages = [m for m in chat if m.media is None]
+    assert len(media) == 60
+    assert len(pages) == 2 and all(len(p.text) <= 4096 for p in pages)
+    assert set().union(*(_linked(p.text) for p in pages)) == {
+        f"https://t.me/c/{channel.id}/{m.id}" for m in media
+    }
+    assert "(2 of 2)" in pages[1].text
+    await store.close()
+
+
+async def test_no_index_in_a_plain_chat_unless_asked(tmp_path: Path) -> None:
+    w = await World.logged_in(tmp_path)
+    store = await w.store()
+    await intake.add_source(store, w.photo_zip(3), dest="telegram:@dest")
+    await w.run(store)
+    assert all(m.media is not None for m in w.server.chat(w.channel))
+    await store.close()
+
+
+async def test_an_index_whose_answer_was_lost_is_sent_once(tmp_path: Path) -> None:
+    w = await World.logged_in(tmp_path)
+    forum_id = _forum_world(w)
+    w.server.inject(functions.messages.SendMessageRequest, "RPC_CALL_FAIL", after=True)
+    w.server.inject(functions.messages.EditMessageRequest, "RPC_CALL_FAIL", after=True)
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", ["Day 1/a.jpg", "b.jpg"]))
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{forum_id}/topics")
+    await w.run(store)
+
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    indexes = _index_messages(w, forum_id)
+    assert len(indexes) == 2  # one a topic, none twice
+    media = [m for m in w.server.chat(w.server.channels[forum_id]) if m.media is not None]
+    assert set().union(*(_linked(m.text) for m in indexes)) == {
+        f"https://t.me/c/{forum_id}/{m.topic_id}/{m.id}" for m in media
+    }
+    await store.close()
+
+
+def test_index_pages_keep_every_line_whole_and_under_the_length() -> None:
+    lines = [Line(i // 10, i % 10, 5, f"{'x' * (i % 97)}{i}.jpg", 1000 + i) for i in range(400)]
+    texts = pages("job", lines, 123)
+    assert all(len(t) <= 4096 for t in texts)
+    shown = [ln for t in texts for ln in t.splitlines()[1:]]
+    assert len(shown) == 400
+    assert shown[0].endswith("https://t.me/c/123/5/1000")

@@ -1,11 +1,13 @@
-"""Forum topics: ``messages.createForumTopic`` and ``messages.getForumTopics``.
+"""Forum topics (``messages.createForumTopic``, ``messages.getForumTopics``) and pins
+(``messages.updatePinnedMessage``).
 
 As Telegram does: only a forum supergroup has topics (``CHANNEL_FORUM_MISSING``); only
 an admin makes one unless the group lets its members (``CHAT_ADMIN_REQUIRED``); a title
 has 1 to 128 characters; a topic is the service message that made it, so its id is that
 message's and a post into it names it as ``top_msg_id``. Making one takes a
 ``random_id`` as a send does: a repeat answers with the first request's topic and makes
-nothing new. A search (``q``) finds the titles holding it, newest first.
+nothing new. A search (``q``) finds the titles holding it, newest first. In a channel
+or group only an admin pins (``CHAT_ADMIN_REQUIRED``).
 """
 
 from __future__ import annotations
@@ -105,7 +107,31 @@ async def get_forum_topics(server: FakeTelegram, call: Call, req: Any) -> Any:
     )
 
 
+async def update_pinned_message(server: FakeTelegram, call: Call, req: Any) -> Any:
+    peer = resolve_peer(server, call, req.peer, write=True)
+    if peer[0] != "channel":
+        return types.Updates([], [], [], when(server.clock()), 0)
+    ch = server.channels[peer[1]]
+    if call.me().id not in ch.admins:
+        raise RpcFault(403, "CHAT_ADMIN_REQUIRED")
+    box = server.box("channel", ch.id)
+    if not any(m.id == req.id for m in box.messages):
+        raise RpcFault(400, "MESSAGE_ID_INVALID")
+    if req.unpin:
+        ch.pinned.discard(req.id)
+    else:
+        ch.pinned.add(req.id)
+    box.pts += 1
+    update = types.UpdatePinnedChannelMessages(
+        channel_id=ch.id, messages=[req.id], pts=box.pts, pts_count=1, pinned=not req.unpin
+    )
+    box.updates.append((box.pts, update))
+    users, chats = entities_for(server, [peer], call.account)
+    return types.Updates([update], users, chats, when(server.clock()), 0)
+
+
 HANDLERS: dict[type, Any] = {
+    functions.messages.UpdatePinnedMessageRequest: update_pinned_message,
     functions.messages.CreateForumTopicRequest: create_forum_topic,
     functions.messages.GetForumTopicsRequest: get_forum_topics,
 }

@@ -33,6 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
+from ferryman.sinks.telegram_index import JobIndex
 from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
     AlbumRecords,
@@ -111,6 +112,7 @@ class TelegramSink(Sink):
         caption_limit: int,
         clock: Callable[[], float],
         document_thumb: Path | None = None,
+        index: str = "topics",
     ) -> None:
         self.accounts = accounts  # the pool: each album through one of its accounts
         # One account: two albums under way (one uploading, one sending) keep it busy.
@@ -126,6 +128,12 @@ class TelegramSink(Sink):
         self.clock = clock
         self.document_thumb = document_thumb  # the job's ``?thumb=``: documents show it
         self.topics = ForumTopics(state.state)  # ``/topics``: a forum topic per folder
+        # ``telegram.index``: a job's index of links, with topics ("topics") or always
+        self.index = (
+            JobIndex(state.state)
+            if index == "always" or (index == "topics" and target.by_folder)
+            else None
+        )
 
     def warm(self) -> None:
         """A job bound here started reading: log in and open the upload connections now,
@@ -167,6 +175,8 @@ class TelegramSink(Sink):
         dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
         refused = dict.fromkeys(sorted(dropped), REFUSED)
         sent = [p for p in sends if p.state == "sent"]
+        if sent and self.index is not None:
+            await self._indexed(delivery, sent)
         if sent:
             return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
         if sends and all(p.state == "dropped" for p in sends):
@@ -174,6 +184,32 @@ class TelegramSink(Sink):
             # in quarantine, as it does a single refused file of an album that went out.
             return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
         raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
+
+    async def _indexed(self, delivery: Delivery, sent: list[PlannedSend]) -> None:
+        """The album's files recorded as lines of the job's index, then the index made to
+        match every line recorded (``sinks/telegram_index``), before the album is
+        recorded delivered: a kill in between repeats both, and the index ends right."""
+        assert self.index is not None
+        job, album = delivery.job, delivery.album
+        files = {(f.item.id, f.part): f for f in outgoing_files(album)}
+        topics = await self.topics.recorded(job.id) if self.target.by_folder else {}
+
+        def topic_of(f: Outgoing) -> int | None:
+            return topics.get(folder_title(f.item.source_path, job.name), self.target.topic)
+
+        await self.index.record_album(album.id, album.seq, sent, files, topic_of)
+
+        async def client_of(name: str | None) -> Any:
+            member = self.accounts.member(name)
+            return None if member is None else await member.hub.client()
+
+        account = sent[0].account
+        client = await client_of(account)
+        if client is None:
+            return
+        peer = await self._peer(client)
+        async with self.accounts.index_lock:  # one writer of indexes in this engine
+            await self.index.write(job.id, job.name, peer, account, client_of)
 
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
         """The job ended: each album sent before its number of albums was known ("1/3+")

@@ -131,4 +131,5 @@ class TelegramKind(SinkKind):
             caption_limit=env.policy.caption_chars,
             clock=env.state.now,
             document_thumb=Path(env.options.thumb) if env.options.thumb else None,
+            index=env.settings.telegram.index,
         )

@@ -81,6 +81,14 @@ class ForumTopics:
         log.info("job %s: forum topic '%s' is %s", job_id, title, made)
         return made
 
+    async def recorded(self, job_id: int) -> dict[str, int]:
+        """The job's topics made or found so far: title → id."""
+        return {
+            r.key.removeprefix(_KEY): int(r.value["id"])
+            for r in await self.state.records(job_id)
+            if r.key.startswith(_KEY) and r.value.get("id")
+        }
+
     async def _record(self, job_id: int, key: str) -> SinkRecord | None:
         return next((r for r in await self.state.records(job_id) if r.key == key), None)
 
