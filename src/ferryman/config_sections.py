@@ -334,6 +334,17 @@ class TorboxSettings(BaseModel):
     )
 
 
+class RcloneSettings(BaseModel):
+    """Where ``rclone:REMOTE:path`` destinations find their remotes."""
+
+    model_config = ConfigDict(extra="forbid")
+    config: Path | None = Field(
+        None,
+        description="The rclone.conf naming the remotes (unset: rclone's own default,"
+        " ~/.config/rclone/rclone.conf).",
+    )
+
+
 class LinksSettings(BaseModel):
     """Links to media (pages and platforms, through yt-dlp)."""
 
