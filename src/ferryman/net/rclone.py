@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from ferryman.errors import FerrymanError
+from ferryman.resources import Shared
 
 log = logging.getLogger(__name__)
 
@@ -164,18 +165,29 @@ class Rclone:
         remote: str,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """``source`` (a local file) copied to ``fs`` + ``remote``, as an rc job polled
-        to its end; ``progress`` told the bytes sent from rclone's own stats."""
-        group = f"ferryman-{secrets.token_hex(6)}"
-        started = await self.call(
+        """``source`` (a local file) copied to ``fs`` + ``remote``."""
+        await self.run_job(
             "operations/copyfile",
-            srcFs=str(source.parent),
-            srcRemote=source.name,
-            dstFs=fs,
-            dstRemote=remote,
-            _async=True,
-            _group=group,
+            {
+                "srcFs": str(source.parent),
+                "srcRemote": source.name,
+                "dstFs": fs,
+                "dstRemote": remote,
+            },
+            progress,
         )
+
+    async def run_job(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """An rc call run as an rc job (``operations/copyfile``, ``sync/copy``), polled to
+        its end; ``progress`` told the bytes moved from rclone's own stats. A cancel stops
+        the job in rclone too."""
+        group = f"ferryman-{secrets.token_hex(6)}"
+        started = await self.call(method, **params, _async=True, _group=group)
         job = int(started["jobid"])
         try:
             while True:
@@ -186,7 +198,7 @@ class Rclone:
                 if status.get("finished"):
                     if not status.get("success"):
                         raise FerrymanError(
-                            "rclone.failed", f"rclone copy to {fs}{remote}: {status.get('error')}"
+                            "rclone.failed", f"rclone {method}: {status.get('error')}"
                         )
                     return
                 await asyncio.sleep(POLL_SECONDS)
@@ -213,6 +225,12 @@ class Rclone:
             await proc.wait()
 
 
+def shared_rclone(resources: Shared) -> Rclone:
+    """The engine's one ``rclone rcd`` (made on first use, ended with the engine)."""
+    config = resources.settings.rclone.config
+    return resources.get("rclone", lambda: Rclone(config))
+
+
 def remote_fs(target: str) -> str:
     """``REMOTE:path`` as rclone's ``fs`` for the folder (its objects named relative to
     it: an absolute path on a local remote stays absolute)."""
@@ -227,4 +245,4 @@ def hashes_of(item: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items() if v}
 
 
-__all__ = ["Rclone", "hashes_of", "rclone_binary", "remote_fs"]
+__all__ = ["Rclone", "hashes_of", "rclone_binary", "remote_fs", "shared_rclone"]

@@ -16,27 +16,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import Item, SinkRecord
 from ferryman.naming import delivered_name, zip_member
-from ferryman.net.rclone import Rclone, hashes_of, remote_fs
+from ferryman.net.rclone import Rclone, hashes_of, remote_fs, shared_rclone
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkState, Tally
-
-if TYPE_CHECKING:
-    from ferryman.resources import Shared
 
 _KEY = "put:"
 FREE_NAMES = 1000  # "a (1).jpg" … tried at most
 _HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
-
-
-def shared_rclone(resources: Shared) -> Rclone:
-    """The engine's one ``rclone rcd`` (made on first use, ended with the engine)."""
-    config = resources.settings.rclone.config
-    return resources.get("rclone", lambda: Rclone(config))
 
 
 def _local_hash(path: Path, kind: str) -> str:

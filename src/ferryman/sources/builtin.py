@@ -6,6 +6,7 @@ from ferryman.sources.base import Source, SourceRegistry
 from ferryman.sources.file import FileSource
 from ferryman.sources.http import HttpSource
 from ferryman.sources.media_link import MediaLinkSource
+from ferryman.sources.rclone import RcloneSource
 from ferryman.sources.sound import SoundSource
 from ferryman.sources.telegram_link import TelegramLinkSource
 from ferryman.sources.torbox import TorboxSource
@@ -23,6 +24,7 @@ def default_sources() -> SourceRegistry:
             HttpSource(),
             WebdavSource(),
             TorboxSource(),
+            RcloneSource(),
             SoundSource(),
             FileSource(),
         ),
