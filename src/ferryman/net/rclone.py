@@ -64,6 +64,7 @@ class Rclone:
         self._proc: asyncio.subprocess.Process | None = None
         self._client: httpx.AsyncClient | None = None
         self._starting = asyncio.Lock()
+        self._hashes: dict[str, list[str]] = {}  # fs -> the hashes its backend keeps
 
     async def _started(self) -> httpx.AsyncClient:
         async with self._starting:
@@ -140,12 +141,16 @@ class Rclone:
             raise FerrymanError(code, f"rclone {method}: {said}")
         return body
 
-    async def stat(self, fs: str, remote: str, hashes: bool = True) -> dict[str, Any] | None:
-        """The object at ``fs`` + ``remote`` (its ``Size`` and ``Hashes``), or None."""
+    async def stat(
+        self, fs: str, remote: str, hash_kind: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object at ``fs`` + ``remote`` (its ``Size``, and its ``Hashes`` of
+        ``hash_kind`` alone: asking for all had the local backend make fourteen), or None."""
+        opt: dict[str, Any] = {"showHash": hash_kind is not None}
+        if hash_kind is not None:
+            opt["hashTypes"] = [hash_kind]
         try:
-            found = await self.call(
-                "operations/stat", fs=fs, remote=remote, opt={"showHash": hashes}
-            )
+            found = await self.call("operations/stat", fs=fs, remote=remote, opt=opt)
         except FerrymanError as exc:
             if exc.code == "rclone.not_found":
                 return None
@@ -154,9 +159,12 @@ class Rclone:
         return item if isinstance(item, dict) else None
 
     async def hash_types(self, fs: str) -> list[str]:
-        """The hashes ``fs``'s backend keeps (``md5``, ``sha1``, ``sha256``…)."""
-        info = await self.call("operations/fsinfo", fs=fs)
-        return [str(h) for h in info.get("Hashes") or []]
+        """The hashes ``fs``'s backend keeps (``md5``, ``sha1``, ``sha256``…), asked
+        once a folder."""
+        if fs not in self._hashes:
+            info = await self.call("operations/fsinfo", fs=fs)
+            self._hashes[fs] = [str(h) for h in info.get("Hashes") or []]
+        return self._hashes[fs]
 
     async def copy_file(
         self,
@@ -164,18 +172,22 @@ class Rclone:
         fs: str,
         remote: str,
         progress: Callable[[int], None] | None = None,
+        *,
+        watch: bool = True,
     ) -> None:
-        """``source`` (a local file) copied to ``fs`` + ``remote``."""
-        await self.run_job(
-            "operations/copyfile",
-            {
-                "srcFs": str(source.parent),
-                "srcRemote": source.name,
-                "dstFs": fs,
-                "dstRemote": remote,
-            },
-            progress,
-        )
+        """``source`` (a local file) copied to ``fs`` + ``remote``; ``watch``: as an rc job
+        whose progress is polled (a big file), else one call that returns when it is
+        done (a photo: no poll's wait added to each)."""
+        params = {
+            "srcFs": str(source.parent),
+            "srcRemote": source.name,
+            "dstFs": fs,
+            "dstRemote": remote,
+        }
+        if watch:
+            await self.run_job("operations/copyfile", params, progress)
+        else:
+            await self.call("operations/copyfile", **params)
 
     async def run_job(
         self,
@@ -189,6 +201,7 @@ class Rclone:
         group = f"ferryman-{secrets.token_hex(6)}"
         started = await self.call(method, **params, _async=True, _group=group)
         job = int(started["jobid"])
+        pause = 0.02  # asked soon, then less often: a short job ends without a long wait
         try:
             while True:
                 status = await self.call("job/status", jobid=job)
@@ -201,7 +214,8 @@ class Rclone:
                             "rclone.failed", f"rclone {method}: {status.get('error')}"
                         )
                     return
-                await asyncio.sleep(POLL_SECONDS)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, POLL_SECONDS)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.call("job/stop", jobid=job))

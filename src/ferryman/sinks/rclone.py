@@ -14,7 +14,9 @@ and the file takes a free one (``a (1).jpg``). After each copy the object is rea
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,10 +25,12 @@ from ferryman.fsutil import safe_name
 from ferryman.model import Item, SinkRecord
 from ferryman.naming import delivered_name, zip_member
 from ferryman.net.rclone import Rclone, hashes_of, remote_fs, shared_rclone
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkState, Tally
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkState
 
 _KEY = "put:"
 FREE_NAMES = 1000  # "a (1).jpg" … tried at most
+COPIES_AT_ONCE = 4  # an album's files copied at once (rclone's own --transfers)
+WATCHED = 8 << 20  # a file this big is copied as an rc job, its progress polled
 _HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 
@@ -44,6 +48,7 @@ class RcloneSink(Sink):
         self.rclone = rclone
         self.state = state
         self.fs = remote_fs(target)  # the destination folder; files named inside it
+        self._kind: tuple[str] | None = None  # the hash both ends make ("": none)
 
     async def deliver(self, delivery: Delivery) -> Delivered:
         job = delivery.job
@@ -60,21 +65,41 @@ class RcloneSink(Sink):
         )
         tally = delivery.tally(sizes)
         kind = await self._hash_kind()
+        # Names first, one after the other (two files never pick one free name), each
+        # recorded before any copy; then the copies, a few at once as rclone's own do.
+        planned: list[tuple[Path, str, _Facts, tuple[int, int], str]] = []
+        taken: set[str] = set()
+        kept = {r.key: r for r in await self.state.records(job.id)}  # one read an album
         for item, part, path in files:
             name = delivered_name(item, part + 1 if item.parts else None)
             placed = zip_member(item.source_path, name)
             # An input wrapped in one folder is named after it: not ``trip/trip/a.jpg``.
             wanted = placed if placed.split("/")[0] == folder else f"{folder}/{placed}"
-            size = sizes[(item.id, part)]
-            digest = await self._digest(item, part, path, kind)
-            await self._put(job.id, item, part, path, wanted, (size, kind, digest), tally)
-            tally.whole((item.id, part))
+            facts = (sizes[(item.id, part)], kind, await self._digest(item, part, path, kind))
+            chosen, seen = await self._name(job.id, item, part, wanted, facts, taken, kept)
+            taken.add(chosen)
+            planned.append((path, chosen, facts, (item.id, part), seen))
+        gate = asyncio.Semaphore(COPIES_AT_ONCE)
+
+        async def put(
+            path: Path, name: str, facts: _Facts, key: tuple[int, int], seen: str
+        ) -> None:
+            async with gate:
+                if seen != "same":  # "same": these bytes are there already
+                    progress = functools.partial(tally.sent, key)
+                    await self._put(path, name, facts, progress, look=seen == "recorded")
+                tally.whole(key)
+
+        await _all(put(*one) for one in planned)
         return Delivered(f"rclone:{self.fs.rstrip('/')}/{folder}")
 
     async def _hash_kind(self) -> str | None:
-        """The strongest hash both rclone's backend there and this side make, if any."""
-        theirs = {k.lower() for k in await self.rclone.hash_types(self.fs)}
-        return next((k for k in ("sha256", "sha1", "md5") if k in theirs), None)
+        """The strongest hash both rclone's backend there and this side make, if any
+        (asked once a sink)."""
+        if self._kind is None:
+            theirs = {k.lower() for k in await self.rclone.hash_types(self.fs)}
+            self._kind = (next((k for k in ("sha256", "sha1", "md5") if k in theirs), ""),)
+        return self._kind[0] or None
 
     async def _digest(self, item: Item, part: int, path: Path, kind: str | None) -> str | None:
         if kind is None:
@@ -83,47 +108,83 @@ class RcloneSink(Sink):
             return item.sha256  # staged and hashed already
         return await asyncio.to_thread(_local_hash, path, kind)
 
-    async def _put(
+    async def _name(
         self,
         job_id: int,
         item: Item,
         part: int,
-        path: Path,
         wanted: str,
         facts: _Facts,
-        tally: Tally,
-    ) -> str:
-        """The file at its recorded name (chosen once), copied unless the same bytes are
-        there already, and read back; the name it holds."""
+        taken: set[str],
+        kept: dict[str, SinkRecord],
+    ) -> tuple[str, str]:
+        """The file's name on the remote and what is known of it there: as recorded
+        (chosen before a kill: "recorded", looked at before the copy), else the first of
+        ``wanted``, ``stem (1).suffix``… that is free ("free") or holds these very bytes
+        ("same"), recorded now (the first writer wins)."""
         record_key = f"{_KEY}{item.id}:{part}"
-        records = await self.state.records(job_id, item_id=item.id)
-        mine = next((r for r in records if r.key == record_key), None)
-        if mine is None:
-            name = await self._free_name(wanted, facts)
-            record = SinkRecord(record_key, {"name": name}, item_id=item.id)
-            mine = (await self.state.claim(job_id, [record]))[0]
-        name = str(mine.value["name"])
-        there = await self.rclone.stat(self.fs, name)
-        if there is None or not _same(there, facts):
-            key = (item.id, part)
-            await self.rclone.copy_file(path, self.fs, name, lambda done: tally.sent(key, done))
-            there = await self.rclone.stat(self.fs, name)
-            if there is None or not _same(there, facts):
-                raise FerrymanError(
-                    "rclone.failed",
-                    f"{self.fs}/{name} does not hold the bytes sent (read back after the copy)",
-                )
-        return name
+        mine = kept.get(record_key)
+        if mine is not None:
+            return str(mine.value["name"]), "recorded"
+        name, seen = await self._free_name(wanted, facts, taken)
+        record = SinkRecord(record_key, {"name": name}, item_id=item.id)
+        mine = (await self.state.claim(job_id, [record]))[0]
+        if str(mine.value["name"]) != name:  # another run recorded first
+            return str(mine.value["name"]), "recorded"
+        return name, seen
 
-    async def _free_name(self, wanted: str, facts: _Facts) -> str:
-        """``wanted``, if free or holding these very bytes; else ``stem (N).suffix``."""
+    async def _put(
+        self,
+        path: Path,
+        name: str,
+        facts: _Facts,
+        progress: Callable[[int], None],
+        *,
+        look: bool,
+    ) -> None:
+        """The file at ``name``: copied unless the same bytes are there already (looked
+        at first when ``look``: a name recorded before a kill), then read back (size and
+        hash) before it counts."""
+        if look:
+            there = await self.rclone.stat(self.fs, name, facts[1])
+            if there is not None and _same(there, facts):
+                return
+        await self.rclone.copy_file(path, self.fs, name, progress, watch=facts[0] >= WATCHED)
+        there = await self.rclone.stat(self.fs, name, facts[1])
+        if there is None or not _same(there, facts):
+            raise FerrymanError(
+                "rclone.failed",
+                f"{self.fs}/{name} does not hold the bytes sent (read back after the copy)",
+            )
+
+    async def _free_name(self, wanted: str, facts: _Facts, taken: set[str]) -> tuple[str, str]:
+        """``wanted``, if free or holding these very bytes; else ``stem (N).suffix``;
+        with "free" or "same"."""
         stem, suffix = _split(wanted)
         for n in range(FREE_NAMES):
             name = wanted if n == 0 else f"{stem} ({n}){suffix}"
-            there = await self.rclone.stat(self.fs, name)
-            if there is None or _same(there, facts):
-                return name
+            if name in taken:
+                continue
+            there = await self.rclone.stat(self.fs, name)  # its size first: no hash made
+            if there is None:
+                return name, "free"
+            if int(there.get("Size", -1)) != facts[0]:
+                continue
+            there = await self.rclone.stat(self.fs, name, facts[1])
+            if there is not None and _same(there, facts):
+                return name, "same"
         raise FerrymanError("rclone.failed", f"no free name for {wanted} on {self.fs}")
+
+
+async def _all(calls: Iterable[Awaitable[None]]) -> None:
+    """Every call; the first failure cancels the rest and is raised."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _Facts = tuple[int, str | None, str | None]  # size, hash kind, digest

@@ -106,7 +106,7 @@ async def _fetch(rclone: Rclone, uri: str, plan: FetchPlan) -> Fetched:
     from ferryman.net.progress import DownloadProgress
 
     parent, leaf, own = _parts(uri)
-    found = await rclone.stat(parent, leaf, hashes=False)
+    found = await rclone.stat(parent, leaf)
     if found is None:
         raise FerrymanError("source.not_found", f"{uri}: no such file or folder on the remote")
     into = plan.folder / leaf
