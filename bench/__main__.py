@@ -29,6 +29,7 @@ from bench import (
     memory,
     network,
     pipeline,
+    rclone,
     scale,
     startup,
     streaming,
@@ -65,6 +66,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "startup": startup.run,
     "webdav": webdav.run,
     "torbox": torbox.run,
+    "rclone": rclone.run,
     "network": network.run,
     "links": links.run,
     "wakeup": wakeup.run,
@@ -164,7 +166,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tg-resume-mb", type=int, help="telegram: the file SIGKILLed and resumed, MiB (1536)"
     )
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
-    parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
+    parser.add_argument(
+        "--tb-files", type=int, help="torbox, rclone: photos in the torrent, the folder (60)"
+    )
     parser.add_argument(
         "--rounds", type=int, help="wakeup: adds per case (20); web-subscribers: rounds (3)"
     )

@@ -36,6 +36,9 @@ class Channel:
     members: set[int] = field(default_factory=set)
     admins: set[int] = field(default_factory=set)  # may post in a broadcast channel
     topics: set[int] = field(default_factory=set)
+    topic_titles: dict[int, str] = field(default_factory=dict)  # made by createForumTopic
+    members_make_topics: bool = False  # else only admins may (Telegram's default)
+    pinned: set[int] = field(default_factory=set)  # messages pinned (admins pin)
 
 
 @dataclass(slots=True)
@@ -129,3 +132,4 @@ class StoredMessage:
     # Each edit's place: the newest message of the box then, and ``server.order``'s number.
     edited: list[tuple[int, int]] = field(default_factory=list)
     twin: int | None = None  # in a private chat: the same message's id in the other box
+    action: Any = None  # a service message's MessageAction (a topic made), else None

@@ -99,7 +99,16 @@ def resolve_peer(
     raise RpcFault(400, "PEER_ID_INVALID")
 
 
-def message_tl(server: FakeTelegram, m: StoredMessage) -> types.Message:
+def message_tl(server: FakeTelegram, m: StoredMessage) -> Any:
+    if m.action is not None:  # a service message: a forum topic made
+        return types.MessageService(
+            id=m.id,
+            peer_id=peer_tl(m.peer),
+            date=when(m.date),
+            action=m.action,
+            out=m.out,
+            from_id=types.PeerUser(m.from_id),
+        )
     media: Any = None
     if m.media is not None:
         if m.media.kind == "photo":

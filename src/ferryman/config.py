@@ -35,6 +35,7 @@ from ferryman.config_sections import (
     NetworkSettings,
     NotifySettings,
     PowerSettings,
+    RcloneSettings,
     ResultsSettings,
     Retry,
     S3Settings,
@@ -185,6 +186,7 @@ class Settings(BaseModel):
     power: PowerSettings = Field(default_factory=PowerSettings)  # type: ignore[arg-type]
     webdav: WebdavSettings = Field(default_factory=WebdavSettings)
     torbox: TorboxSettings = Field(default_factory=TorboxSettings)  # type: ignore[arg-type]
+    rclone: RcloneSettings = Field(default_factory=RcloneSettings)  # type: ignore[arg-type]
     links: LinksSettings = Field(default_factory=LinksSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     results: ResultsSettings = Field(default_factory=ResultsSettings)  # type: ignore[arg-type]

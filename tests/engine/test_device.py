@@ -14,21 +14,21 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.config_sections import (
-    PHONE_LOOKAHEAD,
-    PHONE_THREADS,
-    SERVER_FETCHES,
-    default_fetches,
-    default_lookahead,
-    default_threads,
-)
 from ferryman.device import conditions
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
 from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
-from ferryman.phone import on_phone
+from ferryman.phone import (
+    PHONE_LOOKAHEAD,
+    PHONE_THREADS,
+    SERVER_FETCHES,
+    default_fetches,
+    default_lookahead,
+    default_threads,
+    on_phone,
+)
 from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.store import Store
 from tests.support.engine_helpers import library_files, run_until_idle

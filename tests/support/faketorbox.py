@@ -1,11 +1,16 @@
 """A fake Torbox API on loopback, as its public docs describe it: ``mylist`` (Bearer
 key) and ``requestdl`` (``token`` parameter) for torrents, usenet and web downloads,
-answering ``{"success", "error", "detail", "data"}``. The CDN links it hands out are
-served by a ``tests.support.httpserve.FaultServer`` with a token per file, so a test can make a
-link expire (``Faults(expire_token_on_cut=True)`` or ``cdn.expire_token``)."""
+``createtorrent`` (a multipart form with ``magnet``: one torrent per info hash and
+account, an existing one's id answered again) and ``checkcached`` for torrents,
+answering ``{"success", "error", "detail", "data"}``. A magnet's torrent is what
+``swarm`` says its info hash holds (unknown: refused), cached or still downloading. The
+CDN links it hands out are served by a ``tests.support.httpserve.FaultServer`` with a
+token per file, so a test can make a link expire (``Faults(expire_token_on_cut=True)``
+or ``cdn.expire_token``)."""
 
 from __future__ import annotations
 
+import email
 import json
 import threading
 from collections import Counter
@@ -32,6 +37,17 @@ class Item:
     name: str
     files: list[dict[str, Any]]
     finished: bool = True
+    hash: str = ""
+
+
+@dataclass
+class Torrent:
+    """What a swarm would give for an info hash: a name, files, and whether Torbox has
+    it cached (else it is ``finished`` only once a test says so)."""
+
+    name: str
+    files: list[tuple[str, bytes, str]]
+    cached: bool = True
 
 
 @dataclass
@@ -42,6 +58,8 @@ class FakeTorbox:
     links: Counter[tuple[int, int]] = field(default_factory=Counter)  # (item, file) asked
     base: str = ""
     throttled: int = 0  # the next N API calls answer 429 with Retry-After
+    swarm: dict[str, Torrent] = field(default_factory=dict)  # info hash -> torrent
+    next_id: int = 1000
     retry_after: str = "1"
 
     def add(
@@ -74,6 +92,25 @@ class FakeTorbox:
         item = Item(item_id, name, listed, finished)
         self.items[(kind, item_id)] = item
         return item
+
+    def from_magnet(self, magnet: str) -> tuple[Item, bool] | None:
+        """``createtorrent``: the account's torrent of the magnet's hash (made now if it
+        has none: True), or None when no swarm has that hash."""
+        from ferryman.sources.magnet import info_hash
+
+        digest = info_hash(magnet)
+        for (kind, _), item in self.items.items():
+            if kind == "torrent" and item.hash == digest:
+                return item, False
+        torrent = self.swarm.get(digest)
+        if torrent is None:
+            return None
+        self.next_id += 1
+        item = self.add(
+            "torrent", self.next_id, torrent.name, torrent.files, finished=torrent.cached
+        )
+        item.hash = digest
+        return item, True
 
     def cdn_path(self, kind: str, item_id: int, file_id: int) -> str:
         return str(self.items[(kind, item_id)].files[file_id]["cdn_path"])
@@ -114,8 +151,41 @@ class _Handler(BaseHTTPRequestHandler):
             "download_state": "cached" if item.finished else "downloading",
             "download_finished": item.finished,
             "download_present": item.finished,
+            "hash": item.hash,
             "files": files,
         }
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if parts.path != "/v1/api/torrents/createtorrent":
+            self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
+            return
+        self.fake.calls["createtorrent"] += 1
+        if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+            self._fail(403, "BAD_TOKEN", "Invalid API token.")
+            return
+        form = email.message_from_bytes(
+            b"Content-Type: " + self.headers.get("Content-Type", "").encode() + b"\r\n\r\n" + body
+        )
+        fields = {
+            part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+            for part in form.walk()
+            if not part.is_multipart()
+        }
+        magnet = (fields.get("magnet") or b"").decode()
+        try:
+            made = self.fake.from_magnet(magnet)
+        except Exception:
+            made = None
+        if made is None:
+            self._fail(400, "INVALID_TORRENT", "No peers or metadata for this magnet.")
+            return
+        item, new = made
+        detail = "Torrent added." if new else "Found cached torrent. Using cached torrent."
+        data = {"torrent_id": item.id, "hash": item.hash, "auth_id": "fake"}
+        self._answer(200, {"success": True, "error": None, "detail": detail, "data": data})
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -131,6 +201,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.throttled -= 1
             body = {"success": False, "error": "RATE_LIMITED", "detail": "Slow down.", "data": None}
             self._answer(429, body, {"Retry-After": self.fake.retry_after})
+            return
+        if call == "checkcached":
+            digest = query.get("hash", "").lower()
+            torrent = self.fake.swarm.get(digest)
+            data = (
+                {digest: {"name": torrent.name, "size": sum(len(f[1]) for f in torrent.files)}}
+                if torrent is not None and torrent.cached
+                else None
+            )
+            self._answer(200, {"success": True, "error": None, "detail": "", "data": data})
             return
         if call == "mylist":
             if self.headers.get("Authorization") != f"Bearer {API_KEY}":

@@ -1,6 +1,6 @@
 """Request handlers, one module per area; each exports ``HANDLERS: {request class: handler}``."""
 
-from faketg.handlers import auth, bots, core, downloads, messages, updates, uploads
+from faketg.handlers import auth, bots, core, downloads, messages, topics, updates, uploads
 
 TABLES = (
     core.HANDLERS,
@@ -10,4 +10,5 @@ TABLES = (
     updates.HANDLERS,
     downloads.HANDLERS,
     bots.HANDLERS,
+    topics.HANDLERS,
 )

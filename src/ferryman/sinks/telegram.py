@@ -33,6 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
+from ferryman.sinks.telegram_index import JobIndex
 from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
     AlbumRecords,
@@ -43,6 +44,7 @@ from ferryman.sinks.telegram_state import (
     caption_note,
 )
 from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
+from ferryman.sinks.telegram_topics import ForumTopics, folder_title
 from ferryman.telegram.accounts import AccountPool, Member
 from ferryman.telegram.early_pool import PoolEarlyUploads
 from ferryman.telegram.early_upload import GrowingFile
@@ -110,6 +112,7 @@ class TelegramSink(Sink):
         caption_limit: int,
         clock: Callable[[], float],
         document_thumb: Path | None = None,
+        index: str = "topics",
     ) -> None:
         self.accounts = accounts  # the pool: each album through one of its accounts
         # One account: two albums under way (one uploading, one sending) keep it busy.
@@ -124,6 +127,13 @@ class TelegramSink(Sink):
         self.caption_limit = caption_limit
         self.clock = clock
         self.document_thumb = document_thumb  # the job's ``?thumb=``: documents show it
+        self.topics = ForumTopics(state.state)  # ``/topics``: a forum topic per folder
+        # ``telegram.index``: a job's index of links, with topics ("topics") or always
+        self.index = (
+            JobIndex(state.state)
+            if index == "always" or (index == "topics" and target.by_folder)
+            else None
+        )
 
     def warm(self) -> None:
         """A job bound here started reading: log in and open the upload connections now,
@@ -165,6 +175,8 @@ class TelegramSink(Sink):
         dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
         refused = dict.fromkeys(sorted(dropped), REFUSED)
         sent = [p for p in sends if p.state == "sent"]
+        if sent and self.index is not None:
+            await self._indexed(delivery, sent)
         if sent:
             return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
         if sends and all(p.state == "dropped" for p in sends):
@@ -172,6 +184,32 @@ class TelegramSink(Sink):
             # in quarantine, as it does a single refused file of an album that went out.
             return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
         raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
+
+    async def _indexed(self, delivery: Delivery, sent: list[PlannedSend]) -> None:
+        """The album's files recorded as lines of the job's index, then the index made to
+        match every line recorded (``sinks/telegram_index``), before the album is
+        recorded delivered: a kill in between repeats both, and the index ends right."""
+        assert self.index is not None
+        job, album = delivery.job, delivery.album
+        files = {(f.item.id, f.part): f for f in outgoing_files(album)}
+        topics = await self.topics.recorded(job.id) if self.target.by_folder else {}
+
+        def topic_of(f: Outgoing) -> int | None:
+            return topics.get(folder_title(f.item.source_path, job.name), self.target.topic)
+
+        await self.index.record_album(album.id, album.seq, sent, files, topic_of)
+
+        async def client_of(name: str | None) -> Any:
+            member = self.accounts.member(name)
+            return None if member is None else await member.hub.client()
+
+        account = sent[0].account
+        client = await client_of(account)
+        if client is None:
+            return
+        peer = await self._peer(client)
+        async with self.accounts.index_lock:  # one writer of indexes in this engine
+            await self.index.write(job.id, job.name, peer, account, client_of)
 
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
         """The job ended: each album sent before its number of albums was known ("1/3+")
@@ -371,7 +409,8 @@ class TelegramSink(Sink):
                 note = None if delivery.caption_final else caption_note(delivery)
                 await attempt.before_send()  # through a pool: its account is bound now
                 limit = min(self.caption_limit, member.caption_limit)
-                for chunk in _chunks(ready):
+                topics = await self._topics_of(client, peer, delivery, files, member)
+                for chunk in _chunks(ready, topics):
                     await self._send(
                         member,
                         client,
@@ -383,6 +422,7 @@ class TelegramSink(Sink):
                         note,
                         limit,
                         delivery.decoder,
+                        topics.get(chunk[0].send.slot),
                     )
         except TelegramWait as wait:
             await self._record_wait(member, wait, peer_key)
@@ -391,6 +431,20 @@ class TelegramSink(Sink):
             _raise_login_error(login, exc)  # a session not logged in failed what went first
             raise
         return ready
+
+    async def _topics_of(
+        self, client: Any, peer: Any, delivery: Delivery, files: list[Outgoing], member: Member
+    ) -> dict[int, int]:
+        """``/topics``: each slot's forum topic, by its file's top folder (each topic
+        found or made once, and recorded, before any album goes to it); else none."""
+        if not self.target.by_folder:
+            return {}
+        titles = {f.slot: folder_title(f.item.source_path, delivery.job.name) for f in files}
+        account = None if member.own else member.name
+        ids: dict[str, int] = {}
+        for title in dict.fromkeys(titles.values()):
+            ids[title] = await self.topics.topic_for(client, peer, delivery.job.id, title, account)
+        return {slot: ids[title] for slot, title in titles.items()}
 
     def _label(self) -> str:
         chat = str(self.target.chat)
@@ -638,11 +692,12 @@ class TelegramSink(Sink):
         note: SinkRecord | None,
         caption_limit: int,
         decoder: Decoder | None = None,
+        topic: int | None = None,
     ) -> None:
         refreshed = False
         duplicates = 0
         while chunk:
-            request = self._request(peer, chunk, caption, first_slot, caption_limit)
+            request = self._request(peer, chunk, caption, first_slot, caption_limit, topic)
             try:
                 result = await client(request)
             except tg.RandomIdDuplicateError:
@@ -678,14 +733,19 @@ class TelegramSink(Sink):
             return
 
     def _request(
-        self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None, limit: int
+        self,
+        peer: Any,
+        chunk: list[_Ready],
+        caption: str,
+        first_slot: int | None,
+        limit: int,
+        topic: int | None = None,
     ) -> Any:
         text = _fit_caption(caption, limit)
         reply_to = None
-        if self.target.topic:
-            reply_to = types.InputReplyToMessage(
-                reply_to_msg_id=self.target.topic, top_msg_id=self.target.topic
-            )
+        topic = topic or self.target.topic
+        if topic:
+            reply_to = types.InputReplyToMessage(reply_to_msg_id=topic, top_msg_id=topic)
 
         def message(r: _Ready) -> str:
             return text if r.send.slot == first_slot else ""
@@ -839,12 +899,14 @@ async def _at_most(limit: int, calls: list[Callable[[], Awaitable[_T]]]) -> list
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:
-    """Messages of at most ten, one family each; a file that fell back to a document
-    leaves its album whole instead of cutting it in two."""
-    families: dict[str, list[_Ready]] = {}
+def _chunks(ready: list[_Ready], topics: dict[int, int] | None = None) -> list[list[_Ready]]:
+    """Messages of at most ten, one family (and one forum topic: ``topics``, by slot)
+    each; a file that fell back to a document leaves its album whole instead of cutting
+    it in two."""
+    families: dict[tuple[int | None, str], list[_Ready]] = {}
     for r in ready:
-        families.setdefault(r.family, []).append(r)
+        topic = topics.get(r.send.slot) if topics else None
+        families.setdefault((topic, r.family), []).append(r)
     return [
         members[i : i + ALBUM_MAX]
         for members in families.values()

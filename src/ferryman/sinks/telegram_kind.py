@@ -15,7 +15,7 @@ from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
 from ferryman.model import MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
-from ferryman.sinks.telegram_target import ALBUM_MAX, telegram_target
+from ferryman.sinks.telegram_target import ALBUM_MAX, FORMS, telegram_target
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -46,10 +46,10 @@ def telegram_accounts(resources: Shared) -> AccountPool:
 
 
 class TelegramKind(SinkKind):
-    """``telegram:me``, ``telegram:@name``, ``telegram:-100…[/topic/ID]``."""
+    """``telegram:me``, ``telegram:@name``, ``telegram:-100…[/topic/ID|/topics]``."""
 
     scheme = "telegram"
-    description = "telegram:me, telegram:@name, telegram:-100… or telegram:-100…/topic/ID"
+    description = FORMS
     client_target: str | None = "me"
     album_max: int | None = ALBUM_MAX
     # Its sink reads every file whole as it uploads it (``TelegramSink``): a big entry
@@ -73,6 +73,8 @@ class TelegramKind(SinkKind):
         return target
 
     def words(self, target: str) -> str:
+        if target.endswith("/topics"):
+            return f"the Telegram forum {target.removesuffix('/topics')}, a topic per folder"
         chat, _, topic = target.partition("/topic/")
         said = "Saved Messages in Telegram" if chat == "me" else f"the Telegram chat {chat}"
         return f"{said}, topic {topic}" if topic else said
@@ -131,4 +133,5 @@ class TelegramKind(SinkKind):
             caption_limit=env.policy.caption_chars,
             clock=env.state.now,
             document_thumb=Path(env.options.thumb) if env.options.thumb else None,
+            index=env.settings.telegram.index,
         )

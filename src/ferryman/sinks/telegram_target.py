@@ -14,14 +14,20 @@ ALBUM_MAX = 10  # messages.sendMultiMedia takes at most ten
 
 @dataclass(frozen=True, slots=True)
 class TelegramTarget:
-    """A chat: ``me``, ``@username`` or a numeric id; ``topic`` for a forum's topic."""
+    """A chat: ``me``, ``@username`` or a numeric id; ``topic`` for a forum's topic;
+    ``by_folder`` (``/topics``): each top folder of a job's input in a topic of its own
+    (``sinks/telegram_topics``)."""
 
     chat: str | int
     topic: int | None = None
+    by_folder: bool = False
 
 
 _TELEGRAM = re.compile(
-    r"^(me|@?[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})(?:/topic/([0-9]{1,12}))?$"
+    r"^(me|@?[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})(?:/topic/([0-9]{1,12})|(/topics))?$"
+)
+FORMS = (
+    "telegram:me, telegram:@name, telegram:-100…, telegram:-100…/topic/ID or telegram:-100…/topics"
 )
 
 
@@ -31,9 +37,9 @@ def telegram_target(target: str) -> TelegramTarget:
         raise FerrymanError(
             "sink.unknown",
             f"telegram destination '{target}' is not a chat: {_why_not(target.strip())};"
-            " use telegram:me, telegram:@name, telegram:-100… or telegram:-100…/topic/ID",
+            f" use {FORMS}",
         )
-    chat, topic = match.group(1), match.group(2)
+    chat, topic, by_folder = match.group(1), match.group(2), match.group(3) is not None
     value: str | int
     if chat == "me":
         value = "me"
@@ -41,14 +47,23 @@ def telegram_target(target: str) -> TelegramTarget:
         value = int(chat)
     else:
         value = "@" + chat.lstrip("@")
-    return TelegramTarget(value, int(topic) if topic else None)
+    if by_folder and chat == "me":
+        raise FerrymanError(
+            "sink.unknown",
+            "telegram:me/topics: Saved Messages has no forum topics;"
+            " use a forum group's id, telegram:-100…/topics",
+        )
+    return TelegramTarget(value, int(topic) if topic else None, by_folder)
 
 
 def _why_not(target: str) -> str:
     """What is wrong with a destination that names no chat, in a person's words."""
     chat, _, topic = target.partition("/")
-    if topic and not re.fullmatch(r"topic/[0-9]{1,12}", topic):
-        return "a forum topic is written /topic/ID, with the topic's number"
+    if topic and not re.fullmatch(r"topic/[0-9]{1,12}|topics", topic):
+        return (
+            "a forum topic is written /topic/ID, with the topic's number,"
+            " or /topics for a topic per folder"
+        )
     name = chat.removeprefix("@")
     if not name:
         return "it names no chat"

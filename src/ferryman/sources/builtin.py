@@ -5,7 +5,9 @@ from __future__ import annotations
 from ferryman.sources.base import Source, SourceRegistry
 from ferryman.sources.file import FileSource
 from ferryman.sources.http import HttpSource
+from ferryman.sources.magnet import MagnetSource
 from ferryman.sources.media_link import MediaLinkSource
+from ferryman.sources.rclone import RcloneSource
 from ferryman.sources.sound import SoundSource
 from ferryman.sources.telegram_link import TelegramLinkSource
 from ferryman.sources.torbox import TorboxSource
@@ -15,14 +17,17 @@ from ferryman.sources.webdav import WebdavSource
 def default_sources() -> SourceRegistry:
     """Asked in this order: a t.me link is a Telegram message, and a platform's link
     (YouTube, X…) a link to media, before either is a web link; anything with a scheme
-    before a local path."""
+    before a local path. A magnet goes through Torbox, sharing its call budget."""
+    torbox = TorboxSource()
     return SourceRegistry(
         (
             TelegramLinkSource(),
             MediaLinkSource(),
             HttpSource(),
             WebdavSource(),
-            TorboxSource(),
+            torbox,
+            MagnetSource(torbox),
+            RcloneSource(),
             SoundSource(),
             FileSource(),
         ),

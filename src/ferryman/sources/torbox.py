@@ -173,13 +173,44 @@ class TorboxApi:
             raise FerrymanError("torbox.api", f"{ref}: requestdl gave no link")
         return found
 
+    def cached(self, info_hash: str) -> bool:
+        """``checkcached``: whether Torbox has the torrent whole already (it then needs
+        no swarm and is ready at once)."""
+        found = self._get(
+            "/v1/api/torrents/checkcached",
+            {"hash": info_hash, "format": "object"},
+            Reference("torrent", 0, None),
+            bearer=True,
+        )
+        return isinstance(found, dict) and bool(found)
+
+    def add_magnet(self, magnet: str) -> int:
+        """``createtorrent`` from a magnet link: the new (or the account's existing)
+        torrent's id."""
+        found = self._get(
+            "/v1/api/torrents/createtorrent",
+            {"magnet": magnet},
+            Reference("torrent", 0, None),
+            bearer=True,
+            post=True,
+        )
+        if not isinstance(found, dict) or "torrent_id" not in found:
+            raise FerrymanError("torbox.api", "createtorrent named no torrent")
+        return int(found["torrent_id"])
+
     def _key(self) -> str:
         if not self._settings.api_key:
             raise FerrymanError("torbox.auth", "torbox.api_key is not set")
         return self._settings.api_key
 
     def _get(
-        self, path: str, params: dict[str, Any], ref: Reference, *, bearer: bool = False
+        self,
+        path: str,
+        params: dict[str, Any],
+        ref: Reference,
+        *,
+        bearer: bool = False,
+        post: bool = False,
     ) -> Any:
         import httpx  # lazy: start-up
 
@@ -192,7 +223,11 @@ class TorboxApi:
         while True:
             self._limit.wait()
             try:
-                response = self._client.get(url, params=params, headers=headers)
+                if post:  # a form, as Torbox's create calls take it (multipart)
+                    form = {k: (None, str(v)) for k, v in params.items()}
+                    response = self._client.post(url, files=form, headers=headers)
+                else:
+                    response = self._client.get(url, params=params, headers=headers)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, url) from exc
             try:

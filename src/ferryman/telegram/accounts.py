@@ -169,6 +169,9 @@ class AccountPool:
         # Chats that are the own account's alone: ``me`` (each account's Saved Messages
         # is its own) and private chats found so (another account's is another chat).
         self.own_chats: set[str] = {"me"}
+        # Jobs' indexes (``sinks/telegram_index``) are written one at a time: two albums
+        # of a job sent at once through two accounts would each make its first page.
+        self.index_lock = asyncio.Lock()
         self.refresh()
 
     def refresh(self) -> bool:

@@ -2,18 +2,15 @@
 (a batch's worth: its entries' inputs in the source's order, named after the feed,
 channel or folder; ``sources/batch``).
 
-A check holds the watch's lease (renewed while the source is listed, which may take a
-while: yt-dlp runs in a child process, feeds and folders on a thread) and records its
-new entries in batches (``watch.batch_size``), each batch's jobs and seen rows in one
-short transaction (``store/watches``), so a source with thousands of new entries never
-holds the store or the event loop for long: other work runs between batches. At most
-``watch.entries_per_pass`` are recorded per check; the rest are the next check's, due
-at once, found by the seen rows (they are the check's place: a check killed between
-batches keeps what it recorded, and the next finds the rest new). A source that cannot
-be listed keeps its place and is looked at again later, ``failures`` in a row making
-the wait grow (its code and message stay for ``watch list``). A daily window and the
-device's conditions (Wi-Fi only, battery) are honoured: a check that may not run now is
-moved, not counted as a failure.
+A check holds the watch's lease (renewed while the source is listed: yt-dlp in a child,
+feeds and folders on a thread) and records new entries in batches (``watch.batch_size``),
+each batch's jobs and seen rows in one short transaction (``store/watches``): other work
+runs between batches. At most ``watch.entries_per_pass`` a check; the rest are the next
+check's, due at once, found by the seen rows (a check killed between batches keeps what
+it recorded). A source that cannot be listed keeps its place and is looked at again
+later, ``failures`` in a row making the wait grow (its code and message stay for ``watch
+list``). A daily window and the device's conditions (Wi-Fi, battery) move a check, not
+counted as a failure.
 """
 
 from __future__ import annotations

@@ -145,8 +145,10 @@ def _python_packages() -> tuple[list[dict[str, Any]] | None, list[tuple[str, boo
 def _downloads_at_once(settings: Settings) -> dict[str, Any]:
     """How many downloads run at once here, and whether that is this device's default
     (several off a phone, one on a phone) or was set."""
-    from ferryman.config_sections import SERVER_FETCHES  # lazy: start-up
-    from ferryman.phone import on_phone  # lazy: start-up
+    from ferryman.phone import (
+        SERVER_FETCHES,  # lazy: start-up
+        on_phone,  # lazy: start-up
+    )
 
     fetch = settings.concurrency.fetch
     if "fetch" in settings.concurrency.model_fields_set:

@@ -1,0 +1,112 @@
+"""``python -m bench rclone``: a camera folder to an rclone remote, against a plain
+``rclone copy`` of the same files to the same kind of remote, in the same run.
+
+Both go through the same rclone binary and the same rclone.conf (a local-backend
+remote), with the same bandwidth cap (``RCLONE_BWLIMIT``, which rclone reads from the
+environment: ferryman's ``rclone rcd`` child inherits it), so the remote is the slow end
+as a cloud drive is. ferryman's time is a whole ``ferryman add --run FOLDER --to
+rclone:…`` from a fresh data folder: its start, the staging of every file, the records,
+each copy read back (size and SHA-256) before it counts. Goal: ≥ 0.95× the plain copy's
+speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench._common import Check, Result, Table, fmt_ratio, fmt_seconds, progress, scratch
+
+CAP = "12.5M"  # bytes a second, both ways: a 100 Mbit/s link
+
+
+def _photos(folder: Path, count: int) -> list[Path]:
+    """``count`` distinct camera-sized photos (~1 MB each)."""
+    from bench.network import _camera_photo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base = [_camera_photo(folder / f"base{n}.jpg", n) for n in range(4)]
+    for n in range(4):
+        (folder / f"base{n}.jpg").unlink()
+    made = []
+    for n in range(count):
+        path = folder / f"IMG_{n:04d}.jpg"
+        path.write_bytes(base[n % len(base)] + n.to_bytes(8, "big"))
+        made.append(path)
+    return made
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*.jpg")}
+
+
+def run(args: argparse.Namespace) -> Result:
+    from ferryman.net.rclone import rclone_binary
+
+    count = int(args.tb_files)
+    result = Result("rclone", f"{count} photos to an rclone remote, against `rclone copy`")
+    binary = rclone_binary()
+    if binary is None:
+        result.notes.append("rclone is not installed: nothing measured")
+        return result
+    with scratch("rclone", args.tmp_dir, args.keep) as tmp:
+        progress("making photos")
+        made = _photos(tmp / "in" / "DCIM", count)
+        total = sum(p.stat().st_size for p in made)
+        conf = tmp / "rclone.conf"
+        conf.write_text("[loc]\ntype = local\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+        env |= {"RCLONE_BWLIMIT": CAP, "FERRYMAN_RCLONE__CONFIG": str(conf)}
+        rows: list[tuple[str, float]] = []
+        for who in ("rclone copy", "ferryman"):
+            progress(who)
+            started = time.perf_counter()
+            if who == "rclone copy":
+                subprocess.run(
+                    [binary, "copy", str(tmp / "in"), f"loc:{tmp / 'plain'}", f"--config={conf}"],
+                    check=True,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+            else:
+                ferryman = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp / "data")]
+                subprocess.run(
+                    [
+                        *ferryman,
+                        "add",
+                        "--run",
+                        str(tmp / "in"),
+                        "--to",
+                        f"rclone:loc:{tmp / 'fm'}",
+                    ],
+                    check=True,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+            rows.append((who, time.perf_counter() - started))
+        table = Table(["run", "time", "MB/s", "speed vs rclone copy"])
+        base = rows[0][1]
+        for who, took in rows:
+            table.add(who, fmt_seconds(took), f"{total / took / 1e6:.1f}", fmt_ratio(base / took))
+        result.tables.append((f"{count} files, {total / 2**20:.1f} MiB, cap {CAP}B/s", table))
+        speed = base / rows[1][1]
+        result.checks.append(
+            Check("speed vs rclone copy", f"{speed:.2f}", ">= 0.95", speed >= 0.95)
+        )
+        want = _tree(tmp / "in")
+        got = _tree(tmp / "fm")
+        result.checks.append(
+            Check(
+                "every photo on the remote, byte for byte", str(len(got)), str(count), got == want
+            )
+        )
+        result.notes.append(
+            "ferryman's time includes its process start, a staged copy of every file, the"
+            " records and each copy read back (size and SHA-256); rclone copy only copies"
+        )
+    return result

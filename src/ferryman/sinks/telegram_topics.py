@@ -1,0 +1,168 @@
+"""A forum topic per folder (``telegram:-100…/topics``): each top folder of a job's input
+goes to a topic of its own, named after it; the files at the input's top go to one named
+after the job.
+
+A topic is made exactly once, across kills and restarts, and reused when the same
+folder comes again (another job, another data folder): before making one, the forum is
+searched for an open topic of that exact title; making it sends a ``random_id`` claimed
+in the store first (``SinkState.claim``: the first writer wins), so a repeat after a
+crash repeats the same request, which Telegram answers with the first one's topic. The
+topic's id is recorded before any album goes to it. Telegram knows a ``random_id`` per
+account, so only the account that claimed it makes the topic; another account of the
+pool meeting a claim not yet made waits for it (the album is retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telethon import errors as tg
+from telethon.tl import functions, types
+
+from ferryman.errors import FerrymanError
+from ferryman.model import SinkRecord
+from ferryman.sinks.base import SinkState
+from ferryman.sinks.telegram_state import new_random_id
+from ferryman.telegram.errors import from_telethon
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 128  # Telegram's longest topic title
+SEARCH_LIMIT = 100  # topics asked for per search (the title narrows it)
+_KEY = "topic:"
+
+
+def folder_title(source_path: str, job_name: str) -> str:
+    """The topic a file goes to: its input's top folder, or the job's name for a file at
+    the top (a flat input is one topic). Cut to Telegram's 128 characters."""
+    first, sep, _ = source_path.replace("\\", "/").strip("/").partition("/")
+    title = (first if sep else job_name).strip() or job_name.strip() or "ferryman"
+    return title[:TITLE_MAX]
+
+
+class ForumTopics:
+    """A job's topics in one forum, through the sink's ``SinkState``."""
+
+    def __init__(self, state: SinkState) -> None:
+        self.state = state
+
+    async def topic_for(
+        self, client: Any, peer: Any, job_id: int, title: str, account: str | None
+    ) -> int:
+        """The topic's id (its first message's), found, or made once and recorded."""
+        key = _KEY + title
+        record = await self._record(job_id, key)
+        if record is not None and record.value.get("id"):
+            return int(record.value["id"])
+        found = await _search(client, peer, title)
+        if found is not None:
+            await self._made(job_id, key, record, found, account)
+            return found
+        claimed = (
+            await self.state.claim(
+                job_id, [SinkRecord(key, {"random_id": new_random_id(), "account": account})]
+            )
+        )[0]
+        if claimed.value.get("id"):
+            return int(claimed.value["id"])
+        if claimed.value.get("account") != account:
+            raise FerrymanError(
+                "telegram.server",
+                f"the topic '{title}' is being made through another account; tried again soon",
+            )
+        made = await _create(client, peer, title, int(claimed.value["random_id"]))
+        if made is None:  # the same random_id again while the first was being made
+            made = await _search(client, peer, title)
+        if made is None:
+            raise FerrymanError("telegram.server", f"Telegram made no topic '{title}'")
+        await self._made(job_id, key, claimed, made, account)
+        log.info("job %s: forum topic '%s' is %s", job_id, title, made)
+        return made
+
+    async def recorded(self, job_id: int) -> dict[str, int]:
+        """The job's topics made or found so far: title → id."""
+        return {
+            r.key.removeprefix(_KEY): int(r.value["id"])
+            for r in await self.state.records(job_id)
+            if r.key.startswith(_KEY) and r.value.get("id")
+        }
+
+    async def _record(self, job_id: int, key: str) -> SinkRecord | None:
+        return next((r for r in await self.state.records(job_id) if r.key == key), None)
+
+    async def _made(
+        self, job_id: int, key: str, record: SinkRecord | None, topic: int, account: str | None
+    ) -> None:
+        value: dict[str, Any] = dict(record.value) if record is not None else {"account": account}
+        value["id"] = topic
+        await self.state.put(job_id, [SinkRecord(key, value)])
+
+
+async def _search(client: Any, peer: Any, title: str) -> int | None:
+    """An open topic of exactly this title (the oldest, if several), or None."""
+    try:
+        found = await client(
+            functions.messages.GetForumTopicsRequest(
+                peer=peer,
+                offset_date=None,
+                offset_id=0,
+                offset_topic=0,
+                limit=SEARCH_LIMIT,
+                q=title,
+            )
+        )
+    except Exception as exc:
+        raise _topic_error(exc) from exc
+    ids = [
+        t.id
+        for t in getattr(found, "topics", [])
+        if isinstance(t, types.ForumTopic) and t.title == title and not t.closed
+    ]
+    return min(ids) if ids else None
+
+
+async def _create(client: Any, peer: Any, title: str, random_id: int) -> int | None:
+    """The new topic's id; None when Telegram is still making it from the same
+    ``random_id`` (a repeat of a request that has not been answered yet)."""
+    for attempt in range(4):
+        try:
+            result = await client(
+                functions.messages.CreateForumTopicRequest(
+                    peer=peer, title=title, random_id=random_id
+                )
+            )
+        except tg.RandomIdDuplicateError:
+            await asyncio.sleep(0.25 * 2**attempt)
+            continue
+        except Exception as exc:
+            raise _topic_error(exc) from exc
+        return _topic_id(result)
+    return None
+
+
+def _topic_id(result: Any) -> int:
+    """The topic-created service message's id: the topic's."""
+    for update in getattr(result, "updates", []):
+        message = getattr(update, "message", None)
+        if isinstance(message, types.MessageService) and isinstance(
+            message.action, types.MessageActionTopicCreate
+        ):
+            return int(message.id)
+    for update in getattr(result, "updates", []):
+        if isinstance(update, types.UpdateMessageID):
+            return int(update.id)
+    raise FerrymanError("telegram.server", "Telegram's answer named no new topic")
+
+
+def _topic_error(exc: BaseException) -> FerrymanError:
+    """Not a forum, or no right to make topics there: the destination's fault."""
+    if isinstance(exc, tg.ChannelForumMissingError):
+        return FerrymanError(
+            "telegram.peer_invalid", "the chat is not a forum: /topics needs a forum group"
+        )
+    return from_telethon(exc)
+
+
+__all__ = ["ForumTopics", "folder_title"]

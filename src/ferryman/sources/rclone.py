@@ -1,0 +1,146 @@
+"""``rclone:REMOTE:path`` as an input: a file (an archive, a video) or a folder on any
+remote of the person's rclone.conf, fetched through ``rclone rcd`` (``net/rclone``) into
+the job's work area, then read as a local input.
+
+Fetched first, as a Telegram message's file is: rclone copies into the fetch folder
+(a file with ``operations/copyfile``, a folder with ``sync/copy``), its progress from
+rclone's own stats; a file already there whole (its size as the remote says) is not
+copied again after a restart. The disk room the input needs is asked before the copy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from ferryman.errors import FerrymanError
+from ferryman.sources.base import (
+    Access,
+    Fetched,
+    FetchPlan,
+    Inspection,
+    ReadOptions,
+    SourceEntry,
+)
+
+if TYPE_CHECKING:
+    from ferryman.net.rclone import Rclone
+
+_URI = re.compile(r"^rclone:([\w.+@-](?:[\w.+@ -]*[\w.+@-])?):([^\x00-\x1f]*)$")
+
+
+def _parts(uri: str) -> tuple[str, str, str]:
+    """(the parent folder's ``fs``, the leaf's name, the leaf's own ``fs``)."""
+    found = _URI.fullmatch(uri)
+    if found is None:
+        raise FerrymanError("source.invalid", f"'{uri}' is not rclone:REMOTE:path")
+    remote, path = found.group(1), found.group(2).rstrip("/")
+    if ".." in path.split("/"):
+        raise FerrymanError("source.invalid", f"'{uri}' climbs with ..")
+    leaf = PurePosixPath(path).name
+    if not leaf:
+        raise FerrymanError(
+            "source.invalid", f"'{uri}' names a remote's root: name a file or folder in it"
+        )
+    parent = path[: len(path) - len(leaf)].rstrip("/") or ("/" if path.startswith("/") else "")
+    return f"{remote}:{parent}", leaf, f"{remote}:{path}"
+
+
+class RcloneSource:
+    """A file or folder on an rclone remote."""
+
+    schemes: tuple[str, ...] = ("rclone",)
+    description = "rclone:REMOTE:path: a file or folder on a remote of your rclone.conf"
+    shown_as = "rclone:REMOTE:path"
+    access = Access.FETCH
+
+    def recognise(self, raw: str) -> str | None:
+        if not raw.startswith("rclone:"):
+            return None
+        _parts(raw)  # refused now, not when fetched
+        return raw
+
+    def describe(self, uri: str) -> str:
+        return uri
+
+    def local_path(self, uri: str) -> None:
+        return None  # the fetched copy is the engine's (ReadOptions.fetched)
+
+    def inspect(self, uri: str) -> Inspection:
+        """Offline: named after the file or folder; the same path is the same input."""
+        _, leaf, _ = _parts(uri)
+        stem = leaf
+        for suffix in (".zip", ".tar", ".7z", ".rar"):
+            if stem.lower().endswith(suffix):
+                stem = stem[: -len(suffix)]
+        return Inspection(stem or leaf, uri)
+
+    async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        from ferryman.net.rclone import Rclone, shared_rclone  # lazy: start-up (httpx)
+
+        if plan.shared is not None:
+            return await _fetch(shared_rclone(plan.shared), uri, plan)
+        if plan.settings is None:
+            raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
+        rclone = Rclone(plan.settings.rclone.config)  # no engine to share one with
+        try:
+            return await _fetch(rclone, uri, plan)
+        finally:
+            await rclone.close()
+
+    @contextmanager
+    def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
+        from ferryman.sources.local import iter_local
+
+        if options.fetched is None:
+            raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
+        with iter_local(options.fetched, options) as entries:
+            yield entries
+
+
+async def _fetch(rclone: Rclone, uri: str, plan: FetchPlan) -> Fetched:
+    from ferryman.net.progress import DownloadProgress
+
+    parent, leaf, own = _parts(uri)
+    found = await rclone.stat(parent, leaf)
+    if found is None:
+        raise FerrymanError("source.not_found", f"{uri}: no such file or folder on the remote")
+    into = plan.folder / leaf
+    began = time.monotonic()
+
+    def told(total: int | None) -> Callable[[int], None]:
+        def progress(done: int) -> None:
+            if plan.on_progress is None:
+                return
+            speed = done / max(time.monotonic() - began, 1e-3)
+            left = (total - done) / speed if total and speed > 0 else None
+            plan.on_progress(DownloadProgress(done, total, speed, left, 0))
+
+        return progress
+
+    if found.get("IsDir"):
+        listed = await rclone.call(
+            "operations/list", fs=own, remote="", opt={"recurse": True, "filesOnly": True}
+        )
+        total = sum(int(f.get("Size") or 0) for f in listed.get("list") or [])
+        if plan.wait_to_write is not None:
+            await plan.wait_to_write(total)
+        await rclone.run_job("sync/copy", {"srcFs": own, "dstFs": str(into)}, told(total))
+        return Fetched(into, total, leaf)
+    size = int(found.get("Size") or 0)
+    if not (into.is_file() and into.stat().st_size == size):
+        if plan.wait_to_write is not None:
+            await plan.wait_to_write(size)
+        await rclone.run_job(
+            "operations/copyfile",
+            {"srcFs": parent, "srcRemote": leaf, "dstFs": str(plan.folder), "dstRemote": leaf},
+            told(size),
+        )
+    return Fetched(into, size, leaf)
+
+
+__all__ = ["RcloneSource"]

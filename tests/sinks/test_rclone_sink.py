@@ -1,0 +1,237 @@
+"""``rclone:REMOTE:path`` against real rclone backends run here: its local backend and
+``rclone serve sftp`` on loopback, driven through ``rclone rcd`` as ferryman runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ferryman.config import Settings, load_settings
+from ferryman.engine.ops import intake
+from ferryman.errors import FerrymanError
+from ferryman.model import ItemState, JobState
+from ferryman.net.rclone import rclone_binary
+from ferryman.samples import make_zip
+from ferryman.sinks.builtin import default_sinks
+from ferryman.store import Store
+from tests.support.engine_helpers import run_until_idle
+
+BINARY = rclone_binary()
+pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed here")
+
+TREE = ["Day 1/a.jpg", "Day 1/b.jpg", "Day 2/c.jpg", "top.jpg"]
+
+
+def _photos(root: Path, names: list[str], shade: int = 0) -> list[tuple[str, Path]]:
+    found = []
+    for i, name in enumerate(names):
+        path = root / f"{i:02d}-{shade}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (120, 90), (i * 40 % 255, shade, 150)).save(path, quality=90)
+        found.append((name, path))
+    return found
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _config(tmp_path: Path, extra: str = "") -> Path:
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("[loc]\ntype = local\n\n" + extra)
+    return conf
+
+
+def _settings(tmp_path: Path, conf: Path, data: str = "data") -> Settings:
+    return load_settings(
+        None,
+        {
+            "data_dir": tmp_path / data,
+            "poll_seconds": 0.05,
+            "space_floor": 0,
+            "rclone": {"config": conf},
+        },
+    )
+
+
+def _tree(remote: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(remote)): _sha(p)
+        for p in sorted(remote.rglob("*"))
+        if p.is_file() and not p.name.endswith(".partial")
+    }
+
+
+async def _deliver(settings: Settings, archive: Path, dest: str) -> int:
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, archive, dest=dest)
+        await run_until_idle(store, settings)
+        ended = await store.get_job(job.id)
+        items = await store.job_items(job.id)
+        assert ended.state is JobState.DONE, (ended.error_code, ended.error_message)
+        assert {it.state for it in items} == {ItemState.DELIVERED}
+        return job.id
+    finally:
+        await store.close()
+
+
+async def test_a_tree_goes_to_a_local_remote_byte_for_byte_under_the_jobs_name(
+    tmp_path: Path,
+) -> None:
+    conf = _config(tmp_path)
+    remote = tmp_path / "remote"
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    await _deliver(_settings(tmp_path, conf), archive, f"rclone:loc:{remote}/Photos")
+
+    want = {f"Photos/trip/{name}": _sha(path) for name, path in entries}
+    assert _tree(remote) == want
+    for name, _ in entries:  # the remote's own copy, not the work area's inode
+        assert (remote / "Photos/trip" / name).stat().st_nlink == 1
+
+
+async def test_a_second_data_folder_finds_its_files_already_there_and_a_clash_a_free_name(
+    tmp_path: Path,
+) -> None:
+    conf = _config(tmp_path)
+    remote = tmp_path / "remote"
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    dest = f"rclone:loc:{remote}"
+    await _deliver(_settings(tmp_path, conf, "one"), archive, dest)
+    before = {p: p.stat().st_mtime_ns for p in remote.rglob("*.jpg")}
+    await _deliver(_settings(tmp_path, conf, "two"), archive, dest)  # the same bytes again
+    assert {p: p.stat().st_mtime_ns for p in remote.rglob("*.jpg")} == before  # untouched
+
+    other = _photos(tmp_path / "other", ["Day 1/a.jpg"], shade=200)  # a.jpg, other bytes
+    again = make_zip(tmp_path / "trip.zip", [*other, entries[3]])  # top.jpg: the same
+    await _deliver(_settings(tmp_path, conf, "three"), again, dest)
+    tree = _tree(remote)
+    assert tree["trip/Day 1/a.jpg"] == _sha(entries[0][1])  # the first one left alone
+    assert tree["trip/Day 1/a (1).jpg"] == _sha(other[0][1])
+    assert len(tree) == len(TREE) + 1
+
+
+@pytest.fixture
+def sftp_remote(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """``rclone serve sftp`` on loopback over a folder: (the folder, its config part)."""
+    assert BINARY is not None
+    served = tmp_path / "served"
+    served.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            BINARY,
+            "serve",
+            "sftp",
+            str(served),
+            f"--addr=127.0.0.1:{port}",
+            "--user=ann",
+            "--pass=secret",
+            "--config=/dev/null",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "rclone serve sftp did not start"
+                time.sleep(0.05)
+        obscured = subprocess.run(
+            [BINARY, "obscure", "secret"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        part = (
+            f"[box]\ntype = sftp\nhost = 127.0.0.1\nport = {port}\nuser = ann\npass = {obscured}\n"
+        )
+        yield served, part
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_a_tree_goes_to_an_sftp_box(tmp_path: Path, sftp_remote: tuple[Path, str]) -> None:
+    served, part = sftp_remote
+    conf = _config(tmp_path, part)
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    await _deliver(_settings(tmp_path, conf), archive, "rclone:box:backup")
+    assert _tree(served) == {f"backup/trip/{name}": _sha(path) for name, path in entries}
+
+
+def test_a_destination_names_a_remote_and_is_refused_when_rclone_cannot_reach_it(
+    tmp_path: Path,
+) -> None:
+    sinks = default_sinks()
+    assert sinks.parse("rclone:gdrive:Photos/Trip").target == "gdrive:Photos/Trip"
+    for bad in ("rclone:nocolon", "rclone::path", "rclone:gd:../up"):
+        with pytest.raises(FerrymanError) as refused:
+            sinks.parse(bad)
+        assert refused.value.code == "sink.unknown"
+    settings = _settings(tmp_path, tmp_path / "missing.conf")
+    with pytest.raises(FerrymanError) as missing:
+        sinks.kind("rclone:x:y").check_ready(settings, "x:y")
+    assert missing.value.code == "rclone.missing"
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_album_leaves_no_duplicate_object(tmp_path: Path) -> None:
+    """``ferryman add --run`` killed once its first file is on the remote; the next run
+    ends the job with each file there once, under its own name."""
+    conf = _config(tmp_path)
+    remote = tmp_path / "remote"
+    names = [f"Day {i % 3}/p{i:02d}.jpg" for i in range(10)]
+    entries = _photos(tmp_path / "in", names)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    env["FERRYMAN_RCLONE__CONFIG"] = str(conf)
+    base = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data")]
+    proc = await asyncio.create_subprocess_exec(
+        *base,
+        "add",
+        "--run",
+        str(archive),
+        "--to",
+        f"rclone:loc:{remote}",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not any(remote.rglob("*.jpg")):
+        assert proc.returncode is None, "the run ended before a file reached the remote"
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    left = len(list(remote.rglob("*.jpg")))
+    assert left < len(names), "killed too late to prove anything"
+    done = await asyncio.create_subprocess_exec(
+        *base,
+        "run",
+        "--until-idle",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(done.communicate(), 120)
+    assert done.returncode == 0, err.decode(errors="replace")
+    assert _tree(remote) == {f"trip/{name}": _sha(path) for name, path in entries}

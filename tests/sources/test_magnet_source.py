@@ -1,0 +1,130 @@
+"""Magnet links through Torbox, against the fake Torbox API (``createtorrent``,
+``checkcached``, ``mylist``, ``requestdl``): found or added once, polled while Torbox
+downloads, its id kept so a restart polls the same torrent, then read as a Torbox item."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine.ops import intake
+from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set
+from ferryman.sources.builtin import default_sources
+from ferryman.sources.magnet import info_hash
+from ferryman.store import Store
+from tests.sources.test_torbox_source import cdn, tb_settings, torbox
+from tests.support.engine_helpers import library_files
+from tests.support.faketorbox import FakeTorbox, Torrent
+from tests.support.waiting import eventually
+
+__all__ = ["cdn", "tb_settings", "torbox"]
+
+HASH = "c9e15763f722f23e98a29decdfae341b98d53056"
+MAGNET = f"magnet:?xt=urn:btih:{HASH}&dn=Trip%202024&tr=udp%3A%2F%2Ftracker.example%3A80"
+
+
+def _photos(tmp: Path) -> list[tuple[str, bytes, str]]:
+    return [
+        (f"Trip 2024/{p.name}", p.read_bytes(), "image/jpeg")
+        for p in make_photo_set(tmp / "p", 3, size=(120, 90))
+    ]
+
+
+def _hashes(files: list[tuple[str, bytes, str]]) -> list[str]:
+    return sorted(hashlib.sha256(data).hexdigest() for _, data, _ in files)
+
+
+async def test_a_cached_magnet_is_added_once_and_its_files_delivered(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    files = _photos(tmp_path)
+    torbox.swarm[HASH] = Torrent("Trip 2024", files)
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert (done.state, done.name) == (JobState.DONE, "Trip 2024")
+    assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
+    assert torbox.calls["createtorrent"] == 1 and torbox.calls["checkcached"] == 1
+
+
+async def test_a_magnet_torbox_already_has_is_not_added_again(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    files = _photos(tmp_path)
+    item = torbox.add("torrent", 77, "Trip 2024", files)
+    item.hash = HASH
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE
+    assert torbox.calls["createtorrent"] == 0
+    assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
+
+
+async def test_an_engine_stopped_while_torbox_downloads_polls_the_same_torrent_after(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    files = _photos(tmp_path)
+    torbox.swarm[HASH] = Torrent("Trip 2024", files, cached=False)
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+        engine = Engine(store, tb_settings)
+        running = asyncio.create_task(engine.run())
+
+        async def waiting() -> bool:
+            return (await store.get_job(job.id)).wait_reason == "torbox.not_ready"
+
+        await eventually(waiting, "the job waits for Torbox", within=30)
+        engine.stop()  # as a stop or a crash leaves it: the torrent added, not ready
+        await asyncio.wait_for(running, 30)
+        item = torbox.items[("torrent", torbox.next_id)]
+        item.finished = True
+        item.hash = ""  # the hash search finds nothing now: only the kept id leads to it
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE, done
+    assert torbox.calls["createtorrent"] == 1  # never added twice
+    assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
+
+
+async def test_a_magnet_no_swarm_knows_fails_with_torboxs_words(
+    torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert (done.state, done.error_code) == (JobState.FAILED, "torbox.api")
+    assert "No peers or metadata" in (done.error_message or "")
+
+
+def test_magnets_are_read_strictly() -> None:
+    sources = default_sources()
+    assert sources.to_uri(MAGNET) == MAGNET
+    base32 = "magnet:?xt=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW"
+    assert info_hash(base32) == HASH
+    for bad in ("magnet:?dn=x", "magnet:?xt=urn:btih:123", "magnet:?xt=urn:sha1:" + "a" * 40):
+        with pytest.raises(FerrymanError) as refused:
+            sources.to_uri(bad)
+        assert refused.value.code == "source.invalid"

@@ -1,0 +1,70 @@
+"""``rclone:REMOTE:path`` as an input, against rclone's local backend and ``rclone serve
+sftp`` on loopback: fetched through ``rclone rcd``, then read as a local input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferryman.engine.ops import intake
+from ferryman.model import ItemState, JobState
+from ferryman.samples import make_zip
+from ferryman.store import Store
+from tests.sinks.test_rclone_sink import (
+    TREE,
+    _config,
+    _photos,
+    _settings,
+    _sha,
+    pytestmark,
+    sftp_remote,
+)
+from tests.support.engine_helpers import run_until_idle
+
+__all__ = ["pytestmark", "sftp_remote"]
+
+
+async def _run(tmp_path: Path, conf: Path, source: str) -> tuple[JobState, str | None, Path]:
+    settings = _settings(tmp_path, conf)
+    library = tmp_path / "library"
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, source, dest=f"library:{library}")
+        await run_until_idle(store, settings)
+        ended = await store.get_job(job.id)
+        if ended.state is JobState.DONE:
+            assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
+        return ended.state, ended.error_code, library
+    finally:
+        await store.close()
+
+
+def _library(library: Path) -> set[str]:
+    return {_sha(p) for p in library.rglob("*.jpg") if ".ferryman" not in p.parts}
+
+
+async def test_a_zip_on_a_remote_is_fetched_and_delivered(tmp_path: Path) -> None:
+    conf = _config(tmp_path)
+    entries = _photos(tmp_path / "in", TREE)
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    make_zip(remote / "trip.zip", entries)
+    state, code, library = await _run(tmp_path, conf, f"rclone:loc:{remote}/trip.zip")
+    assert (state, code) == (JobState.DONE, None)
+    assert _library(library) == {_sha(p) for _, p in entries}
+
+
+async def test_a_folder_on_an_sftp_box_is_fetched_whole(
+    tmp_path: Path, sftp_remote: tuple[Path, str]
+) -> None:
+    served, part = sftp_remote
+    conf = _config(tmp_path, part)
+    entries = _photos(served / "camera", ["x.jpg", "y.jpg", "z.jpg"])
+    state, code, library = await _run(tmp_path, conf, "rclone:box:camera")
+    assert (state, code) == (JobState.DONE, None)
+    assert _library(library) == {_sha(p) for _, p in entries}
+
+
+async def test_a_path_not_on_the_remote_fails_with_a_code(tmp_path: Path) -> None:
+    conf = _config(tmp_path)
+    state, code, _ = await _run(tmp_path, conf, f"rclone:loc:{tmp_path}/nothing.zip")
+    assert (state, code) == (JobState.FAILED, "source.not_found")
