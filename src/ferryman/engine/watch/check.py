@@ -115,9 +115,8 @@ class Found:
 
 
 class EntryJob(Protocol):
-    """How a watch's new entry becomes a job's row (``add_job``'s arguments): intake's,
-    the one way in every input takes (``ops/intake.entry_job``), handed to the stage
-    by whoever makes the ``Checker`` (a stage imports no operation)."""
+    """How a watch's entry becomes a job's row: intake's (``ops/intake.entry_job``), handed
+    to the stage by whoever makes the ``Checker`` (a stage imports no operation)."""
 
     def __call__(
         self,
