@@ -14,7 +14,7 @@ from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.magnet import info_hash
@@ -41,18 +41,23 @@ def _hashes(files: list[tuple[str, bytes, str]]) -> list[str]:
     return sorted(hashlib.sha256(data).hexdigest() for _, data, _ in files)
 
 
+async def _magnet_job(settings: Settings) -> Job:
+    """The magnet added and the engine run until idle: the job as it ended."""
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=settings)
+        await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 60)
+        return await store.get_job(job.id)
+    finally:
+        await store.close()
+
+
 async def test_a_cached_magnet_is_added_once_and_its_files_delivered(
     tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
 ) -> None:
     files = _photos(tmp_path)
     torbox.swarm[HASH] = Torrent("Trip 2024", files)
-    store = await Store.open(tb_settings.database)
-    try:
-        job = await intake.add_source(store, MAGNET, settings=tb_settings)
-        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
-        done = await store.get_job(job.id)
-    finally:
-        await store.close()
+    done = await _magnet_job(tb_settings)
     assert (done.state, done.name) == (JobState.DONE, "Trip 2024")
     assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
     assert torbox.calls["createtorrent"] == 1 and torbox.calls["checkcached"] == 1
@@ -64,13 +69,7 @@ async def test_a_magnet_torbox_already_has_is_not_added_again(
     files = _photos(tmp_path)
     item = torbox.add("torrent", 77, "Trip 2024", files)
     item.hash = HASH
-    store = await Store.open(tb_settings.database)
-    try:
-        job = await intake.add_source(store, MAGNET, settings=tb_settings)
-        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
-        done = await store.get_job(job.id)
-    finally:
-        await store.close()
+    done = await _magnet_job(tb_settings)
     assert done.state is JobState.DONE
     assert torbox.calls["createtorrent"] == 0
     assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
@@ -108,13 +107,7 @@ async def test_an_engine_stopped_while_torbox_downloads_polls_the_same_torrent_a
 async def test_a_magnet_no_swarm_knows_fails_with_torboxs_words(
     torbox: FakeTorbox, tb_settings: Settings
 ) -> None:
-    store = await Store.open(tb_settings.database)
-    try:
-        job = await intake.add_source(store, MAGNET, settings=tb_settings)
-        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
-        done = await store.get_job(job.id)
-    finally:
-        await store.close()
+    done = await _magnet_job(tb_settings)
     assert (done.state, done.error_code) == (JobState.FAILED, "torbox.api")
     assert "No peers or metadata" in (done.error_message or "")
 
