@@ -58,6 +58,9 @@ CASES: dict[tuple[str, ...], list[str]] = {
     ("config", "set"): ["space_floor", "2GB"],
     ("config", "unset"): ["space_floor"],
     ("quarantine", "list"): [],
+    ("preset", "add"): ["pod", "--audio", "mp3"],
+    ("preset", "list"): [],
+    ("preset", "remove"): ["none-such"],  # not one of yours: its coded refusal
     ("telegram", "login"): [],
     ("telegram", "whoami"): [],
     ("telegram", "logout"): [],

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
+from tests.support.waiting import eventually, eventually_sync
 
 BINARY = rclone_binary()
 pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed here")
@@ -148,14 +148,15 @@ def sftp_remote(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def listening() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
             except OSError:
-                assert time.monotonic() < deadline, "rclone serve sftp did not start"
-                time.sleep(0.05)
+                return False
+            return True
+
+        eventually_sync(listening, "rclone serve sftp listening", within=20)
         obscured = subprocess.run(
             [BINARY, "obscure", "secret"], capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -215,11 +216,12 @@ async def test_sigkill_mid_album_leaves_no_duplicate_object(tmp_path: Path) -> N
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while not any(remote.rglob("*.jpg")):
+
+    def arrived() -> bool:
         assert proc.returncode is None, "the run ended before a file reached the remote"
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
+        return any(remote.rglob("*.jpg"))
+
+    await eventually(arrived, "the first file on the remote", within=60, every=0.01)
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     left = len(list(remote.rglob("*.jpg")))

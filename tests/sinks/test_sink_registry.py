@@ -214,7 +214,7 @@ def test_unknown_and_malformed_destinations_are_sink_unknown(settings: Settings)
 
 def test_parse_expand_and_describe(tmp_path: Path) -> None:
     sinks = default_sinks().with_kind(MemKind())
-    assert sinks.schemes == ("library", "link", "telegram", "mem")
+    assert sinks.schemes == ("library", "link", "telegram", "rclone", "mem")
     assert "mem" not in default_sinks().schemes  # a fresh registry each time, never shared
     assert sinks.parse("library:").target == ""
     assert sinks.parse("library:rel/x").target == os.path.abspath("rel/x")

@@ -21,12 +21,14 @@ import socket
 import sysconfig
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from ferryman.errors import FerrymanError
-from ferryman.resources import Shared
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +139,9 @@ class Rclone:
             body = {"error": answer.text[:200]}
         if answer.status_code != 200:
             said = str(body.get("error", answer.status_code))
-            code = "rclone.not_found" if "not found" in said else "rclone.failed"
-            raise FerrymanError(code, f"rclone {method}: {said}")
+            if "not found" in said:
+                raise FerrymanError("rclone.not_found", f"rclone {method}: {said}")
+            raise FerrymanError("rclone.failed", f"rclone {method}: {said}")
         return body
 
     async def stat(
@@ -239,7 +242,16 @@ class Rclone:
             await proc.wait()
 
 
-def shared_rclone(resources: Shared) -> Rclone:
+class _Resources(Protocol):
+    """What ``resources.Shared`` offers (the adapter imports nothing above it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def get(self, key: str, make: Callable[[], Rclone]) -> Rclone: ...
+
+
+def shared_rclone(resources: _Resources) -> Rclone:
     """The engine's one ``rclone rcd`` (made on first use, ended with the engine)."""
     config = resources.settings.rclone.config
     return resources.get("rclone", lambda: Rclone(config))

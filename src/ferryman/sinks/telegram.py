@@ -129,9 +129,10 @@ class TelegramSink(Sink):
         self.document_thumb = document_thumb  # the job's ``?thumb=``: documents show it
         self.topics = ForumTopics(state.state)  # ``/topics``: a forum topic per folder
         # ``telegram.index``: a job's index of links, with topics ("topics") or always
+        by_folder = target is not None and target.by_folder  # a test's sink has none
         self.index = (
             JobIndex(state.state)
-            if index == "always" or (index == "topics" and target.by_folder)
+            if index == "always" or (index == "topics" and by_folder)
             else None
         )
 
