@@ -37,6 +37,12 @@ class DemoInputs:
     paths: list[Path]  # what the demo adds, in order
     expected_media: int  # photo/video entries that must end up delivered
     description: list[str]  # one human line per input
+    kept_files: int = 0  # entries not media a library keeps as files (trip's readme.txt)
+
+    def expected_files(self, media_only: bool) -> int:
+        """What a library must hold after a correct run: the media, and the files it
+        keeps unless it keeps media alone (``library_media_only``)."""
+        return self.expected_media + (0 if media_only else self.kept_files)
 
 
 def make_demo_inputs(folder: Path) -> DemoInputs:
@@ -76,7 +82,7 @@ def make_demo_inputs(folder: Path) -> DemoInputs:
         description.append("holiday.zip: 6 photos (JPEG, PNG) + 2 H.264/AAC MP4 videos")
         media += len(holiday)
 
-        # 2. trip.tar.gz: nested folders, directory entries, and a readme to skip.
+        # 2. trip.tar.gz: nested folders, directory entries, and a readme a library keeps.
         readme = staging / "readme.txt"
         readme.write_text("Photos from the trip. This file is not media.\n")
         for sub in ("a", "a/b", "a/b/c"):
@@ -92,7 +98,9 @@ def make_demo_inputs(folder: Path) -> DemoInputs:
         dirs = [(f"trip/{sub}", staging / "dirs" / sub) for sub in ("a", "a/b", "a/b/c")]
         trip = [*dirs, ("trip/readme.txt", readme), *trip_media]
         paths.append(make_tar(folder / "trip.tar.gz", trip, compression="gz"))
-        description.append("trip.tar.gz: 5 photos + 1 video in a/b/c, plus readme.txt (not media)")
+        description.append(
+            "trip.tar.gz: 5 photos + 1 video in a/b/c, plus readme.txt (not media: kept as a file)"
+        )
         media += len(trip_media)
 
         # 3. loose/: plain files in a folder.
@@ -122,4 +130,4 @@ def make_demo_inputs(folder: Path) -> DemoInputs:
     paths.append(make_corrupt_zip(folder / "broken.zip", next(seeds)))
     description.append("broken.zip: a truncated zip (should be reported as damaged)")
 
-    return DemoInputs(paths=paths, expected_media=media, description=description)
+    return DemoInputs(paths=paths, expected_media=media, description=description, kept_files=1)

@@ -228,6 +228,8 @@ def test_demo_inputs(tmp_path: Path) -> None:
     hashes |= {sha256(p) for p in loose_media} | {sha256(remux), sha256(transcode)}
     total = len(holiday_media) + len(trip_media) + len(loose_media) + 2
     assert demo.expected_media == total
+    assert demo.expected_files(media_only=True) == total
+    assert demo.expected_files(media_only=False) == total + 1  # the readme, kept as a file
     assert len(hashes) == total  # no two media files are duplicates
 
     with av.open(str(remux)) as c:

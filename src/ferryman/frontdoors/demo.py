@@ -62,6 +62,7 @@ async def _demo(
         finally:
             await renderer.close()
         intact = rescued = 0
+        expected = inputs.expected_files(settings.library_media_only)
         reports = []
         for job_id in job_ids:
             data = await report.report(store, job_id)
@@ -72,18 +73,18 @@ async def _demo(
             print_report(console, data)
             reports.append(data)
         if machine is not None:
-            counted = {"delivered": intact, "expected": inputs.expected_media, "rescued": rescued}
+            counted = {"delivered": intact, "expected": expected, "rescued": rescued}
             shown = {"jobs": reports, **counted, "library": str(settings.library)}
             machine.print(json.dumps(shown, default=str), markup=False, highlight=False)
         console.print(
             Text.assemble(
                 "\n",
-                (f"{intact} of {inputs.expected_media} sample media delivered", "bold"),
+                (f"{intact} of {expected} sample files delivered", "bold"),
                 f" (+{rescued} rescued from the broken archive) into {settings.library}",
             )
         )
         _print_next_steps(console, settings, job_ids)
-        return 0 if intact == inputs.expected_media else 1
+        return 0 if intact == expected else 1
 
 
 async def _earlier_demo_jobs(store: JobsView, inputs_dir: Path) -> list[Job]:
