@@ -87,14 +87,15 @@ async def test_a_second_data_folder_s_watch_deletes_only_what_the_library_holds(
 ) -> None:
     """The issue's loss: two data folders (a reinstall, a second phone) watch a folder
     named Camera each into one library with ``--then delete``. The second's job 1 is
-    "Camera" too; its photos are in the library before any leaves its folder."""
+    "Camera" too; its photos are in the library before any leaves its folder. Each
+    Camera lies beside its data folder, not in it (a data folder is never watched)."""
     library = tmp_path / "LIB"
     shots = {}
     for phone, seed in (("a", 0), ("b", 10)):
         mine = _polled(
             settings.model_copy(
                 update={
-                    "data_dir": tmp_path / phone,
+                    "data_dir": tmp_path / phone / "data",
                     "library_dir": library,
                     "library_layout": "{source}/{path}/{name}",
                 }

@@ -75,7 +75,9 @@ async def test_a_retry_is_no_further_result_to_keep(tmp_path: Path, settings: Se
 
 
 def _watching(settings: Settings, folder: Path, library: Path) -> Settings:
-    watching = settings.watch.model_copy(update={"folders": [str(folder)]})
+    """``folder`` allowed from afar; its files taken at once (no settling wait: photos
+    written just now would otherwise be "still being written" at the look)."""
+    watching = settings.watch.model_copy(update={"folders": [str(folder)], "settle_seconds": 0.0})
     return settings.model_copy(update={"watch": watching, "library": library})
 
 
