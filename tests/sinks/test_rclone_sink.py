@@ -73,7 +73,9 @@ def _tree(remote: Path) -> dict[str, str]:
     }
 
 
-async def _deliver(settings: Settings, archive: Path, dest: str) -> int:
+async def _deliver(settings: Settings, archive: Path, dest: str, *, left: int = 0) -> int:
+    """The job added and run to its end: done, every item delivered but ``left`` left out
+    by the person's own choice."""
     store = await Store.open(settings.database)
     try:
         job = await intake.add_source(store, archive, dest=dest)
@@ -81,7 +83,8 @@ async def _deliver(settings: Settings, archive: Path, dest: str) -> int:
         ended = await store.get_job(job.id)
         items = await store.job_items(job.id)
         assert ended.state is JobState.DONE, (ended.error_code, ended.error_message)
-        assert {it.state for it in items} == {ItemState.DELIVERED}
+        delivered = [it for it in items if it.state is ItemState.DELIVERED]
+        assert len(delivered) == len(items) - left, [(it.source_path, it.state) for it in items]
         return job.id
     finally:
         await store.close()
@@ -237,3 +240,27 @@ async def test_sigkill_mid_album_leaves_no_duplicate_object(tmp_path: Path) -> N
     _, err = await asyncio.wait_for(done.communicate(), 120)
     assert done.returncode == 0, err.decode(errors="replace")
     assert _tree(remote) == {f"trip/{name}": _sha(path) for name, path in entries}
+
+
+async def test_a_remote_keeps_every_file_as_a_library_does_unless_media_alone_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FERRYMAN_LIBRARY_MEDIA_ONLY", raising=False)  # the default
+    conf = _config(tmp_path)
+    remote = tmp_path / "remote"
+    notes = tmp_path / "notes.pdf"
+    notes.write_bytes(b"%PDF-1.4\n% a trip's tickets\n")
+    entries = [*_photos(tmp_path / "in", ["a.jpg"]), ("notes.pdf", notes)]
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    await _deliver(_settings(tmp_path, conf, "one"), archive, f"rclone:loc:{remote}/all")
+    await _deliver(
+        _settings(tmp_path, conf, "two"), archive, f"rclone:loc:{remote}/media?media=only", left=1
+    )
+    tree = _tree_all(remote)
+    assert tree["all/trip/notes.pdf"] == _sha(notes)
+    assert "all/trip/a.jpg" in tree and "media/trip/a.jpg" in tree
+    assert "media/trip/notes.pdf" not in tree
+
+
+def _tree_all(remote: Path) -> dict[str, str]:
+    return {str(p.relative_to(remote)): _sha(p) for p in remote.rglob("*") if p.is_file()}

@@ -23,6 +23,9 @@ class RcloneKind(SinkKind):
 
     scheme = "rclone"
     description = "rclone:REMOTE:path (a remote of your rclone.conf)"
+    # A remote keeps every file of an input as a library does (a camera's RAW, a PDF),
+    # unless asked for media alone (``?media=only``, ``--media-only``).
+    takes: frozenset[str] = frozenset({"caption", "media"})
 
     def parse(self, target: str) -> str:
         if not _TARGET.fullmatch(target):
