@@ -332,10 +332,14 @@ def _validate(
     *,
     partial: bool = False,
     env: dict[str, Any] | None = None,
+    reading: bool = True,
 ) -> Settings | None:
     """Settings from ``data``; ``partial``: a key it lacks may come from a later layer
     (a secret in the environment), so only what it says wrong is refused. ``env``: the
-    environment's layer, so a key it set is named by its variable."""
+    environment's layer, so a key it set is named by its variable. ``reading``: the
+    settings are read for use, so a data folder that cannot be used (and nothing else
+    wrong) is ``store.data_dir_unusable``, whichever layer named it; a value being set
+    (``config set``) is ``config.invalid``."""
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -343,12 +347,14 @@ def _validate(
         if not errors:
             return None
         lines = [_describe(err, source, env) for err in errors]
-        raise FerrymanError("config.invalid", "; ".join(lines)) from exc
+        unusable = reading and all(err["loc"] == ("data_dir",) for err in errors)
+        code = "store.data_dir_unusable" if unusable else "config.invalid"
+        raise FerrymanError(code, "; ".join(lines)) from exc
 
 
 def validate_partial(data: dict[str, Any], source: str) -> None:
     """Refuse what ``data`` says wrong (naming ``source``); a key it lacks may come later."""
-    _validate(data, source, partial=True)
+    _validate(data, source, partial=True, reading=False)
 
 
 def _checked(data: dict[str, Any], source: str) -> Settings:

@@ -123,7 +123,11 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
     bound (thumbnails, a few KB, aside)."""
     folder = tmp_path / "in"
     folder.mkdir()
-    # Their index last: remuxed in a library that keeps originals, as in one that converts.
+    # Their index last: a library that keeps originals keeps such an MP4 as it is, one
+    # that converts (``library_playable``: the index first) remuxes it.
+    settings = settings.model_copy(
+        update={"media": settings.media.model_copy(update={"policy": "library_playable"})}
+    )
     videos = [
         make_video(folder / f"clip{n}.mp4", n, seconds=2, size=(640, 480), faststart=False)
         for n in range(VIDEOS)
@@ -154,7 +158,7 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
         assert await driven(clock, settings, waiting, "the read waits for the backlog") == "backlog"
         await _polls_later(clock, settings)
         items = await store.job_items(job.id)
-        assert [i.actions[:1] for i in items] == [["remux"]] * len(items)  # each kept its mkv
+        assert [i.actions[:1] for i in items] == [["remux"]] * len(items)  # each kept its mp4
         assert len(items) < VIDEOS  # read no further
         if bound == "items":
             assert peak[0] <= 3

@@ -22,6 +22,7 @@ from PIL import Image
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine.ops import intake
+from ferryman.engine.plumbing import decoding as decoding_module
 from ferryman.engine.plumbing import quarantine
 from ferryman.engine.read import decision as decision_module
 from ferryman.engine.read import prepare as prepare_module
@@ -127,8 +128,9 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
 ) -> None:
     """``tiff``: the probe counts pages as it once did, so the real TIFF's ``TypeError``
     from Pillow reaches the engine; ``bug``: the probe raises a ``KeyError`` on one
-    JPEG. The decodes run in-process (the faults are patched into this process; a
-    worker's bug crosses as ``media.box.pool.DecoderBug``: ``test_media_box``)."""
+    JPEG (both the box's probe and the engine's JPEG header read). The decodes run
+    in-process (the faults are patched into this process; a worker's bug crosses as
+    ``media.box.pool.DecoderBug``: ``test_media_box``)."""
     real = probe_module.probe_image
     if fault == "tiff":
         bad, raised = "scan.tif", TypeError
@@ -142,6 +144,17 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
             return real(path, data, limit)
 
         monkeypatch.setattr(probe_module, "probe_image", probe)
+        # A plain JPEG is probed from its header on the reading thread
+        # (``media.jpeg_header`` via ``engine.plumbing.decoding.probe_image``) and never
+        # reaches the box's probe: the bug is injected there too.
+        header = decoding_module.probe_header
+
+        def probe_header(path: Path, *args: Any) -> MediaInfo | None:
+            if path.name.endswith(BAD):
+                raise KeyError("a bug in the probe")
+            return header(path, *args)
+
+        monkeypatch.setattr(decoding_module, "probe_header", probe_header)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
     engine = Engine(store, settings, media_box=InProcess())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ferryman.config import Settings
+from ferryman.engine.ops.who import of_user
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
 from tests.engine.test_notify import a_job, receiving, run_until, with_notify
@@ -23,9 +24,9 @@ async def test_a_persons_job_notices_go_to_their_own_targets(
         base = f"ferryman://127.0.0.1:{hook.port}"
         settings = with_notify(settings, urls=[f"{base}/server"])
         await store.update_user(ann.id, settings={"notify": f"{base}/ann"})
-        hers = await a_job(store, settings, tmp_path, 1, account=ann.id)
-        his = await a_job(store, settings, tmp_path, 2, account=bob.id)
-        admins = await a_job(store, settings, tmp_path, 3, account=root.id)
+        hers = await a_job(store, settings, tmp_path, 1, who=of_user(ann))
+        his = await a_job(store, settings, tmp_path, 2, who=of_user(bob))
+        admins = await a_job(store, settings, tmp_path, 3, who=of_user(root))
         ids = (hers.id, his.id, admins.id)
 
         async def settled() -> bool:

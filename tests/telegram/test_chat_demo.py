@@ -141,9 +141,11 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert asked[1] == "ferryman: ▸ job 4: the report is below"
     report = [line.strip() for line in _block(asked, "ferryman: job 4 trip: done")]
     # The counts agree with the list's: 8 of the 10 offered left alone, and the dashcam's
-    # .raw, never offered, skipped for its own reason (it said "skipped 9: not chosen").
+    # .raw, never offered, skipped for its own reason (it said "skipped 9: not chosen"):
+    # a .raw is a camera's RAW by its name (``media.camera_files``), a file only if asked.
+    raw = "skipped 1: a camera's RAW file, sent as a file only when asked (send_documents)"
     assert report[1].startswith("2 of 11 delivered")
-    assert report[2:] == ["skipped 8: not chosen", "skipped 1: not a photo or video"], report
+    assert report[2:] == [raw, "skipped 8: not chosen"], report
     # A link comes as the setting says; its Audio MP3 button converts it, a job of its own.
     link = _after(chat, "you:      this one: http://127.0.0.1:")
     assert link[0].endswith("/clip.mp4")

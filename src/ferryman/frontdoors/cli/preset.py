@@ -13,6 +13,7 @@ import typer
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.args import State
 from ferryman.frontdoors.cli.options import Output, with_groups
+from ferryman.frontdoors.cli.output import said, wants_json
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
@@ -68,15 +69,14 @@ def add(
         )
     except FerrymanError as exc:
         raise _failed(exc) from None
-    out.print(f"preset {kept.name}: {kept.describe()}", markup=False)
+    text = f"preset {kept.name}: {kept.describe()}"
+    said(ctx, text, preset=kept.name, profile=kept.token, dest=kept.dest)
 
 
 @preset_app.command("list")
-def list_presets(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """The presets you can name: yours, then the built-in ones."""
+def list_presets(ctx: typer.Context) -> None:
+    """The presets you can name: yours, then the built-in ones (``--json``, before or
+    after the command: a list of them)."""
     from ferryman.links import presets  # lazy: start-up
 
     state: State = ctx.obj
@@ -84,7 +84,7 @@ def list_presets(
         found = presets.every(state.settings().data_dir, None)
     except FerrymanError as exc:
         raise _failed(exc) from None
-    if as_json:
+    if wants_json(ctx):
         rows = [
             {"name": p.name, "profile": p.token, "dest": p.dest, "builtin": p.builtin}
             for p in found
@@ -109,7 +109,7 @@ def remove(
         presets.remove(state.settings().data_dir, None, name)
     except FerrymanError as exc:
         raise _failed(exc) from None
-    out.print(f"preset {name} removed", markup=False)
+    said(ctx, f"preset {name} removed", preset=name, removed=True)
 
 
 def with_preset(
