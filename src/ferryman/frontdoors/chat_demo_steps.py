@@ -261,7 +261,7 @@ async def choose_files(s: Script) -> bool:
         status = await s.message(f"job {job.id} trip: ", "Choose files")
         if status is None or "you choose" not in await s.press(status, "Choose files"):
             return False
-    listing = await s.message("trip.zip: 10 files", "Deliver")  # dashcam.raw: a RAW by name, not offered
+    listing = await s.message("trip.zip: 10 files", "Deliver")  # dashcam.raw: RAW, not offered
     if listing is None:
         return False
     for name in ("photo_000021.jpg", "photo_000026.jpg"):
