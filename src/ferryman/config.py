@@ -347,9 +347,9 @@ def _validate(
         if not errors:
             return None
         lines = [_describe(err, source, env) for err in errors]
-        unusable = reading and all(err["loc"] == ("data_dir",) for err in errors)
-        code = "store.data_dir_unusable" if unusable else "config.invalid"
-        raise FerrymanError(code, "; ".join(lines)) from exc
+        if reading and all(err["loc"] == ("data_dir",) for err in errors):
+            raise FerrymanError("store.data_dir_unusable", "; ".join(lines)) from exc
+        raise FerrymanError("config.invalid", "; ".join(lines)) from exc
 
 
 def validate_partial(data: dict[str, Any], source: str) -> None:

@@ -75,8 +75,7 @@ def add(
 
 @preset_app.command("list")
 def list_presets(ctx: typer.Context) -> None:
-    """The presets you can name: yours, then the built-in ones (``--json``, before or
-    after the command: a list of them)."""
+    """The presets you can name: yours, then the built-in ones (--json: a list of them)."""
     from ferryman.links import presets  # lazy: start-up
 
     state: State = ctx.obj
