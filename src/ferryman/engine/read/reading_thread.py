@@ -26,7 +26,13 @@ class ReadingThread:
 
     ``step`` is a call that a stop cuts short: the thread's network reads, retry pauses
     and staging end at once (``net.abort``), and the step leaves with ``Stopping``. A
-    stalled server held a stop (and the process's exit) for minutes."""
+    stalled server held a stop (and the process's exit) for minutes.
+
+    The cut comes with the stop itself, not with the step it finds: a tar streamed from
+    a link is downloaded by a pump thread of its own (``archive.box.stream``) between
+    steps too, and a stop that came between two steps left the pump in a stalled
+    ``recv`` holding the stream's lock, so the closing call waited on it for minutes
+    (and the process's exit on that call)."""
 
     def __init__(self, stopping: asyncio.Event) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferryman-read")
@@ -35,6 +41,11 @@ class ReadingThread:
         )
         self._stopping = stopping
         self._abort = abort.Abort()
+        self._cutter = asyncio.ensure_future(self._cut_on_stop())
+
+    async def _cut_on_stop(self) -> None:
+        await self._stopping.wait()
+        self._abort.trigger()
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn`` on the reading thread, with this read's abort as its own."""
@@ -59,5 +70,6 @@ class ReadingThread:
         return work.result()
 
     def close(self) -> None:
+        self._cutter.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.syncer.shutdown(wait=False)  # a run still reading waits for its own fsyncs
