@@ -1032,6 +1032,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " new one.",
     ),
     ErrorSpec(
+        "link.range",
+        False,
+        "The range asked starts past the file's end: ask a range inside its size (the"
+        " Content-Range of a plain request says it).",
+    ),
+    ErrorSpec(
         "link.gone",
         False,
         "The result is no longer kept (results.retention): retry the job to make it again.",

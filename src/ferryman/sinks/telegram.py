@@ -33,6 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
+from ferryman.sinks.telegram_files import documents_of, file_records
 from ferryman.sinks.telegram_index import JobIndex
 from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
@@ -730,7 +731,8 @@ class TelegramSink(Sink):
                 chunk = kept
                 continue
             captioned = any(r.send.slot == first_slot for r in chunk)
-            await self._record(result, chunk, peer_key, note if captioned else None)
+            files = self._files(result, chunk, member, peer)
+            await self._record(result, chunk, peer_key, note if captioned else None, files)
             return
 
     def _request(
@@ -790,8 +792,26 @@ class TelegramSink(Sink):
         log.error("Telegram refused %s in this album: %s", r.out.name, err.message)
         await self.state.drop(r.send)
 
+    def _files(
+        self, result: Any, chunk: list[_Ready], member: Member, peer: Any
+    ) -> Callable[[dict[int, int]], list[SinkRecord]]:
+        """What a link served from Telegram needs of each document just sent
+        (``sinks/telegram_files``), kept with the sends."""
+        return lambda ids: file_records(
+            [(r.out.item.id, r.out.part, ids[r.send.slot], r.out.name) for r in chunk],
+            documents_of(result),
+            chat=str(self.target.chat) if self.target is not None else "me",
+            channel=isinstance(peer, types.InputPeerChannel),
+            account=None if member.own else member.name,
+        )
+
     async def _record(
-        self, result: Any, chunk: list[_Ready], peer_key: str, note: SinkRecord | None = None
+        self,
+        result: Any,
+        chunk: list[_Ready],
+        peer_key: str,
+        note: SinkRecord | None = None,
+        files: Callable[[dict[int, int]], list[SinkRecord]] | None = None,
     ) -> None:
         ids = {
             u.random_id: u.id
@@ -803,7 +823,8 @@ class TelegramSink(Sink):
             raise FerrymanError(
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
-        await self.state.sent([r.send for r in chunk], found, peer_key, note)
+        extra = files(found) if files is not None else []
+        await self.state.sent([r.send for r in chunk], found, peer_key, note, extra)
 
 
 def _same_account(sends: list[PlannedSend], member: Member) -> None:

@@ -208,14 +208,16 @@ class TelegramState:
         message_ids: Mapping[int, int],
         peer: str,
         note: SinkRecord | None = None,
+        files: Sequence[SinkRecord] = (),
     ) -> None:
         """Record the messages Telegram made, by slot, in one transaction (with ``note``:
-        a caption to make final, ``caption_note``)."""
+        a caption to make final, ``caption_note``; ``files``: what a link served from
+        Telegram needs of them, ``sinks/telegram_files``)."""
         if not sends:
             return
         done = [replace(s, state="sent", message_id=message_ids[s.slot], peer=peer) for s in sends]
         records = [_send_record(s) for s in done]
-        await self.state.put(sends[0].job_id, [*records, *([note] if note else [])])
+        await self.state.put(sends[0].job_id, [*records, *([note] if note else []), *files])
         self._knew(done)
 
     async def drop(self, send: PlannedSend) -> None:

@@ -450,7 +450,7 @@ class ChatDoor(
     stage's claims but a watch's checked now."""
 
 
-class WebDoor(Control, Intake, LiveJobs, WatchAdmin, Nodes, Accounts, Protocol):
+class WebDoor(Control, Intake, LiveJobs, WatchAdmin, Nodes, Accounts, SinkStates, Protocol):
     """All the web app asks (``web/``): what a person does to jobs and watches, the live
     views, the health and ``/metrics`` figures; no stage's claims but a watch's now."""
 

@@ -21,6 +21,7 @@ from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import MAX_ROW_ID
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
+from ferryman.sinks.telegram_files import in_telegram, kind_of_mime, telegram_files
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ferryman.store.ports import WebDoor
     from ferryman.web.accounts.who import Who
     from ferryman.web.metrics import StageClock
+    from ferryman.web.telegram_links import TelegramStreams
     from ferryman.web.uploads import Uploads
 
 API = "/api/v1"
@@ -63,6 +65,9 @@ _STATUS = {
     "link.gone": 410,
     "link.revoked": 410,
     "link.tampered": 403,
+    "link.range": 416,
+    "telegram.download_failed": 502,
+    "telegram.connection": 502,
     "link.blocked": 403,
     "results.bucket": 502,
     "auth.required": 401,
@@ -142,11 +147,15 @@ class Web:
     # Where a library file's preview is decoded: confined workers (``web.server``), so a
     # hostile file in a person's library never hangs or takes down the page's process.
     decoder: Decoder = IN_PROCESS
+    # Files jobs sent to Telegram, read from there for their links (``web/telegram_links``).
+    telegram: TelegramStreams | None = None
 
     async def links_of(self, job: Job, who: Who | None = None) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they
         are young; ``POST …/links`` asks for new ones, bound to who asks, too): presigned
         S3 URLs when the results are in a bucket, else ``/d/`` links to this server."""
+        if in_telegram(job.dest):
+            return await self._telegram_links(job, who)
         found = await self.results.files(job.id)
         expires = self.clock.now() + min(self.settings.web.link_ttl, self.results.max_ttl)
         bind = bind_for(job.account, who)
@@ -169,6 +178,27 @@ class Web:
             "zip": whole if found else {},
             "files_total": len(files),  # a view carries a page; the page's summary tells all
             "bytes_total": sum(f.size for f in found),
+        }
+
+    async def _telegram_links(self, job: Job, who: Who | None) -> dict[str, Any]:
+        """A Telegram job's documents, each a ``/d/`` link read from Telegram when it is
+        opened (``web/telegram_links``): signed, bound and expiring as a result's."""
+        kept = await telegram_files(self.store.sink_state("telegram"), job.id)
+        expires = self.clock.now() + self.settings.web.link_ttl
+        bind = bind_for(job.account, who)
+        files = [
+            file_view(
+                ResultFile(f.path, f.name, f.size, f.mime, kind_of_mime(f.mime)),
+                self.download_url(job.id, f.path, expires, bind),
+                expires,
+            )
+            for f in kept
+        ]
+        return {
+            "files": files,
+            "zip": {},
+            "files_total": len(files),
+            "bytes_total": sum(f.size for f in kept),
         }
 
     def _preview_url(self, job_id: int, file: ResultFile, expires: float, bind: str) -> str | None:

@@ -20,6 +20,7 @@ import uvicorn as uv
 from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
 from ferryman.media.box.pool import MediaBox
+from ferryman.resources import Shared
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
@@ -32,6 +33,7 @@ from ferryman.web.metrics import StageClock
 from ferryman.web.results import open_results
 from ferryman.web.signing import Signer, load_secret
 from ferryman.web.stream import Stream
+from ferryman.web.telegram_links import TelegramStreams
 from ferryman.web.uploads import Uploads
 
 if TYPE_CHECKING:
@@ -66,11 +68,14 @@ async def web_app(
     sources: SourceRegistry | None = None,
     sinks: SinkRegistry | None = None,
     clock: Clock = SYSTEM,
+    shared: Shared | None = None,
 ) -> AsyncIterator[Served]:
     """The app over ``store``, kept live by ``bus`` (the engine's, in this process) or
     by polling; its background tasks end with the context. ``sources`` and ``sinks``:
     the kinds the API accepts (the engine's registries; the defaults when None);
-    ``clock``: what links, sessions, limits and sweeps are timed by."""
+    ``clock``: what links, sessions, limits and sweeps are timed by; ``shared``: the
+    engine's resources (its Telegram accounts, which links read from; None: the web's
+    own, closed with it)."""
     stream = Stream()
     uploads_root = settings.data_dir / "uploads"
     sources = sources or default_sources()
@@ -111,6 +116,9 @@ async def web_app(
         decoder=MediaBox(keep=1),
         book=AccountBook(clock=clock),
     )
+    accounts = shared if shared is not None else Shared(settings)
+    own = accounts if shared is None else None  # closed here, not by an engine
+    web.telegram = TelegramStreams(accounts)
     holder.append(web)
     unsubscribe = []
     if bus is not None:
@@ -131,6 +139,9 @@ async def web_app(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await tracker.close()
+        await web.telegram.close()
+        if own is not None:
+            await own.close()
         await web.results.close()
         await asyncio.to_thread(web.decoder.close)
 
@@ -162,6 +173,7 @@ async def serve(
     engine_alive: Callable[[], bool] | None = None,
     ready: Callable[[int], None] | None = None,
     on_stop: Callable[[], None] | None = None,
+    shared: Shared | None = None,
 ) -> None:
     """Serve ``store`` until SIGINT/SIGTERM, kept live by ``bus`` when the engine runs in
     this process (the caller starts and stops it, and checks the address first:
@@ -173,7 +185,7 @@ async def serve(
     for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
         loop.add_signal_handler(sig, lambda: None)
     try:
-        async with web_app(settings, store, bus, engine_alive) as served:
+        async with web_app(settings, store, bus, engine_alive, shared=shared) as served:
 
             def stopping() -> None:
                 served.web.stream.close()

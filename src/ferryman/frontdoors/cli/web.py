@@ -113,6 +113,7 @@ def web(
                     port=chosen_port,
                     bus=started.engine.bus,
                     engine_alive=lambda: not engine.done(),
+                    shared=started.engine.ctx.resources,  # its Telegram accounts
                     ready=ready,
                     on_stop=stopping_engine,
                 )

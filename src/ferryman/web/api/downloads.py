@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import mimetypes
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from ferryman.errors import FerrymanError
+from ferryman.sinks.telegram_files import telegram_file
 from ferryman.web.accounts.link_grants import check_bound
 from ferryman.web.core import Web
 from ferryman.web.result_files import disposition
 from ferryman.web.signing import WHOLE_JOB
+from ferryman.web.telegram_links import serve_file
 
 
 def routes(app: FastAPI, web: Web) -> None:
     @app.get("/d/{token}", tags=["downloads"])
     @app.head("/d/{token}", include_in_schema=False)
-    async def download(token: str) -> Response:
+    async def download(token: str, request: Request) -> Response:
         """A signed download link: one file (Range requests work) or, for ``*``, the
-        whole job as a zip made while it is sent."""
+        whole job as a zip made while it is sent; a file the job sent to Telegram is
+        read from Telegram as it is sent (``web/telegram_links``)."""
         grant = web.signer.check(token, web.clock.now())
         if grant.job_id == 0:
             raise FerrymanError("link.tampered", "not a download link")
@@ -32,6 +35,12 @@ def routes(app: FastAPI, web: Web) -> None:
                 raise
             raise FerrymanError("link.gone", f"job {grant.job_id} was removed") from None
         await check_bound(web, grant, job)  # a capability, until its person is gone
+        if grant.path.startswith("tg:"):
+            stored = await telegram_file(web.store.sink_state("telegram"), job.id, grant.path)
+            if stored is None or web.telegram is None:
+                raise FerrymanError("link.gone", f"job {job.id}: not kept in Telegram")
+            head = request.method == "HEAD"
+            return await serve_file(web.telegram, stored, request.headers.get("range"), head=head)
         if grant.path == WHOLE_JOB:
             kept = await web.results.files(grant.job_id)
             if not kept:  # said before any byte is sent

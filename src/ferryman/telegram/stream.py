@@ -1,0 +1,191 @@
+"""A byte range of a file kept in Telegram, read block by block through several accounts.
+
+A file is read in 1 MiB blocks (``upload.getFile`` at offsets that are multiples of the
+limit: Telegram's rule, ``faketg/handlers/downloads.check_window``). Each account
+(``Reader``) has its own connections to its data centre (``SenderPool``) and carries up
+to ``in_flight`` blocks at once; Telegram caps each account's speed, so the accounts'
+speeds add up. Blocks come back in any order and leave in order: at most the window of
+blocks in flight (all readers' ``in_flight`` together) is held in memory, nothing is
+written to disk. A stale file reference is renewed once for all blocks that saw it
+(``refresh``: the message fetched again); a dropped connection is replaced and the block
+asked again, by any reader; a reader that cannot read the file at all (not a member of
+the chat any more, a file kept in another data centre) leaves the rest to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telethon import errors as tg
+from telethon.tl import functions
+
+from ferryman.errors import FerrymanError
+from ferryman.telegram.errors import from_telethon
+from ferryman.telegram.pool import SenderPool
+
+log = logging.getLogger(__name__)
+
+BLOCK = 1024 * 1024  # the largest request Telegram serves
+IN_FLIGHT = 4  # blocks a reader (one account) carries at once
+TRIES = 4  # per block, across readers, before the range fails
+RETRY_PAUSE = 0.2  # seconds before asking again after a dropped connection
+
+Refresh = Callable[[], Awaitable[Any]]  # a fresh location (new file reference)
+
+
+@dataclass(eq=False, slots=True)
+class Reader:
+    """One account's way to the file: its client, its connections, its location."""
+
+    name: str
+    client: Any
+    pool: SenderPool
+    location: Any  # InputDocumentFileLocation
+    refresh: Refresh | None = None
+    in_flight: int = IN_FLIGHT
+    blocks: int = 0  # blocks this reader brought (for the figures)
+    failed: BaseException | None = field(default=None, repr=False)  # left the file
+    _renew: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def block(self, offset: int) -> bytes:
+        """The ``BLOCK`` bytes at ``offset`` (fewer at the end)."""
+        location = self.location
+        lane, sender = await self.pool.acquire()
+        try:
+            request = functions.upload.GetFileRequest(location, offset=offset, limit=BLOCK)
+            result = await self.client._call(sender, request, flood_sleep_threshold=0)
+            return bytes(result.bytes)
+        except (TimeoutError, ConnectionError, OSError):
+            self.pool.broken(lane, sender)
+            raise
+        except tg.FileReferenceExpiredError:
+            await self._renewed(location)
+            raise
+        finally:
+            self.pool.release(lane)
+
+    async def _renewed(self, stale: Any) -> None:
+        if self.refresh is None:
+            raise FerrymanError("telegram.download_failed", "the file reference expired")
+        async with self._renew:
+            if self.location is stale:
+                self.location = await self.refresh()
+
+
+def blocks_of(start: int, end: int) -> range:
+    """The block numbers that hold bytes ``start``..``end`` (inclusive)."""
+    return range(start // BLOCK, end // BLOCK + 1)
+
+
+async def read_range(
+    readers: list[Reader], size: int, start: int, end: int
+) -> AsyncIterator[bytes]:
+    """Bytes ``start``..``end`` (inclusive) of a file of ``size`` bytes, in order."""
+    if not readers:
+        raise FerrymanError("telegram.download_failed", "no account can read this file")
+    if not 0 <= start <= end < size:
+        raise ValueError(f"range {start}-{end} outside 0-{size - 1}")
+    run = _Run(readers, blocks_of(start, end), size)
+    most = max(max(1, r.in_flight) for r in readers)
+    workers = [  # in turns: the first blocks go one to each account
+        asyncio.create_task(run.work(r), name=f"tg-stream-{r.name}-{n}")
+        for n in range(most)
+        for r in readers
+        if n < max(1, r.in_flight)
+    ]
+    try:
+        for number in run.numbers:
+            data = await run.take(number)
+            lo = start - number * BLOCK if number == run.numbers[0] else 0
+            hi = end - number * BLOCK + 1 if number == run.numbers[-1] else len(data)
+            yield data[lo:hi]
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+class _Run:
+    """The blocks of one range: asked by the readers' workers, taken in order."""
+
+    def __init__(self, readers: list[Reader], numbers: range, size: int) -> None:
+        self.readers = readers
+        self.numbers = numbers
+        self.size = size
+        self.window = sum(max(1, r.in_flight) for r in readers)
+        self.ready: dict[int, asyncio.Future[bytes]] = {}
+        self.todo: list[int] = list(numbers)  # asked again after a failure go first
+        self.tries: dict[int, int] = {}
+        self.taken = numbers.start  # the next block the consumer takes
+        self.changed = asyncio.Condition()
+
+    def _future(self, number: int) -> asyncio.Future[bytes]:
+        if number not in self.ready:
+            self.ready[number] = asyncio.get_running_loop().create_future()
+        return self.ready[number]
+
+    async def take(self, number: int) -> bytes:
+        try:
+            return await self._future(number)
+        finally:
+            self.ready.pop(number, None)
+            async with self.changed:
+                self.taken = number + 1
+                self.changed.notify_all()
+
+    async def _next(self) -> int | None:
+        """The next block to ask, within the window ahead of the consumer."""
+        async with self.changed:
+            await self.changed.wait_for(
+                lambda: not self.todo or self.todo[0] < self.taken + self.window
+            )
+            return self.todo.pop(0) if self.todo else None
+
+    async def work(self, reader: Reader) -> None:
+        while reader.failed is None and (number := await self._next()) is not None:
+            offset = number * BLOCK
+            try:
+                data = await reader.block(offset)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                await self._failed(reader, number, exc)
+                continue
+            expected = min(BLOCK, self.size - offset)
+            if len(data) != expected:
+                self._future(number).set_exception(
+                    FerrymanError(
+                        "telegram.download_failed",
+                        f"Telegram sent {len(data)} bytes at offset {offset}, expected {expected}",
+                    )
+                )
+                return
+            reader.blocks += 1
+            future = self._future(number)
+            if not future.done():
+                future.set_result(data)
+
+    async def _failed(self, reader: Reader, number: int, exc: BaseException) -> None:
+        """Ask ``number`` again (first), or fail it when no try or reader is left."""
+        passing = isinstance(exc, TimeoutError | ConnectionError | OSError)
+        passing = passing or isinstance(exc, tg.FileReferenceExpiredError)
+        if not passing:  # this account cannot read the file: the others go on
+            reader.failed = exc
+            log.info("a stream's reader %s left: %s", reader.name, exc)
+        self.tries[number] = self.tries.get(number, 0) + 1
+        alive = [r for r in self.readers if r.failed is None]
+        if self.tries[number] >= TRIES or not alive:
+            error = exc if isinstance(exc, FerrymanError) else from_telethon(exc)
+            future = self._future(number)
+            if not future.done():
+                future.set_exception(error)
+            return
+        if passing and not isinstance(exc, tg.FileReferenceExpiredError):
+            await asyncio.sleep(RETRY_PAUSE * self.tries[number])
+        async with self.changed:
+            self.todo.insert(0, number)
+            self.changed.notify_all()

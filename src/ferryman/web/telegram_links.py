@@ -1,0 +1,185 @@
+"""``/d/`` links to files a job sent to Telegram, served from Telegram's storage.
+
+The Telegram sink keeps what a link needs of each document it sends
+(``sinks/telegram_files``); a link names one by ``tg:ITEM:PART`` in the same signed token
+as a result's (``web/signing``: the expiry, the person it is bound to, checked by
+``web/api/downloads`` exactly as for a file on disk). Serving one asks Telegram for the
+blocks the request's range needs (``telegram/stream``), through the account that sent
+it and, for a channel's message, every other account of the pool (each fetches the
+message once for a file reference of its own, kept in memory for the next requests):
+each account carries ``in_flight`` blocks on its own connections. Nothing is written to
+disk. One range a request (``Range: bytes=A-B``, ``A-``, ``-N``); several ranges get
+the whole file, as RFC 9110 allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response, StreamingResponse
+from telethon.tl import types
+
+from ferryman.errors import FerrymanError
+from ferryman.sinks.telegram_files import TelegramFile
+from ferryman.telegram.accounts import account_pool
+from ferryman.telegram.errors import from_telethon
+from ferryman.telegram.pool import ClientPool
+from ferryman.telegram.stream import IN_FLIGHT, Reader, read_range
+from ferryman.web.result_files import disposition
+
+if TYPE_CHECKING:
+    from ferryman.resources import Shared
+
+log = logging.getLogger(__name__)
+
+CONNECTIONS = 1  # an account's connections for streams (its speed is Telegram's cap)
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte range a ``Range`` header asks of a ``size``-byte file; None:
+    the whole file (no header, another unit, several ranges, or one not understood).
+    ``link.range`` (416) for a range wholly past the end."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        count = int(last)
+        if count == 0:
+            raise FerrymanError("link.range", f"an empty range of a {size}-byte file")
+        return max(0, size - count), size - 1
+    start = int(first)
+    end = size - 1 if not last else min(int(last), size - 1)
+    if last and int(last) < start:
+        return None  # not a valid range: ignored (RFC 9110 14.1.1)
+    if start >= size:
+        raise FerrymanError("link.range", f"bytes {start}- are past the end ({size} bytes)")
+    return start, end
+
+
+class TelegramStreams:
+    """The accounts' ways to files in Telegram: each account's stream connections
+    (opened on first use, kept), and the file references each was given."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        *,
+        in_flight: int = IN_FLIGHT,
+        accounts: int | None = None,
+        connections: int = CONNECTIONS,
+    ) -> None:
+        self.shared = shared
+        self.in_flight = in_flight  # blocks each account carries at once
+        self.accounts = accounts  # None: every account of the pool that can see the file
+        self.connections = connections
+        self._pools: dict[str, ClientPool] = {}
+        self._locations: dict[tuple[str, int], Any] = {}
+
+    async def readers(self, f: TelegramFile) -> list[Reader]:
+        """The sending account, then the others that can read the file (a channel's)."""
+        pool = account_pool(self.shared)
+        pool.refresh()
+        sender = pool.member(f.account)
+        members = [m for m in pool.members if m is sender]
+        if f.channel:
+            members += [m for m in pool.members if m is not sender]
+        members = members[: self.accounts] if self.accounts else members
+        if not members:
+            raise FerrymanError(
+                "telegram.not_logged_in", f"the account that sent {f.name} is not logged in"
+            )
+        found = await asyncio.gather(
+            *(self._reader(m.name, m.hub, f, first=m is sender) for m in members),
+            return_exceptions=True,
+        )
+        readers = [r for r in found if isinstance(r, Reader)]
+        if not readers:
+            error = next(e for e in found if isinstance(e, BaseException))
+            raise from_telethon(error) from error
+        for name, failure in zip((m.name for m in members), found, strict=True):
+            if isinstance(failure, BaseException):
+                log.info("account %s cannot read %s: %s", name, f.name, failure)
+        return readers
+
+    async def _reader(self, name: str, hub: Any, f: TelegramFile, *, first: bool) -> Reader:
+        client = await hub.client()
+        key = (name, f.document_id)
+
+        async def refresh() -> Any:
+            location = await _fetch_location(client, f)
+            self._locations[key] = location
+            return location
+
+        location = self._locations.get(key)
+        if location is None:
+            location = f.location() if first else await refresh()
+        if name not in self._pools:
+            self._pools[name] = ClientPool(hub.dialer, self.connections)
+        return Reader(
+            name, client, self._pools[name].pool(client), location, refresh, self.in_flight
+        )
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
+
+
+async def _fetch_location(client: Any, f: TelegramFile) -> Any:
+    """The document's location with a file reference this account was given: its
+    message fetched again by id."""
+    chat: Any = f.chat
+    if chat.lstrip("-").isdigit():
+        chat = int(chat)
+    try:
+        entity = await client.get_input_entity(chat)
+        message = await client.get_messages(entity, ids=f.message_id)
+    except Exception as exc:
+        raise from_telethon(exc) from exc
+    media = getattr(message, "media", None)
+    document = getattr(media, "document", None)
+    if not isinstance(document, types.Document) or document.id != f.document_id:
+        raise FerrymanError(
+            "link.gone", f"{f.name} is no longer in its Telegram message (deleted or edited)"
+        )
+    return types.InputDocumentFileLocation(
+        document.id, document.access_hash, document.file_reference, ""
+    )
+
+
+async def serve_file(
+    streams: TelegramStreams, f: TelegramFile, range_header: str | None, *, head: bool
+) -> Response:
+    """The file (or the range asked of it) as it is read from Telegram."""
+    asked = parse_range(range_header, f.size) if f.size else None
+    start, end = asked or (0, f.size - 1)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(max(0, end - start + 1)),
+        "Content-Disposition": disposition(f.name),
+        "Cache-Control": "private",
+    }
+    if asked is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
+    status = 206 if asked is not None else 200
+    if head or f.size == 0:
+        return Response(status_code=status, headers=headers, media_type=f.mime)
+    readers = await streams.readers(f)  # said before any byte is sent
+    return StreamingResponse(
+        _body(readers, f.size, start, end), status_code=status, headers=headers, media_type=f.mime
+    )
+
+
+async def _body(readers: list[Reader], size: int, start: int, end: int) -> AsyncIterator[bytes]:
+    async for block in read_range(readers, size, start, end):
+        yield block

@@ -1,0 +1,162 @@
+"""Download links to a job's file that went to Telegram, read from Telegram's storage.
+
+The whole engine sends a document to a channel through a pool (a user and two bots, the
+real Telethon against the fake); ``ferryman web``'s app (over ASGI, on a clock the test
+moves) then serves its ``/d/`` link from Telegram: whole and by ranges, the blocks asked
+through every account of the pool, each on its own connection; refused once the API
+token it was made through is revoked, and once it expired; nothing written to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import httpx
+
+from faketg.client import FakeDialer
+from ferryman.engine.ops import intake
+from ferryman.engine.ops.who import of_user
+from ferryman.model import Job, JobState
+from ferryman.resources import Shared
+from ferryman.sinks.telegram_files import telegram_files
+from ferryman.store import Store
+from ferryman.web.server import web_app
+from tests.support.clock import ManualClock
+from tests.telegram.test_telegram_pool import Pool
+
+MIB = 1024 * 1024
+SIZE = 3 * MIB + 123_457  # four blocks, the last one short
+
+
+def pdf(path: Path, size: int) -> bytes:
+    """Random bytes behind a PDF header: a document, not media."""
+    data = b"%PDF-1.4\n" + os.urandom(size - 9)
+    path.write_bytes(data)
+    return data
+
+
+async def delivered(tmp_path: Path) -> tuple[Pool, Store, Job, bytes]:
+    w = Pool(tmp_path, send_documents=True)
+    await w.log_in_all()
+    source = pdf(tmp_path / "report.pdf", SIZE)
+    store = await w.store()
+    user = await store.add_user("ann", None, admin=True)
+    job = await intake.add_source(
+        store, tmp_path / "report.pdf", dest="telegram:@dest", who=of_user(user)
+    )
+    await w.run(store)
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    (tmp_path / "report.pdf").unlink()  # nothing local is left to serve it from
+    return w, store, job, source
+
+
+async def test_a_streamed_link_reads_whole_and_by_ranges_through_every_account(
+    tmp_path: Path,
+) -> None:
+    w, store, job, source = await delivered(tmp_path)
+    clock = ManualClock()
+    shared = Shared(w.settings, FakeDialer(w.server))
+    try:
+        kept = await telegram_files(store.sink_state("telegram"), job.id)
+        assert [(f.name, f.size, f.channel) for f in kept] == [("report.pdf", SIZE, True)]
+        async with web_app(w.settings, store, None, None, clock=clock, shared=shared) as served:
+            links = await served.web.links_of(await store.get_job(job.id))
+            [link] = links["files"]
+            assert link["name"] == "report.pdf" and link["size"] == SIZE
+            mark = len(w.server.log)
+            transport = httpx.ASGITransport(app=served.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+                whole = await http.get(link["url"])
+                assert whole.status_code == 200, whole.text
+                assert whole.headers["accept-ranges"] == "bytes"
+                assert int(whole.headers["content-length"]) == SIZE
+                assert hashlib.sha256(whole.content).digest() == hashlib.sha256(source).digest()
+                readers = {who for who, name in w.server.log[mark:] if name == "GetFileRequest"}
+                assert readers == {w.me.id, w.bot1.id, w.bot2.id}  # the pool read it together
+                for asked, start, end in [
+                    ("bytes=0-99", 0, 99),
+                    (f"bytes={MIB - 10}-{MIB + 10}", MIB - 10, MIB + 10),  # across a block
+                    (f"bytes={2 * MIB}-", 2 * MIB, SIZE - 1),
+                    ("bytes=-1000", SIZE - 1000, SIZE - 1),
+                    (f"bytes=5-{SIZE * 2}", 5, SIZE - 1),  # past the end: to the end
+                ]:
+                    part = await http.get(link["url"], headers={"Range": asked})
+                    assert part.status_code == 206, (asked, part.text)
+                    assert part.headers["content-range"] == f"bytes {start}-{end}/{SIZE}"
+                    assert part.content == source[start : end + 1], asked
+                beyond = await http.get(link["url"], headers={"Range": f"bytes={SIZE}-"})
+                assert beyond.status_code == 416
+                assert beyond.json()["error"]["code"] == "link.range"
+                head = await http.head(link["url"])
+                assert head.status_code == 200 and int(head.headers["content-length"]) == SIZE
+        assert not list((w.settings.data_dir / "work").rglob("*.pdf"))  # no copy on disk
+    finally:
+        await shared.close()
+        await store.close()
+
+
+async def test_a_streamed_link_is_refused_once_revoked_or_expired(tmp_path: Path) -> None:
+    w, store, job, _source = await delivered(tmp_path)
+    clock = ManualClock()
+    shared = Shared(w.settings, FakeDialer(w.server))
+    try:
+        [kept] = await telegram_files(store.sink_state("telegram"), job.id)
+        user = job.account
+        assert user is not None
+        token = await store.add_user_token(user, "hashed", "phone")
+        async with web_app(w.settings, store, None, None, clock=clock, shared=shared) as served:
+            web = served.web
+            ttl = w.settings.web.link_ttl
+            through_token = web.download_url(
+                job.id,
+                kept.path,
+                clock.now() + ttl,
+                f"u:{user}:t:{token}",
+            )
+            plain = web.download_url(job.id, kept.path, clock.now() + ttl, f"u:{user}")
+            transport = httpx.ASGITransport(app=served.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+                first = await http.get(through_token, headers={"Range": "bytes=0-9"})
+                assert first.status_code == 206 and first.content.startswith(b"%PDF-1.4")
+                assert await store.remove_user_token(user, token)
+                revoked = await http.get(through_token, headers={"Range": "bytes=0-9"})
+                assert revoked.status_code == 410
+                assert revoked.json()["error"]["code"] == "link.revoked"
+                assert (await http.get(plain, headers={"Range": "bytes=0-9"})).status_code == 206
+                await clock.advance(ttl + 1)
+                expired = await http.get(plain, headers={"Range": "bytes=0-9"})
+                assert expired.status_code == 410
+                assert expired.json()["error"]["code"] == "link.expired"
+                forged = plain.replace("/d/", "/d/x")
+                assert (await http.get(forged)).status_code == 403
+    finally:
+        await shared.close()
+        await store.close()
+
+
+async def test_a_private_chats_file_is_read_by_its_sender_alone(tmp_path: Path) -> None:
+    """``telegram:me`` is the own account's Saved Messages: no other account sees it."""
+    w = Pool(tmp_path, send_documents=True)
+    await w.log_in_all()
+    source = pdf(tmp_path / "notes.pdf", MIB + 5)
+    store = await w.store()
+    shared = Shared(w.settings, FakeDialer(w.server))
+    try:
+        job = await intake.add_source(store, tmp_path / "notes.pdf", dest="telegram:me")
+        await w.run(store)
+        [kept] = await telegram_files(store.sink_state("telegram"), job.id)
+        assert not kept.channel
+        async with web_app(w.settings, store, None, None, shared=shared) as served:
+            links = await served.web.links_of(await store.get_job(job.id))
+            mark = len(w.server.log)
+            transport = httpx.ASGITransport(app=served.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+                got = await http.get(links["files"][0]["url"])
+            assert got.status_code == 200 and got.content == source
+        readers = {who for who, name in w.server.log[mark:] if name == "GetFileRequest"}
+        assert readers == {w.me.id}
+    finally:
+        await shared.close()
+        await store.close()

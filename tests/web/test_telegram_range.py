@@ -1,0 +1,64 @@
+"""The ``Range`` header a Telegram-stored link is asked with (``web/telegram_links``): what
+comes in is a client's, so any text gives a range inside the file, the whole file, or
+``link.range``; and the blocks a range needs are exactly those that hold its bytes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ferryman.errors import FerrymanError
+from ferryman.telegram.stream import BLOCK, blocks_of
+from ferryman.web.telegram_links import parse_range
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (None, 10, None),
+        ("bytes=0-0", 10, (0, 0)),
+        ("bytes=2-5", 10, (2, 5)),
+        ("bytes=2-", 10, (2, 9)),
+        ("bytes=-3", 10, (7, 9)),
+        ("bytes=-30", 10, (0, 9)),
+        ("bytes=4-99", 10, (4, 9)),
+        ("bytes=5-2", 10, None),  # invalid: the whole file
+        ("bytes=0-1,4-5", 10, None),  # several: the whole file
+        ("items=0-1", 10, None),
+        ("bytes=-", 10, None),
+    ],
+)
+def test_ranges(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
+    assert parse_range(header, size) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=10-", "bytes=10-20", "bytes=-0"])
+def test_unsatisfiable(header: str) -> None:
+    with pytest.raises(FerrymanError) as caught:
+        parse_range(header, 10)
+    assert caught.value.code == "link.range"
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.text(max_size=40), st.integers(min_value=1, max_value=10**12))
+def test_any_header_gives_a_range_inside_or_the_whole_or_link_range(header: str, size: int) -> None:
+    try:
+        found = parse_range(header, size)
+    except FerrymanError as exc:
+        assert exc.code == "link.range"
+        return
+    if found is not None:
+        start, end = found
+        assert 0 <= start <= end < size
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.integers(min_value=0, max_value=50 * BLOCK), st.integers(min_value=0, max_value=BLOCK * 3)
+)
+def test_blocks_of_a_range_hold_its_bytes_and_no_more(start: int, length: int) -> None:
+    end = start + length
+    numbers = blocks_of(start, end)
+    assert numbers.start * BLOCK <= start < (numbers.start + 1) * BLOCK
+    assert (numbers.stop - 1) * BLOCK <= end < numbers.stop * BLOCK
