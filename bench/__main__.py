@@ -36,6 +36,7 @@ from bench import (
     telegram,
     telegram_aes,
     telegram_pool,
+    telegram_stream,
     torbox,
     trip,
     wakeup,
@@ -63,6 +64,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "telegram": telegram.run,
     "telegram-aes": telegram_aes.run,
     "telegram-pool": telegram_pool.run,
+    "telegram-stream": telegram_stream.run,
     "startup": startup.run,
     "webdav": webdav.run,
     "torbox": torbox.run,
@@ -164,6 +166,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
     parser.add_argument(
         "--tg-resume-mb", type=int, help="telegram: the file SIGKILLed and resumed, MiB (1536)"
+    )
+    parser.add_argument(
+        "--tg-stream-mb", type=int, help="telegram, telegram-stream: the linked document, MiB (32)"
     )
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument(

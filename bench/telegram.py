@@ -791,6 +791,9 @@ def run(args: argparse.Namespace) -> Result:
         from bench import telegram_pool  # it imports this module
 
         guarded(b.result, "pool", lambda: telegram_pool.section(b.result, root, args))
+        from bench import telegram_stream  # it imports this module
+
+        guarded(b.result, "stream", lambda: telegram_stream.section(b.result, root, args))
     result.checks.append(
         Check(
             "every delivery checked in the chat (SHA-256, count, albums)",

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faketg.handlers.downloads import check_window
 from ferryman.errors import FerrymanError
-from ferryman.telegram.stream import BLOCK, blocks_of
+from ferryman.telegram.stream import BLOCK, HEAD, pieces_of
 from ferryman.web.telegram_links import parse_range
 
 
@@ -55,10 +56,19 @@ def test_any_header_gives_a_range_inside_or_the_whole_or_link_range(header: str,
 
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(
-    st.integers(min_value=0, max_value=50 * BLOCK), st.integers(min_value=0, max_value=BLOCK * 3)
+    st.integers(min_value=0, max_value=50 * BLOCK), st.integers(min_value=0, max_value=3 * BLOCK)
 )
-def test_blocks_of_a_range_hold_its_bytes_and_no_more(start: int, length: int) -> None:
+def test_the_pieces_of_a_range_hold_its_bytes_within_telegrams_rules(
+    start: int, length: int
+) -> None:
     end = start + length
-    numbers = blocks_of(start, end)
-    assert numbers.start * BLOCK <= start < (numbers.start + 1) * BLOCK
-    assert (numbers.stop - 1) * BLOCK <= end < numbers.stop * BLOCK
+    pieces = pieces_of(start, end)
+    assert pieces[0][0] <= start < pieces[0][0] + pieces[0][1]
+    assert pieces[-1][0] <= end < pieces[-1][0] + pieces[-1][1]
+    for (offset, limit), (after, _) in zip(pieces, pieces[1:], strict=False):
+        assert offset + limit == after  # no gap, no overlap
+    for offset, limit in pieces:
+        check_window(offset, limit, precise=False)  # the fake's reading of Telegram's rules
+    first_block = pieces[0][0] // BLOCK
+    assert all(limit == HEAD for offset, limit in pieces if offset // BLOCK == first_block)
+    assert all(limit == BLOCK for offset, limit in pieces if offset // BLOCK > first_block)

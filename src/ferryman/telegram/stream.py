@@ -1,7 +1,8 @@
 """A byte range of a file kept in Telegram, read block by block through several accounts.
 
 A file is read in 1 MiB blocks (``upload.getFile`` at offsets that are multiples of the
-limit: Telegram's rule, ``faketg/handlers/downloads.check_window``). Each account
+limit: Telegram's rule, ``faketg/handlers/downloads.check_window``), the first MiB of a
+range in 128 KiB pieces so that its first bytes come without a whole block's wait. Each account
 (``Reader``) has its own connections to its data centre (``SenderPool``) and carries up
 to ``in_flight`` blocks at once; Telegram caps each account's speed, so the accounts'
 speeds add up. Blocks come back in any order and leave in order: at most the window of
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from ferryman.telegram.pool import SenderPool
 log = logging.getLogger(__name__)
 
 BLOCK = 1024 * 1024  # the largest request Telegram serves
+HEAD = 128 * 1024  # the first MiB of a range is asked in pieces this big
 IN_FLIGHT = 4  # blocks a reader (one account) carries at once
 TRIES = 4  # per block, across readers, before the range fails
 RETRY_PAUSE = 0.2  # seconds before asking again after a dropped connection
@@ -51,12 +53,12 @@ class Reader:
     failed: BaseException | None = field(default=None, repr=False)  # left the file
     _renew: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
-    async def block(self, offset: int) -> bytes:
-        """The ``BLOCK`` bytes at ``offset`` (fewer at the end)."""
+    async def block(self, offset: int, limit: int = BLOCK) -> bytes:
+        """The ``limit`` bytes at ``offset`` (fewer at the end)."""
         location = self.location
         lane, sender = await self.pool.acquire()
         try:
-            request = functions.upload.GetFileRequest(location, offset=offset, limit=BLOCK)
+            request = functions.upload.GetFileRequest(location, offset=offset, limit=limit)
             result = await self.client._call(sender, request, flood_sleep_threshold=0)
             return bytes(result.bytes)
         except (TimeoutError, ConnectionError, OSError):
@@ -76,9 +78,21 @@ class Reader:
                 self.location = await self.refresh()
 
 
-def blocks_of(start: int, end: int) -> range:
-    """The block numbers that hold bytes ``start``..``end`` (inclusive)."""
-    return range(start // BLOCK, end // BLOCK + 1)
+def pieces_of(start: int, end: int) -> list[tuple[int, int]]:
+    """The requests (offset, limit) that hold bytes ``start``..``end`` (inclusive): the
+    first MiB in ``HEAD`` pieces (the first bytes come as soon as one small piece has
+    crossed an account's cap, not a whole block: a player's seek), then whole blocks.
+    Each within one 1 MiB block, its offset a multiple of its limit (Telegram's rules)."""
+    pieces = []
+    at = start // HEAD * HEAD
+    head_end = (at // BLOCK + 1) * BLOCK
+    while at <= end and at < head_end:
+        pieces.append((at, HEAD))
+        at += HEAD
+    while at <= end:
+        pieces.append((at, BLOCK))
+        at += BLOCK
+    return pieces
 
 
 async def read_range(
@@ -89,20 +103,18 @@ async def read_range(
         raise FerrymanError("telegram.download_failed", "no account can read this file")
     if not 0 <= start <= end < size:
         raise ValueError(f"range {start}-{end} outside 0-{size - 1}")
-    run = _Run(readers, blocks_of(start, end), size)
+    run = _Run(readers, pieces_of(start, end), size)
     most = max(max(1, r.in_flight) for r in readers)
-    workers = [  # in turns: the first blocks go one to each account
+    workers = [  # in turns: the first pieces go one to each account
         asyncio.create_task(run.work(r), name=f"tg-stream-{r.name}-{n}")
         for n in range(most)
         for r in readers
         if n < max(1, r.in_flight)
     ]
     try:
-        for number in run.numbers:
+        for number, (offset, _limit) in enumerate(run.pieces):
             data = await run.take(number)
-            lo = start - number * BLOCK if number == run.numbers[0] else 0
-            hi = end - number * BLOCK + 1 if number == run.numbers[-1] else len(data)
-            yield data[lo:hi]
+            yield data[max(0, start - offset) : min(len(data), end + 1 - offset)]
     finally:
         for task in workers:
             task.cancel()
@@ -110,23 +122,29 @@ async def read_range(
 
 
 class _Run:
-    """The blocks of one range: asked by the readers' workers, taken in order."""
+    """The pieces of one range: asked by the readers' workers, taken in order."""
 
-    def __init__(self, readers: list[Reader], numbers: range, size: int) -> None:
+    def __init__(self, readers: list[Reader], pieces: list[tuple[int, int]], size: int) -> None:
         self.readers = readers
-        self.numbers = numbers
+        self.pieces = pieces
         self.size = size
         self.window = sum(max(1, r.in_flight) for r in readers)
         self.ready: dict[int, asyncio.Future[bytes]] = {}
-        self.todo: list[int] = list(numbers)  # asked again after a failure go first
+        self.todo: list[int] = list(range(len(pieces)))  # asked again after a failure: first
         self.tries: dict[int, int] = {}
-        self.taken = numbers.start  # the next block the consumer takes
+        self.taken = 0  # the next piece the consumer takes
         self.changed = asyncio.Condition()
 
     def _future(self, number: int) -> asyncio.Future[bytes]:
         if number not in self.ready:
             self.ready[number] = asyncio.get_running_loop().create_future()
         return self.ready[number]
+
+    def _fail(self, numbers: Iterable[int], error: BaseException) -> None:
+        for number in numbers:
+            future = self._future(number)
+            if not future.done():
+                future.set_exception(error)
 
     async def take(self, number: int) -> bytes:
         try:
@@ -138,7 +156,7 @@ class _Run:
                 self.changed.notify_all()
 
     async def _next(self) -> int | None:
-        """The next block to ask, within the window ahead of the consumer."""
+        """The next piece to ask, within the window ahead of the consumer."""
         async with self.changed:
             await self.changed.wait_for(
                 lambda: not self.todo or self.todo[0] < self.taken + self.window
@@ -147,22 +165,18 @@ class _Run:
 
     async def work(self, reader: Reader) -> None:
         while reader.failed is None and (number := await self._next()) is not None:
-            offset = number * BLOCK
+            offset, limit = self.pieces[number]
             try:
-                data = await reader.block(offset)
+                data = await reader.block(offset, limit)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:
                 await self._failed(reader, number, exc)
                 continue
-            expected = min(BLOCK, self.size - offset)
+            expected = min(limit, self.size - offset)
             if len(data) != expected:
-                self._future(number).set_exception(
-                    FerrymanError(
-                        "telegram.download_failed",
-                        f"Telegram sent {len(data)} bytes at offset {offset}, expected {expected}",
-                    )
-                )
+                said = f"Telegram sent {len(data)} bytes at offset {offset}, expected {expected}"
+                self._fail([number], FerrymanError("telegram.download_failed", said))
                 return
             reader.blocks += 1
             future = self._future(number)
@@ -178,11 +192,12 @@ class _Run:
             log.info("a stream's reader %s left: %s", reader.name, exc)
         self.tries[number] = self.tries.get(number, 0) + 1
         alive = [r for r in self.readers if r.failed is None]
-        if self.tries[number] >= TRIES or not alive:
-            error = exc if isinstance(exc, FerrymanError) else from_telethon(exc)
-            future = self._future(number)
-            if not future.done():
-                future.set_exception(error)
+        error = from_telethon(exc)
+        if not alive:  # nobody is left to ask the rest either
+            self._fail([number, *self.todo], error)
+            return
+        if self.tries[number] >= TRIES:
+            self._fail([number], error)
             return
         if passing and not isinstance(exc, tg.FileReferenceExpiredError):
             await asyncio.sleep(RETRY_PAUSE * self.tries[number])
