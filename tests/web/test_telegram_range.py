@@ -4,6 +4,8 @@ comes in is a client's, so any text gives a range inside the file, the whole fil
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,7 +67,7 @@ def test_the_pieces_of_a_range_hold_its_bytes_within_telegrams_rules(
     pieces = pieces_of(start, end)
     assert pieces[0][0] <= start < pieces[0][0] + pieces[0][1]
     assert pieces[-1][0] <= end < pieces[-1][0] + pieces[-1][1]
-    for (offset, limit), (after, _) in zip(pieces, pieces[1:], strict=False):
+    for (offset, limit), (after, _) in itertools.pairwise(pieces):
         assert offset + limit == after  # no gap, no overlap
     for offset, limit in pieces:
         check_window(offset, limit, precise=False)  # the fake's reading of Telegram's rules
