@@ -18,6 +18,7 @@ import httpx
 from faketg.client import FakeDialer
 from ferryman.engine.ops import intake
 from ferryman.engine.ops.who import of_user
+from ferryman.frontdoors.result_links import job_links
 from ferryman.model import Job, JobState
 from ferryman.resources import Shared
 from ferryman.sinks.telegram_files import telegram_files
@@ -91,6 +92,14 @@ async def test_a_streamed_link_reads_whole_and_by_ranges_through_every_account(
                 assert beyond.json()["error"]["code"] == "link.range"
                 head = await http.head(link["url"])
                 assert head.status_code == 200 and int(head.headers["content-length"]) == SIZE
+                # ``ferryman links JOB`` signs the same kind of link, served alike.
+                made = await job_links(w.settings, job, clock=clock, kept=store.sink_state("telegram"))
+                [cli] = made.files
+                assert (cli.name, cli.size) == ("report.pdf", SIZE)
+                path = cli.url.removeprefix(made.base)
+                assert path.startswith("/d/") and path != cli.url
+                tail = await http.get(path, headers={"Range": "bytes=-77"})
+                assert tail.status_code == 206 and tail.content == source[-77:]
         assert not list((w.settings.data_dir / "work").rglob("*.pdf"))  # no copy on disk
     finally:
         await shared.close()

@@ -16,8 +16,9 @@ from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
-from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.base import SinkRegistry, SinkState
 from ferryman.sinks.builtin import default_sinks
+from ferryman.sinks.telegram_files import in_telegram, telegram_files
 from ferryman.web.results import open_results
 from ferryman.web.signing import WHOLE_JOB, Signer, load_secret, person_bind
 
@@ -60,11 +61,19 @@ def listening(base: str, within: float = 0.5) -> bool:
 
 
 async def job_links(
-    settings: Settings, job: Job, sinks: SinkRegistry | None = None, clock: Clock = SYSTEM
+    settings: Settings,
+    job: Job,
+    sinks: SinkRegistry | None = None,
+    clock: Clock = SYSTEM,
+    kept: SinkState | None = None,
 ) -> Links:
     """``job``'s delivered files with links signed now (``clock``'s: what their expiry
-    counts from); ``job.no_links`` unless its destination kind ``keeps_results``."""
+    counts from); ``job.no_links`` unless its destination kind ``keeps_results``, or it
+    went to Telegram and ``kept`` (the Telegram sink's records) says what it sent there:
+    those links are read from Telegram by ``ferryman web`` (``web/telegram_links``)."""
     sinks = sinks or default_sinks()
+    if kept is not None and in_telegram(job.dest):
+        return await _telegram_links(settings, job, kept, clock)
     if not sinks.keeps_results(job.dest):
         raise FerrymanError(
             "job.no_links",
@@ -91,3 +100,16 @@ async def job_links(
         return Links(files, whole, expires, base, configured)
     finally:
         await results.close()
+
+
+async def _telegram_links(settings: Settings, job: Job, kept: SinkState, clock: Clock) -> Links:
+    found = await telegram_files(kept, job.id)
+    expires = clock.now() + settings.web.link_ttl
+    base, configured = web_base(settings)
+    signer = Signer(load_secret(settings.data_dir))
+    bound = person_bind(job.account)
+    files = [
+        Link(f.name, f.size, f"{base}/d/{signer.sign(job.id, f.path, expires, bound)}")
+        for f in found
+    ]
+    return Links(files, None, expires, base, configured)

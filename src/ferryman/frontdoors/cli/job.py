@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.engine.ops import control
     from ferryman.model import Job
+    from ferryman.store import Store
     from ferryman.store.ports import Control, JobDoor, JobsView, RetryDoor
 
 
@@ -46,14 +47,15 @@ def report_cmd(ctx: typer.Context, job: JobArg) -> None:
 
 @job_app.command()
 def links(ctx: typer.Context, job: JobArg) -> None:
-    """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
+    """A `--to link:` job's download links, or a Telegram job's (read from Telegram by
+    `ferryman web`), signed afresh (valid for web.link_ttl)."""
     from ferryman.frontdoors.result_links import job_links, listening  # lazy: start-up
 
     number = job_number(job)
 
-    async def signed(settings: Settings, store: JobsView) -> tuple[Job, Any]:
+    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
         found = await store.get_job(number)
-        return found, await job_links(settings, found)
+        return found, await job_links(settings, found, kept=store.sink_state("telegram"))
 
     found, made = run_with_store(ctx, signed, number)
     serving = listening(made.base)
