@@ -93,7 +93,9 @@ async def test_a_streamed_link_reads_whole_and_by_ranges_through_every_account(
                 head = await http.head(link["url"])
                 assert head.status_code == 200 and int(head.headers["content-length"]) == SIZE
                 # ``ferryman links JOB`` signs the same kind of link, served alike.
-                made = await job_links(w.settings, job, clock=clock, kept=store.sink_state("telegram"))
+                made = await job_links(
+                    w.settings, job, clock=clock, kept=store.sink_state("telegram")
+                )
                 [cli] = made.files
                 assert (cli.name, cli.size) == ("report.pdf", SIZE)
                 path = cli.url.removeprefix(made.base)
@@ -166,6 +168,43 @@ async def test_a_private_chats_file_is_read_by_its_sender_alone(tmp_path: Path) 
             assert got.status_code == 200 and got.content == source
         readers = {who for who, name in w.server.log[mark:] if name == "GetFileRequest"}
         assert readers == {w.me.id}
+    finally:
+        await shared.close()
+        await store.close()
+
+
+async def test_a_split_videos_parts_are_each_a_link_to_its_own_message(tmp_path: Path) -> None:
+    """A video over the size limit goes as parts cut on keyframes, each a playable MP4
+    of its own (``media/split``): joined byte for byte they would be no file at all, so
+    each part is a link, read from its own message, its bytes those Telegram keeps."""
+    from tests.media.test_media_engine import noisy_video
+
+    (tmp_path / "src").mkdir()
+    video = noisy_video(
+        tmp_path / "src" / "clip.mp4", seconds=4.0, size=(640, 480), preset="ultrafast"
+    )
+    limit = int(video.stat().st_size * 0.6)
+    w = Pool(tmp_path, media={"segment_seconds": 2, "max_file_bytes": limit, "oversize": "split"})
+    await w.log_in_all()
+    store = await w.store()
+    shared = Shared(w.settings, FakeDialer(w.server))
+    try:
+        job = await intake.add_source(store, video, dest="telegram:@dest")
+        await w.run(store)
+        kept = await telegram_files(store.sink_state("telegram"), job.id)
+        assert len(kept) >= 2 and {f.parts for f in kept} == {len(kept)}
+        assert [f.part for f in kept] == list(range(len(kept)))
+        stored = {m.id: m.media.file for m in w.server.chat(w.channel) if m.media is not None}
+        async with web_app(w.settings, store, None, None, shared=shared) as served:
+            links = (await served.web.links_of(await store.get_job(job.id)))["files"]
+            assert len({link["name"] for link in links}) == len(kept)  # told apart
+            transport = httpx.ASGITransport(app=served.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+                for f, link in zip(kept, links, strict=True):
+                    got = await http.get(link["url"])
+                    assert got.status_code == 200
+                    assert got.headers["content-type"].startswith("video/mp4")
+                    assert hashlib.sha256(got.content).hexdigest() == stored[f.message_id].sha256
     finally:
         await shared.close()
         await store.close()
