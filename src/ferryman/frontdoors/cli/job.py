@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ferryman.engine.ops import control
     from ferryman.model import Job
     from ferryman.store import Store
-    from ferryman.store.ports import Control, JobDoor, JobsView, RetryDoor
+    from ferryman.store.ports import Control, JobDoor, RetryDoor
 
 
 out = console()
