@@ -63,6 +63,7 @@ ALLOWED = {
         "store/wakeup.py",  # a listener's reconnects
         "telegram/download.py",
         "telegram/pool.py",
+        "telegram/stream.py",  # a block asked again after a dropped connection
         "telegram/upload.py",
         "telegram/window.py",
         "web/api/events.py",  # the event stream's pace to a browser

@@ -61,7 +61,7 @@ DOORS = {
     "web/kept_progress": {"ShownBars"},
     "frontdoors/cli/root": {"AddDoor"},
     "frontdoors/cli/status": {"StatusDoor"},
-    "frontdoors/cli/job": {"Control", "JobsView", "RetryDoor", "JobDoor"},
+    "frontdoors/cli/job": {"Control", "LinksDoor", "RetryDoor", "JobDoor"},
     "frontdoors/cli/watch": {"WatchAdmin"},
     "frontdoors/cli/nodes": {"Nodes"},
     "frontdoors/cli/config": {"RuntimeSettings"},

@@ -466,6 +466,10 @@ class RetryDoor(Control, Nodes, Protocol):
     """``ferryman retry`` on the full store: the job queued again, then which engines run."""
 
 
+class LinksDoor(JobsView, SinkStates, Protocol):
+    """``ferryman links JOB``: the job, and what its sink kept (a Telegram job's files)."""
+
+
 class JobDoor(Control, JobsView, Protocol):
     """A command that reads jobs before it acts on them: ``remove --failed``, ``password``."""
 

@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.engine.ops import control
     from ferryman.model import Job
-    from ferryman.store import Store
-    from ferryman.store.ports import Control, JobDoor, RetryDoor
+    from ferryman.store.ports import Control, JobDoor, LinksDoor, RetryDoor
 
 
 out = console()
@@ -53,7 +52,7 @@ def links(ctx: typer.Context, job: JobArg) -> None:
 
     number = job_number(job)
 
-    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
+    async def signed(settings: Settings, store: LinksDoor) -> tuple[Job, Any]:
         found = await store.get_job(number)
         return found, await job_links(settings, found, kept=store.sink_state("telegram"))
 
