@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from faketg.client import FakeDialer
+from faketg.handlers.downloads import expire_reference
 from ferryman.engine.ops import intake
 from ferryman.engine.ops.who import of_user
 from ferryman.frontdoors.result_links import job_links
@@ -23,7 +24,9 @@ from ferryman.model import Job, JobState
 from ferryman.resources import Shared
 from ferryman.sinks.telegram_files import telegram_files
 from ferryman.store import Store
+from ferryman.telegram.stream import read_range
 from ferryman.web.server import web_app
+from ferryman.web.telegram_links import TelegramStreams
 from tests.support.clock import ManualClock
 from tests.telegram.test_telegram_pool import Pool
 
@@ -205,6 +208,41 @@ async def test_a_split_videos_parts_are_each_a_link_to_its_own_message(tmp_path:
                     assert got.status_code == 200
                     assert got.headers["content-type"].startswith("video/mp4")
                     assert hashlib.sha256(got.content).hexdigest() == stored[f.message_id].sha256
+    finally:
+        await shared.close()
+        await store.close()
+
+
+async def test_a_stale_reference_is_renewed_and_an_account_that_cannot_read_leaves(
+    tmp_path: Path,
+) -> None:
+    """Telegram renews a file's reference: each account fetches the message again and
+    goes on. An account refused the file (here: a location Telegram does not know)
+    leaves its blocks to the others, and the range still comes whole."""
+    w, store, job, source = await delivered(tmp_path)
+    shared = Shared(w.settings, FakeDialer(w.server))
+    try:
+        [kept] = await telegram_files(store.sink_state("telegram"), job.id)
+        streams = TelegramStreams(shared)
+        try:
+            expire_reference(w.server.media[kept.document_id])
+            mark = len(w.server.log)
+            readers = await streams.readers(kept)
+            assert len(readers) == 3
+            body = b"".join([b async for b in read_range(readers, SIZE, 0, SIZE - 1)])
+            assert hashlib.sha256(body).digest() == hashlib.sha256(source).digest()
+            asked = [name for who, name in w.server.log[mark:] if who == w.me.id]
+            assert "GetMessagesRequest" in asked  # the sender fetched its message again
+            readers = await streams.readers(kept)
+            bad = readers[1]
+            bad.location = kept.location()  # the old reference: expired
+            bad.refresh = None  # and no way to a new one: it cannot read the file
+            body = b"".join([b async for b in read_range(readers, SIZE, 1000, 3 * MIB)])
+            assert body == source[1000 : 3 * MIB + 1]
+            assert bad.failed is not None and bad.blocks == 0
+            assert sum(r.blocks for r in readers) >= 4
+        finally:
+            await streams.close()
     finally:
         await shared.close()
         await store.close()
