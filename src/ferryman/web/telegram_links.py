@@ -15,6 +15,7 @@ the whole file, as RFC 9110 allows.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -154,6 +155,23 @@ async def _fetch_location(client: Any, f: TelegramFile) -> Any:
         )
     return types.InputDocumentFileLocation(
         document.id, document.access_hash, document.file_reference, ""
+    )
+
+
+def player_page(name: str, mime: str, src: str) -> str:
+    """A page that plays ``src`` (a ``/d/`` link: the browser asks it by ranges as it
+    plays and seeks); no script, the page's stylesheet."""
+    tag = "audio" if mime.startswith("audio/") else "video"
+    title = html.escape(name)
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title>"
+        '<link rel="stylesheet" href="/static/player.css"></head>'
+        f"<body><main><h1>{title}</h1>"
+        f'<{tag} controls preload="metadata" src="{html.escape(src)}"'
+        f"></{tag}>"
+        f'<p><a href="{html.escape(src)}" download>Download</a></p></main></body></html>\n'
     )
 
 
