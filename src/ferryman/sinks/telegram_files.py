@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telethon.tl import types
-
 from ferryman.model import SinkRecord
 from ferryman.sinks.base import SinkState
 
@@ -52,6 +50,8 @@ class TelegramFile:
         return f"tg:{self.item_id}:{self.part}"
 
     def location(self, file_reference: bytes | None = None) -> Any:
+        from telethon.tl import types  # lazy: start-up (the web's, which lists these)
+
         return types.InputDocumentFileLocation(
             self.document_id,
             self.access_hash,
@@ -73,6 +73,8 @@ def kind_of_mime(mime: str) -> str:
 
 def documents_of(result: Any) -> dict[int, Any]:
     """Message id → the ``Document`` it carries, from a send's answer (``Updates``)."""
+    from telethon.tl import types  # lazy: start-up (the web's, which lists these)
+
     found: dict[int, Any] = {}
     for update in getattr(result, "updates", []):
         message: Any = getattr(update, "message", None)

@@ -22,18 +22,19 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
-from telethon.tl import types
 
 from ferryman.errors import FerrymanError
 from ferryman.sinks.telegram_files import TelegramFile
 from ferryman.telegram.accounts import account_pool
-from ferryman.telegram.errors import from_telethon
-from ferryman.telegram.pool import ClientPool
-from ferryman.telegram.stream import IN_FLIGHT, Reader, read_range
 from ferryman.web.result_files import disposition
 
 if TYPE_CHECKING:
     from ferryman.resources import Shared
+    from ferryman.telegram.pool import ClientPool
+    from ferryman.telegram.stream import Reader
+
+# Telethon (and its RSA's ASN.1) is loaded by the first link read, not as the web starts:
+# ``tests/cli/test_startup_imports.py``. Imports marked ``lazy: start-up`` below.
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +76,12 @@ class TelegramStreams:
         self,
         shared: Shared,
         *,
-        in_flight: int = IN_FLIGHT,
+        in_flight: int | None = None,
         accounts: int | None = None,
         connections: int = CONNECTIONS,
     ) -> None:
         self.shared = shared
-        self.in_flight = in_flight  # blocks each account carries at once
+        self.in_flight = in_flight  # blocks each account carries at once (None: the stream's)
         self.accounts = accounts  # None: every account of the pool that can see the file
         self.connections = connections
         self._pools: dict[str, ClientPool] = {}
@@ -103,8 +104,10 @@ class TelegramStreams:
             *(self._reader(m.name, m.hub, f, first=m is sender) for m in members),
             return_exceptions=True,
         )
-        readers = [r for r in found if isinstance(r, Reader)]
+        readers = [r for r in found if not isinstance(r, BaseException)]
         if not readers:
+            from ferryman.telegram.errors import from_telethon  # lazy: start-up
+
             error = next(e for e in found if isinstance(e, BaseException))
             raise from_telethon(error) from error
         for name, failure in zip((m.name for m in members), found, strict=True):
@@ -113,6 +116,9 @@ class TelegramStreams:
         return readers
 
     async def _reader(self, name: str, hub: Any, f: TelegramFile, *, first: bool) -> Reader:
+        from ferryman.telegram.pool import ClientPool  # lazy: start-up
+        from ferryman.telegram.stream import IN_FLIGHT, Reader  # lazy: start-up
+
         client = await hub.client()
         key = (name, f.document_id)
 
@@ -126,9 +132,8 @@ class TelegramStreams:
             location = f.location() if first else await refresh()
         if name not in self._pools:
             self._pools[name] = ClientPool(hub.dialer, self.connections)
-        return Reader(
-            name, client, self._pools[name].pool(client), location, refresh, self.in_flight
-        )
+        in_flight = IN_FLIGHT if self.in_flight is None else self.in_flight
+        return Reader(name, client, self._pools[name].pool(client), location, refresh, in_flight)
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
@@ -139,6 +144,10 @@ class TelegramStreams:
 async def _fetch_location(client: Any, f: TelegramFile) -> Any:
     """The document's location with a file reference this account was given: its
     message fetched again by id."""
+    from telethon.tl import types  # lazy: start-up
+
+    from ferryman.telegram.errors import from_telethon  # lazy: start-up
+
     chat: Any = f.chat
     if chat.lstrip("-").isdigit():
         chat = int(chat)
@@ -199,5 +208,7 @@ async def serve_file(
 
 
 async def _body(readers: list[Reader], size: int, start: int, end: int) -> AsyncIterator[bytes]:
+    from ferryman.telegram.stream import read_range  # lazy: start-up
+
     async for block in read_range(readers, size, start, end):
         yield block
