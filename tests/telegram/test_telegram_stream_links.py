@@ -9,6 +9,7 @@ token it was made through is revoked, and once it expired; nothing written to di
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -241,6 +242,12 @@ async def test_a_stale_reference_is_renewed_and_an_account_that_cannot_read_leav
             assert body == source[1000 : 3 * MIB + 1]
             assert bad.failed is not None and bad.blocks == 0
             assert sum(r.blocks for r in readers) >= 4
+            # A reader gone after its first bytes (a player's seek): nothing more is asked.
+            stream = read_range(await streams.readers(kept), SIZE, 0, SIZE - 1)
+            assert (await anext(stream)).startswith(b"%PDF-1.4")
+            await stream.aclose()
+            left = [t for t in asyncio.all_tasks() if t.get_name().startswith("tg-stream-")]
+            assert left == []
         finally:
             await streams.close()
     finally:

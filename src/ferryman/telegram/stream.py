@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +97,7 @@ def pieces_of(start: int, end: int) -> list[tuple[int, int]]:
 
 async def read_range(
     readers: list[Reader], size: int, start: int, end: int
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Bytes ``start``..``end`` (inclusive) of a file of ``size`` bytes, in order."""
     if not readers:
         raise FerrymanError("telegram.download_failed", "no account can read this file")

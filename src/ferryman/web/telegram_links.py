@@ -15,6 +15,7 @@ the whole file, as RFC 9110 allows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
@@ -210,5 +211,7 @@ async def serve_file(
 async def _body(readers: list[Reader], size: int, start: int, end: int) -> AsyncIterator[bytes]:
     from ferryman.telegram.stream import read_range  # lazy: start-up
 
-    async for block in read_range(readers, size, start, end):
-        yield block
+    # Closed with the response (a client gone mid-file): its requests in flight end now.
+    async with contextlib.aclosing(read_range(readers, size, start, end)) as blocks:
+        async for block in blocks:
+            yield block
