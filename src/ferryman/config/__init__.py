@@ -2,10 +2,10 @@
 
 Precedence, lowest first: defaults, the TOML file (``--config``, else
 ``$FERRYMAN_CONFIG``, else ``$XDG_CONFIG_HOME/ferryman/config.toml`` when it is there),
-environment, command-line flags. ``config_edit`` changes the file.
+environment, command-line flags. ``config.edit`` changes the file.
 A few keys may also be changed while ferryman runs (``ferryman config set``); those
 overrides live in the store, never in module state, so a running engine sees them.
-The sections' models live in ``config_sections`` (named here too, for importers).
+The sections' models live in ``config.sections`` (named here too, for importers).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from ferryman.caption_template import render_caption
-from ferryman.config_sections import (
+from ferryman.config.sections import (
     ArchiveSettings,
     Concurrency,
     Convert,
@@ -46,7 +46,7 @@ from ferryman.config_sections import (
     WebdavSettings,
     WebSettings,
 )
-from ferryman.config_types import (
+from ferryman.config.types import (
     ByteSize,
     CaptionTemplate,
     DataDir,
