@@ -89,7 +89,11 @@ class FakeDebrid:
                 return item
         self.next_id += 1
         torrent = self.swarm.get(digest)
-        item_id = f"{self.kind[:2].upper()}{self.next_id}"
+        item_id = (
+            str(self.next_id)
+            if self.kind == "alldebrid"
+            else f"{self.kind[:2].upper()}{self.next_id}"
+        )
         paths = []
         for n, (path, data, mime) in enumerate(torrent.files if torrent else []):
             where = f"/dl/{item_id}/{n}/{path.rsplit('/', 1)[-1]}"
@@ -340,7 +344,7 @@ def _alldebrid(
 def _ad_added(fake: FakeDebrid, item: Item) -> dict[str, Any]:
     name = item.torrent.name if item.torrent else item.hash
     ready = item.torrent is not None and item.polls_left == 0
-    return {"id": int(item.id[2:]), "hash": item.hash, "name": name, "size": 0, "ready": ready}
+    return {"id": int(item.id), "hash": item.hash, "name": name, "size": 0, "ready": ready}
 
 
 def _ad_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
@@ -353,12 +357,12 @@ def _ad_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
             "link": f"{fake.base}/f/{item.id}/{n}",
             "filename": p.rsplit("/", 1)[-1],
             "size": len(d),
-            "files": _ad_tree([item.torrent.name if item.torrent else "", *p.split("/")], len(d)),
+            "files": _ad_tree(p.split("/"), len(d)),
         }
         for n, (p, d, _) in enumerate(files)
     ]
     return {
-        "id": int(item.id[2:]),
+        "id": int(item.id),
         "filename": item.torrent.name if item.torrent else item.hash,
         "hash": item.hash,
         "status": words,

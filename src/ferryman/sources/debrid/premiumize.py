@@ -9,6 +9,7 @@ so its messages' words are mapped below."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from ferryman.errors import FerrymanError
@@ -62,7 +63,8 @@ class Premiumize:
         ready = state in _READY
         files: tuple[DebridFile, ...] = ()
         if ready and found.get("folder_id"):
-            files = tuple(self._folder(str(found["folder_id"]), "", 0))
+            listed = self._folder(str(found["folder_id"]), "", 0)
+            files = tuple(replace(f, path=inner_path(f.path, name)) for f in listed)
         elif ready and found.get("file_id"):
             files = (self._item(str(found["file_id"]), name),)
         return DebridItem(item, name, ready, state, files, failed)
@@ -106,7 +108,8 @@ class Premiumize:
 
     def _ok(self, answer: Answer) -> dict[str, Any]:
         body = answer.body if isinstance(answer.body, dict) else {}
-        if body.get("status") == "success" and 200 <= answer.status < 300:
+        # item/details answers the item itself, without a status
+        if body and body.get("status", "success") == "success" and 200 <= answer.status < 300:
             return body
         _raise(str(body.get("message") or f"HTTP {answer.status}"), answer.status)
 
