@@ -121,3 +121,27 @@ def test_magnets_are_read_strictly() -> None:
         with pytest.raises(FerrymanError) as refused:
             sources.to_uri(bad)
         assert refused.value.code == "source.invalid"
+
+
+async def test_a_torrent_file_is_uploaded_to_torbox_once_and_its_files_delivered(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    from tests.support.fakedebrid import Torrent as Swarmed
+    from tests.support.fakedebrid import torrent_file
+
+    files = _photos(tmp_path)
+    data, digest = torrent_file(Swarmed("Trip 2024", files))
+    torbox.uploads[data] = digest
+    torbox.swarm[digest] = Torrent("Trip 2024", files)
+    path = tmp_path / "trip.torrent"
+    path.write_bytes(data)
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, str(path), settings=tb_settings)
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert (done.state, done.name) == (JobState.DONE, "Trip 2024"), done.error_message
+    assert torbox.calls["createtorrent"] == 1
+    assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)

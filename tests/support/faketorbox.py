@@ -1,6 +1,7 @@
 """A fake Torbox API on loopback, as its public docs describe it: ``mylist`` (Bearer
 key) and ``requestdl`` (``token`` parameter) for torrents, usenet and web downloads,
-``createtorrent`` (a multipart form with ``magnet``: one torrent per info hash and
+``createtorrent`` (a multipart form with ``magnet``, or a ``file`` whose bytes ``uploads``
+names: one torrent per info hash and
 account, an existing one's id answered again) and ``checkcached`` for torrents,
 answering ``{"success", "error", "detail", "data"}``. A magnet's torrent is what
 ``swarm`` says its info hash holds (unknown: refused), cached or still downloading. The
@@ -61,6 +62,7 @@ class FakeTorbox:
     swarm: dict[str, Torrent] = field(default_factory=dict)  # info hash -> torrent
     next_id: int = 1000
     retry_after: str = "1"
+    uploads: dict[bytes, str] = field(default_factory=dict)  # .torrent bytes -> info hash
 
     def add(
         self,
@@ -175,6 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not part.is_multipart()
         }
         magnet = (fields.get("magnet") or b"").decode()
+        if "file" in fields:  # a .torrent upload: known by the bytes a test registered
+            digest = self.fake.uploads.get(fields["file"] or b"")
+            magnet = f"magnet:?xt=urn:btih:{digest}" if digest else ""
         try:
             made = self.fake.from_magnet(magnet)
         except Exception:
