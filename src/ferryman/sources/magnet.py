@@ -17,7 +17,6 @@ its files are read as ``sources/debrid/reading`` says. Each key's calls keep wit
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -34,32 +33,12 @@ from ferryman.config import NetworkSettings, Settings
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+from ferryman.sources.debrid.torrent_file import info_hash
 from ferryman.sources.torbox import RateLimit, TorboxSource
 
-_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
-_BASE32 = re.compile(r"^[A-Za-z2-7]{32}$")
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 KEPT = "debrid.json"  # the service and the item's id, in the job's fetch folder
 LEGACY = "torbox.json"  # what a ferryman before the debrid face kept (TorBox only)
-
-
-def info_hash(magnet: str) -> str:
-    """The magnet's BitTorrent info hash as 40 lowercase hex digits (a base32 one
-    converted); ``source.invalid`` when it has none."""
-    query = urllib.parse.urlsplit(magnet.strip()).query
-    for value in urllib.parse.parse_qs(query).get("xt", []):
-        if not value.lower().startswith("urn:btih:"):
-            continue
-        digest = value[len("urn:btih:") :]
-        if _HEX.fullmatch(digest):
-            return digest.lower()
-        if _BASE32.fullmatch(digest):
-            return base64.b32decode(digest.upper()).hex()
-    raise FerrymanError(
-        "source.invalid",
-        "the magnet link names no BitTorrent info hash (xt=urn:btih: with 40 hex or 32"
-        " base32 characters)",
-    )
 
 
 def display_name(magnet: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.sources.debrid.base import DebridFile, DebridItem, JsonApi, inner_path
+from ferryman.sources.debrid.torrent_file import info_hash
 from ferryman.sources.torbox import Reference, TorboxApi
 
 
@@ -29,8 +30,6 @@ class Torbox:
         return None
 
     def add_magnet(self, magnet: str) -> str:
-        from ferryman.sources.magnet import info_hash  # lazy: the source imports us
-
         self._api.cached(info_hash(magnet))  # asked first, as TorBox asks clients to
         return str(self._api.add_magnet(magnet))
 

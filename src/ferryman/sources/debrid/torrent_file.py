@@ -1,4 +1,5 @@
-"""A ``.torrent`` file's identity, read strictly: its info hash (SHA-1 of the ``info``
+"""A torrent's identity: a magnet's info hash (``info_hash``), and a ``.torrent``
+file's, read strictly: its info hash (SHA-1 of the ``info``
 dictionary's bytes as they stand in the file, BEP 3), its name and its size. The file
 is outside input: the bencode reader is bounded (nesting, size), total (every flaw is
 ``source.invalid``) and keeps the raw span of ``info``, which re-encoding a decoded
@@ -6,12 +7,17 @@ dictionary would not give back for a file written loosely."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from ferryman.errors import FerrymanError
 
+_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
+_BASE32 = re.compile(r"^[A-Za-z2-7]{32}$")
 MAX_BYTES = 16 << 20  # a .torrent of a few thousand files is well under a megabyte
 _MAX_DEPTH = 64
 
@@ -21,6 +27,25 @@ class TorrentFile:
     info_hash: str  # 40 lowercase hex digits
     name: str
     size: int
+
+
+def info_hash(magnet: str) -> str:
+    """The magnet's BitTorrent info hash as 40 lowercase hex digits (a base32 one
+    converted); ``source.invalid`` when it has none."""
+    query = urllib.parse.urlsplit(magnet.strip()).query
+    for value in urllib.parse.parse_qs(query).get("xt", []):
+        if not value.lower().startswith("urn:btih:"):
+            continue
+        digest = value[len("urn:btih:") :]
+        if _HEX.fullmatch(digest):
+            return digest.lower()
+        if _BASE32.fullmatch(digest):
+            return base64.b32decode(digest.upper()).hex()
+    raise FerrymanError(
+        "source.invalid",
+        "the magnet link names no BitTorrent info hash (xt=urn:btih: with 40 hex or 32"
+        " base32 characters)",
+    )
 
 
 def read_torrent(data: bytes) -> TorrentFile:
