@@ -1,11 +1,13 @@
 """TorBox on the debrid face, through ``sources.torbox``'s API calls: the account's
 torrents searched for the info hash (``mylist``), ``checkcached`` asked first as TorBox
 asks clients to, ``createtorrent`` with the ``magnet`` or the ``.torrent`` (``file``),
-``mylist?id=`` for the state, ``requestdl`` for a file's CDN link. Its errors keep
+``mylist?id=`` for the state, ``requestdl`` for a file's CDN link, ``controltorrent``
+to delete. Its errors keep
 their own codes (``torbox.*``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ferryman.errors import FerrymanError
@@ -75,4 +77,14 @@ class Torbox:
         return self._api.link(Reference("torrent", int(item), None), int(file.id))
 
     def delete(self, item: str) -> None:
-        raise FerrymanError("debrid.api", "Torbox: items are removed on torbox.app")
+        """``controltorrent`` with ``operation: delete``."""
+        answer = self._upload.call(
+            "POST",
+            "/v1/api/torrents/controltorrent",
+            content=json.dumps({"torrent_id": int(item), "operation": "delete"}).encode(),
+            headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
+        )
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if answer.status >= 400 or body.get("success") is False:
+            detail = body.get("detail") or body.get("error") or f"HTTP {answer.status}"
+            raise FerrymanError("torbox.api", f"Torbox says: {detail}")
