@@ -303,3 +303,18 @@ def test_the_service_is_the_settings_or_the_first_with_a_key(settings: Settings)
         update={"torbox": settings.torbox.model_copy(update={"api_key": "t"})}
     )
     assert chosen_service(torbox) == "torbox"
+
+
+def test_an_item_can_be_deleted_from_the_account(fake: FakeDebrid, settings: Settings) -> None:
+    fake.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+    ours = with_service(settings, fake)
+    clock = _Clock()
+    with api_client(ours.network, ours, fake.kind) as client:
+        service = make_service(
+            fake.kind, client, ours, RateLimit(60, clock, clock.sleep), ours.retry
+        )
+        item = service.add_magnet(MAGNET)
+        assert service.find(HASH) == item
+        service.delete(item)
+        assert service.find(HASH) is None
+    assert fake.items == {}

@@ -145,3 +145,22 @@ async def test_a_torrent_file_is_uploaded_to_torbox_once_and_its_files_delivered
     assert (done.state, done.name) == (JobState.DONE, "Trip 2024"), done.error_message
     assert torbox.calls["createtorrent"] == 1
     assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
+
+
+def test_torbox_on_the_debrid_face_finds_adds_and_deletes(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    from ferryman.sources.debrid.base import api_client
+    from ferryman.sources.debrid.services import make_service
+    from ferryman.sources.torbox import RateLimit
+
+    torbox.swarm[HASH] = Torrent("Trip 2024", _photos(tmp_path))
+    with api_client(tb_settings.network, tb_settings, "torbox") as client:
+        limit = RateLimit(300)
+        service = make_service("torbox", client, tb_settings, limit, tb_settings.retry)
+        assert service.find(HASH) is None
+        item = service.add_magnet(MAGNET)
+        assert service.find(HASH) == item and service.status(item).ready
+        service.delete(item)
+        assert service.find(HASH) is None
+    assert torbox.calls["checkcached"] == 1 and torbox.calls["createtorrent"] == 1

@@ -161,6 +161,14 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        if parts.path == "/v1/api/torrents/controltorrent":  # {"torrent_id", "operation"}
+            said = json.loads(body or b"{}")
+            gone = self.fake.items.pop(("torrent", int(said.get("torrent_id", 0))), None)
+            if gone is None or said.get("operation") != "delete":
+                self._fail(404, "ITEM_NOT_FOUND", "Item not found in your list.")
+                return
+            self._answer(200, {"success": True, "error": None, "detail": "Deleted.", "data": None})
+            return
         if parts.path != "/v1/api/torrents/createtorrent":
             self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
             return
