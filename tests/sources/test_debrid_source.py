@@ -318,3 +318,17 @@ def test_an_item_can_be_deleted_from_the_account(fake: FakeDebrid, settings: Set
         service.delete(item)
         assert service.find(HASH) is None
     assert fake.items == {}
+
+
+async def test_an_item_the_account_has_already_is_found_by_its_hash_not_added(
+    tmp_path: Path, fake: FakeDebrid, settings: Settings
+) -> None:
+    """As after a kill between the add and the id's keeping: the search by hash finds it."""
+    torrent, wanted = trip(tmp_path)
+    fake.swarm[HASH] = torrent
+    fake.add(HASH, MAGNET).selected = True  # on the account before the job
+    ours = with_service(settings, fake)
+    done = await run_one(ours, MAGNET)
+    assert done.state is JobState.DONE, done.error_message
+    assert fake.added() == 0 and len(fake.items) == 1
+    assert delivered(ours) == wanted
