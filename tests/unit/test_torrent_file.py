@@ -26,7 +26,7 @@ _VALUES = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(
     st.binary(min_size=1, max_size=30),
     st.lists(st.integers(0, 10**9), min_size=1, max_size=5),
