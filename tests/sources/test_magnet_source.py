@@ -1,6 +1,7 @@
-"""Magnet links (and a .torrent) through Torbox on the debrid face, against the fake Torbox API (``createtorrent``,
-``checkcached``, ``mylist``, ``requestdl``): found or added once, polled while Torbox
-downloads, its id kept so a restart polls the same torrent, then read as a Torbox item."""
+"""Magnet links (and a .torrent) through Torbox on the debrid face, against the fake
+Torbox API (``createtorrent``, ``checkcached``, ``mylist``, ``requestdl``,
+``controltorrent``): found or added once, polled while Torbox downloads, its id kept so
+a restart polls the same torrent, then read as a Torbox item."""
 
 from __future__ import annotations
 
