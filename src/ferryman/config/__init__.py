@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from ferryman.caption_template import render_caption
+from ferryman.config.debrid import DebridSettings
 from ferryman.config.sections import (
     ArchiveSettings,
     Concurrency,
@@ -186,6 +187,7 @@ class Settings(BaseModel):
     power: PowerSettings = Field(default_factory=PowerSettings)  # type: ignore[arg-type]
     webdav: WebdavSettings = Field(default_factory=WebdavSettings)
     torbox: TorboxSettings = Field(default_factory=TorboxSettings)  # type: ignore[arg-type]
+    debrid: DebridSettings = Field(default_factory=DebridSettings)  # type: ignore[arg-type]
     rclone: RcloneSettings = Field(default_factory=RcloneSettings)  # type: ignore[arg-type]
     links: LinksSettings = Field(default_factory=LinksSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
