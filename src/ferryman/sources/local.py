@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +39,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
+from ferryman.sources.takeout import read_index, takeout_of
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
@@ -72,7 +73,9 @@ def iter_local(
         ):
             yield entries
         return
-    if source.kind == "archive":
+    if source.kind == "archive" and (parts := takeout_of(path, source.format)) is not None:
+        yield _takeout(parts, options, counter)
+    elif source.kind == "archive":
         tally = NestingTally()
         with open_archive(path, options.archive, options.sevenzip, tally) as reader:
             yield _archive_entries(reader, "", 0, options, counter, tally)
@@ -81,6 +84,19 @@ def iter_local(
     else:
         held = _opened(path, lambda: open_held(path))
         yield iter([_file_entry(held, sanitize_path(path.name, 0), counter.next())])
+
+
+def _takeout(
+    parts: Sequence[Path], options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    """A Google Takeout's parts read in turn as one input, each photo told by its
+    sidecar, sidecars and copies skipped (``sources/takeout``)."""
+    index = read_index(parts)
+    for part in parts:
+        tally = NestingTally()  # each part a tree of its own
+        with open_archive(part, options.archive, options.sevenzip, tally) as reader:
+            for entry in _archive_entries(reader, "", 0, options, counter, tally):
+                yield index.told(entry)
 
 
 def archive_entries(
