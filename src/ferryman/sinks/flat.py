@@ -59,6 +59,7 @@ from ferryman.sinks.library import (
 from ferryman.sinks.library_copy import COPY, HARDLINK, file_sha256, ours_alone, place_copy, verify
 from ferryman.sinks.library_names import Listings as Listings
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
+from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
 
 HIDDEN = ".ferryman"
 
@@ -228,6 +229,8 @@ class FlatLibrarySink(LibrarySink):
                 digests.append(source_digest(item, path))
                 place_copy(path, target, self.link, taken)
                 verify(target, *digests[-1])  # what is on disk, before a record says so
+                if wanted(item.media):  # a Takeout's place and description (sinks/xmp)
+                    write_xmp(xmp_name(target), item.media)  # type: ignore[arg-type]
                 tally.whole(name)
             # The stage made durable beside the naming and the manifest's own fsync
             # (two journal commits waited for at once, not one after the other); the
@@ -299,6 +302,7 @@ class FlatLibrarySink(LibrarySink):
                 "album": f"{delivery.album.seq:04d}",
                 "index": str(item.seq),
                 "kind": item.kind.value,
+                "photo_album": ((item.media and item.media.albums) or [""])[0],  # a Takeout's
             }
             rel = str(render(self.template, values, _when(item, path)))
             parent = rel.rpartition("/")[0]  # rendered: safe names joined by "/"
@@ -310,6 +314,11 @@ class FlatLibrarySink(LibrarySink):
             if there:
                 entry["already"] = True
             placed.append(entry)
+            if wanted(item.media):  # its XMP beside it; one there already is left as it is
+                there = os.path.lexists(os.path.join(str(self.root), xmp_name(chosen)))
+                placed.append(
+                    {"stage": xmp_name(stage), "path": xmp_name(chosen), "already": there}
+                )
         return placed
 
     def _free_or_same(

@@ -4,7 +4,8 @@
 folders the file was in, inside the input: ``2023/Summer``; empty for a file at its
 top), ``{name}`` (the delivered file's name), ``{title}`` (that name without its
 suffix), ``{ext}`` (its suffix, no dot), ``{album}`` (``0001``), ``{index}`` (the item's
-number in its job), ``{kind}`` (photo, video…) and ``{date:%Y/%m}`` (when it was taken,
+number in its job), ``{kind}`` (photo, video…), ``{photo_album}`` (a Google Takeout
+photo's album, the first by name; empty for others) and ``{date:%Y/%m}`` (when it was taken,
 else its modified time; any ``strftime`` pattern). A ``/`` between fields makes folders,
 and so do ``{path}``'s and a date pattern's; an empty field's folder is left out. Fields
 are plain names and widths at most 999, checked where the setting is read

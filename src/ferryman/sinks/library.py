@@ -27,6 +27,7 @@ from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivered, Delivery, Sink, size_of
 from ferryman.sinks.library_copy import COPY, HARDLINK, ours_alone, place_copy, verify
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
+from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
 
 MANIFEST = "manifest.json"
 # A full disk, or the user's quota: a wait for room, not a failure.
@@ -107,7 +108,13 @@ class LibrarySink(Sink):
 
     def add_extras(self, delivery: Delivery, files: list[tuple[Path, str]], tmp: Path) -> None:
         """Written into the album's folder before it is renamed into place (a blocking
-        call, on the delivery's thread): nothing for a library."""
+        call, on the delivery's thread): for a library, an XMP sidecar beside each file a
+        sidecar told the place or description of (``sinks/xmp``), not over a file."""
+        names = {name.casefold() for _, name in files}
+        for (_, name), (item, _) in zip(files, taken_times(delivery), strict=True):
+            if wanted(item.media) and xmp_name(name).casefold() not in names:
+                assert item.media is not None
+                write_xmp(str(tmp / xmp_name(name)), item.media)
 
     def sweep_half_built(self, job: Job, seqs: list[int]) -> int:
         """Blocking: the half-built folders a killed run left of these albums (none
