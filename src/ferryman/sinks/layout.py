@@ -36,6 +36,7 @@ ALBUMS = LAYOUT_ALBUMS  # the layout before templates: ``<job>/0001/`` beside a 
 DEFAULT = "{source}/{path}/{name}"
 FIELDS = LAYOUT_FIELDS
 FOLDERS = frozenset({"path"})  # fields whose "/" makes folders
+OPTIONAL = frozenset({"photo_album"})  # fields whose folder is left out when they are empty
 
 
 def check_template(template: str) -> None:
@@ -63,6 +64,8 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
             continue
         if field == "date":
             out.append("/".join(safe_name(p, "_") for p in when.strftime(spec or "%Y").split("/")))
+        elif field in OPTIONAL and not values[field]:
+            continue
         elif field in FOLDERS:
             kept = (p for p in values[field].split("/") if p not in ("", "."))
             out.append("/".join(safe_name(p, "_") for p in kept))
