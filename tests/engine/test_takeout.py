@@ -166,13 +166,21 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("layout", [None, "albums", "{source}/{photo_album}/{name}"])
+@pytest.mark.parametrize(
+    ("layout", "given"),
+    [(None, "first part"), ("albums", "second part"), ("{source}/{photo_album}/{name}", "folder")],
+)
 def test_a_takeout_is_delivered_with_every_date_and_place_right(
-    tmp_path: Path, layout: str | None
+    tmp_path: Path, layout: str | None, given: str
 ) -> None:
+    """Given its first part, any part, or the folder holding them: one job of all."""
     zips, content = takeout(tmp_path / "in")
+    for made in (tmp_path / "in" / "made").iterdir():
+        made.unlink()
+    (tmp_path / "in" / "made").rmdir()
+    where = {"first part": zips[0], "second part": zips[1], "folder": tmp_path / "in"}[given]
     library = tmp_path / "Library"
-    ran = cli(tmp_path / "data", layout, "add", "--run", "--to", f"library:{library}", str(zips[0]))
+    ran = cli(tmp_path / "data", layout, "add", "--run", "--to", f"library:{library}", str(where))
     assert ran.exit_code == 0, ran.output
     files = [p for p in library.rglob("*") if p.is_file() and ".ferryman" not in p.parts]
     names = [p.name for p in files]

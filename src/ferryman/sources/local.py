@@ -39,7 +39,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
-from ferryman.sources.takeout import read_index, takeout_of
+from ferryman.sources.takeout import read_index, takeout_of, takeout_parts
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
@@ -87,16 +87,18 @@ def iter_local(
 
 
 def _takeout(
-    parts: Sequence[Path], options: ReadOptions, counter: _Counter
+    parts: Sequence[Path], options: ReadOptions, counter: _Counter, prefix: str = ""
 ) -> Iterator[SourceEntry]:
-    """A Google Takeout's parts read in turn as one input, each photo told by its
-    sidecar, sidecars and copies skipped (``sources/takeout``)."""
+    """A Google Takeout's parts read in turn as one input (``prefix``: under the first
+    part's name, in a folder), each photo told by its sidecar, sidecars and copies
+    skipped (``sources/takeout``)."""
     index = read_index(parts)
+    depth = 1 if prefix else 0
     for part in parts:
         tally = NestingTally()  # each part a tree of its own
         with open_archive(part, options.archive, options.sevenzip, tally) as reader:
-            for entry in _archive_entries(reader, "", 0, options, counter, tally):
-                yield index.told(entry)
+            for entry in _archive_entries(reader, prefix, depth, options, counter, tally):
+                yield index.told(entry, prefix)
 
 
 def archive_entries(
@@ -400,10 +402,17 @@ def _folder_archive(
     info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
     try:
         volumes = find_volumes(full)
+        takeout = takeout_parts(full)
     except FerrymanError as exc:
         yield _failed(info, path, counter, exc)
         return
-    if volumes is not None and len(volumes.parts) > 1 and volumes.first != full:
+    if takeout is not None and options.archive.limits.max_depth >= 1:
+        if takeout[0] != full:  # read with the set's first part
+            reason = f"part of {takeout[0].name}"
+            yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
+        else:
+            yield from _takeout(takeout, options, counter, f"{path}/")
+    elif volumes is not None and len(volumes.parts) > 1 and volumes.first != full:
         reason = f"volume of {volumes.first.name}"
         yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
     elif options.archive.limits.max_depth < 1:

@@ -106,9 +106,10 @@ class TakeoutIndex:
     skip: dict[str, str] = field(default_factory=dict)
     facts: dict[str, PhotoFacts] = field(default_factory=dict)
 
-    def told(self, entry: SourceEntry) -> SourceEntry:
-        """``entry`` skipped (a sidecar, a copy) or with its facts, as the index says."""
-        path = entry.info.path
+    def told(self, entry: SourceEntry, prefix: str = "") -> SourceEntry:
+        """``entry`` skipped (a sidecar, a copy) or with its facts, as the index says
+        (``prefix``: the folder the parts' entries are put under)."""
+        path = entry.info.path.removeprefix(prefix)
         if entry.skip is not None or entry.error is not None:
             return entry
         if (reason := self.skip.get(path)) is not None:
