@@ -39,7 +39,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
-from ferryman.sources.takeout import read_index, takeout_of, takeout_parts
+from ferryman.sources.takeout import in_folder, read_index, takeout_of
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
@@ -357,11 +357,11 @@ def _watched_file(path: Path, below: Below, options: ReadOptions) -> Iterator[So
     if named_archive(path.name) or sniff_format(head) is not None:
         held.close()
         if options.scratch is not None:
-            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter(), True)
             return
         with tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch:
             options = replace(options, scratch=Path(scratch))
-            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter(), True)
         return
     yield _file_entry(held, name, 0)
 
@@ -396,13 +396,20 @@ def _archive_without_suffix(full: Path) -> bool:
 
 
 def _folder_archive(
-    full: Path, path: str, st: os.stat_result, options: ReadOptions, counter: _Counter
+    full: Path,
+    path: str,
+    st: os.stat_result,
+    options: ReadOptions,
+    counter: _Counter,
+    alone: bool = False,
 ) -> Iterator[SourceEntry]:
-    """An archive lying in an input folder: read in place; a set's other volumes skipped."""
+    """An archive lying in an input folder: read in place; a set's other volumes skipped.
+    ``alone``: a watch's new file, a Takeout's part read as itself (its next parts may
+    not be there yet: each is a job of its own)."""
     info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
     try:
         volumes = find_volumes(full)
-        takeout = takeout_parts(full)
+        takeout = in_folder(full, alone=alone)
     except FerrymanError as exc:
         yield _failed(info, path, counter, exc)
         return

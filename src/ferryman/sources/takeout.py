@@ -46,7 +46,6 @@ DUPLICATE = "takeout_duplicate"
 PART = re.compile(
     r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
 )
-_SIDECARS_READ = 64 << 20  # the JSON bytes read before the first entry, at most
 
 
 def takeout_parts(path: Path) -> tuple[Path, ...] | None:
@@ -83,6 +82,15 @@ def takeout_of(path: Path, fmt: str | None) -> tuple[Path, ...] | None:
     if fmt != "zip" or not is_takeout(path):
         return None
     return takeout_parts(path) or (path,)
+
+
+def in_folder(path: Path, *, alone: bool = False) -> tuple[Path, ...] | None:
+    """The parts to read as one Takeout for ``path``, a zip found in a folder: its set
+    (read with the first part: the others name it), or itself alone (``alone``: a
+    watch's new file, whose next parts may not be there yet); None when it is none."""
+    if not path.name.casefold().endswith(".zip") or not is_takeout(path):
+        return None
+    return (path,) if alone else takeout_parts(path) or (path,)
 
 
 def is_takeout(path: Path) -> bool:
@@ -132,8 +140,7 @@ def read_index(parts: Sequence[Path]) -> TakeoutIndex:
     """Every part's listing, its sidecars read and paired (blocking; zip only: a part
     that is no zip adds nothing, its entries are read as they are)."""
     listed: list[_Listed] = []
-    jsons: dict[str, bytes] = {}
-    budget = _SIDECARS_READ
+    parsed: dict[str, PhotoFacts | None] = {}  # each JSON's facts, parsed as read
     for number, part in enumerate(parts):
         try:
             with zipfile.ZipFile(part) as archive:
@@ -143,14 +150,11 @@ def read_index(parts: Sequence[Path]) -> TakeoutIndex:
                         continue
                     path = names.claim(sanitize_path(zip_member_name(member), index))
                     listed.append(_Listed(path, member.file_size, member.CRC, number, member))
-                    small = member.file_size <= MAX_SIDECAR
-                    if path.casefold().endswith(JSON) and small and budget > 0:
-                        raw = _read_small(archive, member)
-                        budget -= len(raw)
-                        jsons[path] = raw
+                    if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
+                        parsed[path] = facts_of(_read_small(archive, member))
         except (OSError, zipfile.BadZipFile, ValueError, EOFError):
             continue  # read as any archive is: its own reader says what is wrong
-    return _indexed(listed, jsons)
+    return _indexed(listed, parsed)
 
 
 def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
@@ -161,9 +165,8 @@ def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
         return b""  # encrypted, or broken: no facts from it
 
 
-def _indexed(listed: list[_Listed], jsons: dict[str, bytes]) -> TakeoutIndex:
+def _indexed(listed: list[_Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:
     index = TakeoutIndex()
-    parsed = {path: facts_of(raw) for path, raw in jsons.items()}
     folders: dict[str, list[str]] = {}
     for item in listed:
         folder, _, name = item.path.rpartition("/")
