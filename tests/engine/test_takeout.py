@@ -168,17 +168,31 @@ def digest(data: bytes) -> str:
 
 @pytest.mark.parametrize(
     ("layout", "given"),
-    [(None, "first part"), ("albums", "second part"), ("{source}/{photo_album}/{name}", "folder")],
+    [
+        (None, "first part"),
+        ("albums", "second part"),
+        ("{source}/{photo_album}/{name}", "folder"),
+        ("{date:%Y}/{name}", "unpacked"),
+    ],
 )
 def test_a_takeout_is_delivered_with_every_date_and_place_right(
     tmp_path: Path, layout: str | None, given: str
 ) -> None:
-    """Given its first part, any part, or the folder holding them: one job of all."""
+    """Given its first part, any part, the folder holding them, or unpacked: one job."""
     zips, content = takeout(tmp_path / "in")
     for made in (tmp_path / "in" / "made").iterdir():
         made.unlink()
     (tmp_path / "in" / "made").rmdir()
-    where = {"first part": zips[0], "second part": zips[1], "folder": tmp_path / "in"}[given]
+    if given == "unpacked":
+        for part in zips:
+            with zipfile.ZipFile(part) as zf:
+                zf.extractall(tmp_path / "unpacked")
+    where = {
+        "first part": zips[0],
+        "second part": zips[1],
+        "folder": tmp_path / "in",
+        "unpacked": tmp_path / "unpacked",
+    }[given]
     library = tmp_path / "Library"
     ran = cli(tmp_path / "data", layout, "add", "--run", "--to", f"library:{library}", str(where))
     assert ran.exit_code == 0, ran.output
@@ -196,6 +210,8 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
         kept = found[0]
         assert kept.name == Path(photo.path).name
         assert int(os.stat(kept).st_mtime) == photo.taken, photo.path  # its date
+        if layout == "{date:%Y}/{name}":  # and {date}'s
+            assert kept.parent.name == str(datetime.fromtimestamp(photo.taken).year)
         xmp = kept.with_name(f"{kept.name}.xmp")
         if photo.place is None:
             assert not xmp.exists() or "GPS" not in xmp.read_text(), photo.path
@@ -222,7 +238,7 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     eiffel = by_digest[digest(content[photos()[0].path])][0]
     if layout is None:  # its year folder's copy kept, the album's skipped
         assert eiffel.parent.name == "Photos from 2019"
-    elif layout != "albums":
+    elif layout == "{source}/{photo_album}/{name}":
         assert eiffel.parent.name == "Paris trip"  # {photo_album}
         alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
         assert len(alone.relative_to(library).parts) == 2, alone

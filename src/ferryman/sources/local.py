@@ -40,6 +40,7 @@ from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, 
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
 from ferryman.sources.takeout import in_folder, read_index, takeout_of
+from ferryman.sources.takeout_folder import folder_index
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
@@ -80,7 +81,9 @@ def iter_local(
         with open_archive(path, options.archive, options.sevenzip, tally) as reader:
             yield _archive_entries(reader, "", 0, options, counter, tally)
     elif source.kind == "folder":
-        yield _folder_entries(path, options, counter)
+        index = folder_index(path)  # an unpacked Google Takeout's sidecars and copies
+        entries = _folder_entries(path, options, counter)
+        yield entries if index is None else map(index.told, entries)
     else:
         held = _opened(path, lambda: open_held(path))
         yield iter([_file_entry(held, sanitize_path(path.name, 0), counter.next())])

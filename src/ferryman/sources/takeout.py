@@ -128,20 +128,21 @@ class TakeoutIndex:
 
 
 @dataclass(frozen=True, slots=True)
-class _Listed:
+class Listed:
+    """A file of the Takeout: its path, size and what tells its bytes from others'
+    of that size (a zip's CRC-32, a folder's file's sha256)."""
+
     path: str
     size: int
-    crc: int
-    part: int
-    member: zipfile.ZipInfo
+    same: str
 
 
 def read_index(parts: Sequence[Path]) -> TakeoutIndex:
     """Every part's listing, its sidecars read and paired (blocking; zip only: a part
     that is no zip adds nothing, its entries are read as they are)."""
-    listed: list[_Listed] = []
+    listed: list[Listed] = []
     parsed: dict[str, PhotoFacts | None] = {}  # each JSON's facts, parsed as read
-    for number, part in enumerate(parts):
+    for part in parts:
         try:
             with zipfile.ZipFile(part) as archive:
                 names = UniqueNames()
@@ -149,12 +150,12 @@ def read_index(parts: Sequence[Path]) -> TakeoutIndex:
                     if member.is_dir():
                         continue
                     path = names.claim(sanitize_path(zip_member_name(member), index))
-                    listed.append(_Listed(path, member.file_size, member.CRC, number, member))
+                    listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
                     if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
                         parsed[path] = facts_of(_read_small(archive, member))
         except (OSError, zipfile.BadZipFile, ValueError, EOFError):
             continue  # read as any archive is: its own reader says what is wrong
-    return _indexed(listed, parsed)
+    return indexed(listed, parsed)
 
 
 def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
@@ -165,7 +166,9 @@ def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
         return b""  # encrypted, or broken: no facts from it
 
 
-def _indexed(listed: list[_Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:
+def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:
+    """The index of a Takeout's files (``parsed``: each JSON file's facts, None for one
+    that is no sidecar)."""
     index = TakeoutIndex()
     folders: dict[str, list[str]] = {}
     for item in listed:
@@ -191,15 +194,15 @@ def _indexed(listed: list[_Listed], parsed: dict[str, PhotoFacts | None]) -> Tak
     return index
 
 
-def _deduplicated(listed: list[_Listed], own: dict[str, PhotoFacts], index: TakeoutIndex) -> None:
+def _deduplicated(listed: list[Listed], own: dict[str, PhotoFacts], index: TakeoutIndex) -> None:
     """One of each photo kept (its copy in a year folder first, else the first met),
     its facts its own sidecar's (else a copy's), with every copy's album."""
-    copies: dict[tuple[int, int, str], list[_Listed]] = {}
+    copies: dict[tuple[int, str, str], list[Listed]] = {}
     for item in listed:
         if item.path in index.skip:
             continue
         suffix = Path(item.path).suffix.casefold()
-        copies.setdefault((item.size, item.crc, suffix), []).append(item)
+        copies.setdefault((item.size, item.same, suffix), []).append(item)
     for group in copies.values():
         kept = next((c for c in group if _in_year_folder(c.path)), group[0])
         albums = sorted({a for c in group if (a := album_of(c.path)) is not None})
