@@ -142,7 +142,10 @@ class Settings(BaseModel):
     )
     caption_template: CaptionTemplate = Field(
         "{job_name} — {album}/{albums}",
-        description="An album's caption: {job_name}, {album}, {albums}, {items}.",
+        description=(
+            "An album's caption: {job_name}, {album}, {albums}, {items};"
+            " its photos' {taken}, {place}, {description}."
+        ),
     )
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
     space_recheck_seconds: Seconds = Field(

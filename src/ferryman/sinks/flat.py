@@ -40,7 +40,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, safe_name
 from ferryman.model import Item, Job, SinkRecord
 from ferryman.naming import delivered_name
-from ferryman.sinks.base import Delivered, Delivery, SinkState
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, SinkState
 from ferryman.sinks.layout import input_folders, render, source_folder
 from ferryman.sinks.library import (
     FULL,
@@ -160,7 +160,7 @@ class FlatLibrarySink(LibrarySink):
 
         return await asyncio.to_thread(check)
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """As the album layout's, in one hop to a thread (the layout's look was one more:
         a sink is opened per claim, so it looked again at every job's end)."""
 

@@ -24,7 +24,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, fsync_file, safe_name
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
-from ferryman.sinks.base import Delivered, Delivery, Sink, size_of
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, size_of
 from ferryman.sinks.library_copy import COPY, HARDLINK, ours_alone, place_copy, verify
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
 from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
@@ -96,7 +96,7 @@ class LibrarySink(Sink):
             return plain
         return own
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """At the job's end: every album's caption with the final number of albums
         (the deliveries may all have gone before it was known)."""
         import asyncio  # lazy: start-up
@@ -261,7 +261,7 @@ def remove_half(tmp: Path) -> None:
         log.warning("half-built album %s not removed: %s", tmp, exc)
 
 
-def final_captions(job_dir: Path, job: Job, render: Callable[[int, int], str]) -> int:
+def final_captions(job_dir: Path, job: Job, render: CaptionRender) -> int:
     """Rewrite the captions of the job's albums in ``job_dir`` whose manifests were
     written before the number of albums was known ("1/3+"); how many changed. Each
     manifest is replaced whole (written beside it, then renamed); one that cannot be
@@ -275,7 +275,7 @@ def final_captions(job_dir: Path, job: Job, render: Callable[[int, int], str]) -
     return final_captions_of([album / MANIFEST for album in albums], job, render)
 
 
-def final_captions_of(paths: list[Path], job: Job, render: Callable[[int, int], str]) -> int:
+def final_captions_of(paths: list[Path], job: Job, render: CaptionRender) -> int:
     """``final_captions`` of these manifests, wherever they are (an album's folder, or
     a laid-out library's hidden ``.ferryman/<job>/NNNN.json``): the job's own only
     (another data folder's job of the same name and number keeps its captions)."""
@@ -287,7 +287,8 @@ def final_captions_of(paths: list[Path], job: Job, render: Callable[[int, int], 
             manifest = json.loads(path.read_text(encoding="utf-8"))
             if manifest.get("owner") != owner or manifest.get("job") != job.id:
                 continue
-            wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            said = manifest.get("caption_fields") or {}
+            wanted = render(int(manifest["album"]), len(manifest.get("items") or ()), said)
             if manifest.get("caption") == wanted:
                 continue
             manifest["caption"] = wanted
@@ -362,6 +363,8 @@ def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, 
         "caption": delivery.caption,
         "items": entries,
     }
+    if delivery.caption_fields:  # what its caption said of its photos, said again at the end
+        manifest["caption_fields"] = dict(delivery.caption_fields)
     return files, manifest
 
 
