@@ -155,6 +155,21 @@ class MediaInfo:
             albums=list(facts.albums) or None,
         )
 
+    def kept_from(self, before: MediaInfo | None) -> MediaInfo:
+        """A converted copy's facts (these) with what a sidecar told of its original
+        (``before``): its time, place, description and albums go with the copy."""
+        if before is None or not (before.placed or before.albums):
+            return self
+        return replace(
+            self,
+            taken=before.taken if before.taken is not None else self.taken,
+            latitude=before.latitude,
+            longitude=before.longitude,
+            altitude=before.altitude,
+            description=before.description,
+            albums=before.albums,
+        )
+
     @property
     def placed(self) -> bool:
         """Whether a sidecar told where it was taken or what it shows."""

@@ -212,3 +212,28 @@ def test_year_folders_and_albums() -> None:
     assert album_of("Takeout/Google Photos/Photos from 2019/IMG.jpg") is None
     assert album_of("Takeout/Google Photos/Paris trip/IMG.jpg") == "Paris trip"
     assert album_of("IMG.jpg") is None
+
+
+def test_what_a_sidecar_told_goes_with_the_photo_and_with_a_converted_copy() -> None:
+    from ferryman.model import MediaInfo
+
+    told = Facts(1546344000.0, 48.8584, 2.2945, 35.5, "Eiffel", ("Paris trip",))
+    probed = MediaInfo(width=4000, taken=1.5e9)  # the file's own EXIF date
+    media = probed.told(told)
+    assert (media.taken, media.latitude, media.description, media.albums) == (
+        1546344000.0,
+        48.8584,
+        "Eiffel",
+        ["Paris trip"],
+    )
+    assert media.width == 4000 and media.placed
+    assert MediaInfo.from_json(media.to_json()) == media  # kept by the store as it is
+    copy = MediaInfo(width=1280, taken=None).kept_from(media)  # a transcode's own probe
+    assert (copy.width, copy.taken, copy.longitude, copy.albums) == (
+        1280,
+        1546344000.0,
+        2.2945,
+        ["Paris trip"],
+    )
+    plain = MediaInfo(width=1280)
+    assert plain.kept_from(probed) is plain  # nothing told: the copy's own facts
