@@ -116,7 +116,7 @@ class Settings(BaseModel):
     library_layout: LayoutTemplate = Field(
         "{source}/{path}/{name}",
         description="Where each file goes in a library: a template ({source}, {path}, {name},"
-        ' {title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for'
+        ' {title}, {ext}, {album}, {index}, {kind}, {photo_album}, {date:%Y/%m}), or "albums" for'
         " <job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
     )
     library_link: Literal["copy", "hardlink"] = Field(
