@@ -117,7 +117,7 @@ class Settings(BaseModel):
     library_layout: LayoutTemplate = Field(
         "{source}/{path}/{name}",
         description="Where each file goes in a library: a template ({source}, {path}, {name},"
-        ' {title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for'
+        ' {title}, {ext}, {album}, {index}, {kind}, {photo_album}, {date:%Y/%m}), or "albums" for'
         " <job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
     )
     library_link: Literal["copy", "hardlink"] = Field(
@@ -143,7 +143,10 @@ class Settings(BaseModel):
     )
     caption_template: CaptionTemplate = Field(
         "{job_name} — {album}/{albums}",
-        description="An album's caption: {job_name}, {album}, {albums}, {items}.",
+        description=(
+            "An album's caption: {job_name}, {album}, {albums}, {items};"
+            " its photos' {taken}, {place}, {description}."
+        ),
     )
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
     space_recheck_seconds: Seconds = Field(
