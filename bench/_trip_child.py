@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 PROFILES: dict[str, dict[str, object]] = {
     # one a stage, as on Termux; its encoder's threads and lookahead as on_phone() sets
-    # them (config_sections.PHONE_THREADS, PHONE_LOOKAHEAD)
+    # them (config.sections.PHONE_THREADS, PHONE_LOOKAHEAD)
     "phone": {
         "concurrency": {"fetch": 1, "read": 1, "convert": 1, "deliver": 1},
         "convert": {"threads": 2, "lookahead": 5},

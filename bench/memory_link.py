@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench._common import Check, Table, fmt_bytes, progress
 from bench._trip_input import make_input
-from ferryman.config_sections import PHONE_LOOKAHEAD, PHONE_THREADS
+from ferryman.config.sections import PHONE_LOOKAHEAD, PHONE_THREADS
 
 VP9_ENTRY = "DCIM/Camera/VID_vp9.webm"
 SIZE_MIB = 256  # the trip row's input: its VP9 is the one measured

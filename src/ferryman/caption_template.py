@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from ferryman.template_fields import TemplateError, check
 
+# A photo's own fields, from the album's items (``engine/deliver/step.photo_fields``):
+# when the first was taken, where, and what its sidecar (a Google Takeout's) says.
+PHOTO_FIELDS = ("taken", "place", "description")
+NO_PHOTO_FIELDS = dict.fromkeys(PHOTO_FIELDS, "")
+
 
 def render_caption(template: str, **fields: object) -> str:
     """Fill a caption template; a bad one is refused when settings load, not mid-delivery:

@@ -359,6 +359,71 @@ SPECS: tuple[ErrorSpec, ...] = (
         " tries again. If it keeps failing, look at status.torbox.app.",
     ),
     ErrorSpec(
+        "debrid.none",
+        False,
+        "No debrid service is set up for magnets and .torrent files: set the key of one"
+        " (torbox.api_key, debrid.realdebrid.api_key, debrid.alldebrid.api_key,"
+        " debrid.premiumize.api_key or debrid.debridlink.api_key; `ferryman config set"
+        " debrid.realdebrid.api_key KEY`), then retry the job.",
+    ),
+    ErrorSpec(
+        "debrid.auth",
+        False,
+        "The debrid service refused its key (Real-Debrid bad_token, AllDebrid"
+        " AUTH_BAD_APIKEY, Debrid-Link badToken…): set a valid key (`ferryman config set"
+        " debrid.SERVICE.api_key KEY`; the message names the service), then retry the job.",
+    ),
+    ErrorSpec(
+        "debrid.not_found",
+        False,
+        "The debrid service no longer has this torrent (deleted from the account?): add"
+        " the magnet or .torrent again with --force.",
+    ),
+    ErrorSpec(
+        "debrid.not_ready",
+        True,
+        "The debrid service is still downloading the torrent; ferryman looks again by"
+        " itself (every network.recheck_seconds).",
+    ),
+    ErrorSpec(
+        "debrid.rate_limited",
+        True,
+        "The debrid service asked for fewer calls (Debrid-Link floodDetected); ferryman"
+        " waits and goes on by itself.",
+    ),
+    ErrorSpec(
+        "debrid.failed",
+        False,
+        "The debrid service gave the torrent up (dead, no peers, a virus, an error: its"
+        " word is in the message): find another source for it.",
+    ),
+    ErrorSpec(
+        "debrid.refused",
+        False,
+        "The debrid service refused this torrent (Real-Debrid torrent_file_invalid,"
+        " AllDebrid MAGNET_INVALID_URI, Debrid-Link notAddTorrent…): check the magnet or"
+        " the .torrent file, or find another.",
+    ),
+    ErrorSpec(
+        "debrid.premium",
+        False,
+        "The debrid service wants a premium account for this: renew it on the service's"
+        " site, then retry the job.",
+    ),
+    ErrorSpec(
+        "debrid.limit",
+        True,
+        "The debrid account is at a limit (too many active torrents, traffic used up):"
+        " ferryman tries again later; finish or delete torrents on the service to go on"
+        " sooner.",
+    ),
+    ErrorSpec(
+        "debrid.api",
+        True,
+        "The debrid service's API answered with an error (its words are in the message);"
+        " ferryman tries again. If it keeps failing, look at the service's status page.",
+    ),
+    ErrorSpec(
         "webdav.protocol",
         False,
         "The server did not answer as a WebDAV server: check the address (a Nextcloud"
@@ -1080,6 +1145,10 @@ SPECS: tuple[ErrorSpec, ...] = (
 # The page's words for steps that name a command (``ErrorSpec.web_step``): kept apart
 # from the specs above so adding a code needs none, and the page never shows a command.
 _WEB_STEPS: dict[str, str] = {
+    "debrid.none": "No debrid service is set up for magnets: whoever runs ferryman must set"
+    " a debrid service's API key, then Retry.",
+    "debrid.auth": "The debrid service refused the server's key: whoever runs ferryman must"
+    " set a valid one, then Retry.",
     "source.host_unknown": "No server has that name (it does not resolve): check the link"
     " for a typo, then add it again. If the name is right, Retry asks again.",
     "source.tls_refused": "The server's TLS certificate is not trusted (self-signed, expired,"

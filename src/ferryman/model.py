@@ -5,7 +5,7 @@ Nothing here imports anything from ferryman, so every layer may import it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -124,6 +124,14 @@ class MediaInfo:
     title: str | None = None  # a song's tags: Telegram's music player shows them
     performer: str | None = None
     taken: float | None = None  # when it was taken (EXIF, creation_time): epoch seconds
+    # Told by a sidecar beside it (Google Takeout's JSON: ``sources/takeout``): where it
+    # was taken (degrees, metres), its description and the albums it is in. ``taken``
+    # above is then the sidecar's.
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude: float | None = None
+    description: str | None = None
+    albums: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -133,6 +141,53 @@ class MediaInfo:
         if data is None:
             return None
         return cls(**{k: data.get(k) for k in cls.__slots__})
+
+    def told(self, facts: PhotoFacts) -> MediaInfo:
+        """These facts with what a sidecar told of the file (its time wins over the
+        file's own: the person may have corrected it in Google Photos)."""
+        return replace(
+            self,
+            taken=facts.taken if facts.taken is not None else self.taken,
+            latitude=facts.latitude,
+            longitude=facts.longitude,
+            altitude=facts.altitude,
+            description=facts.description,
+            albums=list(facts.albums) or None,
+        )
+
+    def kept_from(self, before: MediaInfo | None) -> MediaInfo:
+        """A converted copy's facts (these) with what a sidecar told of its original
+        (``before``): its time, place, description and albums go with the copy."""
+        if before is None or not (before.placed or before.albums):
+            return self
+        return replace(
+            self,
+            taken=before.taken if before.taken is not None else self.taken,
+            latitude=before.latitude,
+            longitude=before.longitude,
+            altitude=before.altitude,
+            description=before.description,
+            albums=before.albums,
+        )
+
+    @property
+    def placed(self) -> bool:
+        """Whether a sidecar told where it was taken or what it shows."""
+        return self.latitude is not None or self.description is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFacts:
+    """What a sidecar says of its photo or video (Google Takeout's JSON): when it was
+    taken (epoch seconds, UTC), where (degrees, metres; None where not known) and its
+    description; ``albums``: the albums it is in (``sources/takeout``)."""
+
+    taken: float | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude: float | None = None
+    description: str | None = None
+    albums: tuple[str, ...] = ()
 
 
 class Plan(StrEnum):

@@ -110,7 +110,7 @@ def _listed(known: Collection[str]) -> str:
 
 # library_layout's fields (``sinks/layout.py`` fills them; the settings check them here)
 LAYOUT_FIELDS = frozenset(
-    {"source", "path", "name", "title", "ext", "album", "index", "kind", "date"}
+    {"source", "path", "name", "title", "ext", "album", "index", "kind", "date", "photo_album"}
 )
 LAYOUT_DATED = frozenset({"date"})
 LAYOUT_ALBUMS = "albums"  # not a template: the album layout

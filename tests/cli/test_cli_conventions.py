@@ -16,7 +16,7 @@ import pytest
 
 from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.error_codes import SPECS
-from ferryman.sample_media import make_photo_set
+from ferryman.samples.media import make_photo_set
 from tests.support import forked
 from tests.support.httpserve import Link, serving
 from tests.support.waiting import eventually_sync

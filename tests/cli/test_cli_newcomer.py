@@ -197,7 +197,7 @@ def test_a_silent_videos_audio_is_refused_in_the_persons_words(tmp_path: Path) -
     """`add --audio mp3` of a silent video said the work area's copy's name (a temporary
     file); the refusal names the video as the person named it."""
     from ferryman.errors import FerrymanError
-    from ferryman.sample_media import make_video
+    from ferryman.samples.media import make_video
     from ferryman.sources.sound import make_sound
 
     copy = make_video(tmp_path / "tmpk3x9_staged.mkv", 1, acodec=None)

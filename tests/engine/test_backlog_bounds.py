@@ -14,8 +14,8 @@ from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.engine.runner import Engine
-from ferryman.sample_archives import make_zip
 from ferryman.samples import make_photo_set, make_video
+from ferryman.samples.archives import make_zip
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store

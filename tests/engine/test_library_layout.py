@@ -22,8 +22,8 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media.taken import taken_at
 from ferryman.model import JobState
-from ferryman.sample_archives import ARCHIVE_TIME
 from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
+from ferryman.samples.archives import ARCHIVE_TIME
 from ferryman.sinks import flat
 from ferryman.sinks.layout import check_template, render
 from ferryman.store import Store

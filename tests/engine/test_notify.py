@@ -423,7 +423,7 @@ async def test_a_run_until_idle_sends_its_last_jobs_ends_before_it_returns(
 
 
 def test_config_show_hides_the_targets_tokens_and_the_secret(settings: Settings) -> None:
-    from ferryman.config_shown import mask_secrets
+    from ferryman.config.shown import mask_secrets
 
     shown = mask_secrets(with_notify(settings, urls=["tgram://123:TOKEN/456"]))
     assert shown["notify"]["urls"] == ["tgram://***"]

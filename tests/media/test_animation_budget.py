@@ -21,7 +21,7 @@ from ferryman.engine.ops import intake
 from ferryman.media import frames
 from ferryman.media.frames import MAX_ANIMATION_PIXELS, Shape, deadline, over_budget, shape_of
 from ferryman.model import ItemState
-from ferryman.sample_media import make_video
+from ferryman.samples.media import make_video
 from ferryman.store import Store
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from ferryman.config import Settings
@@ -82,7 +83,8 @@ def test_a_job_that_ends_makes_every_caption_final(tmp_path: Path, settings: Set
         shown = [json.loads((folder / f"000{n}" / "manifest.json").read_text()) for n in (1, 2)]
         assert [m["caption"] for m in shown] == ["trip — 1/1+", "trip — 2/2+"]
 
-        def render(seq: int, items: int) -> str:
+        def render(seq: int, items: int, said: Mapping[str, str]) -> str:
+            assert said == {}  # no photo field was said: none is kept
             return f"trip — {seq}/2 ({items})"
 
         assert asyncio.run(sink.make_captions_final(job, render)) == 2

@@ -137,7 +137,7 @@ def test_captions_made_final_fsync_a_folder_of_manifests_once(
         real(path)
 
     monkeypatch.setattr(library, "fsync_dir", fsync_dir)
-    assert library.final_captions_of(paths, job, lambda n, _: f"{n}/3") == 3
+    assert library.final_captions_of(paths, job, lambda n, _, _said: f"{n}/3") == 3
     assert [json.loads(p.read_text())["caption"] for p in paths] == ["1/3", "2/3", "3/3"]
     assert synced == [folder]
 

@@ -1,6 +1,7 @@
-"""Magnet links through Torbox, against the fake Torbox API (``createtorrent``,
-``checkcached``, ``mylist``, ``requestdl``): found or added once, polled while Torbox
-downloads, its id kept so a restart polls the same torrent, then read as a Torbox item."""
+"""Magnet links (and a .torrent) through Torbox on the debrid face, against the fake
+Torbox API (``createtorrent``, ``checkcached``, ``mylist``, ``requestdl``,
+``controltorrent``): found or added once, polled while Torbox downloads, its id kept so
+a restart polls the same torrent, then read as a Torbox item."""
 
 from __future__ import annotations
 
@@ -121,3 +122,46 @@ def test_magnets_are_read_strictly() -> None:
         with pytest.raises(FerrymanError) as refused:
             sources.to_uri(bad)
         assert refused.value.code == "source.invalid"
+
+
+async def test_a_torrent_file_is_uploaded_to_torbox_once_and_its_files_delivered(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    from tests.support.fakedebrid import Torrent as Swarmed
+    from tests.support.fakedebrid import torrent_file
+
+    files = _photos(tmp_path)
+    data, digest = torrent_file(Swarmed("Trip 2024", files))
+    torbox.uploads[data] = digest
+    torbox.swarm[digest] = Torrent("Trip 2024", files)
+    path = tmp_path / "trip.torrent"
+    path.write_bytes(data)
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, str(path), settings=tb_settings)
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert (done.state, done.name) == (JobState.DONE, "Trip 2024"), done.error_message
+    assert torbox.calls["createtorrent"] == 1
+    assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
+
+
+def test_torbox_on_the_debrid_face_finds_adds_and_deletes(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    from ferryman.sources.debrid.base import api_client
+    from ferryman.sources.debrid.services import make_service
+    from ferryman.sources.torbox import RateLimit
+
+    torbox.swarm[HASH] = Torrent("Trip 2024", _photos(tmp_path))
+    with api_client(tb_settings.network, tb_settings, "torbox") as client:
+        limit = RateLimit(300)
+        service = make_service("torbox", client, tb_settings, limit, tb_settings.retry)
+        assert service.find(HASH) is None
+        item = service.add_magnet(MAGNET)
+        assert service.find(HASH) == item and service.status(item).ready
+        service.delete(item)
+        assert service.find(HASH) is None
+    assert torbox.calls["checkcached"] == 1 and torbox.calls["createtorrent"] == 1

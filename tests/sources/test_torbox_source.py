@@ -351,7 +351,7 @@ def test_a_429_longer_than_retry_max_seconds_goes_back_to_the_engine(
 
 def test_config_show_masks_the_api_key(tmp_path: Path) -> None:
     from ferryman.config import load_settings
-    from ferryman.config_shown import mask_secrets
+    from ferryman.config.shown import mask_secrets
 
     key = "tb-0123-secret"
     shown = mask_secrets(load_settings(None, {"data_dir": tmp_path, "torbox": {"api_key": key}}))

@@ -1,6 +1,7 @@
 """A fake Torbox API on loopback, as its public docs describe it: ``mylist`` (Bearer
 key) and ``requestdl`` (``token`` parameter) for torrents, usenet and web downloads,
-``createtorrent`` (a multipart form with ``magnet``: one torrent per info hash and
+``createtorrent`` (a multipart form with ``magnet``, or a ``file`` whose bytes ``uploads``
+names: one torrent per info hash and
 account, an existing one's id answered again) and ``checkcached`` for torrents,
 answering ``{"success", "error", "detail", "data"}``. A magnet's torrent is what
 ``swarm`` says its info hash holds (unknown: refused), cached or still downloading. The
@@ -61,6 +62,7 @@ class FakeTorbox:
     swarm: dict[str, Torrent] = field(default_factory=dict)  # info hash -> torrent
     next_id: int = 1000
     retry_after: str = "1"
+    uploads: dict[bytes, str] = field(default_factory=dict)  # .torrent bytes -> info hash
 
     def add(
         self,
@@ -159,6 +161,14 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        if parts.path == "/v1/api/torrents/controltorrent":  # {"torrent_id", "operation"}
+            said = json.loads(body or b"{}")
+            gone = self.fake.items.pop(("torrent", int(said.get("torrent_id", 0))), None)
+            if gone is None or said.get("operation") != "delete":
+                self._fail(404, "ITEM_NOT_FOUND", "Item not found in your list.")
+                return
+            self._answer(200, {"success": True, "error": None, "detail": "Deleted.", "data": None})
+            return
         if parts.path != "/v1/api/torrents/createtorrent":
             self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
             return
@@ -175,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not part.is_multipart()
         }
         magnet = (fields.get("magnet") or b"").decode()
+        if "file" in fields:  # a .torrent upload: known by the bytes a test registered
+            digest = self.fake.uploads.get(fields["file"] or b"")
+            magnet = f"magnet:?xt=urn:btih:{digest}" if digest else ""
         try:
             made = self.fake.from_magnet(magnet)
         except Exception:

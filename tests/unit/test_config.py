@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ferryman.config import Settings, load_settings, with_runtime
-from ferryman.config_shown import mask_secrets
+from ferryman.config.shown import mask_secrets
 from ferryman.errors import FerrymanError
 
 
@@ -133,7 +133,7 @@ def test_the_starter_file_holds_every_setting_with_its_default() -> None:
     and taking the "# " off every line with a value gives the defaults back."""
     import tomllib
 
-    from ferryman.config_edit import _known_keys, starter
+    from ferryman.config.edit import _known_keys, starter
 
     text = starter()
     table, seen, opened = "", set(), []

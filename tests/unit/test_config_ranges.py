@@ -13,8 +13,8 @@ import pytest
 from pydantic import BaseModel
 
 from ferryman.config import Settings, load_settings
-from ferryman.config_edit import set_key
-from ferryman.config_types import MAX_BYTES, MAX_SECONDS, finite_seconds, parse_bytes
+from ferryman.config.edit import set_key
+from ferryman.config.types import MAX_BYTES, MAX_SECONDS, finite_seconds, parse_bytes
 from ferryman.errors import FerrymanError
 from tests.support import forked
 

@@ -156,6 +156,8 @@ def _resolve(
     if isinstance(expr, ast.Constant):
         scan.add(expr.value, where)
         return
+    if _resolve_choice(m, at, expr, modules, scan, where):
+        return
     if isinstance(expr, ast.Call) and _resolve_returns(m, _name(expr.func), modules, scan, where):
         return
     if isinstance(expr, ast.Attribute) and expr.attr == "code":
@@ -173,6 +175,53 @@ def _resolve(
     if function is not None and (m.rel, function.name) in PASS_THROUGH:
         return
     scan.unresolved.append(f"{where}: {ast.unparse(expr)}")
+
+
+def _resolve_choice(
+    m: Module, at: ast.AST, expr: ast.expr, modules: list[Module], scan: Scan, where: str
+) -> bool:
+    """A code chosen in one expression: ``a if c else b``, ``a or b``, ``TABLE.get(k,
+    default)``, ``next((c for … in TABLE …), default)``. A ``None`` among the choices is
+    not followed: the code parameter is a ``str`` (mypy --strict), so a None is replaced
+    before the raise (``if code is None: code = …``)."""
+
+    def each(value: ast.expr) -> None:
+        if not (isinstance(value, ast.Constant) and value.value is None):
+            _resolve(m, at, value, modules, scan, where)
+
+    def table(node: ast.expr) -> None:
+        if isinstance(node, ast.Name):
+            node = m.module_value(node.id) or node
+        codes = list(_strings(node))
+        assert codes, f"{where}: no codes in the table {ast.unparse(node)}"
+        for code in codes:
+            scan.add(code, f"{where} (table)")
+
+    if isinstance(expr, ast.IfExp):
+        each(expr.body)
+        each(expr.orelse)
+        return True
+    if isinstance(expr, ast.BoolOp):
+        for value in expr.values:
+            each(value)
+        return True
+    got = expr.func if isinstance(expr, ast.Call) else None
+    looked_up = isinstance(got, ast.Attribute) and got.attr == "get"
+    if looked_up and isinstance(got, ast.Attribute) and isinstance(got.value, ast.Name | ast.Dict):
+        assert isinstance(expr, ast.Call)
+        table(got.value)
+        for default in expr.args[1:]:
+            each(default)
+        return True
+    if isinstance(expr, ast.Call) and _name(expr.func) == "next" and expr.args:
+        generator = expr.args[0]
+        if isinstance(generator, ast.GeneratorExp):
+            for loop in generator.generators:
+                table(loop.iter)
+            for default in expr.args[1:]:
+                each(default)
+            return True
+    return False
 
 
 def _resolve_parameter(

@@ -166,7 +166,7 @@ def test_a_sink_and_kind_from_the_base_classes_alone_get_every_default(
         return (
             await sink.prepare(delivery),
             await sink.nothing_delivered(delivery),
-            await sink.make_captions_final(JOB, lambda seq, items: "x"),
+            await sink.make_captions_final(JOB, lambda seq, items, said: "x"),
             await kind.preflight(settings, Shared(settings, None)),
             await sink.deliver(delivery),
         )

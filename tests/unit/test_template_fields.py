@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ferryman.caption_template import render_caption
 from ferryman.config import load_settings, with_runtime
-from ferryman.config_edit import set_key
+from ferryman.config.edit import set_key
 from ferryman.errors import ERRORS, FerrymanError
 from ferryman.sinks.layout import FIELDS, check_template, render
 from ferryman.sinks.options import split

@@ -30,11 +30,15 @@ from ferryman.net.streamfile import StreamFile
 READ_AHEAD = 1 << 20  # sequential reads become few large requests
 STREAM_AFTER = 2  # reads in a row that follow on before the rest comes in one GET
 EXPIRED = (403, 410)  # what a CDN answers to a link whose token ran out
+# A renewable link (a debrid service's) that answers 404 after serving bytes was
+# withdrawn, not lost: Real-Debrid and AllDebrid drop an unlocked link so.
+_RENEWABLE = (*EXPIRED, 404)
 _RENEWALS = 3  # fresh links in a row that still expire before giving up
 
 
 class _Expired(Exception):
-    """The link expired (403/410) and a fresh one can be asked for."""
+    """The link expired (403/410, or 404 for a renewable link) and a fresh one can be
+    asked for."""
 
     def __init__(self, error: FerrymanError) -> None:
         super().__init__(error.message)
@@ -178,7 +182,7 @@ class RangeFile(io.RawIOBase):
             headers["If-Range"] = self.validator
         try:
             with self.client.stream("GET", self.url, headers=headers) as response:
-                if response.status_code in EXPIRED and self.renew is not None:
+                if response.status_code in _RENEWABLE and self.renew is not None:
                     response.read()
                     raise _Expired(status_error(response))
                 check_partial(response, self.url, start, self.size, self.validator)

@@ -108,6 +108,8 @@ _SKIP_WORDS = {
     "not_media": "not a photo or video",
     "junk": "system clutter",
     "camera_raw": "a camera's RAW file, sent as a file only when asked (send_documents)",
+    "takeout_sidecar": "a Google Takeout sidecar: its date and place went with its photo",
+    "takeout_duplicate": "a Google Takeout photo met in another folder too: kept once",
 }
 
 

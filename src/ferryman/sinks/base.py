@@ -35,6 +35,9 @@ from ferryman.sinks.options import FORMS, split
 from ferryman.sinks.options import NO_OPTIONS as NO_OPTIONS
 from ferryman.sinks.options import DeliveryOptions as DeliveryOptions
 
+# A job's caption at its end: (album's number, its items, the fields it was sent with).
+CaptionRender = Callable[[int, int, Mapping[str, str]], str]
+
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.media.box.pool import Decoder
@@ -59,6 +62,9 @@ class Delivery:
     # (their preparation then runs beside this one's sends). None: nobody asked.
     on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
     caption_final: bool = True  # "1/3", not "1/3+": else kept for make_captions_final
+    # The caption's photo fields (``caption_template.PHOTO_FIELDS``) as filled, those not
+    # empty: kept with an open caption, so its final one says the same.
+    caption_fields: Mapping[str, str] = field(default_factory=dict)
     # Where a sink decodes the album's files (previews): the engine's confined workers.
     decoder: Decoder | None = field(default=None, compare=False)  # None: in this process
 
@@ -190,10 +196,11 @@ class Sink(ABC):
         cannot vouch, the album fails whole."""
         return False
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """A job ended: rewrite captions kept where they can be rewritten (manifests)
-        with the final number of albums, ``render(seq, items)``; how many were
-        rewritten. Default: none (captions already sent stay)."""
+        with the final number of albums, ``render(seq, items, caption_fields)`` (those
+        the album was sent with); how many were rewritten. Default: none (captions
+        already sent stay)."""
         return 0
 
     def sweep_half_built(self, job: Job, seqs: list[int]) -> int:

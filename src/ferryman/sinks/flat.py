@@ -40,7 +40,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, safe_name
 from ferryman.model import Item, Job, SinkRecord
 from ferryman.naming import delivered_name
-from ferryman.sinks.base import Delivered, Delivery, SinkState
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, SinkState
 from ferryman.sinks.layout import input_folders, render, source_folder
 from ferryman.sinks.library import (
     FULL,
@@ -59,6 +59,7 @@ from ferryman.sinks.library import (
 from ferryman.sinks.library_copy import COPY, HARDLINK, file_sha256, ours_alone, place_copy, verify
 from ferryman.sinks.library_names import Listings as Listings
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
+from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
 
 HIDDEN = ".ferryman"
 
@@ -159,7 +160,7 @@ class FlatLibrarySink(LibrarySink):
 
         return await asyncio.to_thread(check)
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """As the album layout's, in one hop to a thread (the layout's look was one more:
         a sink is opened per claim, so it looked again at every job's end)."""
 
@@ -228,6 +229,8 @@ class FlatLibrarySink(LibrarySink):
                 digests.append(source_digest(item, path))
                 place_copy(path, target, self.link, taken)
                 verify(target, *digests[-1])  # what is on disk, before a record says so
+                if wanted(item.media):  # a Takeout's place and description (sinks/xmp)
+                    write_xmp(xmp_name(target), item.media)  # type: ignore[arg-type]
                 tally.whole(name)
             # The stage made durable beside the naming and the manifest's own fsync
             # (two journal commits waited for at once, not one after the other); the
@@ -299,6 +302,7 @@ class FlatLibrarySink(LibrarySink):
                 "album": f"{delivery.album.seq:04d}",
                 "index": str(item.seq),
                 "kind": item.kind.value,
+                "photo_album": ((item.media and item.media.albums) or [""])[0],  # a Takeout's
             }
             rel = str(render(self.template, values, _when(item, path)))
             parent = rel.rpartition("/")[0]  # rendered: safe names joined by "/"
@@ -310,6 +314,11 @@ class FlatLibrarySink(LibrarySink):
             if there:
                 entry["already"] = True
             placed.append(entry)
+            if wanted(item.media):  # its XMP beside it; one there already is left as it is
+                there = os.path.lexists(os.path.join(str(self.root), xmp_name(chosen)))
+                placed.append(
+                    {"stage": xmp_name(stage), "path": xmp_name(chosen), "already": there}
+                )
         return placed
 
     def _free_or_same(

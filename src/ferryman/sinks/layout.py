@@ -4,7 +4,8 @@
 folders the file was in, inside the input: ``2023/Summer``; empty for a file at its
 top), ``{name}`` (the delivered file's name), ``{title}`` (that name without its
 suffix), ``{ext}`` (its suffix, no dot), ``{album}`` (``0001``), ``{index}`` (the item's
-number in its job), ``{kind}`` (photo, video…) and ``{date:%Y/%m}`` (when it was taken,
+number in its job), ``{kind}`` (photo, video…), ``{photo_album}`` (a Google Takeout
+photo's album, the first by name; empty for others) and ``{date:%Y/%m}`` (when it was taken,
 else its modified time; any ``strftime`` pattern). A ``/`` between fields makes folders,
 and so do ``{path}``'s and a date pattern's; an empty field's folder is left out. Fields
 are plain names and widths at most 999, checked where the setting is read
@@ -35,6 +36,7 @@ ALBUMS = LAYOUT_ALBUMS  # the layout before templates: ``<job>/0001/`` beside a 
 DEFAULT = "{source}/{path}/{name}"
 FIELDS = LAYOUT_FIELDS
 FOLDERS = frozenset({"path"})  # fields whose "/" makes folders
+OPTIONAL = frozenset({"photo_album"})  # fields whose folder is left out when they are empty
 
 
 def check_template(template: str) -> None:
@@ -62,6 +64,8 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
             continue
         if field == "date":
             out.append("/".join(safe_name(p, "_") for p in when.strftime(spec or "%Y").split("/")))
+        elif field in OPTIONAL and not values[field]:
+            continue
         elif field in FOLDERS:
             kept = (p for p in values[field].split("/") if p not in ("", "."))
             out.append("/".join(safe_name(p, "_") for p in kept))

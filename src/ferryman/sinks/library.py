@@ -24,9 +24,10 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, fsync_file, safe_name
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
-from ferryman.sinks.base import Delivered, Delivery, Sink, size_of
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, size_of
 from ferryman.sinks.library_copy import COPY, HARDLINK, ours_alone, place_copy, verify
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
+from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
 
 MANIFEST = "manifest.json"
 # A full disk, or the user's quota: a wait for room, not a failure.
@@ -95,7 +96,7 @@ class LibrarySink(Sink):
             return plain
         return own
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """At the job's end: every album's caption with the final number of albums
         (the deliveries may all have gone before it was known)."""
         import asyncio  # lazy: start-up
@@ -107,7 +108,13 @@ class LibrarySink(Sink):
 
     def add_extras(self, delivery: Delivery, files: list[tuple[Path, str]], tmp: Path) -> None:
         """Written into the album's folder before it is renamed into place (a blocking
-        call, on the delivery's thread): nothing for a library."""
+        call, on the delivery's thread): for a library, an XMP sidecar beside each file a
+        sidecar told the place or description of (``sinks/xmp``), not over a file."""
+        names = {name.casefold() for _, name in files}
+        for (_, name), (item, _) in zip(files, taken_times(delivery), strict=True):
+            if wanted(item.media) and xmp_name(name).casefold() not in names:
+                assert item.media is not None
+                write_xmp(str(tmp / xmp_name(name)), item.media)
 
     def sweep_half_built(self, job: Job, seqs: list[int]) -> int:
         """Blocking: the half-built folders a killed run left of these albums (none
@@ -254,7 +261,7 @@ def remove_half(tmp: Path) -> None:
         log.warning("half-built album %s not removed: %s", tmp, exc)
 
 
-def final_captions(job_dir: Path, job: Job, render: Callable[[int, int], str]) -> int:
+def final_captions(job_dir: Path, job: Job, render: CaptionRender) -> int:
     """Rewrite the captions of the job's albums in ``job_dir`` whose manifests were
     written before the number of albums was known ("1/3+"); how many changed. Each
     manifest is replaced whole (written beside it, then renamed); one that cannot be
@@ -268,7 +275,7 @@ def final_captions(job_dir: Path, job: Job, render: Callable[[int, int], str]) -
     return final_captions_of([album / MANIFEST for album in albums], job, render)
 
 
-def final_captions_of(paths: list[Path], job: Job, render: Callable[[int, int], str]) -> int:
+def final_captions_of(paths: list[Path], job: Job, render: CaptionRender) -> int:
     """``final_captions`` of these manifests, wherever they are (an album's folder, or
     a laid-out library's hidden ``.ferryman/<job>/NNNN.json``): the job's own only
     (another data folder's job of the same name and number keeps its captions)."""
@@ -280,7 +287,8 @@ def final_captions_of(paths: list[Path], job: Job, render: Callable[[int, int], 
             manifest = json.loads(path.read_text(encoding="utf-8"))
             if manifest.get("owner") != owner or manifest.get("job") != job.id:
                 continue
-            wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            said = manifest.get("caption_fields") or {}
+            wanted = render(int(manifest["album"]), len(manifest.get("items") or ()), said)
             if manifest.get("caption") == wanted:
                 continue
             manifest["caption"] = wanted
@@ -355,6 +363,8 @@ def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, 
         "caption": delivery.caption,
         "items": entries,
     }
+    if delivery.caption_fields:  # what its caption said of its photos, said again at the end
+        manifest["caption_fields"] = dict(delivery.caption_fields)
     return files, manifest
 
 

@@ -19,7 +19,7 @@ gallery. A file without one (audio, a preview that could not be made) is still t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY_PLAYABLE
 from ferryman.model import Job, MediaKind
 from ferryman.resources import Shared
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class S3LinkSink(Sink):
         await self.client.put_bytes(base + MANIFEST, document, "application/json")
         return Delivered(ref)
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """At the job's end: each album's manifest in the bucket with its caption final
         (one listing, then a read and at most a write per album)."""
         import json  # lazy: start-up
@@ -239,7 +239,8 @@ class S3LinkSink(Sink):
             raw = await self.client.get_bytes(found.key)
             try:
                 manifest = json.loads(raw or b"")
-                wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+                said = manifest.get("caption_fields") or {}
+                wanted = render(int(manifest["album"]), len(manifest.get("items") or ()), said)
             except (ValueError, KeyError, TypeError):
                 continue  # not one of ours: left as it is
             if manifest.get("job") != job.id or manifest.get("caption") == wanted:

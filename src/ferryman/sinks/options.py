@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 from typing import NoReturn
 from urllib.parse import quote, unquote
 
-from ferryman.caption_template import render_caption
+from ferryman.caption_template import NO_PHOTO_FIELDS, render_caption
 from ferryman.errors import FerrymanError
 
 KEYS = ("as", "caption", "thumb", "convert", "media")
@@ -113,11 +113,11 @@ def _caption(dest: str, value: str | None) -> str | None:
     if not value.strip() or len(value) > CAPTION_MAX:
         _refuse(dest, f"a caption template has 1 to {CAPTION_MAX} characters")
     try:
-        render_caption(value, job_name="x", album=1, albums="1", items=1)
+        render_caption(value, job_name="x", album=1, albums="1", items=1, **NO_PHOTO_FIELDS)
     except ValueError as exc:  # a name not known, a brace alone
         _refuse(dest, str(exc).replace("caption_template", "caption"))
     except (TypeError, AttributeError, OverflowError) as exc:  # {album[0]}, {items.x}
-        _refuse(dest, f"caption can use {{job_name}}, {{album}}, {{albums}}, {{items}} ({exc})")
+        _refuse(dest, f"caption can use {{job_name}}, {{album}}, {{albums}}, {{items}}… ({exc})")
     return value
 
 

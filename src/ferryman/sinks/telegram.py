@@ -31,7 +31,7 @@ from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
-from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
 from ferryman.sinks.telegram_files import documents_of, file_records
 from ferryman.sinks.telegram_index import JobIndex
@@ -213,7 +213,7 @@ class TelegramSink(Sink):
         async with self.accounts.index_lock:  # one writer of indexes in this engine
             await self.index.write(job.id, job.name, peer, account, client_of)
 
-    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+    async def make_captions_final(self, job: Job, render: CaptionRender) -> int:
         """The job ended: each album sent before its number of albums was known ("1/3+")
         has its caption edited to the final one ("1/2"), once. A caption that cannot be
         edited (the message deleted, the chat gone) stays as it was: it only counts.
@@ -230,12 +230,10 @@ class TelegramSink(Sink):
         await self.state.captions_closed(job.id, list(opened))
         return edited
 
-    async def _make_final(
-        self, job: Job, render: Callable[[int, int], str], open_caption: OpenCaption
-    ) -> bool:
+    async def _make_final(self, job: Job, render: CaptionRender, open_caption: OpenCaption) -> bool:
         """One album's caption edited to its final text: whether it was (never raises:
         cosmetic, the album is delivered either way)."""
-        final = render(open_caption.seq, open_caption.items)
+        final = render(open_caption.seq, open_caption.items, open_caption.fields)
         if final == open_caption.caption or open_caption.message_id is None:
             return False
         member = self.accounts.member(open_caption.account)  # only its sender edits

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ferryman.model import SinkRecord
@@ -65,6 +65,7 @@ class OpenCaption:
     caption: str
     message_id: int | None  # the captioned message: the album's first sent
     account: str | None = None  # who sent it (only its sender edits it)
+    fields: dict[str, str] = field(default_factory=dict)  # its photo fields, as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +290,7 @@ class TelegramState:
                     (s.account for s in sent if s.album_id == r.album_id and s.state == "sent"),
                     None,
                 ),
+                {str(k): str(v) for k, v in dict(r.value.get("fields") or {}).items()},
             )
             for r in found
             if r.key.startswith("caption:") and r.album_id is not None
@@ -308,7 +310,13 @@ def caption_note(delivery: Delivery) -> SinkRecord:
     """The album goes out with a caption whose number of albums is not final ("1/3+"):
     kept with its sent messages, so the job's end can edit it (``captions_open``)."""
     album = delivery.album
-    value = {"seq": album.seq, "items": len(album.items), "caption": delivery.caption}
+    value: dict[str, Any] = {
+        "seq": album.seq,
+        "items": len(album.items),
+        "caption": delivery.caption,
+    }
+    if delivery.caption_fields:
+        value["fields"] = dict(delivery.caption_fields)
     return SinkRecord(f"caption:{album.id}", value, album.id)
 
 

@@ -23,6 +23,7 @@ from ferryman.archive.reader import EntryInfo, OpenOptions
 from ferryman.config import NetworkSettings, Retry, Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held
+from ferryman.model import PhotoFacts
 from ferryman.urls import shown
 
 if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
@@ -119,6 +120,9 @@ class SourceEntry:
     # copies this very handle, never the name again (a name swapped for a link after
     # the listing reaches nothing outside the input).
     local_held: Held | None = field(default=None, repr=False, compare=False)
+    # What a sidecar beside it says (a Google Takeout's JSON, ``sources/takeout``): its
+    # time, place and description, joined to the item's media facts once it is probed.
+    facts: PhotoFacts | None = None
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

@@ -17,7 +17,8 @@ from ferryman.sources.webdav import WebdavSource
 def default_sources() -> SourceRegistry:
     """Asked in this order: a t.me link is a Telegram message, and a platform's link
     (YouTube, X…) a link to media, before either is a web link; anything with a scheme
-    before a local path. A magnet goes through Torbox, sharing its call budget."""
+    before a local path. A magnet or a .torrent goes through a debrid service (TorBox's
+    call budget shared with torbox: items)."""
     torbox = TorboxSource()
     return SourceRegistry(
         (

@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +39,8 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
+from ferryman.sources.takeout import in_folder, read_index, takeout_of
+from ferryman.sources.takeout_folder import folder_index
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
@@ -72,15 +74,34 @@ def iter_local(
         ):
             yield entries
         return
-    if source.kind == "archive":
+    if source.kind == "archive" and (parts := takeout_of(path, source.format)) is not None:
+        yield _takeout(parts, options, counter)
+    elif source.kind == "archive":
         tally = NestingTally()
         with open_archive(path, options.archive, options.sevenzip, tally) as reader:
             yield _archive_entries(reader, "", 0, options, counter, tally)
     elif source.kind == "folder":
-        yield _folder_entries(path, options, counter)
+        index = folder_index(path)  # an unpacked Google Takeout's sidecars and copies
+        entries = _folder_entries(path, options, counter)
+        yield entries if index is None else map(index.told, entries)
     else:
         held = _opened(path, lambda: open_held(path))
         yield iter([_file_entry(held, sanitize_path(path.name, 0), counter.next())])
+
+
+def _takeout(
+    parts: Sequence[Path], options: ReadOptions, counter: _Counter, prefix: str = ""
+) -> Iterator[SourceEntry]:
+    """A Google Takeout's parts read in turn as one input (``prefix``: under the first
+    part's name, in a folder), each photo told by its sidecar, sidecars and copies
+    skipped (``sources/takeout``)."""
+    index = read_index(parts)
+    depth = 1 if prefix else 0
+    for part in parts:
+        tally = NestingTally()  # each part a tree of its own
+        with open_archive(part, options.archive, options.sevenzip, tally) as reader:
+            for entry in _archive_entries(reader, prefix, depth, options, counter, tally):
+                yield index.told(entry, prefix)
 
 
 def archive_entries(
@@ -339,11 +360,11 @@ def _watched_file(path: Path, below: Below, options: ReadOptions) -> Iterator[So
     if named_archive(path.name) or sniff_format(head) is not None:
         held.close()
         if options.scratch is not None:
-            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter(), True)
             return
         with tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch:
             options = replace(options, scratch=Path(scratch))
-            yield from _folder_archive(path, name, os.lstat(path), options, _Counter())
+            yield from _folder_archive(path, name, os.lstat(path), options, _Counter(), True)
         return
     yield _file_entry(held, name, 0)
 
@@ -378,16 +399,30 @@ def _archive_without_suffix(full: Path) -> bool:
 
 
 def _folder_archive(
-    full: Path, path: str, st: os.stat_result, options: ReadOptions, counter: _Counter
+    full: Path,
+    path: str,
+    st: os.stat_result,
+    options: ReadOptions,
+    counter: _Counter,
+    alone: bool = False,
 ) -> Iterator[SourceEntry]:
-    """An archive lying in an input folder: read in place; a set's other volumes skipped."""
+    """An archive lying in an input folder: read in place; a set's other volumes skipped.
+    ``alone``: a watch's new file, a Takeout's part read as itself (its next parts may
+    not be there yet: each is a job of its own)."""
     info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
     try:
         volumes = find_volumes(full)
+        takeout = in_folder(full, alone=alone)
     except FerrymanError as exc:
         yield _failed(info, path, counter, exc)
         return
-    if volumes is not None and len(volumes.parts) > 1 and volumes.first != full:
+    if takeout is not None and options.archive.limits.max_depth >= 1:
+        if takeout[0] != full:  # read with the set's first part
+            reason = f"part of {takeout[0].name}"
+            yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
+        else:
+            yield from _takeout(takeout, options, counter, f"{path}/")
+    elif volumes is not None and len(volumes.parts) > 1 and volumes.first != full:
         reason = f"volume of {volumes.first.name}"
         yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
     elif options.archive.limits.max_depth < 1:

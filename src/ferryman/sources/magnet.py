@@ -1,60 +1,44 @@
-"""``magnet:?xt=urn:btih:…``: a torrent fetched by a debrid service, then read file by
-file where the service keeps it (a zip among them in place, by Range).
+"""``magnet:?xt=urn:btih:…`` and ``.torrent`` files: a torrent fetched by a debrid
+service, then read file by file where the service keeps it (a zip among them in place,
+by Range).
 
-The service is Torbox (``torbox.api_key``), asked as its API says: the account's
-torrents are searched for the info hash first (a magnet added before, by this job before
-a kill or by anyone, is never added twice), ``checkcached`` says whether it is ready at
-once, ``createtorrent`` adds it. The torrent's id is kept in the job's fetch folder
-(``torbox.json``, written whole and synced) before the job waits for the torrent, so a
-restart polls the same torrent. While Torbox downloads it, the job waits uncounted
-(``torbox.not_ready``); once it has it, the files are read as ``torbox:torrent/ID``'s
-are (``sources/torbox``).
+The service is ``debrid.service``'s, or (auto) the first with a key: TorBox, Real-Debrid,
+AllDebrid, Premiumize, Debrid-Link (``sources/debrid``: one face for all). A ``.torrent``
+(``torrent:///abs/path.torrent``, what a path ending so becomes) is uploaded to it; its
+identity is its info hash, as a magnet's is, so the two of one torrent are one input.
+The account's items are searched for the info hash first (one added before, by this job
+before a kill or by anyone, is never added twice); the item's id (and its service) is
+kept in the job's fetch folder (``debrid.json``, written whole and synced) before the
+job waits for it, so a restart polls the same item. While the service downloads it, the
+job waits uncounted (``debrid.not_ready``; ``torbox.not_ready`` for TorBox); once ready,
+its files are read as ``sources/debrid/reading`` says. Each key's calls keep within its
+``requests_per_minute`` (a sliding minute shared by every job of this source).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
+import threading
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from ferryman.errors import FerrymanError
-from ferryman.sources.base import (
-    Access,
-    Fetched,
-    FetchPlan,
-    Inspection,
-    ReadOptions,
-    SourceEntry,
-)
-from ferryman.sources.torbox import RateLimit, TorboxApi, TorboxSource
+from ferryman.clock import SYSTEM
+from ferryman.config import NetworkSettings, Settings
+from ferryman.errors import FerrymanError, ServerWait
+from ferryman.net import abort
+from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+from ferryman.sources.debrid.torrent_file import info_hash
+from ferryman.sources.torbox import RateLimit, TorboxSource
 
-_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
-_BASE32 = re.compile(r"^[A-Za-z2-7]{32}$")
-KEPT = "torbox.json"  # the torrent's id, in the job's fetch folder
-
-
-def info_hash(magnet: str) -> str:
-    """The magnet's BitTorrent info hash as 40 lowercase hex digits (a base32 one
-    converted); ``source.invalid`` when it has none."""
-    query = urllib.parse.urlsplit(magnet.strip()).query
-    for value in urllib.parse.parse_qs(query).get("xt", []):
-        if not value.lower().startswith("urn:btih:"):
-            continue
-        digest = value[len("urn:btih:") :]
-        if _HEX.fullmatch(digest):
-            return digest.lower()
-        if _BASE32.fullmatch(digest):
-            return base64.b32decode(digest.upper()).hex()
-    raise FerrymanError(
-        "source.invalid",
-        "the magnet link names no BitTorrent info hash (xt=urn:btih: with 40 hex or 32"
-        " base32 characters)",
-    )
+_OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+KEPT = "debrid.json"  # the service and the item's id, in the job's fetch folder
+LEGACY = "torbox.json"  # what a ferryman before the debrid face kept (TorBox only)
 
 
 def display_name(magnet: str) -> str | None:
@@ -62,91 +46,205 @@ def display_name(magnet: str) -> str | None:
     return names[0].strip() or None if names else None
 
 
-class MagnetSource:
-    """Magnet links, through the debrid service that has a key (Torbox)."""
+def torrent_path(uri: str) -> Path:
+    """The local ``.torrent`` file a ``torrent:`` URI names."""
+    from ferryman.sources.local_path import file_path  # lazy: start-up
 
-    schemes: tuple[str, ...] = ("magnet",)
-    description = "magnet:?xt=urn:btih:…: a torrent, through Torbox (torbox.api_key)"
-    shown_as = "magnet: links (through Torbox)"
+    return file_path("file:" + uri[len("torrent:") :])
+
+
+class MagnetSource:
+    """Magnet links and ``.torrent`` files, through the debrid service set up."""
+
+    schemes: tuple[str, ...] = ("magnet", "torrent")
+    description = (
+        "magnet:?xt=urn:btih:… or a .torrent file: a torrent, through a debrid service"
+        " (TorBox, Real-Debrid, AllDebrid, Premiumize, Debrid-Link)"
+    )
+    shown_as = "magnet: links and .torrent files (through a debrid service)"
     access = Access.FETCH
 
-    def __init__(self, torbox: TorboxSource | None = None) -> None:
-        self.torbox = torbox or TorboxSource()
+    def __init__(
+        self,
+        torbox: TorboxSource | None = None,
+        clock: Callable[[], float] = SYSTEM.monotonic,
+        sleep: Callable[[float], None] = abort.pause,  # a stop ends a wait
+    ) -> None:
+        self.torbox = torbox or TorboxSource(clock, sleep)
+        self._clock, self._sleep = clock, sleep
+        self._limits: dict[tuple[str, str, int], RateLimit] = {}
+        self._guard = threading.Lock()
+
+    def limit(self, settings: Settings, service: str) -> RateLimit:
+        """One key's call budget, shared by every fetch and read through this source
+        (TorBox's with ``torbox:`` items too)."""
+        from ferryman.sources.debrid.base import key_of, per_minute  # lazy: start-up
+
+        if service == "torbox":
+            return self.torbox.limit(settings)
+        key = (service, key_of(settings, service), per_minute(settings, service))
+        with self._guard:
+            if key not in self._limits:
+                self._limits[key] = RateLimit(key[2], self._clock, self._sleep)
+            return self._limits[key]
 
     def recognise(self, raw: str) -> str | None:
         text = raw.strip().strip("<>")
-        if not text.lower().startswith("magnet:?"):
-            return None
-        info_hash(text)  # refused now, not when fetched
-        return text
-
-    def describe(self, uri: str) -> str:
-        return f"magnet {display_name(uri) or info_hash(uri)}"
-
-    def local_path(self, uri: str) -> None:
+        if text.lower().startswith("magnet:?"):
+            info_hash(text)  # refused now, not when fetched
+            return text
+        if text.lower().startswith("torrent:"):
+            return "torrent:" + torrent_path(text).as_uri()[len("file:") :]
+        if text.lower().endswith(".torrent") and not _OTHER_SCHEME.match(text):
+            if "\x00" in text:
+                raise FerrymanError("source.invalid", f"{text!r}: a path holds no NUL character")
+            return "torrent:" + Path(os.path.abspath(text)).as_uri()[len("file:") :]
         return None
 
+    def describe(self, uri: str) -> str:
+        if uri.startswith("torrent:"):
+            return str(torrent_path(uri))
+        return f"magnet {display_name(uri) or info_hash(uri)}"
+
+    def local_path(self, uri: str) -> Path | None:
+        return torrent_path(uri) if uri.startswith("torrent:") else None
+
     def inspect(self, uri: str) -> Inspection:
-        """Offline: named by its ``dn`` (else its hash); the same hash, the same input."""
+        """A magnet offline: named by its ``dn`` (else its hash). A ``.torrent`` read:
+        named by its ``info`` name, sized by its files. The same hash, the same input."""
+        if uri.startswith("torrent:"):
+            torrent = _read_torrent(torrent_path(uri))
+            name = torrent.name or torrent_path(uri).stem
+            return Inspection(name, f"btih:{torrent.info_hash}", torrent.size or None)
         digest = info_hash(uri)
         return Inspection(display_name(uri) or f"magnet-{digest[:12]}", f"btih:{digest}")
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         from ferryman.net.own_thread import on_own_thread  # lazy: start-up
 
-        limit = self.torbox.limit(plan.settings)
-        return await on_own_thread(_fetch, uri, plan, limit)
+        return await on_own_thread(self._fetch, uri, plan)
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
+        import tempfile  # lazy: start-up
+
+        from ferryman.sources.debrid.base import api_client  # lazy: start-up
+        from ferryman.sources.debrid.reading import item_files, listed  # lazy: start-up
+        from ferryman.sources.local import listing_entries  # lazy: start-up
+
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
-        torrent = int(json.loads(options.fetched.read_text())["torrent_id"])
-        with self.torbox.open(f"torbox:torrent/{torrent}", options) as entries:
-            yield entries
+        if options.fetched.name == LEGACY:  # a job a ferryman before this one fetched
+            torrent = int(json.loads(options.fetched.read_text())["torrent_id"])
+            with self.torbox.open(f"torbox:torrent/{torrent}", options) as entries:
+                yield entries
+            return
+        kept = _kept(options.fetched)
+        settings = _settings(options.settings)
+        if kept is None:
+            raise FerrymanError("engine.internal", f"{uri}: its debrid item was not kept")
+        name, item = kept
+        network = options.network or NetworkSettings()  # type: ignore[call-arg]
+        with ExitStack() as stack:
+            if options.scratch is None:  # a copied archive needs somewhere to be read
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="ferryman-"))
+                options = replace(options, scratch=Path(scratch))
+            client = stack.enter_context(api_client(network, settings, name))
+            service = self._service(name, client, settings)
+            files = item_files(service, item, options)
+            yield listing_entries(
+                [listed(client, service, item, f, options) for f in files], options
+            )
+
+    def _service(self, name: str, client: Any, settings: Settings) -> Any:
+        from ferryman.sources.debrid.services import make_service  # lazy: start-up
+
+        return make_service(name, client, settings, self.limit(settings, name), settings.retry)
+
+    def _fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        """On its own thread: the item found or added once, its id kept, then asked
+        about (a wait while the service downloads it)."""
+        from ferryman.sources.debrid import base  # lazy: start-up
+
+        settings = _settings(plan.settings)
+        path = plan.folder / KEPT
+        kept = _kept(path)
+        if kept is None and (kept := _legacy(plan.folder / LEGACY)) is not None:
+            _keep(path, {"service": kept[0], "item": kept[1], "hash": ""})  # carried over
+        name = kept[0] if kept is not None else base.chosen_service(settings)
+        with base.api_client(plan.network, settings, name) as client:
+            service = self._service(name, client, settings)
+            if kept is None:
+                digest, torrent = _identity(uri)
+                item = service.find(digest)
+                if item is None and torrent is not None:
+                    item = service.add_torrent(torrent.read_bytes(), torrent.name)
+                elif item is None:
+                    item = service.add_magnet(uri)
+                _keep(path, {"service": name, "item": item, "hash": digest})
+            else:
+                item = kept[1]
+            found = service.status(item)
+        if found.failed is not None:
+            raise FerrymanError(
+                "debrid.failed", f"{service.shown} gave the torrent up: {found.failed}"
+            )
+        if not found.ready:
+            code = "torbox.not_ready" if name == "torbox" else "debrid.not_ready"
+            raise ServerWait(
+                code,
+                f"{service.shown} has not finished it yet ({found.state})",
+                base.wait_seconds(plan.network),
+            )
+        return Fetched(path, sum(f.size for f in found.files), found.name)
 
 
-def _fetch(uri: str, plan: FetchPlan, limit: RateLimit) -> Fetched:
-    """On its own thread: the torrent found or added once, its id kept, then asked about
-    as a ``torbox:`` item is (a wait while Torbox downloads it)."""
-    from ferryman.sources.torbox import Reference, _api, _check, _client
-
-    kept = plan.folder / KEPT
-    digest = info_hash(uri)
-    torrent = _kept(kept)
-    if torrent is None:
-        with _client(plan.network, plan.settings) as client:
-            api = _api(client, plan.settings, limit)
-            torrent = _torrent_with_hash(api, digest)
-            if torrent is None:
-                api.cached(digest)  # asked first, as Torbox asks clients to
-                torrent = api.add_magnet(uri)
-        _keep(kept, torrent, digest)
-    checked = _check(Reference("torrent", torrent, None), plan.network, plan.settings, limit)
-    return Fetched(kept, checked.size, checked.name)
+def _settings(settings: Settings | None) -> Settings:
+    if settings is None:
+        raise FerrymanError("debrid.none", "no settings name a debrid service")
+    return settings
 
 
-def _torrent_with_hash(api: TorboxApi, digest: str) -> int | None:
-    """The account's torrent of this info hash, if it has one (a magnet added before:
-    Torbox keeps one torrent per hash and account)."""
-    for found in api.items("torrent"):
-        if str(found.get("hash", "")).lower() == digest and "id" in found:
-            return int(found["id"])
-    return None
+def _identity(uri: str) -> tuple[str, Path | None]:
+    if uri.startswith("torrent:"):
+        path = torrent_path(uri)
+        return _read_torrent(path).info_hash, path
+    return info_hash(uri), None
 
 
-def _kept(path: Path) -> int | None:
+def _read_torrent(path: Path) -> Any:
+    from ferryman.sources.debrid.torrent_file import MAX_BYTES, read_torrent  # lazy: start-up
+
     try:
-        return int(json.loads(path.read_text())["torrent_id"])
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise FerrymanError("source.not_found", f"{path}: no such .torrent file") from None
+    except OSError as exc:
+        raise FerrymanError("source.io", f"{path}: {exc.strerror or exc}") from None
+    return read_torrent(data)
+
+
+def _kept(path: Path) -> tuple[str, str] | None:
+    try:
+        said = json.loads(path.read_text())
+        return str(said["service"]), str(said["item"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _keep(path: Path, torrent: int, digest: str) -> None:
+def _legacy(path: Path) -> tuple[str, str] | None:
+    try:
+        return "torbox", str(int(json.loads(path.read_text())["torrent_id"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _keep(path: Path, said: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     with part.open("w") as f:
-        json.dump({"torrent_id": torrent, "hash": digest}, f)
+        json.dump(said, f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(part, path)
@@ -157,4 +255,4 @@ def _keep(path: Path, torrent: int, digest: str) -> None:
         os.close(folder)
 
 
-__all__ = ["MagnetSource", "display_name", "info_hash"]
+__all__ = ["MagnetSource", "display_name", "info_hash", "torrent_path"]

@@ -129,7 +129,7 @@ async def convert(ctx: Context, item: Item) -> None:
             original_path=str(src),
             plan=item.plan,
             reason=item.reason,
-            media=info,
+            media=info.kept_from(item.media),  # a Takeout sidecar's facts kept
             thumb_path=str(finished.thumb) if finished.thumb else None,
             parts=tuple(str(p) for p in finished.parts),
             work_seconds=seconds,

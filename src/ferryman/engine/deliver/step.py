@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ferryman.caption_template import render_caption
+from ferryman.caption_template import NO_PHOTO_FIELDS, render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.deliver.lookahead import LOOKAHEAD, Place
+from ferryman.engine.deliver.photo_fields import photo_fields
 from ferryman.engine.plumbing import quarantine
 from ferryman.engine.plumbing.destination import Route, preload, resolve, warm
 from ferryman.engine.plumbing.events import (
@@ -80,6 +81,7 @@ def caption(settings: Settings, claim: AlbumClaim, template: str | None = None) 
         album=claim.album.seq,
         albums=str(claim.albums) if claim.final else f"{claim.albums}+",
         items=len(claim.album.items),
+        **{**NO_PHOTO_FIELDS, **photo_fields(claim.album.items)},
     )
 
 
@@ -101,8 +103,11 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
     total = str(albums)
     template, name = route.caption_template(settings), job.name
 
-    def render(seq: int, items: int) -> str:
-        return render_caption(template, job_name=name, album=seq, albums=total, items=items)
+    def render(seq: int, items: int, said: Mapping[str, str]) -> str:
+        fields = {**NO_PHOTO_FIELDS, **{k: v for k, v in said.items() if k in NO_PHOTO_FIELDS}}
+        return render_caption(
+            template, job_name=name, album=seq, albums=total, items=items, **fields
+        )
 
     await sink.make_captions_final(job, render)
 
@@ -265,6 +270,7 @@ async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery
         shown,
         sending,
         caption_final=claim.final,
+        caption_fields=photo_fields(claim.album.items),
         decoder=ctx.media_box,
     )
 

@@ -123,6 +123,9 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
     finally:
         if request.entry.local_held is not None:
             request.entry.local_held.close()  # staged (a link or a copy) or failed: done
+    facts = request.entry.facts
+    if facts is not None and prepared.media is not None:
+        prepared.media = prepared.media.told(facts)  # a Takeout's sidecar: its time, place
     if early is not None and not _sent_as_staged(prepared, staged):
         early.failed()
     elif early is not None and staged.unread and staged.path is not None:

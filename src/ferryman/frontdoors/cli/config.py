@@ -75,7 +75,7 @@ def config_path(ctx: typer.Context) -> None:
 @config_app.command("init")
 def config_init(ctx: typer.Context) -> None:
     """Make a commented settings file where it is read (never over one that is there)."""
-    from ferryman.config_edit import init  # lazy: start-up
+    from ferryman.config.edit import init  # lazy: start-up
 
     found = _file(ctx)
     _coded(lambda: init(found.path))
@@ -85,7 +85,7 @@ def config_init(ctx: typer.Context) -> None:
 @config_app.command("edit")
 def config_edit(ctx: typer.Context) -> None:
     """Open the settings file in $VISUAL or $EDITOR (made first when missing), then check it."""
-    from ferryman.config_edit import init  # lazy: start-up
+    from ferryman.config.edit import init  # lazy: start-up
 
     found = _file(ctx)
     if not found.path.exists():
@@ -114,7 +114,7 @@ def config_show(ctx: typer.Context) -> None:
     from (default, file, environment, flag, runtime)."""
 
     from ferryman.config import load_layers, origins, settings_of, with_runtime  # lazy: start-up
-    from ferryman.config_shown import mask_secrets  # lazy: start-up
+    from ferryman.config.shown import mask_secrets  # lazy: start-up
 
     state = ctx.obj
     layers = _coded(lambda: load_layers(state.config, state.overrides()))
@@ -177,7 +177,7 @@ def config_set(
     """Write a setting into the settings file, keeping the rest of it; a runtime one
     (space_floor, album_size…) also reaches a running engine within a second."""
     from ferryman.config import RUNTIME_KEYS  # lazy: start-up
-    from ferryman.config_edit import set_key  # lazy: start-up
+    from ferryman.config.edit import set_key  # lazy: start-up
 
     found = _file(ctx)
     written = _coded(lambda: set_key(found.path, key, value))
@@ -213,7 +213,7 @@ def config_unset(
 ) -> None:
     """Remove a setting from the settings file (its default, or the environment's, applies)."""
     from ferryman.config import RUNTIME_KEYS  # lazy: start-up
-    from ferryman.config_edit import unset_key  # lazy: start-up
+    from ferryman.config.edit import unset_key  # lazy: start-up
 
     found = _file(ctx)
     removed = _coded(lambda: unset_key(found.path, key))
@@ -234,7 +234,7 @@ def _has_store(ctx: typer.Context) -> bool:
 
 def _shown(key: str, value: str) -> str:
     """The value as the terminal may show it: a secret (a token, a password) as ***."""
-    from ferryman.config_shown import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED  # lazy: start-up
+    from ferryman.config.shown import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED  # lazy: start-up
 
     secret = {".".join(path) for path in SECRET_NESTED} | SECRET_KEYS | SECRET_LISTS
     if key in secret | {"notify.urls"} or key.endswith(".password"):

@@ -151,6 +151,8 @@ def add(
             help="Files, folders or archives: paths, http(s) links to them, WebDAV"
             " folders and files (davs://host/path/, dav:// for plain http), Torbox"
             " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one),"
+            " magnet links and .torrent files (through the debrid service set up: TorBox,"
+            " Real-Debrid, AllDebrid, Premiumize, Debrid-Link),"
             " or links to media: a page or a platform's video (YouTube, X, TikTok…),"
             " made into an MP4 up to 1080p unless --quality, --audio or --mute say else."
             " `-` reads one a line from stdin.",

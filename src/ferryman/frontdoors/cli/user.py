@@ -224,7 +224,7 @@ def set_user(
 ) -> None:
     """Change a person's settings: their own library folder and their limits, as an
     administrator sets them on the page; what is not given stays as it was."""
-    from ferryman.config_types import parse_bytes  # lazy: start-up
+    from ferryman.config.types import parse_bytes  # lazy: start-up
 
     folder = None if library is None else _library(library)
     asked: dict[str, int] = {}

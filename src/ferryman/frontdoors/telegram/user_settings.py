@@ -74,7 +74,8 @@ CHOICES: tuple[Choice, ...] = (
         "caption",
         "the caption of your albums",
         (Option("{job_name} — {album}/{albums}", "the name, album of albums"),),
-        "or a template using {job_name}, {album}, {albums}, {items}",
+        "or a template using {job_name}, {album}, {albums}, {items},"
+        " {taken}, {place}, {description}",
     ),
     Choice(
         "thumbnail",

@@ -19,7 +19,7 @@ from typing import IO
 
 from PIL import Image
 
-from ferryman.sample_media import photo_bytes
+from ferryman.samples.media import photo_bytes
 
 # Archive entries get a fixed timestamp so archives are byte-for-byte reproducible.
 ARCHIVE_TIME = (2024, 6, 1, 12, 0, 0)

@@ -1,5 +1,5 @@
 """The settings' sections, one model each (``[concurrency]``, ``[network]``, ``[web]``…);
-the values they take (sizes, templates) are ``config_types``. ``config.Settings`` holds
+the values they take (sizes, templates) are ``config.types``. ``config.Settings`` holds
 them; loading and the runtime overrides are there too."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ferryman.config_types import ByteSize, PositiveSize, ProxyAddresses, Seconds, TokenLines
+from ferryman.config.types import ByteSize, PositiveSize, ProxyAddresses, Seconds, TokenLines
 from ferryman.phone import (
     PHONE_LOOKAHEAD,
     PHONE_THREADS,
@@ -22,7 +22,7 @@ from ferryman.phone import (
 
 class Section(BaseModel):
     """A settings section: an unknown key and an infinite or NaN number are refused
-    (``config_types`` bounds each duration and size besides)."""
+    (``config.types`` bounds each duration and size besides)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

@@ -14,6 +14,10 @@ SECRET_NESTED = frozenset(  # paths into the settings, any depth
         ("telegram", "api_hash"),
         ("telegram", "bot_token"),
         ("torbox", "api_key"),
+        ("debrid", "realdebrid", "api_key"),
+        ("debrid", "alldebrid", "api_key"),
+        ("debrid", "premiumize", "api_key"),
+        ("debrid", "debridlink", "api_key"),
         ("results", "s3", "secret_key"),
         ("notify", "webhook_secret"),
     }

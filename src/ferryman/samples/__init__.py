@@ -4,8 +4,8 @@ The demo must run on a fresh machine without a network, and tests need many medi
 files that are genuinely decodable and pairwise distinct (ferryman deduplicates by
 content hash). So everything here is generated locally from a seed: the same seed
 gives the same bytes (videos aside, where only distinctness is promised), different
-seeds give different bytes. The makers live by kind, ``sample_media`` (photos,
-videos) and ``sample_archives``; the demo's inputs are made here.
+seeds give different bytes. The makers live by kind, ``samples.media`` (photos,
+videos) and ``samples.archives``; the demo's inputs are made here.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferryman.sample_archives import make_bulk_zip, make_corrupt_zip, make_tar, make_zip
-from ferryman.sample_media import make_photo, make_photo_set, make_video
+from ferryman.samples.archives import make_bulk_zip, make_corrupt_zip, make_tar, make_zip
+from ferryman.samples.media import make_photo, make_photo_set, make_video
 
 __all__ = [
     "DemoInputs",

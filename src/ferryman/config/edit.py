@@ -20,7 +20,7 @@ import tomlkit
 from pydantic import BaseModel
 
 from ferryman.config import Settings, validate_partial
-from ferryman.config_types import known_keys, nearest_keys, parse_bytes
+from ferryman.config.types import known_keys, nearest_keys, parse_bytes
 from ferryman.errors import FerrymanError
 
 HEAD = """\

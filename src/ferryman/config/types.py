@@ -19,7 +19,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from ferryman.caption_template import render_caption
+from ferryman.caption_template import NO_PHOTO_FIELDS, render_caption
 from ferryman.template_fields import check_layout
 
 _UNITS = {
@@ -82,7 +82,7 @@ PositiveSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=1, le=MAX_B
 
 
 def _caption(template: str) -> str:
-    render_caption(template, job_name="x", album=1, albums="1", items=1)
+    render_caption(template, job_name="x", album=1, albums="1", items=1, **NO_PHOTO_FIELDS)
     return template
 
 

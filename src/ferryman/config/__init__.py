@@ -2,10 +2,10 @@
 
 Precedence, lowest first: defaults, the TOML file (``--config``, else
 ``$FERRYMAN_CONFIG``, else ``$XDG_CONFIG_HOME/ferryman/config.toml`` when it is there),
-environment, command-line flags. ``config_edit`` changes the file.
+environment, command-line flags. ``config.edit`` changes the file.
 A few keys may also be changed while ferryman runs (``ferryman config set``); those
 overrides live in the store, never in module state, so a running engine sees them.
-The sections' models live in ``config_sections`` (named here too, for importers).
+The sections' models live in ``config.sections`` (named here too, for importers).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pydantic import (
 )
 
 from ferryman.caption_template import render_caption
-from ferryman.config_sections import (
+from ferryman.config.debrid import DebridSettings
+from ferryman.config.sections import (
     ArchiveSettings,
     Concurrency,
     Convert,
@@ -46,7 +47,7 @@ from ferryman.config_sections import (
     WebdavSettings,
     WebSettings,
 )
-from ferryman.config_types import (
+from ferryman.config.types import (
     ByteSize,
     CaptionTemplate,
     DataDir,
@@ -116,7 +117,7 @@ class Settings(BaseModel):
     library_layout: LayoutTemplate = Field(
         "{source}/{path}/{name}",
         description="Where each file goes in a library: a template ({source}, {path}, {name},"
-        ' {title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for'
+        ' {title}, {ext}, {album}, {index}, {kind}, {photo_album}, {date:%Y/%m}), or "albums" for'
         " <job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
     )
     library_link: Literal["copy", "hardlink"] = Field(
@@ -142,7 +143,10 @@ class Settings(BaseModel):
     )
     caption_template: CaptionTemplate = Field(
         "{job_name} — {album}/{albums}",
-        description="An album's caption: {job_name}, {album}, {albums}, {items}.",
+        description=(
+            "An album's caption: {job_name}, {album}, {albums}, {items};"
+            " its photos' {taken}, {place}, {description}."
+        ),
     )
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
     space_recheck_seconds: Seconds = Field(
@@ -186,6 +190,7 @@ class Settings(BaseModel):
     power: PowerSettings = Field(default_factory=PowerSettings)  # type: ignore[arg-type]
     webdav: WebdavSettings = Field(default_factory=WebdavSettings)
     torbox: TorboxSettings = Field(default_factory=TorboxSettings)  # type: ignore[arg-type]
+    debrid: DebridSettings = Field(default_factory=DebridSettings)  # type: ignore[arg-type]
     rclone: RcloneSettings = Field(default_factory=RcloneSettings)  # type: ignore[arg-type]
     links: LinksSettings = Field(default_factory=LinksSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]

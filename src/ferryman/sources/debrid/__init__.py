@@ -1,0 +1,1 @@
+"""Debrid services behind one face (``base.Debrid``), for ``magnet:`` and ``.torrent`` inputs."""

@@ -1,0 +1,219 @@
+"""A Google Takeout read as the photos it holds: one zip, or a numbered set
+(``takeout-20240115T101112Z-001.zip``, ``-002.zip``…) read as one job, each part
+streamed as any archive is (none unpacked whole).
+
+Before the first entry, each part's central directory is read (``zipfile``: names,
+sizes and CRCs, no data) and its JSON files, small, are read and parsed; so each photo
+is known with its sidecar whatever part holds which (``takeout_names``), and:
+
+- a photo or video carries its sidecar's facts (``SourceEntry.facts``: the time it
+  was taken, its place, its description, its albums);
+- a sidecar and an album's ``metadata.json`` are skipped (``takeout_sidecar``): they
+  are not delivered as files;
+- a photo met twice (in ``Photos from 2019`` and in an album, by the same size, CRC-32
+  and suffix) is kept once, its copy in a year folder first, and the others skipped
+  (``takeout_duplicate``); the albums of all its copies are its ``albums``.
+
+See ``docs/takeout.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ferryman.archive.names import UniqueNames, sanitize_path
+from ferryman.archive.stored_names import zip_member_name
+from ferryman.errors import FerrymanError
+from ferryman.model import PhotoFacts
+from ferryman.sources.base import SourceEntry
+from ferryman.sources.takeout_names import (
+    JSON,
+    MAX_SIDECAR,
+    Sidecars,
+    album_of,
+    facts_of,
+    is_album_metadata,
+    is_year_folder,
+)
+
+SIDECAR = "takeout_sidecar"  # skip reasons (``rules.outcomes`` words them)
+DUPLICATE = "takeout_duplicate"
+# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip)
+PART = re.compile(
+    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
+)
+
+
+def takeout_parts(path: Path) -> tuple[Path, ...] | None:
+    """The numbered set ``path`` is a part of, in order (any part may be given); None
+    when its name is no Takeout part's. ``archive.volume_missing`` for a gap."""
+    match = PART.match(path.name)
+    if match is None:
+        return None
+    stem, digits = match.group("set").casefold(), len(match.group("num"))
+    found: dict[int, Path] = {}
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        siblings = [path]
+    for sibling in siblings:
+        other = PART.match(sibling.name)
+        same = other and other.group("set").casefold() == stem
+        if other and same and len(other.group("num")) == digits and sibling.is_file():
+            found[int(other.group("num"))] = sibling
+    for number in range(1, max(found, default=0) + 1):
+        if number not in found:
+            missing = f"{match.group('set')}-{number:0{digits}d}.zip"
+            raise FerrymanError(
+                "archive.volume_missing",
+                f"{path.name}: part {missing} of this Takeout is missing from {path.parent};"
+                " put every part of the export in one folder and add it again",
+            )
+    return tuple(found[n] for n in sorted(found)) or (path,)
+
+
+def takeout_of(path: Path, fmt: str | None) -> tuple[Path, ...] | None:
+    """The parts to read as one Takeout when ``path`` (an archive of format ``fmt``) is
+    one, else None."""
+    if fmt != "zip" or not is_takeout(path):
+        return None
+    return takeout_parts(path) or (path,)
+
+
+def in_folder(path: Path, *, alone: bool = False) -> tuple[Path, ...] | None:
+    """The parts to read as one Takeout for ``path``, a zip found in a folder: its set
+    (read with the first part: the others name it), or itself alone (``alone``: a
+    watch's new file, whose next parts may not be there yet); None when it is none."""
+    if not path.name.casefold().endswith(".zip") or not is_takeout(path):
+        return None
+    return (path,) if alone else takeout_parts(path) or (path,)
+
+
+def is_takeout(path: Path) -> bool:
+    """A zip named as a Takeout part, or whose entries are under ``Takeout/`` with a
+    JSON sidecar among them (a part renamed)."""
+    if PART.match(path.name):
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
+    top = all(n.split("/", 1)[0].casefold() == "takeout" for n in names[:64])
+    return bool(names) and top and any(n.casefold().endswith(JSON) for n in names)
+
+
+@dataclass
+class TakeoutIndex:
+    """What the parts' listings said: each path's skip reason or facts."""
+
+    skip: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, PhotoFacts] = field(default_factory=dict)
+
+    def told(self, entry: SourceEntry, prefix: str = "") -> SourceEntry:
+        """``entry`` skipped (a sidecar, a copy) or with its facts, as the index says
+        (``prefix``: the folder the parts' entries are put under)."""
+        path = entry.info.path.removeprefix(prefix)
+        if entry.skip is not None or entry.error is not None:
+            return entry
+        if (reason := self.skip.get(path)) is not None:
+            return replace(entry, skip=reason)
+        if (facts := self.facts.get(path)) is not None:
+            return replace(entry, facts=facts)
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A file of the Takeout: its path, size and what tells its bytes from others'
+    of that size (a zip's CRC-32, a folder's file's sha256)."""
+
+    path: str
+    size: int
+    same: str
+
+
+def read_index(parts: Sequence[Path]) -> TakeoutIndex:
+    """Every part's listing, its sidecars read and paired (blocking; zip only: a part
+    that is no zip adds nothing, its entries are read as they are)."""
+    listed: list[Listed] = []
+    parsed: dict[str, PhotoFacts | None] = {}  # each JSON's facts, parsed as read
+    for part in parts:
+        try:
+            with zipfile.ZipFile(part) as archive:
+                names = UniqueNames()
+                for index, member in enumerate(archive.infolist()):
+                    if member.is_dir():
+                        continue
+                    path = names.claim(sanitize_path(zip_member_name(member), index))
+                    listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
+                    if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
+                        parsed[path] = facts_of(_read_small(archive, member))
+        except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+            continue  # read as any archive is: its own reader says what is wrong
+    return indexed(listed, parsed)
+
+
+def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    try:
+        with archive.open(member) as handle:
+            return handle.read(MAX_SIDECAR + 1)
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError, NotImplementedError):
+        return b""  # encrypted, or broken: no facts from it
+
+
+def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:
+    """The index of a Takeout's files (``parsed``: each JSON file's facts, None for one
+    that is no sidecar)."""
+    index = TakeoutIndex()
+    folders: dict[str, list[str]] = {}
+    for item in listed:
+        folder, _, name = item.path.rpartition("/")
+        folders.setdefault(folder, []).append(name)
+    own: dict[str, PhotoFacts] = {}
+    for folder, names in folders.items():
+        sidecars = Sidecars(n for n in names if n.casefold().endswith(JSON))
+        for name in names:
+            path = f"{folder}/{name}" if folder else name
+            if name.casefold().endswith(JSON):
+                if parsed.get(path) is not None or is_album_metadata(name):
+                    index.skip[path] = SIDECAR
+                continue
+            sidecar = sidecars.find(name)
+            if sidecar is None:
+                continue
+            where = f"{folder}/{sidecar}" if folder else sidecar
+            index.skip[where] = SIDECAR
+            if (facts := parsed.get(where)) is not None:
+                own[path] = facts
+    _deduplicated(listed, own, index)
+    return index
+
+
+def _deduplicated(listed: list[Listed], own: dict[str, PhotoFacts], index: TakeoutIndex) -> None:
+    """One of each photo kept (its copy in a year folder first, else the first met),
+    its facts its own sidecar's (else a copy's), with every copy's album."""
+    copies: dict[tuple[int, str, str], list[Listed]] = {}
+    for item in listed:
+        if item.path in index.skip:
+            continue
+        suffix = Path(item.path).suffix.casefold()
+        copies.setdefault((item.size, item.same, suffix), []).append(item)
+    for group in copies.values():
+        kept = next((c for c in group if _in_year_folder(c.path)), group[0])
+        albums = sorted({a for c in group if (a := album_of(c.path)) is not None})
+        facts = own.get(kept.path) or next((own[c.path] for c in group if c.path in own), None)
+        if facts is not None or albums:
+            index.facts[kept.path] = replace(facts or PhotoFacts(), albums=tuple(albums))
+        for other in group:
+            if other is not kept and other.size > 0:
+                index.skip[other.path] = DUPLICATE
+
+
+def _in_year_folder(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) >= 2 and is_year_folder(parts[-2])

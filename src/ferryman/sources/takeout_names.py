@@ -1,0 +1,308 @@
+"""Google Takeout's names and sidecars, as pure functions: which JSON sidecar belongs to
+which photo or video (``sidecar_for``), what a sidecar says (``facts_of``), which
+folder is a year's and which an album's (``album_of``).
+
+Google names a photo's sidecar in half a dozen ways, and ``sidecar_for`` takes them
+all (``docs/takeout.md`` has the table):
+
+- ``IMG.jpg.json``, and since 2024 ``IMG.jpg.supplemental-metadata.json``;
+- the name before ``.json`` cut at 46 or 47 characters, into the name, its suffix or
+  ``.supplemental-metadata`` (``…_name.jp.json``, ``IMG.jpg.supplemental-metad.json``,
+  ``IMG.jpg.suppl.json``, ``IMG.jpg.s.json``);
+- a ``(1)`` counter moved after it all (``IMG(1).jpg`` ↔ ``IMG.jpg(1).json``,
+  ``IMG.jpg.supplemental-metadata(1).json``), or left where it was (``IMG(1).jpg.json``);
+- an edited copy (``IMG-edited.jpg``, and the same word in other languages) has none
+  of its own: the original's is its;
+- an old export's ``IMG.json`` (no suffix), and a Live Photo's clip (``IMG.MP4``),
+  which takes its picture's (``IMG.HEIC.json``) when it has none of its own.
+
+Every function here is total: any text in, an answer or None out, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from ferryman.model import PhotoFacts
+
+JSON = ".json"
+SUPPLEMENTAL = ".supplemental-metadata"
+# A name cut by Google is at least this long before ``.json`` (46 or 47 characters, a
+# counter's after it): a shorter one is only ever matched whole.
+CUT_AT_LEAST = 40
+# "-edited" in the languages Google Photos names an edited copy in.
+EDITED = (
+    "-edited", "-bearbeitet", "-modifié", "-modificato", "-editado", "-bewerkt",
+    "-redigerad", "-redigeret", "-redigert", "-muokattu", "-edytowane", "-upravené",
+    "-upraveno", "-szerkesztett", "-编辑", "-編集済み", "-편집됨",
+)  # fmt: skip
+_COUNTER = re.compile(r"^(?P<base>.*?)(?P<counter>\(\d{1,4}\))$", re.DOTALL)
+# "Photos from 2019" in the languages Takeout names its year folders in.
+_YEAR_FOLDER = re.compile(
+    r"^(photos from|fotos von|photos de|fotos de|foto dal|foto del|foto's uit|fotos från"
+    r"|bilder fra|zdjęcia z|fotky z|fotók|valokuvat vuodelta|фото за) (19|20)\d\d$",
+    re.IGNORECASE,
+)
+ALBUM_METADATA = ("metadata.json", "metadati.json", "metadaten.json", "métadonnées.json")
+
+
+def split_counter(name: str) -> tuple[str, str]:
+    """``IMG(1)`` → (``IMG``, ``(1)``); a name without a counter → (name, "")."""
+    found = _COUNTER.match(name)
+    if found is None or not found.group("base"):
+        return name, ""
+    return found.group("base"), found.group("counter")
+
+
+def split_suffix(name: str) -> tuple[str, str]:
+    """``IMG.jpg`` → (``IMG``, ``.jpg``); a name without a dot (or only a leading
+    one) → (name, "")."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return name, ""
+    return name[:dot], name[dot:]
+
+
+def unedited(stem: str) -> str | None:
+    """``IMG-edited`` → ``IMG`` (any of ``EDITED``, any case); None when not edited."""
+    folded = stem.casefold()
+    for word in EDITED:
+        if folded.endswith(word) and len(stem) > len(word):
+            return stem[: len(stem) - len(word)]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """A sidecar's name (before ``.json`` and any counter after it) that would be this
+    media's, the counter it must end with, and its rank (lower: more likely)."""
+
+    full: str
+    counter: str
+    rank: int
+
+
+def _wanted(media: str) -> list[_Wanted]:
+    """The sidecar names ``media`` (a file's name, no folder) may have, best first."""
+    stem, ext = split_suffix(media)
+    wanted: list[_Wanted] = []
+    seen: set[str] = set()
+    rank = 0
+    for base in _stems(stem):
+        plain, counter = split_counter(base)
+        for name, moved in (
+            (f"{plain}{ext}", counter),  # IMG(1).jpg ↔ IMG.jpg(1).json
+            (f"{base}{ext}", ""),  # IMG(1).jpg ↔ IMG(1).jpg.json
+            (f"{plain}", counter),  # an old export's IMG(1).json
+            (f"{base}", ""),
+        ):
+            for sup in ("", SUPPLEMENTAL):
+                key = f"{name}{sup}|{moved}"
+                if name and key not in seen:
+                    seen.add(key)
+                    wanted.append(_Wanted(f"{name}{sup}", moved, rank))
+            rank += 1
+    return wanted
+
+
+def _stems(stem: str) -> list[str]:
+    """The stem, then the original's when it names an edited copy (a counter before or
+    after the edit's word: ``IMG(1)-edited``, ``IMG-edited(1)``)."""
+    stems = [stem]
+    plain, counter = split_counter(stem)
+    for candidate, after in ((stem, ""), (plain, counter)):
+        original = unedited(candidate)
+        if original is not None:
+            stems.append(f"{original}{after}")
+    return stems
+
+
+def _sidecar_key(sidecar: str) -> tuple[str, str] | None:
+    """A sidecar's name without ``.json``, and the counter after it; None when it is no
+    ``.json``."""
+    if not sidecar.casefold().endswith(JSON) or len(sidecar) <= len(JSON):
+        return None
+    return split_counter(sidecar[: -len(JSON)])
+
+
+class Sidecars:
+    """The ``.json`` names of one folder, indexed once for ``find``."""
+
+    def __init__(self, sidecars: Iterable[str]) -> None:
+        self._whole: dict[tuple[str, str], list[str]] = {}
+        self._cut: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._stems: dict[str, list[str]] = {}
+        self._partial: dict[tuple[str, str], list[str]] = {}  # IMG.jpg.suppl.json
+        for name in sidecars:
+            key = _sidecar_key(name)
+            if key is None:
+                continue
+            full, counter = key
+            self._whole.setdefault(key, []).append(name)
+            if (before := _before_partial(full)) is not None:
+                self._partial.setdefault((before, counter), []).append(name)
+            if len(full) >= CUT_AT_LEAST:
+                self._cut.setdefault((full[:CUT_AT_LEAST], counter), []).append((full, name))
+            if not counter:
+                stem = split_suffix(full.removesuffix(SUPPLEMENTAL))[0]
+                self._stems.setdefault(stem, []).append(name)
+
+    def find(self, media: str) -> str | None:
+        """The sidecar of the file named ``media`` (no folder), or None: a name matched
+        whole first (any variant, best first), then as a name Google cut (at least
+        ``CUT_AT_LEAST`` characters, the beginning of a variant's), then a Live
+        Photo's clip takes its picture's. The answer is one of the names given."""
+        if not media:
+            return None
+        best: tuple[int, str] | None = None
+        for want in _wanted(media):
+            found = [(want.rank * 2, n) for n in self._whole.get((want.full, want.counter), ())]
+            cut = self._cut.get((want.full[:CUT_AT_LEAST], want.counter), ())
+            found += [
+                (want.rank * 2 + 1, n)
+                for full, n in cut
+                if len(full) < len(want.full) and want.full.startswith(full)
+            ]
+            if want.full.endswith(SUPPLEMENTAL):
+                before = want.full[: -len(SUPPLEMENTAL)]
+                partial = self._partial.get((before, want.counter), ())
+                found += [(want.rank * 2 + 1, n) for n in partial]
+            for candidate in found:
+                if best is None or candidate < best:
+                    best = candidate
+        if best is not None:
+            return best[1]
+        return self._live_photo(media)
+
+    def _live_photo(self, media: str) -> str | None:
+        """A clip with no sidecar of its own takes the one of a picture of its stem
+        (``IMG.MP4`` ← ``IMG.HEIC.json``), when exactly one fits."""
+        stem, ext = split_suffix(media)
+        if ext.casefold() not in CLIPS:
+            return None
+        found = sorted(set(self._stems.get(stem, ())))
+        return found[0] if len(found) == 1 else None
+
+
+def _before_partial(full: str) -> str | None:
+    """``IMG.jpg`` of ``IMG.jpg.suppl`` (a cut ``.supplemental-metadata``, at least its
+    ``.s``), else None."""
+    dot = full.rfind(".")
+    tail = full[dot:]
+    if dot <= 0 or len(tail) < 2 or len(tail) >= len(SUPPLEMENTAL):
+        return None
+    return full[:dot] if SUPPLEMENTAL.startswith(tail) else None
+
+
+CLIPS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mp"})
+
+
+def sidecar_for(media: str, sidecars: Collection[str]) -> str | None:
+    """Which of ``sidecars`` (names of the files in the media's own folder) is the
+    JSON sidecar of the file named ``media``; None when none is (``Sidecars.find``).
+    Pure and total; the answer is one of ``sidecars``."""
+    return Sidecars(sidecars).find(media)
+
+
+def is_album_metadata(name: str) -> bool:
+    """An album folder's own ``metadata.json`` (its title, description, sharing)."""
+    return name.casefold() in ALBUM_METADATA
+
+
+def is_year_folder(name: str) -> bool:
+    """``Photos from 2019`` (or its words in another language): where Takeout puts every
+    photo by the year it was taken."""
+    return _YEAR_FOLDER.match(name.strip()) is not None
+
+
+def album_of(path: str) -> str | None:
+    """The album a file of ``path`` (a '/'-path in the Takeout) is in: its folder's
+    name, unless that is a year folder or Takeout's own (``Takeout``, ``Google
+    Photos``); None then."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 2:
+        return None
+    folder = parts[-2]
+    if is_year_folder(folder) or folder.casefold() in ("takeout", "google photos", "google fotos"):
+        return None
+    return folder
+
+
+MAX_SIDECAR = 1 << 20  # a sidecar is a few hundred bytes; one over a MiB is no sidecar
+_EARLIEST, _LATEST = 86_400.0, 253_402_300_799.0  # 1970-01-02 .. 9999-12-31
+
+
+def facts_of(raw: bytes) -> PhotoFacts | None:
+    """A sidecar's facts; None when ``raw`` is no Google Photos sidecar (not JSON, not
+    an object, or holding none of its fields). Total."""
+    if len(raw) > MAX_SIDECAR:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if not any(key in data for key in ("photoTakenTime", "geoData", "geoDataExif", "title")):
+        return None
+    where = _place(data.get("geoData")) or _place(data.get("geoDataExif"))
+    description = data.get("description")
+    text = description.strip() if isinstance(description, str) else ""
+    return PhotoFacts(
+        taken=_timestamp(data.get("photoTakenTime")) or _timestamp(data.get("creationTime")),
+        latitude=where[0] if where else None,
+        longitude=where[1] if where else None,
+        altitude=where[2] if where else None,
+        description=text[:2000] or None,
+    )
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, dict):
+        return None
+    raw = value.get("timestamp")
+    try:
+        seconds = float(raw) if isinstance(raw, (str, int, float)) else math.nan
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or not _EARLIEST <= seconds <= _LATEST:
+        return None
+    return seconds
+
+
+def _place(value: object) -> tuple[float, float, float | None] | None:
+    if not isinstance(value, dict):
+        return None
+    numbers = [_number(value.get(key)) for key in ("latitude", "longitude", "altitude")]
+    lat, lon, alt = numbers
+    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
+        return None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None
+    return lat, lon, alt
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def pairs(names: Iterable[str], sidecars: Collection[str]) -> dict[str, str]:
+    """Each of ``names`` (files of one folder) whose sidecar is among ``sidecars`` (the
+    folder's ``.json`` files): name → sidecar."""
+    index = Sidecars(sidecars)
+    found: dict[str, str] = {}
+    for name in names:
+        sidecar = index.find(name)
+        if sidecar is not None:
+            found[name] = sidecar
+    return found

@@ -1,0 +1,74 @@
+"""`ferryman run` SIGKILLed while it polls a debrid service for a magnet's torrent: the
+run after polls the same item (its id kept in the job's fetch folder), never adds the
+magnet twice, and delivers every file once."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ferryman.samples import make_photo_set
+from tests.crash.test_crash import _all_terminal, _cli, _env
+from tests.support.engine_helpers import library_files
+from tests.support.fakedebrid import KEY, FakeDebrid, Torrent, debrid_serving
+from tests.support.httpserve import FaultServer, serving
+from tests.support.waiting import eventually_sync
+
+HASH = "c9e15763f722f23e98a29decdfae341b98d53056"
+MAGNET = f"magnet:?xt=urn:btih:{HASH}&dn=Trip"
+
+
+@pytest.fixture
+def cdn() -> Iterator[FaultServer]:
+    with serving() as server:
+        yield server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["realdebrid", "alldebrid", "premiumize", "debridlink"])
+def test_a_run_killed_while_polling_polls_the_same_item_after(
+    tmp_path: Path, cdn: FaultServer, kind: str
+) -> None:
+    photos = make_photo_set(tmp_path / "p", 3, size=(120, 90))
+    files = [(f"Trip/{p.name}", p.read_bytes(), "image/jpeg") for p in photos]
+    with debrid_serving(kind, cdn) as fake:
+        fake.swarm[HASH] = Torrent("Trip", files, polls=10_000)  # downloading, for now
+        data = tmp_path / "data"
+        upper = kind.upper()
+        env = _env(
+            data,
+            FERRYMAN_LEASE_SECONDS="1",
+            FERRYMAN_NETWORK__RECHECK_SECONDS="0.2",
+            FERRYMAN_RETRY__BASE_SECONDS="0.05",
+            **{
+                f"FERRYMAN_DEBRID__{upper}__API_KEY": KEY,
+                f"FERRYMAN_DEBRID__{upper}__API_BASE": fake.api_base,
+            },
+        )
+        added = _cli("add", MAGNET, env=env)
+        assert added.wait(60) == 0, added.stderr.read() if added.stderr else ""
+        run = _cli("run", env=env)
+        eventually_sync(lambda: _polled(fake) >= 2, "the run polling the service", within=60)
+        run.send_signal(signal.SIGKILL)  # mid-poll: the item added, not yet ready
+        run.wait(10)
+        assert fake.added() == 1
+        (item,) = fake.items.values()
+        item.polls_left = 0  # the service has it now
+        item.hash = "0" * 40  # and a search by hash finds nothing: only the kept id leads
+        final = _cli("run", "--until-idle", env=env)
+        assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""
+        assert fake.added() == 1  # never added twice
+    delivered = sorted(f["disk_sha256"] for f in library_files(data / "library"))
+    assert delivered == sorted(hashlib.sha256(d).hexdigest() for _, d, _ in files)
+    assert _all_terminal(data / "ferryman.db")
+
+
+def _polled(fake: FakeDebrid) -> int:
+    """Status calls made so far, as each service is asked."""
+    return sum(
+        fake.calls[c] for c in ("torrents/info", "magnet/status", "transfer/list", "seedbox/list")
+    )

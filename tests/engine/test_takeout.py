@@ -1,0 +1,244 @@
+"""A Google Takeout delivered to a library as the photos it holds (issue 81, item 3):
+a generated two-part export (``takeout-…-001.zip``, ``-002.zip``: one job) with
+sidecars in every naming variant, a photo in its year folder and in an album, a Live
+Photo's HEIC and clip, an album's ``metadata.json``, a sidecar in the other part than
+its photo. Every photo's modified time is its sidecar's ``photoTakenTime``, every
+place and description is in its ``photo.jpg.xmp``, no sidecar is delivered, no photo
+twice; the album layout and ``{photo_album}`` too. Real zips, real JPEG, HEIC and MP4
+made here, the engine run by the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import xml.etree.ElementTree as ET
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pillow_heif
+import pytest
+from PIL import Image
+from typer.testing import CliRunner, Result
+
+from ferryman.frontdoors.cli.root import app
+from ferryman.samples import make_photo, make_video
+from ferryman.sinks.xmp import coordinate_degrees
+
+ENV = {
+    "FERRYMAN_SPACE_FLOOR": "0",
+    "FERRYMAN_POLL_SECONDS": "0.05",
+    "FERRYMAN_CONFIG": None,
+    "FERRYMAN_MEDIA__LIBRARY_CONVERT": None,
+    "FERRYMAN_LIBRARY_MEDIA_ONLY": None,
+    "COLUMNS": "200",
+}
+PHOTOS = "Takeout/Google Photos"
+LONG = "Screenshot_20190317-101112_Some Really Long App Name"  # + .jpg: 56 characters
+NS = {
+    "x": "adobe:ns:meta/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "exif": "http://ns.adobe.com/exif/1.0/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photo of the export: its path in it, its sidecar's name (None: it has none of
+    its own), the part holding each, and what its sidecar says."""
+
+    path: str
+    sidecar: str | None
+    taken: int
+    place: tuple[float, float, float] | None = None
+    description: str = ""
+    part: int = 1
+    sidecar_part: int = 1
+    seed: int = 0
+    told_by: str | None = None  # a sidecar of another file tells it (an edit, a clip)
+
+
+def photos() -> list[Photo]:
+    day = 86_400
+    year19, year20, year21 = (
+        f"{PHOTOS}/Photos from 2019",
+        f"{PHOTOS}/Photos from 2020",
+        (f"{PHOTOS}/Photos from 2021"),
+    )
+    return [
+        Photo(f"{year19}/IMG_0001.jpg", "IMG_0001.jpg.json", 1546344000,
+              (48.858370, 2.294481, 35.0), "Eiffel tower", seed=1),
+        Photo(f"{year19}/IMG_0002.HEIC", "IMG_0002.HEIC.supplemental-metadata.json",
+              1546344000 + day, (51.500729, -0.124625, 12.5), seed=2),
+        Photo(f"{year19}/IMG_0002.MP4", None, 1546344000 + day,
+              (51.500729, -0.124625, 12.5), seed=3,
+              told_by="IMG_0002.HEIC.supplemental-metadata.json"),
+        Photo(f"{year19}/IMG_0003.jpg", "IMG_0003.jpg.json", 1546344000 + 2 * day,
+              (-33.856784, 151.215297, 4.0), seed=4),
+        Photo(f"{year19}/IMG_0003(1).jpg", "IMG_0003.jpg(1).json", 1546344000 + 3 * day,
+              (-22.951916, -43.210487, 700.0), "Cristo", seed=5),
+        Photo(f"{year20}/{LONG}.jpg", f"{LONG}.jpg"[:46] + ".json", 1577880000,
+              (40.689247, -74.044502, -2.0), seed=6),
+        Photo(f"{year20}/IMG_0004.jpg", "IMG_0004.jpg.json", 1577880000 + day,
+              (35.658581, 139.745433, 150.0), seed=7),
+        Photo(f"{year20}/IMG_0004-edited.jpg", None, 1577880000 + day,
+              (35.658581, 139.745433, 150.0), seed=8, told_by="IMG_0004.jpg.json"),
+        Photo(f"{year20}/IMG_0005.jpg", "IMG_0005.jpg.supplemental-metad.json",
+              1577880000 + 2 * day, (64.146582, -21.942635, 20.0), seed=9),
+        Photo(f"{year20}/VID_0006.mp4", "VID_0006.mp4.suppl.json", 1577880000 + 3 * day,
+              (-13.163141, -72.544963, 2430.0), "Machu Picchu", seed=10),
+        Photo(f"{year21}/IMG_0007(2).jpg", "IMG_0007.jpg.supplemental-metadata(2).json",
+              1609502400, (55.752023, 37.617499, 150.0), seed=11),
+        Photo(f"{year21}/IMG_0008.jpg", "IMG_0008.json", 1609502400 + day, None,
+              "no place (0.0/0.0)", seed=12),
+        Photo(f"{year21}/{LONG}(1).jpg", (f"{LONG}.jpg.supplemental-metadata")[:46] + "(1).json",
+              1609502400 + 2 * day, (41.890210, 12.492231, 21.0), seed=13),
+        Photo(f"{year21}/IMG_0010.jpg", "IMG_0010.jpg.json", 1609502400 + 3 * day,
+              (30.328960, 35.444832, 900.0), part=2, sidecar_part=1, seed=14),
+        Photo(f"{PHOTOS}/Paris trip/IMG_0011.jpg", "IMG_0011.jpg.json", 1609502400 + 4 * day,
+              (48.860611, 2.337644, 40.0), "Louvre", part=2, sidecar_part=2, seed=15),
+    ]  # fmt: skip
+
+
+def sidecar(photo: Photo) -> bytes:
+    lat, lon, alt = photo.place or (0.0, 0.0, 0.0)
+    return json.dumps(
+        {
+            "title": Path(photo.path).name,
+            "description": photo.description if photo.place or photo.description else "",
+            "photoTakenTime": {"timestamp": str(photo.taken), "formatted": "…"},
+            "creationTime": {"timestamp": "1700000000"},
+            "geoData": {"latitude": lat, "longitude": lon, "altitude": alt},
+            "geoDataExif": {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0},
+        }
+    ).encode()
+
+
+def media_bytes(photo: Photo, made: Path) -> bytes:
+    suffix = Path(photo.path).suffix.lower()
+    if suffix == ".heic":
+        heic = made / f"{photo.seed}.heic"
+        picture = Image.open(make_photo(made / f"{photo.seed}.jpg", photo.seed))
+        pillow_heif.from_pillow(picture).save(heic, quality=50)
+        return heic.read_bytes()
+    if suffix == ".mp4":
+        return make_video(made / f"{photo.seed}.mp4", photo.seed, seconds=0.4).read_bytes()
+    return make_photo(made / f"{photo.seed}.jpg", photo.seed, size=(96, 64)).read_bytes()
+
+
+def takeout(folder: Path) -> tuple[list[Path], dict[str, bytes]]:
+    """The two parts, and each photo's bytes by its path in the export."""
+    made = folder / "made"
+    made.mkdir(parents=True)
+    every = photos()
+    content = {p.path: media_bytes(p, made) for p in every}
+    parts: dict[int, dict[str, bytes]] = {1: {}, 2: {}}
+    for photo in every:
+        parts[photo.part][photo.path] = content[photo.path]
+        if photo.sidecar is not None:
+            where = f"{photo.path.rpartition('/')[0]}/{photo.sidecar}"
+            parts[photo.sidecar_part][where] = sidecar(photo)
+    first = every[0]  # also in an album, with the album's own sidecar and metadata
+    album = f"{PHOTOS}/Paris trip"
+    parts[2][f"{album}/IMG_0001.jpg"] = content[first.path]
+    parts[2][f"{album}/IMG_0001.jpg.json"] = sidecar(first)
+    parts[2][f"{album}/metadata.json"] = json.dumps({"title": "Paris trip"}).encode()
+    parts[1]["Takeout/archive_browser.html"] = b"<html>Your Takeout</html>\n"
+    zips = []
+    for number, files in parts.items():
+        path = folder / f"takeout-20240115T101112Z-00{number}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in sorted(files.items()):
+                zf.writestr(name, data)
+        zips.append(path)
+    return zips, content
+
+
+def cli(data: Path, layout: str | None, *args: str) -> Result:
+    env = {**ENV, "FERRYMAN_LIBRARY_LAYOUT": layout}
+    return CliRunner().invoke(app, ["--data-dir", str(data), *args], env=env)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("layout", "given"),
+    [
+        (None, "first part"),
+        ("albums", "second part"),
+        ("{source}/{photo_album}/{name}", "folder"),
+        ("{date:%Y}/{name}", "unpacked"),
+    ],
+)
+def test_a_takeout_is_delivered_with_every_date_and_place_right(
+    tmp_path: Path, layout: str | None, given: str
+) -> None:
+    """Given its first part, any part, the folder holding them, or unpacked: one job."""
+    zips, content = takeout(tmp_path / "in")
+    for made in (tmp_path / "in" / "made").iterdir():
+        made.unlink()
+    (tmp_path / "in" / "made").rmdir()
+    if given == "unpacked":
+        for part in zips:
+            with zipfile.ZipFile(part) as zf:
+                zf.extractall(tmp_path / "unpacked")
+    where = {
+        "first part": zips[0],
+        "second part": zips[1],
+        "folder": tmp_path / "in",
+        "unpacked": tmp_path / "unpacked",
+    }[given]
+    library = tmp_path / "Library"
+    ran = cli(tmp_path / "data", layout, "add", "--run", "--to", f"library:{library}", str(where))
+    assert ran.exit_code == 0, ran.output
+    files = [p for p in library.rglob("*") if p.is_file() and ".ferryman" not in p.parts]
+    names = [p.name for p in files]
+    sidecars = [n for n in names if n.endswith(".json") and n != "manifest.json"]  # ferryman's
+    assert not sidecars, names  # no sidecar delivered
+    by_digest: dict[str, list[Path]] = {}
+    for path in files:
+        by_digest.setdefault(digest(path.read_bytes()), []).append(path)
+    right = 0
+    for photo in photos():
+        found = by_digest.get(digest(content[photo.path]), [])
+        assert len(found) == 1, f"{photo.path}: {len(found)} copies in the library"
+        kept = found[0]
+        assert kept.name == Path(photo.path).name
+        assert int(os.stat(kept).st_mtime) == photo.taken, photo.path  # its date
+        if layout == "{date:%Y}/{name}":  # and {date}'s
+            assert kept.parent.name == str(datetime.fromtimestamp(photo.taken).year)
+        xmp = kept.with_name(f"{kept.name}.xmp")
+        if photo.place is None:
+            assert not xmp.exists() or "GPS" not in xmp.read_text(), photo.path
+            right += 1
+            continue
+        assert xmp.is_file(), f"{photo.path}: no XMP beside {kept}"
+        description = ET.parse(xmp).getroot().find(".//rdf:Description", NS)
+        assert description is not None
+        said = {key.rpartition("}")[2]: value for key, value in description.attrib.items()}
+        lat, lon, alt = photo.place
+        assert coordinate_degrees(said["GPSLatitude"]) == pytest.approx(lat, abs=1e-6)
+        assert coordinate_degrees(said["GPSLongitude"]) == pytest.approx(lon, abs=1e-6)
+        num, den = said["GPSAltitude"].split("/")
+        assert int(num) / int(den) == pytest.approx(abs(alt)) and said["GPSAltitudeRef"] == (
+            "1" if alt < 0 else "0"
+        )
+        when = datetime.fromtimestamp(photo.taken, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert said["DateTimeOriginal"] == when
+        text = description.findtext(".//dc:description/rdf:Alt/rdf:li", namespaces=NS)
+        assert (text or "") == photo.description, photo.path
+        right += 1
+    assert right == len(photos())  # 100 % of dates and places
+    assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
+    eiffel = by_digest[digest(content[photos()[0].path])][0]
+    if layout is None:  # its year folder's copy kept, the album's skipped
+        assert eiffel.parent.name == "Photos from 2019"
+    elif layout == "{source}/{photo_album}/{name}":
+        assert eiffel.parent.name == "Paris trip"  # {photo_album}
+        alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
+        assert len(alone.relative_to(library).parts) == 2, alone

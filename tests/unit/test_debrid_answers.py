@@ -1,0 +1,120 @@
+"""Each debrid service's answers are outside input: whatever JSON (or none) a service
+answers, with whatever status, each call of the face returns or raises a registered
+ferryman code, never another exception; and the settings hide every debrid key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ferryman.config import Settings, load_settings
+from ferryman.config.shown import mask_secrets
+from ferryman.error_codes import ERRORS
+from ferryman.errors import FerrymanError
+from ferryman.sources.debrid.base import DebridFile
+from ferryman.sources.debrid.services import make_service
+from ferryman.sources.torbox import RateLimit
+
+KINDS = ["torbox", "realdebrid", "alldebrid", "premiumize", "debridlink"]
+_JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 10**6),
+        st.sampled_from(["", "x", "12", "success", "error", "downloaded", "http://h/f"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "status",
+                    "data",
+                    "error",
+                    "error_code",
+                    "id",
+                    "files",
+                    "links",
+                    "magnets",
+                    "value",
+                    "success",
+                    "statusCode",
+                    "content",
+                    "transfers",
+                    "folder_id",
+                    "link",
+                    "download",
+                    "downloadUrl",
+                    "path",
+                    "bytes",
+                    "selected",
+                    "size",
+                    "name",
+                    "type",
+                    "hash",
+                    "torrent_id",
+                    "download_finished",
+                    "filename",
+                ]
+            ),
+            inner,
+            max_size=6,
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+class _Still:
+    def __call__(self) -> float:
+        return 0.0
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError("no wait expected")
+
+
+def _settings(kind: str) -> Settings:
+    if kind == "torbox":
+        return load_settings(None, {"torbox": {"api_key": "k", "api_base": "http://api.test"}})
+    return load_settings(None, {"debrid": {kind: {"api_key": "k", "api_base": "http://api.test"}}})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(answer=_JSON, status=st.sampled_from([200, 201, 204, 400, 401, 403, 404, 500]))
+def test_any_answer_is_a_value_or_a_registered_code(kind: str, answer: Any, status: int) -> None:
+    body = json.dumps(answer).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
+    ours = _settings(kind)
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        service = make_service(kind, client, ours, RateLimit(10**6, clock, clock.sleep), ours.retry)
+        file = DebridFile("1", "a.jpg", 3)
+        for call in (
+            lambda: service.find("ab" * 20),
+            lambda: service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}"),
+            lambda: service.add_torrent(b"d4:infode", "a.torrent"),
+            lambda: service.status("1"),
+            lambda: service.unlock("1", file),
+        ):
+            try:
+                call()
+            except FerrymanError as exc:
+                assert exc.code in ERRORS, exc.code
+
+
+def test_every_debrid_key_is_read_from_the_environment_and_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for kind in KINDS[1:]:
+        monkeypatch.setenv(f"FERRYMAN_DEBRID__{kind.upper()}__API_KEY", f"secret-{kind}")
+    ours = load_settings(None)
+    assert ours.debrid.alldebrid.api_key == "secret-alldebrid"
+    shown = mask_secrets(ours)
+    assert "secret-" not in json.dumps(shown)
+    assert shown["debrid"]["realdebrid"]["api_key"] == "***"
