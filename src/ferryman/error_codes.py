@@ -201,14 +201,9 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "update.keep_failed",
         True,
-        "Nothing was changed: the wheel of the version in place could not be kept for a"
-        " rollback. Check the network and the index, then run `ferryman update` again.",
-    ),
-    ErrorSpec(
-        "update.download_failed",
-        True,
-        "Nothing was changed: the new version could not be downloaded. Check the network"
-        " and the index, then run `ferryman update` again.",
+        "Nothing was changed: the wheels of the version in place (for a rollback) and of the"
+        " new one could not both be downloaded. Check the network and the index, then run"
+        " `ferryman update` again.",
     ),
     ErrorSpec(
         "update.rolled_back",

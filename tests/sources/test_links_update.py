@@ -97,6 +97,7 @@ def env(tmp_path: Path) -> tuple[Path, Path, Pip]:
     return index, tmp_path / "data", pip
 
 
+@pytest.mark.slow  # ~30 runs of pip and of Python: 43-56 s on this loaded machine, 12 CPU-s
 def test_a_good_version_is_kept_and_a_broken_one_rolled_back_offline(
     env: tuple[Path, Path, Pip],
 ) -> None:

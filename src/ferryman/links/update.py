@@ -136,7 +136,6 @@ def update(
     data_dir: Path, pip: Pip, *, check: bool = False, said: Callable[[str], None] = print
 ) -> Outcome:
     """Update, try, keep or roll back (see the module's text); ``said`` hears each step."""
-    _has_pip(pip)
     before = installed(pip.python)
     plan = planned(pip)
     if not plan:
@@ -146,10 +145,9 @@ def update(
     wheels = data_dir / WHEELS
     wheels.mkdir(parents=True, exist_ok=True)
     old = {name: before.get(name) for name in plan}
-    said("keeping the wheels of " + _named(old) + f" in {wheels}")
-    _keep(pip, wheels, {n: v for n, v in old.items() if v is not None}, "update.keep_failed")
-    said("downloading " + _named(plan))
-    _keep(pip, wheels, plan, "update.download_failed")
+    said(f"keeping the wheels of {_named(old)} and {_named(plan)} in {wheels}")
+    _keep(pip, wheels, [(n, v) for n, v in old.items() if v is not None])  # pip: one set
+    _keep(pip, wheels, list(plan.items()))  # a call (two versions of one package clash)
     said("installing " + _named(plan))
     asked = [f"{_asked(name)}=={version}" for name, version in plan.items()]
     done = _pip(pip, "install", "--upgrade", "--find-links", str(wheels), *pip.index(), *asked)
@@ -159,7 +157,7 @@ def update(
         failure = smoke(pip.python, {**before, **plan})
     if failure is None:
         _prune(wheels, {n: {v for v in (old[n], plan[n]) if v} for n in plan})
-        return Outcome("updated", before, installed(pip.python), "passed")
+        return Outcome("updated", before, {**before, **plan}, "passed")
     said(f"the trial failed ({failure}); putting {_named(old)} back")
     _roll_back(pip, wheels, old)
     after = installed(pip.python)
@@ -190,6 +188,13 @@ def planned(pip: Pip) -> dict[str, str]:
     """The new versions pip would install now (those of ``PACKAGES`` only; empty: none)."""
     done = _pip(pip, "install", "--dry-run", "--upgrade", "--quiet", "--report", "-",
                 *pip.index(), *ASKED)  # fmt: skip
+    if done.returncode != 0 and "No module named pip" in done.stderr:
+        raise FerrymanError(
+            "update.no_pip",
+            f"ferryman's environment ({pip.runner}) has no pip."
+            " Installed with uv: `uv tool upgrade ferryman --upgrade-package yt-dlp`; with"
+            f" pipx: `pipx upgrade ferryman`; else add pip ({pip.runner} -m ensurepip).",
+        )
     if done.returncode != 0:
         raise FerrymanError(
             "update.index",
@@ -236,27 +241,17 @@ def smoke(python: str, expected: Versions) -> str | None:
     return None
 
 
-def _has_pip(pip: Pip) -> None:
-    done = _run(pip.command("--version"), 60.0)
-    if done.returncode != 0:
-        raise FerrymanError(
-            "update.no_pip",
-            f"ferryman's environment ({pip.runner}) has no pip: {_tail(done.stderr)}."
-            " Installed with uv: `uv tool upgrade ferryman --upgrade-package yt-dlp`; with"
-            f" pipx: `pipx upgrade ferryman`; else add pip ({pip.runner} -m ensurepip).",
-        )
-
-
-def _keep(pip: Pip, wheels: Path, versions: dict[str, str], code: str) -> None:
-    """The wheels of ``versions`` in ``wheels`` (downloaded where missing)."""
-    missing = [f"{n}=={v}" for n, v in versions.items() if not _wheel(wheels, n, v)]
+def _keep(pip: Pip, wheels: Path, versions: list[tuple[str, str]]) -> None:
+    """The wheels of ``versions`` in ``wheels`` (downloaded where missing); nothing is
+    installed before they are all there."""
+    missing = [f"{n}=={v}" for n, v in versions if not _wheel(wheels, n, v)]
     if not missing:
         return
     done = _pip(pip, "download", "--no-deps", "--only-binary", ":all:", "--dest", str(wheels),
                 *pip.index(), *missing)  # fmt: skip
     if done.returncode != 0:
         raise FerrymanError(
-            code,
+            "update.keep_failed",
             f"{', '.join(missing)} could not be downloaded: {_tail(done.stderr)}. Nothing was"
             " changed (the version in place stays); check the network and the index"
             " (--index-url, --find-links, pip.conf), then run `ferryman update` again.",
