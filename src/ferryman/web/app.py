@@ -38,6 +38,7 @@ from ferryman.web.api import (
 from ferryman.web.api.sites import sites_view
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page, sites_panel
+from ferryman.web.preset_choice import offered, preset_field
 
 __all__ = ["Web", "create_app"]
 
@@ -100,6 +101,7 @@ def _pages(app: FastAPI, web: Web) -> None:
         figures = web.settings.telegram_dir / FIGURES  # the engine's Telegram accounts
         now = web.clock.now()
         found = await asyncio.to_thread(sites_view, web.settings, now)
+        offers = await asyncio.to_thread(offered, web.settings.data_dir, who)
         return HTMLResponse(
             main_page(
                 views,
@@ -107,6 +109,7 @@ def _pages(app: FastAPI, web: Web) -> None:
                 playlist_max=web.settings.links.playlist_max,
                 pool=who.admin and await asyncio.to_thread(figures.exists),
                 sites=sites_panel(found, now),
+                presets=preset_field(offers),
             )
         )
 

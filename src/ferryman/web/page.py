@@ -153,10 +153,12 @@ def main_page(
     playlist_max: int = 50,
     pool: bool = False,
     sites: str = "",
+    presets: str = "",
 ) -> str:
     """The page; ``pool``: with the Telegram accounts panel (an administrator's, once the
     engine wrote figures: no request of its own otherwise, within the rate limit);
-    ``sites``: the sites panel as ``sites_panel`` made it."""
+    ``sites``: the sites panel as ``sites_panel`` made it; ``presets``: the form's Preset
+    field (``web/preset_choice``)."""
     jobs = "".join(job_item(v) for v in views)
     ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
@@ -194,6 +196,7 @@ download the MP3.</p>
     <p class="drop-hint">Drop files here (anywhere on the page), or choose them:</p>
     <input id="files" name="files" type="file" multiple>
   </div>
+  {presets}
   <fieldset>
     <legend>Output</legend>
     <label for="output">Make</label>
