@@ -311,8 +311,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "source.changed",
         False,
         "The site answered in a way its extractor does not expect, usually because the"
-        " site changed: update yt-dlp (`pip install -U yt-dlp` in ferryman's environment;"
-        " `ferryman doctor` shows its version), then retry the job.",
+        " site changed: update yt-dlp (`ferryman update`; `ferryman doctor` shows its"
+        " version and how each site fared lately), then retry the job.",
     ),
     ErrorSpec(
         "source.unsupported",

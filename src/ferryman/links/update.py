@@ -14,8 +14,9 @@ and of the one before stay; older ones go.
 
 The index is pip's own: its configuration and environment (``PIP_INDEX_URL``,
 ``PIP_FIND_LINKS``, ``PIP_NO_INDEX``) apply, as do ``index_url`` / ``find_links``.
-Blocking (pip, a child interpreter): call from a thread. A ferryman process already
-running keeps the yt-dlp it loaded until it restarts.
+Blocking (pip, a child interpreter): call from a thread. A ferryman already running
+takes the kept version at its next link (``links.grab.installed_yt_dlp``: a link's child
+loads yt-dlp afresh when the version on disk is not the one its template loaded).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -125,7 +126,6 @@ class Outcome:
     before: Versions
     after: Versions
     trial: str = ""
-    steps: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {"outcome": self.outcome, "before": self.before, "after": self.after,

@@ -62,10 +62,7 @@ def update(
     elif done.outcome == "available":
         text = f"yt-dlp {new} is there (this is {old}): `ferryman update` installs it"
     elif done.outcome == "updated":
-        text = (
-            f"yt-dlp {old} -> {new}, tried and kept; restart running ferryman processes"
-            " (run, web, telegram serve) to use it"
-        )
+        text = f"yt-dlp {old} -> {new}, tried and kept (the next link uses it)"
     else:
         text = f"the new yt-dlp failed its trial; {new} is back in place"
     said(ctx, text, **done.as_json())
