@@ -136,7 +136,7 @@ def test_a_good_version_is_kept_and_a_broken_one_rolled_back_offline(
     assert installed(pip.python) == {"yt-dlp": "2025.2.1", "yt-dlp-ejs": "0.2"}
 
 
-def test_nothing_changes_when_the_current_wheel_cannot_be_kept(
+def test_nothing_changes_when_the_current_wheel_cannot_be_kept_or_there_is_no_pip(
     env: tuple[Path, Path, Pip],
 ) -> None:
     index, data, pip = env
@@ -146,6 +146,11 @@ def test_nothing_changes_when_the_current_wheel_cannot_be_kept(
         update(data, pip, said=lambda _: None)
     assert caught.value.code == "update.keep_failed"
     assert installed(pip.python)["yt-dlp"] == "2025.1.1"
+    # Updated by its own pip, which it lacks (a `uv tool` install): told how instead.
+    own = Pip(python=pip.python, runner=pip.python, find_links=pip.find_links, no_index=True)
+    with pytest.raises(updating.FerrymanError) as caught:
+        update(data, own, said=lambda _: None)
+    assert caught.value.code == "update.no_pip" and "uv tool upgrade" in caught.value.message
 
 
 def test_the_smoke_set_passes_with_the_real_yt_dlp() -> None:
