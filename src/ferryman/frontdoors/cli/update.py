@@ -56,13 +56,19 @@ def update(
     except FerrymanError as exc:
         fail(err, exc)
         raise typer.Exit(for_error(exc.code)) from exc
-    old, new = done.before.get("yt-dlp"), done.after.get("yt-dlp")
+    old = done.before.get("yt-dlp") or "(none)"
+    new = done.after.get("yt-dlp") or "(none)"
     if done.outcome == "current":
         text = f"yt-dlp {old} is the newest the index has"
     elif done.outcome == "available":
         text = f"yt-dlp {new} is there (this is {old}): `ferryman update` installs it"
     elif done.outcome == "updated":
-        text = f"yt-dlp {old} -> {new}, tried and kept (the next link uses it)"
+        moved = ", ".join(
+            f"{name} {done.before.get(name) or '(none)'} -> {version}"
+            for name, version in done.after.items()
+            if version != done.before.get(name)
+        )
+        text = f"{moved}: tried and kept (the next link uses it)"
     else:
         text = f"the new yt-dlp failed its trial; {new} is back in place"
     said(ctx, text, **done.as_json())
