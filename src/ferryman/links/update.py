@@ -165,7 +165,7 @@ def update(
         raise FerrymanError(
             "update.rollback_failed",
             f"{_named(plan)} failed its trial ({failure}) and {_named(old)} could not be put"
-            f" back (now: {_named(after)}). Put it back by hand: {sys.executable} -m pip"
+            f" back (now: {_named(after)}). Put it back by hand: {pip.python} -m pip"
             f" install --no-index --find-links {wheels} {_pins(old)}",
         )
     return Outcome("rolled_back", before, after, failure)
