@@ -206,6 +206,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " `ferryman update` again.",
     ),
     ErrorSpec(
+        "update.busy",
+        True,
+        "Another `ferryman update` runs on this data dir; let it end, then run `ferryman"
+        " update` again if it is still needed.",
+    ),
+    ErrorSpec(
         "update.rolled_back",
         False,
         "The version before is back in place and works. The new yt-dlp is likely broken:"

@@ -6,6 +6,7 @@ passes with the real yt-dlp ferryman runs."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -136,12 +137,18 @@ def test_a_good_version_is_kept_and_a_broken_one_rolled_back_offline(
     assert installed(pip.python) == {"yt-dlp": "2025.2.1", "yt-dlp-ejs": "0.2"}
 
 
-def test_nothing_changes_when_the_current_wheel_cannot_be_kept_or_there_is_no_pip(
+def test_nothing_changes_while_another_update_runs_without_a_kept_wheel_or_pip(
     env: tuple[Path, Path, Pip],
 ) -> None:
     index, data, pip = env
     (index / "yt_dlp-2025.1.1-py3-none-any.whl").unlink()  # not offered any more
     _yt_dlp(index, "2025.2.1", GOOD)
+    (data / "updates").mkdir(parents=True)
+    with open(data / "updates" / "update.lock", "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another update runs
+        with pytest.raises(updating.FerrymanError) as caught:
+            update(data, pip, said=lambda _: None)
+        assert caught.value.code == "update.busy"
     with pytest.raises(updating.FerrymanError) as caught:
         update(data, pip, said=lambda _: None)
     assert caught.value.code == "update.keep_failed"

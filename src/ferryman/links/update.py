@@ -21,7 +21,9 @@ loads yt-dlp afresh when the version on disk is not the one its template loaded)
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -144,6 +146,13 @@ def update(
         return Outcome("available", before, {**before, **plan})
     wheels = data_dir / WHEELS
     wheels.mkdir(parents=True, exist_ok=True)
+    with _alone(wheels.parent / "update.lock"):
+        return _update(pip, wheels, before, plan, said)
+
+
+def _update(
+    pip: Pip, wheels: Path, before: Versions, plan: dict[str, str], said: Callable[[str], None]
+) -> Outcome:
     old = {name: before.get(name) for name in plan}
     said(f"keeping the wheels of {_named(old)} and {_named(plan)} in {wheels}")
     _keep(pip, wheels, [(n, v) for n, v in old.items() if v is not None])  # pip: one set
@@ -279,6 +288,24 @@ def _prune(wheels: Path, keep: dict[str, set[str]]) -> None:
 
 def _wheel(wheels: Path, name: str, version: str) -> bool:
     return any(wheels.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
+
+
+@contextmanager
+def _alone(path: Path) -> Iterator[None]:
+    """One update of a data dir at a time (an advisory ``flock``, dropped with the process)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FerrymanError(
+                "update.busy",
+                f"another `ferryman update` runs on this data dir ({path}); let it end, then"
+                " run `ferryman update` again if it is still needed.",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextmanager
