@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ferryman.frontdoors.cli.root import app
 from ferryman.links import update as updating
 from ferryman.links.update import WHEELS, Pip, installed, smoke, update
 
@@ -167,3 +170,34 @@ def test_the_smoke_set_passes_with_the_real_yt_dlp() -> None:
     assert smoke(sys.executable, {"yt-dlp": "1999.1.1"}) == (
         f"yt-dlp {__import__('yt_dlp').version.__version__} was imported, not 1999.1.1"
     )
+
+
+@pytest.mark.slow  # two updates through the command: ~20 runs of pip and of Python
+def test_the_command_says_what_it_kept_and_what_it_rolled_back(
+    env: tuple[Path, Path, Pip], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ferryman update --json` on the throwaway environment (its Pip made for it, run by
+    this one's pip): an update kept (exit 0), then a broken one rolled back (exit 1, the
+    outcome on stdout and update.rolled_back on stderr, each as JSON)."""
+    index, data, pip = env
+    monkeypatch.setattr(
+        updating, "Pip", lambda _python, _runner, *rest: Pip(pip.python, pip.runner, *rest)
+    )
+    _yt_dlp(index, "2025.2.1", GOOD)
+    words = ["--data-dir", str(data), "update", "--no-index", "--find-links", str(index)]
+    kept = CliRunner().invoke(app, [*words, "--json"])
+    assert kept.exit_code == 0, kept.output
+    said = json.loads(kept.stdout)
+    assert said["outcome"] == "updated" and said["after"]["yt-dlp"] == "2025.2.1"
+    plain = CliRunner().invoke(app, [*words, "--check"])
+    assert plain.stdout.strip() == "yt-dlp 2025.2.1 is the newest the index has"
+
+    _yt_dlp(index, "2025.3.1", IMPORT_FAILS)
+    back = CliRunner().invoke(app, [*words, "--json"])
+    assert back.exit_code == 1, back.output
+    said = json.loads(back.stdout)
+    assert said["outcome"] == "rolled_back" and said["after"]["yt-dlp"] == "2025.2.1"
+    (error,) = [json.loads(line) for line in back.stderr.splitlines() if line.startswith("{")]
+    assert error["error"]["code"] == "update.rolled_back"
+    assert "this yt-dlp is broken" in error["error"]["message"]
+    assert "ferryman update" in error["error"]["next"]
