@@ -33,6 +33,23 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         yield server
 
 
+def test_the_api_lists_the_presets_there_are(web: WebServer) -> None:
+    with web.client() as api:
+        answer = api.get("/api/v1/presets")
+    assert answer.status_code == 200, answer.text
+    rows = {p["name"]: p for p in answer.json()}
+    assert [p["name"] for p in answer.json()][:2] == ["far", "pod"]  # yours first
+    assert rows["pod"] == {
+        "name": "pod",
+        "profile": "mp3-128+subs-en.de",
+        "dest": "library:",
+        "builtin": False,
+        "says": rows["pod"]["says"],
+    }
+    assert rows["pod"]["says"].startswith("MP3 128 kbps")
+    assert rows["mp3"]["builtin"] and rows["mp3"]["profile"] == "mp3-192"
+
+
 def test_a_preset_fills_the_form_and_goes_with_the_request(web: WebServer, page: Any) -> None:
     page.goto(web.base)
     choice = page.locator("#preset")

@@ -3,7 +3,7 @@ errors as bodies with a code and a next step) and its parts, one module each: ``
 (tokens, sessions, rate limits, security headers) and the API's, in ``web/api/``: ``jobs``,
 ``uploads``, ``events`` (WebSocket, Server-Sent Events, polling), ``downloads`` (signed links),
 ``health`` (``/healthz``, ``/readyz``, ``/metrics``), ``watches``, ``cookies``, ``library``,
-``sites`` (which sites work now).
+``sites`` (which sites work now), ``presets``.
 What they share (``Web``, the API prefix, error bodies) is in ``core``.
 """
 
@@ -31,6 +31,7 @@ from ferryman.web.api import (
     health,
     jobs,
     library,
+    presets,
     sites,
     uploads,
     watches,
@@ -65,6 +66,7 @@ def create_app(web: Web) -> FastAPI:
     cookies.routes(app, web)
     library.routes(app, web)
     sites.routes(app, web)
+    presets.routes(app, web)
     account_routes.routes(app, web)
     passkeys.routes(app, web)
     pwa.routes(app)

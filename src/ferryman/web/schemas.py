@@ -213,3 +213,13 @@ class Sites(BaseModel):
     yt_dlp: YtDlp
     since: float = Field(description="The record's start (Unix time): a day ago.")
     sites: list[SiteRecord]
+
+
+class PresetView(BaseModel):
+    """A preset: a named bundle of a link's choices (``ferryman preset add``)."""
+
+    name: str
+    profile: str | None = Field(description="Its output profile's token (mp3-192, video-720).")
+    dest: str | None = Field(description="Its destination (library:, telegram:me); None: any.")
+    builtin: bool = Field(description="Built in (else the person's own).")
+    says: str = Field(description="What it makes, in words: MP3 192 kbps, to library:.")
