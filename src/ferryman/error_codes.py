@@ -181,6 +181,51 @@ SPECS: tuple[ErrorSpec, ...] = (
         " a quality, an audio format, subtitles or a destination (--to).",
     ),
     ErrorSpec(
+        "update.no_pip",
+        False,
+        "ferryman's environment has no pip: update it the way it was installed (`uv tool"
+        " upgrade ferryman --upgrade-package yt-dlp`, `pipx upgrade ferryman`), or add pip"
+        " (`python -m ensurepip`) and run `ferryman update` again.",
+    ),
+    ErrorSpec(
+        "update.environment",
+        False,
+        "ferryman's own Python did not answer; check it runs (`ferryman doctor`).",
+    ),
+    ErrorSpec(
+        "update.index",
+        True,
+        "Nothing was changed; check the network and the index (--index-url, --find-links, or"
+        " pip's own PIP_INDEX_URL and pip.conf), then run `ferryman update` again.",
+    ),
+    ErrorSpec(
+        "update.keep_failed",
+        True,
+        "Nothing was changed: the wheels of the version in place (for a rollback) and of the"
+        " new one could not both be downloaded. Check the network and the index, then run"
+        " `ferryman update` again.",
+    ),
+    ErrorSpec(
+        "update.busy",
+        True,
+        "Another `ferryman update` runs on this data dir; let it end, then run `ferryman"
+        " update` again if it is still needed.",
+    ),
+    ErrorSpec(
+        "update.rolled_back",
+        False,
+        "The version before is back in place and works. The new yt-dlp is likely broken:"
+        " run `ferryman update` again in a day or two (its next release), or report what"
+        " failed at https://github.com/yt-dlp/yt-dlp/issues.",
+    ),
+    ErrorSpec(
+        "update.rollback_failed",
+        False,
+        "The new yt-dlp failed its trial and the one before could not be put back: install"
+        " it by hand from the kept wheels, as the message says (`ferryman doctor` then shows"
+        " the version in place).",
+    ),
+    ErrorSpec(
         "link.output_for_file",
         False,
         "A file or upload is delivered as it is (converted only where it would not play):"
@@ -272,8 +317,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "source.changed",
         False,
         "The site answered in a way its extractor does not expect, usually because the"
-        " site changed: update yt-dlp (`pip install -U yt-dlp` in ferryman's environment;"
-        " `ferryman doctor` shows its version), then retry the job.",
+        " site changed: update yt-dlp (`ferryman update`; `ferryman doctor` shows its"
+        " version and how each site fared lately), then retry the job.",
     ),
     ErrorSpec(
         "source.unsupported",

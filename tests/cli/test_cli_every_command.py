@@ -49,6 +49,8 @@ CASES: dict[tuple[str, ...], list[str]] = {
     ("remove",): ["1"],
     ("password",): ["1", "secret"],
     ("doctor",): [],
+    # An empty folder for its only index: nothing newer, nothing installed here.
+    ("update",): ["--check", "--no-index", "--find-links", "FOLDER"],
     ("demo",): ["--data-dir", "PHOTO"],  # a file for a data dir: its coded refusal
     ("completion",): ["bash"],
     ("config", "path"): [],

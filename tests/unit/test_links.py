@@ -318,7 +318,7 @@ def test_health_says_how_each_extractor_fared(tmp_path: Path) -> None:
     assert lines == ["youtube: 3 of 10 failed (3 with source.bot_check) in the last hour"]
     found = extractors()
     assert found.version is not None and found.age_days is not None and found.age_days >= 0
-    assert "pip install -U yt-dlp" in found.update
+    assert found.update == "ferryman update"
 
 
 def test_staging_a_file_the_job_owns_links_it_instead_of_copying(tmp_path: Path) -> None:

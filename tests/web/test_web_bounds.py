@@ -140,7 +140,7 @@ def test_with_tokens_health_details_metrics_and_the_api_description_need_one(
 ) -> None:
     web, token = token_web
     with web.client() as anonymous:
-        assert anonymous.get("/healthz").json() == {"status": "ok"}
+        assert anonymous.get("/healthz").json() == {"status": "ok"}  # no yt-dlp version
         ready = anonymous.get("/readyz")
         assert ready.status_code in (200, 503) and set(ready.json()) == {"ready"}
         for path in ("/metrics", "/api/openapi.json", "/api/docs"):
@@ -149,6 +149,7 @@ def test_with_tokens_health_details_metrics_and_the_api_description_need_one(
             assert refused.json()["error"]["code"] == "auth.required"
             assert "PyAV" not in refused.text and "ferryman_" not in refused.text
     with web.client(headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.get("/healthz").json()["yt_dlp"]["update"] == "ferryman update"
         assert "PyAV" in client.get("/readyz").json()["checks"]["media"]["detail"]
         assert "ferryman_queue_depth" in client.get("/metrics").text
         assert "/api/v1/jobs" in client.get("/api/openapi.json").json()["paths"]

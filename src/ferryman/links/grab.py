@@ -114,7 +114,7 @@ def grab(
 def installed_yt_dlp() -> Any:  # yt-dlp has no types
     """yt-dlp as installed now. This child forked from a template that loaded yt-dlp
     when the engine started (``media.child``); after an update while ferryman runs
-    (``pip install -U yt-dlp``, the next step ``source.changed`` gives), that old core
+    (``ferryman update``, the next step ``source.changed`` gives), that old core
     would meet the new extractor files it loads from disk. So when the version on disk
     is not the one loaded, yt-dlp is loaded afresh."""
     import yt_dlp  # lazy: the one in sys.modules now, maybe loaded afresh since

@@ -9,11 +9,11 @@ dropped when the file grows past ``MAX_BYTES``. Blocking: call from a thread.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from importlib import metadata
 from pathlib import Path
 
 FILE = "links-health.jsonl"
@@ -26,6 +26,8 @@ class Tally:
     extractor: str
     total: int = 0
     failed: Counter[str] = field(default_factory=Counter)
+    last_at: float = 0.0  # the latest link's end, and its code (None: it came)
+    last_code: str | None = None
 
     def line(self, window: str) -> str:
         if not self.failed:
@@ -54,8 +56,12 @@ def summary(data_dir: Path, since: float) -> list[Tally]:
         name = str(entry.get("x") or "generic")
         tally = tallies.setdefault(name, Tally(name))
         tally.total += 1
-        if entry.get("code"):
-            tally.failed[str(entry["code"])] += 1
+        code = str(entry["code"]) if entry.get("code") else None
+        if code:
+            tally.failed[code] += 1
+        at = float(entry.get("at", 0) or 0)  # type: ignore[arg-type]
+        if at >= tally.last_at:
+            tally.last_at, tally.last_code = at, code
     return sorted(tallies.values(), key=lambda t: -t.total)
 
 
@@ -97,10 +103,10 @@ class Extractors:
 
 
 def extractors(now: float | None = None) -> Extractors:
-    update = f"{sys.executable} -m pip install -U yt-dlp"
-    try:
-        from yt_dlp.version import __version__ as version  # lazy: optional
-    except ImportError:
+    update = "ferryman update"
+    try:  # as installed (what a process started now runs), without importing yt-dlp
+        version = metadata.version("yt-dlp")
+    except metadata.PackageNotFoundError:
         return Extractors(None, None, update)
     try:
         released = date(*(int(part) for part in version.split(".")[:3]))

@@ -2,7 +2,8 @@
 errors as bodies with a code and a next step) and its parts, one module each: ``auth``
 (tokens, sessions, rate limits, security headers) and the API's, in ``web/api/``: ``jobs``,
 ``uploads``, ``events`` (WebSocket, Server-Sent Events, polling), ``downloads`` (signed links),
-``health`` (``/healthz``, ``/readyz``, ``/metrics``), ``watches``, ``cookies``, ``library``.
+``health`` (``/healthz``, ``/readyz``, ``/metrics``), ``watches``, ``cookies``, ``library``,
+``sites`` (which sites work now), ``presets``.
 What they share (``Web``, the API prefix, error bodies) is in ``core``.
 """
 
@@ -23,9 +24,22 @@ from ferryman.web import auth, pwa
 from ferryman.web.accounts import passkeys
 from ferryman.web.accounts import routes as account_routes
 from ferryman.web.accounts.identify import identify
-from ferryman.web.api import cookies, downloads, events, health, jobs, library, uploads, watches
+from ferryman.web.api import (
+    cookies,
+    downloads,
+    events,
+    health,
+    jobs,
+    library,
+    presets,
+    sites,
+    uploads,
+    watches,
+)
+from ferryman.web.api.sites import sites_view
 from ferryman.web.core import Web, error_body, error_response
-from ferryman.web.page import api_page, login_page, main_page
+from ferryman.web.page import api_page, login_page, main_page, sites_panel
+from ferryman.web.preset_choice import offered, preset_field
 
 __all__ = ["Web", "create_app"]
 
@@ -51,6 +65,8 @@ def create_app(web: Web) -> FastAPI:
     watches.routes(app, web)
     cookies.routes(app, web)
     library.routes(app, web)
+    sites.routes(app, web)
+    presets.routes(app, web)
     account_routes.routes(app, web)
     passkeys.routes(app, web)
     pwa.routes(app)
@@ -85,12 +101,17 @@ def _pages(app: FastAPI, web: Web) -> None:
             return HTMLResponse(login_page(accounts=await web.book.active(web.store)))
         views = await web.tracker.views(limit=50, sees=who.sees)  # a person's own only
         figures = web.settings.telegram_dir / FIGURES  # the engine's Telegram accounts
+        now = web.clock.now()
+        found = await asyncio.to_thread(sites_view, web.settings, now)
+        offers = await asyncio.to_thread(offered, web.settings.data_dir, who)
         return HTMLResponse(
             main_page(
                 views,
                 telegram=bool(web.settings.telegram.api_id),
                 playlist_max=web.settings.links.playlist_max,
                 pool=who.admin and await asyncio.to_thread(figures.exists),
+                sites=sites_panel(found, now),
+                presets=preset_field(offers),
             )
         )
 

@@ -17,6 +17,7 @@ from ferryman.engine.ops.phases import (
     eta_text,
     speed_text,
 )
+from ferryman.web.schemas import SiteRecord, Sites
 
 _HEAD = """<!doctype html>
 <html lang="en">
@@ -91,6 +92,53 @@ _POOL = """<details id="pool-panel" class="cookies pool" hidden>
 </details>"""
 
 
+def sites_panel(view: Sites, now: float) -> str:
+    """Which sites work now (``/api/v1/sites``'s view): yt-dlp's version and age in the
+    summary, a row per site of the last day, latest first; rendered here, no request."""
+    yt = view.yt_dlp
+    if yt.version is None:
+        version = "yt-dlp is not installed: links to media cannot be read"
+    else:
+        age = f", {yt.age_days} days old" if yt.age_days is not None else ""
+        version = f"yt-dlp {yt.version}{age}"
+    stale = (
+        '<p class="stale">An older yt-dlp stops reading sites as they change: an administrator'
+        f" updates it on the server ({escape(yt.update)}).</p>"
+        if yt.stale
+        else ""
+    )
+    rows = "".join(_site_row(site, now) for site in view.sites)
+    return f"""<details id="sites-panel" class="cookies sites">
+  <summary>Which sites work now<span class="kept"> · {escape(version)}</span></summary>
+  <link rel="stylesheet" href="/static/sites.css">
+  <p class="hint">Links of the last day by site, as their downloads ended.</p>{stale}
+  <ul id="sites">{rows}</ul>
+  {"" if rows else '<p id="sites-empty" class="hint">No links in the last day.</p>'}
+</details>"""
+
+
+def _site_row(site: SiteRecord, now: float) -> str:
+    works = site.last_code is None
+    latest = f"latest {_ago(now - site.last_at)}: " + (
+        "came" if works else f"failed ({escape(site.last_code or '')})"
+    )
+    failed = ", ".join(f"{n}× {escape(code)}" for code, n in site.failed.items())
+    return (
+        f'<li data-site="{escape(site.site)}" data-works="{"yes" if works else "no"}">'
+        f'<span class="who">{escape(site.site)}</span>'
+        f'<span class="fig">{site.fetched} of {site.total} came</span>'
+        f'<span class="fig{" bad" if failed else " none"}">{failed or "none failed"}</span>'
+        f'<span class="fig last">{latest}</span></li>'
+    )
+
+
+def _ago(seconds: float) -> str:
+    minutes = round(max(0.0, seconds) / 60)
+    if minutes < 1:
+        return "just now"
+    return f"{minutes} min ago" if minutes < 90 else f"{round(minutes / 60)} h ago"
+
+
 def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
     return "".join(
         f'<option value="{v}"{" selected" if v == chosen else ""}>{label.format(v)}</option>'
@@ -99,10 +147,18 @@ def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> s
 
 
 def main_page(
-    views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50, pool: bool = False
+    views: list[dict[str, Any]],
+    *,
+    telegram: bool,
+    playlist_max: int = 50,
+    pool: bool = False,
+    sites: str = "",
+    presets: str = "",
 ) -> str:
     """The page; ``pool``: with the Telegram accounts panel (an administrator's, once the
-    engine wrote figures: no request of its own otherwise, within the rate limit)."""
+    engine wrote figures: no request of its own otherwise, within the rate limit);
+    ``sites``: the sites panel as ``sites_panel`` made it; ``presets``: the form's Preset
+    field (``web/preset_choice``)."""
     jobs = "".join(job_item(v) for v in views)
     ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
@@ -140,6 +196,7 @@ download the MP3.</p>
     <p class="drop-hint">Drop files here (anywhere on the page), or choose them:</p>
     <input id="files" name="files" type="file" multiple>
   </div>
+  {presets}
   <fieldset>
     <legend>Output</legend>
     <label for="output">Make</label>
@@ -189,6 +246,7 @@ download the MP3.</p>
 </section>
 {_WATCHES}
 {_POOL if pool else ""}
+{sites}
 </main>
 </body>
 </html>

@@ -185,3 +185,41 @@ class TelegramAccounts(BaseModel):
 
     accounts: list[TelegramAccount] = Field(description="The own account first; empty: none.")
     note: str | None = Field(None, description="What the pool does not share (several).")
+
+
+class YtDlp(BaseModel):
+    """yt-dlp as installed (what a ferryman started now runs)."""
+
+    version: str | None = Field(description="Its version, a release date; None: not installed.")
+    age_days: int | None = Field(description="Days since that release (None: not known).")
+    stale: bool = Field(description="Over 60 days old (or not known): sites may have changed.")
+    update: str = Field(description="How an administrator updates it on the server.")
+
+
+class SiteRecord(BaseModel):
+    """How one site's links fared in the last day (``links/health``)."""
+
+    site: str = Field(description="yt-dlp's extractor: youtube, vimeo, generic…")
+    total: int = Field(description="Links that ended.")
+    fetched: int = Field(description="Of them, downloaded whole.")
+    failed: dict[str, int] = Field(description="The others, by error code.")
+    last_at: float = Field(description="When the latest ended (Unix time).")
+    last_code: str | None = Field(description="The latest one's code (None: it came).")
+
+
+class Sites(BaseModel):
+    """Which sites work now: the last day's links by site, most used first."""
+
+    yt_dlp: YtDlp
+    since: float = Field(description="The record's start (Unix time): a day ago.")
+    sites: list[SiteRecord]
+
+
+class PresetView(BaseModel):
+    """A preset: a named bundle of a link's choices (``ferryman preset add``)."""
+
+    name: str
+    profile: str | None = Field(description="Its output profile's token (mp3-192, video-720).")
+    dest: str | None = Field(description="Its destination (library:, telegram:me); None: any.")
+    builtin: bool = Field(description="Built in (else the person's own).")
+    says: str = Field(description="What it makes, in words: MP3 192 kbps, to library:.")

@@ -41,6 +41,7 @@ from ferryman.frontdoors.cli.service import service_app
 from ferryman.frontdoors.cli.status import status_app
 from ferryman.frontdoors.cli.store import run_light
 from ferryman.frontdoors.cli.telegram import telegram_app
+from ferryman.frontdoors.cli.update import update_app
 from ferryman.frontdoors.cli.user import user_app
 from ferryman.frontdoors.cli.watch import watch_app
 from ferryman.frontdoors.cli.web import web_app
@@ -380,11 +381,11 @@ def demo(ctx: typer.Context) -> None:
 
 
 # The commands of the modules by concern join the root's, in the order --help lists them.
-for joined in (status_app, job_app, nodes_app, doctor_app, completion_app):
+for joined in (status_app, job_app, nodes_app, doctor_app, update_app, completion_app):
     app.registered_commands.extend(joined.registered_commands)
 ORDER = (
     "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",
-    "cancel", "retry", "remove", "password", "doctor", "demo", "completion",
+    "cancel", "retry", "remove", "password", "doctor", "update", "demo", "completion",
 )  # fmt: skip
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or getattr(c.callback, "__name__", ""))

@@ -7,7 +7,8 @@ the destination (any scheme the registry knows, and each kind's shorthands); the
 a file that was received before once more (and skips the result cache
 of a link to media); ``mp3 192``, ``m4a``, ``opus``, ``720p``, ``best``, ``mute`` and
 ``playlist`` choose a link's output (``links.profile.from_caption``), read outside the
-links themselves.
+links themselves; ``preset:NAME`` names a preset (``links/presets``) whose choices hold
+where the caption makes none (``inbox``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 
 _TO = re.compile(r"(?:^|\s)to:\s*(\S+)", re.IGNORECASE)
+_PRESET = re.compile(r"(?:^|\s)preset:\s*(\S+)", re.IGNORECASE)
 _FORCE = re.compile(r"(?:^|\s)force(?:\s|$)", re.IGNORECASE)
 _CHOOSE = re.compile(r"(?:^|\s)choose(?:\s|$)", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?|ftp|magnet):\S+", re.IGNORECASE)
@@ -44,7 +46,7 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
     found = _TO.search(text or "")
     dest = sinks.expand(found.group(1)) if found else default_dest
     sinks.parse(dest)
-    words = _URL.sub(" ", _TO.sub(" ", text or ""))
+    words = _URL.sub(" ", _PRESET.sub(" ", _TO.sub(" ", text or "")))
     chosen = bool(_CHOOSE.search(text or ""))
     return Wishes(dest, bool(_FORCE.search(text or "")), from_caption(words), chosen)
 
@@ -54,6 +56,12 @@ def wished_dest(text: str, sinks: SinkRegistry | None = None) -> str | None:
     what the person typed, checked as theirs (``ops/who.own_dest``) before it is used."""
     found = _TO.search(text or "")
     return (sinks or default_sinks()).expand(found.group(1)) if found else None
+
+
+def wished_preset(text: str) -> str | None:
+    """The caption's ``preset:NAME``, or None."""
+    found = _PRESET.search(text or "")
+    return found.group(1) if found else None
 
 
 # What a sentence puts after a link without meaning it: "see https://x.zip." or "(https://…)".

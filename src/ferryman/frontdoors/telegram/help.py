@@ -47,7 +47,7 @@ Caption: to: @channel, to: telegram:-100… or to: library: (where it goes);
 force (take a file that came before once more); choose (pick an archive's files).
 A link to a video (YouTube, X, TikTok… or any page with one) becomes an MP4 up to
 1080p; beside it: 720p, 480p, best, mute, mp3 192 (or 320, 256, 128, 96), m4a, opus,
-playlist."""
+playlist, or preset:NAME (a preset's choices: built in mp3, 720p, best…, or yours)."""
 
 
 def help_text(bot: bool) -> str:

@@ -27,9 +27,11 @@ from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.events import Event, JobFetched
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choose, render
-from ferryman.frontdoors.telegram.caption import read_caption, wished_dest
+from ferryman.frontdoors.telegram.caption import read_caption, wished_dest, wished_preset
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
 from ferryman.frontdoors.telegram.user_settings import UserSettings, Who
+from ferryman.links import presets
+from ferryman.links.profile import parse_token
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
@@ -85,6 +87,18 @@ class Inbox:
         dest = self.mine.with_options(typed or self.default_dest, mine.options)
         return asking.own_library(dest, who.person)
 
+    async def preset_of(self, text: str, who: Who) -> presets.Preset:
+        """The caption's ``preset:NAME`` among ``who``'s presets (their own, the built-in
+        ones; the machine's own user's are the CLI's), ``preset.unknown`` naming those
+        there are; none named: a preset that chooses nothing."""
+        named = wished_preset(text)
+        if named is None:
+            return presets.Preset("", None)
+        found = await asyncio.to_thread(
+            presets.find, self.settings.data_dir, who.person.account, named
+        )
+        return found
+
     async def account_of(self, sender_id: int | None) -> int | None:
         """The page's account a chat user linked (``/link CODE``): their jobs are its."""
         user = await self.store.user_of_telegram(sender_id) if sender_id is not None else None
@@ -100,7 +114,8 @@ class Inbox:
         chat_id, sender_id = message.chat_id, message.sender_id
         try:
             text = message.message or ""
-            dest = await self.dest_for(who, wished_dest(text, self.sinks))
+            preset = await self.preset_of(text, who)
+            dest = await self.dest_for(who, wished_dest(text, self.sinks) or preset.dest)
             wishes = read_caption(text, dest, self.sinks)
             await limits.check(self.store, who.person)
             new = intake.message_input(
@@ -154,8 +169,10 @@ class Inbox:
         try:
             text = message.message or ""
             mine = await self.mine.of(who.user_id, who.chat_id)
-            dest = await self.dest_for(who, wished_dest(text, self.sinks))
+            preset = await self.preset_of(text, who)
+            dest = await self.dest_for(who, wished_dest(text, self.sinks) or preset.dest)
             wishes = read_caption(text, dest, self.sinks)
+            picked = parse_token(preset.token) if preset.token else None
         except FerrymanError as exc:
             return f"not taken: {exc.message}"
         problems: list[str] = []
@@ -169,7 +186,7 @@ class Inbox:
                     sources=self.sources,
                     sinks=self.sinks,
                     settings=self.settings,
-                    profile=wishes.profile or mine.profile,
+                    profile=wishes.profile or picked or mine.profile,
                     who=who.person,
                 )
             except FerrymanError as exc:

@@ -1,6 +1,7 @@
-"""``/healthz`` (the process answers), ``/readyz`` (each thing a job needs, and which one
-fails), ``/metrics`` (Prometheus' text, ``web.metrics``) and the Telegram pool's figures
-per account for an administrator (the page's "Telegram accounts", ``static/pool.js``)."""
+"""``/healthz`` (the process answers; yt-dlp's version and age), ``/readyz`` (each thing a
+job needs, and which one fails), ``/metrics`` (Prometheus' text, ``web.metrics``) and the
+Telegram pool's figures per account for an administrator (the page's "Telegram accounts",
+``static/pool.js``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ferryman.timeouts import within
 from ferryman.web.accounts.figures import account_lines as person_lines
 from ferryman.web.accounts.identify import identify, required
 from ferryman.web.accounts.who import Me, require_admin
+from ferryman.web.api.sites import yt_dlp_view
 from ferryman.web.core import API, Web
 from ferryman.web.metrics import account_lines, render
 from ferryman.web.results import writable_with_space
@@ -25,9 +27,15 @@ from ferryman.web.schemas import TelegramAccount, TelegramAccounts
 
 def routes(app: FastAPI, web: Web) -> None:
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """The process answers."""
-        return {"status": "ok"}
+    async def healthz(request: Request) -> dict[str, object]:
+        """The process answers; with yt-dlp's version and age (``yt_dlp``: where tokens
+        are required, to an administrator only, as ``/readyz``'s details)."""
+        body: dict[str, object] = {"status": "ok"}
+        _, who, problem = await identify(web, request)
+        if await required(web) and (problem is not None or not who.admin):
+            return body
+        found = await asyncio.to_thread(yt_dlp_view, web.clock.now())
+        return {**body, "yt_dlp": found.model_dump()}
 
     @app.get("/readyz", tags=["health"])
     async def readyz(request: Request) -> JSONResponse:

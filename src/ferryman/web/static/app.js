@@ -658,7 +658,7 @@ function showPlaylist() {
 }
 
 // The form remembers per browser the output and destination chosen last.
-const REMEMBERED = ["output", "quality", "format", "bitrate", "chat"];
+const REMEMBERED = ["output", "quality", "format", "bitrate", "chat", "preset"];
 
 function remember() {
   const kept = {};
@@ -704,6 +704,10 @@ function output() {
     spec.format = document.getElementById("format").value;
     if (spec.format !== "m4a") spec.bitrate = Number(document.getElementById("bitrate").value);
   }
+  const preset = document.getElementById("preset"); // presets.js: its subtitles and .nfo
+  const picked = preset && preset.value ? preset.selectedOptions[0].dataset : {};
+  if (picked.subs) spec.subs = picked.subs.split(",");
+  if (picked.nfo) spec.nfo = true;
   return spec;
 }
 
