@@ -218,6 +218,8 @@ def test_parse_expand_and_describe(tmp_path: Path) -> None:
     assert "mem" not in default_sinks().schemes  # a fresh registry each time, never shared
     assert sinks.parse("library:").target == ""
     assert sinks.parse("library:rel/x").target == os.path.abspath("rel/x")
+    # the home folder, as a shell reads `~` (a preset saved with --to library:~/Podcasts)
+    assert sinks.parse("library:~/P").target == os.path.join(os.path.expanduser("~"), "P")
     assert sinks.parse("telegram:-1001234/topic/5").target == "-1001234/topic/5"
     assert sinks.parse("mem:box").scheme == "mem"
     assert sinks.parse("link:").scheme == "link" and sinks.parse("link:").target == ""

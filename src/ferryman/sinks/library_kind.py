@@ -40,7 +40,9 @@ class LibraryKind(SinkKind):
     def parse(self, target: str) -> str:
         if "\x00" in target:  # no folder is named so (the probe would raise ValueError)
             raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
-        return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
+        # ``~`` is the person's home, as a shell would read it (a preset saved with
+        # ``--to library:~/Podcasts``); no filesystem access: loop-safe
+        return os.path.abspath(os.path.expanduser(target)) if target else ""
 
     def words(self, target: str) -> str:
         return f"the folder {target}" if target else "the library"
