@@ -14,9 +14,10 @@ and the file takes a free one (``a (1).jpg``). After each copy the object is rea
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+import secrets
+from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,12 +26,13 @@ from ferryman.fsutil import safe_name
 from ferryman.model import Item, SinkRecord
 from ferryman.naming import delivered_name, zip_member
 from ferryman.net.rclone import Rclone, hashes_of, remote_fs, shared_rclone
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkState
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkState, Tally
 
 _KEY = "put:"
 FREE_NAMES = 1000  # "a (1).jpg" … tried at most
 COPIES_AT_ONCE = 4  # an album's files copied at once (rclone's own --transfers)
-WATCHED = 8 << 20  # a file this big is copied as an rc job, its progress polled
+WATCHED = 8 << 20  # a file this big is copied as an rc job (a cancel stops it in rclone)
+STATS_SECONDS = 0.25  # an album's stats asked of rclone this often while its files go
 _HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 
@@ -44,13 +46,32 @@ def _local_hash(path: Path, kind: str) -> str:
 
 
 class RcloneSink(Sink):
+    # The copies are the preparation: the next albums' files go while this one's
+    # record is written (``engine/deliver/lookahead``), so the link never waits on it.
+    prepares = True
+
     def __init__(self, rclone: Rclone, state: SinkState, target: str) -> None:
         self.rclone = rclone
         self.state = state
         self.fs = remote_fs(target)  # the destination folder; files named inside it
         self._kind: tuple[str] | None = None  # the hash both ends make ("": none)
 
+    def warm(self) -> None:
+        self.rclone.warm(self.fs)
+
+    async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
+        """The album's files copied and read back ahead of its turn (safe to repeat:
+        ``deliver`` finds them checked)."""
+        await self._send(delivery)
+        return {}
+
     async def deliver(self, delivery: Delivery) -> Delivered:
+        folder = await self._send(delivery)
+        return Delivered(f"rclone:{self.fs.rstrip('/')}/{folder}")
+
+    async def _send(self, delivery: Delivery) -> str:
+        """Every file of the album on the remote, read back, and recorded so; the job's
+        folder there."""
         job = delivery.job
         folder = safe_name(job.name, f"job-{job.id}")
         files = [
@@ -65,33 +86,119 @@ class RcloneSink(Sink):
         )
         tally = delivery.tally(sizes)
         kind = await self._hash_kind()
-        # Names first, one after the other (two files never pick one free name), each
-        # recorded before any copy; then the copies, a few at once as rclone's own do.
-        planned: list[tuple[Path, str, _Facts, tuple[int, int], str]] = []
-        taken: set[str] = set()
         kept = {r.key: r for r in await self.state.records(job.id)}  # one read an album
+        facts = {
+            (it.id, part): (sizes[(it.id, part)], kind, await self._digest(it, part, p, kind))
+            for it, part, p in files
+        }
+        todo: list[tuple[Item, int, Path, str]] = []
         for item, part, path in files:
+            mine = kept.get(_key(item.id, part))
+            if mine is not None and mine.value.get("checked") == list(facts[(item.id, part)]):
+                tally.whole((item.id, part))  # copied and read back before
+                continue
             name = delivered_name(item, part + 1 if item.parts else None)
             placed = zip_member(item.source_path, name)
             # An input wrapped in one folder is named after it: not ``trip/trip/a.jpg``.
             wanted = placed if placed.split("/")[0] == folder else f"{folder}/{placed}"
-            facts = (sizes[(item.id, part)], kind, await self._digest(item, part, path, kind))
-            chosen, seen = await self._name(job.id, item, part, wanted, facts, taken, kept)
-            taken.add(chosen)
-            planned.append((path, chosen, facts, (item.id, part), seen))
-        gate = asyncio.Semaphore(COPIES_AT_ONCE)
+            todo.append((item, part, path, wanted))
+        if not todo:
+            return folder
+        lock = self.rclone.naming.setdefault(self.fs, asyncio.Lock())
+        async with lock:  # an album's names chosen and recorded before any copy
+            planned = await self._names(job.id, todo, facts, kept)
+        try:
+            await self._copies(planned, facts, tally)
+        finally:
+            self.rclone.writing.difference_update((self.fs, n) for _, _, n, _ in planned)
+        checked = [
+            SinkRecord(
+                _key(item.id, part),
+                {"name": name, "checked": list(facts[(item.id, part)])},
+                item_id=item.id,
+            )
+            for item, part, name, _ in planned
+        ]
+        await self.state.put(job.id, checked)  # one transaction: the album is there
+        return folder
 
-        async def put(
-            path: Path, name: str, facts: _Facts, key: tuple[int, int], seen: str
-        ) -> None:
+    async def _names(
+        self,
+        job_id: int,
+        todo: list[tuple[Item, int, Path, str]],
+        facts: dict[tuple[int, int], _Facts],
+        kept: dict[str, SinkRecord],
+    ) -> list[tuple[Item, int, str, str]]:
+        """Each file's name on the remote and what is known of it there: as recorded
+        (chosen before a kill: "recorded", looked at before the copy), else the first of
+        ``wanted``, ``stem (1).suffix``… that is free ("free") or holds these very bytes
+        ("same"), all recorded now in one transaction (the first writer wins). The
+        folders are listed once each (a name per stat made ten round trips an album)."""
+        planned: list[tuple[Item, int, str, str]] = []
+        fresh: list[tuple[Item, int, str, str]] = []
+        listed: dict[str, dict[str, dict[str, Any]]] = {}
+        for item, part, _, wanted in todo:
+            mine = kept.get(_key(item.id, part))
+            if mine is not None:
+                planned.append((item, part, str(mine.value["name"]), "recorded"))
+                continue
+            parent = wanted.rpartition("/")[0]
+            if parent not in listed:
+                listed[parent] = {
+                    str(i.get("Path")): i for i in await self.rclone.listing(self.fs, parent)
+                }
+            name, seen = await self._free_name(wanted, facts[(item.id, part)], listed[parent])
+            self.rclone.writing.add((self.fs, name))
+            fresh.append((item, part, name, seen))
+        records = [
+            SinkRecord(_key(it.id, part), {"name": n}, item_id=it.id) for it, part, n, _ in fresh
+        ]
+        stored = await self.state.claim(job_id, records) if records else []
+        for (item, part, name, seen), mine in zip(fresh, stored, strict=True):
+            if str(mine.value["name"]) != name:  # another run recorded first
+                self.rclone.writing.discard((self.fs, name))
+                planned.append((item, part, str(mine.value["name"]), "recorded"))
+            else:
+                planned.append((item, part, name, seen))
+        return planned
+
+    async def _copies(
+        self,
+        planned: list[tuple[Item, int, str, str]],
+        facts: dict[tuple[int, int], _Facts],
+        tally: Tally,
+    ) -> None:
+        """The album's copies, a few at once as rclone's own do, counted in one stats
+        group of rclone's: the album's progress and speed are rclone's own numbers."""
+        paths = {(it.id, part): Path(it.files[part]) for it, part, _, _ in planned}
+        group = f"ferryman-{secrets.token_hex(6)}"
+        gate = asyncio.Semaphore(COPIES_AT_ONCE)
+        skipped: dict[tuple[int, int], int] = {}
+
+        async def put(key: tuple[int, int], name: str, seen: str) -> None:
             async with gate:
                 if seen != "same":  # "same": these bytes are there already
-                    progress = functools.partial(tally.sent, key)
-                    await self._put(path, name, facts, progress, look=seen == "recorded")
-                tally.whole(key)
+                    await self._put(paths[key], name, facts[key], group, look=seen == "recorded")
+                else:
+                    skipped[key] = facts[key][0]
+                    tally.sent("there", sum(skipped.values()))
 
-        await _all(put(*one) for one in planned)
-        return Delivered(f"rclone:{self.fs.rstrip('/')}/{folder}")
+        async def told() -> None:
+            while True:
+                await asyncio.sleep(STATS_SECONDS)
+                with contextlib.suppress(FerrymanError):
+                    moved = await self.rclone.stats(group)
+                    tally.sent("copied", int(moved.get("bytes") or 0))
+
+        watching = asyncio.ensure_future(told())
+        try:
+            await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
+        finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+            await self.rclone.forget_stats(group)
+        for key in paths:
+            tally.whole(key)
 
     async def _hash_kind(self) -> str | None:
         """The strongest hash both rclone's backend there and this side make, if any
@@ -108,40 +215,7 @@ class RcloneSink(Sink):
             return item.sha256  # staged and hashed already
         return await asyncio.to_thread(_local_hash, path, kind)
 
-    async def _name(
-        self,
-        job_id: int,
-        item: Item,
-        part: int,
-        wanted: str,
-        facts: _Facts,
-        taken: set[str],
-        kept: dict[str, SinkRecord],
-    ) -> tuple[str, str]:
-        """The file's name on the remote and what is known of it there: as recorded
-        (chosen before a kill: "recorded", looked at before the copy), else the first of
-        ``wanted``, ``stem (1).suffix``… that is free ("free") or holds these very bytes
-        ("same"), recorded now (the first writer wins)."""
-        record_key = f"{_KEY}{item.id}:{part}"
-        mine = kept.get(record_key)
-        if mine is not None:
-            return str(mine.value["name"]), "recorded"
-        name, seen = await self._free_name(wanted, facts, taken)
-        record = SinkRecord(record_key, {"name": name}, item_id=item.id)
-        mine = (await self.state.claim(job_id, [record]))[0]
-        if str(mine.value["name"]) != name:  # another run recorded first
-            return str(mine.value["name"]), "recorded"
-        return name, seen
-
-    async def _put(
-        self,
-        path: Path,
-        name: str,
-        facts: _Facts,
-        progress: Callable[[int], None],
-        *,
-        look: bool,
-    ) -> None:
+    async def _put(self, path: Path, name: str, facts: _Facts, group: str, *, look: bool) -> None:
         """The file at ``name``: copied unless the same bytes are there already (looked
         at first when ``look``: a name recorded before a kill), then read back (size and
         hash) before it counts."""
@@ -149,7 +223,7 @@ class RcloneSink(Sink):
             there = await self.rclone.stat(self.fs, name, facts[1])
             if there is not None and _same(there, facts):
                 return
-        await self.rclone.copy_file(path, self.fs, name, progress, watch=facts[0] >= WATCHED)
+        await self.rclone.copy_file(path, self.fs, name, watch=facts[0] >= WATCHED, group=group)
         there = await self.rclone.stat(self.fs, name, facts[1])
         if there is None or not _same(there, facts):
             raise FerrymanError(
@@ -157,18 +231,21 @@ class RcloneSink(Sink):
                 f"{self.fs}/{name} does not hold the bytes sent (read back after the copy)",
             )
 
-    async def _free_name(self, wanted: str, facts: _Facts, taken: set[str]) -> tuple[str, str]:
+    async def _free_name(
+        self, wanted: str, facts: _Facts, listed: dict[str, dict[str, Any]]
+    ) -> tuple[str, str]:
         """``wanted``, if free or holding these very bytes; else ``stem (N).suffix``;
-        with "free" or "same"."""
+        with "free" or "same". ``listed``: its folder's objects by path (sizes, no
+        hash made); a name another album here is writing is not free."""
         stem, suffix = _split(wanted)
         for n in range(FREE_NAMES):
             name = wanted if n == 0 else f"{stem} ({n}){suffix}"
-            if name in taken:
+            if (self.fs, name) in self.rclone.writing:
                 continue
-            there = await self.rclone.stat(self.fs, name)  # its size first: no hash made
+            there = listed.get(name)
             if there is None:
                 return name, "free"
-            if int(there.get("Size", -1)) != facts[0]:
+            if there.get("IsDir") or int(there.get("Size", -1)) != facts[0]:
                 continue
             there = await self.rclone.stat(self.fs, name, facts[1])
             if there is not None and _same(there, facts):
@@ -199,6 +276,10 @@ def _same(item: dict[str, Any], facts: _Facts) -> bool:
         return True
     theirs = {k.lower(): v.lower() for k, v in hashes_of(item).items()}
     return theirs.get(kind) == digest.lower()
+
+
+def _key(item_id: int, part: int) -> str:
+    return f"{_KEY}{item_id}:{part}"
 
 
 def _split(name: str) -> tuple[str, str]:
