@@ -41,6 +41,7 @@ def serve(binary: str, kind: str, folder: Path, name: str) -> Iterator[str]:
             "--user=ann",
             "--pass=secret",
             "--config=/dev/null",
+            "--dir-cache-time=0s",  # files put in the folder by a test are listed at once
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

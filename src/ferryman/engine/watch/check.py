@@ -39,6 +39,7 @@ from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.listers.base import (
     ListerRegistry,
+    RemoteTidying,
     Resuming,
     Seen,
     Tidying,
@@ -194,7 +195,9 @@ class Checker:
                 taken = await self._take(watch, plan[:limit], settings, into)
                 lister = self.listers.get(watch.kind)
                 tidied: list[str] = []
-                if watch.after_delivery is not None and isinstance(lister, Tidying):
+                if watch.after_delivery is not None and isinstance(
+                    lister, (Tidying, RemoteTidying)
+                ):
                     tidied = await after_delivery(
                         self.store, lister, watch, entries, settings, self.sinks
                     )
