@@ -145,8 +145,9 @@ def add(
         typer.Option(
             "--then",
             metavar="ACTION",
-            help="A folder watch: delete, or move:DIR, each file once its job has delivered"
-            " it whole (at the watch's next look); default: leave it.",
+            help="A folder watch: delete, or move:DIR (an rclone remote's: move:REMOTE:DIR),"
+            " each file once its job has delivered it whole (at the watch's next look);"
+            " default: leave it.",
         ),
     ] = None,
 ) -> None:
