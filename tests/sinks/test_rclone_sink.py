@@ -264,3 +264,39 @@ async def test_a_remote_keeps_every_file_as_a_library_does_unless_media_alone_is
 
 def _tree_all(remote: Path) -> dict[str, str]:
     return {str(p.relative_to(remote)): _sha(p) for p in remote.rglob("*") if p.is_file()}
+
+
+async def test_an_albums_progress_is_rclones_own_count_of_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file copied under a bandwidth cap (rclone reads ``RCLONE_BWLIMIT``): the album's
+    sending events carry the bytes rclone's stats group counted on the way, then all."""
+    from ferryman.engine.plumbing.events import AlbumSending, Event
+    from ferryman.engine.runner import Engine
+
+    monkeypatch.setenv("RCLONE_BWLIMIT", "3M")
+    monkeypatch.delenv("FERRYMAN_LIBRARY_MEDIA_ONLY", raising=False)  # a PDF is kept
+    conf = _config(tmp_path)
+    blob = tmp_path / "scan.pdf"
+    _write_pdf(blob, 9 << 20)
+    archive = make_zip(tmp_path / "trip.zip", [("scan.pdf", blob)])
+    settings = _settings(tmp_path, conf)
+    store = await Store.open(settings.database)
+    seen: list[Event] = []
+    try:
+        job = await intake.add_source(store, archive, dest=f"rclone:loc:{tmp_path / 'remote'}")
+        engine = Engine(store, settings)
+        engine.bus.subscribe(seen.append)
+        await asyncio.wait_for(engine.run(until_idle=True), 120)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    finally:
+        await store.close()
+    sends = [e for e in seen if isinstance(e, AlbumSending)]
+    assert sends and sends[-1].done == sends[-1].total == 9 << 20
+    assert any(0 < e.done < e.total for e in sends), [(e.done, e.total) for e in sends]
+    assert _sha(tmp_path / "remote/trip/scan.pdf") == _sha(blob)
+
+
+def _write_pdf(path: Path, size: int) -> None:
+    head = b"%PDF-1.4\n"
+    path.write_bytes(head + os.urandom(size - len(head)))

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 START_SECONDS = 20.0  # the daemon answering ``rc/noop`` after it was started
 POLL_SECONDS = 0.2  # a copy's status and stats asked this often
+STATS_SECONDS = 0.25  # an album's stats group asked this often while its files go
 CALL_SECONDS = 60.0  # one rc call (a copy runs as an async job, polled)
 
 
@@ -220,6 +221,16 @@ class Rclone:
     async def stats(self, group: str) -> dict[str, Any]:
         """rclone's own stats of ``group`` (``bytes``, ``speed``, ``transfers``…)."""
         return await self.call("core/stats", group=group)
+
+    async def follow_stats(
+        self, group: str, told: Callable[[int], None], every: float = STATS_SECONDS
+    ) -> None:
+        """Tell ``told`` the bytes ``group`` has moved, every ``every`` seconds, until
+        cancelled (an album's copies: its progress is rclone's own count)."""
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(FerrymanError):
+                told(int((await self.stats(group)).get("bytes") or 0))
 
     async def forget_stats(self, group: str) -> None:
         with contextlib.suppress(FerrymanError):

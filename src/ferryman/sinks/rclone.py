@@ -14,7 +14,7 @@ and the file takes a free one (``a (1).jpg``). After each copy the object is rea
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import hashlib
 import secrets
 from collections.abc import Awaitable, Iterable, Mapping
@@ -32,7 +32,6 @@ _KEY = "put:"
 FREE_NAMES = 1000  # "a (1).jpg" … tried at most
 COPIES_AT_ONCE = 4  # an album's files copied at once (rclone's own --transfers)
 WATCHED = 8 << 20  # a file this big is copied as an rc job (a cancel stops it in rclone)
-STATS_SECONDS = 0.25  # an album's stats asked of rclone this often while its files go
 _HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 
@@ -183,14 +182,9 @@ class RcloneSink(Sink):
                     skipped[key] = facts[key][0]
                     tally.sent("there", sum(skipped.values()))
 
-        async def told() -> None:
-            while True:
-                await asyncio.sleep(STATS_SECONDS)
-                with contextlib.suppress(FerrymanError):
-                    moved = await self.rclone.stats(group)
-                    tally.sent("copied", int(moved.get("bytes") or 0))
-
-        watching = asyncio.ensure_future(told())
+        watching = asyncio.ensure_future(
+            self.rclone.follow_stats(group, functools.partial(tally.sent, "copied"))
+        )
         try:
             await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
         finally:
