@@ -54,6 +54,7 @@ class RcloneSink(Sink):
         self.state = state
         self.fs = remote_fs(target)  # the destination folder; files named inside it
         self._kind: tuple[str] | None = None  # the hash both ends make ("": none)
+        self._choosing: set[tuple[str, str]] = set()  # names taken while an album's are chosen
 
     def warm(self) -> None:
         self.rclone.warm(self.fs)
@@ -105,7 +106,12 @@ class RcloneSink(Sink):
             return folder
         lock = self.rclone.naming.setdefault(self.fs, asyncio.Lock())
         async with lock:  # an album's names chosen and recorded before any copy
-            planned = await self._names(job.id, todo, facts, kept)
+            try:
+                planned = await self._names(job.id, todo, facts, kept)
+            finally:  # a name chosen but not recorded (a failure meanwhile) is free again
+                self.rclone.writing.difference_update(self._choosing)
+                self._choosing.clear()
+            self.rclone.writing.update((self.fs, n) for _, _, n, _ in planned)
         try:
             await self._copies(planned, facts, tally)
         finally:
@@ -147,6 +153,7 @@ class RcloneSink(Sink):
                     str(i.get("Path")): i for i in await self.rclone.listing(self.fs, parent)
                 }
             name, seen = await self._free_name(wanted, facts[(item.id, part)], listed[parent])
+            self._choosing.add((self.fs, name))
             self.rclone.writing.add((self.fs, name))
             fresh.append((item, part, name, seen))
         records = [
@@ -155,7 +162,6 @@ class RcloneSink(Sink):
         stored = await self.state.claim(job_id, records) if records else []
         for (item, part, name, seen), mine in zip(fresh, stored, strict=True):
             if str(mine.value["name"]) != name:  # another run recorded first
-                self.rclone.writing.discard((self.fs, name))
                 planned.append((item, part, str(mine.value["name"]), "recorded"))
             else:
                 planned.append((item, part, name, seen))
