@@ -25,6 +25,8 @@ from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
+from tests.support.rclone_serve import serve
+from tests.support.s3serve import S3Server
 from tests.support.waiting import eventually, eventually_sync
 
 BINARY = rclone_binary()
@@ -300,3 +302,49 @@ async def test_an_albums_progress_is_rclones_own_count_of_its_bytes(
 def _write_pdf(path: Path, size: int) -> None:
     head = b"%PDF-1.4\n"
     path.write_bytes(head + os.urandom(size - len(head)))
+
+
+async def test_a_tree_goes_to_a_webdav_server_rclone_serves(tmp_path: Path) -> None:
+    assert BINARY is not None
+    served = tmp_path / "served"
+    served.mkdir()
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    with serve(BINARY, "webdav", served, "dav") as part:
+        conf = _config(tmp_path, part)
+        await _deliver(_settings(tmp_path, conf), archive, "rclone:dav:Photos")
+        before = {p: p.stat().st_mtime_ns for p in served.rglob("*.jpg")}
+        # Again from another data folder: every name holds these bytes, nothing copied.
+        await _deliver(_settings(tmp_path, conf, "two"), archive, "rclone:dav:Photos")
+    assert _tree(served) == {f"Photos/trip/{name}": _sha(path) for name, path in entries}
+    assert {p: p.stat().st_mtime_ns for p in served.rglob("*.jpg")} == before
+
+
+async def test_a_tree_goes_to_an_s3_bucket(tmp_path: Path, s3_server: S3Server) -> None:
+    """The S3 server the results tests use (SeaweedFS), as an rclone s3 remote: every
+    object there once, byte for byte (MD5 both ends know, read back)."""
+    bucket = s3_server.settings()
+    s3_server.make_bucket(bucket)
+    part = (
+        f"[s3]\ntype = s3\nprovider = SeaweedFS\naccess_key_id = {s3_server.access_key}\n"
+        f"secret_access_key = {s3_server.secret_key}\nendpoint = {s3_server.endpoint}\n"
+    )
+    conf = _config(tmp_path, part)
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    await _deliver(_settings(tmp_path, conf), archive, f"rclone:s3:{bucket['bucket']}/backup")
+    await _deliver(
+        _settings(tmp_path, conf, "two"), archive, f"rclone:s3:{bucket['bucket']}/backup"
+    )
+    got = _fetched(conf, f"s3:{bucket['bucket']}", tmp_path / "got")
+    assert _tree(got) == {f"backup/trip/{name}": _sha(path) for name, path in entries}
+
+
+def _fetched(conf: Path, remote: str, into: Path) -> Path:
+    """``remote`` copied here with a plain ``rclone copy``: what is there, as bytes."""
+    assert BINARY is not None
+    subprocess.run(
+        [BINARY, "copy", remote, str(into), f"--config={conf}"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return into
