@@ -133,9 +133,10 @@ def add(
         typer.Option(
             "--kind",
             metavar="KIND",
-            help="folder, feed, dav, ytdlp, torbox or telegram; default: folder for a path, dav"
-            " for dav(s)://, telegram for a t.me chat link, another web link is a feed if it"
-            " serves RSS/Atom (and no output option is given), else ytdlp.",
+            help="folder, feed, dav, rclone, ytdlp, torbox or telegram; default: folder for a"
+            " path, dav for dav(s)://, rclone for rclone:REMOTE:path, telegram for a t.me chat"
+            " link, another web link is a feed if it serves RSS/Atom (and no output option is"
+            " given), else ytdlp.",
         ),
     ] = None,
     output: Output,
