@@ -35,12 +35,18 @@ pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed 
 TREE = ["Day 1/a.jpg", "Day 1/b.jpg", "Day 2/c.jpg", "top.jpg"]
 
 
-def _photos(root: Path, names: list[str], shade: int = 0) -> list[tuple[str, Path]]:
+def _photos(
+    root: Path, names: list[str], shade: int = 0, *, noisy: bool = False
+) -> list[tuple[str, Path]]:
+    """Photos of one colour each (a few KB); ``noisy``: of noise (~150 KB each)."""
     found = []
     for i, name in enumerate(names):
         path = root / f"{i:02d}-{shade}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (120, 90), (i * 40 % 255, shade, 150)).save(path, quality=90)
+        if noisy:
+            Image.frombytes("RGB", (320, 240), os.urandom(320 * 240 * 3)).save(path, quality=95)
+        else:
+            Image.new("RGB", (120, 90), (i * 40 % 255, shade, 150)).save(path, quality=90)
         found.append((name, path))
     return found
 
@@ -205,10 +211,13 @@ async def test_sigkill_mid_album_leaves_no_duplicate_object(tmp_path: Path) -> N
     conf = _config(tmp_path)
     remote = tmp_path / "remote"
     names = [f"Day {i % 3}/p{i:02d}.jpg" for i in range(10)]
-    entries = _photos(tmp_path / "in", names)
+    entries = _photos(tmp_path / "in", names, noisy=True)
     archive = make_zip(tmp_path / "trip.zip", entries)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     env["FERRYMAN_RCLONE__CONFIG"] = str(conf)
+    # An album's files go in one copy, a few at once: a cap (rclone's own, read from
+    # its environment) keeps the album on its way long enough to be cut mid-way.
+    env["RCLONE_BWLIMIT"] = "400k"
     base = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data")]
     proc = await asyncio.create_subprocess_exec(
         *base,

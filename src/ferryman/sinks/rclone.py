@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import os
 import secrets
+import shutil
 from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -49,8 +51,11 @@ class RcloneSink(Sink):
     # record is written (``engine/deliver/lookahead``), so the link never waits on it.
     prepares = True
 
-    def __init__(self, rclone: Rclone, state: SinkState, target: str) -> None:
+    def __init__(
+        self, rclone: Rclone, state: SinkState, target: str, work: Path | None = None
+    ) -> None:
         self.rclone = rclone
+        self.work = work  # the work area: an album's files linked there go in one copy
         self.state = state
         self.fs = remote_fs(target)  # the destination folder; files named inside it
         self._kind: tuple[str] | None = None  # the hash both ends make ("": none)
@@ -191,14 +196,58 @@ class RcloneSink(Sink):
         watching = asyncio.ensure_future(
             self.rclone.follow_stats(group, functools.partial(tally.sent, "copied"))
         )
+        sending = [
+            (paths[(it.id, part)], name) for it, part, name, seen in planned if seen != "same"
+        ]
+        tree = None
+        if (
+            self.work is not None
+            and len(sending) > 1
+            and all(facts[key][0] < WATCHED for key in paths)
+        ):
+            tree = await asyncio.to_thread(_linked, self.work, sending)
         try:
-            await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
+            if tree is not None:  # the album's files in one copy and one check
+                for key, (_, _, _, seen) in zip(paths, planned, strict=True):
+                    if seen == "same":
+                        skipped[key] = facts[key][0]
+                tally.sent("there", sum(skipped.values()))
+                await self._batch(tree, kind=next(iter(facts.values()))[1], group=group)
+            else:
+                await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
         finally:
+            if tree is not None:
+                await asyncio.to_thread(shutil.rmtree, tree, True)
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
             await self.rclone.forget_stats(group)
         for key in paths:
             tally.whole(key)
+
+    async def _batch(self, tree: Path, *, kind: str | None, group: str) -> None:
+        """The files linked under ``tree`` (``_linked``) copied in one ``sync/copy``
+        (rclone's own transfers at once; each named object looked up, the folder not
+        listed; a name already holding the same size and hash left), then read back in
+        one ``operations/check``: each object's size and a hash both ends know."""
+        common: dict[str, Any] = {
+            "srcFs": str(tree / "files"),
+            "dstFs": self.fs,
+            "_filter": {"FilesFromRaw": [str(tree / "names")]},
+        }
+        await self.rclone.call(
+            "sync/copy",
+            **common,
+            _group=group,
+            _config={"NoTraverse": True, "CheckSum": bool(kind)},
+        )
+        checked = await self.rclone.call("operations/check", **common, oneWay=True)
+        if not checked.get("success"):
+            wrong = [*checked.get("differ", []), *checked.get("missingOnDst", [])]
+            raise FerrymanError(
+                "rclone.failed",
+                f"{self.fs}: {', '.join(map(str, wrong[:3])) or checked.get('status')} does not"
+                " hold the bytes sent (read back after the copy)",
+            )
 
     async def _hash_kind(self) -> str | None:
         """The strongest hash both rclone's backend there and this side make, if any
@@ -276,6 +325,26 @@ def _same(item: dict[str, Any], facts: _Facts) -> bool:
         return True
     theirs = {k.lower(): v.lower() for k, v in hashes_of(item).items()}
     return theirs.get(kind) == digest.lower()
+
+
+def _linked(work: Path, sending: list[tuple[Path, str]]) -> Path | None:
+    """The album's files hard-linked under a folder of the work area by their names on
+    the remote, with the list of those names (rclone's ``--files-from-raw``); None
+    where a file cannot be linked there (another file system, a name this one cannot
+    hold): they go one by one. Blocking."""
+    tree = work / f".rclone-{secrets.token_hex(6)}"
+    try:
+        for path, name in sending:
+            if "\n" in name or "\r" in name:
+                raise OSError("a name no list of names can hold")
+            linked = tree / "files" / name
+            linked.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, linked)
+        (tree / "names").write_text("".join(f"{name}\n" for _, name in sending), "utf-8")
+    except (OSError, ValueError):
+        shutil.rmtree(tree, ignore_errors=True)
+        return None
+    return tree
 
 
 def _key(item_id: int, part: int) -> str:
