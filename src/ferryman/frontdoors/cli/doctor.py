@@ -50,7 +50,7 @@ def doctor(ctx: typer.Context) -> None:
     links = _links_health(settings)
     aes = aes_in_use()
     at_once = _downloads_at_once(settings)
-    remotes = _rclone_remotes(settings)
+    remotes = rclone_remotes(settings)
     rows = [
         {
             "format": cap.format,
@@ -168,7 +168,7 @@ def _downloads_at_once(settings: Settings) -> dict[str, Any]:
 REMOTE_SECONDS = 5.0  # a remote's cheap look (its root's folders), at most
 
 
-def _rclone_remotes(settings: Settings) -> dict[str, Any]:
+def rclone_remotes(settings: Settings) -> dict[str, Any]:
     """rclone (optional: ``rclone:`` inputs and destinations): its binary, the config
     it reads, and each remote that config names with whether it answered a cheap look
     now. Never fails doctor: an unreachable remote is said, not counted as missing."""
