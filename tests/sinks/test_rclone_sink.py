@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from PIL import Image
@@ -357,3 +358,35 @@ def _fetched(conf: Path, remote: str, into: Path) -> Path:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return into
+
+
+async def test_an_albums_copies_are_read_back_against_the_digests_known_here(
+    tmp_path: Path,
+) -> None:
+    """The one-call path: the album's files linked in the work area, copied in one
+    ``sync/copy`` and read back in one ``operations/check`` against the digests this
+    side knows; an object whose hash is not the one known fails the album."""
+    from ferryman.net.rclone import Rclone
+    from ferryman.sinks.base import SinkState
+    from ferryman.sinks.rclone import RcloneSink, _linked
+
+    work = tmp_path / "work"
+    [(_, a), (_, b)] = _photos(work, ["a.jpg", "b.jpg"])
+    rclone = Rclone(_config(tmp_path))
+    sink = RcloneSink(rclone, cast(SinkState, None), f"loc:{tmp_path / 'remote'}", work)
+    try:
+        good = await asyncio.to_thread(
+            _linked, work, [(a, "trip/a.jpg", _sha(a)), (b, "trip/Day 2/b.jpg", _sha(b))]
+        )
+        assert good is not None and good[1]  # linked, with a SUM file
+        await sink._batch(good[0], summed=True, kind="sha256", group="g")
+        assert _tree(tmp_path / "remote") == {"trip/a.jpg": _sha(a), "trip/Day 2/b.jpg": _sha(b)}
+        bad = await asyncio.to_thread(
+            _linked, work, [(a, "x/a.jpg", "0" * 64), (b, "x/b.jpg", _sha(b))]
+        )
+        assert bad is not None
+        with pytest.raises(FerrymanError) as wrong:
+            await sink._batch(bad[0], summed=True, kind="sha256", group="g")
+        assert wrong.value.code == "rclone.failed" and "x/a.jpg" in wrong.value.message
+    finally:
+        await rclone.close()

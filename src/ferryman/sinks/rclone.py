@@ -197,38 +197,43 @@ class RcloneSink(Sink):
             self.rclone.follow_stats(group, functools.partial(tally.sent, "copied"))
         )
         sending = [
-            (paths[(it.id, part)], name) for it, part, name, seen in planned if seen != "same"
+            (paths[(it.id, part)], name, facts[(it.id, part)][2])
+            for it, part, name, seen in planned
+            if seen != "same"
         ]
-        tree = None
+        linked = None
         if (
             self.work is not None
             and len(sending) > 1
             and all(facts[key][0] < WATCHED for key in paths)
         ):
-            tree = await asyncio.to_thread(_linked, self.work, sending)
+            linked = await asyncio.to_thread(_linked, self.work, sending)
         try:
-            if tree is not None:  # the album's files in one copy and one check
+            if linked is not None:  # the album's files in one copy and one check
                 for key, (_, _, _, seen) in zip(paths, planned, strict=True):
                     if seen == "same":
                         skipped[key] = facts[key][0]
                 tally.sent("there", sum(skipped.values()))
-                await self._batch(tree, kind=next(iter(facts.values()))[1], group=group)
+                kind = next(iter(facts.values()))[1]
+                await self._batch(linked[0], summed=linked[1], kind=kind, group=group)
             else:
                 await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
         finally:
-            if tree is not None:
-                await asyncio.to_thread(shutil.rmtree, tree, True)
+            if linked is not None:
+                await asyncio.to_thread(shutil.rmtree, linked[0], True)
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
             await self.rclone.forget_stats(group)
         for key in paths:
             tally.whole(key)
 
-    async def _batch(self, tree: Path, *, kind: str | None, group: str) -> None:
+    async def _batch(self, tree: Path, *, summed: bool, kind: str | None, group: str) -> None:
         """The files linked under ``tree`` (``_linked``) copied in one ``sync/copy``
         (rclone's own transfers at once; each named object looked up, the folder not
         listed; a name already holding the same size and hash left), then read back in
-        one ``operations/check``: each object's size and a hash both ends know."""
+        one ``operations/check``: each object's hash against the one known here (a SUM
+        file of them: the work area's copies are not read again), else its size and a
+        hash both ends make."""
         common: dict[str, Any] = {
             "srcFs": str(tree / "files"),
             "dstFs": self.fs,
@@ -240,7 +245,18 @@ class RcloneSink(Sink):
             _group=group,
             _config={"NoTraverse": True, "CheckSum": bool(kind)},
         )
-        checked = await self.rclone.call("operations/check", **common, oneWay=True)
+        if kind is not None and summed:  # only the remote's side hashed
+            checked = await self.rclone.call(
+                "operations/check",
+                dstFs=self.fs,
+                _filter=common["_filter"],
+                checkFileHash=kind,
+                checkFileFs=str(tree),
+                checkFileRemote="sums",
+                oneWay=True,
+            )
+        else:
+            checked = await self.rclone.call("operations/check", **common, oneWay=True)
         if not checked.get("success"):
             wrong = [*checked.get("differ", []), *checked.get("missingOnDst", [])]
             raise FerrymanError(
@@ -327,24 +343,29 @@ def _same(item: dict[str, Any], facts: _Facts) -> bool:
     return theirs.get(kind) == digest.lower()
 
 
-def _linked(work: Path, sending: list[tuple[Path, str]]) -> Path | None:
+def _linked(work: Path, sending: list[tuple[Path, str, str | None]]) -> tuple[Path, bool] | None:
     """The album's files hard-linked under a folder of the work area by their names on
-    the remote, with the list of those names (rclone's ``--files-from-raw``); None
-    where a file cannot be linked there (another file system, a name this one cannot
-    hold): they go one by one. Blocking."""
+    the remote, with the list of those names (rclone's ``--files-from-raw``) and, where
+    each file's digest is known, a SUM file of them; None where a file cannot be
+    linked there (another file system, a name this one cannot hold): they go one by
+    one. Blocking. The folder, and whether it holds a SUM file."""
     tree = work / f".rclone-{secrets.token_hex(6)}"
     try:
-        for path, name in sending:
+        for path, name, _ in sending:
             if "\n" in name or "\r" in name:
                 raise OSError("a name no list of names can hold")
             linked = tree / "files" / name
             linked.parent.mkdir(parents=True, exist_ok=True)
             os.link(path, linked)
-        (tree / "names").write_text("".join(f"{name}\n" for _, name in sending), "utf-8")
+        (tree / "names").write_text("".join(f"{name}\n" for _, name, _ in sending), "utf-8")
+        summed = all(digest and "\\" not in name for _, name, digest in sending)
+        if summed:
+            sums = "".join(f"{digest}  {name}\n" for _, name, digest in sending)
+            (tree / "sums").write_text(sums, "utf-8")
     except (OSError, ValueError):
         shutil.rmtree(tree, ignore_errors=True)
         return None
-    return tree
+    return tree, summed
 
 
 def _key(item_id: int, part: int) -> str:
