@@ -92,15 +92,17 @@ class RcloneSink(Sink):
         tally = delivery.tally(sizes)
         kind = await self._hash_kind()
         kept = {r.key: r for r in await self.state.records(job.id)}  # one read an album
-        facts = {
-            (it.id, part): (sizes[(it.id, part)], kind, await self._digest(it, part, p, kind))
-            for it, part, p in files
-        }
+        facts: dict[tuple[int, int], _Facts] = {}
         todo: list[tuple[Item, int, Path, str]] = []
         for item, part, path in files:
             mine = kept.get(_key(item.id, part))
+            if mine is not None and _checked(mine.value, item, sizes[(item.id, part)], kind):
+                tally.whole((item.id, part))  # copied and read back before (its prepare)
+                continue
+            digest = await self._digest(item, part, path, kind)
+            facts[(item.id, part)] = (sizes[(item.id, part)], kind, digest)
             if mine is not None and mine.value.get("checked") == list(facts[(item.id, part)]):
-                tally.whole((item.id, part))  # copied and read back before
+                tally.whole((item.id, part))  # a part of a split video: told by its digest
                 continue
             name = delivered_name(item, part + 1 if item.parts else None)
             placed = zip_member(item.source_path, name)
@@ -124,7 +126,7 @@ class RcloneSink(Sink):
         checked = [
             SinkRecord(
                 _key(item.id, part),
-                {"name": name, "checked": list(facts[(item.id, part)])},
+                {"name": name, "checked": list(facts[(item.id, part)]), "sha256": item.sha256},
                 item_id=item.id,
             )
             for item, part, name, _ in planned
@@ -341,6 +343,20 @@ def _same(item: dict[str, Any], facts: _Facts) -> bool:
         return True
     theirs = {k.lower(): v.lower() for k, v in hashes_of(item).items()}
     return theirs.get(kind) == digest.lower()
+
+
+def _checked(value: Mapping[str, Any], item: Item, size: int, kind: str | None) -> bool:
+    """Whether a record says this very file was copied and read back: its size and hash
+    kind as now, and the item's sha256 as then (its bytes are the staged ones: not
+    hashed again for a remote's other kind of hash)."""
+    checked = value.get("checked")
+    if not isinstance(checked, list) or len(checked) != 3:
+        return False
+    if checked[0] != size or checked[1] != kind:
+        return False
+    if item.sha256 is not None and not item.parts:
+        return bool(value.get("sha256") == item.sha256)
+    return False  # no hash of its own to tell it by: its digest is made and compared
 
 
 def _linked(work: Path, sending: list[tuple[Path, str, str | None]]) -> tuple[Path, bool] | None:
