@@ -73,6 +73,9 @@ class Rclone:
         # copy at once: ``sinks/rclone``): chosen one album at a time, none twice.
         self.naming: dict[str, asyncio.Lock] = {}
         self.writing: set[tuple[str, str]] = set()
+        # One album's copies at a time into a folder (their files a few at once): the
+        # albums prepared ahead wait their turn, as rclone copy's own transfers would.
+        self.sending: dict[str, asyncio.Lock] = {}
 
     async def _started(self) -> httpx.AsyncClient:
         async with self._starting:

@@ -14,6 +14,7 @@ and the file takes a free one (``a (1).jpg``). After each copy the object is rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
@@ -210,6 +211,7 @@ class RcloneSink(Sink):
             and all(facts[key][0] < WATCHED for key in paths)
         ):
             linked = await asyncio.to_thread(_linked, self.work, sending)
+        turn = self.rclone.sending.setdefault(self.fs, asyncio.Lock())
         try:
             if linked is not None:  # the album's files in one copy and one check
                 for key, (_, _, _, seen) in zip(paths, planned, strict=True):
@@ -217,9 +219,10 @@ class RcloneSink(Sink):
                         skipped[key] = facts[key][0]
                 tally.sent("there", sum(skipped.values()))
                 kind = next(iter(facts.values()))[1]
-                await self._batch(linked[0], summed=linked[1], kind=kind, group=group)
+                await self._batch(linked[0], summed=linked[1], kind=kind, group=group, turn=turn)
             else:
-                await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
+                async with turn:
+                    await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
         finally:
             if linked is not None:
                 await asyncio.to_thread(shutil.rmtree, linked[0], True)
@@ -229,7 +232,15 @@ class RcloneSink(Sink):
         for key in paths:
             tally.whole(key)
 
-    async def _batch(self, tree: Path, *, summed: bool, kind: str | None, group: str) -> None:
+    async def _batch(
+        self,
+        tree: Path,
+        *,
+        summed: bool,
+        kind: str | None,
+        group: str,
+        turn: asyncio.Lock | None = None,
+    ) -> None:
         """The files linked under ``tree`` (``_linked``) copied in one ``sync/copy``
         (rclone's own transfers at once; each named object looked up, the folder not
         listed; a name already holding the same size and hash left), then read back in
@@ -241,12 +252,13 @@ class RcloneSink(Sink):
             "dstFs": self.fs,
             "_filter": {"FilesFromRaw": [str(tree / "names")]},
         }
-        await self.rclone.call(
-            "sync/copy",
-            **common,
-            _group=group,
-            _config={"NoTraverse": True, "CheckSum": bool(kind)},
-        )
+        async with turn or contextlib.nullcontext():  # the next album copies as this one checks
+            await self.rclone.call(
+                "sync/copy",
+                **common,
+                _group=group,
+                _config={"NoTraverse": True, "CheckSum": bool(kind), "Transfers": COPIES_AT_ONCE},
+            )
         if kind is not None and summed:  # only the remote's side hashed
             checked = await self.rclone.call(
                 "operations/check",
