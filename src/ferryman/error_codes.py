@@ -952,9 +952,10 @@ SPECS: tuple[ErrorSpec, ...] = (
         "watch.source_unsupported",
         False,
         "Watch a folder on this machine (a path), a feed or page link (http/https), a"
-        " WebDAV folder (dav:// or davs://), a Torbox account (torbox:), a Telegram channel"
+        " WebDAV folder (dav:// or davs://), an rclone remote's folder (rclone:REMOTE:path),"
+        " a Torbox account (torbox:), a Telegram channel"
         " or group (https://t.me/NAME, t.me/c/ID, telegram:@NAME, telegram:-100ID), or name"
-        " the kind with `--kind folder|feed|dav|ytdlp|torbox|telegram`.",
+        " the kind with `--kind folder|feed|dav|rclone|ytdlp|torbox|telegram`.",
     ),
     ErrorSpec(
         "watch.not_a_folder",

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from PIL import Image
@@ -25,6 +26,8 @@ from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
+from tests.support.rclone_serve import serve
+from tests.support.s3serve import S3Server
 from tests.support.waiting import eventually, eventually_sync
 
 BINARY = rclone_binary()
@@ -33,12 +36,18 @@ pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed 
 TREE = ["Day 1/a.jpg", "Day 1/b.jpg", "Day 2/c.jpg", "top.jpg"]
 
 
-def _photos(root: Path, names: list[str], shade: int = 0) -> list[tuple[str, Path]]:
+def _photos(
+    root: Path, names: list[str], shade: int = 0, *, noisy: bool = False
+) -> list[tuple[str, Path]]:
+    """Photos of one colour each (a few KB); ``noisy``: of noise (~150 KB each)."""
     found = []
     for i, name in enumerate(names):
         path = root / f"{i:02d}-{shade}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (120, 90), (i * 40 % 255, shade, 150)).save(path, quality=90)
+        if noisy:
+            Image.frombytes("RGB", (320, 240), os.urandom(320 * 240 * 3)).save(path, quality=95)
+        else:
+            Image.new("RGB", (120, 90), (i * 40 % 255, shade, 150)).save(path, quality=90)
         found.append((name, path))
     return found
 
@@ -203,10 +212,13 @@ async def test_sigkill_mid_album_leaves_no_duplicate_object(tmp_path: Path) -> N
     conf = _config(tmp_path)
     remote = tmp_path / "remote"
     names = [f"Day {i % 3}/p{i:02d}.jpg" for i in range(10)]
-    entries = _photos(tmp_path / "in", names)
+    entries = _photos(tmp_path / "in", names, noisy=True)
     archive = make_zip(tmp_path / "trip.zip", entries)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     env["FERRYMAN_RCLONE__CONFIG"] = str(conf)
+    # An album's files go in one copy, a few at once: a cap (rclone's own, read from
+    # its environment) keeps the album on its way long enough to be cut mid-way.
+    env["RCLONE_BWLIMIT"] = "400k"
     base = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data")]
     proc = await asyncio.create_subprocess_exec(
         *base,
@@ -264,3 +276,117 @@ async def test_a_remote_keeps_every_file_as_a_library_does_unless_media_alone_is
 
 def _tree_all(remote: Path) -> dict[str, str]:
     return {str(p.relative_to(remote)): _sha(p) for p in remote.rglob("*") if p.is_file()}
+
+
+async def test_an_albums_progress_is_rclones_own_count_of_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file copied under a bandwidth cap (rclone reads ``RCLONE_BWLIMIT``): the album's
+    sending events carry the bytes rclone's stats group counted on the way, then all."""
+    from ferryman.engine.plumbing.events import AlbumSending, Event
+    from ferryman.engine.runner import Engine
+
+    monkeypatch.setenv("RCLONE_BWLIMIT", "3M")
+    monkeypatch.delenv("FERRYMAN_LIBRARY_MEDIA_ONLY", raising=False)  # a PDF is kept
+    conf = _config(tmp_path)
+    blob = tmp_path / "scan.pdf"
+    _write_pdf(blob, 9 << 20)
+    archive = make_zip(tmp_path / "trip.zip", [("scan.pdf", blob)])
+    settings = _settings(tmp_path, conf)
+    store = await Store.open(settings.database)
+    seen: list[Event] = []
+    try:
+        job = await intake.add_source(store, archive, dest=f"rclone:loc:{tmp_path / 'remote'}")
+        engine = Engine(store, settings)
+        engine.bus.subscribe(seen.append)
+        await asyncio.wait_for(engine.run(until_idle=True), 120)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    finally:
+        await store.close()
+    sends = [e for e in seen if isinstance(e, AlbumSending)]
+    assert sends and sends[-1].done == sends[-1].total == 9 << 20
+    assert any(0 < e.done < e.total for e in sends), [(e.done, e.total) for e in sends]
+    assert _sha(tmp_path / "remote/trip/scan.pdf") == _sha(blob)
+
+
+def _write_pdf(path: Path, size: int) -> None:
+    head = b"%PDF-1.4\n"
+    path.write_bytes(head + os.urandom(size - len(head)))
+
+
+async def test_a_tree_goes_to_a_webdav_server_rclone_serves(tmp_path: Path) -> None:
+    assert BINARY is not None
+    served = tmp_path / "served"
+    served.mkdir()
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    with serve(BINARY, "webdav", served, "dav") as part:
+        conf = _config(tmp_path, part)
+        await _deliver(_settings(tmp_path, conf), archive, "rclone:dav:Photos")
+        before = {p: p.stat().st_mtime_ns for p in served.rglob("*.jpg")}
+        # Again from another data folder: every name holds these bytes, nothing copied.
+        await _deliver(_settings(tmp_path, conf, "two"), archive, "rclone:dav:Photos")
+    assert _tree(served) == {f"Photos/trip/{name}": _sha(path) for name, path in entries}
+    assert {p: p.stat().st_mtime_ns for p in served.rglob("*.jpg")} == before
+
+
+async def test_a_tree_goes_to_an_s3_bucket(tmp_path: Path, s3_server: S3Server) -> None:
+    """The S3 server the results tests use (SeaweedFS), as an rclone s3 remote: every
+    object there once, byte for byte (MD5 both ends know, read back)."""
+    bucket = s3_server.settings()
+    s3_server.make_bucket(bucket)
+    part = (
+        f"[s3]\ntype = s3\nprovider = SeaweedFS\naccess_key_id = {s3_server.access_key}\n"
+        f"secret_access_key = {s3_server.secret_key}\nendpoint = {s3_server.endpoint}\n"
+    )
+    conf = _config(tmp_path, part)
+    entries = _photos(tmp_path / "in", TREE)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    await _deliver(_settings(tmp_path, conf), archive, f"rclone:s3:{bucket['bucket']}/backup")
+    await _deliver(
+        _settings(tmp_path, conf, "two"), archive, f"rclone:s3:{bucket['bucket']}/backup"
+    )
+    got = _fetched(conf, f"s3:{bucket['bucket']}", tmp_path / "got")
+    assert _tree(got) == {f"backup/trip/{name}": _sha(path) for name, path in entries}
+
+
+def _fetched(conf: Path, remote: str, into: Path) -> Path:
+    """``remote`` copied here with a plain ``rclone copy``: what is there, as bytes."""
+    assert BINARY is not None
+    subprocess.run(
+        [BINARY, "copy", remote, str(into), f"--config={conf}"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return into
+
+
+async def test_an_albums_copies_are_read_back_against_the_digests_known_here(
+    tmp_path: Path,
+) -> None:
+    """The one-call path: the album's files linked in the work area, copied in one
+    ``sync/copy`` and read back in one ``operations/check`` against the digests this
+    side knows; an object whose hash is not the one known fails the album."""
+    from ferryman.net.rclone import Rclone
+    from ferryman.sinks.base import SinkState
+    from ferryman.sinks.rclone import RcloneSink, _linked
+
+    work = tmp_path / "work"
+    [(_, a), (_, b)] = _photos(work, ["a.jpg", "b.jpg"])
+    rclone = Rclone(_config(tmp_path))
+    sink = RcloneSink(rclone, cast(SinkState, None), f"loc:{tmp_path / 'remote'}", work)
+    try:
+        good = await asyncio.to_thread(
+            _linked, work, [(a, "trip/a.jpg", _sha(a)), (b, "trip/Day 2/b.jpg", _sha(b))]
+        )
+        assert good is not None and good[1]  # linked, with a SUM file
+        await sink._batch(good[0], summed=True, kind="sha256", group="g")
+        assert _tree(tmp_path / "remote") == {"trip/a.jpg": _sha(a), "trip/Day 2/b.jpg": _sha(b)}
+        bad = await asyncio.to_thread(
+            _linked, work, [(a, "x/a.jpg", "0" * 64), (b, "x/b.jpg", _sha(b))]
+        )
+        assert bad is not None
+        with pytest.raises(FerrymanError) as wrong:
+            await sink._batch(bad[0], summed=True, kind="sha256", group="g")
+        assert wrong.value.code == "rclone.failed" and "x/a.jpg" in wrong.value.message
+    finally:
+        await rclone.close()

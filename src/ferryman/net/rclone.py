@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 START_SECONDS = 20.0  # the daemon answering ``rc/noop`` after it was started
 POLL_SECONDS = 0.2  # a copy's status and stats asked this often
+STATS_SECONDS = 0.25  # an album's stats group asked this often while its files go
 CALL_SECONDS = 60.0  # one rc call (a copy runs as an async job, polled)
 
 
@@ -67,6 +68,14 @@ class Rclone:
         self._client: httpx.AsyncClient | None = None
         self._starting = asyncio.Lock()
         self._hashes: dict[str, list[str]] = {}  # fs -> the hashes its backend keeps
+        self._warming: asyncio.Task[None] | None = None
+        # Names being chosen and written in a folder by this process's albums (several
+        # copy at once: ``sinks/rclone``): chosen one album at a time, none twice.
+        self.naming: dict[str, asyncio.Lock] = {}
+        self.writing: set[tuple[str, str]] = set()
+        # One album's copies at a time into a folder (their files a few at once): the
+        # albums prepared ahead wait their turn, as rclone copy's own transfers would.
+        self.sending: dict[str, asyncio.Lock] = {}
 
     async def _started(self) -> httpx.AsyncClient:
         async with self._starting:
@@ -169,6 +178,22 @@ class Rclone:
             self._hashes[fs] = [str(h) for h in info.get("Hashes") or []]
         return self._hashes[fs]
 
+    def warm(self, fs: str) -> None:
+        """Start the daemon and ask ``fs``'s hashes in the background (a job bound there
+        starts reading): its first album finds both ready. Never raises."""
+        if self._warming is not None and not self._warming.done():
+            return
+        try:
+            self._warming = asyncio.get_running_loop().create_task(self._warm(fs))
+        except RuntimeError:  # no loop: the first delivery starts it
+            return
+
+    async def _warm(self, fs: str) -> None:
+        try:
+            await self.hash_types(fs)
+        except Exception:  # the delivery meets it again and says so
+            log.debug("rclone did not warm for %s", fs, exc_info=True)
+
     async def copy_file(
         self,
         source: Path,
@@ -177,10 +202,12 @@ class Rclone:
         progress: Callable[[int], None] | None = None,
         *,
         watch: bool = True,
+        group: str | None = None,
     ) -> None:
         """``source`` (a local file) copied to ``fs`` + ``remote``; ``watch``: as an rc job
-        whose progress is polled (a big file), else one call that returns when it is
-        done (a photo: no poll's wait added to each)."""
+        whose progress is polled (a big file: a cancel stops it in rclone too), else one
+        call that returns when it is done (a photo: no poll's wait added to each).
+        ``group``: rclone's stats group its bytes are counted in (``stats``)."""
         params = {
             "srcFs": str(source.parent),
             "srcRemote": source.name,
@@ -188,20 +215,56 @@ class Rclone:
             "dstRemote": remote,
         }
         if watch:
-            await self.run_job("operations/copyfile", params, progress)
+            await self.run_job("operations/copyfile", params, progress, group=group)
+        elif group is not None:
+            await self.call("operations/copyfile", **params, _group=group)
         else:
             await self.call("operations/copyfile", **params)
+
+    async def stats(self, group: str) -> dict[str, Any]:
+        """rclone's own stats of ``group`` (``bytes``, ``speed``, ``transfers``…)."""
+        return await self.call("core/stats", group=group)
+
+    async def follow_stats(
+        self, group: str, told: Callable[[int], None], every: float = STATS_SECONDS
+    ) -> None:
+        """Tell ``told`` the bytes ``group`` has moved, every ``every`` seconds, until
+        cancelled (an album's copies: its progress is rclone's own count)."""
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(FerrymanError):
+                told(int((await self.stats(group)).get("bytes") or 0))
+
+    async def forget_stats(self, group: str) -> None:
+        with contextlib.suppress(FerrymanError):
+            await self.call("core/stats-delete", group=group)
+
+    async def listing(self, fs: str, remote: str, **opt: Any) -> list[dict[str, Any]]:
+        """``operations/list`` of the folder ``remote`` in ``fs`` (``opt``: rclone's
+        ``recurse``, ``showHash``, ``hashTypes``, ``filesOnly``…); a folder that is not
+        there lists nothing."""
+        try:
+            found = await self.call("operations/list", fs=fs, remote=remote, opt=opt)
+        except FerrymanError as exc:
+            if exc.code == "rclone.not_found":
+                return []
+            raise
+        return [i for i in found.get("list") or [] if isinstance(i, dict)]
 
     async def run_job(
         self,
         method: str,
         params: Mapping[str, Any],
         progress: Callable[[int], None] | None = None,
+        *,
+        group: str | None = None,
     ) -> None:
         """An rc call run as an rc job (``operations/copyfile``, ``sync/copy``), polled to
         its end; ``progress`` told the bytes moved from rclone's own stats. A cancel stops
-        the job in rclone too."""
-        group = f"ferryman-{secrets.token_hex(6)}"
+        the job in rclone too. ``group``: a stats group of the caller's (kept), else
+        one of its own (deleted at the end)."""
+        own = group is None
+        group = group or f"ferryman-{secrets.token_hex(6)}"
         started = await self.call(method, **params, _async=True, _group=group)
         job = int(started["jobid"])
         pause = 0.02  # asked soon, then less often: a short job ends without a long wait
@@ -224,15 +287,36 @@ class Rclone:
                 await asyncio.shield(self.call("job/stop", jobid=job))
             raise
         finally:
-            with contextlib.suppress(Exception):
-                await self.call("core/stats-delete", group=group)
+            if own:
+                with contextlib.suppress(Exception):
+                    await self.call("core/stats-delete", group=group)
 
     async def remotes(self) -> list[str]:
         """The remotes the config names."""
         found = await self.call("config/listremotes")
         return [str(r) for r in found.get("remotes") or []]
 
+    async def reach(self, seconds: float) -> list[dict[str, Any]]:
+        """Each remote the config names and whether it answered a cheap look (its root's
+        folders listed, ``seconds`` at most each, all at once): ``ok``, and
+        rclone's words where it did not."""
+
+        async def one(name: str) -> dict[str, Any]:
+            try:
+                async with asyncio.timeout(seconds):
+                    await self.call(
+                        "operations/list", fs=f"{name}:", remote="", opt={"dirsOnly": True}
+                    )
+            except TimeoutError:
+                return {"remote": name, "ok": False, "why": f"no answer in {seconds:g} s"}
+            except FerrymanError as exc:
+                return {"remote": name, "ok": False, "why": exc.message}
+            return {"remote": name, "ok": True, "why": None}
+
+        return list(await asyncio.gather(*(one(n) for n in await self.remotes())))
+
     async def close(self) -> None:
+        self._warming = None
         client, proc = self._client, self._proc
         self._client = self._proc = None
         if client is not None:

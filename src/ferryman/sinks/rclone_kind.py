@@ -65,4 +65,4 @@ class RcloneKind(SinkKind):
     def open(self, target: str, env: SinkEnv) -> Sink:
         from ferryman.sinks.rclone import RcloneSink, shared_rclone
 
-        return RcloneSink(shared_rclone(env.resources), env.state, target)
+        return RcloneSink(shared_rclone(env.resources), env.state, target, env.settings.work_dir)

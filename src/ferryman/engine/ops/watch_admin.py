@@ -111,7 +111,12 @@ async def add_watch(
     from ferryman.engine.watch import next_in_window, parse_window  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
-    from ferryman.sources.listers.base import Placed, Ready, Tidying  # lazy: start-up
+    from ferryman.sources.listers.base import (  # lazy: start-up
+        Placed,
+        Ready,
+        RemoteTidying,
+        Tidying,
+    )
     from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
     period = parse_every(asked.every)
@@ -139,9 +144,11 @@ async def add_watch(
         text = lister.placed(text, settings, remote=asked.remote)  # an absolute path
     then = None
     if asked.then is not None:
-        if not isinstance(lister, Tidying):
+        if not isinstance(lister, (Tidying, RemoteTidying)):
             raise FerrymanError(
-                "watch.bad_then", f"--then applies to a folder's files, not a {lister.kind} watch"
+                "watch.bad_then",
+                f"--then applies to a folder's files (here or on an rclone remote), not a"
+                f" {lister.kind} watch",
             )
         then = lister.checked_after(text, asked.then, settings, remote=asked.remote)
     if profile is not None and lister.kind not in ("ytdlp", "feed"):

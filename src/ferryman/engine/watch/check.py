@@ -41,7 +41,6 @@ from ferryman.sources.listers.base import (
     ListerRegistry,
     Resuming,
     Seen,
-    Tidying,
     WatchEntry,
 )
 from ferryman.store.claimed import Claimed
@@ -193,11 +192,9 @@ class Checker:
                 into = await self._into(watch, entries)
                 taken = await self._take(watch, plan[:limit], settings, into)
                 lister = self.listers.get(watch.kind)
-                tidied: list[str] = []
-                if watch.after_delivery is not None and isinstance(lister, Tidying):
-                    tidied = await after_delivery(
-                        self.store, lister, watch, entries, settings, self.sinks
-                    )
+                tidied = await after_delivery(
+                    self.store, lister, watch, entries, settings, self.sinks
+                )
         except LeaseLost:
             raise
         except FerrymanError as exc:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.sinks.base import SinkRegistry
-from ferryman.sources.listers.base import Tidying, WatchEntry
+from ferryman.sources.listers.base import Lister, RemoteTidying, Tidying, WatchEntry
 from ferryman.store.ports import WatchStore
 from ferryman.store.watches.sql import Watch, entry_key
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 async def after_delivery(
     store: WatchStore,
-    lister: Tidying,
+    lister: Lister,
     watch: Watch,
     entries: Sequence[WatchEntry],
     settings: Settings,
@@ -39,8 +39,8 @@ async def after_delivery(
     the seen rows asked about a batch at a time; what was done. A file that cannot be
     is left, with a log line: the watch goes on."""
     action = watch.after_delivery
-    if action is None:
-        return []
+    if action is None or not isinstance(lister, (Tidying, RemoteTidying)):
+        return []  # nothing asked, or a kind of source whose entries are not files
     size = settings.watch.batch_size
     said: list[str] = []
     for start in range(0, len(entries), size):
@@ -56,10 +56,13 @@ async def after_delivery(
                 log.warning("watch %s: %s left where it is (%s)", watch.id, entry.title, exc)
                 continue
             try:
-                done = await asyncio.to_thread(
-                    lister.after_delivery, watch.source, entry, action, kept
-                )
-            except OSError as exc:
+                if isinstance(lister, RemoteTidying):  # on the remote, through the loop
+                    done = await lister.tidy_after(watch.source, entry, action, kept, settings)
+                else:
+                    done = await asyncio.to_thread(
+                        lister.after_delivery, watch.source, entry, action, kept
+                    )
+            except (OSError, FerrymanError) as exc:
                 log.warning("watch %s: %s left where it is (%s)", watch.id, entry.title, exc)
                 continue
             if done is not None:

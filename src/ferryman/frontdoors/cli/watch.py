@@ -133,9 +133,10 @@ def add(
         typer.Option(
             "--kind",
             metavar="KIND",
-            help="folder, feed, dav, ytdlp, torbox or telegram; default: folder for a path, dav"
-            " for dav(s)://, telegram for a t.me chat link, another web link is a feed if it"
-            " serves RSS/Atom (and no output option is given), else ytdlp.",
+            help="folder, feed, dav, rclone, ytdlp, torbox or telegram; default: folder for a"
+            " path, dav for dav(s)://, rclone for rclone:REMOTE:path, telegram for a t.me chat"
+            " link, another web link is a feed if it serves RSS/Atom (and no output option is"
+            " given), else ytdlp.",
         ),
     ] = None,
     output: Output,
@@ -145,8 +146,9 @@ def add(
         typer.Option(
             "--then",
             metavar="ACTION",
-            help="A folder watch: delete, or move:DIR, each file once its job has delivered"
-            " it whole (at the watch's next look); default: leave it.",
+            help="A folder watch: delete, or move:DIR (an rclone remote's: move:REMOTE:DIR),"
+            " each file once its job has delivered it whole (at the watch's next look);"
+            " default: leave it.",
         ),
     ] = None,
 ) -> None:

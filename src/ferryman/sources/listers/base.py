@@ -120,6 +120,29 @@ class Tidying(Protocol):
         ...
 
 
+@runtime_checkable
+class RemoteTidying(Protocol):
+    """A kind of source whose entries are a person's own files on a remote (an rclone
+    remote's folder), which a watch may delete or move there once their job has
+    delivered them (``--then``): as ``Tidying``, on the loop."""
+
+    def checked_after(self, source: str, action: str, settings: Settings, *, remote: bool) -> str:
+        """``action`` as stored, or ``watch.bad_then``."""
+        ...
+
+    async def tidy_after(
+        self,
+        source: str,
+        entry: WatchEntry,
+        action: str,
+        kept: Callable[[Path], bool] | None,
+        settings: Settings,
+    ) -> str | None:
+        """As ``Tidying.after_delivery``: ``kept`` is asked of a fresh local copy of the
+        entry's bytes (blocking: called on a thread)."""
+        ...
+
+
 class Lister(Protocol):
     """One kind of watched source."""
 

@@ -208,7 +208,7 @@ class FolderLister:
         settle = settings.watch.settle_seconds
         found: list[WatchEntry] = []
         for rel, st in _walk(root, root_fd, _identity(settings.data_dir)):
-            if not _media_or_archive(rel.rpartition("/")[2]):
+            if not media_or_archive(rel.rpartition("/")[2]):
                 continue
             path = root / rel
             key = _keyed((root_fd, rel, path), st, cache, now, settle)
@@ -354,7 +354,8 @@ def _still_allowed(root: Path, settings: Settings) -> None:
             )
 
 
-def _media_or_archive(name: str) -> bool:
+def media_or_archive(name: str) -> bool:
+    """A media file (a camera's RAW and sidecars among them) or an archive, by its name."""
     if named_archive(name):
         return True
     guessed, _ = mimetypes.guess_type(name)
