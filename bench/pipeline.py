@@ -174,7 +174,8 @@ def run(args: argparse.Namespace) -> Result:
         f"per-item overhead vs cp -r: {overhead_ms:.2f} ms/item"
         f" ({overhead_ms * count / 1000:.1f} s over {count} items);"
         f" vs a durable copy (fsync per file): {over_durable_ms:.2f} ms/item",
-        f"input: {count} {kind.upper()}s, {size / 1024:,.0f} KiB in all ({size / count:,.0f} B each),"
+        f"input: {count} {kind.upper()}s, {size / 1024:,.0f} KiB in all"
+        f" ({size / count:,.0f} B each),"
         f" {'in a stored zip (each entry written and fsynced)' if as_zip else 'in a folder'}",
         "ratio = seconds / cp -r seconds (lower is better; 1.00x would be as fast as cp);"
         f" cp -r runs {_spread(cp_times)}, copy+fsync runs {_spread(sync_times)}",
