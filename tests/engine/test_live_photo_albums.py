@@ -38,6 +38,7 @@ def _heic(made: Path, seed: int) -> bytes:
 
 
 def _zip(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "roll.zip"
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in files.items():
@@ -98,3 +99,35 @@ def test_a_live_photo_keeps_one_name_beside_another_file_of_its_name(tmp_path: P
     still, clip = named[digest["DCIM/IMG_0005.HEIC"]], named[digest["DCIM/IMG_0005.MOV"]]
     assert Path(still).stem == Path(clip).stem, album
     assert named[digest["Edited/IMG_0005.HEIC"]] != still
+
+
+def test_a_live_photo_keeps_one_name_in_a_folder_where_its_still_s_name_is_taken(
+    tmp_path: Path,
+) -> None:
+    """A templated layout (folders of names, not albums): a folder of the library holds
+    an ``IMG_0007.HEIC`` of other bytes (an earlier roll's); a Live Photo of that name
+    coming next takes ``IMG_0007 (2)`` for its still and its clip alike."""
+    made = tmp_path / "made"
+    made.mkdir()
+    library = tmp_path / "Library"
+    env = ENV | {"FERRYMAN_LIBRARY_LAYOUT": "Camera/{name}"}
+    earlier = {
+        "DCIM/IMG_0007.HEIC": _heic(made, 7),
+        "DCIM/IMG_0009.JPG": make_photo(made / "other.jpg", 9).read_bytes(),
+    }
+    later = {
+        "DCIM/IMG_0007.HEIC": _heic(made, 8),
+        "DCIM/IMG_0007.MOV": hevc_clip(made / "live.mov", "mov", tag="hvc1").read_bytes(),
+    }
+    for n, files in enumerate((earlier, later)):
+        args = ["--data-dir", str(tmp_path / "data"), "add", "--run", "--to", f"library:{library}"]
+        zipped = _zip(tmp_path / f"in-{n}", files)
+        ran = CliRunner().invoke(app, [*args, str(zipped)], env=env)
+        assert ran.exit_code == 0, ran.output
+    kept = {p.name: p.read_bytes() for p in (library / "Camera").iterdir()}
+    assert kept == {
+        "IMG_0009.JPG": earlier["DCIM/IMG_0009.JPG"],
+        "IMG_0007.HEIC": earlier["DCIM/IMG_0007.HEIC"],
+        "IMG_0007 (2).HEIC": later["DCIM/IMG_0007.HEIC"],
+        "IMG_0007 (2).MOV": later["DCIM/IMG_0007.MOV"],
+    }
