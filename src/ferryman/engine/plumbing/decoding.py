@@ -63,14 +63,14 @@ def probe_image(
     """A plain JPEG's or HEIC's header read here (``media.jpeg_header``,
     ``media.heic_header``: bounded, total, no decoder); any other picture probed by
     Pillow in the box."""
-    quick = _header_probe(path, options.max_image_pixels, max_bytes)
+    quick = header_probe(path, options.max_image_pixels, max_bytes)
     if quick is not None:
         return quick
     found = decode(options, "ferryman.media.probe:probe_image", path, None, max_bytes, size=size)
     return cast(MediaInfo, found)
 
 
-def _header_probe(path: Path, max_pixels: int | None, max_bytes: int | None) -> MediaInfo | None:
+def header_probe(path: Path, max_pixels: int | None, max_bytes: int | None) -> MediaInfo | None:
     """The header reader of the picture's format, by its first bytes (None: the box's)."""
     try:
         with path.open("rb") as f:
