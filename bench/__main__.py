@@ -138,6 +138,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pipeline: the photos as a folder (linked into the work area) or a stored zip"
         " of them (each entry written and fsynced) (folder)",
     )
+    parser.add_argument(
+        "--photos",
+        choices=["jpeg", "heic"],
+        default="jpeg",
+        help="pipeline: the photos as JPEGs or as an iPhone's HEICs (pillow-heif) (jpeg)",
+    )
     parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
     parser.add_argument(
         "--big-entries",

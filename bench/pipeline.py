@@ -89,15 +89,32 @@ async def ferry(src: Path, data_dir: Path, limit: float) -> tuple[float, dict[st
     return seconds, counts, done.state
 
 
+def heic_set(folder: Path) -> None:
+    """The set's JPEGs made HEICs (pillow-heif, as an iPhone's photos), in place."""
+    import pillow_heif
+    from PIL import Image
+
+    for path in sorted(folder.iterdir()):
+        with Image.open(path) as image:
+            pillow_heif.from_pillow(image).save(path.with_suffix(".heic"), quality=60)
+        path.unlink()
+
+
 def run(args: argparse.Namespace) -> Result:
     count: int = args.items
     as_zip = getattr(args, "input", "folder") == "zip"
+    kind = getattr(args, "photos", "jpeg")
+    suffix = ".heic" if kind == "heic" else ".jpg"
     where = "a stored zip" if as_zip else "a folder"
-    result = Result("pipeline", f"{count} small photos from {where} into the library vs cp -r")
+    result = Result(
+        "pipeline", f"{count} small photos ({kind}) from {where} into the library vs cp -r"
+    )
     with scratch("pipeline", args.tmp_dir, args.keep) as root:
-        progress(f"pipeline: making {count} photos (64x48 JPEG)")
+        progress(f"pipeline: making {count} photos (64x48 {kind.upper()})")
         src = root / "photos"
         make_photo_set(src, count)
+        if kind == "heic":
+            heic_set(src)
         size = sum(p.stat().st_size for p in src.iterdir())
         given = src
         if as_zip:
@@ -124,7 +141,7 @@ def run(args: argparse.Namespace) -> Result:
             os.sync()
             seconds, counts, state = asyncio.run(ferry(given, root / f"data-{i}", args.timeout))
             delivered = len(
-                [p for p in files_under(root / f"data-{i}" / "library") if p.suffix == ".jpg"]
+                [p for p in files_under(root / f"data-{i}" / "library") if p.suffix == suffix]
             )
             if state is not JobState.DONE or counts["delivered"] != count or delivered != count:
                 problems.append(
@@ -157,7 +174,8 @@ def run(args: argparse.Namespace) -> Result:
         f"per-item overhead vs cp -r: {overhead_ms:.2f} ms/item"
         f" ({overhead_ms * count / 1000:.1f} s over {count} items);"
         f" vs a durable copy (fsync per file): {over_durable_ms:.2f} ms/item",
-        f"input: {count} JPEGs, {size / 1024:,.0f} KiB in all ({size / count:,.0f} B each),"
+        f"input: {count} {kind.upper()}s, {size / 1024:,.0f} KiB in all"
+        f" ({size / count:,.0f} B each),"
         f" {'in a stored zip (each entry written and fsynced)' if as_zip else 'in a folder'}",
         "ratio = seconds / cp -r seconds (lower is better; 1.00x would be as fast as cp);"
         f" cp -r runs {_spread(cp_times)}, copy+fsync runs {_spread(sync_times)}",
@@ -168,6 +186,7 @@ def run(args: argparse.Namespace) -> Result:
     result.data = {
         "items": count,
         "input": "zip" if as_zip else "folder",
+        "photos": kind,
         "cp_seconds": cp_times,
         "copy_fsync_seconds": sync_times,
         "ferryman_seconds": ferry_times,

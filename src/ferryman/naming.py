@@ -62,6 +62,21 @@ def unique_name(name: str, used: set[str], also: Container[str] = ()) -> str:
     return candidate
 
 
+def unique_pair(first: str, second: str, used: set[str]) -> tuple[str, str]:
+    """Names for two files that share a stem (a Live Photo's ``IMG_1.HEIC`` and
+    ``IMG_1.MOV``): both as given when both are free, else one count for both
+    (``IMG_1 (2).HEIC``, ``IMG_1 (2).MOV``), so they keep one name; joined to ``used``."""
+    stem, one = _split(first)
+    two = _split(second)[1]
+    candidate, n = stem, 2
+    while f"{candidate}{one}".lower() in used or f"{candidate}{two}".lower() in used:
+        candidate = f"{stem} ({n})"
+        n += 1
+    names = f"{candidate}{one}", f"{candidate}{two}"
+    used.update(name.lower() for name in names)
+    return names
+
+
 def free_job_name(
     base: str, taken: Iterable[str], variant: str = "", *, siblings: Iterable[str] = ()
 ) -> str:

@@ -144,17 +144,18 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
             return real(path, data, limit)
 
         monkeypatch.setattr(probe_module, "probe_image", probe)
-        # A plain JPEG is probed from its header on the reading thread
-        # (``media.jpeg_header`` via ``engine.plumbing.decoding.probe_image``) and never
-        # reaches the box's probe: the bug is injected there too.
-        header = decoding_module.probe_header
+        # A plain JPEG (or HEIC) is probed from its header on the reading thread
+        # (``media.jpeg_header``, ``media.heic_header`` via
+        # ``engine.plumbing.decoding.probe_image``) and never reaches the box's probe:
+        # the bug is injected there too.
+        header = decoding_module.header_probe
 
         def probe_header(path: Path, *args: Any) -> MediaInfo | None:
             if path.name.endswith(BAD):
                 raise KeyError("a bug in the probe")
             return header(path, *args)
 
-        monkeypatch.setattr(decoding_module, "probe_header", probe_header)
+        monkeypatch.setattr(decoding_module, "header_probe", probe_header)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
     engine = Engine(store, settings, media_box=InProcess())

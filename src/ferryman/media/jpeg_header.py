@@ -79,7 +79,7 @@ def probe_header(path: Path, max_pixels: int | None, max_bytes: int | None) -> M
         image_mode=header.mode,
         bit_depth=8,
         pages=None,
-        taken=_seconds(header.taken),
+        taken=seconds(header.taken),
     )
 
 
@@ -129,12 +129,14 @@ def _header(frame: bytes | None, exif: bytes | None) -> JpegHeader | None:
     mode = _MODES.get(frame[5])
     if mode is None or width == 0 or height == 0 or len(frame) != 6 + 3 * frame[5]:
         return None
-    orientation, taken = _exif(exif) if exif is not None else (None, None)
+    orientation, taken = exif_facts(exif) if exif is not None else (None, None)
     return JpegHeader(width, height, mode, orientation, taken)
 
 
-def _exif(tiff: bytes) -> tuple[int | None, datetime | None]:
-    """IFD0's orientation and date, the EXIF directory's DateTimeOriginal."""
+def exif_facts(tiff: bytes) -> tuple[int | None, datetime | None]:
+    """IFD0's orientation and date, the EXIF directory's DateTimeOriginal, of a TIFF
+    block (a JPEG's APP1 after ``Exif\0\0``, a HEIC's EXIF item): as Pillow reads them;
+    ``ValueError`` for what Pillow reads in its own way."""
     if tiff[:4] == b"II*\x00":
         order = "<"
     elif tiff[:4] == b"MM\x00*":
@@ -209,7 +211,7 @@ def _date(text: str | None) -> datetime | None:
     return when if when >= _EARLIEST else None
 
 
-def _seconds(when: datetime | None) -> float | None:
+def seconds(when: datetime | None) -> float | None:
     try:
         return when.timestamp() if when is not None else None
     except (OverflowError, OSError, ValueError):

@@ -3,6 +3,10 @@
 The store (``store/albums``, ``store/memory``) reads the facts (the job's ready items
 in archive order, whether its input is still open, which groups still convert) and
 writes the albums this module decides.
+
+A Live Photo (an iPhone's ``IMG_0001.HEIC`` and ``IMG_0001.MOV``, or ``.JPG`` and
+``.MOV``: one folder, one stem) is one unit: its two files are sealed into one album,
+never cut apart by an album's boundary (``live_pairs``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,89 @@ class ReadyItem(NamedTuple):
     id: int
     kind: MediaKind
     plan: Plan | None
+    name: str = ""  # its path in the input (``items.source_path``): Live Photo pairs
+
+
+# A Live Photo's still and its clip (lower-case suffixes with the dot).
+LIVE_STILLS = frozenset({".heic", ".heif", ".jpg", ".jpeg"})
+LIVE_CLIPS = frozenset({".mov"})
+
+
+def live_key(name: str) -> tuple[str, str] | None:
+    """``(folder/stem lower-cased, "still" or "clip")`` for a name that may be half of a
+    Live Photo, else None."""
+    path = name.replace("\\", "/")
+    dot = path.rfind(".")
+    if dot <= path.rfind("/") + 1:
+        return None
+    suffix = path[dot:].lower()
+    if suffix in LIVE_STILLS:
+        return path[:dot].lower(), "still"
+    if suffix in LIVE_CLIPS:
+        return path[:dot].lower(), "clip"
+    return None
+
+
+def live_pairs(items: Sequence[ReadyItem]) -> dict[int, int]:
+    """Each Live Photo's still and clip among ``items``, both ways (id to id): a photo
+    and a video of one folder and stem, one of each (two stills of one stem are not a
+    pair's)."""
+    halves: dict[str, dict[str, list[ReadyItem]]] = {}
+    for item in items:
+        key = live_key(item.name)
+        wanted = MediaKind.PHOTO if key is not None and key[1] == "still" else MediaKind.VIDEO
+        if key is not None and item.kind is wanted:
+            halves.setdefault(key[0], {}).setdefault(key[1], []).append(item)
+    pairs: dict[int, int] = {}
+    for found in halves.values():
+        stills, clips = found.get("still", []), found.get("clip", [])
+        if len(stills) == 1 and len(clips) == 1:
+            pairs[stills[0].id] = clips[0].id
+            pairs[clips[0].id] = stills[0].id
+    return pairs
+
+
+def _alone_still(chunk: Sequence[ReadyItem], album_size: int, pairs: dict[int, int]) -> bool:
+    """Whether a full album's last file may be a Live Photo's still whose clip is not
+    read yet: a HEIC, or a JPEG named as an iPhone names it (``IMG_1234.JPG``), with no
+    clip yet, in an album that could hold both."""
+    item = chunk[-1]
+    key = live_key(item.name)
+    if album_size < 2 or item.id in pairs or key is None or key[1] != "still":
+        return False
+    if item.kind is not MediaKind.PHOTO:
+        return False
+    base = key[0].rsplit("/", 1)[-1]
+    return item.name.lower().endswith((".heic", ".heif")) or base.startswith("img_")
+
+
+def _units(members: Sequence[ReadyItem], pairs: dict[int, int]) -> list[list[ReadyItem]]:
+    """``members`` in order, a Live Photo's two files one unit where the first stands."""
+    by_id = {it.id: it for it in members}
+    units: list[list[ReadyItem]] = []
+    placed: set[int] = set()
+    for item in members:
+        if item.id in placed:
+            continue
+        unit = [item]
+        partner = pairs.get(item.id)
+        if partner is not None and partner in by_id and partner not in placed:
+            unit.append(by_id[partner])
+        placed.update(it.id for it in unit)
+        units.append(unit)
+    return units
+
+
+def _chunk(units: Sequence[list[ReadyItem]], album_size: int) -> tuple[list[ReadyItem], bool, int]:
+    """The next album's items from the front of ``units``, whether it is closed (full,
+    or the next unit does not fit: a pair never crosses a boundary) and how many
+    units it took."""
+    chunk: list[ReadyItem] = []
+    for used, unit in enumerate(units):
+        if chunk and len(chunk) + len(unit) > album_size:
+            return chunk, True, used
+        chunk.extend(unit)
+    return chunk, len(chunk) >= album_size, len(units)
 
 
 def albums_to_seal(
@@ -41,21 +128,24 @@ def albums_to_seal(
     sealed: list[tuple[AlbumGroup, list[int]]] = []
     open_input = not read_done and not blocked
     waiting_groups: Collection[AlbumGroup] | None = None
+    pairs = live_pairs(ready) if album_size > 1 else {}  # an album of one: one by one
     for group in AlbumGroup:
-        members = [it for it in ready if album_group(it.kind, it.plan) is group]
-        while members:
-            chunk = members[:album_size]
-            if len(chunk) < album_size:
+        units = _units([it for it in ready if album_group(it.kind, it.plan) is group], pairs)
+        while units:
+            chunk, closed, used = _chunk(units, album_size)
+            del units[:used]
+            if closed and not units and open_input and _alone_still(chunk, album_size, pairs):
+                break  # its clip may come next: the album waits for one more file
+            if not closed:
                 if open_input:
                     break
                 if waiting_groups is None:
                     waiting_groups = converting()
                 waiting = group in waiting_groups and not blocked
                 chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
+                units = []  # what waits goes with a later seal
                 if not chunk:
                     break
-            taken = {it.id for it in chunk}
-            members = [it for it in members if it.id not in taken]
             sealed.append((group, [it.id for it in chunk]))
     return sealed
 

@@ -15,8 +15,7 @@ state for the run's report); by other bytes, the next free name is taken. A kill
 the commit leaves a stage that is swept (nothing was delivered); after it, the manifest
 says what is left to move, and the next delivery or start-up sweep moves it (nothing
 twice, nothing lost). Names are chosen, committed and placed under a lock on
-``.ferryman/lock``, so two albums (two threads, or two processes) never take the same
-free name.
+``.ferryman/lock``: two albums (threads, processes) never take the same free name.
 
 A library that already holds the album layout (``<job>/NNNN/manifest.json``) and no
 ``.ferryman`` folder keeps that layout: the detection runs once per sink, off the loop.
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -40,6 +40,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, safe_name
 from ferryman.model import Item, Job, SinkRecord
 from ferryman.naming import delivered_name
+from ferryman.rules.sealing import ReadyItem, live_pairs
 from ferryman.sinks.base import CaptionRender, Delivered, Delivery, SinkState
 from ferryman.sinks.layout import input_folders, render, source_folder
 from ferryman.sinks.library import (
@@ -284,7 +285,10 @@ class FlatLibrarySink(LibrarySink):
             for item in delivery.album.items
             for number in range(1, len(item.files) + 1)
         ]
+        whole = [it for it in delivery.album.items if not it.parts and len(it.files) == 1]
         source = source_folder(delivery.job.name, delivery.job.source)
+        pairs = live_pairs([ReadyItem(it.id, it.kind, it.plan, it.source_path) for it in whole])
+        counts: dict[int, int] = {}  # a Live Photo's half: the count its name took
         used: set[str] = set()  # this album's own choices
         listed: dict[str, set[str]] = {}  # each folder looked at once an album
         placed: list[dict[str, Any]] = []
@@ -309,7 +313,8 @@ class FlatLibrarySink(LibrarySink):
             if (on_disk := listed.get(parent)) is None:
                 folder = PurePosixPath(parent)
                 on_disk = listed[parent] = self._listed.names(self.root / folder, folder)
-            chosen, there = self._free_or_same(rel, used, on_disk, digest)
+            first = counts.get(pairs.get(item.id, 0), 1)  # a clip takes its still's count
+            chosen, there, counts[item.id] = self._free_or_same(rel, used, on_disk, digest, first)
             entry: dict[str, Any] = {"stage": stage, "path": chosen}
             if there:
                 entry["already"] = True
@@ -322,23 +327,23 @@ class FlatLibrarySink(LibrarySink):
         return placed
 
     def _free_or_same(
-        self, rel: str, used: set[str], on_disk: set[str], digest: tuple[int, str]
-    ) -> tuple[str, bool]:
+        self, rel: str, used: set[str], on_disk: set[str], digest: tuple[int, str], first: int = 1
+    ) -> tuple[str, bool, int]:
         """The first of ``rel``, ``rel (2)``… that is free, or holds these very bytes
-        (True: already there); a name this album took is passed over."""
-        n = 1
-        while True:
+        (True: already there), and its count; a name this album took is passed over.
+        ``first``: the count tried before them (a Live Photo's clip, its still's)."""
+        for n in itertools.chain((first,) if first > 1 else (), itertools.count(1)):
             candidate = rel if n == 1 else _numbered(rel, n)
-            n += 1
             lowered = candidate.lower()
             if lowered in used:
                 continue
             if lowered not in on_disk:
                 used.add(lowered)
-                return candidate, False
+                return candidate, False, n
             if _holds(os.path.join(str(self.root), candidate), digest):
                 used.add(lowered)
-                return candidate, True
+                return candidate, True, n
+        raise AssertionError("unreachable: the counts never end")
 
     def _place(
         self,

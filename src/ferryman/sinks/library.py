@@ -23,7 +23,8 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, fsync_file, safe_name
 from ferryman.model import Item, Job
-from ferryman.naming import delivered_name, unique_name
+from ferryman.naming import delivered_name, unique_name, unique_pair
+from ferryman.rules.sealing import ReadyItem, live_pairs
 from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, size_of
 from ferryman.sinks.library_copy import COPY, HARDLINK, ours_alone, place_copy, verify
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
@@ -347,10 +348,13 @@ def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, 
     files: list[tuple[Path, str]] = []
     entries = []
     used: set[str] = set()
+    paired = _live_names(delivery.album.items, used)
     for item in delivery.album.items:
         names = []
         for number, path in enumerate(_require(item.files, item), start=1):
-            name = unique_name(delivered_name(item, number if item.parts else None), used)
+            name = paired.get(item.id) or unique_name(
+                delivered_name(item, number if item.parts else None), used
+            )
             files.append((Path(path), name))
             names.append(name)
         entries.append(_manifest_entry(item, names))
@@ -366,6 +370,24 @@ def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, 
     if delivery.caption_fields:  # what its caption said of its photos, said again at the end
         manifest["caption_fields"] = dict(delivery.caption_fields)
     return files, manifest
+
+
+def _live_names(items: list[Item], used: set[str]) -> dict[int, str]:
+    """A Live Photo's still and clip in one album (``rules.sealing.live_pairs``), named
+    first and under one stem (``IMG_1 (2).HEIC`` and ``IMG_1 (2).MOV`` when another
+    ``IMG_1`` is in the album too); by item id."""
+    whole = [it for it in items if not it.parts and len(it.files) == 1]
+    ready = [ReadyItem(it.id, it.kind, it.plan, it.source_path) for it in whole]
+    pairs = live_pairs(ready)
+    by_id = {it.id: it for it in whole}
+    names: dict[int, str] = {}
+    for item in whole:
+        partner = pairs.get(item.id)
+        if partner is None or item.id in names:
+            continue
+        first, second = delivered_name(item, None), delivered_name(by_id[partner], None)
+        names[item.id], names[partner] = unique_pair(first, second, used)
+    return names
 
 
 def taken_times(delivery: Delivery) -> list[tuple[Item, float | None]]:

@@ -165,7 +165,9 @@ def main_page(
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
         '<span class="for-telegram" hidden><label for="chat">Chat</label>'
         '<input id="chat" name="chat" type="text" value="me" size="16"'
-        ' placeholder="me or @channel"></span>'
+        ' placeholder="me, @channel or -100…">'
+        '<label><input type="checkbox" id="topics" name="topics">'
+        " A topic per folder (a forum group)</label></span>"
         if telegram
         else ""
     )

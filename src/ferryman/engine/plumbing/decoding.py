@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.media import heic_header, jpeg_header
 from ferryman.media.box.pool import DecodeLimits, Stopped
 from ferryman.media.declared import check_declared
-from ferryman.media.jpeg_header import probe_header
 from ferryman.model import MediaInfo, MediaKind
 from ferryman.net import abort
 
@@ -60,13 +60,28 @@ def probe(options: MediaOptions, path: Path, size: int | None) -> MediaInfo:
 def probe_image(
     options: MediaOptions, path: Path, size: int | None, max_bytes: int | None = None
 ) -> MediaInfo:
-    """A plain JPEG's header read here (``media.jpeg_header``: bounded, total, no
-    decoder); any other picture probed by Pillow in the box."""
-    quick = probe_header(path, options.max_image_pixels, max_bytes)
+    """A plain JPEG's or HEIC's header read here (``media.jpeg_header``,
+    ``media.heic_header``: bounded, total, no decoder); any other picture probed by
+    Pillow in the box."""
+    quick = header_probe(path, options.max_image_pixels, max_bytes)
     if quick is not None:
         return quick
     found = decode(options, "ferryman.media.probe:probe_image", path, None, max_bytes, size=size)
     return cast(MediaInfo, found)
+
+
+def header_probe(path: Path, max_pixels: int | None, max_bytes: int | None) -> MediaInfo | None:
+    """The header reader of the picture's format, by its first bytes (None: the box's)."""
+    try:
+        with path.open("rb") as f:
+            magic = f.read(12)
+    except OSError:
+        return None
+    if magic.startswith(b"\xff\xd8"):
+        return jpeg_header.probe_header(path, max_pixels, max_bytes)
+    if magic[4:8] == b"ftyp":
+        return heic_header.probe_header(path, max_pixels, max_bytes)
+    return None
 
 
 def check_pixels(options: MediaOptions, path: Path, size: int | None) -> None:

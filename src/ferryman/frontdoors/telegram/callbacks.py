@@ -132,6 +132,8 @@ class Actions:
         try:
             if kind == "s":
                 return await self._setting(who, message_id, number, rest)
+            if kind == "t" and rest == "topics":
+                return await self._topics(who, message_id, number)
             if kind == "j":
                 return await self._job(chat_id, message_id, number, rest)
             if kind == "l":
@@ -174,8 +176,13 @@ class Actions:
         head, _, rest = text.strip().partition(" ")
         if head.lstrip("/").split("@", 1)[0].lower() != "settings" or rest.strip():
             return
-        offer = choices.settings_offer(await self.store.user_settings(who.user_id))
-        self.chat.offer_on_reply(who.chat_id, message_id, offer)
+        self.chat.offer_on_reply(who.chat_id, message_id, await self._settings_offer(who))
+
+    async def _settings_offer(self, who: Who) -> Offer:
+        """``/settings``'s choices: the usual values, and the forum groups the account
+        is in (``Chat.forums``), each a topic per folder."""
+        stored = await self.store.user_settings(who.user_id)
+        return choices.settings_offer(stored, await self.chat.forums())
 
     async def _setting(self, who: Who, message_id: int, index: int, key: str) -> Done:
         """An option of ``/settings`` chosen: set as ``/settings KEY VALUE`` sets it,
@@ -183,10 +190,16 @@ class Actions:
         choice = next((c for c in CHOICES if c.key == key), None)
         if choice is None or index >= len(choice.options):
             return Done("that choice is not one I know")
-        said = await self.commands.mine.change(who, key, choice.options[index].value)
+        return await self._set(who, message_id, key, choice.options[index].value)
+
+    async def _topics(self, who: Who, message_id: int, channel_id: int) -> Done:
+        """A forum group chosen in ``/settings``: ``to`` it, a topic per folder."""
+        return await self._set(who, message_id, "to", choices.topics_dest(channel_id))
+
+    async def _set(self, who: Who, message_id: int, key: str, value: str) -> Done:
+        said = await self.commands.mine.change(who, key, value)
         shown = await self.commands.run("/settings", who)
-        offer = choices.settings_offer(await self.store.user_settings(who.user_id))
-        await self.chat.offer(who.chat_id, message_id, offer, text=shown)
+        await self.chat.offer(who.chat_id, message_id, await self._settings_offer(who), text=shown)
         return Done(said)
 
     async def password_reply(

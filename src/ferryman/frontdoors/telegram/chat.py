@@ -7,6 +7,7 @@ would stall whoever is waiting for the reply.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,12 +15,17 @@ from typing import Any
 from telethon import errors as tg
 from telethon.tl import functions, types
 
+from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import keyboards
 from ferryman.frontdoors.telegram.choices import Offer
 from ferryman.frontdoors.telegram.keyboards import Numbered
 from ferryman.telegram.errors import from_telethon
 
+log = logging.getLogger(__name__)
+
 TEXT_MAX = 4096  # Telegram's limit for one message
+FORUMS_OFFERED = 4  # forum groups ``/settings`` offers (the first the dialogs list)
+_DIALOGS_READ = 100
 
 
 def clip(text: str) -> str:
@@ -58,6 +64,32 @@ class Chat:
         """A peer seen in an incoming message: no lookup needed to answer it."""
         if peer is not None:
             self._peers[chat_id] = peer
+
+    async def forums(self) -> list[tuple[int, str]]:
+        """The forum groups this account is in, newest first, as (channel id, title):
+        ``/settings`` offers each as ``to`` with a topic per folder. None for a bot
+        (Telegram lists no bot's dialogs: the typed ``-100…/topics`` is its way) or
+        when the dialogs cannot be read now (the choice is offered again next time)."""
+        if self.bot:
+            return []
+        request = functions.messages.GetDialogsRequest(
+            offset_date=None,
+            offset_id=0,
+            offset_peer=types.InputPeerEmpty(),
+            limit=_DIALOGS_READ,
+            hash=0,
+        )
+        try:
+            found = await self._call(request)
+        except FerrymanError as exc:
+            log.info("the forum groups were not listed: %s", exc)
+            return []
+        forums = [
+            (int(c.id), str(c.title))
+            for c in getattr(found, "chats", ())
+            if isinstance(c, types.Channel) and c.forum and not c.left
+        ]
+        return forums[:FORUMS_OFFERED]
 
     async def _call(self, request: Any) -> Any:
         try:

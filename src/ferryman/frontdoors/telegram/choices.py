@@ -10,11 +10,13 @@ Actions: ``j:JOB:cancel|retry|report|pass`` on a job's status message; ``l:JOB:P
 on a link's (the same link again in another form); ``a:ROW:choose|all`` on an archive
 still downloading (inbox row ``ROW``); ``c:ROW:…`` in the list of an archive's files
 (``choose``); ``s:OPTION:KEY`` in ``/settings`` (option ``OPTION`` of the person's
-setting ``KEY``, ``user_settings.CHOICES``).
+setting ``KEY``, ``user_settings.CHOICES``); ``t:CHANNEL:topics`` there too (``to`` a
+forum group the account is in, a topic per folder: ``telegram:-100CHANNEL/topics``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ferryman.frontdoors.telegram.user_settings import CHOICES
@@ -84,9 +86,19 @@ def archive_offer(row_id: int, choosing: bool) -> Offer:
     )
 
 
-def settings_offer(stored: dict[str, str]) -> Offer:
+TITLE_SHOWN = 32  # characters of a forum group's title on its button
+
+
+def topics_dest(channel_id: int) -> str:
+    """The ``to`` value of a forum group's topic per folder (``telegram:-100…/topics``)."""
+    return f"-100{channel_id}/topics"
+
+
+def settings_offer(stored: dict[str, str], forums: Sequence[tuple[int, str]] = ()) -> Offer:
     """``/settings``: a row a setting, each of its usual values (``stored``: the
-    person's values, marked ✓; a default is marked nowhere)."""
+    person's values, marked ✓; a default is marked nowhere). ``forums``: the forum
+    groups the account is in (id, title), each offered as ``to`` with a topic per folder,
+    in a row of their own after ``to``'s."""
     rows = []
     for choice in CHOICES:
         row = []
@@ -95,13 +107,21 @@ def settings_offer(stored: dict[str, str]) -> Offer:
             label = f"{mark}{choice.key} {option.value.rstrip(':')}"
             row.append(Option(label, f"s:{i}:{choice.key}"))
         rows.append(tuple(row))
+        if choice.key == "to" and forums:
+            rows.append(tuple(_forum_option(stored, *forum) for forum in forums))
     return Offer(tuple(rows))
+
+
+def _forum_option(stored: dict[str, str], channel_id: int, title: str) -> Option:
+    mark = "✓ " if stored.get("to") == topics_dest(channel_id) else ""
+    shown = title if len(title) <= TITLE_SHOWN else title[: TITLE_SHOWN - 1] + "…"
+    return Option(f"{mark}to {shown}, a topic per folder", f"t:{channel_id}:topics")
 
 
 def parse(action: str) -> tuple[str, int, str] | None:
     """``(kind, number, rest)`` of an action; None if it is not one of ours."""
     kind, _, tail = action.partition(":")
     number, _, rest = tail.partition(":")
-    if kind not in ("j", "l", "a", "c", "s") or not number.isdigit() or not rest:
+    if kind not in ("j", "l", "a", "c", "s", "t") or not number.isdigit() or not rest:
         return None
     return kind, int(number), rest

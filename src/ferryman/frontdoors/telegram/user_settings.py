@@ -49,7 +49,7 @@ CHOICES: tuple[Choice, ...] = (
             Option("me", "Saved Messages (of the account ferryman runs as)"),
             Option("library:", "the library folder"),
         ),
-        "or a channel: @name or -100…",
+        "or a channel: @name or -100…; a forum group's -100…/topics: a topic per folder",
     ),
     Choice(
         "link",

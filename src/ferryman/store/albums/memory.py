@@ -125,7 +125,12 @@ class MemoryAlbums(MemoryBase):
             return []
         members = self.items_of(job_id)
         ready = [
-            ReadyItem(i["id"], MediaKind(i["kind"]), Plan(i["plan"]) if i["plan"] else None)
+            ReadyItem(
+                i["id"],
+                MediaKind(i["kind"]),
+                Plan(i["plan"]) if i["plan"] else None,
+                i["source_path"],
+            )
             for i in members
             if i["state"] == ItemState.READY.value
         ]

@@ -392,7 +392,7 @@ def seal(
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
         return []
     ready = [
-        ReadyItem(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
+        ReadyItem(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None, r.source_path)
         for r in sqlite_direct.execute(conn, statements.READY_ITEMS, job).all()
     ]
     if not ready:

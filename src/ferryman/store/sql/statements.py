@@ -76,7 +76,7 @@ JOB_LOAD = select(
 JOB_FOR_SEAL = select(jobs).where(jobs.c.id == JOB_ID).with_for_update()
 # What grouping needs of a ready item: its id, kind and plan (not the whole row).
 READY_ITEMS = (
-    select(items.c.id, items.c.kind, items.c.plan)
+    select(items.c.id, items.c.kind, items.c.plan, items.c.source_path)
     .where(items.c.job_id == JOB_ID, items.c.state == ItemState.READY.value)
     .order_by(items.c.seq)
 )

@@ -716,7 +716,10 @@ function deliver() {
   const to = chosen ? chosen.value : "link";
   if (to !== "telegram") return { to };
   const chat = document.getElementById("chat");
-  return { to, chat: (chat && chat.value.trim()) || "me" };
+  const topics = document.getElementById("topics");
+  const where = (chat && chat.value.trim()) || "me";
+  // A forum group's topic per folder (telegram:-100…/topics): the server says what is wrong.
+  return { to, chat: topics && topics.checked && !where.includes("/") ? `${where}/topics` : where };
 }
 
 // One piece by XMLHttpRequest: its upload progress events say the bytes sent as they go

@@ -263,8 +263,13 @@ function buildWatchForm() {
     chat.id = "w-chat";
     chat.value = "me";
     chat.size = 16;
-    chat.placeholder = "me or @channel";
-    dest.append(span("w-for-telegram", labelled("Chat", chat), chat));
+    chat.placeholder = "me, @channel or -100…";
+    const topics = document.createElement("input");
+    topics.type = "checkbox";
+    topics.id = "w-topics";
+    const perFolder = labelled(" A topic per folder (a forum group)", topics);
+    perFolder.prepend(topics);
+    dest.append(span("w-for-telegram", labelled("Chat", chat), chat, perFolder));
   }
   const submit = text("button", "Watch it");
   submit.type = "submit";
@@ -299,7 +304,10 @@ function watchRequest(form) {
   };
   const to = form.querySelector('input[name="w-dest"]:checked').value;
   const chat = form.querySelector("#w-chat");
-  request.to = to === "telegram" ? `telegram:${(chat && chat.value.trim()) || "me"}` : `${to}:`;
+  const topics = form.querySelector("#w-topics");
+  let where = (chat && chat.value.trim()) || "me";
+  if (topics && topics.checked && !where.includes("/")) where += "/topics"; // a forum group's topic per folder
+  request.to = to === "telegram" ? `telegram:${where}` : `${to}:`;
   const kind = form.querySelector("#w-output").value;
   if (kind === "video" || kind === "mute") request.quality = form.querySelector("#w-quality").value;
   if (kind === "mute") request.mute = true;

@@ -1,0 +1,63 @@
+"""The page's Telegram choice offers a forum group's topic per folder (issue 82, item 1),
+in Debian's Chromium against `ferryman web`: Telegram chosen, a forum group's id typed,
+"A topic per folder" ticked, Start (or Watch it, in the form of a watch); the job (the
+watch) goes to ``telegram:-100…/topics``. Found by role and label as a person would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, chromium
+from tests.support.httpserve import serving
+from tests.support.webserve import running_web
+from tests.watch.test_watch_feed import serve_feed
+from tests.web.test_web_forum_topics import FORUM, TELEGRAM, logged_in_data
+
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
+playwright_api = pytest.importorskip("playwright.sync_api")
+SHOTS = Path(os.environ.get("FERRYMAN_SCREENSHOTS", "/tmp/topics-shots"))
+
+
+def test_the_page_sends_to_a_forum_groups_topic_per_folder(tmp_path: Path) -> None:
+    data = logged_in_data(tmp_path / "data")
+    with running_web(data, **TELEGRAM) as web, chromium() as browser:
+        page = browser.new_context(viewport=DESKTOP).new_page()
+        page.goto(web.base)
+        topics = page.get_by_role("checkbox", name="A topic per folder (a forum group)")
+        playwright_api.expect(topics).to_be_hidden()  # Telegram's own choice, shown with it
+        page.get_by_role("radio", name="Telegram").check()
+        page.get_by_role("textbox", name="Chat").fill(FORUM)
+        topics.check()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "topics.png"))
+        page.get_by_role("textbox", name="Link").fill("https://127.0.0.1:9/trip.zip")
+        page.get_by_role("button", name="Start").click()
+        playwright_api.expect(page.get_by_role("listitem").first).to_be_visible(timeout=30_000)
+        with web.client() as client:
+            (job,) = client.get("/api/v1/jobs").json()["jobs"]
+        assert job["dest"] == f"telegram:{FORUM}/topics", job
+
+
+def test_a_watch_added_on_the_page_goes_to_a_forum_groups_topic_per_folder(
+    tmp_path: Path,
+) -> None:
+    data = logged_in_data(tmp_path / "data")
+    with serving() as feed, running_web(data, **TELEGRAM) as web, chromium() as browser:
+        serve_feed(feed, tmp_path, ["ep1"])
+        page = browser.new_context(viewport=DESKTOP).new_page()
+        page.goto(web.base)
+        page.get_by_role("radio", name="Watches").check()
+        page.get_by_role("button", name="Add a watch").click()
+        form = page.locator("#watch-form")
+        form.get_by_label("Feed, folder or channel").fill(feed.url("/feed.xml"))
+        form.get_by_label("Telegram").check()
+        form.get_by_label("Chat").fill(FORUM)
+        form.get_by_label("A topic per folder (a forum group)").check()
+        form.get_by_role("button", name="Watch it").click()
+        playwright_api.expect(form).to_have_count(0, timeout=30_000)  # closed once added
+        with web.client() as client:
+            (watch,) = client.get("/api/v1/watches").json()["watches"]
+        assert watch["dest"] == f"telegram:{FORUM}/topics", watch
