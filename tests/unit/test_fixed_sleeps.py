@@ -31,7 +31,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "unit/test_clock_reads.py": (1, "a string the clock check must see, not a sleep"),
     "crash/test_crash.py": (1, "the kill's moment: random, or a share of the work done"),
     "crash/test_watch_crash.py": (1, "a kill at a random moment of a check"),
-    "crash/test_zip_in_place_kills.py": (1, "a kill at a random moment of a zip's read"),
     "crash/test_notify_crash.py": (
         2,
         "the webhook server's answer delay (its pace); a kill at a random moment",
