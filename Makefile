@@ -32,7 +32,7 @@ RUNTIME_VENV ?= .venv-runtime
 RUNTIME_BIN := $(RUNTIME_VENV)/bin
 PACKAGED := $(shell find src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
-$(RUNTIME_BIN)/.runtime: pyproject.toml $(PACKAGED)
+$(RUNTIME_BIN)/.runtime: pyproject.toml $(PACKAGED) $(wildcard docs/*.md)
 	$(if $(filter pyproject.toml,$?),rm -rf $(RUNTIME_VENV))
 	test -x $(RUNTIME_BIN)/python || $(PYTHON) -m venv $(RUNTIME_VENV)
 	$(RUNTIME_BIN)/pip install --quiet .

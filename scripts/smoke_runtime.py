@@ -7,6 +7,7 @@ with the development tools installed, cannot look. Each step runs the real
   declares installed as it asks;
 - YouTube's challenges: yt-dlp's own check finds the JavaScript runtime (deno, from its
   wheel in this environment) and the yt-dlp-ejs solver scripts, as ``doctor`` reports;
+- ``docs``: the topics the wheel carries (docs/*.md), a few printed;
 - ``demo``: sample inputs into a library;
 - an unreachable link (``add --run https://nonexistent.invalid/x.zip``): fails with
   ``source.host_unknown`` and exit 1 within seconds (it once looped forever, an
@@ -49,6 +50,7 @@ def main(bin_dir: Path) -> int:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("doctor: the declared Python packages", lambda: _doctor(ferryman, root, env)),
             ("YouTube's challenge solver", lambda: _solver(ferryman, root, env)),
+            ("the docs it carries", lambda: _docs(ferryman, root, env)),
             ("demo", lambda: _demo(ferryman, root, env)),
             ("an unreachable link ends with its code", lambda: _unreachable(ferryman, root, env)),
             ("web answers", lambda: _web(ferryman, root, env)),
@@ -110,6 +112,18 @@ def _solver(ferryman: Path, root: Path, env: dict[str, str]) -> None:
     own = runtime.get("where") == "ferryman's environment" and runtime.get("name") == "deno"
     if not own or said["scripts"] != "python package" or said["missing"]:
         raise Failed(f"the solver is not ready here: {said}")
+
+
+def _docs(ferryman: Path, root: Path, env: dict[str, str]) -> None:
+    """`ferryman docs` lists the topics the wheel carries; those help pages name print."""
+    done = _run([ferryman, "--data-dir", root / "docs", "docs", "--json"], env)
+    topics = [t["topic"] for t in json.loads(done.stdout)["topics"]] if done.stdout else []
+    if done.returncode != 0 or not {"cli", "web", "telegram"} <= set(topics):
+        raise Failed(f"exit {done.returncode}, topics {topics}:\n{done.stderr}")
+    for topic in ("cli", "web", "telegram"):
+        shown = _run([ferryman, "--data-dir", root / "docs", "docs", topic], env)
+        if shown.returncode != 0 or not shown.stdout.startswith("#"):
+            raise Failed(f"`ferryman docs {topic}`: exit {shown.returncode}\n{shown.stderr}")
 
 
 def _demo(ferryman: Path, root: Path, env: dict[str, str]) -> None:

@@ -175,6 +175,11 @@ SPECS: tuple[ErrorSpec, ...] = (
         " 720p, best…) and yours; `ferryman preset add NAME …` makes one.",
     ),
     ErrorSpec(
+        "docs.unknown",
+        False,
+        "Name a topic this install carries: `ferryman docs` lists them (web, cli, telegram…).",
+    ),
+    ErrorSpec(
         "preset.bad_name",
         False,
         "A preset's name is letters, digits, - and _ (up to 32), and it chooses something:"
@@ -928,7 +933,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         "notify.bad_url",
         False,
         "Give an Apprise URL (tgram://, ntfy://, json://host/…), ferryman(s)://host/path for a"
-        " signed webhook, or none; see docs/watch.md, Notices.",
+        " signed webhook, or none; see `ferryman docs watch`, Notices.",
     ),
     ErrorSpec(
         "notify.blocked",

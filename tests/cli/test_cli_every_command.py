@@ -52,6 +52,7 @@ CASES: dict[tuple[str, ...], list[str]] = {
     # An empty folder for its only index: nothing newer, nothing installed here.
     ("update",): ["--check", "--no-index", "--find-links", "FOLDER"],
     ("demo",): ["--data-dir", "PHOTO"],  # a file for a data dir: its coded refusal
+    ("docs",): ["web"],
     ("completion",): ["bash"],
     ("config", "path"): [],
     ("config", "init"): [],
@@ -181,3 +182,7 @@ def test_every_help_page_renders(path: tuple[str, ...]) -> None:
     assert "--json" in shown.stdout, shown.stdout
     # A page names no file of the source tree: `pip install` carries no docs/ folder.
     assert not re.search(r"docs/\S+\.md", shown.stdout), shown.stdout
+    from ferryman.frontdoors.cli.docs import shipped  # lazy: the topics the package carries
+
+    for topic in re.findall(r"ferryman docs ([\w-]+)", shown.stdout):
+        assert topic in shipped(), f"`ferryman docs {topic}` in {' '.join(path)}'s help"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,9 @@ def test_the_wheel_installs_with_its_declared_dependencies_and_runs(tmp_path: Pa
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("ferryman-*.whl")
+    with zipfile.ZipFile(wheel) as built_wheel:  # `ferryman docs`: every topic inside
+        carried = {n for n in built_wheel.namelist() if n.startswith("ferryman/docs/")}
+    assert carried == {f"ferryman/docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
     fresh = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
     # This pip installs into the fresh interpreter (--python): no pip of its own to set
@@ -60,6 +64,9 @@ def test_the_wheel_installs_with_its_declared_dependencies_and_runs(tmp_path: Pa
             [str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout
         )
 
+    shown = fresh_run(fresh / "bin" / "ferryman", "docs", "web")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith((ROOT / "docs" / "web.md").read_text().splitlines()[0])
     ran = fresh_run(fresh / "bin" / "ferryman", "--version")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == f"ferryman {__version__}"

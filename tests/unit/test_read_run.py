@@ -321,3 +321,29 @@ def test_a_transcode_to_come_counts_the_copy_it_will_make(tmp_path: Path) -> Non
     prepared = run.steps[0].prepared
     assert prepared is not None and prepared.state is ItemState.CONVERT
     assert (run.files, run.bytes) == (2, 2 * hevc.stat().st_size)
+
+
+def test_an_input_read_where_it_lies_ends_its_run_once_its_entries_hold_what_a_kill_may_cost(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    """``at_risk`` (a zip read by Range): the run ends at the first entry that takes its
+    staged bytes to the bound, so the loop records them before reading on (issue 83:
+    a run of 16 photos read and not recorded was sent again after each kill)."""
+    sizes = [p.stat().st_size for p in photos]
+    bound = sizes[0] + sizes[1] + 1  # reached with the third photo, not before
+    entries = iter([_entry(i, p) for i, p in enumerate(photos)])
+    run = read_run.read_run(entries, _limits(tmp_path, at_risk=bound))
+    assert _staged(run.steps) == [0, 1, 2]
+    assert run.more and run.read == sum(sizes[:3])
+    assert _staged(read_run.read_run(entries, _limits(tmp_path, at_risk=bound)).steps) == [3, 4, 5]
+
+
+def test_what_an_input_read_in_place_may_leave_unrecorded_is_a_share_of_it() -> None:
+    """A 10 MB zip: 128 KiB (a photo at a time); 256 MiB: 2 MiB (a commit per 1.2 MB
+    photo held a 20 ms link idle); never over 8 MiB (a kill costs that much again)."""
+    from ferryman.engine.read.entry_batch import at_risk
+
+    assert at_risk(10_000_000) == 128 * 1024
+    assert at_risk(256 << 20) == 2 << 20
+    assert at_risk(64 << 30) == 8 << 20
+    assert at_risk(None) == 128 * 1024

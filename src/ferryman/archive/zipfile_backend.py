@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from ferryman.archive.reader import ArchiveEntry, EntryInfo, EntryType, OpenOptions
@@ -51,6 +51,13 @@ def unreadable_reason(archive: zipfile.ZipFile) -> str | None:
     return None
 
 
+Extent = tuple[int, int]  # where an entry's bytes lie: its local header to the next entry
+# Told an entry's extent, and those of the entries after it, before its bytes are read
+# (``net.rangefile.RangeFile.want``): a remote file asks for no more.
+Tell = Callable[[Extent, Sequence[Extent]], None]
+TOLD_AFTER = 64  # extents told after the one read (what may be asked for ahead)
+
+
 class _Entry:
     def __init__(
         self,
@@ -58,11 +65,13 @@ class _Entry:
         member: zipfile.ZipInfo,
         info: EntryInfo,
         pw: tuple[str, ...],
+        told: tuple[Tell, Extent, Sequence[Extent]] | None = None,
     ) -> None:
         self._archive = archive
         self._member = member
         self._info = info
         self._passwords = pw
+        self._told = told  # whom to tell, this entry's extent and those after it
 
     @property
     def info(self) -> EntryInfo:
@@ -75,6 +84,9 @@ class _Entry:
             raise FerrymanError(
                 "archive.password_required", f"{self._member.filename} is encrypted"
             )
+        if self._told is not None:
+            tell, extent, after = self._told
+            tell(extent, after)
         for number, password in enumerate(candidates, start=1):
             pwd = password.encode() if password is not None else None
             try:
@@ -113,10 +125,15 @@ class ZipfileReader:
     """An ``ArchiveReader`` over a seekable binary file; entries in central-directory
     order, indexes counting the files (folders are not entries)."""
 
-    def __init__(self, file: IO[bytes], name: str, options: OpenOptions) -> None:
+    def __init__(
+        self, file: IO[bytes], name: str, options: OpenOptions, tell: Tell | None = None
+    ) -> None:
+        """``tell``: told each entry's extent (and those after it) before its bytes are
+        read, so a remote file asks for those and no more."""
         self._file = file
         self.name = name
         self._options = options
+        self._tell = tell
         self._archive: zipfile.ZipFile | None = None
         self._read = 0
 
@@ -136,23 +153,35 @@ class ZipfileReader:
 
     def __iter__(self) -> Iterator[ArchiveEntry]:
         assert self._archive is not None, "use the reader as a context manager"
-        index = 0
-        for member in self._archive.infolist():
-            if member.is_dir():
-                continue
+        files = [member for member in self._archive.infolist() if not member.is_dir()]
+        extents = _extents(self._archive)
+        for at, member in enumerate(files):
             kind = (
                 EntryType.SYMLINK
                 if (member.external_attr >> 16) & 0o170000 == 0o120000
                 else EntryType.FILE
             )
             mtime = None
-            info = EntryInfo(index, zip_member_name(member), member.file_size, mtime, kind)
+            info = EntryInfo(at, zip_member_name(member), member.file_size, mtime, kind)
             self._read += member.compress_size
-            yield _Entry(self._archive, member, info, self._options.passwords)
-            index += 1
+            told = None
+            if self._tell is not None:
+                later = files[at + 1 : at + 1 + TOLD_AFTER]
+                after = [extents[m.header_offset] for m in later]
+                told = (self._tell, extents[member.header_offset], after)
+            yield _Entry(self._archive, member, info, self._options.passwords, told)
 
     def consumed(self) -> int:
         return self._read
+
+
+def _extents(archive: zipfile.ZipFile) -> dict[int, Extent]:
+    """Each entry's extent by its local header's offset: to the next local header, or
+    to the central directory for the last one."""
+    starts = sorted({member.header_offset for member in archive.infolist()})
+    directory: int = getattr(archive, "start_dir", 0)
+    ends = [*starts[1:], max(directory, starts[-1] if starts else 0)]
+    return {start: (start, max(end, start)) for start, end in zip(starts, ends, strict=True)}
 
 
 def reader_in_place(file: IO[bytes], name: str, options: OpenOptions) -> ZipfileReader | None:

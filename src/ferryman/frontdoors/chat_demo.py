@@ -293,7 +293,7 @@ def _print_next_steps(console: Console) -> None:
         "  2. ferryman telegram login    (your account by phone and code; --bot with a token",
         "     from @BotFather)",
         "  3. ferryman telegram serve    then send it a zip or a link from your phone",
-        "docs/telegram.md tells the rest.",
+        "`ferryman docs telegram` tells the rest.",
     ):
         console.print(line, markup=False, highlight=False)
 

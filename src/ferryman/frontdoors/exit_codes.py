@@ -58,6 +58,7 @@ _USAGE = frozenset(
         "job.password_empty",
         "link.output_for_file",
         "sink.unknown",  # --to names no destination ferryman knows
+        "docs.unknown",  # `ferryman docs TOPIC`: no such topic
     }
 )
 _WAITING = frozenset({"space.low", "sink.space_low"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 
@@ -25,6 +25,7 @@ from ferryman.net.http import (
     status_error,
     transport_error,
 )
+from ferryman.net.rangewindows import Windows
 from ferryman.net.streamfile import StreamFile
 
 READ_AHEAD = 1 << 20  # sequential reads become few large requests
@@ -76,6 +77,7 @@ class RangeFile(io.RawIOBase):
         self._last_end = -1  # where the last read ended: the next one may follow on
         self._run = 0  # reads in a row that followed on
         self._stream: StreamFile | None = None  # one GET for a run of reads
+        self._windows: Windows | None = None  # once the reader says what it reads next
 
     def readable(self) -> bool:
         return True
@@ -91,11 +93,27 @@ class RangeFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def want(self, extent: tuple[int, int], after: Sequence[tuple[int, int]] = ()) -> None:
+        """The reader reads ``extent`` (start, end) next, then likely those ``after``:
+        from then on, reads there go through bounded windows (``net.rangewindows``),
+        none past its extent's end, those that follow asked for ahead of the reader;
+        reads elsewhere ask for just their range (no GET of the rest of the file)."""
+        if self._windows is None:
+            self._close_stream()
+            self._windows = Windows(self._window, self.size)
+        self._windows.want(extent, after)
+
+    def _window(self, start: int, end: int) -> StreamFile:
+        return StreamFile(
+            self.client, self.url, self.size, self.validator, self.retry, start=start, end=end
+        )
+
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        """A read that follows on from the last two goes on in one GET of the rest
-        (``StreamFile``: a cut or a stall resumed there), so reading a zip's entries one
-        after the other costs one request, not one per read, and the network keeps
-        sending while the reader writes. Other reads ask for just their range."""
+        """Inside the extent the reader said it reads (``want``), a window's bytes.
+        Else a read that follows on from the last two goes on in one GET of the rest
+        (``StreamFile``: a cut or a stall resumed there), so reading a file front to
+        back costs one request, not one per read, and the network keeps sending while
+        the reader writes. Other reads ask for just their range."""
         wanted = min(len(buffer), self.size - self._pos)
         if wanted <= 0:
             return 0
@@ -106,7 +124,15 @@ class RangeFile(io.RawIOBase):
         # A view, not a slice: ``read()`` passes a bytearray, whose slice is a copy that
         # the stream would fill while the caller got the bytearray's unset bytes.
         window = memoryview(buffer)[:wanted]
-        got = self._streamed(window) if self._run >= STREAM_AFTER else None
+        if self._windows is not None:
+            got = self._windows.readinto(self._pos, window)
+            if got is not None:
+                self.fetched += got
+                self._pos += got
+                self._last_end = self._pos
+                return got
+        streams = self._windows is None and self._run >= STREAM_AFTER
+        got = self._streamed(window) if streams else None
         if got is None:
             data = self._get(self._pos, wanted)
             buffer[: len(data)] = data
@@ -138,6 +164,9 @@ class RangeFile(io.RawIOBase):
 
     def close(self) -> None:
         self._close_stream()
+        if self._windows is not None:
+            self._windows.close()
+            self.requests += self._windows.requests
         super().close()
 
     def _get(self, start: int, length: int) -> bytes:

@@ -26,8 +26,9 @@ from ferryman.net.http import check_partial, delay_after, shown_url, transport_e
 
 
 class StreamFile(io.RawIOBase):
-    """``size`` bytes at ``url``, front to back from ``start``; ``fetched`` counts body
-    bytes received, ``requests`` the GETs it took."""
+    """``size`` bytes at ``url``, front to back from ``start`` (to ``end``, when given:
+    no more is asked for); ``fetched`` counts body bytes received, ``requests`` the
+    GETs it took."""
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class StreamFile(io.RawIOBase):
         retry: Retry,
         *,
         start: int = 0,
+        end: int | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -48,6 +50,7 @@ class StreamFile(io.RawIOBase):
         self.fetched = 0
         self.requests = 0
         self._pos = start
+        self.end = size if end is None else min(end, size)  # asked up to here, not past
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
         self._pending = b""
@@ -59,11 +62,11 @@ class StreamFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._pos >= self.size or len(buffer) == 0:
+        if self._pos >= self.end or len(buffer) == 0:
             return 0
         if not self._pending:
             self._pending = self._next_chunk()
-        taken = self._pending[: len(buffer)]
+        taken = self._pending[: min(len(buffer), self.end - self._pos)]
         self._pending = self._pending[len(taken) :]
         buffer[: len(taken)] = taken
         self._pos += len(taken)
@@ -100,9 +103,21 @@ class StreamFile(io.RawIOBase):
                 raise problem
             abort.pause(delay_after(problem, failures, self.retry, random.Random()))
 
+    def open_now(self) -> None:
+        """Ask for the bytes now (the answer's headers awaited), not at the first read: a
+        window opened ahead of its reader, whose bytes come in while the reader is on
+        others. A failure here is the first read's to meet again."""
+        if self._chunks is None and self._pos < self.end:
+            try:
+                self._connect()
+            except (httpx.HTTPError, FerrymanError):
+                self._drop()
+
     def _connect(self) -> None:
-        headers = {"Range": f"bytes={self._pos}-"}
-        if self.validator and self._pos:
+        bounded = self.end < self.size
+        last = str(self.end - 1) if bounded else ""
+        headers = {"Range": f"bytes={self._pos}-{last}"}
+        if self.validator and (self._pos or bounded):
             headers["If-Range"] = self.validator
         self.requests += 1
         response = self.client.send(
@@ -117,7 +132,7 @@ class StreamFile(io.RawIOBase):
         self._chunks = response.iter_raw()  # the file's bytes, as ranges count them
 
     def _check(self, response: httpx.Response) -> None:
-        if response.status_code == 200 and self._pos == 0:
+        if response.status_code == 200 and self._pos == 0 and self.end >= self.size:
             return  # the whole body from the start: as good as a range from 0
         check_partial(response, self.url, self._pos, self.size, self.validator)
 

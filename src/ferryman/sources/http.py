@@ -413,8 +413,14 @@ def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
 def _zip_in_place(
     stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
 ) -> ArchiveReader:
-    from ferryman.archive.zipfile_backend import ZipfileReader  # lazy: start-up
-    from ferryman.net.rangefile import open_range_file  # lazy: start-up
+    """A zip by range: its central directory, then each entry read up to its end and no
+    further, the next one asked for ahead (``net.rangewindows``): a restart or a skip
+    is sent little more than what it used."""
+    import io  # lazy: start-up
 
-    pinned = open_range_file(link.client, link.url, link.size, link.validator, link.retry)
-    return ZipfileReader(stack.enter_context(pinned), name, options.archive)
+    from ferryman.archive.zipfile_backend import ZipfileReader  # lazy: start-up
+    from ferryman.net.rangefile import READ_AHEAD, RangeFile  # lazy: start-up
+
+    remote = RangeFile(link.client, link.url, link.size, link.validator, link.retry)
+    buffered = stack.enter_context(io.BufferedReader(remote, READ_AHEAD))
+    return ZipfileReader(buffered, name, options.archive, tell=remote.want)

@@ -30,7 +30,7 @@ _WORDS = {
     LIBSSL: "libssl through ctypes (~30 times slower than cryptg; install cryptg)",
     PYTHON: (
         "pure Python (~600 times slower than cryptg: uploads and downloads crawl;"
-        " install cryptg, see docs/termux.md on a phone)"
+        " install cryptg, see `ferryman docs termux` on a phone)"
     ),
 }
 

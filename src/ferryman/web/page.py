@@ -423,7 +423,8 @@ def api_page(spec: dict[str, Any]) -> str:
 <p>Every error is <code>{{"error": {{"code", "message", "next", "retryable"}}}}</code>.
 The machine-readable description: <a href="/api/openapi.json">/api/openapi.json</a>.
 Live events also come over a WebSocket at <code>/api/v1/events</code>: send
-<code>{{"jobs": "all" | [ids], "after": N, "epoch": E}}</code> first. More in docs/web.md.</p>
+<code>{{"jobs": "all" | [ids], "after": N, "epoch": E}}</code> first.
+More in <code>ferryman docs web</code>.</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>parameters</th>
 <th>body</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 <h2>Bodies</h2>

@@ -33,6 +33,21 @@ log = logging.getLogger(__name__)
 BATCH_ENTRIES = 64
 BATCH_SECONDS = 0.25
 BATCH_LARGE = 4 * 1024 * 1024
+# An input read where it lies on a server (a zip by Range) goes to the store once its
+# pending entries hold this share of the input's bytes (within the bounds below): a
+# process killed then is sent them again after its restart. An album's worth of photos
+# pending was up to 2 MB of a 10 MB zip sent again at each of ten kills (issue 83: at
+# most 1.3x the zip in all). A share, not a fixed size: a commit (and the end of a run
+# of reading) at each 1.2 MB photo of a 256 MiB zip held a 20 ms link idle each time
+# (`python -m bench network` 46 s, not 39); so at most ~128 commits an input.
+AT_RISK_SHARE = 128
+AT_RISK_LEAST = 128 * 1024
+AT_RISK_MOST = 8 * 1024 * 1024
+
+
+def at_risk(size: int | None) -> int:
+    """The pending bytes of an input of ``size`` read where it lies that go to the store."""
+    return max(AT_RISK_LEAST, min(AT_RISK_MOST, (size or 0) // AT_RISK_SHARE))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,6 +88,7 @@ class EntryBatch:
     # ``step._conclude`` writes no end of its own.
     finished: bool = False
     streamed: bool = False  # the input is read where it lies on a server (no local copy)
+    at_risk: int | None = None  # its pending bytes that go to the store (``at_risk``)
     # How the job is named, worked out as the read starts (``step``): every flush
     # waits for it, so the name is in before the first album is sealed.
     naming: asyncio.Future[None] | None = None
@@ -87,9 +103,15 @@ class EntryBatch:
             urgent
             or len(self.entries) >= BATCH_ENTRIES
             or self.ctx.clock.monotonic() - self.since >= BATCH_SECONDS
+            or (self.at_risk is not None and self._pending_bytes() >= self.at_risk)
             or await self._fills_an_album()
         ):
             await self.flush()
+
+    def _pending_bytes(self) -> int:
+        """The bytes of the pending entries that were read (their source's, else their
+        own): what a restart would read again."""
+        return sum(p.source_size or p.size for _, _, p, read in self.entries if read)
 
     async def _fills_an_album(self) -> bool:
         """The batch alone holds an album's worth of ready items: it goes now, so the

@@ -248,6 +248,7 @@ class JobRead:
             send_documents=settings.send_documents or batch.route.options.every_file,
             options=batch.route.options,
             syncer=self.reader.syncer,
+            at_risk=batch.at_risk,
         )
 
 

@@ -81,6 +81,7 @@ class Run:
     files: int = 0  # files staged that count towards the backlog
     bytes: int = 0  # and their sizes
     ready: int = 0  # entries staged ready to deliver
+    read: int = 0  # the staged entries' own sizes (what was read for them)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,6 +99,9 @@ class RunLimits:
     syncer: Executor | None = None  # fsyncs staged files, several at once
     album: int = 0  # ready entries that fill the batch's album: the run ends there (0: no)
     bytes: int | None = None  # bytes the backlog still allows on disk (None: no bound)
+    # Entries' bytes after which the run ends, so the loop records them (an input read
+    # where it lies on a server: what a kill would have it sent again; None: no bound).
+    at_risk: int | None = None
 
 
 def read_run(
@@ -201,6 +205,7 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
             except FerrymanError as exc:
                 step.failure = exc
                 return run
+            run.read += size
             files, size = step.prepared.held()  # as the backlog counts them
             run.files += files
             run.bytes += size
@@ -212,6 +217,7 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
             len(out) >= RUN_ENTRIES
             or time.monotonic() >= deadline
             or (limits.album and run.ready == limits.album)  # an album can go now
+            or (limits.at_risk is not None and run.read >= limits.at_risk)
         ):
             run.more = True
             return run

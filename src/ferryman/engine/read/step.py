@@ -35,7 +35,7 @@ from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.workarea import job_work_dir, nested_scratch
 from ferryman.engine.read.bad_input import input_failed, keep_input
-from ferryman.engine.read.entry_batch import EntryBatch
+from ferryman.engine.read.entry_batch import EntryBatch, at_risk
 from ferryman.engine.read.folder_name import FolderName, zip_names
 from ferryman.engine.read.job_read import PASSWORD_REQUIRED, JobRead
 from ferryman.engine.read.reading_thread import ReadingThread
@@ -143,7 +143,9 @@ async def _read_job(ctx: Context, job: Job) -> None:
         waits = LoopWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
         local = source.local_path(job.source) or fetched_path
-        batch = EntryBatch(ctx, job, route, streamed=local is None)
+        streamed = local is None
+        risk = at_risk(fetched.size if fetched is not None else None) if streamed else None
+        batch = EntryBatch(ctx, job, route, streamed=streamed, at_risk=risk)
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 

@@ -28,6 +28,7 @@ from ferryman.frontdoors.cli.args import (
 )
 from ferryman.frontdoors.cli.completion import completion_app
 from ferryman.frontdoors.cli.config import config_app, quarantine_app
+from ferryman.frontdoors.cli.docs import docs_app
 from ferryman.frontdoors.cli.doctor import doctor_app
 from ferryman.frontdoors.cli.help import HelpGroup
 from ferryman.frontdoors.cli.inputs import added_json, inputs_of
@@ -381,11 +382,11 @@ def demo(ctx: typer.Context) -> None:
 
 
 # The commands of the modules by concern join the root's, in the order --help lists them.
-for joined in (status_app, job_app, nodes_app, doctor_app, update_app, completion_app):
+for joined in (status_app, job_app, nodes_app, doctor_app, update_app, docs_app, completion_app):
     app.registered_commands.extend(joined.registered_commands)
 ORDER = (
     "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",
-    "cancel", "retry", "remove", "password", "doctor", "update", "demo", "completion",
+    "cancel", "retry", "remove", "password", "doctor", "update", "docs", "demo", "completion",
 )  # fmt: skip
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or getattr(c.callback, "__name__", ""))
