@@ -42,8 +42,8 @@ pytestmark = pytest.mark.slow
 JOBS_EACH = 20  # of each kind: zips, folders, links to zips
 LEASE = 3.0  # a killed node's work is taken again within seconds
 # The wait for every job to end lasts most of the test (minutes on a loaded machine), and
-# each look builds the status of sixty jobs on PostgreSQL: at 0.1 s, a sixth of the test
-# process's samples (py-spy); at 0.5 its CPU went 23.8 -> 21.6 s (docs/testing.md). Half a
+# each look builds the status of sixty jobs on PostgreSQL: at 0.1 s, a quarter of the test
+# process's busy samples (py-spy); at 0.5 its CPU went 23.8 -> 21.6 s (docs/testing.md). Half a
 # second adds at most that to a wait of minutes; the waits for a moment (a node holding
 # work) stay at 0.1 s.
 POLL_ENDED = 0.5
