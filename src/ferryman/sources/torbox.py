@@ -442,22 +442,24 @@ def _listed(
         file.size,
         0.0,
         lambda: _read(client, link, file, _retry(options.settings)),
-        _not_media(file),
+        not_media(file.path, file.mime),
         in_place=(lambda: _zip_in_place(client, link, file, options)) if zipped else None,
     )
 
 
-def _not_media(file: _File) -> str | None:
+def not_media(path: str, mime: str | None) -> str | None:
+    """Why a remote file (a Torbox or debrid item's) is left unread: neither media nor an
+    archive by its type or its name; None when it is read."""
     import mimetypes  # lazy: start-up
 
     from ferryman.archive.suffixes import named_archive  # lazy: start-up
 
-    if named_archive(file.path) or (file.mime or "").startswith(_MEDIA_FAMILIES):
+    if named_archive(path) or (mime or "").startswith(_MEDIA_FAMILIES):
         return None
-    guessed, _ = mimetypes.guess_type(file.path)
+    guessed, _ = mimetypes.guess_type(path)
     if guessed and guessed.startswith(_MEDIA_FAMILIES):
         return None
-    return f"not media or an archive ({file.mime or 'unknown type'})"
+    return f"not media or an archive ({mime or 'unknown type'})"
 
 
 def _read(client: httpx.Client, link: _Link, file: _File, retry: Retry) -> Iterator[bytes]:

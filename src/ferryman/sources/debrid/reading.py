@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ferryman.sources.local import ListedFile
 
 MEMO_KEY = "debrid.files"
-_MEDIA_FAMILIES = ("image/", "video/", "audio/")
 
 
 def item_files(service: Debrid, item: str, options: ReadOptions) -> list[DebridFile]:
@@ -69,6 +68,7 @@ def listed(
     client: httpx.Client, service: Debrid, item: str, file: DebridFile, options: ReadOptions
 ) -> ListedFile:
     from ferryman.sources.local import ListedFile  # lazy: start-up
+    from ferryman.sources.torbox import not_media  # lazy: start-up
 
     link = Link(service, item, file)
     retry = _retry(options)
@@ -78,22 +78,9 @@ def listed(
         file.size,
         0.0,
         lambda: _read(client, link, file, retry),
-        _not_media(file),
+        not_media(file.path, file.mime),
         in_place=(lambda: _zip_in_place(client, link, file, options)) if zipped else None,
     )
-
-
-def _not_media(file: DebridFile) -> str | None:
-    import mimetypes  # lazy: start-up
-
-    from ferryman.archive.suffixes import named_archive  # lazy: start-up
-
-    if named_archive(file.path) or (file.mime or "").startswith(_MEDIA_FAMILIES):
-        return None
-    guessed, _ = mimetypes.guess_type(file.path)
-    if guessed and guessed.startswith(_MEDIA_FAMILIES):
-        return None
-    return f"not media or an archive ({file.mime or 'unknown type'})"
 
 
 def _read(client: httpx.Client, link: Link, file: DebridFile, retry: Retry) -> Iterator[bytes]:
