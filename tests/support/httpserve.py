@@ -155,6 +155,8 @@ class FaultServer:
         self.redirects: dict[str, str] = {}
         self.served: dict[str, int] = {}
         self.sending: dict[str, int] = {}  # bodies being sent now, by path
+        # the client ports of the responses stalled now (a stall_at reached), by path
+        self.stalled: dict[str, set[int]] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -443,8 +445,16 @@ class _Handler(BaseHTTPRequestHandler):
                     faults.replace_on_cut = None
                 if cut and faults.expire_token_on_cut:
                     resource.token = secrets.token_hex(8)
-        if stall and self.fs.stopping.wait(faults.stall_seconds):
-            cut = True  # the server is stopping: end the stalled response
+        if stall:
+            peer = int(self.client_address[1])
+            with self.fs.lock:
+                self.fs.stalled.setdefault(self.fs_path, set()).add(peer)
+            try:
+                if self.fs.stopping.wait(faults.stall_seconds):
+                    cut = True  # the server is stopping: end the stalled response
+            finally:
+                with self.fs.lock:
+                    self.fs.stalled[self.fs_path].discard(peer)
         if cut:
             self.close_connection = True
             self.wfile.flush()
