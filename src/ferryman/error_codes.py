@@ -434,6 +434,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         True,
         "The debrid service is still downloading the torrent; ferryman looks again by"
         " itself (every network.recheck_seconds).",
+        web_step="The torrent is still being downloaded there; ferryman looks again by itself.",
     ),
     ErrorSpec(
         "debrid.rate_limited",
