@@ -27,10 +27,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.faketorbox import served
 from tests.support.httpserve import Faults, FaultServer
 
 KEY = "debrid-key-0123456789"
@@ -523,19 +524,5 @@ def _dl_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
 
 @contextmanager
 def debrid_serving(kind: str, cdn: FaultServer) -> Iterator[FakeDebrid]:
-    fake = FakeDebrid(kind, cdn)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.fake = fake  # type: ignore[attr-defined]
-    host, port = httpd.server_address[:2]
-    fake.base = f"http://{host!s}:{port}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with served(FakeDebrid(kind, cdn), _Handler) as fake:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.httpserve import Faults, FaultServer
@@ -261,12 +261,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def torbox_serving(cdn: FaultServer) -> Iterator[FakeTorbox]:
-    fake = FakeTorbox(cdn)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    with served(FakeTorbox(cdn), _Handler) as fake:
+        yield fake
+
+
+F = TypeVar("F")
+
+
+@contextmanager
+def served(fake: F, handler: type[BaseHTTPRequestHandler]) -> Iterator[F]:
+    """``fake`` answered by ``handler`` on a loopback port (its ``base``), until the end
+    of the block (the fake Torbox's and the fake debrid services')."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     httpd.fake = fake  # type: ignore[attr-defined]
     host, port = httpd.server_address[:2]
-    fake.base = f"http://{host!s}:{port}"
+    fake.base = f"http://{host!s}:{port}"  # type: ignore[attr-defined]
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
