@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -28,7 +25,6 @@ from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
 from tests.support.rclone_serve import serve
 from tests.support.s3serve import S3Server
-from tests.support.waiting import eventually, eventually_sync
 
 BINARY = rclone_binary()
 pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed here")
@@ -142,43 +138,8 @@ def sftp_remote(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     assert BINARY is not None
     served = tmp_path / "served"
     served.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            BINARY,
-            "serve",
-            "sftp",
-            str(served),
-            f"--addr=127.0.0.1:{port}",
-            "--user=ann",
-            "--pass=secret",
-            "--config=/dev/null",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        def listening() -> bool:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except OSError:
-                return False
-            return True
-
-        eventually_sync(listening, "rclone serve sftp listening", within=20)
-        obscured = subprocess.run(
-            [BINARY, "obscure", "secret"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        part = (
-            f"[box]\ntype = sftp\nhost = 127.0.0.1\nport = {port}\nuser = ann\npass = {obscured}\n"
-        )
+    with serve(BINARY, "sftp", served, "box") as part:
         yield served, part
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 async def test_a_tree_goes_to_an_sftp_box(tmp_path: Path, sftp_remote: tuple[Path, str]) -> None:
@@ -203,55 +164,6 @@ def test_a_destination_names_a_remote_and_is_refused_when_rclone_cannot_reach_it
     with pytest.raises(FerrymanError) as missing:
         sinks.kind("rclone:x:y").check_ready(settings, "x:y")
     assert missing.value.code == "rclone.missing"
-
-
-@pytest.mark.slow
-async def test_sigkill_mid_album_leaves_no_duplicate_object(tmp_path: Path) -> None:
-    """``ferryman add --run`` killed once its first file is on the remote; the next run
-    ends the job with each file there once, under its own name."""
-    conf = _config(tmp_path)
-    remote = tmp_path / "remote"
-    names = [f"Day {i % 3}/p{i:02d}.jpg" for i in range(10)]
-    entries = _photos(tmp_path / "in", names, noisy=True)
-    archive = make_zip(tmp_path / "trip.zip", entries)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    env["FERRYMAN_RCLONE__CONFIG"] = str(conf)
-    # An album's files go in one copy, a few at once: a cap (rclone's own, read from
-    # its environment) keeps the album on its way long enough to be cut mid-way.
-    env["RCLONE_BWLIMIT"] = "400k"
-    base = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data")]
-    proc = await asyncio.create_subprocess_exec(
-        *base,
-        "add",
-        "--run",
-        str(archive),
-        "--to",
-        f"rclone:loc:{remote}",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    def arrived() -> bool:
-        assert proc.returncode is None, "the run ended before a file reached the remote"
-        return any(remote.rglob("*.jpg"))
-
-    await eventually(arrived, "the first file on the remote", within=60, every=0.01)
-    proc.send_signal(signal.SIGKILL)
-    await proc.wait()
-    left = len(list(remote.rglob("*.jpg")))
-    assert left < len(names), "killed too late to prove anything"
-    done = await asyncio.create_subprocess_exec(
-        *base,
-        "run",
-        "--until-idle",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(done.communicate(), 120)
-    assert done.returncode == 0, err.decode(errors="replace")
-    assert _tree(remote) == {f"trip/{name}": _sha(path) for name, path in entries}
 
 
 async def test_a_remote_keeps_every_file_as_a_library_does_unless_media_alone_is_asked(
