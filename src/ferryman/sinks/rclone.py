@@ -111,6 +111,7 @@ class RcloneSink(Sink):
             wanted = placed if placed.split("/")[0] == folder else f"{folder}/{placed}"
             todo.append((item, part, path, wanted))
         if not todo:
+            await _prepared(delivery)
             return folder
         lock = self.rclone.naming.setdefault(self.fs, asyncio.Lock())
         async with lock:  # an album's names chosen and recorded before any copy
@@ -121,6 +122,7 @@ class RcloneSink(Sink):
                 self._choosing.clear()
             self.rclone.writing.update((self.fs, n) for _, _, n, _ in planned)
         try:
+            await _prepared(delivery)
             await self._copies(planned, facts, tally)
         finally:
             self.rclone.writing.difference_update((self.fs, n) for _, _, n, _ in planned)
@@ -330,6 +332,14 @@ class RcloneSink(Sink):
             if there is not None and _same(there, facts):
                 return name, "same"
         raise FerrymanError("rclone.failed", f"no free name for {wanted} on {self.fs}")
+
+
+async def _prepared(delivery: Delivery) -> None:
+    """The album's names are chosen and recorded: the engine claims the next albums now,
+    whose names are chosen and files linked as this one copies, and whose copy starts
+    as this one's ends (``sending``), while this one is read back and recorded."""
+    if delivery.on_prepared is not None:
+        await delivery.on_prepared()
 
 
 async def _all(calls: Iterable[Awaitable[None]]) -> None:
