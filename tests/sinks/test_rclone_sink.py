@@ -25,6 +25,7 @@ from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
 from tests.support.rclone_serve import serve
 from tests.support.s3serve import S3Server
+from tests.support.waiting import eventually
 
 BINARY = rclone_binary()
 pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed here")
@@ -302,3 +303,34 @@ async def test_an_albums_copies_are_read_back_against_the_digests_known_here(
         assert wrong.value.code == "rclone.failed" and "x/a.jpg" in wrong.value.message
     finally:
         await rclone.close()
+
+
+async def test_the_next_album_is_named_and_linked_while_one_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two albums under a cap: the second's files are linked for their copy (its names
+    chosen and recorded) while the first's still go, so its copy starts as the first's
+    ends, not once the first is read back and recorded."""
+    from ferryman.engine.runner import Engine
+
+    monkeypatch.setenv("RCLONE_BWLIMIT", "300k")
+    conf = _config(tmp_path)
+    names = [f"p{i:02d}.jpg" for i in range(20)]  # two albums of ten
+    entries = _photos(tmp_path / "in", names, noisy=True)
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    settings = _settings(tmp_path, conf)
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, archive, dest=f"rclone:loc:{tmp_path / 'remote'}")
+        running = asyncio.ensure_future(Engine(store, settings).run(until_idle=True))
+
+        def both_ready() -> bool:
+            assert not running.done(), "the job ended with never two albums ready at once"
+            return len(list(settings.work_dir.rglob(".rclone-*"))) >= 2
+
+        await eventually(both_ready, "two albums linked for their copies at once", within=60)
+        await asyncio.wait_for(running, 120)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    finally:
+        await store.close()
+    assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}

@@ -51,6 +51,11 @@ class RcloneSink(Sink):
     # The copies are the preparation: the next albums' files go while this one's
     # record is written (``engine/deliver/lookahead``), so the link never waits on it.
     prepares = True
+    # More than the engine's own look-ahead: the albums ahead are claimed as they are
+    # sealed, beside this one's copy (not once it is recorded), so their names and links
+    # are made meanwhile and the next copy starts as this one's ends (``sending``); this
+    # one is read back and recorded as the next copies.
+    prepares_at_once = 4
 
     def __init__(
         self, rclone: Rclone, state: SinkState, target: str, work: Path | None = None
@@ -111,7 +116,6 @@ class RcloneSink(Sink):
             wanted = placed if placed.split("/")[0] == folder else f"{folder}/{placed}"
             todo.append((item, part, path, wanted))
         if not todo:
-            await _prepared(delivery)
             return folder
         lock = self.rclone.naming.setdefault(self.fs, asyncio.Lock())
         async with lock:  # an album's names chosen and recorded before any copy
@@ -122,7 +126,6 @@ class RcloneSink(Sink):
                 self._choosing.clear()
             self.rclone.writing.update((self.fs, n) for _, _, n, _ in planned)
         try:
-            await _prepared(delivery)
             await self._copies(planned, facts, tally)
         finally:
             self.rclone.writing.difference_update((self.fs, n) for _, _, n, _ in planned)
@@ -248,7 +251,9 @@ class RcloneSink(Sink):
         listed; a name already holding the same size and hash left), then read back in
         one ``operations/check``: each object's hash against the one known here (a SUM
         file of them: the work area's copies are not read again), else its size and a
-        hash both ends make."""
+        hash both ends make. Where a hash is read back, rclone's own check of each
+        transfer (both ends hashed again) is left out: the read-back holds the copy's
+        slot no longer, and the next album copies as it runs."""
         common: dict[str, Any] = {
             "srcFs": str(tree / "files"),
             "dstFs": self.fs,
@@ -259,7 +264,14 @@ class RcloneSink(Sink):
                 "sync/copy",
                 **common,
                 _group=group,
-                _config={"NoTraverse": True, "CheckSum": bool(kind), "Transfers": COPIES_AT_ONCE},
+                _config={
+                    "NoTraverse": True,
+                    "CheckSum": bool(kind),
+                    # rclone's own hashing of both ends after each transfer is left to
+                    # the read-back below (a copy's slot stood idle as it hashed).
+                    "IgnoreChecksum": bool(kind),
+                    "Transfers": COPIES_AT_ONCE,
+                },
             )
         if kind is not None and summed:  # only the remote's side hashed
             checked = await self.rclone.call(
@@ -332,14 +344,6 @@ class RcloneSink(Sink):
             if there is not None and _same(there, facts):
                 return name, "same"
         raise FerrymanError("rclone.failed", f"no free name for {wanted} on {self.fs}")
-
-
-async def _prepared(delivery: Delivery) -> None:
-    """The album's names are chosen and recorded: the engine claims the next albums now,
-    whose names are chosen and files linked as this one copies, and whose copy starts
-    as this one's ends (``sending``), while this one is read back and recorded."""
-    if delivery.on_prepared is not None:
-        await delivery.on_prepared()
 
 
 async def _all(calls: Iterable[Awaitable[None]]) -> None:
