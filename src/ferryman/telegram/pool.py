@@ -1,4 +1,5 @@
-"""Extra connections to the account's DC, opened on demand and shared by transfers.
+"""Extra connections to the account's DC, opened on demand and shared by transfers
+(and, through :meth:`SenderPool.at`, to the other DCs and CDNs its downloads reach).
 
 One MTProto connection carries one TCP stream: parts queue behind each other on it, so
 parallel transfers spread their requests over several. Connections open lazily (only as
@@ -45,6 +46,18 @@ class SenderPool:
         self._lanes: list[Lane] = []
         self._serials = itertools.count(1)
         self._closed = False
+        self._elsewhere: dict[tuple[int, bool], SenderPool] = {}  # (dc, cdn) -> its pool
+
+    def at(self, dc_id: int, *, cdn: bool = False) -> SenderPool:
+        """The account's connections to another data centre (a CDN's, with ``cdn``), as
+        many as this pool's: opened on first use (``telegram/dcs``), kept, closed with it."""
+        from ferryman.telegram.dcs import DcDialer
+
+        key = (dc_id, cdn)
+        if key not in self._elsewhere:
+            dialer = DcDialer(self._dialer, dc_id, cdn=cdn)
+            self._elsewhere[key] = SenderPool(self._client, dialer, self._limit)
+        return self._elsewhere[key]
 
     @property
     def closed(self) -> bool:
@@ -135,6 +148,9 @@ class SenderPool:
     async def close(self) -> None:
         """Disconnect every sender this pool opened; it opens no more."""
         self._closed = True
+        others, self._elsewhere = list(self._elsewhere.values()), {}
+        for other in others:
+            await other.close()
         lanes, self._lanes = self._lanes, []
         for lane in lanes:
             if lane.opening is not None:
