@@ -6,7 +6,7 @@ kept on DC X. The account's connections there (``SenderPool.at``) are opened onc
 kept and reused for every later block and file: the first one gets a key of its own,
 logged in by ``auth.exportAuthorization`` (home DC) and ``auth.importAuthorization``
 (DC X), as Telethon's ``_create_exported_sender`` does; the others share that key
-(:class:`DcDialer`). Every request says ``cdn_supported``: an answer
+(``pool.DcDialer``). Every request says ``cdn_supported``: an answer
 ``upload.fileCdnRedirect`` sends the blocks to the CDN DC (``telegram/cdn``: decrypted,
 each 128 KiB part checked against the master DC's SHA-256). ``cdnFileReuploadNeeded``
 is answered by ``upload.reuploadCdnFile`` on the master DC; a part whose hash does not
@@ -17,7 +17,6 @@ CDN. A CDN token the master DC no longer accepts ends the CDN for that file.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -28,55 +27,12 @@ from ferryman.errors import FerrymanError
 from ferryman.telegram.cdn import CdnFile
 
 if TYPE_CHECKING:
-    from ferryman.telegram.client import Dialer
     from ferryman.telegram.pool import SenderPool
 
 log = logging.getLogger(__name__)
 
 HOPS = 4  # redirects (another DC, a CDN, back) one request may follow
 REUPLOADS = 2  # reuploadCdnFile rounds before the CDN is given up for a block
-
-
-class DcDialer:
-    """Connections to another data centre (a CDN's, with ``cdn``) for one account: the
-    first with a new key, logged in there (not on a CDN: nobody logs in there); the
-    others with the same key."""
-
-    def __init__(self, base: Dialer, dc_id: int, *, cdn: bool = False) -> None:
-        self.base = base
-        self.dc_id = dc_id
-        self.cdn = cdn
-        self._key: Any = None
-        self._first = asyncio.Lock()
-
-    def install(self, client: Any) -> None:
-        return None
-
-    async def open_dc_sender(
-        self, client: Any, dc_id: int, auth_key: Any, *, cdn: bool = False
-    ) -> Any:
-        return await self.base.open_dc_sender(client, dc_id, auth_key, cdn=cdn)
-
-    async def open_sender(self, client: Any) -> Any:
-        async with self._first:  # the others wait for the first one's key
-            if self._key is None:
-                sender = await self.base.open_dc_sender(client, self.dc_id, None, cdn=self.cdn)
-                try:
-                    if not self.cdn:
-                        await _log_in(client, sender, self.dc_id)
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        await sender.disconnect()
-                    raise
-                self._key = sender.auth_key
-                return sender
-        return await self.base.open_dc_sender(client, self.dc_id, self._key, cdn=self.cdn)
-
-
-async def _log_in(client: Any, sender: Any, dc_id: int) -> None:
-    auth = await client(functions.auth.ExportAuthorizationRequest(dc_id))
-    request = functions.auth.ImportAuthorizationRequest(id=auth.id, bytes=auth.bytes)
-    await client._call(sender, request, flood_sleep_threshold=0)
 
 
 class FileWay:
