@@ -59,6 +59,7 @@ class DataCentres:
     cdn_media: dict[int, bool] = field(default_factory=dict)  # media id -> reupload needed
     tokens: dict[bytes, CdnEntry] = field(default_factory=dict)
     corrupt: dict[tuple[int, int], int] = field(default_factory=dict)  # (media, offset) -> n
+    migrated: int = 0  # FILE_MIGRATE answers
     redirects: int = 0  # fileCdnRedirect answers
     reuploads: int = 0  # reuploadCdnFile requests served
     cdn_parts: int = 0  # getCdnFile answers with bytes

@@ -45,8 +45,11 @@ async def test_a_file_on_another_dc_is_read_whole_and_by_ranges_through_each_acc
         mark = len(w.server.log)
         whole = await _read(streams, kept, 0, SIZE - 1)
         assert hashlib.sha256(whole).digest() == hashlib.sha256(source).digest()
+        migrated = w.server.dcs.migrated
+        assert migrated >= 3  # each account told at least once
         for start, end in RANGES:
             assert await _read(streams, kept, start, end) == source[start : end + 1]
+        assert w.server.dcs.migrated == migrated  # the ranges went straight to DC 4
         accounts = {w.me.id, w.bot1.id, w.bot2.id}
         # Each account logged in on DC 4 once, for the whole file and every range after.
         exported = _asked(w.server.log, mark, "ExportAuthorizationRequest")

@@ -69,6 +69,7 @@ async def get_file(server: FakeTelegram, call: Call, req: Any) -> Any:
     check_window(req.offset, req.limit, precise=bool(req.precise))
     media, file = _media_for(server, req.location)
     if media.dc_id != call.dc:  # kept on another DC: the client goes there (``dcs``)
+        server.dcs.migrated += 1
         raise RpcFault(303, f"FILE_MIGRATE_{media.dc_id}")
     if len(file.data) != file.size:  # kept as size and hash only (``keep_part_bytes`` off)
         raise RpcFault(400, "FAKE_FILE_BYTES_NOT_KEPT")
