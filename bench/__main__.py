@@ -176,6 +176,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tg-stream-mb", type=int, help="telegram, telegram-stream: the linked document, MiB (32)"
     )
+    parser.add_argument(
+        "--tg-stream-dc",
+        type=int,
+        help="telegram-stream: keep the document on this data centre (the accounts live on 2;"
+        " 4: every read follows FILE_MIGRATE)",
+    )
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument(
         "--tb-files", type=int, help="torbox, rclone: photos in the torrent, the folder (60)"

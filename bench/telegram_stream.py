@@ -17,6 +17,8 @@ requests at random offsets (a player seeking) through the pool: the time to the 
 byte of each, p95.
 
 Run alone: ``python -m bench telegram-stream``; ``python -m bench telegram`` runs it too.
+``--tg-stream-dc 4`` keeps the document on DC 4 (the accounts live on 2): both reads
+follow ``FILE_MIGRATE`` to the accounts' connections there (``telegram/dcs``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from bench.telegram_pool import CAP_MBIT, CONN_MBIT, LATENCY_MS, LINK_MBIT
 from faketg import FakeTelegram, LinkModel
 from faketg.accounts import cap_mbit
 from faketg.client import FakeDialer
-from faketg.state import Account
+from faketg.dcs import move_media
+from faketg.state import Account, Channel
 from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
@@ -69,7 +72,7 @@ class Read:
     status: int
 
 
-def world() -> tuple[FakeTelegram, list[Account]]:
+def world() -> tuple[FakeTelegram, list[Account], Channel]:
     server = FakeTelegram(link=LinkModel.mbit(LATENCY_MS, CONN_MBIT, LINK_MBIT))
     members = [server.add_user("Bench", username="bench", phone="+15550100")]
     members += [
@@ -77,8 +80,8 @@ def world() -> tuple[FakeTelegram, list[Account]]:
     ]
     for account in members:
         server.box("user", account.id).pts = 1000
-    server.add_channel("Stream", username="benchstream", admins=members)
-    return server, members
+    channel = server.add_channel("Stream", username="benchstream", admins=members)
+    return server, members, channel
 
 
 @contextlib.asynccontextmanager
@@ -116,8 +119,10 @@ async def first_byte(http: httpx.AsyncClient, url: str, start: int) -> float:
     return time.perf_counter() - started
 
 
-async def measure(root: Path, size: int) -> tuple[Read, Read, list[float], str, int]:
-    server, members = world()
+async def measure(
+    root: Path, size: int, dc: int | None = None
+) -> tuple[Read, Read, list[float], str, int]:
+    server, members, channel = world()
     settings = engine_settings(root / "data", documents=True)
     await log_in(settings, server, members[0])
     for i, account in enumerate(members[1:], 1):
@@ -139,6 +144,9 @@ async def measure(root: Path, size: int) -> tuple[Read, Read, list[float], str, 
         if job.state is not JobState.DONE:
             raise RuntimeError(f"the document was not delivered: job {job.state.value}")
         src.unlink()
+        if dc is not None:  # kept elsewhere: every account reads it through DC ``dc``
+            [doc] = [m.media for m in server.chat(channel) if m.media is not None]
+            move_media(doc, dc)
         for account in members:
             cap_mbit(server, account, CAP_MBIT)
         async with (
@@ -178,7 +186,8 @@ def p95(values: list[float]) -> float:
 
 def section(result: Result, root: Path, args: argparse.Namespace) -> None:
     size = (getattr(args, "tg_stream_mb", None) or SIZE_MB) * MiB
-    ours, baseline, seeks, sha, size = asyncio.run(measure(root, size))
+    dc = getattr(args, "tg_stream_dc", None)
+    ours, baseline, seeks, sha, size = asyncio.run(measure(root, size, dc))
     ratio = baseline.seconds / ours.seconds if ours.seconds > 0 else 0.0
     table = Table(["reader", "seconds", "MB/s", "vs single stream", "SHA-256"])
     for name, read in (
@@ -196,6 +205,7 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
         f"a {fmt_bytes(size)} document's /d/ link read from Telegram over HTTP, each account"
         f" capped at {CAP_MBIT:g} Mbit/s by the fake; link {LATENCY_MS:g} ms one way,"
         f" {CONN_MBIT:g} Mbit/s per connection, {LINK_MBIT:g} Mbit/s in all"
+        + (f"; the document kept on DC {dc} (FILE_MIGRATE followed)" if dc else "")
     )
     result.tables.append((caption, table))
     cold, seeks = seeks[0], seeks[1:]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from telethon import TelegramClient
+from telethon.crypto import AuthKey
 from telethon.sessions import MemorySession
+from telethon.tl import functions
+from telethon.tl.alltlobjects import LAYER
 
 from faketg.sender import FakeSender
 from faketg.server import FakeTelegram
@@ -27,6 +30,27 @@ class FakeDialer:
         await sender.connect()
         self.opened += 1
         return sender
+
+    async def open_dc_sender(
+        self, client: TelegramClient, dc_id: int, auth_key: Any, *, cdn: bool = False
+    ) -> Any:
+        """A connection to another data centre (``faketg.dcs``): a new key when
+        ``auth_key`` is None, as the key exchange there would make."""
+        sender = FakeSender(
+            self.server, AuthKey(None) if auth_key is None else auth_key, dc_id=dc_id
+        )
+        await sender.connect()
+        if not cdn:
+            await announce(client, sender)
+        self.opened += 1
+        return sender
+
+
+async def announce(client: TelegramClient, sender: Any) -> None:
+    """The layer and the app, as a new MTProto session's first request says them."""
+    init = client._init_request
+    init.query = functions.help.GetConfigRequest()
+    await sender.send(functions.InvokeWithLayerRequest(LAYER, init))
 
 
 async def logged_in_client(

@@ -34,7 +34,7 @@ def stored_document(
         date=when(server.clock()),
         mime_type=mime,
         size=len(data),
-        dc_id=2,
+        dc_id=owner.dc_id,  # kept where its uploader lives
         attributes=attributes,
     )
     media = StoredMedia(
@@ -47,6 +47,7 @@ def stored_document(
         mime,
         list(attributes),
         owner=owner.id,
+        dc_id=owner.dc_id,
     )
     server.media[did] = media
     return media

@@ -5,14 +5,15 @@ fake, and what it saw, stays in the test. :func:`serve` listens for connections;
 :class:`RemoteSender` is a :class:`FakeSender` whose requests travel over a socket, and
 :class:`RemoteDialer` is ferryman's ``Dialer`` built on it.
 
-Wire format: frames of a 4-byte big-endian length and a payload. A connection opens
-with the client's auth key (256 bytes, or none yet: then the server makes one, as the
-key exchange would) and the server's answer with the key in use. After that each
-request is an 8-byte id and the TL bytes; each answer is that id, a kind byte and a
-body (the TL result, an RPC error's code and message, "dropped", or a bug in the fake).
-Requests are answered concurrently, in whatever order they finish. Updates the server
-pushes travel as frames with id 0. Dropping a connection on either side closes the
-socket, so the other side's requests in flight fail with ``ConnectionError``.
+Wire format: frames of a 4-byte big-endian length and a payload. A connection opens with
+the data centre it dials (2 bytes, 0: its key's own) and the client's auth key (256
+bytes, or none yet: then the server makes one, as the key exchange would) and the
+server's answer with the key in use. After that each request is an 8-byte id and the TL
+bytes; each answer is that id, a kind byte and a body (the TL result, an RPC error's
+code and message, "dropped", or a bug in the fake). Requests are answered concurrently,
+in whatever order they finish. Updates the server pushes travel as frames with id 0.
+Dropping a connection on either side closes the socket, so the other side's requests in
+flight fail with ``ConnectionError``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from telethon.crypto import AuthKey
 
+from faketg.client import announce
 from faketg.sender import Dropped, FakeSender, RpcFault
 from faketg.server import FakeTelegram
 
@@ -48,8 +50,10 @@ def _write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
 class _Connection(FakeSender):
     """The server's view of one client connection: what ``FakeTelegram`` attaches."""
 
-    def __init__(self, server: FakeTelegram, writer: asyncio.StreamWriter, key: bytes) -> None:
-        super().__init__(server, AuthKey(key or None))
+    def __init__(
+        self, server: FakeTelegram, writer: asyncio.StreamWriter, key: bytes, dc_id: int | None
+    ) -> None:
+        super().__init__(server, AuthKey(key or None), dc_id=dc_id)
         self.writer = writer
 
     def _detach(self) -> None:
@@ -96,11 +100,12 @@ class RemoteTelegram:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            key = await _read_frame(reader)
+            hello = await _read_frame(reader)
         except (asyncio.IncompleteReadError, OSError):
             writer.close()
             return
-        conn = _Connection(self.server, writer, key)
+        dc_id = int.from_bytes(hello[:2], "big") or None
+        conn = _Connection(self.server, writer, hello[2:], dc_id)
         await conn.connect()  # attaches to the server, making a key if there was none
         self.connections.add(conn)
         _write_frame(writer, conn.auth_key.key)
@@ -141,8 +146,9 @@ class RemoteSender(FakeSender):
         port: int,
         auth_key: AuthKey | None = None,
         updates_queue: asyncio.Queue[Any] | None = None,
+        dc_id: int | None = None,
     ) -> None:
-        super().__init__(None, auth_key, updates_queue)  # type: ignore[arg-type]
+        super().__init__(None, auth_key, updates_queue, dc_id)  # type: ignore[arg-type]
         self.host = host
         self.port = port
         self._writer: asyncio.StreamWriter | None = None
@@ -153,7 +159,8 @@ class RemoteSender(FakeSender):
     async def _attach(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
         try:
-            _write_frame(writer, self.auth_key.key or b"")
+            dc = (self.dc_id or 0).to_bytes(2, "big")
+            _write_frame(writer, dc + (self.auth_key.key or b""))
             key = await _read_frame(reader)
         except (asyncio.IncompleteReadError, OSError) as exc:
             writer.close()
@@ -228,5 +235,17 @@ class RemoteDialer:
     async def open_sender(self, client: Any) -> Any:
         sender = RemoteSender(self.host, self.port, client.session.auth_key)
         await sender.connect()
+        self.opened += 1
+        return sender
+
+    async def open_dc_sender(
+        self, client: Any, dc_id: int, auth_key: Any, *, cdn: bool = False
+    ) -> Any:
+        """A connection to another data centre of the fake (``faketg.dcs``)."""
+        key = AuthKey(None) if auth_key is None else auth_key
+        sender = RemoteSender(self.host, self.port, key, dc_id=dc_id)
+        await sender.connect()
+        if not cdn:
+            await announce(client, sender)
         self.opened += 1
         return sender

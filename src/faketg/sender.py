@@ -50,8 +50,10 @@ class FakeSender:
         server: FakeTelegram,
         auth_key: AuthKey | None = None,
         updates_queue: asyncio.Queue[Any] | None = None,
+        dc_id: int | None = None,
     ) -> None:
         self.server = server
+        self.dc_id = dc_id  # the data centre dialled (None: the key's own, ``dcs``)
         self.auth_key = auth_key if auth_key is not None else AuthKey(None)
         self._updates_queue = updates_queue
         self._connection: Any = None

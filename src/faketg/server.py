@@ -20,6 +20,7 @@ from telethon.tl import functions
 
 from faketg.accounts import AccountCaps, cap_of, check_flood
 from faketg.crypto import Keys, Refused
+from faketg.dcs import CDN, HOME, DataCentres
 from faketg.network import LinkModel, Network
 from faketg.parts import PartLedger
 from faketg.sender import Dropped, FakeSender, RpcFault
@@ -39,8 +40,12 @@ UNAUTHORIZED_OK = frozenset(
         functions.account.GetPasswordRequest,
         functions.updates.GetStateRequest,
         functions.users.GetUsersRequest,
+        functions.auth.ImportAuthorizationRequest,  # a new key on another DC (``dcs``)
+        functions.upload.GetCdnFileRequest,  # CDN connections are not logged in
     }
 )
+# All a CDN DC answers (anything else: CDN_METHOD_INVALID).
+CDN_OK = (functions.upload.GetCdnFileRequest, functions.help.GetConfigRequest)
 
 _PART_REQUESTS = (functions.upload.SaveFilePartRequest, functions.upload.SaveBigFilePartRequest)
 
@@ -98,6 +103,7 @@ class Call:
     sender: FakeSender
     account: Account | None
     api_id: int | None
+    dc: int = HOME  # the data centre the request reached (``dcs``)
 
     def me(self) -> Account:
         if self.account is None:
@@ -141,6 +147,7 @@ class FakeTelegram:
         self.uploads: dict[tuple[int, int], Upload] = {}  # (auth key id, file_id)
         self.parts = PartLedger()  # how long parts are kept; which came twice (``parts``)
         self.media: dict[int, StoredMedia] = {}
+        self.dcs = DataCentres()  # whose key is on which DC; the CDN (``dcs``)
         self.sent_random: dict[tuple[int, int], list[int]] = {}  # (account, random_id) -> ids
         self.in_progress_random: set[tuple[int, int]] = set()
         self.faults: list[Fault] = []
@@ -192,7 +199,9 @@ class FakeTelegram:
         password: str | None = None,
         bot_token: str | None = None,
         user_id: int | None = None,
+        dc_id: int = HOME,
     ) -> Account:
+        """``dc_id``: the account's home data centre, where its uploads are kept."""
         uid = user_id or self.new_id()
         acc = Account(
             uid,
@@ -204,6 +213,7 @@ class FakeTelegram:
             premium,
             password,
             bot_token,
+            dc_id=dc_id,
         )
         self.accounts[uid] = acc
         return acc
@@ -240,8 +250,10 @@ class FakeTelegram:
     def box(self, kind: str, owner: int) -> Box:
         return self.boxes.setdefault((kind, owner), Box())
 
-    def authorize(self, sender_key_id: int, account: Account) -> None:
+    def authorize(self, sender_key_id: int, account: Account, dc_id: int | None = None) -> None:
+        """The key logs in as ``account`` on ``dc_id`` (None: the account's home DC)."""
         self.keys[sender_key_id] = account.id
+        self.dcs.key_dcs[sender_key_id] = account.dc_id if dc_id is None else dc_id
 
     def revoke(self, account: Account) -> None:
         """End every session of the account (as 'terminate all sessions' does)."""
@@ -290,7 +302,9 @@ class FakeTelegram:
     def account_of(self, sender: FakeSender) -> Account | None:
         key_id = sender.auth_key.key_id
         owner = self.keys.get(key_id) if key_id is not None else None
-        return self.accounts.get(owner) if owner is not None else None
+        if owner is None or not self.dcs.key_serves(sender):
+            return None  # a key is authorised on its own DC only
+        return self.accounts.get(owner)
 
     def connections_of(self, account_id: int) -> list[FakeSender]:
         return [
@@ -332,7 +346,7 @@ class FakeTelegram:
             fault = self._take_fault(request)
             if fault is not None and not fault.after:
                 self._raise(fault)
-            call = Call(sender, account, sender.api_id)
+            call = Call(sender, account, sender.api_id, self.dcs.dc_of(sender))
             result = await self.handle(call, request)
             for hook in list(self.after_handle):
                 hook(call, request, result)
@@ -351,6 +365,9 @@ class FakeTelegram:
         kind = type(request)
         if call.api_id is not None and call.api_id not in self.api_ids:
             raise RpcFault(400, "API_ID_INVALID")
+        on_cdn = call.dc == CDN
+        if on_cdn != isinstance(request, CDN_OK) and kind is not functions.help.GetConfigRequest:
+            raise RpcFault(400, "CDN_METHOD_INVALID")  # only getCdnFile there, never elsewhere
         if call.account is None and kind not in UNAUTHORIZED_OK:
             raise RpcFault(401, "AUTH_KEY_UNREGISTERED")
         if call.account is not None and call.account.banned:

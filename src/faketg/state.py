@@ -22,6 +22,7 @@ class Account:
     bot_token: str | None = None
     banned: bool = False
     login_code: str = "12345"
+    dc_id: int = 2  # its home data centre (``dcs``): where its uploads are kept
 
 
 @dataclass(slots=True)
@@ -110,6 +111,7 @@ class StoredMedia:
     width: int | None = None
     height: int | None = None
     owner: int = 0
+    dc_id: int = 2  # the data centre that keeps it (``dcs``), as ``tl.dc_id`` says
 
 
 @dataclass(slots=True)

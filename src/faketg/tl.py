@@ -152,3 +152,15 @@ def entities_for(
         elif kind == "channel" and pid in server.channels:
             chats[pid] = channel_tl(server.channels[pid], viewer)
     return list(users.values()), list(chats.values())
+
+
+class Vector:
+    """A bare ``Vector<T>`` as bytes (Telethon reads it with ``tgread_vector``; it has
+    no class for one)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def __bytes__(self) -> bytes:
+        head = struct.pack("<Ii", 0x1CB5C415, len(self.items))
+        return head + b"".join(bytes(i) for i in self.items)

@@ -844,6 +844,12 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "telegram.download_failed", True, "Downloading the file from Telegram failed; retried."
     ),
+    ErrorSpec(
+        "telegram.cdn_bad_part",
+        True,
+        "Telegram's CDN sent part of the file with wrong bytes (nothing wrong was kept or"
+        " sent on); it is asked again.",
+    ),
     # store
     ErrorSpec(
         "store.migration_failed",

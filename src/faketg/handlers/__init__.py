@@ -1,6 +1,16 @@
 """Request handlers, one module per area; each exports ``HANDLERS: {request class: handler}``."""
 
-from faketg.handlers import auth, bots, core, downloads, messages, topics, updates, uploads
+from faketg.handlers import (
+    auth,
+    bots,
+    core,
+    dcs,
+    downloads,
+    messages,
+    topics,
+    updates,
+    uploads,
+)
 
 TABLES = (
     core.HANDLERS,
@@ -9,6 +19,7 @@ TABLES = (
     messages.HANDLERS,
     updates.HANDLERS,
     downloads.HANDLERS,
+    dcs.HANDLERS,
     bots.HANDLERS,
     topics.HANDLERS,
 )

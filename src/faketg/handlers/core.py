@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from telethon.tl import functions, types
 
+from faketg.dcs import CDN, MAIN
 from faketg.sender import RpcFault
-from faketg.tl import channel_tl, entities_for, user_tl, when
+from faketg.tl import Vector, channel_tl, entities_for, user_tl, when
 
 if TYPE_CHECKING:
     from faketg.server import Call, FakeTelegram
@@ -19,8 +20,11 @@ async def get_config(server: FakeTelegram, call: Call, req: Any) -> Any:
         date=when(now),
         expires=when(now + 3600),
         test_mode=False,
-        this_dc=2,
-        dc_options=[types.DcOption(id=2, ip_address="127.0.0.1", port=443)],
+        this_dc=call.dc,
+        dc_options=[
+            *(types.DcOption(id=dc, ip_address="127.0.0.1", port=443) for dc in MAIN),
+            types.DcOption(id=CDN, ip_address="127.0.0.1", port=443, cdn=True),
+        ],
         dc_txt_domain_name="fake",
         chat_size_max=200,
         megagroup_size_max=200000,
@@ -72,21 +76,7 @@ async def get_users(server: FakeTelegram, call: Call, req: Any) -> Any:
             found.append(user_tl(server.accounts[u.user_id], call.account))
         else:
             call.me()
-    return _Vector(found)
-
-
-class _Vector:
-    """A bare ``Vector<User>`` (Telethon reads it with ``tgread_vector``)."""
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-
-    def __bytes__(self) -> bytes:
-        import struct
-
-        return struct.pack("<Ii", 0x1CB5C415, len(self.items)) + b"".join(
-            bytes(i) for i in self.items
-        )
+    return Vector(found)
 
 
 async def resolve_username(server: FakeTelegram, call: Call, req: Any) -> Any:

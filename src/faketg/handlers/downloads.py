@@ -6,7 +6,8 @@ Rules enforced (core.telegram.org/api/files#downloading-files): ``offset`` divis
 1 MiB boundary (``LIMIT_INVALID`` / ``OFFSET_INVALID``); with ``precise`` 1 KiB
 multiples up to 1 MiB are allowed, still within one 1 MiB block. A reference that is not
 the media's current one answers ``FILE_REFERENCE_EXPIRED``. Past the end, bytes are
-empty; a short answer marks the last part.
+empty; a short answer marks the last part. A file kept on another data centre answers
+``FILE_MIGRATE_X``; one put on the CDN, asked with ``cdn_supported``, a redirect (``dcs``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from telethon.tl import functions, types
 
+from faketg.dcs import redirect
 from faketg.sender import RpcFault
 from faketg.state import StoredFile, StoredMedia, StoredMessage
 from faketg.tl import entities_for, message_tl, resolve_peer
@@ -37,8 +39,8 @@ def check_window(offset: int, limit: int, *, precise: bool) -> None:
         raise RpcFault(400, "LIMIT_INVALID")
 
 
-def _media_for(server: FakeTelegram, location: Any) -> StoredFile:
-    """The file a location names, checking its hash and reference."""
+def _media_for(server: FakeTelegram, location: Any) -> tuple[StoredMedia, StoredFile]:
+    """The media a location names and which of its files, checking hash and reference."""
     if isinstance(location, types.InputDocumentFileLocation):
         kind = "document"
     elif isinstance(location, types.InputPhotoFileLocation):
@@ -54,20 +56,25 @@ def _media_for(server: FakeTelegram, location: Any) -> StoredFile:
     if kind == "photo":
         if size not in {s.type for s in media.tl.sizes}:
             raise RpcFault(400, "LOCATION_INVALID")
-        return media.file  # the fake keeps one size of a photo: the full one
+        return media, media.file  # the fake keeps one size of a photo: the full one
     if size:
         if media.thumb is None:
             raise RpcFault(400, "LOCATION_INVALID")
-        return media.thumb
-    return media.file
+        return media, media.thumb
+    return media, media.file
 
 
 async def get_file(server: FakeTelegram, call: Call, req: Any) -> Any:
     call.me()
     check_window(req.offset, req.limit, precise=bool(req.precise))
-    file = _media_for(server, req.location)
+    media, file = _media_for(server, req.location)
+    if media.dc_id != call.dc:  # kept on another DC: the client goes there (``dcs``)
+        server.dcs.migrated += 1
+        raise RpcFault(303, f"FILE_MIGRATE_{media.dc_id}")
     if len(file.data) != file.size:  # kept as size and hash only (``keep_part_bytes`` off)
         raise RpcFault(400, "FAKE_FILE_BYTES_NOT_KEPT")
+    if req.cdn_supported and media.id in server.dcs.cdn_media and file is media.file:
+        return redirect(server, media, file.data)
     chunk = file.data[req.offset : req.offset + req.limit]
     return types.upload.File(
         type=types.storage.FilePartial(), mtime=int(server.clock()), bytes=chunk

@@ -198,11 +198,27 @@ def photo_media(
         file_reference=ref,
         date=when(server.clock()),
         sizes=[types.PhotoSize(type="y", w=w, h=h, size=file.size)],
-        dc_id=2,
+        dc_id=_home(server, owner),
     )
     return StoredMedia(
-        "photo", pid, access, ref, file, tl, "image/jpeg", width=w, height=h, owner=owner
+        "photo",
+        pid,
+        access,
+        ref,
+        file,
+        tl,
+        "image/jpeg",
+        width=w,
+        height=h,
+        owner=owner,
+        dc_id=tl.dc_id,
     )
+
+
+def _home(server: FakeTelegram, owner: int) -> int:
+    """The DC an account's uploads are kept on: its home."""
+    account = server.accounts.get(owner)
+    return account.dc_id if account is not None else 2
 
 
 def _valid_thumb(file: StoredFile) -> tuple[int, int] | None:
@@ -241,7 +257,7 @@ def _document(server: FakeTelegram, call: Call, media: Any, file: StoredFile) ->
         date=when(server.clock()),
         mime_type=media.mime_type,
         size=file.size,
-        dc_id=2,
+        dc_id=call.me().dc_id,
         attributes=attributes,
         thumbs=thumbs or None,
     )
@@ -256,6 +272,7 @@ def _document(server: FakeTelegram, call: Call, media: Any, file: StoredFile) ->
         attributes,
         thumb,
         owner=call.me().id,
+        dc_id=tl.dc_id,
     )
 
 

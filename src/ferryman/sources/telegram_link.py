@@ -315,7 +315,6 @@ class _Fetch:
             remote.location,
             remote.size,
             part_path(folder, record.name),
-            dc_id=remote.dc_id,
             refresh=lambda: _fresh_location(self.client, ref),
             on_progress=self.progress,
             gate=self.gate,

@@ -30,6 +30,14 @@ class Dialer(Protocol):
         """Another connection to the client's DC, authorised with the same key."""
         ...
 
+    async def open_dc_sender(
+        self, client: TelegramClient, dc_id: int, auth_key: Any, *, cdn: bool = False
+    ) -> Any:
+        """A connection to data centre ``dc_id`` (a CDN's, with ``cdn``) with ``auth_key``
+        (None: a new key, logged in nowhere yet: ``telegram/dcs`` imports the account's
+        authorization on it). Its layer is announced, except on a CDN."""
+        ...
+
 
 class MTProtoDialer:
     """The real network: Telethon's sender, plus more of them on the same DC.
@@ -59,6 +67,29 @@ class MTProtoDialer:
         init = client._init_request
         init.query = functions.help.GetConfigRequest()
         await sender.send(functions.InvokeWithLayerRequest(LAYER, init))
+        return sender
+
+    async def open_dc_sender(
+        self, client: TelegramClient, dc_id: int, auth_key: Any, *, cdn: bool = False
+    ) -> Any:
+        """As Telethon's ``_create_exported_sender`` does; a CDN's address and RSA key come
+        from ``help.getCdnConfig`` (Telethon's ``_get_dc``)."""
+        dc = await client._get_dc(dc_id, cdn=cdn)
+        sender = MTProtoSender(auth_key, loggers=client._log)
+        await sender.connect(
+            client._connection(
+                dc.ip_address,
+                dc.port,
+                dc.id,
+                loggers=client._log,
+                proxy=client._proxy,
+                local_addr=client._local_addr,
+            )
+        )
+        if not cdn:
+            init = client._init_request
+            init.query = functions.help.GetConfigRequest()
+            await sender.send(functions.InvokeWithLayerRequest(LAYER, init))
         return sender
 
 

@@ -10,8 +10,9 @@ and a restart goes on from that length rounded down to a whole chunk. A stale fi
 reference is renewed by fetching the message again; a dropped connection is replaced
 and the chunk asked again.
 
-Files kept in another data centre are left to Telethon's own downloader (it borrows a
-connection there), one chunk at a time, from the same resume point.
+A file kept in another data centre (``FILE_MIGRATE``) is read the same way through the
+account's connections there, and a CDN redirect is followed, each part checked against
+its hash (``telegram/dcs``): nothing unchecked reaches the file.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from telethon import errors as tg
-from telethon.tl import functions
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, write_whole
+from ferryman.telegram.dcs import FileWay
 from ferryman.telegram.errors import from_telethon
 from ferryman.telegram.pool import SenderPool
 
@@ -76,7 +77,6 @@ class Download:
         size: int,
         path: Path,
         *,
-        dc_id: int = 0,
         in_flight: int = IN_FLIGHT,
         refresh: Refresh | None = None,
         on_progress: Progress | None = None,
@@ -88,7 +88,7 @@ class Download:
         self.location = location
         self.size = size
         self.path = path
-        self.dc_id = dc_id
+        self.way = FileWay(client, pool)  # the DC that keeps the file, or its CDN (``dcs``)
         self.in_flight = max(1, in_flight)
         self.refresh = refresh
         self.on_progress = on_progress or (lambda _n: None)
@@ -105,20 +105,9 @@ class Download:
         self.written = self._next = await asyncio.to_thread(resume_point, self.path, self.size)
         self.on_progress(self.written)
         if self.written < self.size:
-            if self._elsewhere():
-                await self._sequential()
-            else:
-                try:
-                    await self._parallel()
-                except tg.FileMigrateError as exc:
-                    self.dc_id = exc.new_dc
-                    await self._sequential()
+            await self._parallel()
         if self.durable:
             await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
-
-    def _elsewhere(self) -> bool:
-        home = getattr(self.client.session, "dc_id", 0)
-        return bool(self.dc_id and home and self.dc_id != home)
 
     # ------------------------------------------------------------ parallel
 
@@ -185,24 +174,18 @@ class Download:
         last: BaseException | None = None
         for attempt in range(TRIES):
             location = self.location
-            lane, sender = await self.pool.acquire()
             try:
-                request = functions.upload.GetFileRequest(location, offset=offset, limit=CHUNK)
-                result = await self.client._call(sender, request, flood_sleep_threshold=0)
-                return bytes(result.bytes)
+                return await self.way.part(location, offset, CHUNK)
             except tg.FileReferenceExpiredError as exc:
                 last = exc
                 await self._renew_reference(location)
-            except tg.FileMigrateError:
-                raise
             except (TimeoutError, ConnectionError, OSError) as exc:
-                last = exc
-                self.pool.broken(lane, sender)
+                last = exc  # the connection was replaced (``dcs._ask``)
                 await asyncio.sleep(RETRY_PAUSE * (attempt + 1))
+            except FerrymanError:
+                raise
             except Exception as exc:
                 raise from_telethon(exc) from exc
-            finally:
-                self.pool.release(lane)
         assert last is not None
         raise from_telethon(last) from last
 
@@ -213,25 +196,3 @@ class Download:
         async with self._renew:
             if self.location is stale:
                 self.location = await self.refresh()
-
-    # ---------------------------------------------------------- sequential
-
-    async def _sequential(self) -> None:
-        """Telethon's downloader (it handles other data centres), from the resume point."""
-        try:
-            async for chunk in self.client.iter_download(
-                self.location,
-                offset=self.written,
-                request_size=CHUNK,
-                file_size=self.size,
-                dc_id=self.dc_id or None,
-            ):
-                await write_whole(_append, self.path, bytes(chunk))
-                self.written += len(chunk)
-                self.on_progress(self.written)
-        except Exception as exc:
-            raise from_telethon(exc) from exc
-        if self.written != self.size:
-            raise FerrymanError(
-                "telegram.download_failed", f"got {self.written} of {self.size} bytes"
-            )

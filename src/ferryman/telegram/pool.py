@@ -1,4 +1,5 @@
-"""Extra connections to the account's DC, opened on demand and shared by transfers.
+"""Extra connections to the account's DC, opened on demand and shared by transfers
+(and, through :meth:`SenderPool.at`, to the other DCs and CDNs its downloads reach).
 
 One MTProto connection carries one TCP stream: parts queue behind each other on it, so
 parallel transfers spread their requests over several. Connections open lazily (only as
@@ -13,6 +14,8 @@ import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
+
+from telethon.tl import functions
 
 from ferryman.errors import FerrymanError
 from ferryman.telegram.client import Dialer
@@ -45,6 +48,16 @@ class SenderPool:
         self._lanes: list[Lane] = []
         self._serials = itertools.count(1)
         self._closed = False
+        self._elsewhere: dict[tuple[int, bool], SenderPool] = {}  # (dc, cdn) -> its pool
+
+    def at(self, dc_id: int, *, cdn: bool = False) -> SenderPool:
+        """The account's connections to another data centre (a CDN's, with ``cdn``), as
+        many as this pool's: opened on first use (``telegram/dcs``), kept, closed with it."""
+        key = (dc_id, cdn)
+        if key not in self._elsewhere:
+            dialer = DcDialer(self._dialer, dc_id, cdn=cdn)
+            self._elsewhere[key] = SenderPool(self._client, dialer, self._limit)
+        return self._elsewhere[key]
 
     @property
     def closed(self) -> bool:
@@ -135,6 +148,9 @@ class SenderPool:
     async def close(self) -> None:
         """Disconnect every sender this pool opened; it opens no more."""
         self._closed = True
+        others, self._elsewhere = list(self._elsewhere.values()), {}
+        for other in others:
+            await other.close()
         lanes, self._lanes = self._lanes, []
         for lane in lanes:
             if lane.opening is not None:
@@ -179,6 +195,48 @@ class ClientPool:
         for pool in pools:
             if pool is not None:
                 await pool.close()
+
+
+class DcDialer:
+    """Connections to another data centre (a CDN's, with ``cdn``) for one account: the
+    first with a new key, logged in there (not on a CDN: nobody logs in there); the
+    others with the same key."""
+
+    def __init__(self, base: Dialer, dc_id: int, *, cdn: bool = False) -> None:
+        self.base = base
+        self.dc_id = dc_id
+        self.cdn = cdn
+        self._key: Any = None
+        self._first = asyncio.Lock()
+
+    def install(self, client: Any) -> None:
+        return None
+
+    async def open_dc_sender(
+        self, client: Any, dc_id: int, auth_key: Any, *, cdn: bool = False
+    ) -> Any:
+        return await self.base.open_dc_sender(client, dc_id, auth_key, cdn=cdn)
+
+    async def open_sender(self, client: Any) -> Any:
+        async with self._first:  # the others wait for the first one's key
+            if self._key is None:
+                sender = await self.base.open_dc_sender(client, self.dc_id, None, cdn=self.cdn)
+                try:
+                    if not self.cdn:
+                        await _log_in(client, sender, self.dc_id)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await sender.disconnect()
+                    raise
+                self._key = sender.auth_key
+                return sender
+        return await self.base.open_dc_sender(client, self.dc_id, self._key, cdn=self.cdn)
+
+
+async def _log_in(client: Any, sender: Any, dc_id: int) -> None:
+    auth = await client(functions.auth.ExportAuthorizationRequest(dc_id))
+    request = functions.auth.ImportAuthorizationRequest(id=auth.id, bytes=auth.bytes)
+    await client._call(sender, request, flood_sleep_threshold=0)
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

@@ -2,15 +2,17 @@
 
 A file is read in 1 MiB blocks (``upload.getFile`` at offsets that are multiples of the
 limit: Telegram's rule, ``faketg/handlers/downloads.check_window``), the first MiB of a
-range in 128 KiB pieces so that its first bytes come without a whole block's wait. Each account
-(``Reader``) has its own connections to its data centre (``SenderPool``) and carries up
-to ``in_flight`` blocks at once; Telegram caps each account's speed, so the accounts'
-speeds add up. Blocks come back in any order and leave in order: at most the window of
-blocks in flight (all readers' ``in_flight`` together) is held in memory, nothing is
+range in 128 KiB pieces so that its first bytes come without a whole block's wait. Each
+account (``Reader``) has its own connections to its data centre (``SenderPool``) and
+carries up to ``in_flight`` blocks at once; Telegram caps each account's speed, so the
+accounts' speeds add up. A file kept on another DC is read through the account's
+connections there, and a CDN redirect is followed, every part checked
+(``telegram/dcs``). Blocks come back in any order and leave in order: at most the window
+of blocks in flight (all readers' ``in_flight`` together) is held in memory, nothing is
 written to disk. A stale file reference is renewed once for all blocks that saw it
 (``refresh``: the message fetched again); a dropped connection is replaced and the block
 asked again, by any reader; a reader that cannot read the file at all (not a member of
-the chat any more, a file kept in another data centre) leaves the rest to the others.
+the chat any more) leaves the rest to the others.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telethon import errors as tg
-from telethon.tl import functions
 
 from ferryman.errors import FerrymanError
+from ferryman.telegram.dcs import FileWay
 from ferryman.telegram.errors import from_telethon
 from ferryman.telegram.pool import SenderPool
 
@@ -51,24 +53,19 @@ class Reader:
     in_flight: int = IN_FLIGHT
     blocks: int = 0  # blocks this reader brought (for the figures)
     failed: BaseException | None = field(default=None, repr=False)  # left the file
+    way: FileWay | None = field(default=None, repr=False)  # its DC or CDN (``dcs``)
     _renew: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def block(self, offset: int, limit: int = BLOCK) -> bytes:
         """The ``limit`` bytes at ``offset`` (fewer at the end)."""
         location = self.location
-        lane, sender = await self.pool.acquire()
+        if self.way is None:
+            self.way = FileWay(self.client, self.pool)
         try:
-            request = functions.upload.GetFileRequest(location, offset=offset, limit=limit)
-            result = await self.client._call(sender, request, flood_sleep_threshold=0)
-            return bytes(result.bytes)
-        except (TimeoutError, ConnectionError, OSError):
-            self.pool.broken(lane, sender)
-            raise
+            return await self.way.part(location, offset, limit)
         except tg.FileReferenceExpiredError:
             await self._renewed(location)
             raise
-        finally:
-            self.pool.release(lane)
 
     async def _renewed(self, stale: Any) -> None:
         if self.refresh is None:

@@ -7,9 +7,10 @@ as a result's (``web/signing``: the expiry, the person it is bound to, checked b
 blocks the request's range needs (``telegram/stream``), through the account that sent
 it and, for a channel's message, every other account of the pool (each fetches the
 message once for a file reference of its own, kept in memory for the next requests):
-each account carries ``in_flight`` blocks on its own connections. Nothing is written to
-disk. One range a request (``Range: bytes=A-B``, ``A-``, ``-N``); several ranges get
-the whole file, as RFC 9110 allows.
+each account carries ``in_flight`` blocks on its own connections, and where it found the
+file (another data centre, a CDN: ``telegram/dcs``) is kept for the next requests.
+Nothing is written to disk. One range a request (``Range: bytes=A-B``, ``A-``, ``-N``);
+several ranges get the whole file, as RFC 9110 allows.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ferryman.web.result_files import disposition
 
 if TYPE_CHECKING:
     from ferryman.resources import Shared
+    from ferryman.telegram.dcs import FileWay
     from ferryman.telegram.pool import ClientPool
     from ferryman.telegram.stream import Reader
 
@@ -87,6 +89,9 @@ class TelegramStreams:
         self.connections = connections
         self._pools: dict[str, ClientPool] = {}
         self._locations: dict[tuple[str, int], Any] = {}
+        # Where each account found each file (its DC, its CDN token): the next request's
+        # readers go straight there, not through another FILE_MIGRATE.
+        self._ways: dict[tuple[str, int], FileWay] = {}
 
     async def readers(self, f: TelegramFile) -> list[Reader]:
         """The sending account, then the others that can read the file (a channel's)."""
@@ -117,6 +122,7 @@ class TelegramStreams:
         return readers
 
     async def _reader(self, name: str, hub: Any, f: TelegramFile, *, first: bool) -> Reader:
+        from ferryman.telegram.dcs import FileWay  # lazy: start-up
         from ferryman.telegram.pool import ClientPool  # lazy: start-up
         from ferryman.telegram.stream import IN_FLIGHT, Reader  # lazy: start-up
 
@@ -133,11 +139,16 @@ class TelegramStreams:
             location = f.location() if first else await refresh()
         if name not in self._pools:
             self._pools[name] = ClientPool(hub.dialer, self.connections)
+        pool = self._pools[name].pool(client)
+        way = self._ways.get(key)
+        if way is None or way.home is not pool:  # none yet, or another client's since
+            way = self._ways[key] = FileWay(client, pool)
         in_flight = IN_FLIGHT if self.in_flight is None else self.in_flight
-        return Reader(name, client, self._pools[name].pool(client), location, refresh, in_flight)
+        return Reader(name, client, pool, location, refresh, in_flight, way=way)
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
+        self._ways.clear()
         for pool in pools:
             await pool.close()
 
