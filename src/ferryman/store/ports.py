@@ -154,6 +154,7 @@ class DeliverStore(Leaseholder, Protocol):
 
     async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None: ...
     async def albums_no_one_delivers(self) -> list[tuple[Job, list[int]]]: ...
+    async def user(self, user_id: int) -> User | None: ...  # whose rclone.conf
     async def album_count(self, job_id: int) -> int: ...
     async def album_delivered(
         self,
@@ -186,6 +187,8 @@ class DeliverStore(Leaseholder, Protocol):
 class WatchStore(Leaseholder, Protocol):
     """The watch stage: a due watch checked, its new entries recorded as jobs."""
 
+    async def user(self, user_id: int) -> User | None: ...  # whose rclone.conf
+    async def watch_accounts(self) -> dict[int, int | None]: ...
     async def claim_watch(
         self, owner: str, lease_seconds: float, watch_id: int | None = None
     ) -> Watch | None: ...
