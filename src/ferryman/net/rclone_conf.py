@@ -187,6 +187,7 @@ def check(remotes: list[Remote], private_allowed: Iterable[str] = ()) -> None:
         for key, value in remote.options:
             if _refused_key(key) or _credentials(key, value):
                 raise _refused(remote, f"{key} is not taken here (it would use this server's)")
+        for key, value in remote.options:
             if key in _HOSTS and value:
                 host, port = _host(value)
                 try:

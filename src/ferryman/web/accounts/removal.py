@@ -1,7 +1,7 @@
 """What goes with a removed person besides their rows in the store: their own
 cookies.txt (``links.cookies``), their rclone.conf (``net/rclone_conf``) and the link
-results cached for them (``links.cache``, keyed ``…|person:ID``). Their sessions, tokens and passkeys go with the rows
-(``store.accounts``); their open streams close (``held``).
+results cached for them (``links.cache``, keyed ``…|person:ID``). Their sessions, tokens
+and passkeys go with the rows (``store.accounts``); their open streams close (``held``).
 
 A person's number is never given again (schema step 21), and a new account starts
 with none of either, in case a number was given again before that step: a newcomer
