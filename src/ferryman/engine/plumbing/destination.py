@@ -68,7 +68,7 @@ async def resolve(ctx: Context, dest: str, account: int | None = None) -> Route:
     found = ctx.sinks.parse(dest)
     kind = ctx.sinks.kind(dest)
     if kind.personal:
-        settings = await personal_settings(ctx.deliver_store, settings, account)
+        settings = await personal_settings(ctx.people, settings, account)
     options = replace(options_for(settings, kind, found.options), decoder=ctx.media_box)
     state = ctx.sink_states.sink_state(found.scheme)  # its own, not the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)
