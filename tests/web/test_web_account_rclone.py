@@ -20,6 +20,7 @@ from PIL import Image
 from ferryman.net.rclone import rclone_binary
 from tests.support import forked
 from tests.support.rclone_serve import serve
+from tests.support.waiting import eventually_sync
 from tests.support.webserve import WebServer, running_web, web_env
 
 BINARY = rclone_binary()
@@ -111,6 +112,22 @@ def test_a_persons_rclone_jobs_use_their_own_remotes_alone(tmp_path: Path) -> No
         sent = [p for p in (dav / "out").rglob("*.jpg")]
         want = hashlib.sha256(photo.read_bytes()).hexdigest()
         assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in sent] == [want], sent
+
+        # A watch is the same: his naming her remote is refused before it is recorded;
+        # hers lists her folder and sends its files on, through her file.
+        theirs = {"source": "rclone:anndav:in", "to": "link:", "since": "all"}
+        _error(bob.post("/api/v1/watches", json=theirs), 404, "rclone.unknown_remote")
+        watch = ann.post("/api/v1/watches", json={**theirs, "to": "rclone:anndav:watched"})
+        assert watch.status_code == 201, watch.text
+        looked = ann.post(f"/api/v1/watches/{watch.json()['id']}/check")
+        assert looked.status_code == 200, looked.text
+
+        def sent_on() -> list[str]:
+            return [
+                hashlib.sha256(p.read_bytes()).hexdigest() for p in dav.glob("watched/**/*.jpg")
+            ]
+
+        eventually_sync(lambda: sent_on() == [want], "the watch's file on her WebDAV", within=90)
 
         reached = ann.get("/api/v1/rclone/reach")
         assert reached.status_code == 200, reached.text
