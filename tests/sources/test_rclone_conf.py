@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ferryman.config import Settings, load_settings
+from ferryman.engine.plumbing.personal import for_watch, person_of
 from ferryman.errors import ERRORS, FerrymanError
 from ferryman.net.rclone_conf import (
     KeptRclone,
@@ -25,6 +28,8 @@ from ferryman.net.rclone_conf import (
     parse,
     render,
 )
+from ferryman.store.accounts.sql import User
+from ferryman.store.watches.sql import Watch
 from ferryman.web.core import _STATUS
 
 TOTAL = settings(
@@ -190,3 +195,40 @@ def test_each_persons_runs_use_their_own_config(tmp_path: Path) -> None:
     # The server's kept through the page comes before rclone.config.
     KeptRclone(s.data_dir).put(b"[gd]\ntype = drive\n")
     assert config_for(s, None) == s.data_dir / "rclone" / "rclone.conf"
+
+
+class _People:
+    """Two people (1: ann, 2: root, an administrator) and whose each watch is."""
+
+    def __init__(self) -> None:
+        self.users = {
+            1: User(1, "ann", False, None, {}, None, 0.0),
+            2: User(2, "root", True, None, {}, None, 0.0),
+        }
+
+    async def user(self, user_id: int) -> User | None:
+        return self.users.get(user_id)
+
+    async def watch_accounts(self) -> dict[int, int | None]:
+        return {10: 1, 11: 2, 12: None}
+
+
+def _watch(watch_id: int, source: str, dest: str = "link:") -> Watch:
+    return cast(Watch, SimpleNamespace(id=watch_id, source=source, dest=dest))
+
+
+async def test_a_watch_of_a_remote_looks_with_its_persons_config(tmp_path: Path) -> None:
+    s = _settings(tmp_path)
+    people = _People()
+    assert await person_of(people, 1) == 1
+    assert await person_of(people, 2) is None  # an administrator's: the server's
+    assert await person_of(people, None) is None
+    with pytest.raises(FerrymanError) as raised:  # hers, without a config of her own
+        await for_watch(people, s, _watch(10, "rclone:gd:Camera"))
+    assert raised.value.code == "rclone.no_conf"
+    assert await for_watch(people, s, _watch(10, "/srv/in")) is s  # not rclone: as it was
+    KeptRclone(s.data_dir, 1).put(b"[gd]\ntype = drive\n")
+    hers = await for_watch(people, s, _watch(10, "feed:x", "rclone:gd:Out"))
+    assert hers.rclone.config == KeptRclone(s.data_dir, 1).path
+    assert (await for_watch(people, s, _watch(11, "rclone:srv:x"))).rclone.config is None
+    assert (await for_watch(people, s, _watch(12, "rclone:srv:x"))).rclone.config is None
