@@ -762,6 +762,40 @@ SPECS: tuple[ErrorSpec, ...] = (
         " message); it is retried. If it stays, the remote's settings need a look.",
     ),
     ErrorSpec(
+        "rclone.conf_invalid",
+        False,
+        "That file is not an rclone.conf (the message says which line): give the file"
+        " `rclone config file` names, decrypted, as rclone wrote it.",
+        web_step="That file is not an rclone.conf (the message says which line): give the"
+        " rclone.conf your own rclone uses, not encrypted, as rclone wrote it.",
+    ),
+    ErrorSpec(
+        "rclone.conf_refused",
+        False,
+        "A remote of that rclone.conf could reach this server itself (the message names it"
+        " and why): remove that remote or that option (a local path, a command, a key file,"
+        " the server's own credentials, a private address), then give the file again.",
+        web_step="A remote of that rclone.conf could reach this server itself (the message"
+        " names it and why): remove that remote or option from the file, then give it again.",
+    ),
+    ErrorSpec(
+        "rclone.no_conf",
+        False,
+        "This person has no rclone.conf of their own: give one on the page's rclone panel"
+        " (or `ferryman user rclone NAME FILE`), or allow people the server's with"
+        " `ferryman config set rclone.people_use_server true`; then retry.",
+        web_step="You have no rclone.conf on this server: give yours in the rclone remotes"
+        " panel, then retry.",
+    ),
+    ErrorSpec(
+        "rclone.unknown_remote",
+        False,
+        "Name a remote of your own rclone.conf (`rclone:REMOTE:path`): the remotes it names"
+        " are listed on the page's rclone panel; give a new rclone.conf there to add one.",
+        web_step="Name a remote of your own rclone.conf: the rclone remotes panel lists"
+        " them; give a new rclone.conf there to add one.",
+    ),
+    ErrorSpec(
         "rclone.not_found",
         False,
         "The remote has no such file or folder: check the path after REMOTE:.",

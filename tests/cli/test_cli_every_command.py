@@ -78,6 +78,7 @@ CASES: dict[tuple[str, ...], list[str]] = {
     ("user", "remove"): ["ann"],
     ("user", "reset"): ["ann", "--password", "another long password"],
     ("user", "set"): ["ann", "--library", "FOLDER"],
+    ("user", "rclone"): ["ann"],
     ("watch", "add"): ["FOLDER"],
     ("watch", "list"): [],
     ("watch", "check"): [],

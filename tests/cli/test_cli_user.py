@@ -98,3 +98,26 @@ def test_an_administrator_sets_a_persons_limits_as_the_page_does(tmp_path: Path)
     assert listed[0]["limits"] == said["limits"]
     bad = cli(tmp_path, "set", "ann", "--bytes-day", "lots")
     assert bad.exit_code == ExitCode.USAGE and "--bytes-day 'lots'" in bad.output
+
+
+def test_a_persons_rclone_conf_given_shown_refused_and_removed(tmp_path: Path) -> None:
+    """`ferryman user rclone NAME FILE`: the administrator gives a person's rclone.conf
+    as the page takes it (checked, kept owner-only, shown without its secrets)."""
+    assert cli(tmp_path, "add", "ann", "--password", "long enough 1").exit_code == 0
+    conf = tmp_path / "ann.conf"
+    conf.write_text('[gd]\ntype = drive\ntoken = {"access_token":"SECRET"}\n')
+    given = cli(tmp_path, "rclone", "ann", str(conf))
+    assert given.exit_code == 0, given.output
+    assert "rclone remotes of ann: gd (drive)" in given.output and "SECRET" not in given.output
+    (kept,) = (tmp_path / "rclone" / "people").glob("*/rclone.conf")
+    assert "SECRET" in kept.read_text() and kept.stat().st_mode & 0o077 == 0
+    shown = cli(tmp_path, "--json", "rclone", "ann")
+    assert json.loads(shown.stdout)["remotes"][0]["secret"] == ["token"], shown.output
+    refused = cli(tmp_path, "rclone", "ann", "-", stdin="[disk]\ntype = local\n")
+    assert refused.exit_code != 0, refused.output
+    assert "rclone.conf_refused: [disk]: type local" in refused.output
+    assert "next: A remote of that rclone.conf" in refused.output
+    assert "gd" in kept.read_text()  # the refused one replaced nothing
+    removed = cli(tmp_path, "rclone", "ann", "--remove")
+    assert "no rclone.conf of their own" in removed.output and not kept.exists()
+    assert cli(tmp_path, "rclone", "nobody").exit_code != 0

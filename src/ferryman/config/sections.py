@@ -311,6 +311,11 @@ class RcloneSettings(Section):
     config: Path | None = Field(
         None, description="The rclone.conf naming the remotes (unset: rclone's default)."
     )
+    people_use_server: bool = Field(
+        False,
+        description="People (not administrators) without an rclone.conf of their own use"
+        " the server's remotes.",
+    )
 
 
 class LinksSettings(Section):

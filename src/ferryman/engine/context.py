@@ -21,7 +21,7 @@ from ferryman.sinks.base import SinkKind, SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
-from ferryman.store.engine_store import EngineStore, WatchPeople
+from ferryman.store.engine_store import EngineStore, People, WatchPeople
 from ferryman.store.ports import (
     ConvertStore,
     DeliverStore,
@@ -131,6 +131,10 @@ class Context:
 
     @property
     def watch_people(self) -> WatchPeople:
+        return self.store
+
+    @property
+    def people(self) -> People:
         return self.store
 
     def checkpoint(self) -> None:

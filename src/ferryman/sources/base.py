@@ -143,7 +143,7 @@ class FetchPlan:
     on_progress: Callable[[DownloadProgress], None] | None = None
     settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
     shared: Shared | None = field(default=None, compare=False, repr=False)
-    person: int | None = None  # whose cookies.txt (``links.cookies``); None: the server's
+    person: int | None = None  # whose cookies.txt and rclone.conf; None: the server's
 
 
 @dataclass(frozen=True, slots=True)

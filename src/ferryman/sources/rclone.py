@@ -10,6 +10,7 @@ copied again after a restart. The disk room the input needs is asked before the 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -80,13 +81,17 @@ class RcloneSource:
         return Inspection(stem or leaf, uri)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        from ferryman.net.rclone import Rclone, shared_rclone  # lazy: start-up (httpx)
+        from ferryman.net.rclone import for_config, shared_rclone  # lazy: start-up (httpx)
+        from ferryman.net.rclone_conf import config_for
 
-        if plan.shared is not None:
-            return await _fetch(shared_rclone(plan.shared), uri, plan)
-        if plan.settings is None:
+        settings = plan.settings or (plan.shared.settings if plan.shared else None)
+        if settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
-        rclone = Rclone(plan.settings.rclone.config)  # no engine to share one with
+        # The job's person's own rclone.conf (``rclone.no_conf`` if they have none).
+        config = await asyncio.to_thread(config_for, settings, plan.person)
+        if plan.shared is not None:
+            return await _fetch(shared_rclone(plan.shared, config), uri, plan)
+        rclone = for_config(settings, config)  # no engine to share one with
         try:
             return await _fetch(rclone, uri, plan)
         finally:

@@ -38,6 +38,12 @@ class Listener(Protocol):
     async def close(self) -> None: ...
 
 
+class People(Protocol):
+    """Whose a job is (``engine/plumbing/personal``: their own rclone.conf)."""
+
+    async def user(self, user_id: int) -> User | None: ...
+
+
 class WatchPeople(Protocol):
     """A watch's person and what they used (``engine/ops/limits.of_watches``): a look
     makes no job past their limits."""

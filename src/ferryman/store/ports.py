@@ -186,6 +186,8 @@ class DeliverStore(Leaseholder, Protocol):
 class WatchStore(Leaseholder, Protocol):
     """The watch stage: a due watch checked, its new entries recorded as jobs."""
 
+    async def user(self, user_id: int) -> User | None: ...  # whose rclone.conf
+    async def watch_accounts(self) -> dict[int, int | None]: ...
     async def claim_watch(
         self, owner: str, lease_seconds: float, watch_id: int | None = None
     ) -> Watch | None: ...

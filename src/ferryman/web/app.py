@@ -2,8 +2,8 @@
 errors as bodies with a code and a next step) and its parts, one module each: ``auth``
 (tokens, sessions, rate limits, security headers) and the API's, in ``web/api/``: ``jobs``,
 ``uploads``, ``events`` (WebSocket, Server-Sent Events, polling), ``downloads`` (signed links),
-``health`` (``/healthz``, ``/readyz``, ``/metrics``), ``watches``, ``cookies``, ``library``,
-``sites`` (which sites work now), ``presets``.
+``health`` (``/healthz``, ``/readyz``, ``/metrics``), ``watches``, ``cookies``, ``rclone``,
+``library``, ``sites`` (which sites work now), ``presets``.
 What they share (``Web``, the API prefix, error bodies) is in ``core``.
 """
 
@@ -32,6 +32,7 @@ from ferryman.web.api import (
     jobs,
     library,
     presets,
+    rclone,
     sites,
     uploads,
     watches,
@@ -64,6 +65,7 @@ def create_app(web: Web) -> FastAPI:
     health.routes(app, web)
     watches.routes(app, web)
     cookies.routes(app, web)
+    rclone.routes(app, web)
     library.routes(app, web)
     sites.routes(app, web)
     presets.routes(app, web)

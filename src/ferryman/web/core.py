@@ -85,6 +85,10 @@ _STATUS = {
     "account.link_code": 400,
     "rate.limited": 429,
     "request.invalid": 422,
+    "rclone.unknown_remote": 404,
+    "rclone.no_conf": 403,
+    "rclone.conf_refused": 422,
+    "rclone.conf_invalid": 422,
     "engine.internal": 500,
 }
 

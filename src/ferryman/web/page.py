@@ -79,6 +79,29 @@ _COOKIES = """<details id="cookies-panel" class="cookies">
 </details>"""
 
 
+# A person's own rclone.conf: static/rclone.js gives, lists, checks and removes it.
+_RCLONE = """<details id="rclone-panel" class="cookies rclone">
+  <summary>rclone remotes<span class="kept"></span></summary>
+  <p class="hint">To take files from, or send them to, your own cloud storage
+  (rclone:REMOTE:path): give the rclone.conf your rclone uses (<code>rclone config
+  file</code> says where it is), or paste it. It is kept on this server for your jobs
+  and watches alone; its passwords and tokens are never shown back. Remotes that would
+  reach this server itself (a local folder, a command, a key file) are refused.</p>
+  <p id="rclone-state" role="status"></p>
+  <ul id="rclone-remotes" class="rclone-remotes"></ul>
+  <div class="row"><label for="rclone-file">rclone.conf</label>
+  <input id="rclone-file" type="file" accept=".conf,text/plain"></div>
+  <label for="rclone-text" class="sr">rclone.conf's text</label>
+  <textarea id="rclone-text" rows="4" spellcheck="false"
+   placeholder="[gdrive]&#10;type = drive&#10;token = {...}"></textarea>
+  <div class="row"><button type="button" id="rclone-keep">Keep pasted</button>
+  <button type="button" id="rclone-reach" class="quiet" hidden>Check remotes</button>
+  <button type="button" id="rclone-remove" class="quiet" hidden>Remove</button></div>
+  <div id="rclone-error" class="error" role="alert"></div>
+  <script src="/static/rclone.js" defer></script>
+</details>"""
+
+
 # The Telegram pool's figures per account, for an administrator once the engine wrote
 # them: static/pool.js fills it from /api/v1/telegram/accounts.
 _POOL = """<details id="pool-panel" class="cookies pool" hidden>
@@ -226,6 +249,7 @@ download the MP3.</p>
   <p id="upload-state" role="status"></p>
 </form>
 {_COOKIES}
+{_RCLONE}
 <div class="jobs-head">
   <h2 id="jobs-title">Jobs</h2>
   <fieldset class="show tabs">

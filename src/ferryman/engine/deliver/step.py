@@ -48,6 +48,8 @@ async def warm_sink(ctx: Context, dest: str) -> None:
     """The sink of ``dest`` may start what its first delivery needs (a login,
     connections) in the background: an engine's head start for the jobs it has left."""
     try:
+        if ctx.sinks.kind(dest).personal:
+            return  # whose it is is known by a job: its reading warms it
         route = await resolve(ctx, dest)
     except Exception:  # a destination no longer usable: its delivery says so
         return
@@ -62,7 +64,7 @@ async def sweep_half_built(ctx: Context) -> int:
     removed = 0
     for job, seqs in await ctx.deliver_store.albums_no_one_delivers():
         try:
-            route = await resolve(ctx, job.dest)
+            route = await resolve(ctx, job.dest, job.account)
             if not route.kind.builds_folders:
                 continue
             removed += await asyncio.to_thread(route.sink().sweep_half_built, job, seqs)
@@ -96,7 +98,7 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
         return  # nothing went out: no sink to open
     settings = await ctx.settings()
     try:
-        route = await resolve(ctx, job.dest)
+        route = await resolve(ctx, job.dest, job.account)
         sink = route.sink()
     except FerrymanError:
         return  # a destination no longer usable: its albums are where they went
@@ -258,7 +260,7 @@ async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery
     """The album's destination and what its sink is handed: caption, the source as
     shown, and the progress it tells as its bytes go."""
     job = claim.job
-    route = await resolve(ctx, job.dest)
+    route = await resolve(ctx, job.dest, job.account)
     settings = await ctx.settings()
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job, claim.album.seq)

@@ -23,6 +23,7 @@ from ferryman.engine.context import Context
 from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
 from ferryman.engine.plumbing.offline import offline_or
+from ferryman.engine.plumbing.personal import person_of
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.space import fits_above_floor, never_fits
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
@@ -92,7 +93,7 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             on_progress=progress,
             settings=settings,
             shared=ctx.resources,
-            person=await _person(ctx, job.account),
+            person=await person_of(ctx.fetch_store, job.account),  # whose cookies, rclone.conf
         )
         ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
             JobFetching(
@@ -124,15 +125,6 @@ def _folder_ready(kept: Path, folder: Path) -> tuple[int, int | None]:
     take_back(kept, folder)
     folder.mkdir(parents=True, exist_ok=True)
     return partfile.held(folder)
-
-
-async def _person(ctx: Context, account: int | None) -> int | None:
-    """Whose own cookies.txt a job's run uses: its person's, unless an administrator's
-    (or no account's), whose runs use the server's."""
-    if account is None:
-        return None
-    user = await ctx.fetch_store.user(account)
-    return None if user is None or user.admin else account
 
 
 async def pooled(ctx: Context, claimed: Fetch) -> tuple[int, tuple[str, ...]]:

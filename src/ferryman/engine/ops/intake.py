@@ -209,6 +209,10 @@ async def add_source(
 
     await limits.check(store, who)
     account = who.owner
+    if settings is not None and not who.admin:  # a person's rclone: remotes are their own
+        from ferryman.net.rclone_conf import own_settings  # lazy: start-up
+
+        settings = await asyncio.to_thread(own_settings, settings, account, (str(raw), dest))
     new = await asyncio.to_thread(
         understand,
         raw,

@@ -106,10 +106,13 @@ async def add_watch(
     """Check what is asked and record the watch (``who``'s); it and its source as
     shown. Raises a FerrymanError (nothing recorded) for a bad option, destination
     (``account.dest_forbidden``: not a place of ``who``'s) or source."""
+    import asyncio  # lazy: start-up
+
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
     from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
     from ferryman.engine.watch import next_in_window, parse_window  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
+    from ferryman.net.rclone_conf import own_settings  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
     from ferryman.sources.listers.base import (  # lazy: start-up
         Placed,
@@ -130,8 +133,10 @@ async def add_watch(
     )
     sinks = default_sinks()
     dest = sinks.parse(own_dest(who, sinks, asked.to, allowed_places(settings))).text
-    sinks.check_ready(settings, dest)
     text = asked.source.strip().strip("<>")
+    if not who.admin:  # a person's rclone: remotes are their own
+        settings = await asyncio.to_thread(own_settings, settings, who.account, (text, dest))
+    sinks.check_ready(settings, dest)
     listers = default_listers()
     web = text.partition(":")[0].lower() in ("http", "https") and not any(
         k.accepts(text) for k in listers.kinds if k.kind not in ("feed", "ytdlp")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.media_options import MediaOptions, options_for
+from ferryman.engine.plumbing.personal import personal_settings
 from ferryman.media.policy import Policy
 from ferryman.model import MediaKind
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Sink, SinkEnv, SinkKind
@@ -59,11 +60,15 @@ class Route:
         return self._sink
 
 
-async def resolve(ctx: Context, dest: str) -> Route:
-    """``dest`` resolved with the settings now (``sink.unknown`` if no kind takes it)."""
+async def resolve(ctx: Context, dest: str, account: int | None = None) -> Route:
+    """``dest`` resolved with the settings now (``sink.unknown`` if no kind takes it);
+    a personal kind's (``SinkKind.personal``) with ``account``'s own (their rclone.conf:
+    ``rclone.no_conf`` if a person has none)."""
     settings = await ctx.settings()
     found = ctx.sinks.parse(dest)
     kind = ctx.sinks.kind(dest)
+    if kind.personal:
+        settings = await personal_settings(ctx.people, settings, account)
     options = replace(options_for(settings, kind, found.options), decoder=ctx.media_box)
     state = ctx.sink_states.sink_state(found.scheme)  # its own, not the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)

@@ -130,7 +130,7 @@ async def _read_job(ctx: Context, job: Job) -> None:
         try:
             source = ctx.sources.for_uri(job.source)
             await reader.step(_look_at, source, job.source, work)
-            route = await resolve(ctx, job.dest)  # once: every step of the read takes it
+            route = await resolve(ctx, job.dest, job.account)  # once: every step of the read
         except BaseException as exc:
             await _settled(reads)
             if not isinstance(exc, FerrymanError):

@@ -31,6 +31,7 @@ from ferryman.device.conditions import Device
 from ferryman.engine.context import Stopping
 from ferryman.engine.plumbing.events import Event, WatchFailing, WatchFound
 from ferryman.engine.plumbing.leases import held
+from ferryman.engine.plumbing.personal import for_watch
 from ferryman.engine.watch.tidy import after_delivery
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -181,6 +182,7 @@ class Checker:
             async with held(
                 store, Claimed.WATCH, watch.id, self.owner, settings.lease_seconds, clock=self.clock
             ):
+                settings = await for_watch(store, settings, watch)  # its person's rclone.conf
                 listing = await self._listing(watch, settings)
                 listed = await (self.cut(listing) if self.cut is not None else listing)
                 entries = [entry for entry in listed if entry.ready_at is None]

@@ -1,4 +1,4 @@
-"""``ferryman user add|list|remove|reset|set``: the page's accounts (``docs/web.md``). Once
+"""``ferryman user add|list|remove|reset|set|rclone``: the page's accounts (``docs/web.md``). Once
 one exists, every request to the page signs in (loopback too); ``web.tokens`` stay
 administrators' tokens."""
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from ferryman.store.ports import Accounts
 
 user_app = typer.Typer(
-    help="Accounts on the page: add, list, remove, reset a password, set a library folder."
+    help="Accounts on the page: add, list, remove, reset a password, set a library folder,"
+    " give a person's rclone.conf."
 )
 
 PasswordOption = Annotated[
@@ -267,3 +268,45 @@ def set_user(
     if asked or folder is None:
         lines.append(f"limits of {name}: {shown or 'none'}")
     said(ctx, "\n".join(lines), user=name, library=now.get("library") or None, limits=limits)
+
+
+@user_app.command("rclone")
+def rclone_conf(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account whose rclone.conf it is.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Their rclone.conf ('-': read it from stdin); none: show their remotes.",
+            show_default=False,
+        ),
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Forget their rclone.conf.")] = False,
+) -> None:
+    """A person's own rclone.conf, as they give it on the page: checked (no local path,
+    no command, no key file, no private address) and kept for their rclone: jobs and
+    watches alone; shown as remote names and types, never its secrets."""
+    from ferryman.net.rclone_conf import KeptRclone  # lazy: start-up
+
+    data = None
+    if file is not None:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+
+    async def work(settings: Settings, store: Accounts) -> dict[str, Any]:
+        user = await store.user_named(name)
+        if user is None:
+            raise FerrymanError("account.not_found", f"there is no account {name!r}")
+        kept = KeptRclone(settings.data_dir, None if user.admin else user.id)
+        if remove:
+            kept.remove()
+        elif data is not None:
+            kept.put(data, settings.network.private_allowed)
+        else:
+            return kept.view()
+        await store.add_audit("cli", "user.rclone", name, "local")
+        return kept.view()
+
+    view = run_with_store(ctx, work)
+    remotes = [f"{r['name']} ({r['type']})" for r in view["remotes"]]
+    words = ", ".join(remotes) if view["kept"] else "no rclone.conf of their own"
+    said(ctx, f"rclone remotes of {name}: {words}", user=name, **view)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ferryman.clock import SYSTEM
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.net.rclone import Rclone, hashes_of, remote_fs, shared_rclone
+from ferryman.net.rclone import Rclone, for_config, hashes_of, remote_fs, shared_rclone
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.listers.folder import media_or_archive
 
@@ -105,10 +105,11 @@ class RcloneLister:
 
     @contextlib.asynccontextmanager
     async def _rclone(self, settings: Settings) -> AsyncIterator[Rclone]:
+        # ``settings``: the watch's person's (``engine/plumbing/personal``).
         if self.shared is not None:
-            yield shared_rclone(self.shared)
+            yield shared_rclone(self.shared, settings.rclone.config)
             return
-        rclone = Rclone(settings.rclone.config)
+        rclone = for_config(settings, settings.rclone.config)
         try:
             yield rclone
         finally:

@@ -1,7 +1,7 @@
 """What goes with a removed person besides their rows in the store: their own
-cookies.txt (``links.cookies``) and the link results cached for them (``links.cache``,
-keyed ``…|person:ID``). Their sessions, tokens and passkeys go with the rows
-(``store.accounts``); their open streams close (``held``).
+cookies.txt (``links.cookies``), their rclone.conf (``net/rclone_conf``) and the link
+results cached for them (``links.cache``, keyed ``…|person:ID``). Their sessions, tokens
+and passkeys go with the rows (``store.accounts``); their open streams close (``held``).
 
 A person's number is never given again (schema step 21), and a new account starts
 with none of either, in case a number was given again before that step: a newcomer
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ferryman.links.cache import META
 from ferryman.links.cookies import KeptCookies
+from ferryman.net.rclone_conf import KeptRclone
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -35,6 +36,7 @@ async def forget_person(settings: Settings, person: int) -> int:
 
 def _forget(data_dir: Path, person: int) -> int:
     shutil.rmtree(KeptCookies(data_dir, person).folder, ignore_errors=True)
+    shutil.rmtree(KeptRclone(data_dir, person).folder, ignore_errors=True)
     root = link_cache(data_dir)
     mine = f"|person:{person}"
     gone = 0
