@@ -44,12 +44,14 @@ async def _killed_then_run(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     env["FERRYMAN_RCLONE__CONFIG"] = str(conf)
     # An album's files go in one copy, a few at once: a cap (rclone's own, read from
-    # its environment) keeps the album on its way long enough to be cut mid-way.
-    env["RCLONE_BWLIMIT"] = "400k"
+    # its environment) keeps the job on its way long enough to be cut mid-way however
+    # late a loaded machine lets this side look (the ~1.5 MB take ~15 s at it); the run
+    # after the kill goes uncapped.
+    capped = {**env, "RCLONE_BWLIMIT": "100k"}
     base = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data")]
     proc = await asyncio.create_subprocess_exec(
         *base, "add", "--run", str(archive), "--to", dest,
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env=capped, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
 
     async def arrived() -> bool:
