@@ -2,6 +2,12 @@
 ten times at seeded random moments (0-0.4 s after its bytes start to flow); the bytes
 a real loopback server sent, against the zip's size (issue 83: at most 1.3x on a
 10 MB zip, 1.05x on a 1 GB one). ``BENCH_ZIP_MB``: the zip's size (10).
+``BENCH_ZIP_KILLS``: ``early`` (the default, as above) or ``spread``: each run is killed
+once the server has sent it a seeded random share of the zip (0 to 2/11 of it), so the
+ten kills fall all along the fetch, not in its first seconds (on a 1 GB zip, ten runs
+of 0.4 s read 1% of it). ``BENCH_ZIP_ENTRY_MB``: entries of that size instead of the
+photos (``samples.make_bulk_zip``: a small JPEG and random padding each), to see what a
+kill inside an entry larger than the read-ahead costs.
 
 The zip: JPEGs of random pixels (~185 KB each), stored. Each run is a real `ferryman`
 process on one data folder; the server counts the body bytes it wrote.
@@ -44,10 +50,24 @@ def run(args: argparse.Namespace) -> Result:
     from tests.support.httpserve import serving
 
     megabytes = float(os.environ.get("BENCH_ZIP_MB", "10"))
-    result = Result("zip-kills", f"a {megabytes:.0f} MB zip read in place, killed {KILLS} times")
+    spread = os.environ.get("BENCH_ZIP_KILLS", "early") == "spread"
+    when = "all along the fetch" if spread else "early in each run"
+    result = Result(
+        "zip-kills", f"a {megabytes:.0f} MB zip read in place, killed {KILLS} times {when}"
+    )
     rng = random.Random(83)
     with scratch("zip-kills", args.tmp_dir, args.keep) as root:
-        data = _zip(megabytes, 83)
+        entry_mb = float(os.environ.get("BENCH_ZIP_ENTRY_MB", "0"))
+        if entry_mb:
+            from ferryman.samples.archives import make_bulk_zip
+
+            path = make_bulk_zip(
+                root / "bulk.zip", total_bytes=int(megabytes * 1e6), entry_bytes=int(entry_mb * 1e6)
+            )
+            data = path.read_bytes()
+            path.unlink()
+        else:
+            data = _zip(megabytes, 83)
         env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
         env |= {
             "FERRYMAN_DATA_DIR": str(root / "data"),
@@ -68,9 +88,14 @@ def run(args: argparse.Namespace) -> Result:
             while kills < KILLS:
                 before = server.served["/trip.zip"]
                 proc = subprocess.Popen([*ferryman, "run", "--until-idle"], env=env)
-                while proc.poll() is None and server.served["/trip.zip"] <= before:
-                    time.sleep(0.005)
-                time.sleep(rng.uniform(0.0, 0.4))
+                if spread:  # once this run was sent a random share of the zip
+                    share = rng.uniform(0.0, 2 / (KILLS + 1)) * len(data)
+                    while proc.poll() is None and server.served["/trip.zip"] - before < share:
+                        time.sleep(0.005)
+                else:
+                    while proc.poll() is None and server.served["/trip.zip"] <= before:
+                        time.sleep(0.005)
+                    time.sleep(rng.uniform(0.0, 0.4))
                 if proc.poll() is not None:
                     break
                 proc.send_signal(signal.SIGKILL)
@@ -81,9 +106,12 @@ def run(args: argparse.Namespace) -> Result:
             served = server.served["/trip.zip"]
     ratio = served / len(data)
     limit = 1.3 if megabytes <= 100 else 1.05
-    result.notes.append(f"{len(data) / 1e6:.1f} MB zip, {kills} kills, {served / 1e6:.1f} MB sent")
+    shape = f"entries of {entry_mb:g} MB" if entry_mb else "photos of ~185 KB"
+    result.notes.append(
+        f"{len(data) / 1e6:.1f} MB zip ({shape}), {kills} kills, {served / 1e6:.1f} MB sent"
+    )
     result.checks.append(
         Check("bytes sent over the zip", f"{ratio:.3f}x", f"<= {limit}x", ratio <= limit)
     )
-    result.data = {"zip_bytes": len(data), "served": served, "kills": kills}
+    result.data = {"zip_bytes": len(data), "served": served, "kills": kills, "spread": spread}
     return result

@@ -53,6 +53,19 @@ NOT_FOR_HELP = (
 )
 # `status` with no job names no input: the source modules (and what they import) stay out.
 NOT_FOR_EMPTY_STATUS = ("ferryman.sources.builtin", "ferryman.sources.http", "ferryman.links")
+# Every light command: a value on the command line is made without Pydantic's adapters
+# (frontdoors/cli/coercion.py; ~0.05 s), and the commands not asked for are not loaded
+# (frontdoors/cli/lazy.py: `doctor`'s module alone loaded the sinks, ~0.04 s).
+NOT_FOR_LIGHT = ("typer._adapters",)
+COMMAND_MODULES = tuple(
+    f"ferryman.frontdoors.cli.{module}"
+    for module in ("work", "status", "job", "nodes", "doctor", "update", "docs", "completion",
+                   "config", "telegram", "service", "web", "user", "watch")
+)  # fmt: skip
+# Which of them each light command loads: its own (`add`'s takes the presets' options).
+OWN_MODULES = {"--help": (), "status": ("status",), "config": ("config",), "add": ("work",)}
+# `add --help` reads no settings and opens no store either.
+NOT_FOR_ADD_HELP = ("pydantic", "ferryman.config", "ferryman.store", "sqlite3", "asyncio")
 # `run` of a job of photos to the library: what a video, a link or a chat needs stays
 # out (PyAV alone: ~0.1 s of the run's start-up and ~20 MB of the engine's memory).
 # Nor what only a download, a webhook, PostgreSQL or a store behind the newest schema needs
@@ -115,7 +128,14 @@ def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.parametrize(
     "words",
-    [["--help"], ["status"], ["status", "--json"], ["config", "show"], ["add", "PHOTO"]],
+    [
+        ["--help"],
+        ["status"],
+        ["status", "--json"],
+        ["config", "show"],
+        ["add", "PHOTO"],
+        ["add", "--help"],
+    ],
     ids=lambda words: " ".join(words),
 )
 def test_light_commands_load_nothing_heavy(tmp_path: Path, words: list[str]) -> None:
@@ -128,6 +148,12 @@ def test_light_commands_load_nothing_heavy(tmp_path: Path, words: list[str]) -> 
         assert _loaded(modules, NOT_FOR_HELP) == []
     if words[0] == "status":
         assert _loaded(modules, NOT_FOR_EMPTY_STATUS) == []
+    if words == ["add", "--help"]:
+        assert _loaded(modules, NOT_FOR_ADD_HELP) == []
+    assert _loaded(modules, NOT_FOR_LIGHT) == []
+    own = {f"ferryman.frontdoors.cli.{m}" for m in OWN_MODULES[words[0]]}
+    assert _loaded(modules, tuple(m for m in COMMAND_MODULES if m not in own)) == []
+    assert own <= modules
 
 
 _VERSION_PROBE = """

@@ -29,6 +29,9 @@ from typing import Any
 
 PRELOAD = (
     "ferryman.frontdoors.cli.root",
+    "ferryman.frontdoors.cli.work",  # the commands' modules load when asked for (cli.lazy)
+    "ferryman.frontdoors.cli.status",
+    "ferryman.frontdoors.cli.job",
     "ferryman.frontdoors.cli.run",
     "ferryman.frontdoors.startup",
     "ferryman.engine.runner",

@@ -34,9 +34,10 @@ from tests.support.memsink import MemKind
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ferryman"
 # Where ``link:`` may be named: its sink and kind, and the error registry's next steps
-# (plain words for people: "add the input again with `--to link:`").
+# (plain words for people: "add the input again with `--to link:`"), and the root's
+# --help lines (cli.lazy: the first line of each command's docstring, `links`' too).
 LINK_HOME = {"sinks/link.py"}
-LINK_WORDS = {"error_codes.py"}
+LINK_WORDS = {"error_codes.py", "frontdoors/cli/lazy.py"}
 # A destination named in code: a string that is ``link:`` or starts so, or names it as a
 # person types it (``--to link:``, in backticks or quotes). Prose ("a link: with…") is not.
 NAMES_LINK = re.compile(r"(?:^|[`'\"(]|--to )link:")

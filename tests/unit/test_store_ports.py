@@ -59,7 +59,7 @@ DOORS = {
     "web/server": {"WebDoor"},
     "web/live": {"LiveJobs"},
     "web/kept_progress": {"ShownBars"},
-    "frontdoors/cli/root": {"AddDoor"},
+    "frontdoors/cli/work": {"AddDoor"},
     "frontdoors/cli/status": {"StatusDoor"},
     "frontdoors/cli/job": {"Control", "LinksDoor", "RetryDoor", "JobDoor"},
     "frontdoors/cli/watch": {"WatchAdmin"},

@@ -22,6 +22,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from ferryman.frontdoors.cli.coercion import light
 from ferryman.frontdoors.cli.output import take_output_options
 from ferryman.frontdoors.exit_codes import TABLE as EXIT_CODES
 
@@ -115,7 +116,12 @@ def _write_help(command: Any, ctx: Any, formatter: Any) -> None:
     commands = getattr(command, "commands", None)
     if commands:
         rows = []
+        summary = getattr(commands, "summary", lambda name: None)  # cli.lazy's, unbuilt
         for name in command.list_commands(ctx):
+            line = summary(name)
+            if line is not None:
+                rows.append((name, line))
+                continue
             sub = commands[name]
             if not sub.hidden:
                 rows.append((name, (_paragraphs(sub.help or "") or [""])[0]))
@@ -160,6 +166,9 @@ class HelpCommand(TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return _parse(super().parse_args, ctx, take_output_options(self, ctx, args))
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return light(super().get_params(ctx))  # with --help: plain values without Pydantic
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         _write_help(self, ctx, formatter)
 
@@ -170,11 +179,14 @@ class HelpGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         for command in self.commands.values():
-            _adopt(command)
+            adopt(command)
         _name_arguments(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return _parse(super().parse_args, ctx, take_output_options(self, ctx, args))
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return light(super().get_params(ctx))  # with --help: plain values without Pydantic
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         wanted = "[COMMAND]" if self.invoke_without_command else "COMMAND [ARGS]..."
@@ -184,7 +196,7 @@ class HelpGroup(TyperGroup):
         _write_help(self, ctx, formatter)
 
 
-def _adopt(command: Any) -> None:
+def adopt(command: Any) -> None:
     """Make a Typer command or group below the root render as this module does, its
     arguments named in errors as in usage lines ('JOB', not 'job')."""
     if type(command) is TyperCommand:
@@ -192,7 +204,7 @@ def _adopt(command: Any) -> None:
     elif type(command) is TyperGroup:
         command.__class__ = HelpGroup
         for sub in command.commands.values():
-            _adopt(sub)
+            adopt(sub)
     _name_arguments(command)
 
 
