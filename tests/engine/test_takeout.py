@@ -129,23 +129,25 @@ def media_bytes(photo: Photo, made: Path) -> bytes:
     return make_photo(made / f"{photo.seed}.jpg", photo.seed, size=(96, 64)).read_bytes()
 
 
-def takeout(folder: Path) -> tuple[list[Path], dict[str, bytes]]:
-    """The two parts, and each photo's bytes by its path in the export."""
+def takeout(folder: Path, *, parts_of: int = 2) -> tuple[list[Path], dict[str, bytes]]:
+    """The two parts (one: all in ``-001.zip``), and each photo's bytes by its path in
+    the export."""
     made = folder / "made"
     made.mkdir(parents=True)
     every = photos()
     content = {p.path: media_bytes(p, made) for p in every}
-    parts: dict[int, dict[str, bytes]] = {1: {}, 2: {}}
+    parts: dict[int, dict[str, bytes]] = {n: {} for n in range(1, parts_of + 1)}
+    last = min(2, parts_of)
     for photo in every:
-        parts[photo.part][photo.path] = content[photo.path]
+        parts[min(photo.part, last)][photo.path] = content[photo.path]
         if photo.sidecar is not None:
             where = f"{photo.path.rpartition('/')[0]}/{photo.sidecar}"
-            parts[photo.sidecar_part][where] = sidecar(photo)
+            parts[min(photo.sidecar_part, last)][where] = sidecar(photo)
     first = every[0]  # also in an album, with the album's own sidecar and metadata
     album = f"{PHOTOS}/Paris trip"
-    parts[2][f"{album}/IMG_0001.jpg"] = content[first.path]
-    parts[2][f"{album}/IMG_0001.jpg.json"] = sidecar(first)
-    parts[2][f"{album}/metadata.json"] = json.dumps({"title": "Paris trip"}).encode()
+    parts[last][f"{album}/IMG_0001.jpg"] = content[first.path]
+    parts[last][f"{album}/IMG_0001.jpg.json"] = sidecar(first)
+    parts[last][f"{album}/metadata.json"] = json.dumps({"title": "Paris trip"}).encode()
     parts[1]["Takeout/archive_browser.html"] = b"<html>Your Takeout</html>\n"
     zips = []
     for number, files in parts.items():
@@ -196,6 +198,27 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     library = tmp_path / "Library"
     ran = cli(tmp_path / "data", layout, "add", "--run", "--to", f"library:{library}", str(where))
     assert ran.exit_code == 0, ran.output
+    by_digest, names = check_library(library, content, layout)
+    assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
+    eiffel = by_digest[digest(content[photos()[0].path])][0]
+    if layout is None:  # its year folder's copy kept, the album's skipped
+        assert eiffel.parent.name == "Photos from 2019"
+    elif layout == "{source}/{photo_album}/{name}":
+        assert eiffel.parent.name == "Paris trip"  # {photo_album}
+        alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
+        assert len(alone.relative_to(library).parts) == 2, alone
+
+
+def check_library(
+    library: Path,
+    content: dict[str, bytes],
+    layout: str | None = None,
+    every: list[Photo] | None = None,
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """Every photo of ``every`` (all of ``photos()``) in ``library`` once, its modified
+    time its sidecar's, its place and description in its XMP; no sidecar delivered.
+    The library's files by digest, and their names."""
+    every = photos() if every is None else every
     files = [p for p in library.rglob("*") if p.is_file() and ".ferryman" not in p.parts]
     names = [p.name for p in files]
     sidecars = [n for n in names if n.endswith(".json") and n != "manifest.json"]  # ferryman's
@@ -204,7 +227,7 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     for path in files:
         by_digest.setdefault(digest(path.read_bytes()), []).append(path)
     right = 0
-    for photo in photos():
+    for photo in every:
         found = by_digest.get(digest(content[photo.path]), [])
         assert len(found) == 1, f"{photo.path}: {len(found)} copies in the library"
         kept = found[0]
@@ -233,12 +256,5 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
         text = description.findtext(".//dc:description/rdf:Alt/rdf:li", namespaces=NS)
         assert (text or "") == photo.description, photo.path
         right += 1
-    assert right == len(photos())  # 100 % of dates and places
-    assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
-    eiffel = by_digest[digest(content[photos()[0].path])][0]
-    if layout is None:  # its year folder's copy kept, the album's skipped
-        assert eiffel.parent.name == "Photos from 2019"
-    elif layout == "{source}/{photo_album}/{name}":
-        assert eiffel.parent.name == "Paris trip"  # {photo_album}
-        alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
-        assert len(alone.relative_to(library).parts) == 2, alone
+    assert right == len(every)  # 100 % of dates and places
+    return by_digest, names

@@ -15,12 +15,12 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from ferryman.archive.guard import GuardedReader, NestingTally
+from ferryman.archive.guard import NestingTally
 from ferryman.archive.names import sanitize_path
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import (
@@ -112,72 +112,6 @@ def archive_entries(
     ``over_network``: the reader fetches what it reads (see ``SourceEntry``); archives
     inside are copied out whole and looked into all the same."""
     return _archive_entries(reader, "", 0, options, _Counter(), tally, over_network)
-
-
-@dataclass(frozen=True, slots=True)
-class ListedFile:
-    """A file of a remote folder's listing (a WebDAV folder, a debrid torrent): its
-    path in the folder, size, mtime, and how to read its bytes (over the network, on
-    the reading thread, only when the engine asks). ``skip``: a reason not to read it.
-    ``in_place``: for an archive, a reader over it where it lies (a zip by Range), or
-    None when it cannot be read so; then it is copied to scratch and opened there."""
-
-    path: str
-    size: int
-    mtime: float
-    blocks: Callable[[], Iterator[bytes]]
-    skip: str | None = None
-    in_place: Callable[[], AbstractContextManager[ArchiveReader | None]] | None = None
-
-    @property
-    def info(self) -> EntryInfo:
-        return EntryInfo(0, self.path, self.size, self.mtime, EntryType.FILE)
-
-    def read_blocks(self) -> Iterator[bytes]:
-        return self.blocks()
-
-
-def listing_entries(files: Iterable[ListedFile], options: ReadOptions) -> Iterator[SourceEntry]:
-    """A remote folder as entries, like a local folder's: in the listing's order (keep
-    it stable: indexes follow it), an archive opened in its place once copied to
-    ``options.scratch`` (``wait_to_write`` first), a file with a ``skip`` never read."""
-    counter = _Counter()
-    for listed in files:
-        path = sanitize_path(listed.path, 0)
-        info = replace(listed.info, path=path)
-        if listed.skip is not None:
-            yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=listed.skip)
-        elif named_archive(listed.path) and options.archive.limits.max_depth < 1:
-            yield _too_deep(info, path, counter, options)
-        elif named_archive(listed.path):
-            yield from _listed_archive(listed, info, options, counter)
-        else:
-            yield SourceEntry(replace(info, index=counter.next()), listed.blocks)
-
-
-def _listed_archive(
-    listed: ListedFile, info: EntryInfo, options: ReadOptions, counter: _Counter
-) -> Iterator[SourceEntry]:
-    """An archive of a remote folder: read where it lies when it can be (no copy, only
-    the entries not yet handed over are fetched), else copied to scratch and opened.
-    Each is a tree of its own: a new tally."""
-    tally = NestingTally()
-    if listed.in_place is not None:
-        try:
-            with listed.in_place() as inner:
-                if inner is not None:
-                    guarded = GuardedReader(inner, info.path, options.archive.limits, tally)
-                    with guarded:
-                        yield from _archive_entries(
-                            guarded, f"{info.path}/", 1, options, counter, tally, True
-                        )
-                    return
-        except FerrymanError as exc:
-            if not exc.fails_entry:  # see errors.ErrorSpec
-                raise
-            yield _failed(info, info.path, counter, exc)
-            return
-    yield from _nested(listed, info.path, 1, options, counter, tally)
 
 
 class _Counter:

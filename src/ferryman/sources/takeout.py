@@ -26,7 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ferryman.archive.names import UniqueNames, sanitize_path
+from ferryman.archive.reader import OpenOptions
 from ferryman.archive.stored_names import zip_member_name
+from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.model import PhotoFacts
 from ferryman.sources.base import SourceEntry
@@ -140,30 +142,51 @@ class Listed:
 def read_index(parts: Sequence[Path]) -> TakeoutIndex:
     """Every part's listing, its sidecars read and paired (blocking; zip only: a part
     that is no zip adds nothing, its entries are read as they are)."""
-    listed: list[Listed] = []
-    parsed: dict[str, PhotoFacts | None] = {}  # each JSON's facts, parsed as read
+    listing = Listing()
     for part in parts:
         try:
-            with zipfile.ZipFile(part) as archive:
-                names = UniqueNames()
-                for index, member in enumerate(archive.infolist()):
-                    if member.is_dir():
-                        continue
-                    path = names.claim(sanitize_path(zip_member_name(member), index))
-                    listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
-                    if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
-                        parsed[path] = facts_of(_read_small(archive, member))
-        except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+            with part.open("rb") as file, ZipfileReader(file, part.name, OpenOptions()) as reader:
+                listing.add(reader)
+        except (OSError, FerrymanError):
             continue  # read as any archive is: its own reader says what is wrong
-    return indexed(listed, parsed)
+    return listing.index()
 
 
-def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
-    try:
-        with archive.open(member) as handle:
-            return handle.read(MAX_SIDECAR + 1)
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError, NotImplementedError):
-        return b""  # encrypted, or broken: no facts from it
+@dataclass
+class Listing:
+    """The files of a Takeout's parts, gathered part by part (a local zip, or one read
+    in place by Range over the network: ``archive.zipfile_backend``), then indexed."""
+
+    listed: list[Listed] = field(default_factory=list)
+    parsed: dict[str, PhotoFacts | None] = field(default_factory=dict)  # each JSON's facts
+
+    def add(self, reader: ZipfileReader) -> None:
+        """One part's central directory, and its JSON files read (blocking: a remote
+        part is asked for those bytes alone). Paths as ``archive.guard`` names them."""
+        names = UniqueNames()
+        small: dict[int, str] = {}
+        files = [m for m in reader.archive.infolist() if not m.is_dir()]
+        for at, member in enumerate(files):
+            path = names.claim(sanitize_path(zip_member_name(member), at))
+            self.listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
+            if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
+                small[id(member)] = path
+        wanted = [m for m in files if id(m) in small]
+        for member, raw in reader.read_small(wanted, MAX_SIDECAR + 1):
+            self.parsed[small[id(member)]] = facts_of(raw)
+
+    def index(self) -> TakeoutIndex:
+        return indexed(self.listed, self.parsed)
+
+
+def looks_like_takeout(name: str, reader: ZipfileReader) -> bool:
+    """A zip named as a Takeout part, or whose entries are under ``Takeout/`` with a
+    JSON sidecar among them (a part renamed, a link's name lost)."""
+    if PART.match(name):
+        return True
+    names = reader.archive.namelist()
+    top = all(n.split("/", 1)[0].casefold() == "takeout" for n in names[:64])
+    return bool(names) and top and any(n.casefold().endswith(JSON) for n in names)
 
 
 def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:
