@@ -39,7 +39,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
-from ferryman.sources.takeout import in_folder, read_index, takeout_of
+from ferryman.sources.takeout import in_folder, is_takeout, read_index, takeout_of
 from ferryman.sources.takeout_folder import folder_index
 
 BLOCK_SIZE = 1 << 20
@@ -90,14 +90,19 @@ def iter_local(
 
 
 def _takeout(
-    parts: Sequence[Path], options: ReadOptions, counter: _Counter, prefix: str = ""
+    parts: Sequence[Path],
+    options: ReadOptions,
+    counter: _Counter,
+    prefix: str = "",
+    read: Sequence[Path] | None = None,
 ) -> Iterator[SourceEntry]:
     """A Google Takeout's parts read in turn as one input (``prefix``: under the first
     part's name, in a folder), each photo told by its sidecar, sidecars and copies
-    skipped (``sources/takeout``)."""
+    skipped (``sources/takeout``). ``read``: the parts whose entries are read (a
+    watch's part: itself), all indexed together."""
     index = read_index(parts)
     depth = 1 if prefix else 0
-    for part in parts:
+    for part in parts if read is None else read:
         tally = NestingTally()  # each part a tree of its own
         with open_archive(part, options.archive, options.sevenzip, tally) as reader:
             for entry in _archive_entries(reader, prefix, depth, options, counter, tally):
@@ -201,9 +206,13 @@ def _open_nested(
         out = replace(info, index=counter.next(), path=path)
         yield SourceEntry(out, lambda: _read_file(held))
         return
+    # A Google Takeout copied here (a part not read by Range, or inside an archive).
+    zipped = held.name.casefold().endswith(".zip")
+    index = read_index((held,)) if zipped and is_takeout(held) else None
     try:
         with open_archive(held, options.archive, options.sevenzip, tally) as reader:
-            yield from _archive_entries(reader, f"{path}/", depth, options, counter, tally)
+            for entry in _archive_entries(reader, f"{path}/", depth, options, counter, tally):
+                yield entry if index is None else index.told(entry, f"{path}/")
     except FerrymanError as exc:
         if not exc.fails_entry:  # see errors.ErrorSpec
             raise  # passwords and limits concern the whole input
@@ -341,8 +350,8 @@ def _folder_archive(
     alone: bool = False,
 ) -> Iterator[SourceEntry]:
     """An archive lying in an input folder: read in place; a set's other volumes skipped.
-    ``alone``: a watch's new file, a Takeout's part read as itself (its next parts may
-    not be there yet: each is a job of its own)."""
+    ``alone``: a watch's file, a Takeout's part read as itself, indexed with the parts
+    of its set beside it (a watch takes them at one look: each an input of one job)."""
     info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
     try:
         volumes = find_volumes(full)
@@ -351,7 +360,9 @@ def _folder_archive(
         yield _failed(info, path, counter, exc)
         return
     if takeout is not None and options.archive.limits.max_depth >= 1:
-        if takeout[0] != full:  # read with the set's first part
+        if alone:
+            yield from _takeout(takeout, options, counter, f"{path}/", (full,))
+        elif takeout[0] != full:  # read with the set's first part
             reason = f"part of {takeout[0].name}"
             yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
         else:

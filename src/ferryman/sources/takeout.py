@@ -19,7 +19,6 @@ See ``docs/takeout.md``.
 
 from __future__ import annotations
 
-import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from ferryman.sources.base import SourceEntry
 from ferryman.sources.takeout_names import (
     JSON,
     MAX_SIDECAR,
+    PART,
     Sidecars,
     album_of,
     facts_of,
@@ -44,15 +44,12 @@ from ferryman.sources.takeout_names import (
 
 SIDECAR = "takeout_sidecar"  # skip reasons (``rules.outcomes`` words them)
 DUPLICATE = "takeout_duplicate"
-# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip)
-PART = re.compile(
-    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
-)
 
 
-def takeout_parts(path: Path) -> tuple[Path, ...] | None:
+def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None:
     """The numbered set ``path`` is a part of, in order (any part may be given); None
-    when its name is no Takeout part's. ``archive.volume_missing`` for a gap."""
+    when its name is no Takeout part's. ``archive.volume_missing`` for a gap, unless
+    not ``strict`` (a watch's part: those there are, the others may be on their way)."""
     match = PART.match(path.name)
     if match is None:
         return None
@@ -68,7 +65,7 @@ def takeout_parts(path: Path) -> tuple[Path, ...] | None:
         if other and same and len(other.group("num")) == digits and sibling.is_file():
             found[int(other.group("num"))] = sibling
     for number in range(1, max(found, default=0) + 1):
-        if number not in found:
+        if number not in found and strict:
             missing = f"{match.group('set')}-{number:0{digits}d}.zip"
             raise FerrymanError(
                 "archive.volume_missing",
@@ -87,12 +84,12 @@ def takeout_of(path: Path, fmt: str | None) -> tuple[Path, ...] | None:
 
 
 def in_folder(path: Path, *, alone: bool = False) -> tuple[Path, ...] | None:
-    """The parts to read as one Takeout for ``path``, a zip found in a folder: its set
-    (read with the first part: the others name it), or itself alone (``alone``: a
-    watch's new file, whose next parts may not be there yet); None when it is none."""
+    """The parts to index as one Takeout for ``path``, a zip found in a folder: its set
+    (read with the first part: the others name it; ``alone``: a watch's file, those of
+    its set there are, gaps and all); None when it is none."""
     if not path.name.casefold().endswith(".zip") or not is_takeout(path):
         return None
-    return (path,) if alone else takeout_parts(path) or (path,)
+    return takeout_parts(path, strict=not alone) or (path,)
 
 
 def is_takeout(path: Path) -> bool:

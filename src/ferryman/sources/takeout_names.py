@@ -47,6 +47,10 @@ _YEAR_FOLDER = re.compile(
     r"|bilder fra|zdjęcia z|fotky z|fotók|valokuvat vuodelta|фото за) (19|20)\d\d$",
     re.IGNORECASE,
 )
+# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip)
+PART = re.compile(
+    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
+)
 ALBUM_METADATA = ("metadata.json", "metadati.json", "metadaten.json", "métadonnées.json")
 
 

@@ -22,7 +22,8 @@ from typing import Protocol, TypeVar
 from ferryman.archive.reader import ArchiveReader
 from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
-from ferryman.sources.takeout import PART, Listing, TakeoutIndex, looks_like_takeout
+from ferryman.sources.takeout import Listing, TakeoutIndex, looks_like_takeout
+from ferryman.sources.takeout_names import PART
 
 
 class RemotePart(Protocol):
