@@ -201,9 +201,20 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     by_digest, names = check_library(library, content, layout)
     assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
     eiffel = by_digest[digest(content[photos()[0].path])][0]
-    if layout is None:  # its year folder's copy kept, the album's skipped
+    links = [p for p in library.rglob("*") if p.is_symlink()]
+    if layout is None:  # its year folder's copy kept, the album's a link to it
         assert eiffel.parent.name == "Photos from 2019"
-    elif layout == "{source}/{photo_album}/{name}":
+        album = eiffel.parent.parent / "Paris trip"
+        shown = album / eiffel.name
+        assert os.readlink(shown) == f"../Photos from 2019/{eiffel.name}"
+        assert shown.resolve() == eiffel.resolve()
+        assert os.readlink(album / f"{eiffel.name}.xmp") == f"../Photos from 2019/{eiffel.name}.xmp"
+        assert sorted(links) == sorted([shown, album / f"{eiffel.name}.xmp"])  # no other
+        louvre = by_digest[digest(content[photos()[-1].path])][0]
+        assert louvre.parent == album and not louvre.is_symlink()  # in the album alone
+    else:
+        assert links == []  # the layout shows one album a photo, or none
+    if layout == "{source}/{photo_album}/{name}":
         assert eiffel.parent.name == "Paris trip"  # {photo_album}
         alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
         assert len(alone.relative_to(library).parts) == 2, alone
@@ -219,7 +230,11 @@ def check_library(
     time its sidecar's, its place and description in its XMP; no sidecar delivered.
     The library's files by digest, and their names."""
     every = photos() if every is None else every
-    files = [p for p in library.rglob("*") if p.is_file() and ".ferryman" not in p.parts]
+    files = [
+        p
+        for p in library.rglob("*")
+        if p.is_file() and not p.is_symlink() and ".ferryman" not in p.parts
+    ]
     names = [p.name for p in files]
     sidecars = [n for n in names if n.endswith(".json") and n != "manifest.json"]  # ferryman's
     assert not sidecars, names  # no sidecar delivered
