@@ -37,6 +37,8 @@ ENV = {
 }
 PHOTOS = "Takeout/Google Photos"
 LONG = "Screenshot_20190317-101112_Some Really Long App Name"  # + .jpg: 56 characters
+DOTTED = "PXL_20220405_090123740.PORTRAIT"  # a dot in its stem, edited in Italian
+FORTY = "PXL_20210101_120000000_Stockholm_OldTown"  # + .jpg.s: cut at 46
 NS = {
     "x": "adobe:ns:meta/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -59,6 +61,8 @@ class Photo:
     sidecar_part: int = 1
     seed: int = 0
     told_by: str | None = None  # a sidecar of another file tells it (an edit, a clip)
+    albums: tuple[str, ...] = ()  # also in these albums' folders (in the last part)
+    exif_place: bool = False  # its place in ``geoDataExif`` alone (``geoData`` 0, 0)
 
 
 def photos() -> list[Photo]:
@@ -70,14 +74,14 @@ def photos() -> list[Photo]:
     )
     return [
         Photo(f"{year19}/IMG_0001.jpg", "IMG_0001.jpg.json", 1546344000,
-              (48.858370, 2.294481, 35.0), "Eiffel tower", seed=1),
+              (48.858370, 2.294481, 35.0), "Eiffel tower", seed=1, albums=("Paris trip",)),
         Photo(f"{year19}/IMG_0002.HEIC", "IMG_0002.HEIC.supplemental-metadata.json",
               1546344000 + day, (51.500729, -0.124625, 12.5), seed=2),
         Photo(f"{year19}/IMG_0002.MP4", None, 1546344000 + day,
               (51.500729, -0.124625, 12.5), seed=3,
               told_by="IMG_0002.HEIC.supplemental-metadata.json"),
         Photo(f"{year19}/IMG_0003.jpg", "IMG_0003.jpg.json", 1546344000 + 2 * day,
-              (-33.856784, 151.215297, 4.0), seed=4),
+              (-33.856784, 151.215297, 4.0), seed=4, albums=("Sydney 2019", "Travels")),
         Photo(f"{year19}/IMG_0003(1).jpg", "IMG_0003.jpg(1).json", 1546344000 + 3 * day,
               (-22.951916, -43.210487, 700.0), "Cristo", seed=5),
         Photo(f"{year20}/{LONG}.jpg", f"{LONG}.jpg"[:46] + ".json", 1577880000,
@@ -100,20 +104,35 @@ def photos() -> list[Photo]:
               (30.328960, 35.444832, 900.0), part=2, sidecar_part=1, seed=14),
         Photo(f"{PHOTOS}/Paris trip/IMG_0011.jpg", "IMG_0011.jpg.json", 1609502400 + 4 * day,
               (48.860611, 2.337644, 40.0), "Louvre", part=2, sidecar_part=2, seed=15),
+        Photo(f"{year21}/IMG_0012(1).jpg", "IMG_0012(1).jpg.json", 1609502400 + 5 * day,
+              (37.971532, 23.725749, 150.0), seed=16),  # a counter left where it was
+        Photo(f"{year21}/{DOTTED}.jpg", f"{DOTTED}.jpg.json", 1609502400 + 6 * day,
+              (52.373169, 4.890660, 2.0), seed=17),
+        Photo(f"{year21}/{DOTTED}-modificato.jpg", None, 1609502400 + 6 * day,
+              (52.373169, 4.890660, 2.0), seed=18, told_by=f"{DOTTED}.jpg.json"),
+        Photo(f"{year21}/{FORTY}.jpg", f"{FORTY}.jpg.supplemental-metadata"[:46] + ".json",
+              1609502400 + 7 * day, (59.329323, 18.068581, 28.0), seed=19),  # ….s.json
+        Photo(f"{year20}/Café Ñandú.jpg", "Café Ñandú.jpg.json", 1577880000 + 4 * day,
+              (-34.603722, -58.381592, 25.0), "Buenos Aires", seed=20),
+        Photo(f"{year20}/IMG_0013.jpg", "IMG_0013.jpg.json", 1577880000 + 5 * day,
+              (45.440847, 12.315515, 1.0), seed=21, exif_place=True),
     ]  # fmt: skip
 
 
 def sidecar(photo: Photo) -> bytes:
     lat, lon, alt = photo.place or (0.0, 0.0, 0.0)
+    place = {"latitude": lat, "longitude": lon, "altitude": alt}
+    none = {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0}
     return json.dumps(
         {
             "title": Path(photo.path).name,
             "description": photo.description if photo.place or photo.description else "",
             "photoTakenTime": {"timestamp": str(photo.taken), "formatted": "…"},
             "creationTime": {"timestamp": "1700000000"},
-            "geoData": {"latitude": lat, "longitude": lon, "altitude": alt},
-            "geoDataExif": {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0},
-        }
+            "geoData": none if photo.exif_place else place,
+            "geoDataExif": place if photo.exif_place else none,
+        },
+        ensure_ascii=False,
     ).encode()
 
 
@@ -143,11 +162,13 @@ def takeout(folder: Path, *, parts_of: int = 2) -> tuple[list[Path], dict[str, b
         if photo.sidecar is not None:
             where = f"{photo.path.rpartition('/')[0]}/{photo.sidecar}"
             parts[min(photo.sidecar_part, last)][where] = sidecar(photo)
-    first = every[0]  # also in an album, with the album's own sidecar and metadata
-    album = f"{PHOTOS}/Paris trip"
-    parts[last][f"{album}/IMG_0001.jpg"] = content[first.path]
-    parts[last][f"{album}/IMG_0001.jpg.json"] = sidecar(first)
-    parts[last][f"{album}/metadata.json"] = json.dumps({"title": "Paris trip"}).encode()
+    for photo in every:  # also in albums, with the album's own sidecar and metadata
+        name = Path(photo.path).name
+        for title in photo.albums:
+            album = f"{PHOTOS}/{title}"
+            parts[last][f"{album}/{name}"] = content[photo.path]
+            parts[last][f"{album}/{name}.json"] = sidecar(photo)
+            parts[last][f"{album}/metadata.json"] = json.dumps({"title": title}).encode()
     parts[1]["Takeout/archive_browser.html"] = b"<html>Your Takeout</html>\n"
     zips = []
     for number, files in parts.items():
@@ -201,19 +222,29 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     by_digest, names = check_library(library, content, layout)
     assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
     eiffel = by_digest[digest(content[photos()[0].path])][0]
-    links = [p for p in library.rglob("*") if p.is_symlink()]
-    if layout is None:  # its year folder's copy kept, the album's a link to it
+    links = sorted(p for p in library.rglob("*") if p.is_symlink())
+    if layout is None:  # its year folder's copy kept, each album's a link to it
         assert eiffel.parent.name == "Photos from 2019"
-        album = eiffel.parent.parent / "Paris trip"
-        shown = album / eiffel.name
-        assert os.readlink(shown) == f"../Photos from 2019/{eiffel.name}"
-        assert shown.resolve() == eiffel.resolve()
-        assert os.readlink(album / f"{eiffel.name}.xmp") == f"../Photos from 2019/{eiffel.name}.xmp"
-        assert sorted(links) == sorted([shown, album / f"{eiffel.name}.xmp"])  # no other
-        louvre = by_digest[digest(content[photos()[-1].path])][0]
-        assert louvre.parent == album and not louvre.is_symlink()  # in the album alone
+        wanted = []
+        for photo in photos():
+            kept = by_digest[digest(content[photo.path])][0]
+            for title in photo.albums:
+                for name in (kept.name, f"{kept.name}.xmp"):
+                    shown = kept.parent.parent / title / name
+                    assert os.readlink(shown) == f"../{kept.parent.name}/{name}", shown
+                    assert shown.resolve() == (kept.parent / name).resolve()
+                    wanted.append(shown)
+        assert links == sorted(wanted) and len(links) == 6  # 3 albums' links, no other
+        louvre = by_digest[digest(content[photos()[14].path])][0]
+        assert louvre.parent.name == "Paris trip" and not louvre.is_symlink()  # only there
+    elif layout == "{source}/{photo_album}/{name}":  # kept in its first album, linked
+        sydney = by_digest[digest(content[photos()[3].path])][0]
+        assert sydney.parent.name == "Sydney 2019"
+        travels = sydney.parent.parent / "Travels"
+        assert os.readlink(travels / sydney.name) == f"../Sydney 2019/{sydney.name}"
+        assert len(links) == 2, links  # the photo and its XMP
     else:
-        assert links == []  # the layout shows one album a photo, or none
+        assert links == []  # the layout names no album's folder
     if layout == "{source}/{photo_album}/{name}":
         assert eiffel.parent.name == "Paris trip"  # {photo_album}
         alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
