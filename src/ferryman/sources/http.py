@@ -175,6 +175,20 @@ class HttpSource:
         with _remote_archive(uri, options) as entries:
             yield entries
 
+    @contextmanager
+    def zip_in_place(self, uri: str, options: ReadOptions) -> Iterator[ArchiveReader | None]:
+        """The zip at ``uri`` read by Range where it lies (not entered), for a look at
+        its central directory and small files (a Takeout's sidecars: ``sources/batch``)."""
+        from ferryman.config import Retry  # lazy: start-up
+
+        network = options.network or NetworkSettings()  # type: ignore[call-arg]
+        retry = options.settings.retry if options.settings else Retry.model_validate({})
+        name = urllib.parse.unquote(PurePosixPath(urllib.parse.urlsplit(uri).path).name)
+        with _sync_client(network) as client, ExitStack() as stack:
+            final, size, validator, _ = _head_facts(client, uri)
+            link = _Pinned(client, final, size, validator, retry)
+            yield _zip_in_place(stack, link, name or "link", options)
+
 
 _MANIFEST_TYPES = frozenset(
     {

@@ -9,6 +9,8 @@ before their first entry is handed over.
 - ``remote_index``: the index of a set's parts, each opened in place in turn (a part
   that cannot be read in place adds nothing: its entries come as they are).
 - ``reader_index``: one zip opened in place (a link), when it is a Takeout.
+- ``set_index``: the parts among a ``batch:`` job's inputs (a watch's look that found
+  several links), each fetched or opened in place, indexed together.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
-from ferryman.archive.reader import ArchiveReader
+from ferryman.archive.reader import ArchiveReader, OpenOptions
 from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.sources.takeout import Listing, TakeoutIndex, looks_like_takeout
@@ -92,3 +94,37 @@ def reader_index(name: str, reader: ArchiveReader) -> TakeoutIndex | None:
     listing = Listing()
     listing.add(reader)
     return listing.index()
+
+
+Opener = Callable[[], AbstractContextManager[ArchiveReader | None]]
+
+
+def set_index(parts: Sequence[tuple[str, Path | None, Opener | None]]) -> dict[str, TakeoutIndex]:
+    """A batch's inputs that are parts of one Takeout (by ``name``, as ``PART``; each a
+    zip fetched to ``path``, or read where it lies through ``in_place``) indexed
+    together, set by set: each part's name → its set's index (sets of one part left
+    out: their own reading indexes them)."""
+    sets: dict[str, list[tuple[str, Path | None, Opener | None]]] = {}
+    for name, path, in_place in parts:
+        if (match := PART.match(name)) is not None:
+            sets.setdefault(match.group("set").casefold(), []).append((name, path, in_place))
+    found: dict[str, TakeoutIndex] = {}
+    for members in sets.values():
+        if len(members) < 2:
+            continue
+        listing = Listing()
+        for name, path, in_place in members:
+            try:
+                if path is not None:
+                    with path.open("rb") as file, ZipfileReader(file, name, OpenOptions()) as zr:
+                        listing.add(zr)
+                elif in_place is not None:
+                    with in_place() as reader:
+                        if isinstance(reader, ZipfileReader):
+                            with reader:
+                                listing.add(reader)
+            except (OSError, FerrymanError):
+                continue  # read as it is: its own reading says what is wrong
+        index = listing.index()
+        found.update((name, index) for name, _, _ in members)
+    return found
