@@ -54,7 +54,7 @@ def test_a_missing_part_is_named(tmp_path: Path) -> None:
 def test_a_watchs_part_is_read_alone_indexed_with_the_parts_beside_it(tmp_path: Path) -> None:
     """A watch takes a set's parts at one look, each an input of its own: each part's
     entries read, paired with sidecars in the other part and its copies skipped when
-    the copy kept is there; a part whose set-mates are not there (gone, or late) is
+    the copy kept is there; a part whose set-mates are not there (gone, late, a link) is
     read with what it holds, no gap refused."""
     zips, _ = takeout(tmp_path)
     seen = os.stat(tmp_path)
@@ -71,7 +71,9 @@ def test_a_watchs_part_is_read_alone_indexed_with_the_parts_beside_it(tmp_path: 
     assert not [p for p in told if p.endswith(".json")]
     first = {path for _, path, skip, _ in listing(zips[0], below) if skip is None}
     assert all(p.startswith(f"{zips[0].name}/") for p in first)  # its own entries only
-    zips[0].unlink()  # alone in its folder: what it holds
+    elsewhere = tmp_path / "elsewhere.zip"  # a link in a watched folder is never followed
+    zips[0].rename(elsewhere)
+    zips[0].symlink_to(elsewhere)
     lone = {path: taken for _, path, skip, taken in listing(zips[1], below) if skip is None}
     assert lone[f"{prefix}/Photos from 2021/IMG_0010.jpg"] is None
     assert f"{prefix}/Paris trip/IMG_0001.jpg" in lone

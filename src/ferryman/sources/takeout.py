@@ -61,8 +61,10 @@ def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None
         siblings = [path]
     for sibling in siblings:
         other = PART.match(sibling.name)
-        same = other and other.group("set").casefold() == stem
-        if other and same and len(other.group("num")) == digits and sibling.is_file():
+        if other is None or other.group("set").casefold() != stem:
+            continue
+        linked = not strict and sibling.is_symlink()  # a watch's folder: no link followed
+        if len(other.group("num")) == digits and sibling.is_file() and not linked:
             found[int(other.group("num"))] = sibling
     for number in range(1, max(found, default=0) + 1):
         if number not in found and strict:
