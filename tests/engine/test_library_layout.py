@@ -210,7 +210,7 @@ async def test_a_fault_after_the_commit_is_finished_not_repeated(
     await intake.add_source(
         store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]), settings=settings
     )
-    real = flat._put  # each file's move into the library (never over a file)
+    real = flat.put_new  # each file's move into the library (never over a file)
     moved: list[str] = []
 
     def failing(src: str, dst: str) -> bool:
@@ -219,7 +219,7 @@ async def test_a_fault_after_the_commit_is_finished_not_repeated(
             raise OSError(5, "Input/output error")
         return real(src, dst)
 
-    monkeypatch.setattr(flat, "_put", failing)
+    monkeypatch.setattr(flat, "put_new", failing)
     await run_until_idle(store, settings)
 
     assert len(moved) == 5  # 1, the fault, then the 3 left; none moved twice

@@ -37,6 +37,8 @@ ENV = {
 }
 PHOTOS = "Takeout/Google Photos"
 LONG = "Screenshot_20190317-101112_Some Really Long App Name"  # + .jpg: 56 characters
+DOTTED = "PXL_20220405_090123740.PORTRAIT"  # a dot in its stem, edited in Italian
+FORTY = "PXL_20210101_120000000_Stockholm_OldTown"  # + .jpg.s: cut at 46
 NS = {
     "x": "adobe:ns:meta/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -59,6 +61,8 @@ class Photo:
     sidecar_part: int = 1
     seed: int = 0
     told_by: str | None = None  # a sidecar of another file tells it (an edit, a clip)
+    albums: tuple[str, ...] = ()  # also in these albums' folders (in the last part)
+    exif_place: bool = False  # its place in ``geoDataExif`` alone (``geoData`` 0, 0)
 
 
 def photos() -> list[Photo]:
@@ -70,14 +74,14 @@ def photos() -> list[Photo]:
     )
     return [
         Photo(f"{year19}/IMG_0001.jpg", "IMG_0001.jpg.json", 1546344000,
-              (48.858370, 2.294481, 35.0), "Eiffel tower", seed=1),
+              (48.858370, 2.294481, 35.0), "Eiffel tower", seed=1, albums=("Paris trip",)),
         Photo(f"{year19}/IMG_0002.HEIC", "IMG_0002.HEIC.supplemental-metadata.json",
               1546344000 + day, (51.500729, -0.124625, 12.5), seed=2),
         Photo(f"{year19}/IMG_0002.MP4", None, 1546344000 + day,
               (51.500729, -0.124625, 12.5), seed=3,
               told_by="IMG_0002.HEIC.supplemental-metadata.json"),
         Photo(f"{year19}/IMG_0003.jpg", "IMG_0003.jpg.json", 1546344000 + 2 * day,
-              (-33.856784, 151.215297, 4.0), seed=4),
+              (-33.856784, 151.215297, 4.0), seed=4, albums=("Sydney 2019", "Travels")),
         Photo(f"{year19}/IMG_0003(1).jpg", "IMG_0003.jpg(1).json", 1546344000 + 3 * day,
               (-22.951916, -43.210487, 700.0), "Cristo", seed=5),
         Photo(f"{year20}/{LONG}.jpg", f"{LONG}.jpg"[:46] + ".json", 1577880000,
@@ -100,20 +104,35 @@ def photos() -> list[Photo]:
               (30.328960, 35.444832, 900.0), part=2, sidecar_part=1, seed=14),
         Photo(f"{PHOTOS}/Paris trip/IMG_0011.jpg", "IMG_0011.jpg.json", 1609502400 + 4 * day,
               (48.860611, 2.337644, 40.0), "Louvre", part=2, sidecar_part=2, seed=15),
+        Photo(f"{year21}/IMG_0012(1).jpg", "IMG_0012(1).jpg.json", 1609502400 + 5 * day,
+              (37.971532, 23.725749, 150.0), seed=16),  # a counter left where it was
+        Photo(f"{year21}/{DOTTED}.jpg", f"{DOTTED}.jpg.json", 1609502400 + 6 * day,
+              (52.373169, 4.890660, 2.0), seed=17),
+        Photo(f"{year21}/{DOTTED}-modificato.jpg", None, 1609502400 + 6 * day,
+              (52.373169, 4.890660, 2.0), seed=18, told_by=f"{DOTTED}.jpg.json"),
+        Photo(f"{year21}/{FORTY}.jpg", f"{FORTY}.jpg.supplemental-metadata"[:46] + ".json",
+              1609502400 + 7 * day, (59.329323, 18.068581, 28.0), seed=19),  # ….s.json
+        Photo(f"{year20}/Café Ñandú.jpg", "Café Ñandú.jpg.json", 1577880000 + 4 * day,
+              (-34.603722, -58.381592, 25.0), "Buenos Aires", seed=20),
+        Photo(f"{year20}/IMG_0013.jpg", "IMG_0013.jpg.json", 1577880000 + 5 * day,
+              (45.440847, 12.315515, 1.0), seed=21, exif_place=True),
     ]  # fmt: skip
 
 
 def sidecar(photo: Photo) -> bytes:
     lat, lon, alt = photo.place or (0.0, 0.0, 0.0)
+    place = {"latitude": lat, "longitude": lon, "altitude": alt}
+    none = {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0}
     return json.dumps(
         {
             "title": Path(photo.path).name,
             "description": photo.description if photo.place or photo.description else "",
             "photoTakenTime": {"timestamp": str(photo.taken), "formatted": "…"},
             "creationTime": {"timestamp": "1700000000"},
-            "geoData": {"latitude": lat, "longitude": lon, "altitude": alt},
-            "geoDataExif": {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0},
-        }
+            "geoData": none if photo.exif_place else place,
+            "geoDataExif": place if photo.exif_place else none,
+        },
+        ensure_ascii=False,
     ).encode()
 
 
@@ -129,23 +148,27 @@ def media_bytes(photo: Photo, made: Path) -> bytes:
     return make_photo(made / f"{photo.seed}.jpg", photo.seed, size=(96, 64)).read_bytes()
 
 
-def takeout(folder: Path) -> tuple[list[Path], dict[str, bytes]]:
-    """The two parts, and each photo's bytes by its path in the export."""
+def takeout(folder: Path, *, parts_of: int = 2) -> tuple[list[Path], dict[str, bytes]]:
+    """The two parts (one: all in ``-001.zip``), and each photo's bytes by its path in
+    the export."""
     made = folder / "made"
     made.mkdir(parents=True)
     every = photos()
     content = {p.path: media_bytes(p, made) for p in every}
-    parts: dict[int, dict[str, bytes]] = {1: {}, 2: {}}
+    parts: dict[int, dict[str, bytes]] = {n: {} for n in range(1, parts_of + 1)}
+    last = min(2, parts_of)
     for photo in every:
-        parts[photo.part][photo.path] = content[photo.path]
+        parts[min(photo.part, last)][photo.path] = content[photo.path]
         if photo.sidecar is not None:
             where = f"{photo.path.rpartition('/')[0]}/{photo.sidecar}"
-            parts[photo.sidecar_part][where] = sidecar(photo)
-    first = every[0]  # also in an album, with the album's own sidecar and metadata
-    album = f"{PHOTOS}/Paris trip"
-    parts[2][f"{album}/IMG_0001.jpg"] = content[first.path]
-    parts[2][f"{album}/IMG_0001.jpg.json"] = sidecar(first)
-    parts[2][f"{album}/metadata.json"] = json.dumps({"title": "Paris trip"}).encode()
+            parts[min(photo.sidecar_part, last)][where] = sidecar(photo)
+    for photo in every:  # also in albums, with the album's own sidecar and metadata
+        name = Path(photo.path).name
+        for title in photo.albums:
+            album = f"{PHOTOS}/{title}"
+            parts[last][f"{album}/{name}"] = content[photo.path]
+            parts[last][f"{album}/{name}.json"] = sidecar(photo)
+            parts[last][f"{album}/metadata.json"] = json.dumps({"title": title}).encode()
     parts[1]["Takeout/archive_browser.html"] = b"<html>Your Takeout</html>\n"
     zips = []
     for number, files in parts.items():
@@ -196,7 +219,53 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     library = tmp_path / "Library"
     ran = cli(tmp_path / "data", layout, "add", "--run", "--to", f"library:{library}", str(where))
     assert ran.exit_code == 0, ran.output
-    files = [p for p in library.rglob("*") if p.is_file() and ".ferryman" not in p.parts]
+    by_digest, names = check_library(library, content, layout)
+    assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
+    eiffel = by_digest[digest(content[photos()[0].path])][0]
+    links = sorted(p for p in library.rglob("*") if p.is_symlink())
+    if layout is None:  # its year folder's copy kept, each album's a link to it
+        assert eiffel.parent.name == "Photos from 2019"
+        wanted = []
+        for photo in photos():
+            kept = by_digest[digest(content[photo.path])][0]
+            for title in photo.albums:
+                for name in (kept.name, f"{kept.name}.xmp"):
+                    shown = kept.parent.parent / title / name
+                    assert os.readlink(shown) == f"../{kept.parent.name}/{name}", shown
+                    assert shown.resolve() == (kept.parent / name).resolve()
+                    wanted.append(shown)
+        assert links == sorted(wanted) and len(links) == 6  # 3 albums' links, no other
+        louvre = by_digest[digest(content[photos()[14].path])][0]
+        assert louvre.parent.name == "Paris trip" and not louvre.is_symlink()  # only there
+    elif layout == "{source}/{photo_album}/{name}":  # kept in its first album, linked
+        sydney = by_digest[digest(content[photos()[3].path])][0]
+        assert sydney.parent.name == "Sydney 2019"
+        travels = sydney.parent.parent / "Travels"
+        assert os.readlink(travels / sydney.name) == f"../Sydney 2019/{sydney.name}"
+        assert len(links) == 2, links  # the photo and its XMP
+    else:
+        assert links == []  # the layout names no album's folder
+    if layout == "{source}/{photo_album}/{name}":
+        assert eiffel.parent.name == "Paris trip"  # {photo_album}
+        alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
+        assert len(alone.relative_to(library).parts) == 2, alone
+
+
+def check_library(
+    library: Path,
+    content: dict[str, bytes],
+    layout: str | None = None,
+    every: list[Photo] | None = None,
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """Every photo of ``every`` (all of ``photos()``) in ``library`` once, its modified
+    time its sidecar's, its place and description in its XMP; no sidecar delivered.
+    The library's files by digest, and their names."""
+    every = photos() if every is None else every
+    files = [
+        p
+        for p in library.rglob("*")
+        if p.is_file() and not p.is_symlink() and ".ferryman" not in p.parts
+    ]
     names = [p.name for p in files]
     sidecars = [n for n in names if n.endswith(".json") and n != "manifest.json"]  # ferryman's
     assert not sidecars, names  # no sidecar delivered
@@ -204,7 +273,7 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
     for path in files:
         by_digest.setdefault(digest(path.read_bytes()), []).append(path)
     right = 0
-    for photo in photos():
+    for photo in every:
         found = by_digest.get(digest(content[photo.path]), [])
         assert len(found) == 1, f"{photo.path}: {len(found)} copies in the library"
         kept = found[0]
@@ -233,12 +302,5 @@ def test_a_takeout_is_delivered_with_every_date_and_place_right(
         text = description.findtext(".//dc:description/rdf:Alt/rdf:li", namespaces=NS)
         assert (text or "") == photo.description, photo.path
         right += 1
-    assert right == len(photos())  # 100 % of dates and places
-    assert "archive_browser.html" in names  # not a photo, kept as a library keeps all
-    eiffel = by_digest[digest(content[photos()[0].path])][0]
-    if layout is None:  # its year folder's copy kept, the album's skipped
-        assert eiffel.parent.name == "Photos from 2019"
-    elif layout == "{source}/{photo_album}/{name}":
-        assert eiffel.parent.name == "Paris trip"  # {photo_album}
-        alone = by_digest[digest(content[photos()[1].path])][0]  # in no album: no folder
-        assert len(alone.relative_to(library).parts) == 2, alone
+    assert right == len(every)  # 100 % of dates and places
+    return by_digest, names

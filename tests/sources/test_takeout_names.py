@@ -17,6 +17,7 @@ from ferryman.sources.takeout_names import (
     SUPPLEMENTAL,
     album_of,
     facts_of,
+    is_album_metadata,
     is_year_folder,
     pairs,
     sidecar_for,
@@ -44,6 +45,9 @@ VARIANTS = [
     ("IMG_0001-bearbeitet.jpg", "IMG_0001.jpg.json", "edited, German"),
     ("IMG_0001-modifié.jpg", "IMG_0001.jpg.json", "edited, French"),
     ("IMG_0001-EDITED.jpg", "IMG_0001.jpg.supplemental-metadata.json", "edited, upper case"),
+    ("IMG_0001-отредактировано.jpg", "IMG_0001.jpg.json", "edited, Russian"),
+    ("PXL_20220405_090123740.PORTRAIT-modificato.jpg", "PXL_20220405_090123740.PORTRAIT.jpg.json",
+     "edited, Italian, a dot in the stem (immich-go's notes)"),
     ("IMG_0001(1)-edited.jpg", "IMG_0001.jpg(1).json", "edited with a counter"),
     ("IMG_0001.jpg", "IMG_0001.json", "no suffix (old exports)"),
     ("IMG_0002.MP4", "IMG_0002.HEIC.json", "a Live Photo's clip"),
@@ -212,6 +216,14 @@ def test_year_folders_and_albums() -> None:
     assert album_of("Takeout/Google Photos/Photos from 2019/IMG.jpg") is None
     assert album_of("Takeout/Google Photos/Paris trip/IMG.jpg") == "Paris trip"
     assert album_of("IMG.jpg") is None
+    # Takeout's own folder and an album's metadata in the export's language (immich-go's
+    # notes on real exports: Italian, Slovak, Russian, Bulgarian, Spanish).
+    for own in ("Google Foto", "Fotky Google", "Google Фото", "Google Снимки"):
+        assert album_of(f"Takeout/{own}/print-subscriptions.json") is None, own
+    assert album_of("Takeout/Google Foto/Amsterdam 2022/IMG.jpg") == "Amsterdam 2022"
+    for name in ("metadati.json", "Metadaten.json", "metadáta.json", "метаданные.json",
+                 "метаданни.json", "metadatos.json", "métadonnées.json"):  # fmt: skip
+        assert is_album_metadata(name), name
 
 
 def test_what_a_sidecar_told_goes_with_the_photo_and_with_a_converted_copy() -> None:

@@ -28,7 +28,7 @@ POINTS: dict[str, tuple[Any, str]] = {
     "place": (flat, "place_copy"),
     "verify": (flat, "verify"),
     "commit": (flat, "_commit"),
-    "put": (flat, "_put"),
+    "put": (flat, "put_new"),
     "holds": (library_check, "library_holds"),
 }
 

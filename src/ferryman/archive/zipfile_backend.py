@@ -174,6 +174,45 @@ class ZipfileReader:
     def consumed(self) -> int:
         return self._read
 
+    @property
+    def archive(self) -> zipfile.ZipFile:
+        """The central directory (names, sizes, CRCs), once entered."""
+        assert self._archive is not None, "use the reader as a context manager"
+        return self._archive
+
+    def read_small(
+        self, members: Sequence[zipfile.ZipInfo], limit: int
+    ) -> Iterator[tuple[zipfile.ZipInfo, bytes]]:
+        """The first ``limit`` bytes of each of ``members`` (small files: a Takeout's
+        sidecars), read before any entry is; a remote file is told each one's extent
+        first, so it asks for those bytes and no more. A member that cannot be read
+        (encrypted, broken) gives ``b""``."""
+        archive = self.archive
+        tell = self._tell or _want_of(self._file)
+        extents = _extents(archive) if tell is not None else {}
+        ordered = sorted(members, key=lambda m: m.header_offset)
+        for at, member in enumerate(ordered):
+            if tell is not None:
+                later = ordered[at + 1 : at + 1 + TOLD_AFTER]
+                tell(extents[member.header_offset], [extents[m.header_offset] for m in later])
+            yield member, read_member(archive, member, limit)
+
+
+def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``member``; ``b""`` when it cannot be read."""
+    try:
+        with archive.open(member) as handle:
+            return handle.read(limit)
+    except (OSError, zipfile.BadZipFile, zlib.error, RuntimeError, ValueError, EOFError,
+            NotImplementedError):  # fmt: skip
+        return b""  # encrypted, or broken
+
+
+def _want_of(file: IO[bytes]) -> Tell | None:
+    """A remote file's ``want`` behind its read-ahead buffer, when it has one."""
+    want = getattr(getattr(file, "raw", None), "want", None)
+    return want if callable(want) else None
+
 
 def _extents(archive: zipfile.ZipFile) -> dict[int, Extent]:
     """Each entry's extent by its local header's offset: to the next local header, or

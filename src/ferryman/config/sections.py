@@ -449,6 +449,13 @@ class WatchSettings(Section):
         le=3600,
         description="A watched folder's file is taken once it has not changed for this long.",
     )
+    takeout_quiet_seconds: Seconds = Field(
+        1800.0,
+        ge=0,
+        le=7 * 86400,
+        description="A Google Takeout's part in a watched folder is taken once no part of"
+        " its set has changed for this long: the parts that came are then read together.",
+    )
     folder_events: bool = Field(
         True,
         description="A watched folder's change notices wake its watch early; false: it is"

@@ -41,6 +41,7 @@ from ferryman.fsutil import fsync_dir, safe_name
 from ferryman.model import Item, Job, SinkRecord
 from ferryman.naming import delivered_name
 from ferryman.rules.sealing import ReadyItem, live_pairs
+from ferryman.sinks.album_links import album_paths, item_files, link_entries, make_link, pointed_at
 from ferryman.sinks.base import CaptionRender, Delivered, Delivery, SinkState
 from ferryman.sinks.layout import input_folders, render, source_folder
 from ferryman.sinks.library import (
@@ -57,7 +58,16 @@ from ferryman.sinks.library import (
     taken_times,
     write_json,
 )
-from ferryman.sinks.library_copy import COPY, HARDLINK, file_sha256, ours_alone, place_copy, verify
+from ferryman.sinks.library_copy import (
+    COPY,
+    HARDLINK,
+    file_sha256,
+    holds_bytes,
+    ours_alone,
+    place_copy,
+    put_new,
+    verify,
+)
 from ferryman.sinks.library_names import Listings as Listings
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
 from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
@@ -142,7 +152,7 @@ class FlatLibrarySink(LibrarySink):
         if not found:
             return []
         owners = [item.id for item in delivery.album.items for _ in item.files]
-        placed = found.get("placed") or ()
+        placed = item_files(found.get("placed") or ())  # not its XMPs, not its links
         return [
             SinkRecord(f"already:{item}", {"path": entry["path"]}, item_id=item)
             for item, entry in zip(owners, placed, strict=False)
@@ -324,6 +334,12 @@ class FlatLibrarySink(LibrarySink):
                 placed.append(
                     {"stage": xmp_name(stage), "path": xmp_name(chosen), "already": there}
                 )
+            if item.media is not None and item.media.albums:  # sinks/album_links
+                layout = (self.template, _when(item, path))
+                paths = album_paths(
+                    item.media.albums, values, item.source_path, chosen, layout, used
+                )
+                placed += link_entries(chosen, paths, xmp_name if wanted(item.media) else None)
         return placed
 
     def _free_or_same(
@@ -340,7 +356,7 @@ class FlatLibrarySink(LibrarySink):
             if lowered not in on_disk:
                 used.add(lowered)
                 return candidate, False, n
-            if _holds(os.path.join(str(self.root), candidate), digest):
+            if holds_bytes(os.path.join(str(self.root), candidate), digest):
                 used.add(lowered)
                 return candidate, True, n
         raise AssertionError("unreachable: the counts never end")
@@ -371,7 +387,12 @@ class FlatLibrarySink(LibrarySink):
         self._listed.check(set(parents))
         folders: dict[str, None] = {}  # in the order first met
         renamed = False
-        for entry, (_, target), parent in zip(entries, inside, parents, strict=True):
+        links = []  # a Takeout photo's albums: made once every file is in place
+        for entry, (rel, target), parent in zip(entries, inside, parents, strict=True):
+            if "link" in entry:
+                self._inside(pointed_at(entry, rel))  # refused if it leaves the library
+                links.append((entry, target, parent))
+                continue
             source = os.path.join(into, entry["stage"])
             if not os.path.exists(source):
                 continue  # moved before a kill
@@ -381,9 +402,13 @@ class FlatLibrarySink(LibrarySink):
             if parent not in folders:  # made once an album, not once a file
                 os.makedirs(parent, exist_ok=True)
                 folders[parent] = None
-            if not _put(source, target):
+            if not put_new(source, target):
                 entry["path"] = self._elsewhere(entry["path"], source)
                 renamed = True
+        for entry, target, parent in links if not renamed else ():  # a name moved: none
+            os.makedirs(parent, exist_ok=True)
+            if make_link(entry, target):
+                folders.setdefault(parent, None)
         for folder in folders:
             fsync_dir(Path(folder))
         if renamed:  # the manifest names where each file is
@@ -409,11 +434,11 @@ class FlatLibrarySink(LibrarySink):
             n += 1
             target = self._inside(candidate)[1]
             if os.path.exists(target):
-                if _holds(target, digest):
+                if holds_bytes(target, digest):
                     os.unlink(source)
                     return candidate
                 continue
-            if _put(source, target):
+            if put_new(source, target):
                 return candidate
 
     def _inside(self, rel: str) -> tuple[str, str]:
@@ -468,33 +493,3 @@ def _numbered(rel: str, n: int) -> str:
     path = PurePosixPath(rel)
     folder = "" if str(path.parent) == "." else f"{path.parent}/"
     return f"{folder}{path.stem} ({n}){path.suffix}"
-
-
-def _holds(path: str, digest: tuple[int, str]) -> bool:
-    """Whether the file at ``path`` holds these bytes (size first: most differ there)."""
-    try:
-        if os.stat(path).st_size != digest[0]:
-            return False
-        return file_sha256(path) == digest
-    except OSError:
-        return False
-
-
-def _put(source: str, target: str) -> bool:
-    """``source`` renamed as ``target``, never over a file there: False, left, if one
-    is, unless it is this very file (linked before a kill). Linked, then unlinked:
-    a filesystem without links (exFAT, some shares) is renamed to after a look."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        if os.path.samefile(source, target):
-            os.unlink(source)
-            return True
-        return False
-    except OSError:
-        if os.path.lexists(target):
-            return False
-        os.rename(source, target)
-        return True
-    os.unlink(source)
-    return True

@@ -183,3 +183,33 @@ def _date(path: str, taken: float) -> None:
     2019's); a time the filesystem cannot hold leaves the file's own."""
     with contextlib.suppress(OSError, OverflowError, ValueError):
         os.utime(path, (taken, taken))
+
+
+def holds_bytes(path: str, digest: tuple[int, str]) -> bool:
+    """Whether the file at ``path`` holds these bytes (size first: most differ there)."""
+    try:
+        if os.stat(path).st_size != digest[0]:
+            return False
+        return file_sha256(path) == digest
+    except OSError:
+        return False
+
+
+def put_new(source: str, target: str) -> bool:
+    """``source`` renamed as ``target``, never over a file there: False, left, if one
+    is, unless it is this very file (linked before a kill). Linked, then unlinked:
+    a filesystem without links (exFAT, some shares) is renamed to after a look."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        if os.path.samefile(source, target):
+            os.unlink(source)
+            return True
+        return False
+    except OSError:
+        if os.path.lexists(target):
+            return False
+        os.rename(source, target)
+        return True
+    os.unlink(source)
+    return True

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import json
 import mimetypes
@@ -52,6 +53,7 @@ from ferryman.sources.base import (
 
 if TYPE_CHECKING:
     from ferryman.sources.base import SourceMemo, SourceRegistry
+    from ferryman.sources.takeout import TakeoutIndex
 
 _DONE = "batch-input.json"  # beside an input's fetched files: it is whole
 
@@ -157,6 +159,7 @@ class BatchSource:
     def _entries(self, batch: Batch, fetched: Path, options: ReadOptions) -> Generator[SourceEntry]:
         index = 0
         used: set[str] = set()
+        inputs = []
         for place, item in enumerate(batch.items, 1):
             folder = fetched / str(place)
             done = _done(folder) or {"path": None}
@@ -166,8 +169,14 @@ class BatchSource:
                 memo=_Prefixed(options.memo, f"{place}:") if options.memo is not None else None,
                 job_name=_title_stem(item.title) or options.job_name,
             )
+            inputs.append((item, done, inner))
+        takeouts = self._takeouts(inputs)  # a Google Takeout's parts: indexed together
+        for place, (item, done, inner) in enumerate(inputs, 1):
             own = {str(done.get("name") or ""), Path(str(done.get("path") or "")).name} - {""}
+            told = takeouts.get(str(done.get("name") or ""))
             for entry in self._read_one(item, done, inner):
+                if told is not None:
+                    entry = told.told(entry)
                 path = entry.info.path
                 if (kept := _in_folders(path, item)) is not None:
                     path = kept  # a watched folder's file: its folders in the folder kept
@@ -177,6 +186,25 @@ class BatchSource:
                 info = dataclasses.replace(entry.info, index=index, path=path)
                 index += 1
                 yield dataclasses.replace(entry, info=info)
+
+    def _takeouts(
+        self, inputs: list[tuple[BatchItem, dict[str, object], ReadOptions]]
+    ) -> dict[str, TakeoutIndex]:
+        """The parts of a Google Takeout among the inputs (by the names they were
+        fetched under), each set indexed together (``sources/takeout_remote``): a
+        sidecar in one part pairs with its photo in another, a copy in two is kept once."""
+        from ferryman.sources.takeout_remote import set_index  # lazy: start-up
+
+        parts = []
+        for item, done, inner in inputs:
+            name = str(done.get("name") or "")
+            if done.get("error") is not None or not name.casefold().endswith(".zip"):
+                continue
+            source = self.registry.for_uri(item.uri)
+            opener = getattr(source, "zip_in_place", None)
+            in_place = functools.partial(opener, item.uri, inner) if callable(opener) else None
+            parts.append((name, inner.fetched, in_place))
+        return set_index(parts) if len(parts) > 1 else {}
 
     def _read_one(
         self, item: BatchItem, done: dict[str, object], options: ReadOptions

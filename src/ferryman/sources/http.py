@@ -175,6 +175,20 @@ class HttpSource:
         with _remote_archive(uri, options) as entries:
             yield entries
 
+    @contextmanager
+    def zip_in_place(self, uri: str, options: ReadOptions) -> Iterator[ArchiveReader | None]:
+        """The zip at ``uri`` read by Range where it lies (not entered), for a look at
+        its central directory and small files (a Takeout's sidecars: ``sources/batch``)."""
+        from ferryman.config import Retry  # lazy: start-up
+
+        network = options.network or NetworkSettings()  # type: ignore[call-arg]
+        retry = options.settings.retry if options.settings else Retry.model_validate({})
+        name = urllib.parse.unquote(PurePosixPath(urllib.parse.urlsplit(uri).path).name)
+        with _sync_client(network) as client, ExitStack() as stack:
+            final, size, validator, _ = _head_facts(client, uri)
+            link = _Pinned(client, final, size, validator, retry)
+            yield _zip_in_place(stack, link, name or "link", options)
+
 
 _MANIFEST_TYPES = frozenset(
     {
@@ -322,6 +336,7 @@ def _remote_archive(uri: str, options: ReadOptions) -> Iterator[Iterator[SourceE
     from ferryman.archive.guard import GuardedReader, NestingTally  # lazy: start-up
     from ferryman.config import Retry  # lazy: start-up
     from ferryman.sources.local import archive_entries  # lazy: start-up
+    from ferryman.sources.takeout_remote import reader_index  # lazy: start-up
 
     network = options.network or NetworkSettings()  # type: ignore[call-arg]
     retry = options.settings.retry if options.settings else Retry.model_validate({})
@@ -339,7 +354,9 @@ def _remote_archive(uri: str, options: ReadOptions) -> Iterator[Iterator[SourceE
                 inner = _tar_stream(stack, link, name, options)
             reader = stack.enter_context(GuardedReader(inner, name, options.archive.limits, tally))
             # By range, an entry skipped at its head is not fetched; a stream reads past it.
-            yield archive_entries(reader, options, tally, over_network=by_range)
+            entries = archive_entries(reader, options, tally, over_network=by_range)
+            index = reader_index(name, inner) if by_range else None  # a Google Takeout
+            yield entries if index is None else map(index.told, entries)
 
 
 _PIN_KEY = "http.pinned"

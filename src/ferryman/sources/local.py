@@ -15,12 +15,12 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from ferryman.archive.guard import GuardedReader, NestingTally
+from ferryman.archive.guard import NestingTally
 from ferryman.archive.names import sanitize_path
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import (
@@ -39,7 +39,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held, NotAFile, open_below, open_folder, open_held, safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local_path import Below, inspect_local, readable, unreadable
-from ferryman.sources.takeout import in_folder, read_index, takeout_of
+from ferryman.sources.takeout import in_folder, is_takeout, read_index, takeout_of
 from ferryman.sources.takeout_folder import folder_index
 
 BLOCK_SIZE = 1 << 20
@@ -90,14 +90,19 @@ def iter_local(
 
 
 def _takeout(
-    parts: Sequence[Path], options: ReadOptions, counter: _Counter, prefix: str = ""
+    parts: Sequence[Path],
+    options: ReadOptions,
+    counter: _Counter,
+    prefix: str = "",
+    read: Sequence[Path] | None = None,
 ) -> Iterator[SourceEntry]:
     """A Google Takeout's parts read in turn as one input (``prefix``: under the first
     part's name, in a folder), each photo told by its sidecar, sidecars and copies
-    skipped (``sources/takeout``)."""
+    skipped (``sources/takeout``). ``read``: the parts whose entries are read (a
+    watch's part: itself), all indexed together."""
     index = read_index(parts)
     depth = 1 if prefix else 0
-    for part in parts:
+    for part in parts if read is None else read:
         tally = NestingTally()  # each part a tree of its own
         with open_archive(part, options.archive, options.sevenzip, tally) as reader:
             for entry in _archive_entries(reader, prefix, depth, options, counter, tally):
@@ -112,72 +117,6 @@ def archive_entries(
     ``over_network``: the reader fetches what it reads (see ``SourceEntry``); archives
     inside are copied out whole and looked into all the same."""
     return _archive_entries(reader, "", 0, options, _Counter(), tally, over_network)
-
-
-@dataclass(frozen=True, slots=True)
-class ListedFile:
-    """A file of a remote folder's listing (a WebDAV folder, a debrid torrent): its
-    path in the folder, size, mtime, and how to read its bytes (over the network, on
-    the reading thread, only when the engine asks). ``skip``: a reason not to read it.
-    ``in_place``: for an archive, a reader over it where it lies (a zip by Range), or
-    None when it cannot be read so; then it is copied to scratch and opened there."""
-
-    path: str
-    size: int
-    mtime: float
-    blocks: Callable[[], Iterator[bytes]]
-    skip: str | None = None
-    in_place: Callable[[], AbstractContextManager[ArchiveReader | None]] | None = None
-
-    @property
-    def info(self) -> EntryInfo:
-        return EntryInfo(0, self.path, self.size, self.mtime, EntryType.FILE)
-
-    def read_blocks(self) -> Iterator[bytes]:
-        return self.blocks()
-
-
-def listing_entries(files: Iterable[ListedFile], options: ReadOptions) -> Iterator[SourceEntry]:
-    """A remote folder as entries, like a local folder's: in the listing's order (keep
-    it stable: indexes follow it), an archive opened in its place once copied to
-    ``options.scratch`` (``wait_to_write`` first), a file with a ``skip`` never read."""
-    counter = _Counter()
-    for listed in files:
-        path = sanitize_path(listed.path, 0)
-        info = replace(listed.info, path=path)
-        if listed.skip is not None:
-            yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=listed.skip)
-        elif named_archive(listed.path) and options.archive.limits.max_depth < 1:
-            yield _too_deep(info, path, counter, options)
-        elif named_archive(listed.path):
-            yield from _listed_archive(listed, info, options, counter)
-        else:
-            yield SourceEntry(replace(info, index=counter.next()), listed.blocks)
-
-
-def _listed_archive(
-    listed: ListedFile, info: EntryInfo, options: ReadOptions, counter: _Counter
-) -> Iterator[SourceEntry]:
-    """An archive of a remote folder: read where it lies when it can be (no copy, only
-    the entries not yet handed over are fetched), else copied to scratch and opened.
-    Each is a tree of its own: a new tally."""
-    tally = NestingTally()
-    if listed.in_place is not None:
-        try:
-            with listed.in_place() as inner:
-                if inner is not None:
-                    guarded = GuardedReader(inner, info.path, options.archive.limits, tally)
-                    with guarded:
-                        yield from _archive_entries(
-                            guarded, f"{info.path}/", 1, options, counter, tally, True
-                        )
-                    return
-        except FerrymanError as exc:
-            if not exc.fails_entry:  # see errors.ErrorSpec
-                raise
-            yield _failed(info, info.path, counter, exc)
-            return
-    yield from _nested(listed, info.path, 1, options, counter, tally)
 
 
 class _Counter:
@@ -267,9 +206,13 @@ def _open_nested(
         out = replace(info, index=counter.next(), path=path)
         yield SourceEntry(out, lambda: _read_file(held))
         return
+    # A Google Takeout copied here (a part not read by Range, or inside an archive).
+    zipped = held.name.casefold().endswith(".zip")
+    index = read_index((held,)) if zipped and is_takeout(held) else None
     try:
         with open_archive(held, options.archive, options.sevenzip, tally) as reader:
-            yield from _archive_entries(reader, f"{path}/", depth, options, counter, tally)
+            for entry in _archive_entries(reader, f"{path}/", depth, options, counter, tally):
+                yield entry if index is None else index.told(entry, f"{path}/")
     except FerrymanError as exc:
         if not exc.fails_entry:  # see errors.ErrorSpec
             raise  # passwords and limits concern the whole input
@@ -407,8 +350,8 @@ def _folder_archive(
     alone: bool = False,
 ) -> Iterator[SourceEntry]:
     """An archive lying in an input folder: read in place; a set's other volumes skipped.
-    ``alone``: a watch's new file, a Takeout's part read as itself (its next parts may
-    not be there yet: each is a job of its own)."""
+    ``alone``: a watch's file, a Takeout's part read as itself, indexed with the parts
+    of its set beside it (a watch takes them at one look: each an input of one job)."""
     info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
     try:
         volumes = find_volumes(full)
@@ -417,7 +360,9 @@ def _folder_archive(
         yield _failed(info, path, counter, exc)
         return
     if takeout is not None and options.archive.limits.max_depth >= 1:
-        if takeout[0] != full:  # read with the set's first part
+        if alone:
+            yield from _takeout(takeout, options, counter, f"{path}/", (full,))
+        elif takeout[0] != full:  # read with the set's first part
             reason = f"part of {takeout[0].name}"
             yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
         else:

@@ -130,7 +130,7 @@ class MagnetSource:
 
         from ferryman.sources.debrid.base import api_client  # lazy: start-up
         from ferryman.sources.debrid.reading import item_files, listed  # lazy: start-up
-        from ferryman.sources.local import listing_entries  # lazy: start-up
+        from ferryman.sources.listing import listing_entries  # lazy: start-up
 
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")

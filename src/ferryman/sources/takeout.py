@@ -19,20 +19,22 @@ See ``docs/takeout.md``.
 
 from __future__ import annotations
 
-import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ferryman.archive.names import UniqueNames, sanitize_path
+from ferryman.archive.reader import OpenOptions
 from ferryman.archive.stored_names import zip_member_name
+from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.model import PhotoFacts
 from ferryman.sources.base import SourceEntry
 from ferryman.sources.takeout_names import (
     JSON,
     MAX_SIDECAR,
+    PART,
     Sidecars,
     album_of,
     facts_of,
@@ -42,15 +44,12 @@ from ferryman.sources.takeout_names import (
 
 SIDECAR = "takeout_sidecar"  # skip reasons (``rules.outcomes`` words them)
 DUPLICATE = "takeout_duplicate"
-# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip)
-PART = re.compile(
-    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
-)
 
 
-def takeout_parts(path: Path) -> tuple[Path, ...] | None:
+def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None:
     """The numbered set ``path`` is a part of, in order (any part may be given); None
-    when its name is no Takeout part's. ``archive.volume_missing`` for a gap."""
+    when its name is no Takeout part's. ``archive.volume_missing`` for a gap, unless
+    not ``strict`` (a watch's part: those there are, the others may be on their way)."""
     match = PART.match(path.name)
     if match is None:
         return None
@@ -62,11 +61,13 @@ def takeout_parts(path: Path) -> tuple[Path, ...] | None:
         siblings = [path]
     for sibling in siblings:
         other = PART.match(sibling.name)
-        same = other and other.group("set").casefold() == stem
-        if other and same and len(other.group("num")) == digits and sibling.is_file():
+        if other is None or other.group("set").casefold() != stem:
+            continue
+        linked = not strict and sibling.is_symlink()  # a watch's folder: no link followed
+        if len(other.group("num")) == digits and sibling.is_file() and not linked:
             found[int(other.group("num"))] = sibling
     for number in range(1, max(found, default=0) + 1):
-        if number not in found:
+        if number not in found and strict:
             missing = f"{match.group('set')}-{number:0{digits}d}.zip"
             raise FerrymanError(
                 "archive.volume_missing",
@@ -85,12 +86,12 @@ def takeout_of(path: Path, fmt: str | None) -> tuple[Path, ...] | None:
 
 
 def in_folder(path: Path, *, alone: bool = False) -> tuple[Path, ...] | None:
-    """The parts to read as one Takeout for ``path``, a zip found in a folder: its set
-    (read with the first part: the others name it), or itself alone (``alone``: a
-    watch's new file, whose next parts may not be there yet); None when it is none."""
+    """The parts to index as one Takeout for ``path``, a zip found in a folder: its set
+    (read with the first part: the others name it; ``alone``: a watch's file, those of
+    its set there are, gaps and all); None when it is none."""
     if not path.name.casefold().endswith(".zip") or not is_takeout(path):
         return None
-    return (path,) if alone else takeout_parts(path) or (path,)
+    return takeout_parts(path, strict=not alone) or (path,)
 
 
 def is_takeout(path: Path) -> bool:
@@ -140,30 +141,51 @@ class Listed:
 def read_index(parts: Sequence[Path]) -> TakeoutIndex:
     """Every part's listing, its sidecars read and paired (blocking; zip only: a part
     that is no zip adds nothing, its entries are read as they are)."""
-    listed: list[Listed] = []
-    parsed: dict[str, PhotoFacts | None] = {}  # each JSON's facts, parsed as read
+    listing = Listing()
     for part in parts:
         try:
-            with zipfile.ZipFile(part) as archive:
-                names = UniqueNames()
-                for index, member in enumerate(archive.infolist()):
-                    if member.is_dir():
-                        continue
-                    path = names.claim(sanitize_path(zip_member_name(member), index))
-                    listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
-                    if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
-                        parsed[path] = facts_of(_read_small(archive, member))
-        except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+            with part.open("rb") as file, ZipfileReader(file, part.name, OpenOptions()) as reader:
+                listing.add(reader)
+        except (OSError, FerrymanError):
             continue  # read as any archive is: its own reader says what is wrong
-    return indexed(listed, parsed)
+    return listing.index()
 
 
-def _read_small(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
-    try:
-        with archive.open(member) as handle:
-            return handle.read(MAX_SIDECAR + 1)
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError, NotImplementedError):
-        return b""  # encrypted, or broken: no facts from it
+@dataclass
+class Listing:
+    """The files of a Takeout's parts, gathered part by part (a local zip, or one read
+    in place by Range over the network: ``archive.zipfile_backend``), then indexed."""
+
+    listed: list[Listed] = field(default_factory=list)
+    parsed: dict[str, PhotoFacts | None] = field(default_factory=dict)  # each JSON's facts
+
+    def add(self, reader: ZipfileReader) -> None:
+        """One part's central directory, and its JSON files read (blocking: a remote
+        part is asked for those bytes alone). Paths as ``archive.guard`` names them."""
+        names = UniqueNames()
+        small: dict[int, str] = {}
+        files = [m for m in reader.archive.infolist() if not m.is_dir()]
+        for at, member in enumerate(files):
+            path = names.claim(sanitize_path(zip_member_name(member), at))
+            self.listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
+            if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
+                small[id(member)] = path
+        wanted = [m for m in files if id(m) in small]
+        for member, raw in reader.read_small(wanted, MAX_SIDECAR + 1):
+            self.parsed[small[id(member)]] = facts_of(raw)
+
+    def index(self) -> TakeoutIndex:
+        return indexed(self.listed, self.parsed)
+
+
+def looks_like_takeout(name: str, reader: ZipfileReader) -> bool:
+    """A zip named as a Takeout part, or whose entries are under ``Takeout/`` with a
+    JSON sidecar among them (a part renamed, a link's name lost)."""
+    if PART.match(name):
+        return True
+    names = reader.archive.namelist()
+    top = all(n.split("/", 1)[0].casefold() == "takeout" for n in names[:64])
+    return bool(names) and top and any(n.casefold().endswith(JSON) for n in names)
 
 
 def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:

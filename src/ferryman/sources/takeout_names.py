@@ -38,7 +38,8 @@ CUT_AT_LEAST = 40
 EDITED = (
     "-edited", "-bearbeitet", "-modifié", "-modificato", "-editado", "-bewerkt",
     "-redigerad", "-redigeret", "-redigert", "-muokattu", "-edytowane", "-upravené",
-    "-upraveno", "-szerkesztett", "-编辑", "-編集済み", "-편집됨",
+    "-upraveno", "-szerkesztett", "-编辑", "-編集済み", "-편집됨", "-отредактировано",
+    "-відредаговано",
 )  # fmt: skip
 _COUNTER = re.compile(r"^(?P<base>.*?)(?P<counter>\(\d{1,4}\))$", re.DOTALL)
 # "Photos from 2019" in the languages Takeout names its year folders in.
@@ -47,7 +48,19 @@ _YEAR_FOLDER = re.compile(
     r"|bilder fra|zdjęcia z|fotky z|fotók|valokuvat vuodelta|фото за) (19|20)\d\d$",
     re.IGNORECASE,
 )
-ALBUM_METADATA = ("metadata.json", "metadati.json", "metadaten.json", "métadonnées.json")
+# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip)
+PART = re.compile(
+    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
+)
+ALBUM_METADATA = (
+    "metadata.json", "metadati.json", "metadaten.json", "métadonnées.json", "metadatos.json",
+    "metadades.json", "metadáta.json", "метаданные.json", "метаданни.json",
+)  # fmt: skip
+# Takeout's own folders, in the languages it names them in: no album.
+_OWN_FOLDERS = frozenset({
+    "takeout", "google photos", "google fotos", "google foto", "fotky google", "google фото",
+    "google снимки",
+})  # fmt: skip
 
 
 def split_counter(name: str) -> tuple[str, str]:
@@ -227,7 +240,7 @@ def album_of(path: str) -> str | None:
     if len(parts) < 2:
         return None
     folder = parts[-2]
-    if is_year_folder(folder) or folder.casefold() in ("takeout", "google photos", "google fotos"):
+    if is_year_folder(folder) or folder.casefold() in _OWN_FOLDERS:
         return None
     return folder
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # httpx loads when an item is read, not when it is added
     import httpx
 
     from ferryman.archive.reader import ArchiveReader
-    from ferryman.sources.local import ListedFile
+    from ferryman.sources.listing import ListedFile
 
 _REFERENCE = re.compile(r"^torbox:(torrent|usenet|webdl)/(\d+)(?:/(\d+))?/?$", re.IGNORECASE)
 _ID_PARAM = {"torrent": "torrent_id", "usenet": "usenet_id", "webdl": "web_id"}
@@ -316,7 +316,7 @@ class TorboxSource:
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
         import tempfile  # lazy: start-up
 
-        from ferryman.sources.local import listing_entries  # lazy: start-up
+        from ferryman.sources.listing import listing_entries  # lazy: start-up
 
         ref = Reference.parse(uri)
         network = options.network or NetworkSettings()  # type: ignore[call-arg]
@@ -433,7 +433,7 @@ class _Link:
 def _listed(
     client: httpx.Client, api: TorboxApi, ref: Reference, file: _File, options: ReadOptions
 ) -> ListedFile:
-    from ferryman.sources.local import ListedFile  # lazy: start-up
+    from ferryman.sources.listing import ListedFile  # lazy: start-up
 
     link = _Link(api, ref, file.id)
     zipped = file.path.lower().endswith(".zip") and file.size > 0

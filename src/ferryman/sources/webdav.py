@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # httpx and webdav4 load when a folder is read, not when it i
     import httpx
 
     from ferryman.archive.reader import ArchiveReader
-    from ferryman.sources.local import ListedFile
+    from ferryman.sources.listing import ListedFile
 
 _SCHEMES = {"dav": "http", "davs": "https"}
 _MEMO_KEY = "webdav.listing"
@@ -119,7 +119,7 @@ class WebdavSource:
         import tempfile  # lazy: start-up
         from dataclasses import replace  # lazy: start-up
 
-        from ferryman.sources.local import listing_entries  # lazy: start-up
+        from ferryman.sources.listing import listing_entries  # lazy: start-up
 
         network = options.network or NetworkSettings()  # type: ignore[call-arg]
         with ExitStack() as stack:
@@ -309,7 +309,7 @@ def _not_media(path: str, content_type: str | None) -> str | None:
 
 
 def _listed(client: httpx.Client, uri: str, remote: _Remote, options: ReadOptions) -> ListedFile:
-    from ferryman.sources.local import ListedFile  # lazy: start-up
+    from ferryman.sources.listing import ListedFile  # lazy: start-up
 
     zipped = remote.path.lower().endswith(".zip") and remote.size > 0
     return ListedFile(

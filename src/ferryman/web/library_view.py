@@ -22,6 +22,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import MediaKind
+from ferryman.sinks.album_links import item_files
 from ferryman.sinks.flat import HIDDEN
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import boxed_preview
@@ -82,7 +83,7 @@ def _placed(root: Path, manifest: Path, job_id: int) -> list[LibraryFile]:
     if read is None:
         return []
     document, names, facts = read
-    placed = document.get("placed") or []
+    placed = item_files(document.get("placed") or [])  # not an XMP, not an album's link
     if len(placed) != len(names):
         return []
     out = []

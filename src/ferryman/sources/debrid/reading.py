@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ferryman.archive.reader import ArchiveReader
-    from ferryman.sources.local import ListedFile
+    from ferryman.sources.listing import ListedFile
 
 MEMO_KEY = "debrid.files"
 
@@ -67,7 +67,7 @@ class Link:
 def listed(
     client: httpx.Client, service: Debrid, item: str, file: DebridFile, options: ReadOptions
 ) -> ListedFile:
-    from ferryman.sources.local import ListedFile  # lazy: start-up
+    from ferryman.sources.listing import ListedFile  # lazy: start-up
     from ferryman.sources.torbox import not_media  # lazy: start-up
 
     link = Link(service, item, file)
