@@ -61,8 +61,9 @@ class TelegramFile:
 
 
 def in_telegram(dest: str) -> bool:
-    """Whether a job's destination is Telegram (its links are read from there)."""
-    return dest.startswith("telegram:")
+    """Whether a job's destination is Telegram, or ``link:telegram`` (which keeps its
+    files there): its links are read from Telegram, its records are the Telegram sink's."""
+    return dest.startswith("telegram:") or dest.partition("?")[0] == "link:telegram"
 
 
 def kind_of_mime(mime: str) -> str:

@@ -65,7 +65,7 @@ async def resolve(ctx: Context, dest: str) -> Route:
     found = ctx.sinks.parse(dest)
     kind = ctx.sinks.kind(dest)
     options = replace(options_for(settings, kind, found.options), decoder=ctx.media_box)
-    state = ctx.sink_states.sink_state(found.scheme)  # its own, not the store
+    state = ctx.sink_states.sink_state(kind.state_scope or found.scheme)  # never the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)
     return Route(dest, kind, found.target, options, env, found.options)
 
