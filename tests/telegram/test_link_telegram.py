@@ -272,3 +272,56 @@ async def test_bots_alone_need_a_channel_to_keep_files_in(tmp_path: Path) -> Non
     finally:
         await shared.close()
         await store.close()
+
+
+async def test_a_file_over_the_limit_goes_in_pieces_and_one_link_joins_them(
+    tmp_path: Path,
+) -> None:
+    """A document over Telegram's size limit (here a small one set) is cut by bytes into
+    pieces, each a message of its own; one link serves them joined: whole (SHA-256 equal
+    to the source's) and by ranges, across the pieces' joins."""
+    limit = MIB + 300_000
+    w = Pool(tmp_path, send_documents=True, media={"max_file_bytes": limit})
+    await w.log_in_all()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    size = 3 * limit + 12_345  # four pieces, the last a short one
+    source = pdf(folder / "big.pdf", size)
+    store = await w.store()
+    shared = Shared(w.settings, FakeDialer(w.server))
+    try:
+        job = await intake.add_source(store, folder / "big.pdf", dest="link:telegram")
+        await w.run(store)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+        [item] = await store.job_items(job.id)
+        assert item.state is ItemState.DELIVERED and item.sha256 == sha(source)
+        saved = [m for m in w.server.chat(w.me) if m.media is not None]
+        assert [m.media.file.size for m in saved] == [limit] * 3 + [12_345]
+        assert b"".join(m.media.file.data for m in saved) == source  # in order
+        kept = await telegram_files(store.sink_state("telegram"), job.id)
+        assert len(kept) == 4 and {f.joined for f in kept} == {"big.pdf"}
+        async with web_app(w.settings, store, None, None, shared=shared) as served:
+            [link] = (await served.web.links_of(await store.get_job(job.id)))["files"]
+            assert (link["name"], link["size"]) == ("big.pdf", size)
+            transport = httpx.ASGITransport(app=served.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+                whole = await http.get(link["url"])
+                assert whole.status_code == 200, whole.text
+                assert whole.headers["content-type"].startswith("application/pdf")
+                assert sha(whole.content) == sha(source)
+                for start, end in [
+                    (0, 99),
+                    (limit - 50, limit + 50),  # across the first join
+                    (limit - 1, 3 * limit),  # two joins, from a piece's last byte
+                    (2 * limit, size - 1),  # from a piece's first byte to the end
+                    (size - 7, size - 1),
+                ]:
+                    part = await http.get(link["url"], headers={"Range": f"bytes={start}-{end}"})
+                    assert part.status_code == 206, part.text
+                    assert part.headers["content-range"] == f"bytes {start}-{end}/{size}"
+                    assert part.content == source[start : end + 1], (start, end)
+        assert held_bytes(w.settings.data_dir, {"big.pdf": source}) == []
+        assert not list((w.settings.data_dir / "work").rglob("*.piece*"))  # gone with the job
+    finally:
+        await shared.close()
+        await store.close()

@@ -300,6 +300,9 @@ class SinkKind(ABC):
     # that delivers through another's sink (``link:telegram``: the Telegram sink) shares
     # that one's records: its sends, waits and resumable uploads.
     state_scope: str | None = None
+    # A file over its size limit that is not a video may be cut by bytes into pieces,
+    # delivered in order and joined again where it is read (``link:telegram``'s link).
+    joins_pieces: bool = False
 
     def variant(self, target: str) -> SinkKind:
         """The kind that serves ``target`` (a scheme whose targets differ in everything:

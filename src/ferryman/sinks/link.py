@@ -187,7 +187,8 @@ class TelegramLinkKind(TelegramKind):
     job's end, as for any job, and nothing is written to the results folder. The media
     is made as for ``link:`` (plays in a browser or a phone), within Telegram's size
     limit: a video over it is cut into parts that each play (``media/split``), a link
-    each; another file over it cannot be sent (``media.over_limit``)."""
+    each; another file over it is cut by bytes into pieces (``engine/read/prepare``),
+    served as one file by one link (``web/telegram_links``)."""
 
     scheme = "link"
     target = "telegram"
@@ -195,6 +196,7 @@ class TelegramLinkKind(TelegramKind):
     client_target: str | None = ""
     keeps_results = True  # its links: the page's, ``ferryman links JOB``'s
     state_scope = "telegram"  # the Telegram sink's records, waits and uploads, shared
+    joins_pieces = True  # a file over Telegram's limit: pieces, one link joining them
     takes: frozenset[str] = frozenset({"caption"})
 
     def variant(self, target: str) -> SinkKind:

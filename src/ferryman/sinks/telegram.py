@@ -33,7 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
-from ferryman.sinks.telegram_files import documents_of, file_records
+from ferryman.sinks.telegram_files import documents_of, file_records, joined_name
 from ferryman.sinks.telegram_index import JobIndex
 from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
@@ -801,7 +801,10 @@ class TelegramSink(Sink):
         """What a link served from Telegram needs of each document just sent
         (``sinks/telegram_files``), kept with the sends."""
         return lambda ids: file_records(
-            [(r.out.item.id, r.out.part, ids[r.send.slot], r.out.name) for r in chunk],
+            [
+                (r.out.item.id, r.out.part, ids[r.send.slot], r.out.name, joined_name(r.out.item))
+                for r in chunk
+            ],
             documents_of(result),
             chat=str(self.target.chat) if self.target is not None else "me",
             channel=isinstance(peer, types.InputPeerChannel),
