@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from faketg.client import FakeDialer
 from ferryman.engine.ops import intake
-from ferryman.engine.ops.who import of_user
+from ferryman.engine.ops.who import of_user, own_dest
 from ferryman.engine.plumbing.events import EventBus
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.root import app
@@ -198,7 +198,7 @@ async def test_the_api_and_the_chat_take_link_telegram(tmp_path: Path) -> None:
     w = Pool(tmp_path)
     await w.log_in_all()
     store = await w.store()
-    await store.add_user("ann", hash_password("pw-" + "ann" * 3), False)
+    ann = await store.add_user("ann", hash_password("pw-" + "ann" * 3), False)
     try:
         async with web_app(w.settings, store, EventBus(), lambda: True) as served:
             transport = httpx.ASGITransport(app=served.app, client=("10.1.2.3", 5000))
@@ -209,6 +209,8 @@ async def test_the_api_and_the_chat_take_link_telegram(tmp_path: Path) -> None:
                     f"{API}/session/password", json={"name": "ann", "password": "pw-annannann"}
                 )
                 assert signed.status_code == 204, signed.text
+                page = await her.get("/")
+                assert 'value="link:telegram"> To download, kept in Telegram' in page.text
                 made = await her.post(
                     f"{API}/jobs",
                     json={
@@ -232,6 +234,8 @@ async def test_the_api_and_the_chat_take_link_telegram(tmp_path: Path) -> None:
         await store.close()
     sinks = default_sinks()
     assert sinks.parse(sinks.expand("link:telegram")).text == "link:telegram"
+    # A person's caption ``to: link:telegram`` (the chat's door) is a place of theirs.
+    assert own_dest(of_user(ann), sinks, "link:telegram") == "link:telegram"
     assert sinks.words("link:telegram") == "a download link, the file kept in Telegram"
     assert "link:telegram" in sinks.describe()
 
