@@ -210,7 +210,7 @@ async def test_the_api_and_the_chat_take_link_telegram(tmp_path: Path) -> None:
                 )
                 assert signed.status_code == 204, signed.text
                 page = await her.get("/")
-                assert 'value="link:telegram"> To download, kept in Telegram' in page.text
+                assert 'value="link-telegram"> To download, kept in Telegram' in page.text
                 made = await her.post(
                     f"{API}/jobs",
                     json={

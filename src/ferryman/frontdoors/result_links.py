@@ -72,7 +72,7 @@ async def job_links(
     went to Telegram and ``kept`` (the Telegram sink's records) says what it sent there:
     those links are read from Telegram by ``ferryman web`` (``web/telegram_links``)."""
     sinks = sinks or default_sinks()
-    if kept is not None and in_telegram(job.dest):
+    if kept is not None and in_telegram(job.dest, sinks):
         return await _telegram_links(settings, job, kept, clock)
     if not sinks.keeps_results(job.dest):
         raise FerrymanError(

@@ -498,6 +498,15 @@ class SinkRegistry:
         except FerrymanError:
             return False
 
+    def records_of(self, dest: str) -> str | None:
+        """The scheme whose records a job to ``dest`` keeps (its kind's ``state_scope``,
+        else its own); None for a destination no kind here takes."""
+        try:
+            kind = self.kind(dest)
+        except FerrymanError:
+            return None
+        return kind.state_scope or kind.scheme
+
     def with_results(self) -> str:
         """The destinations whose jobs have download links, as ``--to`` takes them."""
         return " or ".join(f"{k.scheme}:" for k in self._kinds if k.keeps_results) or "none"

@@ -21,7 +21,7 @@ from typing import Any
 
 from ferryman.model import Item, Plan, SinkRecord
 from ferryman.naming import delivered_name
-from ferryman.sinks.base import SinkState
+from ferryman.sinks.base import SinkRegistry, SinkState
 
 PREFIX = "file:"
 
@@ -63,10 +63,11 @@ class TelegramFile:
         )
 
 
-def in_telegram(dest: str) -> bool:
-    """Whether a job's destination is Telegram, or ``link:telegram`` (which keeps its
-    files there): its links are read from Telegram, its records are the Telegram sink's."""
-    return dest.startswith("telegram:") or dest.partition("?")[0] == "link:telegram"
+def in_telegram(dest: str, sinks: SinkRegistry) -> bool:
+    """Whether a job's files went to Telegram (its kind keeps the Telegram sink's
+    records: ``telegram:``, and the download links kept there): its links are read
+    from Telegram."""
+    return sinks.records_of(dest) == "telegram"
 
 
 def kind_of_mime(mime: str) -> str:

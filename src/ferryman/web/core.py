@@ -154,7 +154,7 @@ class Web:
         """The job's files with links signed now (the tracker keeps them while they
         are young; ``POST …/links`` asks for new ones, bound to who asks, too): presigned
         S3 URLs when the results are in a bucket, else ``/d/`` links to this server."""
-        if in_telegram(job.dest):
+        if in_telegram(job.dest, self.sinks):
             return await self._telegram_links(job, who)
         found = await self.results.files(job.id)
         expires = self.clock.now() + min(self.settings.web.link_ttl, self.results.max_ttl)

@@ -162,7 +162,7 @@ def main_page(
     jobs = "".join(job_item(v) for v in views)
     ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
-        '<label><input type="radio" name="dest" value="link:telegram">'
+        '<label><input type="radio" name="dest" value="link-telegram">'
         " To download, kept in Telegram</label>"
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
         '<span class="for-telegram" hidden><label for="chat">Chat</label>'

@@ -51,8 +51,8 @@ def _option(preset: Preset) -> str:
     note = ""
     if preset.dest:
         kind, _, target = preset.dest.partition(":")
-        if preset.dest == "link:telegram":
-            fields["dest"] = preset.dest  # the form's own choice
+        if kind == "link" and target == "telegram":
+            fields["dest"] = "link-telegram"  # the form's choice "kept in Telegram"
         elif kind in _KINDS and (not target or kind == "telegram"):
             fields |= {"dest": kind} | ({"chat": target} if target else {})
         else:
