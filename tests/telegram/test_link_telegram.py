@@ -25,8 +25,10 @@ from faketg.client import FakeDialer
 from ferryman.engine.ops import intake
 from ferryman.engine.ops.who import of_user, own_dest
 from ferryman.engine.plumbing.events import EventBus
+from ferryman.engine.read.prepare import cut_bytes
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.root import app
+from ferryman.frontdoors.telegram.user_settings import CHOICES
 from ferryman.model import ItemState, JobState
 from ferryman.resources import Shared
 from ferryman.samples import make_zip
@@ -234,8 +236,11 @@ async def test_the_api_and_the_chat_take_link_telegram(tmp_path: Path) -> None:
         await store.close()
     sinks = default_sinks()
     assert sinks.parse(sinks.expand("link:telegram")).text == "link:telegram"
-    # A person's caption ``to: link:telegram`` (the chat's door) is a place of theirs.
+    # A person's caption ``to: link:telegram`` (the chat's door) is a place of theirs,
+    # and ``/settings`` offers it.
     assert own_dest(of_user(ann), sinks, "link:telegram") == "link:telegram"
+    [to] = [c for c in CHOICES if c.key == "to"]
+    assert "link:telegram" in [o.value for o in to.options]
     assert sinks.words("link:telegram") == "a download link, the file kept in Telegram"
     assert "link:telegram" in sinks.describe()
 
@@ -329,3 +334,19 @@ async def test_a_file_over_the_limit_goes_in_pieces_and_one_link_joins_them(
     finally:
         await shared.close()
         await store.close()
+
+
+@pytest.mark.parametrize("size", [1, 9, 10, 11, 30, 31])
+def test_cut_bytes_makes_pieces_of_the_limit_that_join_to_the_file(
+    tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "f.bin"
+    data = bytes(range(size))
+    path.write_bytes(data)
+    if size > 10:  # a piece a run that died left: written again
+        (tmp_path / "f.bin.piece2").write_bytes(b"left by a run that died, longer than 10")
+    pieces = cut_bytes(path, 10)
+    assert [p.name for p in pieces] == [f"f.bin.piece{n + 1}" for n in range(-(-size // 10))]
+    assert [p.stat().st_size for p in pieces[:-1]] == [10] * (len(pieces) - 1)
+    assert b"".join(p.read_bytes() for p in pieces) == data
+    assert sorted(tmp_path.iterdir()) == sorted([path, *pieces])  # no empty piece left

@@ -268,6 +268,7 @@ class TelegramLinkKind(TelegramKind):
 
 
 TELEGRAM_LINK = TelegramLinkKind()
+KEPT_IN_TELEGRAM = "link:telegram"  # the destination, as a person names it
 
 
 def _shared_client(s3: S3Settings, resources: Shared) -> S3Client:
