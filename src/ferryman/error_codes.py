@@ -858,6 +858,17 @@ SPECS: tuple[ErrorSpec, ...] = (
         " must be a member of that chat.",
     ),
     ErrorSpec(
+        "telegram.no_saved_messages",
+        False,
+        "link:telegram keeps files in the own account's Saved Messages, and a bot has none:"
+        " choose a channel the accounts post in (`ferryman config set telegram.link_chat"
+        " @channel`), or log in a person's account (`ferryman telegram login`); then add"
+        " the job again.",
+        web_step="Files kept in Telegram need a person's account (a bot has no Saved"
+        " Messages) or a channel the bots post in: whoever runs ferryman must set one up;"
+        " then add the job again.",
+    ),
+    ErrorSpec(
         "telegram.write_forbidden",
         False,
         "The account may not post there; make it an admin or choose another chat, then"

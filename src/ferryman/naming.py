@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ferryman.fsutil import safe_name
-from ferryman.model import MediaKind
+from ferryman.model import MediaKind, Plan
 
 if TYPE_CHECKING:
     from ferryman.model import Item
@@ -200,7 +200,8 @@ def delivered_name(item: Item, part: int | None) -> str:
         base += _SUFFIX_OF_CONTAINER.get(container, "")
     elif (own := _PICTURE_SUFFIXES.get(container)) and suffix.lower() not in own:
         base = _with_suffix(base, _SUFFIX_OF_CONTAINER[container])
-    if part is not None and item.kind is MediaKind.PHOTO and 0 < part <= len(item.parts):
+    pages = item.kind is MediaKind.PHOTO and item.plan is not Plan.DOCUMENT  # not pieces
+    if part is not None and pages and 0 < part <= len(item.parts):
         stem, suffix = _split(base)
         base = f"{stem} (page {part}){_split(_name(item.parts[part - 1]))[1]}"
     elif part is not None:

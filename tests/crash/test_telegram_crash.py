@@ -47,6 +47,8 @@ CHILD_LIMIT = 30.0  # seconds one child run may take
 class World:
     """The fake (listening on TCP), an account with a channel, and one queued job."""
 
+    dest = "telegram:@dest"  # the job's
+
     def __init__(self, tmp_path: Path) -> None:
         self.server = FakeTelegram()
         self.me = self.server.add_user("Ann", username="ann", phone="+1555")
@@ -71,7 +73,7 @@ class World:
         archive = make_zip(self.tmp / "photos.zip", entries)
         store = await Store.open(self.settings.database)
         try:
-            job = await intake.add_source(store, archive, dest="telegram:@dest")
+            job = await intake.add_source(store, archive, dest=self.dest)
         finally:
             await store.close()
         self.job_id = job.id

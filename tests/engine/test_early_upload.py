@@ -140,6 +140,25 @@ async def test_a_big_entry_goes_up_while_it_is_staged_and_is_not_uploaded_again(
     await store.close()
 
 
+async def test_an_entry_over_the_limit_is_not_uploaded_whole_ahead(tmp_path: Path) -> None:
+    """A big entry over the destination's size limit goes in pieces (``link:telegram``):
+    its whole is never sent, so it is not uploaded ahead either (its pieces, each under
+    10 MB, go as small files: no big file's part is asked)."""
+    archive, data = _zip_of_big_pdf(tmp_path)
+    limit = len(data) // 2 + 1
+    w = await World.logged_in(tmp_path, send_documents=True, media={"max_file_bytes": limit})
+    parts = _parts_seen(w)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="link:telegram")
+    await w.run(store)
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
+    saved = [m for m in w.server.chat(w.me) if m.media is not None]
+    assert b"".join(m.media.file.data for m in saved) == data and len(saved) == 2
+    assert parts == []  # no part of the whole went up
+    await store.close()
+
+
 async def test_a_persons_big_file_goes_up_once_linked_before_its_album_is_claimed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -146,7 +146,7 @@ async def test_settings_offers_each_choices_values_and_a_choice_sets_it(world: W
     one chosen sets it as ``/settings link 720p`` would, and the message shows it."""
     async with serving(world):
         world.send(world.alice, "/settings")
-        shown = await message_with(world, world.alice, data=b"s:1:link", text="6 link mp3 192")
+        shown = await message_with(world, world.alice, data=b"s:1:link", text="7 link mp3 192")
         assert "link = 1080p (default)" in shown.text
         if is_bot(world):
             assert button_data(shown) == [
@@ -155,7 +155,7 @@ async def test_settings_offers_each_choices_values_and_a_choice_sets_it(world: W
                 for i in range(len(choice.options))
             ]
             assert b"s:2:link" in button_data(shown)
-        answer = await choose(world, world.alice, shown, b"s:1:link", "5")
+        answer = await choose(world, world.alice, shown, b"s:1:link", "6")
         assert answer.startswith("link = 720p: what a link to a video becomes"), answer
         assert await world.store.user_settings(world.alice.id) == {"link": "720p"}
 
@@ -168,7 +168,7 @@ async def test_settings_offers_each_choices_values_and_a_choice_sets_it(world: W
             labels = [b.text for row in again.reply_markup.rows for b in row.buttons]
             assert "✓ link 720p" in labels and "link 1080p" in labels
         else:
-            assert "5 ✓ link 720p" in again.text
+            assert "6 ✓ link 720p" in again.text
         # the same press as a typed command would be: back to the default by words
         assert (await reply_to(world, world.alice, "/settings link default")).startswith(
             "link is back to the default"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from faketg.handlers.downloads import check_window
 from ferryman.errors import FerrymanError
 from ferryman.telegram.stream import BLOCK, HEAD, pieces_of
-from ferryman.web.telegram_links import parse_range
+from ferryman.web.telegram_links import parse_range, spans_of
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,23 @@ def test_the_pieces_of_a_range_hold_its_bytes_within_telegrams_rules(
     first_block = pieces[0][0] // BLOCK
     assert all(limit == HEAD for offset, limit in pieces if offset // BLOCK == first_block)
     assert all(limit == BLOCK for offset, limit in pieces if offset // BLOCK > first_block)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=6), st.data())
+def test_the_spans_of_a_range_of_joined_pieces_hold_exactly_its_bytes(
+    sizes: list[int], data: st.DataObject
+) -> None:
+    """A file cut into pieces is served as one: the pieces' spans a range is read from,
+    joined, are that range of the whole."""
+    whole = bytes(range(sum(sizes)))
+    pieces, at = [], 0
+    for size in sizes:
+        pieces.append(whole[at : at + size])
+        at += size
+    start = data.draw(st.integers(min_value=0, max_value=len(whole) - 1))
+    end = data.draw(st.integers(min_value=start, max_value=len(whole) - 1))
+    spans = spans_of(sizes, start, end)
+    assert [n for n, _, _ in spans] == sorted({n for n, _, _ in spans})  # in order, once
+    assert all(0 <= low <= high < sizes[n] for n, low, high in spans)
+    assert b"".join(pieces[n][low : high + 1] for n, low, high in spans) == whole[start : end + 1]

@@ -82,6 +82,13 @@ async def test_the_default_registries_refuse_what_they_do_not_know(
                 "/api/v1/jobs",
                 json={
                     "source": "https://example.org/a.zip",
+                    "deliver": {"to": "library", "chat": "x"},
+                },
+            )
+            target = await client.post(  # link: takes one target: telegram
+                "/api/v1/jobs",
+                json={
+                    "source": "https://example.org/a.zip",
                     "deliver": {"to": "link", "chat": "x"},
                 },
             )
@@ -91,5 +98,8 @@ async def test_the_default_registries_refuse_what_they_do_not_know(
     assert source.status_code == 400 and source.json()["error"]["code"] == "link.invalid"
     assert sink.status_code == 422 and sink.json()["error"]["code"] == "request.invalid"
     assert "library, link, telegram" in sink.json()["error"]["message"]
-    assert chat.status_code == 422 and "deliver.to = telegram" in chat.json()["error"]["message"]
+    said = chat.json()["error"]["message"]
+    assert chat.status_code == 422 and "deliver.to = link or telegram" in said
+    assert target.status_code == 400 and target.json()["error"]["code"] == "sink.unknown"
+    assert "use link: or link:telegram" in target.json()["error"]["message"]
     assert jobs == []

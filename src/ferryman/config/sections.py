@@ -207,6 +207,13 @@ class TelegramSettings(Section):
     default_target: str | None = Field(
         None, description="Where jobs from the chat go unless a caption says `to: ...`."
     )
+    link_chat: str = Field(
+        "me",
+        min_length=1,
+        max_length=200,
+        description="Where link:telegram keeps a job's files: me (the account's Saved"
+        " Messages), @name or -100… (a channel: a bot has no Saved Messages).",
+    )
     status_every_seconds: Seconds = Field(
         7.0, ge=1, description="A job's status message is edited at most this often."
     )

@@ -18,7 +18,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry, SinkState
 from ferryman.sinks.builtin import default_sinks
-from ferryman.sinks.telegram_files import in_telegram, telegram_files
+from ferryman.sinks.telegram_files import in_telegram, telegram_links
 from ferryman.web.results import open_results
 from ferryman.web.signing import WHOLE_JOB, Signer, load_secret, person_bind
 
@@ -72,7 +72,7 @@ async def job_links(
     went to Telegram and ``kept`` (the Telegram sink's records) says what it sent there:
     those links are read from Telegram by ``ferryman web`` (``web/telegram_links``)."""
     sinks = sinks or default_sinks()
-    if kept is not None and in_telegram(job.dest):
+    if kept is not None and in_telegram(job.dest, sinks):
         return await _telegram_links(settings, job, kept, clock)
     if not sinks.keeps_results(job.dest):
         raise FerrymanError(
@@ -103,7 +103,7 @@ async def job_links(
 
 
 async def _telegram_links(settings: Settings, job: Job, kept: SinkState, clock: Clock) -> Links:
-    found = await telegram_files(kept, job.id)
+    found = await telegram_links(kept, job.id)
     expires = clock.now() + settings.web.link_ttl
     base, configured = web_base(settings)
     signer = Signer(load_secret(settings.data_dir))

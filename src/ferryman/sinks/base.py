@@ -297,6 +297,18 @@ class SinkKind(ABC):
     # before an album that holds an item of ``uses_for``'s kinds (None: any) is delivered.
     uses: tuple[str, ...] = ()
     uses_for: frozenset[MediaKind] | None = None
+    # The scheme whose records its sinks keep (``SinkState``); None: its own. A kind
+    # that delivers through another's sink (``link:telegram``: the Telegram sink) shares
+    # that one's records: its sends, waits and resumable uploads.
+    state_scope: str | None = None
+    # A file over its size limit that is not a video may be cut by bytes into pieces,
+    # delivered in order and joined again where it is read (``link:telegram``'s link).
+    joins_pieces: bool = False
+
+    def variant(self, target: str) -> SinkKind:
+        """The kind that serves ``target`` (a scheme whose targets differ in everything:
+        ``link:`` on disk, ``link:telegram`` in Telegram). Default: this one."""
+        return self
 
     @abstractmethod
     def parse(self, target: str) -> str:
@@ -403,7 +415,7 @@ class SinkRegistry:
         return [kind.description for kind in self._kinds]
 
     def kind(self, dest: str) -> SinkKind:
-        scheme, sep, _ = dest.partition("?")[0].partition(":")
+        scheme, sep, target = dest.partition("?")[0].partition(":")
         kind = self._by_scheme.get(scheme) if sep else None
         if kind is None:
             meant = f" (did you mean {dest}:?)" if not sep and dest in self._by_scheme else ""
@@ -411,7 +423,7 @@ class SinkRegistry:
                 "sink.unknown",
                 f"destination '{dest}' is not known{meant}; use {self.describe()}",
             )
-        return kind
+        return kind.variant(target)
 
     def words(self, dest: str) -> str:
         """``dest`` in a person's words (its kind's ``words``, delivery options left
@@ -487,6 +499,15 @@ class SinkRegistry:
         except FerrymanError:
             return False
 
+    def records_of(self, dest: str) -> str | None:
+        """The scheme whose records a job to ``dest`` keeps (its kind's ``state_scope``,
+        else its own); None for a destination no kind here takes."""
+        try:
+            kind = self.kind(dest)
+        except FerrymanError:
+            return None
+        return kind.state_scope or kind.scheme
+
     def with_results(self) -> str:
         """The destinations whose jobs have download links, as ``--to`` takes them."""
         return " or ".join(f"{k.scheme}:" for k in self._kinds if k.keeps_results) or "none"
@@ -497,11 +518,11 @@ class SinkRegistry:
 
     def check_ready(self, settings: Settings, dest: str) -> None:
         found = self.parse(dest)
-        self._by_scheme[found.scheme].check_ready(settings, found.target)
+        self.kind(found.text).check_ready(settings, found.target)
 
     def open(self, dest: str, env: SinkEnv) -> Sink:
         found = self.parse(dest)
-        return self._by_scheme[found.scheme].open(found.target, env)
+        return self.kind(found.text).open(found.target, env)
 
 
 def _names_a_file(target: str) -> bool:

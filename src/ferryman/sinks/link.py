@@ -1,5 +1,6 @@
 """The ``link:`` destination: finished files kept in the results store, to be fetched
-through a signed download link (``ferryman web``).
+through a signed download link (``ferryman web``); ``link:telegram``: kept in Telegram
+instead (``TelegramLinkKind``, below).
 
 Albums are written as the library writes them (built under a hidden name, renamed into
 place, hard-linked from the work area when it can), but into
@@ -27,8 +28,18 @@ from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY_PLAYABLE
 from ferryman.model import Job, MediaKind
 from ferryman.resources import Shared
-from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
+from ferryman.sinks.base import (
+    CaptionRender,
+    Delivered,
+    Delivery,
+    Sink,
+    SinkEnv,
+    SinkKind,
+    size_of,
+)
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
+from ferryman.sinks.telegram_kind import TelegramKind, telegram_accounts
+from ferryman.sinks.telegram_target import telegram_target
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +131,22 @@ class LinkKind(SinkKind):
     library's playback rules (plays in a browser and on a phone)."""
 
     scheme = "link"
-    description = "link: (a download link, served by `ferryman web`)"
-    client_target: str | None = None
+    description = (
+        "link: (a download link, served by `ferryman web`), link:telegram (the file kept"
+        " in Telegram, the link read from there)"
+    )
+    client_target: str | None = ""  # a client may name ``telegram``
     album_max: int | None = None
     builds_folders = True  # a results folder's sink sweeps ``.NNNN.partial`` (not S3's)
     keeps_results = True  # served as download links by ``ferryman web``
 
+    def variant(self, target: str) -> SinkKind:
+        return TELEGRAM_LINK if target.strip() == TelegramLinkKind.target else self
+
     def parse(self, target: str) -> str:
-        return ""  # one results store per data dir: nothing to choose
+        if target.strip():  # one results store per data dir: nothing else to choose
+            raise ValueError(f"link:{target} is not one: use link: or link:telegram")
+        return ""
 
     def words(self, target: str) -> str:
         return "a download link"
@@ -157,6 +176,99 @@ class LinkKind(SinkKind):
         s3 = settings.results.s3
         if s3 is not None:
             await _shared_client(s3, resources).check()
+
+
+class TelegramLinkKind(TelegramKind):
+    """``link:telegram``: the job's files sent to Telegram (to ``telegram.link_chat``,
+    the account's Saved Messages unless set) as documents, by the Telegram sink (its
+    exactly-once sends, its records of each document: ``sinks/telegram_files``), and
+    its links read from there by ``ferryman web`` (``web/telegram_links``). Nothing of
+    the job's bytes stays on this machine once delivered: the work area goes with the
+    job's end, as for any job, and nothing is written to the results folder. The media
+    is made as for ``link:`` (plays in a browser or a phone), within Telegram's size
+    limit: a video over it is cut into parts that each play (``media/split``), a link
+    each; another file over it is cut by bytes into pieces (``engine/read/prepare``),
+    served as one file by one link (``web/telegram_links``)."""
+
+    scheme = "link"
+    target = "telegram"
+    description = "link:telegram"
+    client_target: str | None = ""
+    keeps_results = True  # its links: the page's, ``ferryman links JOB``'s
+    state_scope = "telegram"  # the Telegram sink's records, waits and uploads, shared
+    joins_pieces = True  # a file over Telegram's limit: pieces, one link joining them
+    takes: frozenset[str] = frozenset({"caption"})
+
+    def variant(self, target: str) -> SinkKind:
+        return self
+
+    def parse(self, target: str) -> str:
+        if target.strip() != self.target:
+            raise ValueError(f"link:{target} is not one: use link: or link:telegram")
+        return self.target
+
+    def shorthand(self, value: str) -> str | None:
+        return None
+
+    def words(self, target: str) -> str:
+        return "a download link, the file kept in Telegram"
+
+    def policy(self, settings: Settings) -> Policy:
+        """As ``link:``'s (plays in any browser or phone), within Telegram's file size
+        and caption limits."""
+        from dataclasses import replace  # lazy: start-up
+
+        told = super().policy(settings)
+        return replace(
+            LIBRARY_PLAYABLE, max_file_bytes=told.max_file_bytes, caption_chars=told.caption_chars
+        )
+
+    def forget(self, settings: Settings, job: Job) -> list[Path]:
+        return []  # nothing of it on this machine (Telegram's messages stay, as a chat's)
+
+    def check_ready(self, settings: Settings, target: str) -> None:
+        """Telegram's (a session), and a chat to keep the files in: Saved Messages is a
+        person's account's alone, so a pool of bots needs ``telegram.link_chat``."""
+        chat = settings.telegram.link_chat
+        super().check_ready(settings, chat)
+        telegram_target(chat)  # a malformed setting is said now
+        if chat.strip() != "me":
+            return
+        from ferryman.telegram.account import remembered  # lazy: the pool's modules
+        from ferryman.telegram.accounts import session_of
+
+        own = session_of(settings, settings.telegram.session)
+        flags = remembered(own) if own.exists() else None
+        if own.exists() and not (flags is not None and flags.bot):
+            return  # a person's account: its Saved Messages
+        said = "is a bot's" if own.exists() else "is not logged in (only named accounts are)"
+        raise FerrymanError(
+            "telegram.no_saved_messages",
+            f"cannot keep link:telegram's files in Saved Messages: the own account {said},"
+            " and a bot has none; nothing was added",
+        )
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        from ferryman.sinks.telegram import TelegramSink  # lazy: Telethon
+        from ferryman.sinks.telegram_state import TelegramState
+
+        accounts = telegram_accounts(env.resources)
+        accounts.refresh()
+        for member in accounts.members:
+            member.hub.keep_uploads(env.state)
+        return TelegramSink(
+            accounts,
+            TelegramState(env.state),
+            telegram_target(env.settings.telegram.link_chat),
+            caption_limit=env.policy.caption_chars,
+            clock=env.state.now,
+            index="off",  # a store of files, not a chat people read
+            documents_only=True,  # each file's bytes kept as sent: a link to each
+        )
+
+
+TELEGRAM_LINK = TelegramLinkKind()
+KEPT_IN_TELEGRAM = "link:telegram"  # the destination, as a person names it
 
 
 def _shared_client(s3: S3Settings, resources: Shared) -> S3Client:

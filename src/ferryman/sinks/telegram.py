@@ -33,7 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
-from ferryman.sinks.telegram_files import documents_of, file_records
+from ferryman.sinks.telegram_files import documents_of, file_records, joined_name
 from ferryman.sinks.telegram_index import JobIndex
 from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
@@ -114,6 +114,7 @@ class TelegramSink(Sink):
         clock: Callable[[], float],
         document_thumb: Path | None = None,
         index: str = "topics",
+        documents_only: bool = False,
     ) -> None:
         self.accounts = accounts  # the pool: each album through one of its accounts
         # One account: two albums under way (one uploading, one sending) keep it busy.
@@ -128,6 +129,9 @@ class TelegramSink(Sink):
         self.caption_limit = caption_limit
         self.clock = clock
         self.document_thumb = document_thumb  # the job's ``?thumb=``: documents show it
+        # Every file as a document (``link:telegram``): Telegram keeps its bytes as sent
+        # (a photo would be recompressed), so each is a link to the delivered file.
+        self.documents_only = documents_only
         self.topics = ForumTopics(state.state)  # ``/topics``: a forum topic per folder
         # ``telegram.index``: a job's index of links, with topics ("topics") or always
         by_folder = target is not None and target.by_folder  # a test's sink has none
@@ -580,7 +584,8 @@ class TelegramSink(Sink):
             sha256 = digest.hexdigest() if digest is not None else None
         if gone is not None:
             gone()
-        attempts = [False, True] if out.kind != "document" else [True]
+        documents = out.kind == "document" or self.documents_only
+        attempts = [True] if documents else [False, True]
         last: FerrymanError | None = None
         anew = False  # uploaded again: Telegram no longer held a resumed upload's parts
         while attempts:
@@ -796,7 +801,10 @@ class TelegramSink(Sink):
         """What a link served from Telegram needs of each document just sent
         (``sinks/telegram_files``), kept with the sends."""
         return lambda ids: file_records(
-            [(r.out.item.id, r.out.part, ids[r.send.slot], r.out.name) for r in chunk],
+            [
+                (r.out.item.id, r.out.part, ids[r.send.slot], r.out.name, joined_name(r.out.item))
+                for r in chunk
+            ],
             documents_of(result),
             chat=str(self.target.chat) if self.target is not None else "me",
             channel=isinstance(peer, types.InputPeerChannel),

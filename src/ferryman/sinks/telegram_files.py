@@ -14,12 +14,14 @@ the same transaction (``TelegramState.sent``); removed with the job.
 from __future__ import annotations
 
 import base64
+import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ferryman.model import SinkRecord
-from ferryman.sinks.base import SinkState
+from ferryman.model import Item, Plan, SinkRecord
+from ferryman.naming import delivered_name
+from ferryman.sinks.base import SinkRegistry, SinkState
 
 PREFIX = "file:"
 
@@ -43,6 +45,7 @@ class TelegramFile:
     access_hash: int
     file_reference: bytes
     dc_id: int
+    joined: str | None = None  # a piece of a file cut by bytes: that file's name
 
     @property
     def path(self) -> str:
@@ -60,9 +63,11 @@ class TelegramFile:
         )
 
 
-def in_telegram(dest: str) -> bool:
-    """Whether a job's destination is Telegram (its links are read from there)."""
-    return dest.startswith("telegram:")
+def in_telegram(dest: str, sinks: SinkRegistry) -> bool:
+    """Whether a job's files went to Telegram (its kind keeps the Telegram sink's
+    records: ``telegram:``, and the download links kept there): its links are read
+    from Telegram."""
+    return sinks.records_of(dest) == "telegram"
 
 
 def kind_of_mime(mime: str) -> str:
@@ -86,18 +91,26 @@ def documents_of(result: Any) -> dict[int, Any]:
     return found
 
 
+def joined_name(item: Item) -> str | None:
+    """The whole file's name when ``item``'s files are pieces of it cut by bytes (a
+    document over the size limit: ``engine/read/prepare.cut_bytes``), else None."""
+    if item.plan is Plan.DOCUMENT and len(item.parts) > 1:
+        return delivered_name(item, None)
+    return None
+
+
 def file_records(
-    sent: Sequence[tuple[int, int, int, str]],
+    sent: Sequence[tuple[int, int, int, str, str | None]],
     documents: Mapping[int, Any],
     *,
     chat: str,
     channel: bool,
     account: str | None,
 ) -> list[SinkRecord]:
-    """``sent``: (item, part, message id, name) of each file just sent; a record for each
-    whose message carries a document."""
+    """``sent``: (item, part, message id, name, the whole's name if it is a piece) of each
+    file just sent; a record for each whose message carries a document."""
     records = []
-    for item_id, part, message_id, name in sent:
+    for item_id, part, message_id, name, whole in sent:
         doc = documents.get(message_id)
         if doc is None:
             continue
@@ -114,6 +127,8 @@ def file_records(
             "file_reference": base64.b64encode(bytes(doc.file_reference)).decode(),
             "dc_id": int(doc.dc_id),
         }
+        if whole is not None:
+            value["joined"] = whole  # a piece: one link serves the pieces as this file
         records.append(SinkRecord(f"{PREFIX}{item_id}:{part}", value, None, item_id))
     return records
 
@@ -132,16 +147,47 @@ async def telegram_files(state: SinkState, job_id: int) -> list[TelegramFile]:
     return [_file(job_id, i, p, parts[i], v) for i, p, v in keyed]
 
 
-async def telegram_file(state: SinkState, job_id: int, path: str) -> TelegramFile | None:
-    """The file a link's ``tg:ITEM:PART`` names, if it is kept."""
-    head, _, rest = path.partition(":")
-    item, _, part = rest.partition(":")
-    if head != "tg" or not item.isdigit() or not part.isdigit():
+@dataclass(frozen=True, slots=True)
+class TelegramLink:
+    """What one link serves: a file kept in Telegram (``tg:ITEM:PART``), or a file cut
+    by bytes into pieces, each a message, served joined as the one file (``tg:ITEM``)."""
+
+    path: str
+    name: str
+    size: int
+    mime: str
+    pieces: tuple[TelegramFile, ...]
+
+
+def links_of(files: Sequence[TelegramFile]) -> list[TelegramLink]:
+    """A link for each file, the pieces of one cut by bytes joined into one (in order,
+    and only when every piece is kept: else each is its own link)."""
+    found: list[TelegramLink] = []
+    by_item: dict[int, list[TelegramFile]] = {}
+    for f in files:
+        by_item.setdefault(f.item_id, []).append(f)
+    for item_id, kept in by_item.items():
+        whole = kept[0].joined
+        complete = [f.part for f in kept] == list(range(kept[0].parts)) and len(kept) > 1
+        if whole is not None and complete and all(f.joined == whole for f in kept):
+            mime = mimetypes.guess_type(whole)[0] or kept[0].mime
+            size = sum(f.size for f in kept)
+            found.append(TelegramLink(f"tg:{item_id}", whole, size, mime, tuple(kept)))
+            continue
+        found += [TelegramLink(f.path, f.name, f.size, f.mime, (f,)) for f in kept]
+    return found
+
+
+async def telegram_links(state: SinkState, job_id: int) -> list[TelegramLink]:
+    """The job's links to files kept in Telegram, in item then part order."""
+    return links_of(await telegram_files(state, job_id))
+
+
+async def telegram_link(state: SinkState, job_id: int, path: str) -> TelegramLink | None:
+    """The file a link's ``tg:ITEM:PART`` (or a joined file's ``tg:ITEM``) names, if kept."""
+    if not path.startswith("tg:"):
         return None
-    for f in await telegram_files(state, job_id):
-        if f.item_id == int(item) and f.part == int(part):
-            return f
-    return None
+    return next((f for f in await telegram_links(state, job_id) if f.path == path), None)
 
 
 def _file(job_id: int, item: int, part: int, parts: int, v: Mapping[str, Any]) -> TelegramFile:
@@ -162,4 +208,5 @@ def _file(job_id: int, item: int, part: int, parts: int, v: Mapping[str, Any]) -
         int(v["access_hash"]),
         base64.b64decode(str(v["file_reference"])),
         int(v["dc_id"]),
+        None if v.get("joined") is None else str(v["joined"]),
     )

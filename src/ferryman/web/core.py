@@ -21,7 +21,7 @@ from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import MAX_ROW_ID
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
-from ferryman.sinks.telegram_files import in_telegram, kind_of_mime, telegram_files
+from ferryman.sinks.telegram_files import in_telegram, kind_of_mime, telegram_links
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
@@ -158,7 +158,7 @@ class Web:
         """The job's files with links signed now (the tracker keeps them while they
         are young; ``POST …/links`` asks for new ones, bound to who asks, too): presigned
         S3 URLs when the results are in a bucket, else ``/d/`` links to this server."""
-        if in_telegram(job.dest):
+        if in_telegram(job.dest, self.sinks):
             return await self._telegram_links(job, who)
         found = await self.results.files(job.id)
         expires = self.clock.now() + min(self.settings.web.link_ttl, self.results.max_ttl)
@@ -187,7 +187,7 @@ class Web:
     async def _telegram_links(self, job: Job, who: Who | None) -> dict[str, Any]:
         """A Telegram job's documents, each a ``/d/`` link read from Telegram when it is
         opened (``web/telegram_links``): signed, bound and expiring as a result's."""
-        kept = await telegram_files(self.store.sink_state("telegram"), job.id)
+        kept = await telegram_links(self.store.sink_state("telegram"), job.id)
         expires = self.clock.now() + self.settings.web.link_ttl
         bind = bind_for(job.account, who)
         files = [

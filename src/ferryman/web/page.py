@@ -185,6 +185,8 @@ def main_page(
     jobs = "".join(job_item(v) for v in views)
     ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
+        '<label><input type="radio" name="dest" value="link-telegram">'
+        " To download, kept in Telegram</label>"
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
         '<span class="for-telegram" hidden><label for="chat">Chat</label>'
         '<input id="chat" name="chat" type="text" value="me" size="16"'

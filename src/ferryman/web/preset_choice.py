@@ -51,7 +51,9 @@ def _option(preset: Preset) -> str:
     note = ""
     if preset.dest:
         kind, _, target = preset.dest.partition(":")
-        if kind in _KINDS and (not target or kind == "telegram"):
+        if kind == "link" and target == "telegram":
+            fields["dest"] = "link-telegram"  # the form's choice "kept in Telegram"
+        elif kind in _KINDS and (not target or kind == "telegram"):
             fields |= {"dest": kind} | ({"chat": target} if target else {})
         else:
             note = " (its destination is the command line's)"

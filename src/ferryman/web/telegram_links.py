@@ -10,7 +10,9 @@ message once for a file reference of its own, kept in memory for the next reques
 each account carries ``in_flight`` blocks on its own connections, and where it found the
 file (another data centre, a CDN: ``telegram/dcs``) is kept for the next requests.
 Nothing is written to disk. One range a request (``Range: bytes=A-B``, ``A-``, ``-N``);
-several ranges get the whole file, as RFC 9110 allows.
+several ranges get the whole file, as RFC 9110 allows. A file cut by bytes into pieces
+(``link:telegram``'s over Telegram's size limit) is one link: a range is read piece
+after piece, each piece's part of it from that piece's message.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response, StreamingResponse
 
 from ferryman.errors import FerrymanError
-from ferryman.sinks.telegram_files import TelegramFile
+from ferryman.sinks.telegram_files import TelegramFile, TelegramLink
 from ferryman.telegram.accounts import account_pool
 from ferryman.web.result_files import disposition
 
@@ -197,9 +199,10 @@ def player_page(name: str, mime: str, src: str) -> str:
 
 
 async def serve_file(
-    streams: TelegramStreams, f: TelegramFile, range_header: str | None, *, head: bool
+    streams: TelegramStreams, f: TelegramLink, range_header: str | None, *, head: bool
 ) -> Response:
-    """The file (or the range asked of it) as it is read from Telegram."""
+    """The file (or the range asked of it) as it is read from Telegram; a file cut into
+    pieces is read across them, as one."""
     asked = parse_range(range_header, f.size) if f.size else None
     start, end = asked or (0, f.size - 1)
     headers = {
@@ -213,16 +216,38 @@ async def serve_file(
     status = 206 if asked is not None else 200
     if head or f.size == 0:
         return Response(status_code=status, headers=headers, media_type=f.mime)
-    readers = await streams.readers(f)  # said before any byte is sent
+    spans = spans_of([p.size for p in f.pieces], start, end)
+    first = await streams.readers(f.pieces[spans[0][0]])  # said before any byte is sent
     return StreamingResponse(
-        _body(readers, f.size, start, end), status_code=status, headers=headers, media_type=f.mime
+        _body(streams, f, spans, first), status_code=status, headers=headers, media_type=f.mime
     )
 
 
-async def _body(readers: list[Reader], size: int, start: int, end: int) -> AsyncIterator[bytes]:
+def spans_of(sizes: list[int], start: int, end: int) -> list[tuple[int, int, int]]:
+    """(piece, its first byte, its last byte) of each piece that holds bytes ``start``..
+    ``end`` (inclusive) of the pieces of ``sizes`` joined, in order."""
+    spans = []
+    at = 0
+    for number, size in enumerate(sizes):
+        low, high = max(start, at), min(end, at + size - 1)
+        if low <= high:
+            spans.append((number, low - at, high - at))
+        at += size
+    return spans
+
+
+async def _body(
+    streams: TelegramStreams,
+    f: TelegramLink,
+    spans: list[tuple[int, int, int]],
+    first: list[Reader],
+) -> AsyncIterator[bytes]:
     from ferryman.telegram.stream import read_range  # lazy: start-up
 
-    # Closed with the response (a client gone mid-file): its requests in flight end now.
-    async with contextlib.aclosing(read_range(readers, size, start, end)) as blocks:
-        async for block in blocks:
-            yield block
+    for number, low, high in spans:
+        piece = f.pieces[number]
+        readers = first if number == spans[0][0] else await streams.readers(piece)
+        # Closed with the response (a client gone mid-file): its requests in flight end now.
+        async with contextlib.aclosing(read_range(readers, piece.size, low, high)) as blocks:
+            async for block in blocks:
+                yield block

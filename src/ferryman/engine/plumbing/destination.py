@@ -70,7 +70,7 @@ async def resolve(ctx: Context, dest: str, account: int | None = None) -> Route:
     if kind.personal:
         settings = await personal_settings(ctx.people, settings, account)
     options = replace(options_for(settings, kind, found.options), decoder=ctx.media_box)
-    state = ctx.sink_states.sink_state(found.scheme)  # its own, not the store
+    state = ctx.sink_states.sink_state(kind.state_scope or found.scheme)  # never the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)
     return Route(dest, kind, found.target, options, env, found.options)
 

@@ -40,6 +40,9 @@ class MediaOptions:
     # Every file of the input is delivered, as it is where it is not media (a library
     # keeps a camera's RAW, its sidecars, a PDF), as ``send_documents`` does anywhere.
     every_file: bool = False
+    # A file over the size limit that is not a video is cut by bytes into pieces that
+    # fit (``link:telegram``, whose link joins them again) instead of refused.
+    cuts_files: bool = False
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -73,4 +76,5 @@ def options_for(
         every_file="media" in kind.takes
         and not settings.library_media_only
         and not (chosen is not None and chosen.media_only),
+        cuts_files=kind.joins_pieces,
     )

@@ -24,7 +24,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.frames import Shape, over_budget
 from ferryman.media.plan import over_limit, plan_for
-from ferryman.media.policy import MIB, PhotoLimits, Policy
+from ferryman.media.policy import MIB, PhotoLimits
 from ferryman.model import ItemState, MediaInfo, MediaKind, Plan, held
 
 __all__ = ["Prepared", "WaitToWrite", "entry_fault", "internal", "prepare", "wanted"]
@@ -198,7 +198,7 @@ def _prepare(
     path = staged.path
     base = _item(staged, kind, ItemState.READY, Plan.AS_IS)
     if decided.action is Action.DOCUMENT:
-        return _as_document(base, options.policy, decided.reason)
+        return _as_document(base, options, decided.reason, wait_to_write)
     try:
         info = _probe(kind, path, options, staged.size)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
@@ -206,9 +206,9 @@ def _prepare(
             info = _counted(info, path, options, staged.size)
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
-            return _as_document(base, options.policy, _why(exc))
+            return _as_document(base, options, _why(exc), wait_to_write)
         if exc.code == NO_DECODER and send_documents:  # a file all the same: as it is
-            return _as_document(base, options.policy, _why(exc))
+            return _as_document(base, options, _why(exc), wait_to_write)
         if exc.code == NO_DECODER:  # the true reason, not "unreadable" nor "not media"
             path.unlink(missing_ok=True)  # skipped as an unwanted entry is: not kept
             skipped = replace(base, state=ItemState.SKIPPED, plan=None, work_path=None)
@@ -251,7 +251,7 @@ def _carry_out(
     base.kind = decided.kind
     action = decided.action
     if action is Action.DOCUMENT:
-        return _as_document(base, options.policy, decided.reason)
+        return _as_document(base, options, decided.reason, wait_to_write)
     base.plan, base.reason = decided.plan, decided.reason
     if action is Action.PAGES:
         return _fit_pages(base, path, options, wait_to_write)
@@ -323,11 +323,21 @@ def _why(exc: FerrymanError) -> str:
     return f"{exc.code}: {detail}"
 
 
-def _as_document(base: Prepared, policy: Policy, why: str | None) -> Prepared:
-    """Sent as a file, unchanged; unless even that is over the destination's limit."""
+def _as_document(
+    base: Prepared, options: MediaOptions, why: str | None, wait_to_write: WaitToWrite | None
+) -> Prepared:
+    """Sent as a file, unchanged; unless even that is over the destination's limit: then
+    cut by bytes into pieces where the destination joins them again (``cuts_files``),
+    else refused."""
+    policy = options.policy
     base.plan, base.reason = Plan.DOCUMENT, why
     if over_limit(base.size, policy):
         limit = policy.max_file_bytes or 0
+        if options.cuts_files and base.work_path is not None and limit > 0:
+            _before_writing(base, wait_to_write, kept=False, split=True)
+            base.parts = cut_bytes(base.work_path, limit)
+            base.actions.append(f"pieces:{len(base.parts)}")
+            return base
         error = FerrymanError(
             "media.over_limit",
             f"{base.size:,} bytes ({base.size / MIB:,.1f} MiB), over the destination's limit"
@@ -335,6 +345,28 @@ def _as_document(base: Prepared, policy: Policy, why: str | None) -> Prepared:
         )
         return _broken(base, error)
     return base
+
+
+def cut_bytes(path: Path, limit: int) -> list[Path]:
+    """``path`` cut into ``path.pieceN`` files of ``limit`` bytes (the last: the rest),
+    in order; a piece left by a run that died is written again (blocking)."""
+    pieces: list[Path] = []
+    with path.open("rb") as src:
+        number = 0
+        while True:
+            number += 1
+            piece = path.with_name(f"{path.name}.piece{number}")
+            written = 0
+            with piece.open("wb") as out:
+                while written < limit and (block := src.read(min(MIB, limit - written))):
+                    out.write(block)
+                    written += len(block)
+            if written == 0:
+                piece.unlink()
+                return pieces
+            pieces.append(piece)
+            if written < limit:
+                return pieces
 
 
 def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
@@ -357,7 +389,7 @@ def _fit_image(
     except FerrymanError as exc:
         out.unlink(missing_ok=True)
         if exc.code in _AS_DOCUMENT:
-            return _as_document(base, options.policy, _why(exc))
+            return _as_document(base, options, _why(exc), wait_to_write)
         return _broken(base, exc)
     size, digest = sha256_file(out)
     base.original_path, base.work_path = path, out
@@ -393,7 +425,7 @@ def _fit_pages(
         for out in made:
             out.unlink(missing_ok=True)
         if exc.code in _AS_DOCUMENT:
-            return _as_document(base, options.policy, _why(exc))
+            return _as_document(base, options, _why(exc), wait_to_write)
         return _broken(base, exc)
     base.parts = made
     base.actions.extend([*result.actions, "pages"])

@@ -31,6 +31,7 @@ from ferryman.engine.read.stage import (
 )
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.media.plan import over_limit
 from ferryman.model import ItemState, MediaKind
 from ferryman.net import abort
 from ferryman.sources.base import SourceEntry
@@ -155,7 +156,7 @@ def early_upload(
     """An upload while it is written, for an entry of ``AHEAD_BYTES`` or more of a size
     declared up front, bound for a sink that reads it whole as it delivers it. A
     person's own file (linked, not written) is uploaded once linked, from the same
-    slots."""
+    slots. Not one over the destination's size limit: its parts go, not it."""
     size = entry.info.size
     if (
         start is None
@@ -163,6 +164,7 @@ def early_upload(
         or (entry.local_file is not None and entry.local_seen is None)
         or size is None
         or size < AHEAD_BYTES
+        or over_limit(size, options.policy)  # split or cut: the whole is never sent
     ):
         return None
     return start(dest, size)

@@ -18,6 +18,7 @@ from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.links.profile import Profile, from_caption
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
+from ferryman.sinks.link import KEPT_IN_TELEGRAM
 from ferryman.sinks.options import split
 from ferryman.store.ports import ChatSettings
 
@@ -48,6 +49,7 @@ CHOICES: tuple[Choice, ...] = (
             Option("here", "this chat"),
             Option("me", "Saved Messages (of the account ferryman runs as)"),
             Option("library:", "the library folder"),
+            Option(KEPT_IN_TELEGRAM, "a download link, the file kept in Telegram"),
         ),
         "or a channel: @name or -100…; a forum group's -100…/topics: a topic per folder",
     ),

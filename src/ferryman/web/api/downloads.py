@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
-from ferryman.sinks.telegram_files import telegram_file
+from ferryman.sinks.telegram_files import telegram_link
 from ferryman.web.accounts.link_grants import check_bound
 from ferryman.web.core import Web
 from ferryman.web.result_files import disposition
@@ -48,7 +48,7 @@ def routes(app: FastAPI, web: Web) -> None:
         """A page that plays the video or sound a Telegram job's ``/d/`` link (the same
         token) names, read from Telegram as the player asks for it."""
         grant, job = await _granted(web, token)
-        stored = await telegram_file(web.store.sink_state("telegram"), job.id, grant.path)
+        stored = await telegram_link(web.store.sink_state("telegram"), job.id, grant.path)
         if stored is None:
             raise FerrymanError("link.gone", f"job {job.id}: no video kept in Telegram here")
         return HTMLResponse(player_page(stored.name, stored.mime, f"/d/{token}"))
@@ -61,7 +61,7 @@ def routes(app: FastAPI, web: Web) -> None:
         read from Telegram as it is sent (``web/telegram_links``)."""
         grant, job = await _granted(web, token)
         if grant.path.startswith("tg:"):
-            stored = await telegram_file(web.store.sink_state("telegram"), job.id, grant.path)
+            stored = await telegram_link(web.store.sink_state("telegram"), job.id, grant.path)
             if stored is None or web.telegram is None:
                 raise FerrymanError("link.gone", f"job {job.id}: not kept in Telegram")
             head = request.method == "HEAD"

@@ -216,7 +216,7 @@ def routes(app: FastAPI, web: Web) -> None:
         """New download links for the job's files (the old ones keep their expiry): all
         of them, or a page as ``GET …/files`` gives."""
         job = await own_job(web, who, job_id)
-        if not web.sinks.keeps_results(job.dest) and not in_telegram(job.dest):
+        if not web.sinks.keeps_results(job.dest) and not in_telegram(job.dest, web.sinks):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
         found = await web.links_of(job, who)
         return page_of(found, offset, limit if limit is not None else len(found["files"]))

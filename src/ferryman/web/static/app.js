@@ -714,6 +714,7 @@ function output() {
 function deliver() {
   const chosen = document.querySelector('input[name="dest"]:checked');
   const to = chosen ? chosen.value : "link";
+  if (to === "link-telegram") return { to: "link", chat: "telegram" }; // kept in Telegram
   if (to !== "telegram") return { to };
   const chat = document.getElementById("chat");
   const topics = document.getElementById("topics");
