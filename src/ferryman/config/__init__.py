@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from ferryman.caption_template import render_caption
-from ferryman.config.debrid import DebridSettings
+from ferryman.config.debrid import DebridSettings, TorboxSettings
 from ferryman.config.sections import (
     ArchiveSettings,
     Concurrency,
@@ -41,7 +41,6 @@ from ferryman.config.sections import (
     Retry,
     S3Settings,
     TelegramSettings,
-    TorboxSettings,
     WatchSettings,
     WebdavLogin,
     WebdavSettings,

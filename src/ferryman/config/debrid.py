@@ -1,6 +1,6 @@
-"""The ``[debrid]`` section: which debrid service reads magnets and ``.torrent`` files,
-and each service's account (Torbox's stays in ``[torbox]``, which ``torbox:`` items
-use too). A key is a secret (masked by ``config show``)."""
+"""The ``[debrid]`` and ``[torbox]`` sections: which debrid service reads magnets and
+``.torrent`` files, and each service's account (Torbox's stays in ``[torbox]``, which
+``torbox:`` items use too). A key is a secret (masked by ``config show``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,18 @@ from ferryman.config.sections import Section
 
 SERVICES = ("torbox", "realdebrid", "alldebrid", "premiumize", "debridlink")
 DebridService = Literal["auto", "torbox", "realdebrid", "alldebrid", "premiumize", "debridlink"]
+
+
+class TorboxSettings(Section):
+    """The Torbox account that ``torbox:`` references are resolved with."""
+
+    api_key: str = Field("", description="From torbox.app/settings; a secret.")
+    api_base: str = Field(
+        "https://api.torbox.app", pattern="^https?://", description="Torbox's API address."
+    )
+    requests_per_minute: int = Field(
+        300, ge=1, le=300, description="API calls a minute at most (Torbox allows 300)."
+    )
 
 
 class RealDebridAccount(Section):

@@ -300,18 +300,6 @@ class WebdavSettings(Section):
         return found or self.hosts.get(host)
 
 
-class TorboxSettings(Section):
-    """The Torbox account that ``torbox:`` references are resolved with."""
-
-    api_key: str = Field("", description="From torbox.app/settings; a secret.")
-    api_base: str = Field(
-        "https://api.torbox.app", pattern="^https?://", description="Torbox's API address."
-    )
-    requests_per_minute: int = Field(
-        300, ge=1, le=300, description="API calls a minute at most (Torbox allows 300)."
-    )
-
-
 class RcloneSettings(Section):
     """Where ``rclone:REMOTE:path`` destinations and inputs find their remotes."""
 
