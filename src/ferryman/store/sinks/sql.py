@@ -147,8 +147,8 @@ _WAIT_NEW = insert(sink_waits)
 # Every write of this module is one transaction through ``Access._transaction``: on
 # SQLite begun, run and committed in one hop on the connection's thread, its statements
 # (the constants above, their plans kept by ``sql/sqlite_direct``) on sqlite3 itself.
-# Through SQLAlchemy's execution they were a third of the engine's store time in the
-# Telegram pool's bench (some 4 ms of CPU a ``put`` on a loaded machine, 2026-11-29).
+# Through SQLAlchemy's execution, ``put`` alone was a third of the engine's store time in
+# the Telegram pool's bench (~4 ms of GIL time a call at a load of 18; 2026-11-29).
 
 
 def _claim(
