@@ -242,6 +242,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " one process (for comparison)",
     )
     parser.add_argument(
+        "--tg-pool-in-process",
+        action="store_true",
+        help="telegram, telegram-pool: the pool's runs as they ran until 2026-11-29, the"
+        " engine and the fake in one process",
+    )
+    parser.add_argument(
         "--tg-skip-engine",
         action="store_true",
         help="telegram: leave out the big file through the whole engine",

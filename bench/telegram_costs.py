@@ -53,14 +53,17 @@ class Child:
     timed: float | None = None  # what the photos row counts (``bench._tg_cost_child``)
 
 
-async def child(mode: str, data_dir: Path, port: int, src: str, on: Any = None) -> Child:
-    """One client process to its end; ``on(proc)`` is told the process as it starts."""
+async def child(
+    mode: str, data_dir: Path, port: int, src: str, on: Any = None, peer: str = "me"
+) -> Child:
+    """One client process to its end, delivering to ``peer``; ``on(proc)`` is told the
+    process as it starts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     errors = data_dir.parent / f"{data_dir.name}-{mode}.log"
     with errors.open("ab") as err:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench._tg_cost_child", mode, str(data_dir), str(port), src,
-            "me", cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=err,
+            peer, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=err,
         )  # fmt: skip
     if on is not None:
         on(proc)

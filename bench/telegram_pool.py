@@ -7,7 +7,11 @@ bench's link (50 ms one way, 100 Mbit/s per connection, 800 Mbit/s in all). One 
 with one account (the baseline, in the same run) and once with a pool of four (a user
 and three bots, each logged in as ``ferryman telegram login --as NAME`` leaves it, all
 admins of the channel). Every delivery is checked in the channel: each file once, in
-the job's order.
+the job's order. The engine runs in a process of its own (``bench._tg_cost_child``) and
+the fake in the bench's, over loopback TCP, as the photos row runs (``bench.telegram``):
+in one process, the fake's decrypting, parsing and checking were a third of the GIL's
+time in the four accounts' run, which Telegram's servers do elsewhere
+(``--tg-pool-in-process`` adds the rows run so, for comparison).
 
 Run alone: ``python -m bench telegram-pool``; ``python -m bench telegram`` runs it too.
 """
@@ -23,12 +27,14 @@ from pathlib import Path
 
 from telethon.tl import functions
 
+from bench import telegram_costs
 from bench._common import Check, Result, Table, fmt_bytes, fmt_ratio, fmt_seconds, progress, scratch
 from bench.media import ffmpeg_exe, make_clip
 from bench.telegram import engine_settings, log_in, make_photos
 from faketg import FakeTelegram, LinkModel
 from faketg.accounts import cap_mbit
 from faketg.client import FakeDialer
+from faketg.remote import serve
 from faketg.state import Account, Channel
 from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
@@ -56,7 +62,8 @@ class Run:
     problems: list[str] = field(default_factory=list)
     albums_by: dict[str, int] = field(default_factory=dict)
     span: float = 0.0  # the delivery: the fake's first part handled to its last album posted
-    cpu: float = 0.0  # this process's CPU seconds (the engine, the client and the fake)
+    cpu: float = 0.0  # CPU seconds: the engine's process and the fake's (one process or two)
+    fake_cpu: float | None = None  # the fake's share, when the engine had a process of its own
 
 
 @dataclass
@@ -109,28 +116,56 @@ def make_videos(folder: Path, count: int) -> list[Path]:
 
 
 async def engine_run(
-    src: Path, data: Path, accounts: int, expected: list[str], limit: float
+    src: Path, data: Path, accounts: int, expected: list[str], limit: float, *, apart: bool = True
 ) -> Run:
+    """One run of the job through ``accounts`` accounts; ``apart``: the engine in a process
+    of its own (``bench._tg_cost_child``) and the fake in this one, over loopback TCP, as
+    Telegram's servers are elsewhere (the photos row's way: ``bench.telegram``); else both
+    in this process, as the row ran until 2026-11-29."""
     server, members, channel = world(accounts)
-    settings = engine_settings(data, documents=False)
+    settings = (
+        telegram_costs.child_settings(data) if apart else engine_settings(data, documents=False)
+    )
     await log_in(settings, server, members[0])
     for i, account in enumerate(members[1:], 1):
         name = f"bot{i}"
         await log_in(with_session(settings, name), server, account)
         remember(session_of(settings, name), Flags(premium=False, bot=True))
-    store = await Store.open(settings.database)
     span = Span()
     server.after_handle.append(span.hook)
-    try:
-        started, cpu = time.perf_counter(), time.process_time()
-        job = await intake.add_source(store, src, dest="telegram:@benchpool")
-        engine = Engine(store, settings, dialer=FakeDialer(server))
-        await asyncio.wait_for(engine.run(until_idle=True), limit)
-        seconds = time.perf_counter() - started
-        done = await store.get_job(job.id)
-    finally:
-        await store.close()
-    run = Run(seconds, span=span.seconds(), cpu=time.process_time() - cpu)
+    problems: list[str] = []
+    if apart:
+        remote = await serve(server)
+        try:
+            cpu = time.process_time()
+            child = await telegram_costs.child(
+                "engine", data, remote.port, str(src), peer="@benchpool"
+            )
+            fake_cpu = time.process_time() - cpu
+        finally:
+            await remote.close()
+        if child.code != 0 or child.timed is None:
+            problems.append(f"{accounts} accounts (own process): exit {child.code}: {child.log}")
+        seconds = child.timed or float("nan")
+        store = await Store.open(settings.database)
+        try:
+            (done,) = await store.list_jobs()  # the one job the child added
+        finally:
+            await store.close()
+        run = Run(seconds, problems, span=span.seconds(), cpu=(child.cpu or 0.0) + fake_cpu)
+        run.fake_cpu = fake_cpu
+    else:
+        store = await Store.open(settings.database)
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            job = await intake.add_source(store, src, dest="telegram:@benchpool")
+            engine = Engine(store, settings, dialer=FakeDialer(server))
+            await asyncio.wait_for(engine.run(until_idle=True), limit)
+            seconds = time.perf_counter() - started
+            done = await store.get_job(job.id)
+        finally:
+            await store.close()
+        run = Run(seconds, problems, span=span.seconds(), cpu=time.process_time() - cpu)
     if done.state is not JobState.DONE:
         run.problems.append(f"{accounts} accounts: job {done.state.value}")
     chat = [m for m in server.chat(channel) if m.media is not None]
@@ -158,13 +193,20 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
         extra.unlink()
     size = sum(p.stat().st_size for p in [*made, *clips])
     expected = sorted(p.name for p in [*made, *clips])
-    runs: dict[int, Run] = {}
-    for accounts in (1, ACCOUNTS):
-        progress(f"telegram pool: {accounts} account(s), capped at {CAP_MBIT:g} Mbit/s each")
-        data = root / f"pool-data-{accounts}"
-        runs[accounts] = asyncio.run(engine_run(folder, data, accounts, expected, args.timeout))
-        shutil.rmtree(data, ignore_errors=True)
-    one, pool = runs[1], runs[ACCOUNTS]
+    in_process = bool(getattr(args, "tg_pool_in_process", False))
+    runs: dict[tuple[int, bool], Run] = {}
+    for apart in (True, False) if in_process else (True,):
+        for accounts in (1, ACCOUNTS):
+            where = "the engine in its own process" if apart else "engine and fake in one process"
+            progress(
+                f"telegram pool: {accounts} account(s), capped at {CAP_MBIT:g} Mbit/s each, {where}"
+            )
+            data = root / f"pool-data-{accounts}-{int(apart)}"
+            runs[accounts, apart] = asyncio.run(
+                engine_run(folder, data, accounts, expected, args.timeout, apart=apart)
+            )
+            shutil.rmtree(data, ignore_errors=True)
+    one, pool = runs[1, True], runs[ACCOUNTS, True]
     ratio = one.span / pool.span if pool.span > 0 else 0.0
     whole = one.seconds / pool.seconds
     caption = (
@@ -180,23 +222,25 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
             "vs one",
             "whole run s",
             "vs one",
-            "CPU s",
+            "CPU s (fake's)",
             "albums by account",
         ]
     )
-    for accounts, run_ in ((ACCOUNTS, pool), (1, one)):
+    for (accounts, apart), run_ in sorted(runs.items(), key=lambda kv: (not kv[0][1], -kv[0][0])):
+        base = runs[1, apart]
+        label = f"{accounts} (a user + {accounts - 1} bots)" if accounts > 1 else "1 (baseline)"
         table.add(
-            f"{accounts} (a user + {accounts - 1} bots)" if accounts > 1 else "1 (baseline)",
+            label + ("" if apart else ", fake in the engine's process"),
             fmt_seconds(run_.span),
             f"{size / 1e6 / run_.span:.1f}" if run_.span > 0 else "?",
-            fmt_ratio(one.span / run_.span) if run_.span > 0 else "?",
+            fmt_ratio(base.span / run_.span) if run_.span > 0 else "?",
             fmt_seconds(run_.seconds),
-            fmt_ratio(one.seconds / run_.seconds),
-            f"{run_.cpu:.1f}",
+            fmt_ratio(base.seconds / run_.seconds),
+            f"{run_.cpu:.1f}" + (f" ({run_.fake_cpu:.1f})" if run_.fake_cpu is not None else ""),
             ", ".join(f"{k} {v}" for k, v in sorted(run_.albums_by.items())),
         )
     result.tables.append((caption, table))
-    problems = one.problems + pool.problems
+    problems = [p for run_ in runs.values() for p in run_.problems]
     result.checks += [
         Check(
             f"pool: {ACCOUNTS} accounts / one, each capped (delivery speed)",
@@ -210,9 +254,13 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
         "pool: vs one = one account's seconds / these seconds, both measured in this run",
         "pool: delivery = from the fake's first file part handled to its last album posted"
         " (the speed the accounts deliver at); whole run = from the add until the engine is"
-        " idle (engine start, the first album's read and the logins included); CPU s = this"
-        " process's CPU time (engine, client and fake share it): when it nears the run's"
-        " seconds, the machine, not the accounts' caps, is the limit",
+        " idle (engine start, the first album's read and the logins included); CPU s = the"
+        " engine's process's CPU time and the fake's (in brackets: the fake's alone): when"
+        " it nears the run's seconds, the machine, not the accounts' caps, is the limit",
+        "pool: the engine runs in a process of its own and the fake in the bench's, over"
+        " loopback TCP, as Telegram's servers are elsewhere (until 2026-11-29 both in one:"
+        " the fake's decrypting, parsing and photo checks were a third of that process's"
+        " GIL time in the 4-account run; --tg-pool-in-process adds those rows)",
     ]
     result.data["pool"] = {
         "photos": photos,
@@ -225,6 +273,9 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
         "whole_run_ratio": whole,
         "accounts": ACCOUNTS,
         "cap_mbit": CAP_MBIT,
+        "cpu": {f"{a}-{'apart' if ap else 'one-process'}": r.cpu for (a, ap), r in runs.items()},
+        "fake_cpu": {a: r.fake_cpu for (a, ap), r in runs.items() if ap},
+        "in_process_delivery_seconds": {a: r.span for (a, ap), r in runs.items() if not ap},
     }
 
 

@@ -127,3 +127,20 @@ async def test_a_costly_upload_is_kept_at_once_not_with_its_album(
         engine.stop()
         await asyncio.wait_for(task, 30)
         await store.close()
+
+
+def test_slow_uploads_that_end_together_are_kept_in_one_transaction_not_one_each() -> None:
+    """Ten photos sharing a capped account (10 Mbit/s) each take about 2 s and end
+    together: each was kept at once, ten transactions an album (2026-11-29). The first
+    is kept at once, those after it wait for the album's end, or for the next keep once
+    2 s have passed (taken along with it); one that took 8 s or more is kept at once."""
+    from ferryman.sinks.telegram import KEEP_AT_ONCE_AFTER as after
+    from ferryman.sinks.telegram_state import Fresh
+
+    fresh = Fresh(0.0)  # the album began at 0 s
+    ends = [after + i / 50 for i in range(10)]
+    assert [fresh.at_once(end, end, after) for end in ends] == [True] + [False] * 9
+    assert not fresh.at_once(after - 0.1, 3 * after, after)  # quick: with the album's others
+    assert fresh.at_once(after, ends[0] + after, after)  # 2 s after the last keep
+    assert fresh.at_once(4 * after, ends[0] + after + 0.1, after)  # big: whatever the last
+    assert not fresh.at_once(after, ends[0] + after + 0.2, after)

@@ -38,6 +38,7 @@ from ferryman.sinks.telegram_index import JobIndex
 from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
     AlbumRecords,
+    Fresh,
     MediaRef,
     OpenCaption,
     PlannedSend,
@@ -73,8 +74,10 @@ log = logging.getLogger(__name__)
 PREPARE_AT_ONCE = ALBUM_MAX
 EDITS_AT_ONCE = 8  # captions made final at a job's end, at once
 POOL_SEES_AHEAD = 16  # albums claimed ahead per account of a pool, at most
-# An upload that took this long has its reference kept at once, not with its album's
-# others: a crash or a lost lease mid-album then never costs a big file's upload again.
+# An upload that took this long has its reference kept before its album's end (with any
+# others made since the album last kept some, at most once in this long; at once if it
+# took four times this): a crash or a lost lease mid-album then never costs a big file's
+# upload again (``telegram_state.Fresh``).
 KEEP_AT_ONCE_AFTER = 2.0  # seconds
 # Telegram no longer has the parts of an upload kept for ``sendMedia`` (they last less
 # than a day): the file is uploaded again, as for an expired reference.
@@ -362,7 +365,7 @@ class TelegramSink(Sink):
             tally = delivery.tally(sizes)
             member.figures.bytes += sum(sizes.values())
             alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
-            fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
+            fresh = Fresh(time.monotonic())  # references made now, kept together
             # Its parts all sent, the account's next album uploads beside its uploadMedia.
             countdown = _countdown(
                 sum(mine(stored.media.get((f.item.id, f.part)), member) is None for f in pending),
@@ -501,7 +504,7 @@ class TelegramSink(Sink):
         out: Outgoing,
         send: PlannedSend,
         stored: MediaRef | None,
-        fresh: dict[tuple[int, int], MediaRef],
+        fresh: Fresh,
         tally: Tally | None = None,
         *,
         alone: bool = False,
@@ -556,7 +559,7 @@ class TelegramSink(Sink):
         send: PlannedSend,
         uploader: Any,
         extras: asyncio.Future[tuple[VideoFacts, Any]] | None,
-        fresh: dict[tuple[int, int], MediaRef],
+        fresh: Fresh,
         tally: Tally | None = None,
         *,
         alone: bool = False,
@@ -575,12 +578,12 @@ class TelegramSink(Sink):
             if progress is not None:
                 progress(ahead.identity[2], ahead.identity[2])
             sha256 = ahead.sha256 if digest is not None else None
-            costly = True
+            took = math.inf  # uploaded while it was staged: kept at once
         else:
             handle = await uploader.upload(
                 out.path, name=out.name, progress=progress, digest=digest, sent=gone
             )
-            costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
+            took = time.monotonic() - began
             sha256 = digest.hexdigest() if digest is not None else None
         if gone is not None:
             gone()
@@ -623,8 +626,12 @@ class TelegramSink(Sink):
             family = "document" if as_document else out.family
             owner = None if member.own else member.name
             made = {(out.item.id, out.part): MediaRef(encode(ref), family, owner)}
-            if costly:  # a crash or a lost lease must not cost this upload again
+            if fresh.at_once(took, time.monotonic(), KEEP_AT_ONCE_AFTER):
+                # a crash or a lost lease must not cost this upload (or those waiting) again
+                made |= fresh
                 await self.state.media_put(out.item.job_id, send.album_id, made)
+                for key in made:
+                    fresh.pop(key, None)
             else:
                 fresh.update(made)
             return _Ready(out, send, ref, family, sha256)
@@ -643,7 +650,7 @@ class TelegramSink(Sink):
         """References went stale (FILE_REFERENCE_EXPIRED), or a kept upload is gone
         (FILE_PART_X_MISSING): upload again, same ``random_id``s."""
         again: list[_Ready] = []
-        refs: dict[tuple[int, int], MediaRef] = {}
+        refs = Fresh(time.monotonic())
         for r in chunk:
             await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
             one = await self._ready(

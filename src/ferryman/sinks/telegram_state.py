@@ -83,6 +83,25 @@ class AlbumRecords:
     media: dict[tuple[int, int], MediaRef]  # (item, part) → reference
 
 
+class Fresh(dict[tuple[int, int], MediaRef]):
+    """An album's references made and not kept yet (kept with its others at the album's
+    end, in one transaction), and when some were last kept before that (``kept_at``)."""
+
+    def __init__(self, began: float) -> None:
+        super().__init__()
+        self.kept_at = began
+
+    def at_once(self, took: float, now: float, after: float) -> bool:
+        """Whether a reference whose upload took ``took`` seconds is kept now, with those
+        waiting: it took ``after`` or more and none were kept for ``after``, or it took
+        four times that. Ten photos sharing a capped account each take seconds and end
+        together: kept so, each was a transaction (ten an album, 2026-11-29)."""
+        if took < after or (now - self.kept_at < after and took < 4 * after):
+            return False
+        self.kept_at = now
+        return True
+
+
 def new_random_id() -> int:
     """A nonzero signed 64-bit id, as MTProto's ``random_id`` is."""
     while True:

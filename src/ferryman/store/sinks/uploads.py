@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, insert, select
+from sqlalchemy import Float, String, bindparam, delete, insert, select
+from sqlalchemy.engine import Connection
 
 from ferryman.model import UploadRecord
 from ferryman.store.schema import sink_uploads
+from ferryman.store.sql import sqlite_direct
 from ferryman.store.sql.access import Access
 
 
@@ -81,27 +83,22 @@ class SinkUploads(Access):
     async def upload_put(self, record: UploadRecord, *, prune_before: float | None = None) -> None:
         """Keep ``record`` (replacing the file's last one); rows of this sink not written
         since ``prune_before`` go (their parts expired on the server)."""
-        async with self._write() as conn:
-            await conn.execute(self._where(delete(sink_uploads), record.account, record.key))
-            if prune_before is not None:
-                await conn.execute(
-                    delete(sink_uploads).where(
-                        sink_uploads.c.sink == self.sink,
-                        sink_uploads.c.updated_at < prune_before,
-                    )
-                )
-            await conn.execute(insert(sink_uploads), [row_of(self.sink, record, self.now())])
+        row = row_of(self.sink, record, self.now())
+        await self._transaction(_put, row, prune_before)
 
     async def upload_forget(self, account: str, key: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(self._where(delete(sink_uploads), account, key))
+        await self._transaction(_forget, {"sink": self.sink, "account": account, "key": key})
 
-    def _where(self, statement: Any, account: str, key: str) -> Any:
-        return statement.where(
-            sink_uploads.c.sink == self.sink,
-            sink_uploads.c.account == account,
-            sink_uploads.c.key == key,
-        )
+
+def _put(conn: Connection, row: dict[str, Any], prune_before: float | None) -> None:
+    _forget(conn, {"sink": row["sink"], "account": row["account"], "key": row["key"]})
+    if prune_before is not None:
+        sqlite_direct.execute(conn, _PRUNE, {"sink": row["sink"], "before": prune_before})
+    sqlite_direct.execute(conn, _INSERT, row)
+
+
+def _forget(conn: Connection, params: dict[str, Any]) -> None:
+    sqlite_direct.execute(conn, _FORGET, params)
 
 
 _UPLOAD = select(sink_uploads).where(
@@ -109,3 +106,13 @@ _UPLOAD = select(sink_uploads).where(
     sink_uploads.c.account == bindparam("account", type_=String),
     sink_uploads.c.key == bindparam("key", type_=String),
 )
+_FORGET = delete(sink_uploads).where(
+    sink_uploads.c.sink == bindparam("sink", type_=String),
+    sink_uploads.c.account == bindparam("account", type_=String),
+    sink_uploads.c.key == bindparam("key", type_=String),
+)
+_PRUNE = delete(sink_uploads).where(
+    sink_uploads.c.sink == bindparam("sink", type_=String),
+    sink_uploads.c.updated_at < bindparam("before", type_=Float),
+)
+_INSERT = insert(sink_uploads)
