@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.support import forked
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM
 from tests.support.httpserve import serving
 from tests.support.webserve import running_web, web_env
 
@@ -88,11 +88,11 @@ def _start(page: Any, link: str) -> int:
 
 
 def test_two_people_at_once_see_only_their_own_and_an_administrator_both(
-    tmp_path: Path,
+    tmp_path: Path, browser: Any
 ) -> None:
     data = tmp_path / "data"
     _add_people(data)
-    with serving() as files, running_web(data) as web, chromium() as browser:
+    with serving() as files, running_web(data) as web:
         files.add("/ann.jpg", _photo((200, 40, 40)))
         files.add("/bob.jpg", _photo((40, 40, 200)))
         ann = _signed_in(browser, web.base, "ann")
@@ -169,14 +169,16 @@ def test_two_people_at_once_see_only_their_own_and_an_administrator_both(
             files.url("/bob.jpg") + "?third",
         )
         assert refused == [409, "account.limit_results"]
+        for page in (ann, bob, root):  # the module's browser goes on to the next test
+            page.context.close()
 
 
 def test_a_passkey_is_added_then_signs_in_through_the_virtual_authenticator(
-    tmp_path: Path,
+    tmp_path: Path, browser: Any
 ) -> None:
     data = tmp_path / "data"
     _add_people(data)
-    with running_web(data) as web, chromium() as browser:
+    with running_web(data) as web:
         # A passkey's relying party is a name, never an IP address: the page as localhost.
         base = web.base.replace("127.0.0.1", "localhost")
         context = browser.new_context(viewport=DESKTOP)

@@ -17,7 +17,7 @@ from ferryman.errors import page_step
 from ferryman.samples import make_photo_set
 from ferryman.web import guard
 from ferryman.web.guard import new_token
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM
 from tests.support.httpserve import FaultServer, serving
 from tests.support.webserve import WebServer, running_web
 
@@ -97,31 +97,30 @@ def test_the_pages_next_step_for_a_refused_link_names_the_setting() -> None:
 
 @NEEDS_CHROMIUM
 def test_the_page_shows_the_refusals_next_step_whole(
-    exposed: tuple[WebServer, str], photo_site: FaultServer
+    exposed: tuple[WebServer, str], photo_site: FaultServer, browser: Any
 ) -> None:
     web, token = exposed
     link = photo_site.url("/holiday.jpg")
-    with chromium() as browser:
-        context = browser.new_context(viewport=DESKTOP)
-        try:
-            page: Any = context.new_page()
-            page.goto(web.base)
-            page.get_by_label("Token").fill(token)
-            page.get_by_role("button", name="Log in").click()
-            page.get_by_role("textbox", name="Link").fill(link)
-            page.get_by_role("button", name="Start").click()
-            said = page.locator("#form-error")
-            said.get_by_text(ALLOWING_LINE).wait_for(timeout=30_000)
-            shown = said.inner_text()
-            assert page_step("link.blocked") in shown, shown
-            assert "inside a private or local network" in shown, shown
-        finally:
-            context.close()
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page: Any = context.new_page()
+        page.goto(web.base)
+        page.get_by_label("Token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("textbox", name="Link").fill(link)
+        page.get_by_role("button", name="Start").click()
+        said = page.locator("#form-error")
+        said.get_by_text(ALLOWING_LINE).wait_for(timeout=30_000)
+        shown = said.inner_text()
+        assert page_step("link.blocked") in shown, shown
+        assert "inside a private or local network" in shown, shown
+    finally:
+        context.close()
 
 
 @NEEDS_CHROMIUM
 def test_a_form_pressed_before_the_script_has_it_sends_nothing_in_the_address(
-    exposed: tuple[WebServer, str], photo_site: FaultServer
+    exposed: tuple[WebServer, str], photo_site: FaultServer, browser: Any
 ) -> None:
     """A slow phone shows the form before its script runs: Log in or Start pressed then
     was the browser's own GET, the token or the link in the address (and the server's
@@ -130,24 +129,23 @@ def test_a_form_pressed_before_the_script_has_it_sends_nothing_in_the_address(
     link = photo_site.url("/holiday.jpg")
     held: list[Any] = []
     asked: list[str] = []
-    with chromium() as browser:
-        context = browser.new_context(viewport=DESKTOP)
-        try:
-            page: Any = context.new_page()
-            page.on("request", lambda request: asked.append(request.url))
-            page.route("**/static/app.js", lambda route: held.append(route))
-            page.goto(web.base, wait_until="commit")
-            press_early(page, page.get_by_label("Token"), token, "Log in", held)
-            held.clear()  # the reload after logging in asks for the script again
-            page.get_by_role("button", name="Log in").click()  # waits until enabled
-            link_box = page.get_by_role("textbox", name="Link")
-            press_early(page, link_box, link, "Start", held)
-            page.get_by_role("button", name="Start").click()
-            said = page.locator("#form-error")
-            said.get_by_text(ALLOWING_LINE).wait_for(timeout=30_000)
-            assert not [url for url in asked if token in url or "holiday" in url]
-        finally:
-            context.close()
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page: Any = context.new_page()
+        page.on("request", lambda request: asked.append(request.url))
+        page.route("**/static/app.js", lambda route: held.append(route))
+        page.goto(web.base, wait_until="commit")
+        press_early(page, page.get_by_label("Token"), token, "Log in", held)
+        held.clear()  # the reload after logging in asks for the script again
+        page.get_by_role("button", name="Log in").click()  # waits until enabled
+        link_box = page.get_by_role("textbox", name="Link")
+        press_early(page, link_box, link, "Start", held)
+        page.get_by_role("button", name="Start").click()
+        said = page.locator("#form-error")
+        said.get_by_text(ALLOWING_LINE).wait_for(timeout=30_000)
+        assert not [url for url in asked if token in url or "holiday" in url]
+    finally:
+        context.close()
 
 
 def press_early(page: Any, box: Any, typed: str, press: str, held: list[Any]) -> None:

@@ -55,19 +55,13 @@ def _ferryman(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 def _node(name: str, env: dict[str, str], logs: Path, net: netns.Network | None) -> forked.Process:
     """``ferryman run`` as node ``name``: in a namespace of its own when ``net`` is given."""
-    prefix: list[str] = []
+    options: dict[str, Any] = {}
     if net is not None:
         net.add(name)
-        prefix = net.prefix(name)
+        options["netns"] = net.namespace(name)  # the fork enters it (not a start afresh)
     with open(logs / f"{name}.log", "wb") as log:  # the child keeps its own copy
-        options: dict[str, Any] = {
-            "env": env | {"FERRYMAN_NODE_NAME": name},
-            "stdout": subprocess.DEVNULL,
-            "stderr": log,
-        }
-        if prefix:  # a namespace is entered by a command of its own: a start afresh
-            return subprocess.Popen([*prefix, sys.executable, "-m", "ferryman", "run"], **options)
-        return forked.popen(["run"], **options)
+        env = env | {"FERRYMAN_NODE_NAME": name}
+        return forked.popen(["run"], env=env, stdout=subprocess.DEVNULL, stderr=log, **options)
 
 
 def _workers(env: dict[str, str]) -> list[dict[str, Any]]:

@@ -122,6 +122,7 @@ class Forked:
         text: bool = False,
         start_new_session: bool = False,
         module: str = "ferryman",
+        netns: str | None = None,
     ) -> None:
         self.args = [sys.executable, "-m", module, *args]
         self.returncode: int | None = None
@@ -137,6 +138,7 @@ class Forked:
             "cwd": str(cwd or os.getcwd()),
             "new_session": start_new_session,
             "module": module,
+            "netns": netns,  # a network namespace (``ip netns``) the child enters first
         }
         self._tell = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._tell.connect(_server.address())
@@ -267,9 +269,13 @@ Process = Forked | subprocess.Popen[Any]  # what ``popen`` answers
 
 
 def popen(args: Sequence[str], **options: Any) -> Process:
-    """``ferryman *args`` started, forked when ``enabled()``."""
+    """``ferryman *args`` started, forked when ``enabled()``; in the network namespace
+    ``netns`` (``ip netns add``) when given: the fork enters it before the command runs,
+    as ``ip netns exec`` would, which started it afresh."""
     if not enabled(options.get("env")):
-        return subprocess.Popen([sys.executable, "-m", "ferryman", *args], **options)
+        netns = options.pop("netns", None)
+        entering = ["ip", "netns", "exec", netns] if netns else []
+        return subprocess.Popen([*entering, sys.executable, "-m", "ferryman", *args], **options)
     return Forked(args, **options)
 
 

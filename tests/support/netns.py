@@ -89,7 +89,11 @@ class Network:
 
     def prefix(self, node: str) -> list[str]:
         """What to put before a command to run it on ``node``."""
-        return ["ip", "netns", "exec", self._names(node)[0]]
+        return ["ip", "netns", "exec", self.namespace(node)]
+
+    def namespace(self, node: str) -> str:
+        """``node``'s network namespace, by name (``forked.popen(…, netns=…)``)."""
+        return self._names(node)[0]
 
     def cut(self, node: str) -> None:
         _ip("link", "set", self._names(node)[1], "down")

@@ -154,6 +154,8 @@ def become(request: dict[str, Any], fds: list[int]) -> str:
     the module to run (``ferryman``, or a test's child such as
     ``tests.support.telegram_child``)."""
     os.close(request.pop("tell"))  # the status comes from the server's wait, not from here
+    if request.get("netns"):
+        _enter_netns(str(request["netns"]))
     if request.get("new_session"):
         os.setsid()
     for target, fd in zip((0, 1, 2), fds, strict=True):
@@ -168,3 +170,19 @@ def become(request: dict[str, Any], fds: list[int]) -> str:
     sys.argv = ["ferryman", *request["args"]]
     sys.path[0] = request["cwd"]
     return str(request.get("module", "ferryman"))
+
+
+def _enter_netns(name: str) -> None:
+    """Into the network namespace ``name`` as ``ip netns exec`` enters it (``setns`` on its
+    file; os.setns is Python 3.12's): this child has one thread and no socket yet, so every
+    socket and thread it makes is in the namespace. ``/sys`` stays the host's (``ip netns
+    exec`` mounts the namespace's): a command that reads its interfaces there (the
+    device's conditions, tests/engine/test_offline.py) is started by ``ip netns exec``."""
+    import ctypes
+
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), f"setns into network namespace {name}")
+    finally:
+        os.close(fd)
