@@ -87,6 +87,18 @@ def fsync_dir(path: Path) -> None:
     fsync_file(path)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Put ``text`` at ``path`` whole or not at all, readable by this user alone (0600):
+    a secret (a cookies file, an rclone.conf) is never seen half written, nor by others."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(part, path)
+
+
 def make_durable(paths: list[Path]) -> None:
     """fsync files written by a library that does not (PyAV, Pillow), then their folders,
     so a record that names them never outlives them after a power cut (a phone reboot)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import write_private
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -141,13 +142,7 @@ class KeptCookies:
         """Check ``data`` and keep it (replacing what was kept); what ``view`` says."""
         cookies = parse_bytes(data)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        part = self.folder / f".cookies.{os.getpid()}.part"
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(render(cookies))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, self.path)
+        write_private(self.path, render(cookies))
         return self.view()
 
     def view(self) -> dict[str, object]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import write_private
 from ferryman.net.addresses import check_host
 
 if TYPE_CHECKING:
@@ -240,13 +241,7 @@ class KeptRclone:
         check(remotes, private_allowed)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.folder, 0o700)  # rclone writes refreshed tokens back beside it
-        part = self.folder / f".rclone.conf.{os.getpid()}.part"
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(render(remotes))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, self.path)
+        write_private(self.path, render(remotes))
         return self.view()
 
     def view(self) -> dict[str, object]:
