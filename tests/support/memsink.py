@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError, ServerWait
@@ -37,14 +39,19 @@ class MemAlbum:
 @dataclass(slots=True)
 class MemKind(SinkKind):
     """``mem:NAME``. ``refuse``: source names it refuses for good; ``waits``: seconds
-    to make the first deliveries wait, one per call; ``ready``: whether intake may add."""
+    to make the first deliveries wait, one per call; ``fail_once``: album numbers whose
+    first delivery fails as a write that heals does (``sink.io``, retried); ``ready``:
+    whether intake may add. ``order``: the album numbers as they were kept."""
 
     album_max: int | None = 4
     backlog_albums: int | None = None
     refuse: frozenset[str] = frozenset()
     waits: list[int] = field(default_factory=list)
+    fail_once: set[int] = field(default_factory=set)
+    prepares_at_once: int | None = None  # a sink that prepares (None: one that does not)
     ready: bool = True
     albums: dict[str, MemAlbum] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)
     calls: list[float] = field(default_factory=list)  # when deliver was called
 
     scheme = "mem"
@@ -67,6 +74,10 @@ class MemKind(SinkKind):
             raise FerrymanError("sink.io", f"mem:{target} is not ready")
 
     def open(self, target: str, env: SinkEnv) -> Sink:
+        if self.prepares_at_once is not None:
+            sink = PreparingMemSink(self, target, env.policy.caption_chars)
+            sink.prepares_at_once = self.prepares_at_once
+            return sink
         return MemSink(self, target, env.policy.caption_chars)
 
 
@@ -81,10 +92,14 @@ class MemSink(Sink):
         if self.kind.waits:
             seconds = self.kind.waits.pop(0)
             raise ServerWait("sink.wait", f"mem asks to wait {seconds} s", seconds)
+        if delivery.album.seq in self.kind.fail_once:
+            self.kind.fail_once.discard(delivery.album.seq)
+            raise FerrymanError("sink.io", f"mem lost album {delivery.album.seq} on the way")
         album = self.kind.albums.get(delivery.key)
         if album is None:
             album = await asyncio.to_thread(self._keep, delivery)
             self.kind.albums[delivery.key] = album
+            self.kind.order.append(delivery.album.seq)
         return Delivered(f"mem:{self.target}#{delivery.key}", album.refused)
 
     def _keep(self, delivery: Delivery) -> MemAlbum:
@@ -98,3 +113,16 @@ class MemSink(Sink):
                 files.append(MemFile(item.source_path, digest))
         caption = delivery.caption[: self.caption_limit]
         return MemAlbum(self.target, caption, files, refused)
+
+
+@dataclass(slots=True)
+class PreparingMemSink(MemSink):
+    """A sink with a ``prepare`` step (as Telegram's): the engine claims albums ahead
+    and prepares them while one is sent (``engine/deliver/lookahead``); nothing is kept
+    until ``deliver``."""
+
+    prepares: ClassVar[bool] = True
+    prepares_at_once: int = 0
+
+    async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
+        return {}

@@ -103,6 +103,25 @@ class Lookahead:
         self._queued.append(claim)
         return claim
 
+    async def hand_back(self, job_id: int, seq: int) -> list[AlbumClaim]:
+        """The albums of ``job_id`` after ``seq`` claimed ahead and not handed on, taken
+        out of the look-ahead (their preparations stopped): the album ``seq`` failed,
+        and they must not leave before it (the caller puts them back in line)."""
+        behind = [
+            c
+            for c in [*self._queued, *self._unhandled.values()]
+            if c.album.job_id == job_id and c.album.seq > seq
+        ]
+        ids = {c.album.id for c in behind}
+        self._queued = [c for c in self._queued if c.album.id not in ids]
+        tasks = [self._preparing.pop(i) for i in ids if i in self._preparing]
+        for album_id in ids:
+            self._unhandled.pop(album_id, None)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return behind
+
     def hand_on(self, claim: AlbumClaim) -> None:
         """The delivery that claimed ``claim`` ahead failed before handing it on."""
         self._unhandled[claim.album.id] = claim

@@ -63,7 +63,24 @@ class Delivering:
         except BaseException:
             place.abandoned()
             raise
+        if sent.done is None:  # failed: back in line for a retry, or ended
+            after = await self._behind_a_failure(claim, after)
         self._wake_if_last(claim)  # also after a failure: the job may end failed
+        return after
+
+    async def _behind_a_failure(
+        self, claim: AlbumClaim, after: AlbumClaim | NothingNext | None
+    ) -> AlbumClaim | NothingNext | None:
+        """The albums of the failed album's job claimed ahead go back in line, so none
+        leaves before it: the store's claim holds them there while it waits for its retry
+        (a job's albums leave in its order). What the worker takes next, unless one of them."""
+        job_id, seq = claim.album.job_id, claim.album.seq
+        behind = await self.lookahead.hand_back(job_id, seq)
+        if isinstance(after, AlbumClaim) and after.album.job_id == job_id and after.album.seq > seq:
+            behind.append(after)
+            after = None
+        for ahead in behind:
+            await self.ctx.deliver_store.album_hand_back(ahead.album.id, self.ctx.owner)
         return after
 
     def _wake_if_last(self, claim: AlbumClaim) -> None:

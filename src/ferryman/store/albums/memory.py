@@ -27,6 +27,7 @@ from ferryman.model import (
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
+from ferryman.store.albums.sql import ROOM_WAIT
 from ferryman.store.entries.sql import read_ended
 from ferryman.store.fetches.sql import DONE
 from ferryman.store.jobs.ends import HousekeepingState
@@ -176,7 +177,18 @@ class MemoryAlbums(MemoryBase):
         return album_from_mapping(row, [item_from_mapping(i) for i in ordered])
 
     async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None:
-        row = self.claim("albums", "sealed", "delivering", owner, lease_seconds, self.job_runs)
+        now = self.clock()
+
+        def claimable(row: Row) -> bool:  # as ``sql._an_earlier_album_waits``
+            return self.job_runs(row) and not any(
+                a["seq"] < row["seq"]
+                and a["state"] == "sealed"
+                and a["not_before"] > now
+                and a.get("error_code") != ROOM_WAIT
+                for a in self.albums_of(row["job_id"])
+            )
+
+        row = self.claim("albums", "sealed", "delivering", owner, lease_seconds, claimable, now)
         if row is None:
             return None
         job = self.job_row(row["job_id"])
@@ -248,6 +260,11 @@ class MemoryAlbums(MemoryBase):
     ) -> None:
         extra = {"error_code": error.code, "error_message": error.message}
         self.retry_later("albums", album_id, owner, delay, extra, count)
+
+    async def album_hand_back(self, album_id: int, owner: str) -> None:
+        row = self.tables["albums"].get(album_id)
+        if row is not None and row["owner"] == owner:
+            row |= {"state": AlbumState.SEALED.value, "owner": None, "lease_until": None}
 
     async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
         row = self.tables["albums"].get(album_id)

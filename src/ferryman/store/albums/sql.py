@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Float,
     Row,
     bindparam,
     case,
+    exists,
     func,
     select,
     update,
@@ -77,7 +80,7 @@ class AlbumQueries(StoreBase):
             AlbumState.DELIVERING,
             owner,
             lease_seconds,
-            lambda: [self._job_runs(albums)],
+            lambda: [self._job_runs(albums), ~_an_earlier_album_waits()],
         )
 
     async def album_count(self, job_id: int) -> int:
@@ -141,6 +144,14 @@ class AlbumQueries(StoreBase):
         await self._retry_later(
             albums, album_id, owner, AlbumState.SEALED.value, delay, extra, count=count
         )
+
+    async def album_hand_back(self, album_id: int, owner: str) -> None:
+        """An album claimed ahead, not sent, back in line as it was (untried): one of its
+        job before it waits for a retry, and goes first (``_an_earlier_album_waits``)."""
+        values = {"state": AlbumState.SEALED.value, "owner": None, "lease_until": None}
+        async with self._write() as conn:
+            with contextlib.suppress(LeaseLost):  # its lease already gone: in line anyway
+                await self._update_owned(conn, albums, album_id, owner, values)
 
     async def album_waits_for_space(
         self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
@@ -302,6 +313,25 @@ _UNHELD = (
     .where(albums.c.state != AlbumState.DELIVERED.value, albums.c.owner.is_(None))
     .order_by(jobs.c.id, albums.c.seq)
 )
+
+
+# A full destination's wait (``engine/deliver/step.SINK_FULL``): a later, smaller album
+# may fit meanwhile, so it holds no album back.
+ROOM_WAIT = "sink.space_low"
+
+
+def _an_earlier_album_waits() -> Any:
+    """An album of the same job before it is back in line for later (a retry, a wait
+    other than for room): it goes first, so the albums leave in the job's order (a chat
+    reads top to bottom)."""
+    earlier = albums.alias("earlier")
+    return exists().where(
+        earlier.c.job_id == albums.c.job_id,
+        earlier.c.seq < albums.c.seq,
+        earlier.c.state == AlbumState.SEALED.value,
+        earlier.c.not_before > bindparam("claim_now", type_=Float),
+        func.coalesce(earlier.c.error_code, "") != ROOM_WAIT,
+    )
 
 
 def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
