@@ -10,7 +10,6 @@ copied again after a restart. The disk room the input needs is asked before the 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +80,8 @@ class RcloneSource:
         return Inspection(stem or leaf, uri)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        import asyncio  # lazy: `ferryman add` imports the sources, not the event loop
+
         from ferryman.net.rclone import for_config, shared_rclone  # lazy: start-up (httpx)
         from ferryman.net.rclone_conf import config_for
 

@@ -84,7 +84,8 @@ SUMMARIES = {
     " serve the chat as a front door (`telegram demo` tries it without an account).",
     "service": "Start ferryman with the device (Termux:Boot, or a systemd user unit).",
     "web": "Serve the web page and the API (described at /api/docs once it serves).",
-    "user": "Accounts on the page: add, list, remove, reset a password, set a library folder.",
+    "user": "Accounts on the page: add, list, remove, reset a password, set a library folder,"
+    " give a person's rclone.conf.",
     "preset": "Presets for links: named bundles of quality, audio format, subtitles and"
     " destination (add --preset NAME).",
     "watch": "Watch a folder on this machine, a feed, a channel or playlist, a WebDAV folder"
