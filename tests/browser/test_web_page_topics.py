@@ -37,7 +37,7 @@ def test_the_page_sends_to_a_forum_groups_topic_per_folder(web: WebServer, page:
     page.goto(web.base)
     topics = page.get_by_role("checkbox", name="A topic per folder (a forum group)")
     playwright_api.expect(topics).to_be_hidden()  # Telegram's own choice, shown with it
-    page.get_by_role("radio", name="Telegram").check()
+    page.get_by_role("radio", name="Telegram", exact=True).check()
     page.get_by_role("textbox", name="Chat").fill(FORUM)
     topics.check()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ def test_a_watch_added_on_the_page_goes_to_a_forum_groups_topic_per_folder(
         page.get_by_role("button", name="Add a watch").click()
         form = page.locator("#watch-form")
         form.get_by_label("Feed, folder or channel").fill(feed.url("/feed.xml"))
-        form.get_by_label("Telegram").check()
+        form.get_by_label("Telegram", exact=True).check()
         form.get_by_label("Chat").fill(FORUM)
         form.get_by_label("A topic per folder (a forum group)").check()
         form.get_by_role("button", name="Watch it").click()
