@@ -1,8 +1,9 @@
 """The page's Telegram choice offers a forum group's topic per folder (issue 82, item 1),
 in Debian's Chromium against `ferryman web`: Telegram chosen, a forum group's id typed,
 "A topic per folder" ticked, Start (or Watch it, in the form of a watch); the job (the
-watch) goes to ``telegram:-100…/topics``. Found by role and label as a person would. One
-`ferryman web` (on a data folder logged in to the fake) and one Chromium for both tests."""
+watch) goes to ``telegram:-100…/topics``; "To download, kept in Telegram" to
+``link:telegram``. Found by role and label as a person would. One
+`ferryman web` (on a data folder logged in to the fake) and one Chromium for all tests."""
 
 from __future__ import annotations
 
@@ -69,3 +70,20 @@ def test_a_watch_added_on_the_page_goes_to_a_forum_groups_topic_per_folder(
         with web.client() as client:
             (watch,) = client.get("/api/v1/watches").json()["watches"]
         assert watch["dest"] == f"telegram:{FORUM}/topics", watch
+
+
+def test_the_page_sends_a_job_to_download_links_kept_in_telegram(web: WebServer, page: Any) -> None:
+    """The form's "To download, kept in Telegram" (issue 82, item 3) adds a job bound for
+    ``link:telegram``, through the same form and API as the other choices."""
+    with web.client() as client:
+        before = {job["id"] for job in client.get("/api/v1/jobs").json()["jobs"]}
+    page.goto(web.base)
+    page.get_by_role("radio", name="To download, kept in Telegram").check()
+    playwright_api.expect(page.get_by_role("textbox", name="Chat")).to_be_hidden()
+    page.get_by_role("textbox", name="Link").fill("https://127.0.0.1:9/big.zip")
+    page.get_by_role("button", name="Start").click()
+    playwright_api.expect(page.get_by_role("listitem").first).to_be_visible(timeout=30_000)
+    with web.client() as client:
+        jobs = client.get("/api/v1/jobs").json()["jobs"]
+    (job,) = [job for job in jobs if job["id"] not in before]
+    assert job["dest"] == "link:telegram", job
