@@ -48,6 +48,7 @@ from bench import (
 from bench._common import (
     Check,
     Result,
+    compile_like_an_install,
     ferryman_env_note,
     machine_speed,
     progress,
@@ -325,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print(source_description())
     print(machine_speed())
+    compile_like_an_install()  # every run's processes load compiled modules, as a user's do
     note = ferryman_env_note()
     if note:
         print(f"note: {note}")
