@@ -99,6 +99,33 @@ def write_private(path: Path, text: str) -> None:
     os.replace(part, path)
 
 
+class PrivateFile:
+    """A file the server keeps for a person or for itself (a cookies file, an
+    rclone.conf): ``<data_dir>/<kind>/<name>``, or ``<kind>/people/<person>/<name>``,
+    owner-only folders and file (blocking: off the event loop)."""
+
+    def __init__(self, data_dir: Path, kind: str, name: str, person: int | None) -> None:
+        """``person``: a person's own (``users.id``); None: the server's."""
+        self.folder = data_dir / kind
+        if person is not None:
+            self.folder = self.folder / "people" / str(person)
+        self.path = self.folder / name
+
+    def keep(self, text: str) -> None:
+        """Put ``text`` in place whole (``write_private``), its folder owner-only."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.folder, 0o700)  # made earlier with another mode: owner-only now
+        write_private(self.path, text)
+
+    def remove(self) -> bool:
+        """Whether there was one to remove."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
 def make_durable(paths: list[Path]) -> None:
     """fsync files written by a library that does not (PyAV, Pillow), then their folders,
     so a record that names them never outlives them after a power cut (a phone reboot)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import write_private
+from ferryman.fsutil import PrivateFile
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -127,22 +127,17 @@ def summary(cookies: list[Cookie]) -> dict[str, object]:
     return {"count": len(cookies), "sites": sites}
 
 
-class KeptCookies:
+class KeptCookies(PrivateFile):
     """The page's cookies.txt under ``<data_dir>/cookies/`` (blocking: call off the
     event loop)."""
 
     def __init__(self, data_dir: Path, person: int | None = None) -> None:
         """``person``: a person's own (``users.id``); None: the server's."""
-        self.folder = data_dir / "cookies"
-        if person is not None:
-            self.folder = self.folder / "people" / str(person)
-        self.path = self.folder / "cookies.txt"
+        super().__init__(data_dir, "cookies", "cookies.txt", person)
 
     def put(self, data: bytes) -> dict[str, object]:
         """Check ``data`` and keep it (replacing what was kept); what ``view`` says."""
-        cookies = parse_bytes(data)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(self.path, render(cookies))
+        self.keep(render(parse_bytes(data)))
         return self.view()
 
     def view(self) -> dict[str, object]:
@@ -154,13 +149,6 @@ class KeptCookies:
         except (OSError, FerrymanError):
             return {"kept": False, "count": 0, "sites": [], "since": None}
         return {"kept": True, **summary(cookies), "since": since}
-
-    def remove(self) -> bool:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
 
 
 def cookies_for(settings: Settings, folder: Path, person: int | None = None) -> str | None:

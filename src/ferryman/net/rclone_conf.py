@@ -21,7 +21,6 @@ rclone.conf`` (an administrator's: the server's, used before ``rclone.config``),
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import write_private
+from ferryman.fsutil import PrivateFile
 from ferryman.net.addresses import check_host
 
 if TYPE_CHECKING:
@@ -225,23 +224,19 @@ def summary(remotes: Iterable[Remote]) -> list[dict[str, object]]:
     ]
 
 
-class KeptRclone:
-    """A kept rclone.conf under ``<data_dir>/rclone/`` (blocking: off the event loop)."""
+class KeptRclone(PrivateFile):
+    """A kept rclone.conf under ``<data_dir>/rclone/`` (blocking: off the event loop);
+    rclone writes refreshed tokens back beside it, in its owner-only folder."""
 
     def __init__(self, data_dir: Path, person: int | None = None) -> None:
         """``person``: a person's own (``users.id``); None: the server's."""
-        self.folder = data_dir / "rclone"
-        if person is not None:
-            self.folder = self.folder / "people" / str(person)
-        self.path = self.folder / "rclone.conf"
+        super().__init__(data_dir, "rclone", "rclone.conf", person)
 
     def put(self, data: bytes, private_allowed: Iterable[str] = ()) -> dict[str, object]:
         """Check ``data`` and keep it (replacing what was kept); what ``view`` says."""
         remotes = parse_bytes(data)
         check(remotes, private_allowed)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.folder, 0o700)  # rclone writes refreshed tokens back beside it
-        write_private(self.path, render(remotes))
+        self.keep(render(remotes))
         return self.view()
 
     def view(self) -> dict[str, object]:
@@ -252,13 +247,6 @@ class KeptRclone:
         except (OSError, UnicodeError, FerrymanError):
             return {"kept": False, "remotes": [], "since": None}
         return {"kept": True, "remotes": summary(remotes), "since": since}
-
-    def remove(self) -> bool:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
 
 
 def config_for(settings: Settings, person: int | None) -> Path | None:
