@@ -788,6 +788,14 @@ SPECS: tuple[ErrorSpec, ...] = (
         " panel, then retry.",
     ),
     ErrorSpec(
+        "rclone.no_remote",
+        False,
+        "The rclone.conf in use names no such remote: name one that `ferryman doctor` lists"
+        " (or `rclone listremotes`), or add it with `rclone config`; then `ferryman retry JOB`.",
+        web_step="Name a remote of the rclone.conf in use: the rclone remotes panel lists"
+        " yours; then Retry.",
+    ),
+    ErrorSpec(
         "rclone.unknown_remote",
         False,
         "Name a remote of your own rclone.conf (`rclone:REMOTE:path`): the remotes it names"

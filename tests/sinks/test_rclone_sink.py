@@ -305,6 +305,25 @@ async def test_an_albums_copies_are_read_back_against_the_digests_known_here(
         await rclone.close()
 
 
+async def test_a_remote_the_config_does_not_name_is_an_error_no_retry_mends(
+    tmp_path: Path,
+) -> None:
+    """rclone's "didn't find section in config file" is ``rclone.no_remote``, which no
+    retry mends, so an album bound there fails at its first try (it was ``rclone.failed``,
+    tried five times as a fault that heals); its next step says where remotes are listed."""
+    from ferryman.errors import spec_for
+    from ferryman.net.rclone import Rclone
+
+    rclone = Rclone(_config(tmp_path))
+    try:
+        with pytest.raises(FerrymanError) as missing:
+            await rclone.call("operations/fsinfo", fs="nowhere:x")
+    finally:
+        await rclone.close()
+    assert missing.value.code == "rclone.no_remote" and "nowhere" in missing.value.message
+    assert not missing.value.retryable and "doctor" in spec_for("rclone.no_remote").next_step
+
+
 async def test_the_next_album_is_named_and_linked_while_one_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -152,7 +152,8 @@ class Rclone:
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         """One rc call; rclone's error as ``rclone.failed`` (``rclone.not_found`` where
-        it says the object or directory is not there)."""
+        it says the object or directory is not there, ``rclone.no_remote`` where the
+        config names no such remote)."""
         client = await self._started()
         try:
             answer = await client.post(f"/{method}", json=params)
@@ -166,6 +167,8 @@ class Rclone:
             said = str(body.get("error", answer.status_code))
             if "not found" in said:
                 raise FerrymanError("rclone.not_found", f"rclone {method}: {said}")
+            if "didn't find section in config file" in said:  # retrying cannot add it
+                raise FerrymanError("rclone.no_remote", f"rclone {method}: {said}")
             raise FerrymanError("rclone.failed", f"rclone {method}: {said}")
         return body
 
