@@ -26,9 +26,9 @@ from tests.support.clock import ManualClock, driven
 from tests.support.memsink import MemKind
 
 
-async def _order(tmp_path: Path, settings: Settings, mem: MemKind) -> list[int]:
-    """The album numbers in the order ``mem`` kept them, for a 16-photo job (4 albums);
-    every photo delivered once."""
+async def _order(tmp_path: Path, settings: Settings, mem: MemKind, *, lost: int = 0) -> list[int]:
+    """The album numbers in the order ``mem`` kept them, for a 16-photo job (4 albums)
+    that ends; every photo delivered once but ``lost`` of them."""
     photos = make_photo_set(tmp_path / "trip", 16)
     sinks = default_sinks().with_kind(mem)
     clock = ManualClock(start=time.time())  # the engine's and the store's
@@ -47,7 +47,8 @@ async def _order(tmp_path: Path, settings: Settings, mem: MemKind) -> list[int]:
         await driven(clock, settings, lambda: job.id in ended, "the job ended", step=1.0)
         assert ended[job.id] == "done"
         names = sorted(f.source_path for a in mem.albums.values() for f in a.files)
-        assert names == sorted(p.name for p in photos)  # each once
+        assert len(names) == len(set(names)) == len(photos) - lost  # none twice
+        assert set(names) <= {p.name for p in photos}
     finally:
         engine.stop()
         await asyncio.wait_for(running, 60)
@@ -74,6 +75,17 @@ async def test_a_later_album_retried_keeps_its_place_too(
 ) -> None:
     mem = MemKind(album_max=4, fail_once={2, 3}, prepares_at_once=prepares)
     assert await _order(tmp_path, settings, mem) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("prepares", [0, 8], ids=["ahead", "pool"])
+async def test_albums_ahead_of_one_failed_for_good_go_on_prepared_once(
+    tmp_path: Path, settings: Settings, prepares: int
+) -> None:
+    """Album 1 fails for good (it will not go again): the albums claimed and prepared
+    ahead of it go on in order, none handed back to be claimed and prepared again."""
+    mem = MemKind(album_max=4, fail_for_good=frozenset({1}), prepares_at_once=prepares)
+    assert await _order(tmp_path, settings, mem, lost=4) == [2, 3, 4]
+    assert sorted(seq for seq in mem.prepared if seq > 1) == [2, 3, 4]  # each once
 
 
 async def test_the_claim_holds_a_jobs_albums_behind_one_back_in_line(store: Store) -> None:

@@ -40,18 +40,22 @@ class MemAlbum:
 class MemKind(SinkKind):
     """``mem:NAME``. ``refuse``: source names it refuses for good; ``waits``: seconds
     to make the first deliveries wait, one per call; ``fail_once``: album numbers whose
-    first delivery fails as a write that heals does (``sink.io``, retried); ``ready``:
-    whether intake may add. ``order``: the album numbers as they were kept."""
+    first delivery fails as a write that heals does (``sink.io``, retried);
+    ``fail_for_good``: album numbers whose every delivery fails for good (``sink.unwritable``);
+    ``ready``: whether intake may add. ``order``: the album numbers as they were kept;
+    ``prepared``: as they were prepared (a sink that prepares)."""
 
     album_max: int | None = 4
     backlog_albums: int | None = None
     refuse: frozenset[str] = frozenset()
     waits: list[int] = field(default_factory=list)
     fail_once: set[int] = field(default_factory=set)
+    fail_for_good: frozenset[int] = frozenset()
     prepares_at_once: int | None = None  # a sink that prepares (None: one that does not)
     ready: bool = True
     albums: dict[str, MemAlbum] = field(default_factory=dict)
     order: list[int] = field(default_factory=list)
+    prepared: list[int] = field(default_factory=list)
     calls: list[float] = field(default_factory=list)  # when deliver was called
 
     scheme = "mem"
@@ -95,6 +99,8 @@ class MemSink(Sink):
         if delivery.album.seq in self.kind.fail_once:
             self.kind.fail_once.discard(delivery.album.seq)
             raise FerrymanError("sink.io", f"mem lost album {delivery.album.seq} on the way")
+        if delivery.album.seq in self.kind.fail_for_good:
+            raise FerrymanError("sink.unwritable", f"mem cannot keep album {delivery.album.seq}")
         album = self.kind.albums.get(delivery.key)
         if album is None:
             album = await asyncio.to_thread(self._keep, delivery)
@@ -125,4 +131,13 @@ class PreparingMemSink(MemSink):
     prepares_at_once: int = 0
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
+        self.kind.prepared.append(delivery.album.seq)
         return {}
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        """Prepared as it is sent when not ahead: the next albums claimed then, as
+        Telegram's sink does once its files are uploaded."""
+        if delivery.on_prepared is not None:
+            self.kind.prepared.append(delivery.album.seq)
+            await delivery.on_prepared()
+        return await MemSink.deliver(self, delivery)

@@ -118,11 +118,16 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
 class Sent:
     """What sending an album came to. ``done``: the sink's answer, None when the album
     failed (its failure recorded: a retry, a wait, a split). ``next_claim``: the album
-    claimed ahead while it was sent, the worker's next whatever became of this one."""
+    claimed ahead while it was sent, the worker's next whatever became of this one.
+    ``goes_again``: a failed album that will go again before the rest of its job (a
+    retry, a wait Telegram set, its split albums), so the albums claimed ahead of it go
+    back in line; not one that failed for good or waits for room (a later, smaller
+    album may fit meanwhile)."""
 
     done: Delivered | None
     hashed: dict[int, str]
     next_claim: AlbumClaim | None = None
+    goes_again: bool = False
 
 
 async def send(ctx: Context, claim: AlbumClaim, place: Place) -> Sent:
@@ -185,20 +190,18 @@ async def _send(
         if _unhashed(album):
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
-        await _failed(ctx, album, exc)
-        return Sent(None, {}, next_claim)
+        return Sent(None, {}, next_claim, await _failed(ctx, album, exc))
     except OSError as exc:
-        await _failed(ctx, album, sink_os_error(exc))
-        return Sent(None, {}, next_claim)
+        return Sent(None, {}, next_claim, await _failed(ctx, album, sink_os_error(exc)))
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         alone = f" ({album.items[0].source_path})" if len(album.items) == 1 else ""
         log.exception(
             "delivering album %s of job %s%s failed unexpectedly", album.seq, job.id, alone
         )
         error = FerrymanError.internal(bug)
-        if not await _end_alone(ctx, album, job, error, sink, delivery):
-            await _failed(ctx, album, error)
-        return Sent(None, {}, next_claim)
+        if await _end_alone(ctx, album, job, error, sink, delivery):
+            return Sent(None, {}, next_claim, goes_again=True)  # its split albums
+        return Sent(None, {}, next_claim, await _failed(ctx, album, error))
     return Sent(done, hashed, next_claim)
 
 
@@ -457,7 +460,9 @@ def sink_os_error(exc: OSError) -> FerrymanError:
     return FerrymanError("sink.io", str(exc))
 
 
-async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
+async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> bool:
+    """Record the failure: a wait for room, a wait the destination set, a retry or its
+    end. Whether the album goes again before the rest of its job (``Sent.goes_again``)."""
     settings = await ctx.settings()
     if exc.code == SINK_FULL:
         # The destination is full: a wait like the work area's, rechecked, uncounted,
@@ -469,7 +474,7 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
             log.warning("album %s of job %s waits for space: %s", album.seq, album.job_id, exc)
             ctx.bus.publish(JobWaiting(album.job_id, reason=SINK_FULL))
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
-        return
+        return False
     if isinstance(exc, ServerWait):
         # A wait the destination imposed is not a failure: honour it to the second, uncounted.
         log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)
@@ -477,7 +482,7 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
             album.id, ctx.owner, exc, float(exc.seconds), count=False
         )
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=exc.seconds))
-        return
+        return True
     failures = album.attempts + 1
     if should_retry(exc, failures, settings.retry):
         delay = backoff_seconds(failures, settings.retry)
@@ -485,7 +490,9 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
             "album %s of job %s failed (%s); retry in %.1fs", album.seq, album.job_id, exc, delay
         )
         await ctx.deliver_store.album_retry(album.id, ctx.owner, exc, delay)
-    else:
-        log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
-        await ctx.deliver_store.album_failed(album.id, ctx.owner, exc)
+        ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=exc.code))
+        return True
+    log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
+    await ctx.deliver_store.album_failed(album.id, ctx.owner, exc)
     ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=exc.code))
+    return False

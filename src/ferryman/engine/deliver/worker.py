@@ -63,7 +63,7 @@ class Delivering:
         except BaseException:
             place.abandoned()
             raise
-        if sent.done is None:  # failed: back in line for a retry, or ended
+        if sent.goes_again:  # failed, back in line: those claimed ahead wait behind it
             after = await self._behind_a_failure(claim, after)
         self._wake_if_last(claim)  # also after a failure: the job may end failed
         return after
