@@ -5,6 +5,7 @@ Nothing here imports anything from ferryman, so every layer may import it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -237,14 +238,51 @@ class Job:
     run: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A piece of a file cut by bytes (a document over the destination's size limit),
+    read in place: ``length`` bytes from ``offset`` of the staged file ``path``, never
+    copied. Its name (``piece_name``) is the item's part: what the store keeps, the
+    piece's identity across runs (an upload's resume record is keyed by it)."""
+
+    path: str
+    offset: int
+    length: int
+
+
+_PIECE = re.compile(r"(?P<path>.+)\.piece\d+@(?P<offset>\d+)\+(?P<length>\d+)")
+
+
+def piece_name(path: str, number: int, offset: int, length: int) -> str:
+    """The part naming piece ``number`` (from 1) of ``path``: its bytes from ``offset``."""
+    return f"{path}.piece{number}@{offset}+{length}"
+
+
+def window_of(part: str, whole: str | None) -> Window | None:
+    """The window a part of the item whose file is ``whole`` names, if it is a piece cut
+    by bytes (``piece_name``); None for a file of its own (a split video's part, a page)."""
+    found = _PIECE.fullmatch(part)
+    if found is None or whole is None or found["path"] != whole:
+        return None
+    return Window(whole, int(found["offset"]), int(found["length"]))
+
+
+def parts_copied(plan: Plan | str | None, parts: Any) -> bool:
+    """Whether an item's parts are files made beside its whole (a split video's parts,
+    a scan's pages: as many bytes again), not windows read in place of it (a document
+    cut by bytes, plan ``document``: no byte more)."""
+    return bool(parts) and plan != Plan.DOCUMENT
+
+
 def held(
     size: int, source_size: int | None, *, kept: bool, split: bool, encoding: bool = False
 ) -> tuple[int, int]:
     """The files and bytes an item still to deliver holds in the work area: its own file,
     the original kept beside a remuxed, fitted or converted copy (until the copy is
     delivered: a refused copy sends the original to quarantine), a split video's parts
-    beside the whole (as large as it), and for one still to be encoded the copy its
-    encoder will make (taken as large as the original: room kept for it from the start).
+    beside the whole (as large as it: ``split``, see ``parts_copied``), and for one
+    still to be encoded the copy its encoder will make (taken as large as the original:
+    room kept for it from the start).
     What the backlog counts: its bound is on what the work area holds, not items."""
     beside = ((kept, source_size or 0), (split, size), (encoding, size))
     return 1 + sum(on for on, _ in beside), size + sum(n for on, n in beside if on)

@@ -498,7 +498,8 @@ async def test_live_dests_name_each_destination_of_jobs_left_to_do_once(store: S
 async def test_a_jobs_backlog_counts_every_file_its_items_hold(store: Store) -> None:
     """The backlog that bounds reading counts the files an item holds until delivered,
     not one an item: an original kept beside its remux, a split video's parts beside the
-    whole, the copy a transcode still to come will make (as large as its original)."""
+    whole, the copy a transcode still to come will make (as large as its original); a
+    document's pieces cut by bytes are windows of its file, nothing more."""
     job = await store.add_job(source="/in.zip", name="in", dest="library:")
     assert await store.claim_job("reader", 30) is not None
     video, ready = MediaKind.VIDEO, ItemState.READY
@@ -517,7 +518,12 @@ async def test_a_jobs_backlog_counts_every_file_its_items_hold(store: Store) -> 
             size=200, plan=Plan.TRANSCODE, work_path="c.webm", source_size=200,
         ),  # the original and the copy to come: 200 + 200
         NewItem(seq=4, source_path="d.txt", kind=MediaKind.OTHER, state=ItemState.SKIPPED),
+        NewItem(
+            seq=5, source_path="e.bin", kind=MediaKind.OTHER, state=ready, size=250,
+            plan=Plan.DOCUMENT, work_path="e.bin", source_size=250,
+            parts=("e.bin.piece1@0+200", "e.bin.piece2@200+50"),
+        ),  # cut by bytes: windows of its one file, no copy: 250
     ]  # fmt: skip
-    recorded = await store.record_entries(job.id, "reader", 5, new)
-    assert (recorded.on_disk, recorded.on_disk_bytes) == (7, 2200)
-    assert await store.backlog(job.id) == (7, 2200)
+    recorded = await store.record_entries(job.id, "reader", 6, new)
+    assert (recorded.on_disk, recorded.on_disk_bytes) == (8, 2450)
+    assert await store.backlog(job.id) == (8, 2450)

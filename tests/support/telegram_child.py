@@ -26,17 +26,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 async def spawn_child(
-    data_dir: Path, port: int, log: Path, *, documents: bool = False
+    data_dir: Path, port: int, log: Path, *, documents: bool = False, max_file_bytes: int = 0
 ) -> forked.AsyncProcess:
     """This module's engine run as a child process (forked from the fork server, which
     imported the engine once: ``forked.start_module``), its stderr to ``log``. Without the
     test run's FERRYMAN_ variables: its settings are ``child_settings``' alone
-    (``documents``: files that are not media go as documents)."""
+    (``documents``: files that are not media go as documents; ``max_file_bytes``: the
+    media policy's file size limit, when set)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     with log.open("wb") as err:
         return await forked.start_module(
             "tests.support.telegram_child",
-            [str(data_dir), str(port), *(["documents"] if documents else [])],
+            [
+                str(data_dir),
+                str(port),
+                "documents" if documents else "media",
+                str(max_file_bytes),
+            ],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -44,8 +50,11 @@ async def spawn_child(
         )
 
 
-def child_settings(data_dir: Path, *, documents: bool = False) -> Settings:
+def child_settings(data_dir: Path, *, documents: bool = False, limit: int = 0) -> Settings:
     """What ``tests.support.telegram_helpers.tg_settings`` gives, for this data dir."""
+    media: dict[str, int] = {"segment_seconds": 2}
+    if limit:
+        media["max_file_bytes"] = limit
     return load_settings(
         None,
         {
@@ -53,14 +62,14 @@ def child_settings(data_dir: Path, *, documents: bool = False) -> Settings:
             "poll_seconds": 0.05,
             "space_floor": 0,
             "send_documents": documents,
-            "media": {"segment_seconds": 2},
+            "media": media,
             "telegram": {"api_id": 1, "api_hash": "fakehash"},
         },
     )
 
 
-async def run(data_dir: Path, port: int, documents: bool = False) -> None:
-    settings = child_settings(data_dir, documents=documents)
+async def run(data_dir: Path, port: int, documents: bool = False, limit: int = 0) -> None:
+    settings = child_settings(data_dir, documents=documents, limit=limit)
     store = await Store.open(settings.database)
     try:
         # As `ferryman run` does under the data dir's lock: a killed run's leases handed
@@ -77,9 +86,9 @@ async def run(data_dir: Path, port: int, documents: bool = False) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
-    documents = sys.argv[3:] == ["documents"]
+    documents, limit = sys.argv[3] == "documents", int(sys.argv[4])
     with DataDirLock(data_dir):  # as `ferryman run` does: one engine per data dir
-        asyncio.run(run(data_dir, port, documents))
+        asyncio.run(run(data_dir, port, documents, limit))
 
 
 if __name__ == "__main__":

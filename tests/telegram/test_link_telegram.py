@@ -29,7 +29,7 @@ from ferryman.engine.read.prepare import cut_bytes
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.telegram.user_settings import CHOICES
-from ferryman.model import ItemState, JobState
+from ferryman.model import ItemState, JobState, window_of
 from ferryman.resources import Shared
 from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
@@ -336,17 +336,62 @@ async def test_a_file_over_the_limit_goes_in_pieces_and_one_link_joins_them(
         await store.close()
 
 
-@pytest.mark.parametrize("size", [1, 9, 10, 11, 30, 31])
-def test_cut_bytes_makes_pieces_of_the_limit_that_join_to_the_file(
+def work_bytes(work: Path) -> int:
+    """Bytes of every file in the work area now."""
+    return sum(p.stat().st_size for p in work.rglob("*") if p.is_file()) if work.exists() else 0
+
+
+async def test_a_file_of_n_times_the_limit_takes_its_size_once_in_the_work_area(
+    tmp_path: Path,
+) -> None:
+    """Its pieces are windows of the one staged file, read in place by their uploads:
+    the work area's peak, measured at every request Telegram gets while the job runs
+    (each piece's parts, each send), stays under 1.2x the file (a copy of the pieces
+    beside it, as before, made it 2x), and every piece still arrives in order."""
+    limit = MIB + 300_000
+    w = Pool(tmp_path, send_documents=True, media={"max_file_bytes": limit})
+    await w.log_in_all()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    size = 4 * limit + 4_321  # N = 4 (five pieces, the last a short one)
+    source = pdf(folder / "big.pdf", size)
+    work = w.settings.work_dir
+    seen: list[int] = []
+    w.server.after_handle.append(lambda _call, _request, _result: seen.append(work_bytes(work)))
+    store = await w.store()
+    try:
+        job = await intake.add_source(store, folder / "big.pdf", dest="link:telegram")
+        await w.run(store)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+        saved = [m for m in w.server.chat(w.me) if m.media is not None]
+        assert [m.media.file.size for m in saved] == [limit] * 4 + [4_321]
+        assert b"".join(m.media.file.data for m in saved) == source
+    finally:
+        await store.close()
+    print(f"work area peak: {max(seen):,} bytes, {max(seen) / size:.2f}x the file")
+    assert max(seen) >= size  # the staged file was there while its pieces went
+    assert max(seen) < 1.2 * size, f"peak {max(seen) / size:.2f}x the file"
+
+
+@pytest.mark.parametrize("size", [11, 19, 20, 21, 30, 31])
+def test_cut_bytes_names_windows_of_the_limit_that_join_to_the_file(
     tmp_path: Path, size: int
 ) -> None:
+    """The pieces are windows of the one staged file, named so: nothing is written,
+    and the same file and limit name the same pieces on every run (their identity)."""
     path = tmp_path / "f.bin"
     data = bytes(range(size))
     path.write_bytes(data)
-    if size > 10:  # a piece a run that died left: written again
-        (tmp_path / "f.bin.piece2").write_bytes(b"left by a run that died, longer than 10")
-    pieces = cut_bytes(path, 10)
-    assert [p.name for p in pieces] == [f"f.bin.piece{n + 1}" for n in range(-(-size // 10))]
-    assert [p.stat().st_size for p in pieces[:-1]] == [10] * (len(pieces) - 1)
-    assert b"".join(p.read_bytes() for p in pieces) == data
-    assert sorted(tmp_path.iterdir()) == sorted([path, *pieces])  # no empty piece left
+    pieces = cut_bytes(path, size, 10)
+    count = -(-size // 10)
+    assert [p.name.partition("@")[0] for p in pieces] == [
+        f"f.bin.piece{n + 1}" for n in range(count)
+    ]
+    windows = [window_of(str(p), str(path)) for p in pieces]
+    assert all(w is not None and w.path == str(path) for w in windows)
+    assert [w.length for w in windows if w] == [10] * (count - 1) + [size - 10 * (count - 1)]
+    joined = b"".join(data[w.offset : w.offset + w.length] for w in windows if w)
+    assert joined == data
+    assert sorted(tmp_path.iterdir()) == [path]  # no second copy on disk
+    assert cut_bytes(path, size, 10) == pieces  # the same names again: the same identity
+    assert window_of(str(pieces[0]), str(tmp_path / "other.bin")) is None  # of its file only

@@ -6,6 +6,7 @@ over; a small file is never recorded."""
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from telethon.tl import functions, types
 from faketg import FakeTelegram
 from faketg.client import FakeDialer, logged_in_client
 from ferryman.errors import FerrymanError
+from ferryman.model import Window
 from ferryman.store.sinks.uploads_memory import MemoryUploads
 from ferryman.telegram import resume
 from ferryman.telegram.upload import Uploader
@@ -157,3 +159,41 @@ async def test_a_small_file_is_not_recorded(world: World) -> None:
     finally:
         await uploader.close()
     assert seen == []
+
+
+async def test_a_piece_read_in_place_resumes_under_its_own_window(world: World) -> None:
+    """A piece of a file cut by bytes (``model.Window``) is read in place from the one
+    file: its resume record is keyed by the window (the same on the next run), its
+    parts' checks are of the window's bytes, and it resumes with the missing parts
+    only, under the same file id; the other piece's upload is apart."""
+    w = world
+    w.data = random.Random(82).randbytes(2 * 22 * PART + 2_827)  # two pieces, each over 10 MB
+    w.path.write_bytes(w.data)
+    half = 22 * PART  # over 10 MB: a big upload, resumable
+    first, second = Window(str(w.path), 0, half), Window(str(w.path), half, len(w.data) - half)
+    w.server.inject(BIG, "FILE_PART_INVALID", skip=7, times=100)
+    uploader = w.uploader()
+    try:
+        with pytest.raises(FerrymanError):
+            await uploader.upload(w.path, window=first)
+    finally:
+        await uploader.close()
+    w.server.faults.clear()
+    account = str(w.client.session.auth_key.key_id)
+    record = await w.book.upload_get(account, f"{w.path}@0+{half}")
+    assert record is not None and len(record.done) == 7 and record.size == half
+    sent_before = w.server.parts.received
+    uploader = w.uploader()
+    try:
+        handle = await uploader.upload(w.path, window=first)  # the next run: same window
+        assert uploader.last_stats is not None and uploader.last_stats.resumed_parts == 7
+        other = await uploader.upload(w.path, window=second)
+    finally:
+        await uploader.close()
+    assert handle.id == record.file_id
+    count = -(-half // PART)
+    assert w.server.parts.received - sent_before == count - 7 + -(-(len(w.data) - half) // PART)
+    assert w.server.parts.repeats == 0
+    assert await w.kept(handle) == w.data[:half]
+    assert await w.kept(other) == w.data[half:]
+    assert not (w.tmp / "big.bin.piece1").exists() and sorted(w.tmp.iterdir()) == [w.path]

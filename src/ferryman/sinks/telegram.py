@@ -31,7 +31,7 @@ from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
-from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, Tally, size_of
+from ferryman.sinks.base import CaptionRender, Delivered, Delivery, Sink, Tally
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
 from ferryman.sinks.telegram_files import documents_of, file_records, joined_name
 from ferryman.sinks.telegram_index import JobIndex
@@ -358,7 +358,7 @@ class TelegramSink(Sink):
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
             sizes = (  # no thread hop for an album prepared before (nothing to send)
-                await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
+                await asyncio.to_thread(lambda: {f.slot: f.size() for f in pending})
                 if pending
                 else {}
             )
@@ -572,7 +572,9 @@ class TelegramSink(Sink):
         began = time.monotonic()
         # Told once its parts have all gone, before the last is acknowledged.
         gone = _once(uploaded) if uploaded is not None else None
-        ahead = await member.hub.early_uploads().take(out.path, progress)
+        ahead = None  # a piece of a file is never uploaded ahead (the whole is not sent)
+        if out.window is None:
+            ahead = await member.hub.early_uploads().take(out.path, progress)
         if ahead is not None:  # uploaded while it was staged: nothing left to send
             handle = ahead.named(out.name)
             if progress is not None:
@@ -581,7 +583,12 @@ class TelegramSink(Sink):
             took = math.inf  # uploaded while it was staged: kept at once
         else:
             handle = await uploader.upload(
-                out.path, name=out.name, progress=progress, digest=digest, sent=gone
+                out.path,
+                name=out.name,
+                progress=progress,
+                digest=digest,
+                sent=gone,
+                window=out.window,
             )
             took = time.monotonic() - began
             sha256 = digest.hexdigest() if digest is not None else None
@@ -613,7 +620,9 @@ class TelegramSink(Sink):
                     if isinstance(exc, _GONE) and not anew:  # a resumed upload's parts expired
                         log.info("Telegram no longer holds %s's parts (%s): anew", out.name, exc)
                         anew = True  # its record went as it returned: every part goes again
-                        handle = await uploader.upload(out.path, name=out.name, progress=progress)
+                        handle = await uploader.upload(
+                            out.path, name=out.name, progress=progress, window=out.window
+                        )
                         continue
                     attempts.pop(0)
                     err = from_telethon(exc)

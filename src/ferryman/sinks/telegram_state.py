@@ -386,3 +386,8 @@ def _send(job_id: int, record: SinkRecord) -> PlannedSend:
         v.get("account"),
         v.get("tried"),
     )
+
+
+def send_of(job_id: int, record: SinkRecord) -> PlannedSend:
+    """A ``send:<album>:<slot>`` record as the send it is (``ValueError`` if not one)."""
+    return _send(job_id, record)

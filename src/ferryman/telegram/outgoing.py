@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import mimetypes
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from telethon.extensions import BinaryReader
 from telethon.tl import types
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Album, Item, MediaKind, Plan
+from ferryman.model import Album, Item, MediaKind, Plan, Window, window_of
 from ferryman.naming import delivered_name
 from ferryman.telegram.upload import Uploader
 
@@ -39,10 +40,23 @@ class Outgoing:
     path: Path
     name: str
     kind: str  # photo | video | audio | document
+    # A piece of a file cut by bytes: these bytes of ``path`` (the staged file), read in
+    # place; None: ``path`` whole.
+    window: Window | None = None
 
     @property
     def family(self) -> str:
         return family_of(self.kind)
+
+    def size(self) -> int:
+        """The bytes it sends (blocking: a file's stat); 0 when the file is gone (the
+        send says why, not this)."""
+        if self.window is not None:
+            return self.window.length
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
 
 
 def family_of(kind: str) -> str:
@@ -71,7 +85,9 @@ def outgoing_files(album: Album) -> list[Outgoing]:
             raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
         for part, path in enumerate(files):
             name = delivered_name(item, part + 1 if item.parts else None)
-            found.append(Outgoing(len(found), item, part, Path(path), name, _kind(item)))
+            window = window_of(path, item.work_path) if item.plan is Plan.DOCUMENT else None
+            where = Path(window.path if window is not None else path)
+            found.append(Outgoing(len(found), item, part, where, name, _kind(item), window))
     return found
 
 

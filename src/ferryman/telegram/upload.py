@@ -35,6 +35,7 @@ from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
 from ferryman.model import UploadBook
+from ferryman.model import Window as Piece
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.pool import SenderPool
@@ -165,8 +166,11 @@ class Uploader:
         progress: Progress | None = None,
         digest: Any = None,
         sent: Callable[[], None] | None = None,
+        window: Piece | None = None,
     ) -> Any:
         """Upload ``path``; the ``InputFile`` or ``InputFileBig`` naming the parts sent.
+        ``window``: only these bytes of it (a piece of a file cut by bytes, read in
+        place), its resume record keyed by the window (the same on every run).
 
         ``digest`` (a ``hashlib`` object) is fed the file's bytes in order as they are
         read: the whole file once the upload returns. ``sent``: called once every part
@@ -181,13 +185,19 @@ class Uploader:
             stat, where = await asyncio.to_thread(_stat_where, path)
         except OSError as exc:
             raise source_error(path, exc) from exc
-        if stat.st_size == 0:
+        offset, size = (0, stat.st_size) if window is None else (window.offset, window.length)
+        if window is not None:
+            if offset + size > stat.st_size:
+                raise FerrymanError("source.io", f"{path} shrank: its piece is past its end")
+            where = f"{where}@{offset}+{size}"
+        if size == 0:
             raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
-        big = stat.st_size > SMALL_FILE_MAX
+        big = size > SMALL_FILE_MAX
         parts = Parts(
             path,
-            stat.st_size,
+            size,
             self._part_size,
+            offset=offset,
             md5=not big,
             digest=digest,
             in_memory=self._in_memory,
@@ -199,7 +209,7 @@ class Uploader:
                 self.book,
                 str(self._client.session.auth_key.key_id),
                 where,
-                stat.st_size,
+                size,
                 self._part_size,
                 self._clock,
                 lambda: secrets.randbits(63),

@@ -37,7 +37,8 @@ class Parts:
 
     The MD5 (small files only) and a caller's ``digest`` are taken as the parts are read,
     so the file is read once; its size and mtime must not move while it is read. With
-    ``growing`` the file is the descriptor ``fd``, read as its writer gets ahead.
+    ``growing`` the file is the descriptor ``fd``, read as its writer gets ahead; with
+    ``offset`` the ``size`` bytes from there (a window of the file: a piece cut by bytes).
     """
 
     def __init__(
@@ -52,8 +53,10 @@ class Parts:
         growing: Growing | None = None,
         in_memory: PartsInMemory | None = None,
         rank: int = 0,
+        offset: int = 0,
     ) -> None:
         self.path = path
+        self.offset = offset
         self._in_memory = in_memory
         self.rank = rank  # the upload's place in line for reads and the window (``Ranked``)
         self.holding = 0  # parts read under ``in_memory`` and not given back
@@ -96,7 +99,7 @@ class Parts:
             await self._run_growing(self._growing)
             return
         try:
-            fh, self._opened = await asyncio.to_thread(_open, self.path)
+            fh, self._opened = await asyncio.to_thread(_open, self.path, self.offset)
         except OSError as exc:
             raise source_error(self.path, exc) from exc
         try:
@@ -152,8 +155,13 @@ class Parts:
         return data
 
 
-def _open(path: Path) -> tuple[IO[bytes], tuple[int, int]]:
+def _open(path: Path, offset: int) -> tuple[IO[bytes], tuple[int, int]]:
     fh = path.open("rb")
+    try:
+        fh.seek(offset)
+    except BaseException:
+        fh.close()
+        raise
     return fh, _stamp(fh)
 
 

@@ -8,6 +8,7 @@ test builds one app per data dir.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +20,7 @@ from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError, page_step, spec_for
 from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import MAX_ROW_ID
-from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.base import SinkRegistry, SinkState
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.telegram_files import in_telegram, kind_of_mime, telegram_links
 from ferryman.sources.base import SourceRegistry
@@ -34,6 +35,8 @@ from ferryman.web.result_files import ResultFile
 from ferryman.web.results import ResultsStore
 from ferryman.web.signing import WHOLE_JOB, Signer
 from ferryman.web.stream import Stream
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -186,8 +189,13 @@ class Web:
 
     async def _telegram_links(self, job: Job, who: Who | None) -> dict[str, Any]:
         """A Telegram job's documents, each a ``/d/`` link read from Telegram when it is
-        opened (``web/telegram_links``): signed, bound and expiring as a result's."""
-        kept = await telegram_links(self.store.sink_state("telegram"), job.id)
+        opened (``web/telegram_links``): signed, bound and expiring as a result's. A
+        job sent before its files were recorded has them read back from its messages
+        first, once (``sinks/telegram_backfill``)."""
+        state = self.store.sink_state("telegram")
+        if self.telegram is not None:
+            await self._backfill(job, state)
+        kept = await telegram_links(state, job.id)
         expires = self.clock.now() + self.settings.web.link_ttl
         bind = bind_for(job.account, who)
         files = [
@@ -204,6 +212,25 @@ class Web:
             "files_total": len(files),
             "bytes_total": sum(f.size for f in kept),
         }
+
+    async def _backfill(self, job: Job, state: SinkState) -> None:
+        """Link records for the job's files sent before they were kept, read back from
+        Telegram (``sinks/telegram_backfill``); a failure leaves the links as kept."""
+        from ferryman.sinks import telegram_backfill  # lazy: start-up (Telethon)
+        from ferryman.telegram.accounts import account_pool  # lazy: start-up
+
+        chat = telegram_backfill.chat_of(job.dest)
+        if chat is None or self.telegram is None:
+            return
+        records = await state.records(job.id)
+        if not telegram_backfill.unrecorded(records):
+            return  # every send recorded, or read back before: nothing to ask
+        try:
+            items = await self.store.job_items(job.id)
+            pool = account_pool(self.telegram.shared)
+            await telegram_backfill.backfill(state, job, chat, records, items, pool)
+        except Exception as exc:  # the links kept are still given
+            log.warning("job %d: files sent before links were kept not read: %s", job.id, exc)
 
     def _preview_url(self, job_id: int, file: ResultFile, expires: float, bind: str) -> str | None:
         """The file's preview, signed as the file is (its own path in the token)."""

@@ -25,7 +25,16 @@ from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.frames import Shape, over_budget
 from ferryman.media.plan import over_limit, plan_for
 from ferryman.media.policy import MIB, PhotoLimits
-from ferryman.model import ItemState, MediaInfo, MediaKind, Plan, held
+from ferryman.model import (
+    ItemState,
+    MediaInfo,
+    MediaKind,
+    Plan,
+    held,
+    parts_copied,
+    piece_name,
+    window_of,
+)
 
 __all__ = ["Prepared", "WaitToWrite", "entry_fault", "internal", "prepare", "wanted"]
 log = logging.getLogger(__name__)
@@ -71,7 +80,7 @@ class Prepared:
             self.size,
             self.source_size,
             kept=self.original_path is not None,
-            split=bool(self.parts),
+            split=parts_copied(self.plan, self.parts),
             encoding=self.state is ItemState.CONVERT,
         )
 
@@ -102,7 +111,12 @@ def prepare(
     if not prepared.sha256 and prepared.work_path is not None and _not_read_whole(prepared):
         # Staged unhashed for a delivery's whole read that will not come: hashed now.
         _, prepared.sha256 = sha256_file(prepared.work_path)
-    made = [p for p in (prepared.work_path, prepared.thumb_path, *prepared.parts) if p]
+    whole = str(prepared.work_path) if prepared.work_path else None
+    made = [
+        p
+        for p in (prepared.work_path, prepared.thumb_path, *prepared.parts)
+        if p and window_of(str(p), whole) is None  # a piece cut by bytes is no file
+    ]
     if prepared.state is not ItemState.QUARANTINED:
         make_durable([p for p in made if p != staged.path])  # before the store names them
     prepared.source_size = staged.size
@@ -327,15 +341,15 @@ def _as_document(
     base: Prepared, options: MediaOptions, why: str | None, wait_to_write: WaitToWrite | None
 ) -> Prepared:
     """Sent as a file, unchanged; unless even that is over the destination's limit: then
-    cut by bytes into pieces where the destination joins them again (``cuts_files``),
+    cut by bytes into pieces where the destination joins them again (``cuts_files``):
+    windows of the staged file, read in place (no copy: nothing to wait room for),
     else refused."""
     policy = options.policy
     base.plan, base.reason = Plan.DOCUMENT, why
     if over_limit(base.size, policy):
         limit = policy.max_file_bytes or 0
         if options.cuts_files and base.work_path is not None and limit > 0:
-            _before_writing(base, wait_to_write, kept=False, split=True)
-            base.parts = cut_bytes(base.work_path, limit)
+            base.parts = cut_bytes(base.work_path, base.size, limit)
             base.actions.append(f"pieces:{len(base.parts)}")
             return base
         error = FerrymanError(
@@ -347,26 +361,15 @@ def _as_document(
     return base
 
 
-def cut_bytes(path: Path, limit: int) -> list[Path]:
-    """``path`` cut into ``path.pieceN`` files of ``limit`` bytes (the last: the rest),
-    in order; a piece left by a run that died is written again (blocking)."""
-    pieces: list[Path] = []
-    with path.open("rb") as src:
-        number = 0
-        while True:
-            number += 1
-            piece = path.with_name(f"{path.name}.piece{number}")
-            written = 0
-            with piece.open("wb") as out:
-                while written < limit and (block := src.read(min(MIB, limit - written))):
-                    out.write(block)
-                    written += len(block)
-            if written == 0:
-                piece.unlink()
-                return pieces
-            pieces.append(piece)
-            if written < limit:
-                return pieces
+def cut_bytes(path: Path, size: int, limit: int) -> list[Path]:
+    """The pieces of ``limit`` bytes (the last: the rest) of the ``size``-byte ``path``,
+    in order, each named as the window of it that it is (``model.piece_name``: read in
+    place by the upload, never written). The same file and limit give the same names
+    on every run: a piece's identity, what its upload's resume record is keyed by."""
+    return [
+        Path(piece_name(str(path), number, offset, min(limit, size - offset)))
+        for number, offset in enumerate(range(0, size, limit), start=1)
+    ]
 
 
 def _broken(base: Prepared, exc: FerrymanError) -> Prepared:

@@ -24,6 +24,7 @@ from ferryman.model import (
     Plan,
     album_group,
     held,
+    parts_copied,
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
@@ -79,7 +80,7 @@ class MemoryAlbums(MemoryBase):
                 i["size"] or 0,
                 i["source_size"],
                 kept=i["original_path"] is not None,
-                split=bool(i["parts"]),
+                split=parts_copied(i["plan"], i["parts"]),
                 encoding=i["state"] in ENCODING,
             )
             for i in live

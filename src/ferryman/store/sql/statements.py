@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    and_,
     bindparam,
     case,
     exists,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from ferryman.model import ENCODING, AlbumState, ItemState, JobState
+from ferryman.model import ENCODING, AlbumState, ItemState, JobState, Plan
 from ferryman.store.schema import albums, items, jobs, watches
 from ferryman.store.shared.rows import TERMINAL_STATES
 
@@ -50,7 +51,9 @@ INSERT_ITEMS = insert(items).returning(items.c.id, items.c.seq)
 # work area, counted as ``model.held`` counts them (an original kept beside its copy,
 # a split video's parts beside the whole, a transcode's copy to come).
 _KEPT = items.c.original_path.is_not(None)
-_SPLIT = items.c.parts.is_not(None)  # NULL unless split (``rows.NewItem.media_columns``)
+# NULL unless split (``rows.NewItem.media_columns``); a document's pieces are windows of
+# its file, read in place: no copy (``model.parts_copied``).
+_SPLIT = and_(items.c.parts.is_not(None), func.coalesce(items.c.plan, "") != Plan.DOCUMENT.value)
 _ENCODING = items.c.state.in_(ENCODING)
 JOB_LOAD = select(
     func.coalesce(func.sum(case((items.c.state == ItemState.READY.value, 1), else_=0)), 0),
