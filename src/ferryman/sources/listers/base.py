@@ -41,6 +41,9 @@ class WatchEntry:
     # Not yet: a file still being written, looked at again at this time (epoch
     # seconds). Neither recorded nor seen; the watch's next look is no later.
     ready_at: float | None = None
+    # The file's own name where the title is something else (a post's caption): what
+    # tells a Google Takeout's part (``engine/watch/takeout_hold``). None: the title's.
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
