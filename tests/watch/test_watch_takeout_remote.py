@@ -1,26 +1,27 @@
 """A Google Takeout's parts arriving at different looks of a WebDAV watch (wsgidav on
-loopback) and of an rclone watch (real rclone, its local backend, through ``rclone
-rcd``): each part is held until no part of its set has come for
-``watch.takeout_quiet_seconds`` (``engine/watch/takeout_hold``), then the set is one
-job, every photo's date and place right (a sidecar in part 1 pairs with its photo in
-part 2) and each photo stored once. The held set lives in the store: every look here
-is a new engine (a restart), and the quiet time runs on the store's injected clock.
-The generated export of ``tests/engine/test_takeout`` (every naming variant)."""
+loopback; an rclone watch's: ``test_watch_takeout_rclone``): each part is held until
+no part of its set has come for ``watch.takeout_quiet_seconds``
+(``engine/watch/takeout_hold``), then the set is one job, every photo's date and place
+right (a sidecar in part 1 pairs with its photo in part 2) and each photo stored once.
+The held set lives in the store: every look here is a new engine (a restart), and the
+quiet time runs on the store's injected clock. The generated export of
+``tests/engine/test_takeout`` (every naming variant)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from ferryman.config import Settings, WebdavLogin, WebdavSettings
 from ferryman.engine.watch.takeout_hold import HELD, hold, part_set, recorded
-from ferryman.net.rclone import rclone_binary
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.store import Store
 from tests.engine.test_takeout import check_library, takeout
@@ -60,43 +61,76 @@ def _held(rows: list[tuple[str, int | None]]) -> dict[str, float]:
     return {h.entry.title: h.at for h in recorded(ident for ident, _ in rows).values()}
 
 
+Stores = Callable[[], AbstractAsyncContextManager[Store]]
+
+
+def kept(store: Store) -> Stores:
+    """Each look on the same store (an engine's restart: the engine is new)."""
+
+    @contextlib.asynccontextmanager
+    async def same() -> AsyncIterator[Store]:
+        yield store
+
+    return same
+
+
+def reopened(url: str, clock: Later) -> Stores:
+    """Each look on the store opened anew from its database (a process's restart)."""
+
+    @contextlib.asynccontextmanager
+    async def opened() -> AsyncIterator[Store]:
+        store = await Store.open(url, clock)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    return opened
+
+
 async def _arrive_and_take(
-    store: Store, settings: Settings, clock: Later, watch_id: int, put: list[Path]
+    stores: Stores, settings: Settings, clock: Later, watch_id: int, put: list[Path]
 ) -> None:
     """Part 1 put, a look (held); five minutes on, part 2 put, a look (both held, part
     1's clock kept); the quiet time on, a look: one job of both, every photo right."""
     first, second = put
-    await run_until_idle(store, settings)
-    assert await store.list_jobs() == []  # held: its next part may be on its way
-    held = _held(await store.watch_seen_rows(watch_id))
-    assert list(held) == [first.name] and (await store.get_watch(watch_id)).next_check_at == (
-        pytest.approx(held[first.name] + QUIET)
-    )
+    async with stores() as store:
+        await run_until_idle(store, settings)
+        assert await store.list_jobs() == []  # held: its next part may be on its way
+        held = _held(await store.watch_seen_rows(watch_id))
+        assert list(held) == [first.name]
+        assert (await store.get_watch(watch_id)).next_check_at == pytest.approx(
+            held[first.name] + QUIET
+        )
     clock.now += 300.0
     os.replace(second.with_suffix(".waiting"), second)  # part 2 arrives, 5 minutes on
-    await store.set_watch_paused(watch_id, False)  # due now
-    await run_until_idle(store, settings)  # a new engine: the held set is the store's
-    assert await store.list_jobs() == []
-    again = _held(await store.watch_seen_rows(watch_id))
-    assert again[first.name] == held[first.name]  # its first look kept, not redone
-    assert set(again) == {first.name, second.name}
-    assert (await store.get_watch(watch_id)).next_check_at == pytest.approx(
-        again[second.name] + QUIET
-    )
+    async with stores() as store:
+        await store.set_watch_paused(watch_id, False)  # due now
+        await run_until_idle(store, settings)  # a new engine: the held set is the store's
+        assert await store.list_jobs() == []
+        again = _held(await store.watch_seen_rows(watch_id))
+        assert again[first.name] == held[first.name]  # its first look kept, not redone
+        assert set(again) == {first.name, second.name}
+        assert (await store.get_watch(watch_id)).next_check_at == pytest.approx(
+            again[second.name] + QUIET
+        )
     clock.now += QUIET - 1.0
-    await store.set_watch_paused(watch_id, False)
-    await run_until_idle(store, settings)
-    assert await store.list_jobs() == []  # a second short of quiet: still held
+    async with stores() as store:
+        await store.set_watch_paused(watch_id, False)
+        await run_until_idle(store, settings)
+        assert await store.list_jobs() == []  # a second short of quiet: still held
     clock.now += 1.0
-    await store.set_watch_paused(watch_id, False)
-    await run_until_idle(store, settings)
-    jobs = await store.list_jobs()
-    assert len(jobs) == 1 and jobs[0].state.value == "done", jobs
-    taken = [ident for ident, job in await store.watch_seen_rows(watch_id) if job is not None]
-    assert len(taken) == 2  # both parts, in that one job
-    await store.set_watch_paused(watch_id, False)
-    await run_until_idle(store, settings)
-    assert len(await store.list_jobs()) == 1  # taken once
+    async with stores() as store:
+        await store.set_watch_paused(watch_id, False)
+        await run_until_idle(store, settings)
+        jobs = await store.list_jobs()
+        assert len(jobs) == 1 and jobs[0].state.value == "done", jobs
+        rows = await store.watch_seen_rows(watch_id)
+        assert [job for ident, job in rows if not ident.startswith(HELD)] == [jobs[0].id] * 2
+    async with stores() as store:
+        await store.set_watch_paused(watch_id, False)
+        await run_until_idle(store, settings)
+        assert len(await store.list_jobs()) == 1  # taken once
 
 
 @pytest.fixture
@@ -127,42 +161,8 @@ async def test_a_webdav_watch_makes_one_job_of_parts_come_at_different_looks(
         since="all",
         next_check_at=0.0,
     )
-    await _arrive_and_take(store, settings, clock, watch.id, put)
+    await _arrive_and_take(kept(store), settings, clock, watch.id, put)
     check_library(settings.library, content)  # 100 % of dates and places, each once
-
-
-BINARY = rclone_binary()
-
-
-@pytest.mark.skipif(BINARY is None, reason="rclone is not installed here")
-async def test_an_rclone_watch_makes_one_job_of_parts_come_with_old_times(
-    store: Store, settings: Settings, tmp_path: Path
-) -> None:
-    """The parts keep a month-old modification time (as ``rclone copy`` does): the
-    quiet time runs from when the watch first listed each, as the store recorded it."""
-    conf = tmp_path / "rclone.conf"
-    conf.write_text("[loc]\ntype = local\n")
-    rclone = settings.rclone.model_copy(update={"config": conf})
-    settings = _quiet(settings).model_copy(update={"rclone": rclone})
-    store.clock = clock = Later()
-    zips, content = takeout(tmp_path / "made-export")
-    drive = tmp_path / "drive" / "Takeout"
-    drive.mkdir(parents=True)
-    put = [drive / z.name for z in zips]
-    shutil.copy(zips[0], put[0])
-    shutil.copy(zips[1], put[1].with_suffix(".waiting"))
-    for path in (put[0], put[1].with_suffix(".waiting")):
-        os.utime(path, (OLD, OLD))
-    watch = await store.add_watch(
-        kind="rclone",
-        source=f"rclone:loc:{drive}",
-        dest="library:",
-        every_seconds=86_400.0,
-        since="all",
-        next_check_at=0.0,
-    )
-    await _arrive_and_take(store, settings, clock, watch.id, put)
-    check_library(settings.library, content)
 
 
 def _part(name: str, at: float, n: int = 0) -> WatchEntry:
