@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings, WebdavLogin, WebdavSettings
-from ferryman.engine.watch.takeout_hold import HELD, hold, part_set, recorded
-from ferryman.sources.listers.base import WatchEntry
+from ferryman.engine.watch.takeout_hold import HELD, hold, recorded
+from ferryman.sources.listers.base import WatchEntry, part_set
 from ferryman.store import Store
 from tests.engine.test_takeout import check_library, takeout
 from tests.support.contract import memory_store

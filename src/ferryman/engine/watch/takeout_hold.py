@@ -33,8 +33,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ferryman.config import Settings
-from ferryman.sources.listers.base import Lister, Resuming, WatchEntry
-from ferryman.sources.takeout_names import PART
+from ferryman.sources.listers.base import Lister, Resuming, WatchEntry, part_set
 from ferryman.store.ports import WatchStore
 from ferryman.store.watches.sql import Watch, WatchJob, entry_key
 
@@ -48,14 +47,6 @@ class Held:
 
     entry: WatchEntry
     at: float
-
-
-def part_set(entry: WatchEntry) -> tuple[str, str] | None:
-    """The Takeout set ``entry`` is a part of (its folder, the set's name), or None. By
-    its file's own name when the source says one (a post's caption is its title)."""
-    folder, _, name = (entry.name or entry.title).rpartition("/")
-    found = PART.match(name)
-    return None if found is None else (folder, found.group("set").casefold())
 
 
 def not_held(ids: Iterable[str]) -> tuple[str, ...]:
