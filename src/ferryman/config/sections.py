@@ -448,8 +448,8 @@ class WatchSettings(Section):
         1800.0,
         ge=0,
         le=7 * 86400,
-        description="A Google Takeout's part in a watched folder is taken once no part of"
-        " its set has changed for this long: the parts that came are then read together.",
+        description="A Google Takeout's part any watch finds is taken once no part of its"
+        " set has come or changed for this long: the parts that came are then one job.",
     )
     folder_events: bool = Field(
         True,

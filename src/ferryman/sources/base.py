@@ -87,6 +87,9 @@ class ReadOptions:
     network: NetworkSettings | None = None  # for sources that read over the network
     settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
     job_name: str | None = None  # what the job is called: a link's one made file takes it
+    # A watch's input of a ``batch:`` job, which indexes a Google Takeout's parts among
+    # its inputs together: a part is read as itself, no gap in its set refused.
+    part_alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,15 +168,17 @@ class BatchSource:
                 fetched=folder / str(done["path"]) if done.get("path") is not None else None,
                 memo=_Prefixed(options.memo, f"{place}:") if options.memo is not None else None,
                 job_name=_title_stem(item.title) or options.job_name,
+                part_alone=True,  # its set, if its parts are here, is indexed here
             )
             inputs.append((item, done, inner))
         takeouts = self._takeouts(inputs)  # a Google Takeout's parts: indexed together
         for place, (item, done, inner) in enumerate(inputs, 1):
             own = {str(done.get("name") or ""), Path(str(done.get("path") or "")).name} - {""}
-            told = takeouts.get(str(done.get("name") or ""))
+            name = _zip_name(item, done)
+            told = takeouts.get(name)
             for entry in self._read_one(item, done, inner):
-                if told is not None:
-                    entry = told.told(entry)
+                if told is not None:  # under the part's name when its source puts it so
+                    entry = told.told(entry, f"{name}/")
                 path = entry.info.path
                 if (kept := _in_folders(path, item)) is not None:
                     path = kept  # a watched folder's file: its folders in the folder kept
@@ -197,8 +199,8 @@ class BatchSource:
 
         parts = []
         for item, done, inner in inputs:
-            name = str(done.get("name") or "")
-            if done.get("error") is not None or not name.casefold().endswith(".zip"):
+            name = _zip_name(item, done)
+            if done.get("error") is not None or not name:
                 continue
             source = self.registry.for_uri(item.uri)
             opener = getattr(source, "zip_in_place", None)
@@ -226,6 +228,15 @@ class BatchSource:
         name = safe_name(item.title or self.registry.describe(item.uri).rpartition("/")[2], "entry")
         info = EntryInfo(index=0, path=name, size=None, mtime=None, type=EntryType.FILE)
         yield SourceEntry(info, _no_blocks, error=failed)
+
+
+def _zip_name(item: BatchItem, done: dict[str, object]) -> str:
+    """The zip an input is, by the name it was fetched under, else its title's (a file
+    read where it lies is fetched under its stem); "" when it is no zip."""
+    for name in (str(done.get("name") or ""), (item.title or "").rpartition("/")[2]):
+        if name.casefold().endswith(".zip"):
+            return name
+    return ""
 
 
 def _no_blocks() -> Iterator[bytes]:

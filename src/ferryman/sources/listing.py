@@ -57,10 +57,12 @@ def listing_entries(files: Iterable[ListedFile], options: ReadOptions) -> Iterat
     it stable: indexes follow it), an archive opened in its place once copied to
     ``options.scratch`` (``wait_to_write`` first), a file with a ``skip`` never read.
     A Google Takeout's parts are read as one, at its first part's place, each photo
-    told by its sidecar wherever it lies (``sources/takeout_remote``)."""
+    told by its sidecar wherever it lies (``sources/takeout_remote``); a part of a
+    ``batch:`` job (``part_alone``: its set indexed there) as itself."""
     counter = _Counter()
     files = list(files)
-    sets = takeout_sets(files) if options.archive.limits.max_depth >= 1 else {}
+    as_set = options.archive.limits.max_depth >= 1 and not options.part_alone
+    sets = takeout_sets(files) if as_set else {}
     for listed in files:
         path = sanitize_path(listed.path, 0)
         info = replace(listed.info, path=path)

@@ -74,7 +74,8 @@ def iter_local(
         ):
             yield entries
         return
-    if source.kind == "archive" and (parts := takeout_of(path, source.format)) is not None:
+    parts = takeout_of(path, source.format, strict=not options.part_alone)
+    if source.kind == "archive" and parts is not None:
         yield _takeout(parts, options, counter)
     elif source.kind == "archive":
         tally = NestingTally()

@@ -77,12 +77,12 @@ def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None
     return tuple(found[n] for n in sorted(found)) or (path,)
 
 
-def takeout_of(path: Path, fmt: str | None) -> tuple[Path, ...] | None:
+def takeout_of(path: Path, fmt: str | None, *, strict: bool = True) -> tuple[Path, ...] | None:
     """The parts to read as one Takeout when ``path`` (an archive of format ``fmt``) is
-    one, else None."""
+    one, else None (``strict``: a gap in the set refused)."""
     if fmt != "zip" or not is_takeout(path):
         return None
-    return takeout_parts(path) or (path,)
+    return takeout_parts(path, strict=strict) or (path,)
 
 
 def in_folder(path: Path, *, alone: bool = False) -> tuple[Path, ...] | None:

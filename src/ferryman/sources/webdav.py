@@ -131,6 +131,20 @@ class WebdavSource:
             files = [_listed(client, uri, remote, options) for remote in remotes]
             yield listing_entries(files, options)
 
+    @contextmanager
+    def zip_in_place(self, uri: str, options: ReadOptions) -> Iterator[ArchiveReader | None]:
+        """The zip file at ``uri`` read by Range where it lies (not entered), for a look
+        at its central directory and small files (a Takeout's sidecars: ``sources/batch``)."""
+        network = options.network or NetworkSettings()  # type: ignore[call-arg]
+        with _client(uri, network, options.settings) as client:
+            remotes = _listing(client, uri, options)
+            remote = remotes[0] if len(remotes) == 1 else None
+            if remote is None or not remote.path.lower().endswith(".zip") or not remote.size:
+                yield None
+                return
+            with _zip_in_place(client, remote, options) as reader:
+                yield reader
+
 
 def _base(uri: str) -> tuple[str, str]:
     """(the server's root URL without user info, the input's path on it)."""

@@ -32,6 +32,7 @@ from ferryman.engine.context import Stopping
 from ferryman.engine.plumbing.events import Event, WatchFailing, WatchFound
 from ferryman.engine.plumbing.leases import held
 from ferryman.engine.plumbing.personal import for_watch
+from ferryman.engine.watch.takeout_hold import hold_takeouts, not_held
 from ferryman.engine.watch.tidy import after_delivery
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -185,6 +186,8 @@ class Checker:
                 settings = await for_watch(store, settings, watch)  # its person's rclone.conf
                 listing = await self._listing(watch, settings)
                 listed = await (self.cut(listing) if self.cut is not None else listing)
+                lister = self.listers.get(watch.kind)  # a Takeout's parts: held till quiet
+                listed, holding = await hold_takeouts(store, watch, lister, listed, settings)
                 entries = [entry for entry in listed if entry.ready_at is None]
                 unsettled = [entry.ready_at for entry in listed if entry.ready_at is not None]
                 plan = await self._plan(watch, entries, settings.watch.batch_size)
@@ -193,7 +196,6 @@ class Checker:
                 limit = settings.watch.entries_per_pass
                 into = await self._into(watch, entries)
                 taken = await self._take(watch, plan[:limit], settings, into)
-                lister = self.listers.get(watch.kind)
                 tidied = await after_delivery(
                     self.store, lister, watch, entries, settings, self.sinks
                 )
@@ -201,12 +203,9 @@ class Checker:
             raise
         except FerrymanError as exc:
             when = next_in_window(watch.window, store.clock() + backoff(watch, watch.failures + 1))
+            wait = when - store.clock()
             log.info(
-                "watch %s: %s: %s (next look in %.0f s)",
-                watch.id,
-                exc.code,
-                exc.message,
-                when - store.clock(),
+                "watch %s: %s: %s (next look in %.0f s)", watch.id, exc.code, exc.message, wait
             )
             await store.watch_failed(watch.id, self.owner, exc, when)
             if watch.failures == 0 and self.publish is not None:  # it was fine until now
@@ -230,12 +229,12 @@ class Checker:
         new = len(made) + sum(1 for _, record in last if record.job is not None)
         message = f"{len(entries)} listed, {new} new" if entries else "nothing listed"
         message += f", {more} more at the next look" if more else ""
-        message += f", {len(unsettled)} still being written" if unsettled else ""
+        message += f", {len(unsettled)} held for later" if unsettled else ""
         in_notice = [(job, entry.title) for entry, job in made]
         recorded = await store.watch_checked(
             watch.id,
             self.owner,
-            [job for _, job in into.ordered(last)],
+            [*(job for _, job in into.ordered(last)), *holding],
             when,
             message=message,
             primed=watch.primed or not more,
@@ -341,7 +340,7 @@ class Checker:
         history) is told what the watch has seen and what its first check takes."""
         lister = self.listers.get(watch.kind)
         if isinstance(lister, Resuming):
-            ids = tuple(entry for entry, _ in await self.store.watch_seen_rows(watch.id))
+            ids = not_held(entry for entry, _ in await self.store.watch_seen_rows(watch.id))
             seen = Seen(ids, None if watch.primed else watch.since)
             return lister.entries_after(watch.source, settings, seen)
         return lister.entries(watch.source, settings)

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.sources.takeout_names import PART
 from ferryman.urls import split_link
 
 
@@ -41,6 +42,18 @@ class WatchEntry:
     # Not yet: a file still being written, looked at again at this time (epoch
     # seconds). Neither recorded nor seen; the watch's next look is no later.
     ready_at: float | None = None
+    # The file's own name where the title is something else (a post's caption): what
+    # tells a Google Takeout's part (``engine/watch/takeout_hold``). None: the title's.
+    name: str | None = None
+
+
+def part_set(entry: WatchEntry) -> tuple[str, str] | None:
+    """The Google Takeout set ``entry`` is a part of (its folder, the set's name), or
+    None: by its file's own name when the source says one (a post's caption is its
+    title). A watch holds a set's parts together (``engine/watch/takeout_hold``)."""
+    folder, _, name = (entry.name or entry.title).rpartition("/")
+    found = PART.match(name)
+    return None if found is None else (folder, found.group("set").casefold())
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ finds what a platform does not report (Android's shared storage, a network mount
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import json
@@ -40,7 +39,6 @@ from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.local_path import below_of, below_uri, readable
-from ferryman.sources.takeout_names import PART
 
 log = logging.getLogger(__name__)
 
@@ -209,15 +207,12 @@ class FolderLister:
         now = self.clock()
         settle = settings.watch.settle_seconds
         found: list[WatchEntry] = []
-        sets: dict[tuple[str, str], list[int]] = {}  # a Takeout's parts: their places here
         for rel, st in _walk(root, root_fd, _identity(settings.data_dir)):
-            folder, _, name = rel.rpartition("/")
+            name = rel.rpartition("/")[2]
             if not media_or_archive(name):
                 continue
             path = root / rel
             key = _keyed((root_fd, rel, path), st, cache, now, settle)
-            if (part := PART.match(name)) is not None:
-                sets.setdefault((folder, part.group("set").casefold()), []).append(len(found))
             found.append(
                 WatchEntry(
                     id=key if isinstance(key, str) else f"unsettled:{path}",
@@ -228,25 +223,8 @@ class FolderLister:
                 )
             )
         cache.save()
-        for places in sets.values():
-            _hold(found, places, now, settings.watch.takeout_quiet_seconds)
         found.sort(key=lambda e: -(e.published or 0.0))
         return found
-
-
-def _hold(found: list[WatchEntry], places: list[int], now: float, quiet: float) -> None:
-    """A Google Takeout's parts (at ``places`` in ``found``) left until none has changed
-    for ``quiet`` seconds: its next part may be on its way (Google numbers them, never
-    says how many), and a part read before its sidecars' part came keeps its photos'
-    own dates. Then every part there is taken at one look: one job, read together."""
-    newest = max(found[n].published or 0.0 for n in places)
-    if now - newest >= quiet:
-        return
-    for n in places:
-        entry = found[n]
-        held = f"unsettled:{entry.input}" if entry.ready_at is None else entry.id
-        ready = max(entry.ready_at or 0.0, newest + quiet)
-        found[n] = dataclasses.replace(entry, id=held, ready_at=ready)
 
 
 def folder_path(source: str) -> Path:

@@ -263,6 +263,7 @@ def _entry(ref: MessageRef, chat_id: int, channel: int, group: list[Any]) -> Wat
         duration=_duration(group[0]) if not rest else None,
         published=group[0].date.timestamp() if group[0].date else None,
         ident=str(MessageRef(first, channel=channel, more=rest)),
+        name=names[0] if len(names) == 1 else None,
     )
 
 
