@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ferryman.config import Settings
-    from ferryman.store import Store
+    from ferryman.store.ports import Accounts
 
 
 out = console()
@@ -241,7 +241,7 @@ def _person_remotes(ctx: typer.Context, name: str) -> dict[str, Any]:
     from ferryman.frontdoors.cli.store import run_with_store  # lazy: start-up
     from ferryman.net.rclone_conf import SHOWN, KeptRclone, config_for, parse
 
-    async def who(settings: Settings, store: Store) -> tuple[Settings, int | None]:
+    async def who(settings: Settings, store: Accounts) -> tuple[Settings, int | None]:
         user = await store.user_named(name)
         if user is None:
             raise FerrymanError("account.not_found", f"there is no account {name!r}")
