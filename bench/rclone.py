@@ -22,6 +22,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -46,20 +47,51 @@ def _photos(folder: Path, count: int) -> list[Path]:
     return made
 
 
-def _timed(command: list[str], env: dict[str, str], into: Path) -> tuple[float, float, float]:
+# The first album's steps, as ferryman's own ``-v`` lines say them (the rc calls are
+# httpx's lines): each the first line holding its words, timed as it came.
+STEPS = (
+    ("job recorded (CLI start, store open, add)", "job 1: "),
+    ("engine up, job started", "job_started"),
+    ("rclone rcd answered (spawned at the job's start)", "/rc/noop"),
+    ("remote's hashes known (operations/fsinfo)", "/operations/fsinfo"),
+    ("first album read and sealed (its folder listed)", "/operations/list"),
+    ("first album copied (sync/copy returned)", "/sync/copy"),
+    ("first album read back (operations/check)", "/operations/check"),
+    ("first album recorded (album_delivered)", "album_delivered"),
+)
+
+
+def _timed(
+    command: list[str], env: dict[str, str], into: Path
+) -> tuple[float, float, float, dict[str, float]]:
     """``command`` run to its end: its time, when its first photo was whole in ``into``
-    (looked for every 20 ms), and the CPU seconds it and its children used."""
+    (looked for every 20 ms), the CPU seconds it and its children used, and when each
+    of ``STEPS`` was said in its output (ferryman's)."""
     started, cpu = time.perf_counter(), _children_cpu()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    said: dict[str, float] = {}
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            for step, words in STEPS:
+                if step not in said and words in line:
+                    said[step] = time.perf_counter() - started
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     first = None
     while proc.poll() is None:
         if first is None and any(into.rglob("*.jpg")):
             first = time.perf_counter() - started
         time.sleep(0.02)
+    reader.join(10)
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, command)
     took = time.perf_counter() - started
-    return took, took if first is None else first, _children_cpu() - cpu
+    return took, took if first is None else first, _children_cpu() - cpu, said
 
 
 def _children_cpu() -> float:
@@ -91,6 +123,7 @@ def run(args: argparse.Namespace) -> Result:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
         env |= {"RCLONE_BWLIMIT": CAP, "FERRYMAN_RCLONE__CONFIG": str(conf)}
         rows: list[tuple[str, float, float, float]] = []
+        steps: dict[str, dict[str, float]] = {}
         for who in ("rclone copy", "ferryman", "ferryman to a library"):
             progress(who)
             if who == "rclone copy":
@@ -100,9 +133,11 @@ def run(args: argparse.Namespace) -> Result:
                 data = tmp / ("data" if who == "ferryman" else "data-library")
                 into = tmp / ("fm" if who == "ferryman" else "lib")
                 dest = f"rclone:loc:{into}" if who == "ferryman" else f"library:{into}"
-                ferryman = [sys.executable, "-m", "ferryman", "--data-dir", str(data)]
+                ferryman = [sys.executable, "-m", "ferryman", "--data-dir", str(data), "-v"]
                 command = [*ferryman, "add", "--run", str(tmp / "in"), "--to", dest]
-            rows.append((who, *_timed(command, env, into)))
+            took, first, used, said = _timed(command, env, into)
+            rows.append((who, took, first, used))
+            steps[who] = said
         table = Table(
             [
                 "run",
@@ -126,6 +161,18 @@ def run(args: argparse.Namespace) -> Result:
                 f"{used:.2f}",
             )
         result.tables.append((f"{count} files, {total / 2**20:.1f} MiB, cap {CAP}B/s", table))
+        steps_table = Table(["step", "ferryman (s)", "to a library (s)"])
+        for step, _ in STEPS:
+            cells = [steps[w].get(step) for w in ("ferryman", "ferryman to a library")]
+            steps_table.add(step, *("-" if c is None else f"{c:.2f}" for c in cells))
+        steps_table.add("first photo whole on the remote", f"{rows[1][2]:.2f}", f"{rows[2][2]:.2f}")
+        result.tables.append(
+            (
+                "ferryman's first album, from the process's start (rclone copy's first"
+                f" file: {rows[0][2]:.2f} s)",
+                steps_table,
+            )
+        )
         speed = base / rows[1][1]
         after = base_after / max(rows[1][1] - rows[1][2], 1e-3)
         result.checks.append(

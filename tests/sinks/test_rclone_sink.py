@@ -329,8 +329,26 @@ async def test_the_next_album_is_named_and_linked_while_one_copies(
 ) -> None:
     """Two albums under a cap: the second's files are linked for their copy (its names
     chosen and recorded) while the first's still go, so its copy starts as the first's
-    ends, not once the first is read back and recorded."""
+    ends, not once the first is read back and recorded. Only the album copying asks
+    rclone its stats: one waiting its turn, or being read back, asks nothing."""
     from ferryman.engine.runner import Engine
+    from ferryman.net.rclone import Rclone
+
+    following = [0]
+    most = [0]
+    calls: list[str] = []
+    follow = Rclone.follow_stats
+
+    async def counted(self: Rclone, group: str, *args: object, **kwargs: object) -> None:
+        calls.append(group)
+        following[0] += 1
+        most[0] = max(most[0], following[0])
+        try:
+            await follow(self, group, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            following[0] -= 1
+
+    monkeypatch.setattr(Rclone, "follow_stats", counted)
 
     monkeypatch.setenv("RCLONE_BWLIMIT", "300k")
     conf = _config(tmp_path)
@@ -353,3 +371,5 @@ async def test_the_next_album_is_named_and_linked_while_one_copies(
     finally:
         await store.close()
     assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}
+    assert len(calls) == len(set(calls)) == 2  # an album's stats followed once each
+    assert most[0] == 1  # never the one waiting its turn beside the one copying

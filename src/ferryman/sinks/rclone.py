@@ -20,7 +20,7 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -201,9 +201,23 @@ class RcloneSink(Sink):
                     skipped[key] = facts[key][0]
                     tally.sent("there", sum(skipped.values()))
 
-        watching = asyncio.ensure_future(
-            self.rclone.follow_stats(group, functools.partial(tally.sent, "copied"))
-        )
+        turn = self.rclone.sending.setdefault(self.fs, asyncio.Lock())
+
+        @contextlib.asynccontextmanager
+        async def copying() -> AsyncIterator[None]:
+            # The album's turn to copy, its stats followed while it lasts: an album
+            # prepared ahead, waiting its turn, or one being read back asks rclone nothing.
+            async with turn:
+                told = functools.partial(tally.sent, "copied")
+                watching = asyncio.ensure_future(self.rclone.follow_stats(group, told))
+                try:
+                    yield
+                finally:
+                    watching.cancel()
+                    await asyncio.gather(watching, return_exceptions=True)
+                with contextlib.suppress(FerrymanError):  # copied: its bytes told as they are
+                    told(int((await self.rclone.stats(group)).get("bytes") or 0))
+
         sending = [
             (paths[(it.id, part)], name, facts[(it.id, part)][2])
             for it, part, name, seen in planned
@@ -216,7 +230,6 @@ class RcloneSink(Sink):
             and all(facts[key][0] < WATCHED for key in paths)
         ):
             linked = await asyncio.to_thread(_linked, self.work, sending)
-        turn = self.rclone.sending.setdefault(self.fs, asyncio.Lock())
         try:
             if linked is not None:  # the album's files in one copy and one check
                 for key, (_, _, _, seen) in zip(paths, planned, strict=True):
@@ -224,15 +237,15 @@ class RcloneSink(Sink):
                         skipped[key] = facts[key][0]
                 tally.sent("there", sum(skipped.values()))
                 kind = next(iter(facts.values()))[1]
-                await self._batch(linked[0], summed=linked[1], kind=kind, group=group, turn=turn)
+                await self._batch(
+                    linked[0], summed=linked[1], kind=kind, group=group, copying=copying()
+                )
             else:
-                async with turn:
+                async with copying():
                     await _all(put((it.id, part), name, seen) for it, part, name, seen in planned)
         finally:
             if linked is not None:
                 await asyncio.to_thread(shutil.rmtree, linked[0], True)
-            watching.cancel()
-            await asyncio.gather(watching, return_exceptions=True)
             await self.rclone.forget_stats(group)
         for key in paths:
             tally.whole(key)
@@ -244,7 +257,7 @@ class RcloneSink(Sink):
         summed: bool,
         kind: str | None,
         group: str,
-        turn: asyncio.Lock | None = None,
+        copying: contextlib.AbstractAsyncContextManager[None] | None = None,
     ) -> None:
         """The files linked under ``tree`` (``_linked``) copied in one ``sync/copy``
         (rclone's own transfers at once; each named object looked up, the folder not
@@ -259,7 +272,9 @@ class RcloneSink(Sink):
             "dstFs": self.fs,
             "_filter": {"FilesFromRaw": [str(tree / "names")]},
         }
-        async with turn or contextlib.nullcontext():  # the next album copies as this one checks
+        # The copy's turn (``_copies``), over once it is copied: the next album copies as
+        # this one is read back.
+        async with copying or contextlib.nullcontext():
             await self.rclone.call(
                 "sync/copy",
                 **common,

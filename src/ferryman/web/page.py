@@ -102,6 +102,19 @@ _RCLONE = """<details id="rclone-panel" class="cookies rclone">
 </details>"""
 
 
+# The form's rclone destination: a remote of the person's own (static/rclone.js fills the
+# picker from /api/v1/rclone) and a folder there; app.js sends it as rclone:REMOTE:path.
+_RCLONE_CHOICE = """<label><input type="radio" name="dest" value="rclone">
+    To an rclone remote</label>
+    <span class="for-rclone" hidden><span id="rclone-pick" hidden>
+    <label for="rclone-remote">Remote</label>
+    <select id="rclone-remote" name="rclone-remote"></select>
+    <label for="rclone-path">Folder</label>
+    <input id="rclone-path" name="rclone-path" type="text" size="16" placeholder="Photos">
+    </span><span id="rclone-none" class="hint" hidden>No remotes of yours yet: give your rclone.conf
+    under “rclone remotes” below.</span></span>"""
+
+
 # The Telegram pool's figures per account, for an administrator once the engine wrote
 # them: static/pool.js fills it from /api/v1/telegram/accounts.
 _POOL = """<details id="pool-panel" class="cookies pool" hidden>
@@ -245,6 +258,7 @@ download the MP3.</p>
     <label><input type="radio" name="dest" value="link" checked> To download</label>
     <label><input type="radio" name="dest" value="library"> Library</label>
     {telegram_choice}
+    {_RCLONE_CHOICE}
   </fieldset>
   <button type="submit" disabled>Start</button>
   <div id="form-error" class="error" role="alert"></div>

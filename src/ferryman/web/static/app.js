@@ -658,7 +658,7 @@ function showPlaylist() {
 }
 
 // The form remembers per browser the output and destination chosen last.
-const REMEMBERED = ["output", "quality", "format", "bitrate", "chat", "preset"];
+const REMEMBERED = ["output", "quality", "format", "bitrate", "chat", "preset", "rclone-remote", "rclone-path"];
 
 function remember() {
   const kept = {};
@@ -715,6 +715,13 @@ function deliver() {
   const chosen = document.querySelector('input[name="dest"]:checked');
   const to = chosen ? chosen.value : "link";
   if (to === "link-telegram") return { to: "link", chat: "telegram" }; // kept in Telegram
+  if (to === "rclone") {
+    // rclone:REMOTE:path, a remote of the person's own rclone.conf (rclone.js fills it).
+    const remote = document.getElementById("rclone-remote").value;
+    if (!remote) throw new Error("Choose a remote first: give your rclone.conf under “rclone remotes”.");
+    const path = document.getElementById("rclone-path").value.trim().replace(/^\/+/, "");
+    return { to, chat: `${remote}:${path}` };
+  }
   if (to !== "telegram") return { to };
   const chat = document.getElementById("chat");
   const topics = document.getElementById("topics");
@@ -856,6 +863,12 @@ async function start(event) {
     return;
   }
   remember();
+  try {
+    deliver(); // a destination that cannot be sent (no rclone remote chosen): said before any upload
+  } catch (e) {
+    error.textContent = e.message;
+    return;
+  }
   if (files.length && !["as_is", "audio"].includes(output().kind)) {
     // Refused by the server after the whole upload otherwise (link.output_for_file).
     error.textContent =
@@ -943,6 +956,7 @@ function showRefused(refused) {
 function showOptions() {
   const chosen = document.querySelector('input[name="dest"]:checked');
   for (const node of document.querySelectorAll(".for-telegram")) node.hidden = !chosen || chosen.value !== "telegram";
+  for (const node of document.querySelectorAll(".for-rclone")) node.hidden = !chosen || chosen.value !== "rclone";
   const kind = document.getElementById("output").value;
   for (const node of document.querySelectorAll(".for-video")) node.hidden = !(kind === "video" || kind === "mute");
   for (const node of document.querySelectorAll(".for-audio")) node.hidden = kind !== "audio";

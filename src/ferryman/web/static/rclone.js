@@ -30,6 +30,36 @@
     $("rclone-reach").hidden = !view.kept;
     document.querySelector("#rclone-panel summary .kept").textContent = view.kept ? ` · ${n}` : "";
     lastView = view;
+    pick(view);
+  }
+
+  // The form's "To an rclone remote": its picker holds the person's own remotes, the one
+  // chosen last (the form's remembered choice) chosen again.
+  function pick(view) {
+    const select = $("rclone-remote");
+    if (!select) return;
+    let kept = "";
+    try {
+      kept = JSON.parse(localStorage.getItem("ferryman.form") || "{}")["rclone-remote"] || "";
+    } catch (e) {
+      kept = "";
+    }
+    const was = select.value || kept;
+    const names = (view.remotes || []).map((r) => r.name);
+    select.replaceChildren(...names.map((name) => new Option(name, name)));
+    if (names.includes(was)) select.value = was;
+    $("rclone-none").hidden = names.length > 0;
+    $("rclone-pick").hidden = names.length === 0;
+  }
+
+  async function fillPicker() {
+    const chosen = document.querySelector('input[name="dest"]:checked');
+    if (!chosen || chosen.value !== "rclone") return;
+    try {
+      pick(await api("GET", "/rclone"));
+    } catch (e) {
+      pick({ remotes: [] });
+    }
   }
   let lastView = { kept: false, remotes: [] };
 
@@ -64,6 +94,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", fillPicker);
+    fillPicker(); // chosen last time (app.js's recall)
     const panel = $("rclone-panel");
     if (!panel) return;
     const input = $("rclone-file");
