@@ -146,9 +146,9 @@ class _Entry:
             if fields[0] != _LOCAL_MAGIC:
                 raise FerrymanError("archive.entry_corrupt", f"{name}: no local header")
             at = member.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11] + offset
-            if self._told is not None:
+            if self._told is not None:  # its whole extent: what is asked ahead is sized by it
                 tell, extent, after = self._told
-                tell((at, max(at, extent[1])), after)
+                tell(extent, after)
             file.seek(at)
             while left > 0:
                 block = file.read(min(BLOCK, left))

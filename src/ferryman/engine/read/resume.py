@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 RESUME_LEAST = 4 << 20
 # The part is made durable and its length recorded once this much more was written (and
 # the last checkpoint is done): what a kill loses of an entry, plus what was asked ahead.
-CHECKPOINT = 1 << 20
+CHECKPOINT = 512 << 10
+# The writer waits for the checkpoint under way once it is this far past what is
+# recorded: a disk slower than the link (a loaded machine's fsyncs) let the record fall
+# 10 MB behind, all of it sent again after a kill. The entry's bytes must be on the disk
+# before it is recorded anyway: this makes them so as they come, not all at its end.
+LAG_MOST = 2 << 20
 BLOCK = 1 << 20
 RECORD_SUFFIX = ".resume"
 _RECORD = struct.Struct("<4sB16sQ")  # magic, version, the key's digest, the trusted length
@@ -103,6 +108,7 @@ class Resume:
         self._record_fd: int | None = None
         self._part_fd: int | None = None
         self._recorded = kept  # the length last asked to be recorded
+        self._durable = kept  # the length the record says now
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
         self._broken = False
@@ -173,11 +179,14 @@ class Resume:
 
     def wrote(self, size: int) -> None:
         """``size`` bytes are in the part: a checkpoint once ``CHECKPOINT`` more are in
-        and the last one is done (on the helper thread; the writer goes on)."""
+        and the last one is done (on the helper thread; the writer goes on, unless it is
+        ``LAG_MOST`` past the record: then it waits for the checkpoint under way)."""
         if self._broken or size - self._recorded < CHECKPOINT:
             return
         if self._pending is not None and not self._pending.done():
-            return
+            if size - self._durable <= LAG_MOST:
+                return
+            self._pending.result()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="ferryman-resume")
         self._recorded = size
@@ -192,6 +201,7 @@ class Resume:
                 fsync_dir(self.part.parent)
                 self._dir_synced = True
             self._write_record(size)
+            self._durable = size
         except OSError as exc:  # the record stays at the last length made durable
             log.warning("%s: no checkpoint (%s): a kill reads it again from there", self.part, exc)
             self._broken = True
