@@ -7,7 +7,10 @@ once the server has sent it a seeded random share of the zip (0 to 2/11 of it), 
 ten kills fall all along the fetch, not in its first seconds (on a 1 GB zip, ten runs
 of 0.4 s read 1% of it). ``BENCH_ZIP_ENTRY_MB``: entries of that size instead of the
 photos (``samples.make_bulk_zip``: a small JPEG and random padding each), to see what a
-kill inside an entry larger than the read-ahead costs.
+kill inside an entry larger than the read-ahead costs (a stored entry killed mid-way is
+resumed from its middle: ``engine/read/resume.py``). ``BENCH_ZIP_METHOD=deflated``: those
+entries deflated (level 1; the padding does not shrink), which are not resumed: an entry
+cut mid-read is read again from its start.
 
 The zip: JPEGs of random pixels (~185 KB each), stored. Each run is a real `ferryman`
 process on one data folder; the server counts the body bytes it wrote.
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 from bench._common import Check, Result, progress, scratch
 
@@ -46,6 +50,20 @@ def _zip(megabytes: float, seed: int) -> bytes:
     return out.getvalue()
 
 
+def _deflated(path: Path) -> Path:
+    """The zip at ``path`` again, its entries deflated (level 1), in its place."""
+    out = path.with_name("deflated.zip")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", compresslevel=1) as dst:
+        for member in src.infolist():
+            info = zipfile.ZipInfo(member.filename, member.date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with src.open(member) as reading, dst.open(info, "w") as writing:
+                while block := reading.read(1 << 20):
+                    writing.write(block)
+    path.unlink()
+    return out
+
+
 def run(args: argparse.Namespace) -> Result:
     from tests.support.httpserve import serving
 
@@ -64,6 +82,8 @@ def run(args: argparse.Namespace) -> Result:
             path = make_bulk_zip(
                 root / "bulk.zip", total_bytes=int(megabytes * 1e6), entry_bytes=int(entry_mb * 1e6)
             )
+            if os.environ.get("BENCH_ZIP_METHOD", "stored") == "deflated":
+                path = _deflated(path)
             data = path.read_bytes()
             path.unlink()
         else:
@@ -106,7 +126,8 @@ def run(args: argparse.Namespace) -> Result:
             served = server.served["/trip.zip"]
     ratio = served / len(data)
     limit = 1.3 if megabytes <= 100 else 1.05
-    shape = f"entries of {entry_mb:g} MB" if entry_mb else "photos of ~185 KB"
+    method = os.environ.get("BENCH_ZIP_METHOD", "stored")
+    shape = f"{method} entries of {entry_mb:g} MB" if entry_mb else "photos of ~185 KB"
     result.notes.append(
         f"{len(data) / 1e6:.1f} MB zip ({shape}), {kills} kills, {served / 1e6:.1f} MB sent"
     )

@@ -29,6 +29,7 @@ from ferryman.archive.reader import (
     EntryInfo,
     EntryType,
     ReadAgain,
+    Resumable,
 )
 from ferryman.errors import FerrymanError
 
@@ -74,10 +75,27 @@ class GuardedEntry:
         strict = self._reader.check_declared(self.info)
         return self._blocks(self._inner.read_blocks(), strict)
 
-    def _blocks(self, blocks: Iterator[bytes], strict: bool) -> Iterator[bytes]:
+    def resumable(self) -> Resumable | None:
+        """The entry's ``Resumable`` when its backend gives one, its rest metered as
+        ``read_blocks`` meters the whole (the bytes before ``offset`` were counted by the
+        run that read them)."""
+        if self.info.type is EntryType.JUNK:
+            return None
+        inner = getattr(self._inner, "resumable", None)
+        resumable: Resumable | None = inner() if inner is not None else None
+        if resumable is None:
+            return None
+
+        def rest(offset: int, crc: int) -> Iterator[bytes]:
+            self._reader.check_usable()
+            strict = self._reader.check_declared(self.info)
+            return self._blocks(resumable.rest(offset, crc), strict, offset)
+
+        return Resumable(resumable.key, rest)
+
+    def _blocks(self, blocks: Iterator[bytes], strict: bool, produced: int = 0) -> Iterator[bytes]:
         declared = self.info.size
         stored = self.info.stored
-        produced = 0
         try:
             for block in blocks:
                 before = produced

@@ -55,6 +55,21 @@ def read_through(
         return take(retry.again())
 
 
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """An entry whose bytes can be read on from the middle (a stored zip entry read in
+    place by Range): staging keeps what a killed run wrote of it and asks for the rest.
+
+    ``key``: what tells this entry's bytes from another's (a partial file staged for
+    another key is not its); ``rest(offset, crc)``: its bytes from ``offset`` on, where
+    ``crc`` is the CRC-32 of the bytes before (recomputed from the partial file), checked
+    at the end against the archive's: a mismatch is ``ReadAgain`` (the entry from its
+    first byte, checked as any read)."""
+
+    key: str
+    rest: Callable[[int, int], Iterator[bytes]]
+
+
 class EntryType(StrEnum):
     """What an entry is; directories are never yielded (paths imply them)."""
 

@@ -9,12 +9,20 @@ archive whole instead and uses the full backends).
 
 from __future__ import annotations
 
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
-from ferryman.archive.reader import ArchiveEntry, EntryInfo, EntryType, OpenOptions
+from ferryman.archive.reader import (
+    ArchiveEntry,
+    EntryInfo,
+    EntryType,
+    OpenOptions,
+    ReadAgain,
+    Resumable,
+)
 from ferryman.archive.stored_names import zip_member_name
 from ferryman.errors import FerrymanError
 
@@ -26,6 +34,8 @@ READABLE_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
 _AES = 99  # WinZip AES: zipfile cannot decrypt it
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's structFileHeader: 30 bytes
+_LOCAL_MAGIC = b"PK\x03\x04"
 
 
 def readable_in_place(file: IO[bytes]) -> bool:
@@ -66,12 +76,14 @@ class _Entry:
         info: EntryInfo,
         pw: tuple[str, ...],
         told: tuple[Tell, Extent, Sequence[Extent]] | None = None,
+        file: IO[bytes] | None = None,
     ) -> None:
         self._archive = archive
         self._member = member
         self._info = info
         self._passwords = pw
         self._told = told  # whom to tell, this entry's extent and those after it
+        self._file = file  # the zip itself, for reading a stored entry on from its middle
 
     @property
     def info(self) -> EntryInfo:
@@ -104,6 +116,63 @@ class _Entry:
                 ) from exc
             return self._stream(opened)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def resumable(self) -> Resumable | None:
+        """A stored entry, not encrypted: its bytes can be read on from any offset (the
+        CRC carried over); None for the others (a deflated stream cannot restart
+        mid-way without its decoder's state)."""
+        member = self._member
+        if self._file is None or member.compress_type != zipfile.ZIP_STORED:
+            return None
+        if member.flag_bits & 0x1 or member.compress_size != member.file_size:
+            return None
+        key = f"zip:{member.header_offset}:{member.file_size}:{member.CRC:08x}:{member.filename}"
+        return Resumable(key, self._rest)
+
+    def _rest(self, offset: int, crc: int) -> Iterator[bytes]:
+        """The stored bytes from ``offset`` on (``crc``: the CRC-32 of those before): its
+        local header read first (where its data starts), then only the rest is asked
+        for. A CRC that does not match at the end, or an offset past the entry, is
+        ``ReadAgain``: the entry read whole, from its first byte."""
+        member, file = self._member, self._file
+        assert file is not None
+        left = member.compress_size - offset
+        if left < 0:
+            raise self._again(f"{offset} bytes kept, past its {member.compress_size}")
+        name = member.filename
+        try:
+            head = self._read_at(member.header_offset, _LOCAL_HEADER.size)
+            fields = _LOCAL_HEADER.unpack(head)
+            if fields[0] != _LOCAL_MAGIC:
+                raise FerrymanError("archive.entry_corrupt", f"{name}: no local header")
+            at = member.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11] + offset
+            if self._told is not None:  # its whole extent: what is asked ahead is sized by it
+                tell, extent, after = self._told
+                tell(extent, after)
+            file.seek(at)
+            while left > 0:
+                block = file.read(min(BLOCK, left))
+                if not block:
+                    raise FerrymanError("archive.entry_corrupt", f"{name}: the zip ends early")
+                crc = zlib.crc32(block, crc)
+                left -= len(block)
+                yield block
+        except (OSError, struct.error) as exc:
+            raise FerrymanError("archive.entry_corrupt", f"{name}: {exc}") from exc
+        if crc != member.CRC:
+            raise self._again(f"CRC-32 {crc:08x}, not {member.CRC:08x}, resumed at {offset}")
+
+    def _read_at(self, start: int, length: int) -> bytes:
+        """``length`` bytes at ``start``, a remote file told to ask for those alone."""
+        assert self._file is not None
+        if self._told is not None:
+            self._told[0]((start, start + length), ())
+        self._file.seek(start)
+        return self._file.read(length)
+
+    def _again(self, why: str) -> ReadAgain:
+        cause = FerrymanError("archive.entry_corrupt", f"{self._member.filename}: {why}")
+        return ReadAgain(cause, self.read_blocks)
 
     def _stream(self, opened: IO[bytes]) -> Iterator[bytes]:
         size = FIRST_BLOCK
@@ -169,7 +238,7 @@ class ZipfileReader:
                 later = files[at + 1 : at + 1 + TOLD_AFTER]
                 after = [extents[m.header_offset] for m in later]
                 told = (self._tell, extents[member.header_offset], after)
-            yield _Entry(self._archive, member, info, self._options.passwords, told)
+            yield _Entry(self._archive, member, info, self._options.passwords, told, self._file)
 
     def consumed(self) -> int:
         return self._read

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ferryman.archive.reader import EntryInfo, OpenOptions
+from ferryman.archive.reader import EntryInfo, OpenOptions, Resumable
 from ferryman.config import NetworkSettings, Retry, Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held
@@ -126,6 +126,9 @@ class SourceEntry:
     # What a sidecar beside it says (a Google Takeout's JSON, ``sources/takeout``): its
     # time, place and description, joined to the item's media facts once it is probed.
     facts: PhotoFacts | None = None
+    # Its bytes can be read on from the middle (a stored zip entry): staging keeps what
+    # a killed run wrote of it and asks only for the rest (``engine/read/resume.py``).
+    resume: Resumable | None = field(default=None, repr=False, compare=False)
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

@@ -148,7 +148,11 @@ def _archive_entries(
             continue
         out = replace(info, index=counter.next(), path=path)
         skip = "junk" if info.type is EntryType.JUNK else None
-        yield SourceEntry(out, entry.read_blocks, skip=skip, over_network=over_network)
+        resumable = getattr(entry, "resumable", None)
+        resume = resumable() if over_network and resumable is not None else None
+        yield SourceEntry(
+            out, entry.read_blocks, skip=skip, over_network=over_network, resume=resume
+        )
 
 
 def _nested(

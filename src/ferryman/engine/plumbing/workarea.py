@@ -51,7 +51,8 @@ def take_back(kept: Path, fetch: Path) -> None:
 
 def sweep(work: Path, live: set[str], running: set[str]) -> None:
     """After a crash: job folders of jobs not running go, and in a running job's folder
-    the half-written files (``.part``) no live row names."""
+    the half-written files (``.part``) no live row names, but an entry's part kept to
+    be resumed (its record beside it: ``engine/read/resume.py``)."""
     if not work.exists():
         return
     for folder in work.iterdir():
@@ -61,9 +62,16 @@ def sweep(work: Path, live: set[str], running: set[str]) -> None:
             shutil.rmtree(folder, ignore_errors=True)
             continue
         for path in folder.iterdir():
-            if ".part" in path.name and str(path) not in live:
+            if ".part" in path.name and str(path) not in live and not _resumed(path):
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+
+def _resumed(path: Path) -> bool:
+    """An entry's part kept to be resumed, or its record (``.part.resume``)."""
+    if path.name.endswith(".part.resume"):
+        return path.with_name(path.name.removesuffix(".resume")).exists()
+    return path.name.endswith(".part") and path.with_name(path.name + ".resume").exists()
 
 
 def job_folders(work: Path) -> dict[int, Path]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ferryman.engine.read.resume import Resume, keeps
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import Held
 from ferryman.media.camera_files import is_raw
@@ -84,6 +85,9 @@ class Target:
     hash_later: bool = False
     early: EarlyUpload | None = None
     ask_ffmpeg: Callable[[bytes], MediaKind] | None = None
+    # Written resumably (``resume.Resume``): its first ``kept`` bytes are in the part
+    # already (read back, not written again), the rest checkpointed as it is written.
+    resume: Resume | None = None
 
 
 @dataclass(slots=True)
@@ -243,25 +247,37 @@ def _linked_hashed(
 
 def _written(entry: _Entry, target: Target) -> Staged:
     """A copy written to ``target.dest``: via ``.part``, fsynced (or handed over), renamed."""
-    dest, early, digest = target.dest, target.early, entry.digest
+    dest, early, digest, resume = target.dest, target.early, entry.digest, target.resume
     tmp = dest.with_name(dest.name + ".part")
     size = 0
+    on_disk = resume.kept if resume is not None else 0  # in the part already
     kept: list[bytes] | None = []
     declared = entry.size
     unhashed = target.hash_later and declared is not None and declared >= HASH_LATER_BYTES
     try:
         # os.open and os.write, not a file object: no buffer to fill and flush, no
         # fstat, ioctl or lseek (each system call lets other threads take the GIL).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        if resume is not None:
+            resume.begin()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (0 if on_disk else os.O_TRUNC)
+        fd = os.open(tmp, flags, 0o666)
         handed = False
         try:
+            if on_disk:
+                os.ftruncate(fd, on_disk)
+                os.lseek(fd, on_disk, os.SEEK_SET)
+            if resume is not None:
+                resume.attach()
             if early is not None:
                 early.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
             for block in _chain(entry.pending, entry.blocks):
                 if not unhashed:
                     digest.update(block)
-                _write_all(fd, block)
+                if size + len(block) > on_disk:  # the bytes kept are read back, not written
+                    _write_all(fd, block if size >= on_disk else block[on_disk - size :])
                 size += len(block)
+                if resume is not None:
+                    resume.wrote(size)
                 if early is not None:
                     early.wrote(size)
                 if kept is not None and size <= KEEP_BYTES:
@@ -280,10 +296,13 @@ def _written(entry: _Entry, target: Target) -> Staged:
                 os.close(fd)
         os.replace(tmp, dest)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_failed(dest, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        failure = write_failed(dest, exc)
+        if resume is None or not keeps(failure):
+            tmp.unlink(missing_ok=True)
+        raise failure from exc
+    except BaseException as exc:
+        if resume is None or not keeps(exc):
+            tmp.unlink(missing_ok=True)  # else the next run goes on from the record
         raise
     if early is not None:
         early.ended(size)

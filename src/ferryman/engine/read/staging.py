@@ -16,6 +16,7 @@ from ferryman.archive.reader import EntryType, ReadAgain
 from ferryman.engine.plumbing import decoding
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.prepare import Prepared, WaitToWrite, internal, prepare, wanted
+from ferryman.engine.read.resume import resumed
 from ferryman.engine.read.stage import (
     AHEAD_BYTES,
     EarlyUpload,
@@ -102,7 +103,7 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
     try:
         try:
             try:
-                staged = _stage(request, request.entry.read_blocks())
+                staged = _stage(request, None)
             except ReadAgain as retry:  # the other backend reads it from its first byte
                 if early is not None:
                     early.failed()  # what it read of the first writing is no good
@@ -179,8 +180,13 @@ def _sent_as_staged(prepared: Prepared, staged: Staged) -> bool:
     )
 
 
-def _stage(request: StageRequest, blocks: Iterator[bytes]) -> Staged:
+def _stage(request: StageRequest, blocks: Iterator[bytes] | None) -> Staged:
+    """The entry staged from ``blocks``, or (None) from its own: a big entry read over
+    the network resumed where a killed run left it (``resume``)."""
     entry = request.entry
+    resume = resumed(entry, request.dest, fresh=blocks is not None)
+    if blocks is None:
+        blocks = resume.blocks(entry) if resume is not None else entry.read_blocks()
     target = Target(
         request.dest,
         request.keep,
@@ -188,15 +194,24 @@ def _stage(request: StageRequest, blocks: Iterator[bytes]) -> Staged:
         hash_later=request.options.hashed_on_delivery,
         early=request.early,
         ask_ffmpeg=functools.partial(decoding.ffmpeg_kind, request.options),
+        resume=resume,
     )
-    return stage_entry(
-        abort.checked(blocks),
-        request.path,
-        target,
-        provenance(entry),
-        size=entry.info.size,
-        mtime=entry.info.mtime,
-    )
+    try:
+        staged = stage_entry(
+            abort.checked(blocks),
+            request.path,
+            target,
+            provenance(entry),
+            size=entry.info.size,
+            mtime=entry.info.mtime,
+        )
+    except BaseException as exc:
+        if resume is not None:
+            resume.failed(exc)
+        raise
+    if resume is not None:
+        resume.end(staged.path, staged.size)
+    return staged
 
 
 def provenance(entry: SourceEntry) -> Provenance:
