@@ -219,9 +219,15 @@ async def engine_run(
     chat = [m for m in server.chat(channel) if m.media is not None]
     names = [m.media.file.name for m in chat if m.media is not None]
     if names != expected:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(names, expected, strict=False)) if a != b), None
+        )
+        where = (
+            "" if at is None else f" (first out of place at {at}: {names[at]}, not {expected[at]})"
+        )
         run.problems.append(
             f"{accounts} accounts: {len(names)} files in the channel, expected {len(expected)}"
-            " once each in the job's order"
+            f" once each in the job's order{where}"
         )
     by_id = {a.id: a.first_name for a in members}
     for album in server.albums(channel):
