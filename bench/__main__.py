@@ -54,6 +54,7 @@ from bench._common import (
     progress,
     source_description,
 )
+from bench._load import spinning
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "pipeline": pipeline.run,
@@ -277,6 +278,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tmp-dir", type=Path, help="where temporary inputs and outputs go")
     parser.add_argument("--keep", action="store_true", help="keep temporary files")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        help="processes that spin on the CPU for the whole run, a loaded machine of the"
+        " bench's own (0)",
+    )
     args = parser.parse_args(argv)
 
     args.archive_repeat = 3 if args.repeat is None else args.repeat
@@ -298,6 +306,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = sorted(set(args.archive_formats) - set(archives.FORMAT_KEYS))
     if unknown or not args.archive_formats:
         parser.error(f"--formats: choose from {', '.join(archives.FORMAT_KEYS)}")
+    if args.load < 0:
+        parser.error("--load must be 0 or more")
     if args.interval <= 0 or args.entry_mb <= 0 or args.timeout <= 0:
         parser.error("--interval, --entry-mb and --timeout must be positive")
     if args.tmp_dir is not None:
@@ -332,6 +342,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     results: list[Result] = []
     started = time.perf_counter()
+    with spinning(args.load):
+        if args.load:
+            print(f"load: {args.load} spinning process(es) for the whole run")
+        _run_all(names, args, results)
+    elapsed = time.perf_counter() - started
+    print()
+    verdicts = ", ".join(f"{r.name} {'PASS' if r.passed else 'FAIL'}" for r in results)
+    print(f"done in {elapsed:.0f} s: {verdicts}")
+    if args.json is not None:
+        payload = {"header": header, "args": _jsonable(vars(args))}
+        payload["results"] = [r.as_dict() for r in results]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2, default=str))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _run_all(names: list[str], args: argparse.Namespace, results: list[Result]) -> None:
     for name in names:
         progress(f"running {name}")
         t0 = time.perf_counter()
@@ -344,16 +371,6 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         print()
         print(result.render(), flush=True)
-    elapsed = time.perf_counter() - started
-    print()
-    verdicts = ", ".join(f"{r.name} {'PASS' if r.passed else 'FAIL'}" for r in results)
-    print(f"done in {elapsed:.0f} s: {verdicts}")
-    if args.json is not None:
-        payload = {"header": header, "args": _jsonable(vars(args))}
-        payload["results"] = [r.as_dict() for r in results]
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
-    return 0 if all(r.passed for r in results) else 1
 
 
 def _jsonable(values: dict[str, object]) -> dict[str, object]:

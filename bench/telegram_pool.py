@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from telethon.tl import functions
 
@@ -64,24 +66,68 @@ class Run:
     span: float = 0.0  # the delivery: the fake's first part handled to its last album posted
     cpu: float = 0.0  # CPU seconds: the engine's process and the fake's (one process or two)
     fake_cpu: float | None = None  # the fake's share, when the engine had a process of its own
+    busy: str = ""  # each account's parts (``Span.busy``)
+    timeline: dict[str, Any] = field(default_factory=dict)  # ``Span.timeline``
 
 
 @dataclass
 class Span:
-    """``after_handle``: when the fake handled the first part and the last send."""
+    """``after_handle``: when the fake handled the first part and the last send, and each
+    account's parts (when, how many bytes): whether every account was kept busy."""
 
     first: float | None = None
     last: float | None = None
+    parts: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    files: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    sends: list[tuple[str, float]] = field(default_factory=list)
 
-    def hook(self, _call: object, request: object, _result: object) -> None:
+    def hook(self, call: Any, request: Any, _result: object) -> None:
         now = time.perf_counter()
-        if isinstance(request, PARTS) and self.first is None:
-            self.first = now
+        if isinstance(request, PARTS):
+            if self.first is None:
+                self.first = now
+            who = call.account.first_name if call.account is not None else "?"
+            self.parts.setdefault(who, []).append((now, len(request.bytes)))
+            self.files.setdefault((who, request.file_id), []).append(now)
         if isinstance(request, SENDS):
             self.last = now
+            who = call.account.first_name if call.account is not None else "?"
+            self.sends.append((who, now))
+
+    def timeline(self) -> dict[str, Any]:
+        """Seconds from the first part: each account's files (first and last part) and
+        its sends, for reading where an account stood idle (``--json``)."""
+        t0 = self.first or 0.0
+        files: dict[str, list[tuple[float, float]]] = {}
+        for (who, _), times in sorted(self.files.items(), key=lambda kv: kv[1][0]):
+            files.setdefault(who, []).append((round(times[0] - t0, 2), round(times[-1] - t0, 2)))
+        sends = [(who, round(at - t0, 2)) for who, at in self.sends]
+        return {"files": files, "sends": sends}
 
     def seconds(self) -> float:
         return 0.0 if self.first is None or self.last is None else self.last - self.first
+
+    def busy(self) -> str:
+        """Each account's parts: from the delivery's start, its first and last part's
+        seconds, its Mbit/s between them, and its share of the delivery's seconds in which
+        it took parts at 80 % of its cap or more (a second at a time)."""
+        if self.first is None:
+            return "no parts"
+        out = []
+        span = max(1, int(self.seconds()) + 1)
+        for who, got in sorted(self.parts.items()):
+            start, end = got[0][0] - self.first, got[-1][0] - self.first
+            sent = sum(n for _, n in got)
+            rate = sent * 8 / 1e6 / (end - start) if end > start else 0.0
+            second: dict[int, int] = {}
+            for at, n in got:
+                second[int(at - self.first)] = second.get(int(at - self.first), 0) + n
+            full = sum(1 for n in second.values() if n * 8 / 1e6 >= 0.8 * CAP_MBIT)
+            out.append(
+                f"{who} {start:.1f}-{end:.1f} s, {sent / 1e6:.1f} MB at {rate:.1f} Mbit/s,"
+                f" at >= 80 % of its cap {full} s of {span}"
+            )
+        return "; ".join(out)
 
 
 PARTS = (functions.upload.SaveFilePartRequest, functions.upload.SaveBigFilePartRequest)
@@ -166,14 +212,22 @@ async def engine_run(
         finally:
             await store.close()
         run = Run(seconds, problems, span=span.seconds(), cpu=time.process_time() - cpu)
+    run.busy = span.busy()
+    run.timeline = span.timeline()
     if done.state is not JobState.DONE:
         run.problems.append(f"{accounts} accounts: job {done.state.value}")
     chat = [m for m in server.chat(channel) if m.media is not None]
     names = [m.media.file.name for m in chat if m.media is not None]
     if names != expected:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(names, expected, strict=False)) if a != b), None
+        )
+        where = (
+            "" if at is None else f" (first out of place at {at}: {names[at]}, not {expected[at]})"
+        )
         run.problems.append(
             f"{accounts} accounts: {len(names)} files in the channel, expected {len(expected)}"
-            " once each in the job's order"
+            f" once each in the job's order{where}"
         )
     by_id = {a.id: a.first_name for a in members}
     for album in server.albums(channel):
@@ -240,6 +294,10 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
             ", ".join(f"{k} {v}" for k, v in sorted(run_.albums_by.items())),
         )
     result.tables.append((caption, table))
+    for (accounts, apart), run_ in sorted(runs.items(), key=lambda kv: (not kv[0][1], -kv[0][0])):
+        where = "" if apart else ", fake in the engine's process"
+        result.notes.append(f"pool: {accounts} account(s){where}: {run_.busy}")
+    result.notes.append(f"pool: load average at the end {os.getloadavg()[0]:.1f}")
     problems = [p for run_ in runs.values() for p in run_.problems]
     result.checks += [
         Check(
@@ -276,6 +334,7 @@ def section(result: Result, root: Path, args: argparse.Namespace) -> None:
         "cpu": {f"{a}-{'apart' if ap else 'one-process'}": r.cpu for (a, ap), r in runs.items()},
         "fake_cpu": {a: r.fake_cpu for (a, ap), r in runs.items() if ap},
         "in_process_delivery_seconds": {a: r.span for (a, ap), r in runs.items() if not ap},
+        "timeline": {a: r.timeline for (a, ap), r in runs.items() if ap},
     }
 
 

