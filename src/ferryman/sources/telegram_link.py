@@ -33,6 +33,7 @@ from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOp
 if TYPE_CHECKING:  # Telethon loads when a message is fetched, not when its link is added
     import asyncio
 
+    from ferryman.config import Settings
     from ferryman.net.sidecar import PartRecord
     from ferryman.telegram.hub import TelegramHub
     from ferryman.telegram.pool import ClientPool, SenderPool
@@ -173,6 +174,12 @@ class TelegramLinkSource:
 
     def describe(self, uri: str) -> str:
         return MessageRef.parse(uri).link()
+
+    def check_ready(self, settings: Settings, uri: str) -> None:
+        """An account logged in to read it with, else the input is refused when added."""
+        from ferryman.sinks.telegram_kind import telegram_ready  # lazy: start-up
+
+        telegram_ready(settings, f"read {self.describe(uri)}")
 
     def local_path(self, uri: str) -> None:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)

@@ -295,6 +295,16 @@ class TorboxSource:
     def describe(self, uri: str) -> str:
         return uri  # a reference holds no secret: the key lives in the settings
 
+    def check_ready(self, settings: Settings, uri: str) -> None:
+        """Torbox's API key, else the input is refused when added."""
+        if not settings.torbox.api_key:
+            raise FerrymanError(
+                "torbox.auth",
+                f"cannot fetch {uri}: torbox.api_key is not set; nothing was added",
+                step="Set your Torbox API key (torbox.app → Settings → API key): `ferryman"
+                " config set torbox.api_key KEY`, then add it again.",
+            )
+
     def local_path(self, uri: str) -> None:
         return None
 
