@@ -116,3 +116,17 @@ def test_a_telegram_destination_with_no_login_says_to_add_again_not_retry(
     assert named in done.stderr, done.stderr
     assert _jobs(tmp_path) == []
 
+
+def test_add_json_says_an_input_failed_at_once_in_json_on_stderr_too(tmp_path: Path) -> None:
+    """`add --json missing.zip` gave its job as JSON on stdout, then two lines of prose on
+    stderr, where `--json` promises one `{"error": …}` line a script can read."""
+    done = _add(tmp_path, "--json", str(tmp_path / "missing.zip"))
+    assert done.exit_code == 1, done.output
+    said = json.loads(done.stdout)
+    assert said["job"]["state"] == "failed" and said["error"]["code"] == "source.not_found"
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    error = json.loads(lines[0])["error"]
+    assert (error["code"], error["job"]) == ("source.not_found", said["job"]["id"])
+    assert f"ferryman remove {said['job']['id']}" in error["next"]
+

@@ -181,6 +181,9 @@ def add(
             if isinstance(job, FerrymanError):
                 _fail(job)
                 code = max(code, for_error(job.code))
+            elif job.error_code and state.json:  # a script's stderr: JSON, as any error
+                code = max(code, for_error(job.error_code))
+                _fail(FerrymanError(job.error_code, job.error_message or ""), job.id)
             elif job.error_code:
                 code = max(code, for_error(job.error_code))
                 err.print(
