@@ -130,3 +130,22 @@ def test_add_json_says_an_input_failed_at_once_in_json_on_stderr_too(tmp_path: P
     assert (error["code"], error["job"]) == ("source.not_found", said["job"]["id"])
     assert f"ferryman remove {said['job']['id']}" in error["next"]
 
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("FERRYMAN_TORBOX_API_KEY", "FERRYMAN_TORBOX__API_KEY"),
+        ("FERRYMAN_DEBRID_REALDEBRID_API_KEY", "FERRYMAN_DEBRID__REALDEBRID__API_KEY"),
+    ],
+)
+def test_a_variable_with_one_underscore_for_two_is_named_not_ignored(
+    tmp_path: Path, variable: str, meant: str
+) -> None:
+    """`FERRYMAN_TORBOX_API_KEY=…` (the usual spelling of such variables) was ignored
+    without a word, the key left unset; a variable that is no setting still is."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    done = CliRunner().invoke(app, [*data, "status"], env=_env(tmp_path, **{variable: "k"}))
+    assert done.exit_code == 4, done.output
+    assert "config.invalid" in done.stderr and f"did you mean {meant}" in done.stderr
+    quiet = _env(tmp_path, FERRYMAN_TEST_SOMETHING="1", FERRYMAN_PASSWORD="x")
+    assert CliRunner().invoke(app, [*data, "status"], env=quiet).exit_code == 0
