@@ -183,7 +183,8 @@ def add(
                 code = max(code, for_error(job.code))
             elif job.error_code and state.json:  # a script's stderr: JSON, as any error
                 code = max(code, for_error(job.error_code))
-                _fail(FerrymanError(job.error_code, job.error_message or ""), job.id)
+                said = added_json(path, job, shown_source)["error"] | {"job": job.id}
+                err.print(json.dumps({"error": said}), markup=False, highlight=False)
             elif job.error_code:
                 code = max(code, for_error(job.error_code))
                 err.print(
