@@ -149,3 +149,27 @@ def test_a_variable_with_one_underscore_for_two_is_named_not_ignored(
     assert "config.invalid" in done.stderr and f"did you mean {meant}" in done.stderr
     quiet = _env(tmp_path, FERRYMAN_TEST_SOMETHING="1", FERRYMAN_PASSWORD="x")
     assert CliRunner().invoke(app, [*data, "status"], env=quiet).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("words", "code", "in_step"),
+    [
+        # `magnet:` alone was "not an input ferryman can read; it reads … magnet: links".
+        (["magnet:"], "source.invalid", "in the form the message names"),
+        # Its step blamed "a NUL byte in a path, a broken URI" for a missing `:path`.
+        (["rclone:box"], "source.invalid", "in the form the message names"),
+        # A kind it knows, misspelt: the step said "use a destination ferryman knows,
+        # like library:/path or telegram:me", not the form the person was after.
+        (["p.jpg", "--to", "rclone:box"], "sink.unknown", "rclone:REMOTE:path"),
+        # The step listed fewer kinds than the message: no magnet:, no rclone:.
+        (["ftp://host/x.zip"], "source.unsupported", "magnet:, rclone:REMOTE:path"),
+    ],
+)
+def test_a_malformed_input_or_destination_gets_a_step_that_fits_it(
+    tmp_path: Path, words: list[str], code: str, in_step: str
+) -> None:
+    done = _add(tmp_path, *words)
+    assert done.exit_code in (1, 2), done.output
+    assert f"error {code}:" in done.stderr, done.stderr
+    assert in_step in done.stderr.split("next: ", 1)[1], done.stderr
+    assert _jobs(tmp_path) == []

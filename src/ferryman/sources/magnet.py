@@ -99,7 +99,7 @@ class MagnetSource:
 
     def recognise(self, raw: str) -> str | None:
         text = raw.strip().strip("<>")
-        if text.lower().startswith("magnet:?"):
+        if text.lower().startswith("magnet:"):  # `magnet:` alone too: no info hash
             info_hash(text)  # refused now, not when fetched
             return text
         if text.lower().startswith("torrent:"):
