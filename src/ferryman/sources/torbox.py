@@ -33,6 +33,7 @@ from ferryman.clock import SYSTEM
 from ferryman.config import NetworkSettings, Retry, Settings, TorboxSettings
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
+from ferryman.sources import ready
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
 
 if TYPE_CHECKING:  # httpx loads when an item is read, not when it is added
@@ -266,6 +267,7 @@ class TorboxSource:
     description = "torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID (/FILE for one)"
     shown_as = "torbox:torrent/ID (usenet/ID, webdl/ID)"
     access = Access.FETCH
+    check_ready = ready.torbox  # a key: refused when added without one
 
     def __init__(
         self,
@@ -294,16 +296,6 @@ class TorboxSource:
 
     def describe(self, uri: str) -> str:
         return uri  # a reference holds no secret: the key lives in the settings
-
-    def check_ready(self, settings: Settings, uri: str) -> None:
-        """Torbox's API key, else the input is refused when added."""
-        if not settings.torbox.api_key:
-            raise FerrymanError(
-                "torbox.auth",
-                f"cannot fetch {uri}: torbox.api_key is not set; nothing was added",
-                step="Set your Torbox API key (torbox.app → Settings → API key): `ferryman"
-                " config set torbox.api_key KEY`, then add it again.",
-            )
 
     def local_path(self, uri: str) -> None:
         return None
