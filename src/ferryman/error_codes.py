@@ -145,8 +145,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "source.invalid",
         False,
-        "What was given is not a well-formed input (a NUL byte in a path, a broken URI):"
-        " copy it again in full.",
+        "What was given is not written as its kind needs: give it in the form the message"
+        " names, or copy it again in full (a link cut short, a NUL byte in a path).",
     ),
     ErrorSpec(
         "link.unsupported",
@@ -329,7 +329,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "source.unsupported",
         False,
         "Give a local file, folder or archive, or a link of a kind the message lists"
-        " (http(s)://, dav(s)://, torbox:…, a t.me message link).",
+        " (http(s)://, dav(s)://, torbox:…, magnet:, rclone:REMOTE:path, a t.me message"
+        " link).",
     ),
     # network sources
     ErrorSpec(
@@ -738,8 +739,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "sink.unknown",
         False,
-        "Use a destination ferryman knows, like library:/path or telegram:me (see"
-        " `ferryman add --help`).",
+        "Use a destination ferryman knows, written as the message says (library:/path,"
+        " telegram:me, rclone:REMOTE:path…; `ferryman add --help` lists them).",
     ),
     # rclone
     ErrorSpec(

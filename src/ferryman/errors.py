@@ -55,10 +55,12 @@ class FerrymanError(Exception):
     """An error with a code from the registry.
 
     The message says what happened to which thing; the code's spec says whether a
-    retry can help and what a person should do next.
+    retry can help and what a person should do next. ``step``: the next step where the
+    code's own does not fit the state it is met in (an input refused when it is added,
+    nothing recorded: no job to retry).
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, step: str | None = None) -> None:
         if code not in ERRORS:
             warnings.warn(f"unregistered error code {code!r}", UnregisteredCodeWarning, 2)
         # A path that is not UTF-8 carries lone surrogates (os.fsdecode): the store,
@@ -72,6 +74,7 @@ class FerrymanError(Exception):
         super().__init__(f"[{code}] {message}")
         self.code = code
         self.message = message
+        self.step = step
 
     @classmethod
     def internal(cls, bug: Exception) -> FerrymanError:
@@ -104,7 +107,7 @@ class FerrymanError(Exception):
 
     @property
     def next_step(self) -> str:
-        return spec_for(self.code).next_step
+        return self.step or spec_for(self.code).next_step
 
 
 RETRIED_OUT = (

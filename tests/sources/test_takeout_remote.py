@@ -114,6 +114,7 @@ async def test_a_gap_in_a_remote_sets_numbering_is_named(
     failed = [it for it in items if it["state"] == "failed"]
     assert failed and all(it["error"]["code"] == "archive.volume_missing" for it in failed)
     assert "takeout-20240115T101112Z-002.zip" in str(failed[0]["error"])
+    assert "add it again" not in str(failed[0]["error"])  # its next step: retry
     assert state is not JobState.DONE or failed
 
 

@@ -49,6 +49,9 @@ def test_a_missing_part_is_named(tmp_path: Path) -> None:
         list(entries)
     assert caught.value.code == "archive.volume_missing"
     assert "takeout-20240115T101112Z-002.zip" in caught.value.message
+    # The message says what is missing; its next step, what to do: put it there and
+    # retry. It said "add it again" too, which the job already added refuses.
+    assert "add it again" not in caught.value.message and "retry" in caught.value.next_step
 
 
 def test_a_watchs_part_is_read_alone_indexed_with_the_parts_beside_it(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from ferryman.config.types import (
     LayoutTemplate,
     Seconds,
     nearest_keys,
+    one_underscore,
 )
 from ferryman.errors import FerrymanError
 
@@ -297,6 +298,8 @@ def _environment() -> dict[str, Any]:
                     section[tail] = _env_value(inner.get(tail), value)
         elif key in fields:
             found[key] = _env_value(fields[key], value)
+        else:
+            one_underscore(key, Settings)  # FERRYMAN_TORBOX_API_KEY: not left unread
     return found
 
 

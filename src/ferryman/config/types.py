@@ -15,7 +15,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
@@ -173,3 +173,41 @@ def nearest_keys(key: str, model: type[BaseModel]) -> str:
 
     near = difflib.get_close_matches(key, known_keys(model), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(near)}?" if near else ""
+
+
+def is_section(field: Any) -> bool:
+    """A field that is a section of settings (a model of its own), not a value."""
+    made = field.default_factory
+    return isinstance(made, type) and issubclass(made, BaseModel)
+
+
+def sectioned(key: str, model: type[BaseModel]) -> str | None:
+    """``torbox_api_key`` read as ``TORBOX__API_KEY`` when it names a setting of a
+    section so (a variable with one underscore where two part the section): None when
+    it names none (FERRYMAN_DATA_DIR and the like are not settings, and stay unread)."""
+    fields = model.model_fields
+    if key in fields and not is_section(fields[key]):
+        return key.upper()
+    for at in (i for i, c in enumerate(key) if c == "_"):
+        head, tail = key[:at], key[at + 1 :]
+        inner = fields.get(head)
+        if inner is not None and is_section(inner):
+            rest = sectioned(tail, inner.default_factory)  # type: ignore[arg-type]
+            if rest is not None:
+                return f"{head.upper()}__{rest}"
+    return None
+
+
+def one_underscore(key: str, model: type[BaseModel]) -> None:
+    """``config.invalid`` for ``FERRYMAN_{key}`` when it names a setting of a section
+    with one underscore where two belong (it was ignored, the setting left unset)."""
+    meant = sectioned(key, model)
+    if meant is not None:
+        from ferryman.errors import FerrymanError  # lazy: start-up
+
+        dotted = meant.lower().replace("__", ".")
+        raise FerrymanError(
+            "config.invalid",
+            f"environment FERRYMAN_{key.upper()}: no setting '{key}'; did you mean"
+            f" FERRYMAN_{meant} ({dotted})? Two underscores part a section from its key",
+        )

@@ -45,6 +45,8 @@ _SETUP = (
     "engine.locked",
     "telegram.not_configured",
     "telegram.not_logged_in",
+    "debrid.none",  # no debrid service has a key: a magnet refused when added
+    "torbox.auth",  # torbox.api_key not set (or refused)
     "web.cannot_listen",
 )
 # Error codes that say an option's value is wrong: the command line, as Click's own.

@@ -38,7 +38,7 @@ from ferryman.sinks.base import (
     size_of,
 )
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
-from ferryman.sinks.telegram_kind import TelegramKind, telegram_accounts
+from ferryman.sinks.telegram_kind import TelegramKind, telegram_accounts, telegram_ready
 from ferryman.sinks.telegram_target import telegram_target
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class TelegramLinkKind(TelegramKind):
         """Telegram's (a session), and a chat to keep the files in: Saved Messages is a
         person's account's alone, so a pool of bots needs ``telegram.link_chat``."""
         chat = settings.telegram.link_chat
-        super().check_ready(settings, chat)
+        telegram_ready(settings, f"keep link:telegram's files in Telegram (telegram:{chat})")
         telegram_target(chat)  # a malformed setting is said now
         if chat.strip() != "me":
             return

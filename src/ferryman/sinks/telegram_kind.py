@@ -45,6 +45,32 @@ def telegram_accounts(resources: Shared) -> AccountPool:
     return account_pool(resources)
 
 
+# An input refused when added: nothing was recorded, so no job waits for a `retry`.
+LOG_IN_FIRST = (
+    "Log in first: `ferryman telegram login` (a user by phone, a bot with --bot; one more"
+    " account of a pool with --as NAME), then add it again."
+)
+
+
+def telegram_ready(settings: Settings, doing: str) -> None:
+    """Refuse now what could not reach Telegram (no API id, no login): ``doing`` is
+    what was asked, in the person's words ("send to telegram:@chan")."""
+    tg = settings.telegram
+    if tg.api_id is None or not tg.api_hash:
+        raise FerrymanError(
+            "telegram.not_configured",
+            f"cannot {doing}: telegram.api_id and telegram.api_hash are not set; nothing was added",
+        )
+    from ferryman.telegram.accounts import logged_in  # lazy: the pool's module
+
+    if not logged_in(settings):  # the own session, or named accounts alone
+        raise FerrymanError(
+            "telegram.not_logged_in",
+            f"cannot {doing}: no Telegram account is logged in here; nothing was added",
+            step=LOG_IN_FIRST,
+        )
+
+
 class TelegramKind(SinkKind):
     """``telegram:me``, ``telegram:@name``, ``telegram:-100…[/topic/ID|/topics]``."""
 
@@ -102,21 +128,7 @@ class TelegramKind(SinkKind):
         return replace(base, max_file_bytes=told[0], caption_chars=told[1])
 
     def check_ready(self, settings: Settings, target: str) -> None:
-        tg = settings.telegram
-        if tg.api_id is None or not tg.api_hash:
-            raise FerrymanError(
-                "telegram.not_configured",
-                f"cannot send to telegram:{target}: telegram.api_id and telegram.api_hash"
-                " are not set; nothing was added",
-            )
-        from ferryman.telegram.accounts import logged_in  # lazy: the pool's module
-
-        if not logged_in(settings):  # the own session, or named accounts alone
-            raise FerrymanError(
-                "telegram.not_logged_in",
-                f"cannot send to telegram:{target}: there is no Telegram session yet (run"
-                " `ferryman telegram login`); nothing was added",
-            )
+        telegram_ready(settings, f"send to telegram:{target}")
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         from ferryman.sinks.telegram import TelegramSink

@@ -233,6 +233,17 @@ class Addressed(Source, Protocol):
 
 
 @runtime_checkable
+class Ready(Source, Protocol):
+    """A source that needs something set up first (a debrid key, a Telegram login): an
+    input of it is refused when it is added (nothing recorded), not failed at its run.
+    Offline and cheap: the settings alone are looked at."""
+
+    def check_ready(self, settings: Settings, uri: str) -> None:
+        """Raise a coded FerrymanError (its ``step``: set it up, then add it again)."""
+        ...
+
+
+@runtime_checkable
 class Profiled(Source, Protocol):
     """A source whose inputs can be made into another output (a link to media: audio, a
     quality): the profile travels inside the URI it returns."""

@@ -41,6 +41,15 @@ KEPT = "debrid.json"  # the service and the item's id, in the job's fetch folder
 LEGACY = "torbox.json"  # what a ferryman before the debrid face kept (TorBox only)
 
 
+# A magnet refused when added: nothing was recorded, so no job waits for a `retry`.
+SET_A_KEY = (
+    "Set the API key of the debrid service you use (torbox.api_key,"
+    " debrid.realdebrid.api_key, debrid.alldebrid.api_key, debrid.premiumize.api_key or"
+    " debrid.debridlink.api_key): `ferryman config set debrid.realdebrid.api_key KEY`;"
+    " then add it again (`ferryman docs debrid` says more)."
+)
+
+
 def display_name(magnet: str) -> str | None:
     names = urllib.parse.parse_qs(urllib.parse.urlsplit(magnet).query).get("dn", [])
     return names[0].strip() or None if names else None
@@ -90,7 +99,7 @@ class MagnetSource:
 
     def recognise(self, raw: str) -> str | None:
         text = raw.strip().strip("<>")
-        if text.lower().startswith("magnet:?"):
+        if text.lower().startswith("magnet:"):  # `magnet:` alone too: no info hash
             info_hash(text)  # refused now, not when fetched
             return text
         if text.lower().startswith("torrent:"):
@@ -100,6 +109,28 @@ class MagnetSource:
                 raise FerrymanError("source.invalid", f"{text!r}: a path holds no NUL character")
             return "torrent:" + Path(os.path.abspath(text)).as_uri()[len("file:") :]
         return None
+
+    def check_ready(self, settings: Settings, uri: str) -> None:
+        """A debrid service with a key, else the input is refused when added."""
+        from ferryman.sources.debrid.base import chosen_service, key_of  # lazy: start-up
+
+        try:
+            name = chosen_service(settings)
+        except FerrymanError as exc:
+            raise FerrymanError(
+                exc.code,
+                f"cannot fetch {self.describe(uri)}: {exc.message}; nothing was added",
+                step=SET_A_KEY,
+            ) from None
+        if not key_of(settings, name):  # debrid.service names one whose key is not set
+            setting = "torbox.api_key" if name == "torbox" else f"debrid.{name}.api_key"
+            raise FerrymanError(
+                "debrid.none",
+                f"cannot fetch {self.describe(uri)}: debrid.service is {name}, and {setting}"
+                " is not set; nothing was added",
+                step=f"Set it: `ferryman config set {setting} KEY` (or debrid.service to a"
+                " service whose key is set), then add it again.",
+            )
 
     def describe(self, uri: str) -> str:
         if uri.startswith("torrent:"):

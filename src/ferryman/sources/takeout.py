@@ -71,8 +71,7 @@ def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None
             missing = f"{match.group('set')}-{number:0{digits}d}.zip"
             raise FerrymanError(
                 "archive.volume_missing",
-                f"{path.name}: part {missing} of this Takeout is missing from {path.parent};"
-                " put every part of the export in one folder and add it again",
+                f"{path.name}: part {missing} of this Takeout is missing from {path.parent}",
             )
     return tuple(found[n] for n in sorted(found)) or (path,)
 

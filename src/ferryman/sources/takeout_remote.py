@@ -62,8 +62,7 @@ def takeout_sets(files: Sequence[F]) -> dict[str, tuple[F, ...] | FerrymanError]
             where = folder or "the folder"
             told = FerrymanError(
                 "archive.volume_missing",
-                f"{name}: part {stem} of this Takeout is missing from {where};"
-                " put every part of the export in one folder and add it again",
+                f"{name}: part {stem} of this Takeout is missing from {where}",
             )
         for part in parts:
             sets[part.path] = told

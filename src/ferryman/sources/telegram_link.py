@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
+from ferryman.sources import ready
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
 
 if TYPE_CHECKING:  # Telethon loads when a message is fetched, not when its link is added
@@ -159,13 +160,13 @@ class TelegramLinkSource:
     """Messages of channels and groups by link, fetched through the logged-in account."""
 
     schemes: tuple[str, ...] = ("tg",)
-
     description = "https://t.me/c/ID/N or t.me/NAME/N: a Telegram message's file"
     shown_as = "t.me message links"
     access = Access.FETCH
     # At once a fetch worker (``Pooled``): a photo is 2 round trips and a commit (which holds
     # a slot, not a request); requests share the pool's IN_FLIGHT, big files BIG_AT_ONCE.
     fetches_at_once = 16
+    check_ready = ready.telegram_link  # a login: refused when added without one
 
     def recognise(self, raw: str) -> str | None:
         ref = parse_link(raw)

@@ -33,6 +33,7 @@ from ferryman.clock import SYSTEM
 from ferryman.config import NetworkSettings, Retry, Settings, TorboxSettings
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
+from ferryman.sources import ready
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
 
 if TYPE_CHECKING:  # httpx loads when an item is read, not when it is added
@@ -266,6 +267,7 @@ class TorboxSource:
     description = "torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID (/FILE for one)"
     shown_as = "torbox:torrent/ID (usenet/ID, webdl/ID)"
     access = Access.FETCH
+    check_ready = ready.torbox  # a key: refused when added without one
 
     def __init__(
         self,

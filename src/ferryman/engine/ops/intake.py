@@ -18,7 +18,7 @@ from ferryman.links.profile import Profile
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
-from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
+from ferryman.sources.base import Access, Inspection, Ready, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
@@ -127,9 +127,9 @@ def understand(
     look at the input): call it off the event loop.
 
     Raises ``source.unsupported`` / ``sink.unknown`` for an input or a destination
-    ferryman does not know; with ``settings``, a destination that cannot work yet is
-    refused (not configured, not logged in: the kind says which), instead of every
-    album failing later; the check is offline and cheap.
+    ferryman does not know; with ``settings``, a destination or an input that cannot
+    work yet is refused (not configured, not logged in, no debrid key: the kind says
+    which), instead of the job failing later; the check is offline and cheap.
     """
     destinations = sinks or default_sinks()
     dest = destinations.parse(dest).text  # library:out is where `add` ran, not `run`
@@ -138,6 +138,8 @@ def understand(
     registry = sources or default_sources()
     uri = _with_profile(registry, registry.to_uri(str(raw)), profile, force)
     source = registry.for_uri(uri)
+    if settings is not None and isinstance(source, Ready):
+        source.check_ready(settings, uri)  # a debrid key, a login: refused now, not at its run
     found = _inspect(source, uri)
     if isinstance(found, FerrymanError):
         error: FerrymanError | None = found

@@ -181,6 +181,10 @@ def add(
             if isinstance(job, FerrymanError):
                 _fail(job)
                 code = max(code, for_error(job.code))
+            elif job.error_code and state.json:  # a script's stderr: JSON, as any error
+                code = max(code, for_error(job.error_code))
+                said = added_json(path, job, shown_source)["error"] | {"job": job.id}
+                err.print(json.dumps({"error": said}), markup=False, highlight=False)
             elif job.error_code:
                 code = max(code, for_error(job.error_code))
                 err.print(
