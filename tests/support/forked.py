@@ -324,9 +324,10 @@ AsyncProcess = AsyncForked | asyncio.subprocess.Process  # what ``start_module``
 async def start_module(module: str, args: Sequence[str], **options: Any) -> AsyncProcess:
     """``python -m module *args`` started, forked when ``enabled()``, as
     ``asyncio.create_subprocess_exec`` answers (its ``pid``, ``wait`` and ``kill``): a
-    test's child that imports the engine skips ~0.6 CPU-s of imports a start. Not for
-    a module that patches what it imports (``deliverfault_child``): the server imported
-    the engine before it, and a name taken from a module then keeps the unpatched one."""
+    test's child that imports the engine skips ~0.6 CPU-s of imports a start. A module
+    that patches what it imports must patch every module that took the name (the server
+    imported the engine before it, and a name taken from a module keeps the unpatched
+    one): ``deliverfault_child`` patches ``flat``'s ``album_layout`` too."""
     if not enabled(options.get("env")):
         return await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, **options)
     # off the loop: the first request starts this process's fork server (its imports)
