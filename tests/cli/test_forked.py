@@ -111,3 +111,27 @@ async def test_a_forked_module_runs_as_python_m_would_and_ends_by_its_signal(
         assert await waiting.wait() == -signal.SIGKILL
     finally:
         os.close(held)
+
+
+@pytest.mark.parametrize("how", ["return", "raise", "exit-text", "exit-3", "interrupt"])
+def test_a_forked_module_ends_as_a_started_interpreter_ends(how: str) -> None:
+    """The fork's own end (``zygote_server.run_as_main``, which skips the interpreter's
+    teardown): its threads joined, then ``atexit``, its buffered output flushed, and
+    the status and traceback of ``SystemExit`` or another exception, as ``python -m``."""
+    root = Path(__file__).resolve().parents[2]
+    module, env = "tests.support.ending_child", _env(root / "unused")
+    started = subprocess.run(
+        [sys.executable, "-m", module, how], cwd=root, env=env, capture_output=True, text=True
+    )
+    made = forked.Forked(
+        [how], module=module, cwd=root, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    out, err = made.communicate(timeout=120)
+    assert (made.returncode, out, err) == (started.returncode, started.stdout, started.stderr)
+    assert (
+        started.returncode
+        == {"return": 0, "raise": 1, "exit-text": 1, "exit-3": 3, "interrupt": -signal.SIGINT}[how]
+    )
+    assert started.stdout.endswith("the thread, joined after the module's end\n")
+    assert started.stderr.endswith("atexit, after the thread\n")

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,7 +39,7 @@ from ferryman.store import Store
 from ferryman.store.shared.rows import LeaseLost
 from ferryman.web.results_s3 import S3Results
 from tests.store.test_store import _expanded_job
-from tests.support import deliverfault_child
+from tests.support import deliverfault_child, forked
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle
 from tests.support.memsink import MemKind
@@ -387,12 +386,9 @@ async def test_a_kill_at_the_split_loses_and_duplicates_nothing(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     log = tmp_path / "child.log"
     with log.open("wb") as err:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
+        child = await forked.start_module(
             "tests.support.deliverfault_child",
-            str(settings.data_dir),
-            when,
+            [str(settings.data_dir), when],
             cwd=REPO,
             env=env,
             stdout=asyncio.subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
+import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from tests.sinks.test_rclone_sink import (
     pytestmark,
     sftp_remote,
 )
+from tests.support import forked
 from tests.support.s3serve import S3Server
 from tests.support.waiting import eventually
 
@@ -48,29 +49,29 @@ async def _killed_then_run(
     # late a loaded machine lets this side look (the ~1.5 MB take ~15 s at it); the run
     # after the kill goes uncapped.
     capped = {**env, "RCLONE_BWLIMIT": "100k"}
-    base = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data")]
-    proc = await asyncio.create_subprocess_exec(
-        *base, "add", "--run", str(archive), "--to", dest,
-        env=capped, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    base = ["--data-dir", str(tmp_path / "data")]
+    # forked (tests/support/forked.py), off the loop: the first starts the fork server
+    proc = await asyncio.to_thread(
+        forked.popen, [*base, "add", "--run", str(archive), "--to", dest],
+        env=capped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
     async def arrived() -> bool:
-        assert proc.returncode is None, "the run ended before a file reached the remote"
+        assert proc.poll() is None, "the run ended before a file reached the remote"
         return await on_remote() > 0
 
     try:
         await eventually(arrived, "the first file on the remote", within=60, every=0.01)
     finally:
-        if proc.returncode is None:
+        if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-        await proc.wait()
+        await asyncio.to_thread(proc.wait)
     assert await on_remote() < len(NAMES), "killed too late to prove anything"
-    done = await asyncio.create_subprocess_exec(
-        *base, "run", "--until-idle",
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    done = await asyncio.to_thread(
+        forked.run, [*base, "run", "--until-idle"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
     )  # fmt: skip
-    _, err = await asyncio.wait_for(done.communicate(), 120)
-    assert done.returncode == 0, err.decode(errors="replace")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
     return {f"trip/{name}": _sha(path) for name, path in entries}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from ferryman.config import Settings, load_settings
 from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
-from ferryman.sinks import library
+from ferryman.sinks import flat, library
 from ferryman.sinks.base import Delivery
 from ferryman.store import Store
 
@@ -48,7 +48,10 @@ def break_layout() -> None:
             raise KeyError("a bug in the sink")
         return real(delivery)
 
+    # and where ``flat`` took it by name: a fresh start imported ``flat`` after this patch
+    # (its layout the patched one), the fork server before it (tests/support/forked.py)
     library.album_layout = layout  # type: ignore[assignment]
+    flat.album_layout = layout  # type: ignore[assignment]
 
 
 def die_at_split(when: str) -> None:

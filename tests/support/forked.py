@@ -38,8 +38,7 @@ _SERVER = (
     "from tests.support import zygote_server as z; z._preload(); "
     "got = z.serve({address!r}); "
     "got is None and sys.exit(0); "
-    "module = z.become(*got); del z, got; "
-    "import runpy; runpy._run_module_as_main(module)"
+    "z.run_as_main(*got)"
 )
 
 
@@ -275,7 +274,8 @@ def popen(args: Sequence[str], **options: Any) -> Process:
     if not enabled(options.get("env")):
         netns = options.pop("netns", None)
         entering = ["ip", "netns", "exec", netns] if netns else []
-        return subprocess.Popen([*entering, sys.executable, "-m", "ferryman", *args], **options)
+        module = options.pop("module", "ferryman")
+        return subprocess.Popen([*entering, sys.executable, "-m", module, *args], **options)
     return Forked(args, **options)
 
 
@@ -324,9 +324,10 @@ AsyncProcess = AsyncForked | asyncio.subprocess.Process  # what ``start_module``
 async def start_module(module: str, args: Sequence[str], **options: Any) -> AsyncProcess:
     """``python -m module *args`` started, forked when ``enabled()``, as
     ``asyncio.create_subprocess_exec`` answers (its ``pid``, ``wait`` and ``kill``): a
-    test's child that imports the engine skips ~0.6 CPU-s of imports a start. Not for
-    a module that patches what it imports (``deliverfault_child``): the server imported
-    the engine before it, and a name taken from a module then keeps the unpatched one."""
+    test's child that imports the engine skips ~0.6 CPU-s of imports a start. A module
+    that patches what it imports must patch every module that took the name (the server
+    imported the engine before it, and a name taken from a module keeps the unpatched
+    one): ``deliverfault_child`` patches ``flat``'s ``album_layout`` too."""
     if not enabled(options.get("env")):
         return await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, **options)
     # off the loop: the first request starts this process's fork server (its imports)
@@ -342,12 +343,14 @@ def run(
     check: bool = False,
     **options: Any,
 ) -> subprocess.CompletedProcess[Any]:
-    """``ferryman *args`` to its end, as ``subprocess.run`` answers."""
+    """``ferryman *args`` to its end, as ``subprocess.run`` answers (``module=``: another
+    module's, as ``python -m module *args``)."""
     if capture_output:
         options |= {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     if not enabled(options.get("env")):
+        module = options.pop("module", "ferryman")
         return subprocess.run(
-            [sys.executable, "-m", "ferryman", *args],
+            [sys.executable, "-m", module, *args],
             input=input, timeout=timeout, check=check, **options,
         )  # fmt: skip
     if input is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from ferryman.config import Settings
 from ferryman.samples import make_photo
 from ferryman.store import Store
+from tests.support import forked
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle, sha256
 
@@ -154,8 +154,9 @@ def _child(tmp_path: Path, data: Path, root: Path, library: Path, point: str, n:
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     args = [str(data), str(root), str(library), point, str(n)]
     with (tmp_path / "child.log").open("ab") as log:
-        return subprocess.run(
-            [sys.executable, "-m", "tests.support.tidyfault_child", *args],
+        # forked: the points it patches are module attributes, looked up at each call
+        return forked.run(
+            args, module="tests.support.tidyfault_child",
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log, timeout=120, check=False,
         ).returncode  # fmt: skip
 
