@@ -131,7 +131,7 @@ class Parts:
         were three wake-ups of a thread a photo, each a trip through the scheduler on a
         loaded machine (py-spy of the Telegram pool's bench, 2026-11-29)."""
         try:
-            fh, self._opened = _open(self.path)
+            fh, self._opened = _open(self.path, self.offset)
         except OSError as exc:
             raise source_error(self.path, exc) from exc
         with fh:
