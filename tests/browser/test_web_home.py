@@ -17,7 +17,12 @@ from ferryman.errors import page_step
 from ferryman.samples import make_photo_set
 from ferryman.web import guard
 from ferryman.web.guard import new_token
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM
+from tests.support.browser import (
+    DESKTOP,
+    NEEDS_CHROMIUM,
+    launch_args,
+    playwright_disabled_features,
+)
 from tests.support.httpserve import FaultServer, serving
 from tests.support.webserve import WebServer, running_web
 
@@ -156,3 +161,28 @@ def press_early(page: Any, box: Any, typed: str, press: str, held: list[Any]) ->
     page.wait_for_function("() => document.readyState === 'interactive'")
     assert held, press  # the script is still on its way
     held[0].continue_()
+
+
+@NEEDS_CHROMIUM
+def test_a_context_is_its_page_alone_with_playwrights_own_features_still_off(
+    browser: Any,
+) -> None:
+    """The browser every page test drives (``tests/support/browser.launch_args``): a
+    context's window makes none of the address bar's popups (each a WebUI renderer of
+    its own, ~0.9 CPU-s a context with the spare renderer), and the features Playwright
+    turns off stay off, its list read from its driver (Chromium keeps only the last
+    ``--disable-features``)."""
+    assert playwright_disabled_features(), "Playwright's own list is carried"
+    assert launch_args()[-1].startswith("--disable-features=" + playwright_disabled_features()[0])
+    context = browser.new_context(viewport=DESKTOP)
+    cdp = browser.new_browser_cdp_session()
+    try:
+        page = context.new_page()
+        page.goto("data:text/html,<title>alone</title><p>a page</p>")
+        page.wait_for_timeout(500)  # the popups came with the window, before this
+        urls = [t["url"] for t in cdp.send("Target.getTargets")["targetInfos"]]
+    finally:
+        cdp.detach()
+        context.close()
+    assert [u for u in urls if u.startswith("chrome://")] == [], urls
+    assert any(u.startswith("data:text/html,<title>alone") for u in urls), urls

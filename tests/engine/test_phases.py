@@ -258,7 +258,7 @@ def _hevc(folder: Path) -> Path:
         vcodec="libx265",
         size=(640, 360),
         seconds=8.0,
-        video_options={"x265-params": "log-level=error"},
+        video_options={"x265-params": "log-level=error", "preset": "ultrafast"},
     )
 
 
@@ -269,7 +269,7 @@ async def test_a_real_conversion_reports_converting_with_its_speed_then_deliveri
     """An HEVC clip (PyAV-made) is transcoded in the engine's child process: the job is
     ``converting`` with its own speed (media seconds a second) and time left from the
     encoder's position, then ``delivering`` its album with the bytes that went."""
-    clip = built_once(tmp_path_factory, "phases-hevc", _hevc)
+    clip = built_once(tmp_path_factory, "phases-hevc-8s", _hevc)
     settings = load_settings(
         None,
         {"data_dir": tmp_path / "data", "poll_seconds": 0.05, "space_floor": 0},

@@ -12,7 +12,9 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -101,10 +103,16 @@ def env(tmp_path: Path) -> tuple[Path, Path, Pip]:
     return index, tmp_path / "data", pip
 
 
-@pytest.mark.slow  # ~30 runs of pip and of Python: 43-56 s on this loaded machine, 12 CPU-s
-def test_a_good_version_is_kept_and_a_broken_one_rolled_back_offline(
-    env: tuple[Path, Path, Pip],
+@pytest.mark.slow  # ~30 runs of pip and of Python: 43-56 s on a loaded machine, 12 CPU-s
+def test_a_good_version_is_kept_and_a_broken_one_rolled_back_offline_and_the_command_says_so(
+    env: tuple[Path, Path, Pip], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """An update kept, then two broken ones rolled back from the kept wheels with the index
+    no longer offering the good one. The kept one and the first rolled back go through
+    `ferryman update --json` on the throwaway environment (its Pip made for it, run by
+    this one's pip): exit 0 and its JSON, then exit 1, the outcome on stdout and
+    update.rolled_back on stderr, each as JSON. (One test, not one for ``update()`` and
+    one for the command: each update is ~8 runs of pip and of Python.)"""
     index, data, pip = env
     assert installed(pip.python) == {"yt-dlp": "2025.1.1", "yt-dlp-ejs": "0.1"}
     assert update(data, pip, check=True, said=lambda _: None).outcome == "current"
@@ -115,23 +123,42 @@ def test_a_good_version_is_kept_and_a_broken_one_rolled_back_offline(
     assert (checked.outcome, checked.after["yt-dlp"]) == ("available", "2025.2.1")
     assert installed(pip.python)["yt-dlp"] == "2025.1.1"  # a check changes nothing
 
-    steps: list[str] = []
-    kept = update(data, pip, said=steps.append)
-    assert kept.outcome == "updated", kept
-    assert kept.after == {"yt-dlp": "2025.2.1", "yt-dlp-ejs": "0.2"}
+    monkeypatch.setattr(
+        updating, "Pip", lambda _python, _runner, *rest: Pip(pip.python, pip.runner, *rest)
+    )
+    steps: list[str] = []  # what the update said to the command (`--json` prints none)
+
+    def heard(*args: Any, said: Callable[[str], None], **kwargs: Any) -> updating.Outcome:
+        return update(*args, said=lambda step: (steps.append(step), said(step)), **kwargs)
+
+    monkeypatch.setattr(updating, "update", heard)
+    words = ["--data-dir", str(data), "update", "--no-index", "--find-links", str(index)]
+    kept = CliRunner().invoke(app, [*words, "--json"])
+    assert kept.exit_code == 0, kept.output
+    said = json.loads(kept.stdout)
+    assert said["outcome"] == "updated", said
+    assert said["after"] == {"yt-dlp": "2025.2.1", "yt-dlp-ejs": "0.2"}
     assert any(step.startswith("trying yt-dlp 2025.2.1") for step in steps), steps
     wheels = sorted(p.name for p in (data / WHEELS).glob("yt_dlp-*.whl"))
     assert wheels == ["yt_dlp-2025.1.1-py3-none-any.whl", "yt_dlp-2025.2.1-py3-none-any.whl"]
+    plain = CliRunner().invoke(app, [*words, "--check"])
+    assert plain.stdout.strip() == "yt-dlp 2025.2.1 is the newest the index has"
 
     # The index offers only a broken yt-dlp now: the good one comes back from the kept wheel.
     for path in index.glob("yt_dlp-*.whl"):
         path.unlink()
     _yt_dlp(index, "2025.3.1", IMPORT_FAILS)
-    back = update(data, pip, said=lambda _: None)
-    assert back.outcome == "rolled_back", back
-    assert "this yt-dlp is broken" in back.trial
-    assert back.after == {"yt-dlp": "2025.2.1", "yt-dlp-ejs": "0.2"}
-    assert smoke(pip.python, back.after) is None  # what is back works
+    back = CliRunner().invoke(app, [*words, "--json"])
+    assert back.exit_code == 1, back.output
+    said = json.loads(back.stdout)
+    assert said["outcome"] == "rolled_back", said
+    assert "this yt-dlp is broken" in said["trial"]
+    assert said["after"] == {"yt-dlp": "2025.2.1", "yt-dlp-ejs": "0.2"}
+    assert smoke(pip.python, said["after"]) is None  # what is back works
+    (error,) = [json.loads(line) for line in back.stderr.splitlines() if line.startswith("{")]
+    assert error["error"]["code"] == "update.rolled_back"
+    assert "this yt-dlp is broken" in error["error"]["message"]
+    assert "ferryman update" in error["error"]["next"]
 
     _yt_dlp(index, "2025.4.1", FINDS_NOTHING)
     again = update(data, pip, said=lambda _: None)
@@ -170,34 +197,3 @@ def test_the_smoke_set_passes_with_the_real_yt_dlp() -> None:
     assert smoke(sys.executable, {"yt-dlp": "1999.1.1"}) == (
         f"yt-dlp {__import__('yt_dlp').version.__version__} was imported, not 1999.1.1"
     )
-
-
-@pytest.mark.slow  # two updates through the command: ~20 runs of pip and of Python
-def test_the_command_says_what_it_kept_and_what_it_rolled_back(
-    env: tuple[Path, Path, Pip], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`ferryman update --json` on the throwaway environment (its Pip made for it, run by
-    this one's pip): an update kept (exit 0), then a broken one rolled back (exit 1, the
-    outcome on stdout and update.rolled_back on stderr, each as JSON)."""
-    index, data, pip = env
-    monkeypatch.setattr(
-        updating, "Pip", lambda _python, _runner, *rest: Pip(pip.python, pip.runner, *rest)
-    )
-    _yt_dlp(index, "2025.2.1", GOOD)
-    words = ["--data-dir", str(data), "update", "--no-index", "--find-links", str(index)]
-    kept = CliRunner().invoke(app, [*words, "--json"])
-    assert kept.exit_code == 0, kept.output
-    said = json.loads(kept.stdout)
-    assert said["outcome"] == "updated" and said["after"]["yt-dlp"] == "2025.2.1"
-    plain = CliRunner().invoke(app, [*words, "--check"])
-    assert plain.stdout.strip() == "yt-dlp 2025.2.1 is the newest the index has"
-
-    _yt_dlp(index, "2025.3.1", IMPORT_FAILS)
-    back = CliRunner().invoke(app, [*words, "--json"])
-    assert back.exit_code == 1, back.output
-    said = json.loads(back.stdout)
-    assert said["outcome"] == "rolled_back" and said["after"]["yt-dlp"] == "2025.2.1"
-    (error,) = [json.loads(line) for line in back.stderr.splitlines() if line.startswith("{")]
-    assert error["error"]["code"] == "update.rolled_back"
-    assert "this yt-dlp is broken" in error["error"]["message"]
-    assert "ferryman update" in error["error"]["next"]

@@ -154,7 +154,10 @@ async def test_link_telegrams_links_follow_a_persons_rules(tmp_path: Path) -> No
     folder = tmp_path / "in"
     folder.mkdir()
     source = pdf(folder / "a.pdf", MIB + 5)
-    w.settings = w.settings.model_copy(update={"send_documents": True})
+    # Links that live a minute, not the default day: the clock moved past a day woke the
+    # app's sleepers once a second of it (86,401 wake-ups, 11 CPU-s).
+    web = w.settings.web.model_copy(update={"link_ttl": 60.0})
+    w.settings = w.settings.model_copy(update={"send_documents": True, "web": web})
     store = await w.store()
     shared = Shared(w.settings, FakeDialer(w.server))
     clock = ManualClock()

@@ -114,6 +114,11 @@ async def test_a_streamed_link_reads_whole_and_by_ranges_through_every_account(
 
 async def test_a_streamed_link_is_refused_once_revoked_or_expired(tmp_path: Path) -> None:
     w, store, job, _source = await delivered(tmp_path)
+    # Links that live a minute, not the default day: the clock moved past a day woke the
+    # app's sleepers once a second of it (86,401 wake-ups, 12 CPU-s).
+    w.settings = w.settings.model_copy(
+        update={"web": w.settings.web.model_copy(update={"link_ttl": 60.0})}
+    )
     clock = ManualClock()
     shared = Shared(w.settings, FakeDialer(w.server))
     try:
