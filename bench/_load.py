@@ -4,7 +4,8 @@ How loaded a shared machine is at a given hour is luck; a target "on a loaded ma
 needs a load the next run can give again. Each spinner keeps a core busy at the bench's
 own priority (so on 2 cores with 2 spinners a run gets about half the machine, plus
 whatever else runs), and ends by itself once the bench is gone (checked between bursts
-of work), should the bench be killed. As ``tests.support.steady``'s.
+of work), should the bench be killed. ``make steady`` (``tests.support.steady``) uses
+the same spinners.
 """
 
 from __future__ import annotations

@@ -16,33 +16,13 @@ import argparse
 import os
 import re
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from bench._load import spinning  # one spinner for the bench's --load and this check
 
 SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed|errors?).*) in [\d.]+s", re.M)
 FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.M)
-
-
-# A spinner works until its parent is gone (checked between bursts of work), so one left
-# by a killed check (SIGKILL runs no ``finally``) ends by itself.
-SPIN = "import os, sys\nwhile os.getppid() == int(sys.argv[1]):\n    sum(range(200_000))"
-
-
-@contextmanager
-def spinning(count: int) -> Iterator[None]:
-    """``count`` processes that keep a core each busy until the block ends."""
-    spinners = [
-        subprocess.Popen([sys.executable, "-c", SPIN, str(os.getpid())]) for _ in range(count)
-    ]
-    try:
-        yield
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
 
 
 def one_run(number: int, workers: int, logs: Path, extra: list[str]) -> tuple[int, str]:
