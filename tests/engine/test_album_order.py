@@ -32,6 +32,7 @@ async def _order(tmp_path: Path, settings: Settings, mem: MemKind, *, lost: int 
     photos = make_photo_set(tmp_path / "trip", 16)
     sinks = default_sinks().with_kind(mem)
     clock = ManualClock(start=time.time())  # the engine's and the store's
+    mem.clock = clock
     store = await Store.open(settings.database, clock=clock.now)
     engine = Engine(store, settings, sinks=sinks, clock=clock)
     ended: dict[int, str] = {}
@@ -85,7 +86,21 @@ async def test_albums_ahead_of_one_failed_for_good_go_on_prepared_once(
     ahead of it go on in order, none handed back to be claimed and prepared again."""
     mem = MemKind(album_max=4, fail_for_good=frozenset({1}), prepares_at_once=prepares)
     assert await _order(tmp_path, settings, mem, lost=4) == [2, 3, 4]
-    assert sorted(seq for seq in mem.prepared if seq > 1) == [2, 3, 4]  # each once
+    ahead = [seq for seq in mem.prepared if seq > 1]  # those sealed in time were ahead
+    assert len(ahead) == len(set(ahead))  # none prepared twice
+
+
+async def test_albums_prepared_ahead_hold_their_claims_while_one_goes_slowly(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Album 1 takes three leases to go (a send on a starved engine): the albums claimed
+    and prepared ahead of it wait their turn still held, none lapsing to be reaped and
+    claimed again (each prepared once), and they leave in order."""
+    settings = settings.model_copy(update={"lease_seconds": 4.0})
+    mem = MemKind(album_max=4, prepares_at_once=8, slow={1: 12.0})
+    assert await _order(tmp_path, settings, mem) == [1, 2, 3, 4]
+    ahead = [seq for seq in mem.prepared if seq > 1]
+    assert sorted(ahead) == [2, 3, 4]  # all ahead while album 1 went, each once
 
 
 async def test_the_claim_holds_a_jobs_albums_behind_one_back_in_line(store: Store) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError, ServerWait
@@ -43,7 +43,8 @@ class MemKind(SinkKind):
     first delivery fails as a write that heals does (``sink.io``, retried);
     ``fail_for_good``: album numbers whose every delivery fails for good (``sink.unwritable``);
     ``ready``: whether intake may add. ``order``: the album numbers as they were kept;
-    ``prepared``: as they were prepared (a sink that prepares)."""
+    ``prepared``: as they were prepared (a sink that prepares); ``slow``: album numbers
+    whose delivery takes that many seconds of ``clock`` (a test's ``ManualClock``)."""
 
     album_max: int | None = 4
     backlog_albums: int | None = None
@@ -51,6 +52,8 @@ class MemKind(SinkKind):
     waits: list[int] = field(default_factory=list)
     fail_once: set[int] = field(default_factory=set)
     fail_for_good: frozenset[int] = frozenset()
+    slow: dict[int, float] = field(default_factory=dict)
+    clock: Any = None
     prepares_at_once: int | None = None  # a sink that prepares (None: one that does not)
     ready: bool = True
     albums: dict[str, MemAlbum] = field(default_factory=dict)
@@ -101,6 +104,8 @@ class MemSink(Sink):
             raise FerrymanError("sink.io", f"mem lost album {delivery.album.seq} on the way")
         if delivery.album.seq in self.kind.fail_for_good:
             raise FerrymanError("sink.unwritable", f"mem cannot keep album {delivery.album.seq}")
+        if delivery.album.seq in self.kind.slow:
+            await self.kind.clock.sleep(self.kind.slow.pop(delivery.album.seq))
         album = self.kind.albums.get(delivery.key)
         if album is None:
             album = await asyncio.to_thread(self._keep, delivery)

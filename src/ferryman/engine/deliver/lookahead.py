@@ -40,6 +40,7 @@ class Lookahead:
         self.ctx = ctx
         self._prepare_one = prepare
         self._preparing: dict[int, asyncio.Task[Mapping[int, str]]] = {}
+        self._taken: dict[int, asyncio.Event] = {}  # set once its delivery takes it
         self._unhandled: dict[int, AlbumClaim] = {}
         self._queued: list[AlbumClaim] = []  # claimed ahead, in order, not handed on yet
         self._depth = LOOKAHEAD  # albums claimed ahead at most (a sink may ask for more)
@@ -97,8 +98,13 @@ class Lookahead:
         with contextlib.suppress(Exception):  # a destination that fails says so in turn
             at_once = (await resolve(self.ctx, claim.job.dest)).sink().prepares_at_once
             self._depth = max(LOOKAHEAD, at_once)
+        self._let_go(album_id)  # claimed again (its lease was lost): the old one ends
+        old = self._preparing.pop(album_id, None)
+        if old is not None:
+            old.cancel()
+        taken = self._taken[album_id] = asyncio.Event()
         self._preparing[album_id] = asyncio.create_task(
-            self._prepare(claim, lease), name=f"prepare-album-{album_id}"
+            self._prepare(claim, lease, taken), name=f"prepare-album-{album_id}"
         )
         self._queued.append(claim)
         return claim
@@ -117,14 +123,25 @@ class Lookahead:
         tasks = [self._preparing.pop(i) for i in ids if i in self._preparing]
         for album_id in ids:
             self._unhandled.pop(album_id, None)
+            self._taken.pop(album_id, None)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         return behind
 
     def hand_on(self, claim: AlbumClaim) -> None:
-        """The delivery that claimed ``claim`` ahead failed before handing it on."""
+        """The delivery that claimed ``claim`` ahead failed before handing it on. Its
+        claim is no longer held: taken by the next worker's claim, or, on a drained node
+        that claims nothing, let lapse for another node (as before the look-ahead)."""
         self._unhandled[claim.album.id] = claim
+        self._let_go(claim.album.id)
+
+    def _let_go(self, album_id: int) -> None:
+        """The album's preparation ahead stops holding its claim (its delivery holds it
+        now, or nobody: the lease then lapses)."""
+        taken = self._taken.pop(album_id, None)
+        if taken is not None:
+            taken.set()
 
     def take_unhandled(self) -> AlbumClaim | None:
         """An album claimed ahead whose delivery never began (the one before it failed
@@ -142,6 +159,7 @@ class Lookahead:
         self._unhandled.pop(album_id, None)
         self._queued = [c for c in self._queued if c.album.id != album_id]
         task = self._preparing.pop(album_id, None)
+        self._let_go(album_id)  # the delivery holds its claim from here
         if task is None:
             return None
         try:
@@ -161,16 +179,31 @@ class Lookahead:
         """Stop every preparation under way (the engine stops)."""
         tasks = list(self._preparing.values())
         self._preparing.clear()
+        self._taken.clear()
         self._unhandled.clear()
         self._queued.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
+    async def _prepare(
+        self, claim: AlbumClaim, lease: float, taken: asyncio.Event
+    ) -> Mapping[int, str]:
+        """Prepare the album, its claim held until its delivery takes it (``taken``):
+        prepared, it may wait its turn longer than a lease (sends trail the uploads on a
+        starved engine), and a lease let lapse there was reaped, the album claimed and
+        prepared again, or skipped by its delivery ("taken back") behind the next."""
         store, owner = self.ctx.deliver_store, self.ctx.owner
+        failed: Exception | None = None
         async with held(store, Claimed.ALBUM, claim.album.id, owner, lease, clock=self.ctx.clock):
-            return await self._prepare_one(self.ctx, claim)
+            try:
+                hashes = await self._prepare_one(self.ctx, claim)
+            except Exception as exc:  # its delivery does it again, in turn
+                failed = exc
+            await taken.wait()
+        if failed is not None:
+            raise failed
+        return hashes
 
 
 class Place:
