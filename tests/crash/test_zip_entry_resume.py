@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.samples.archives import make_bulk_zip
+from tests.crash.test_zip_in_place_kills import _env  # the same run, its data dir and settings
 from tests.support import forked
 from tests.support.httpserve import FaultServer, Link, serving
 from tests.support.waiting import eventually_sync
@@ -28,16 +29,6 @@ MB = 1_000_000
 MIB = 1 << 20
 ENTRY = 8 * MB
 KILL_AT = 5 * MB  # sent of the first entry when the run is killed
-
-
-def _env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    return env | {
-        "FERRYMAN_DATA_DIR": str(root / "data"),
-        "FERRYMAN_POLL_SECONDS": "0.05",
-        "FERRYMAN_SPACE_FLOOR": "0",
-        "FERRYMAN_NETWORK__BLOCK_PRIVATE": "false",
-    }
 
 
 def _zip(root: Path) -> tuple[bytes, dict[str, str], tuple[int, int]]:
