@@ -36,6 +36,8 @@ KILL_AT = int(PARTS * 0.8) + 1  # the part request after which the child dies
 CHILD_LIMIT = 60.0
 PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 BIG = functions.upload.SaveBigFilePartRequest
+# Every part a run sends: a piece under 10 MB (the PDF's last, 8 MiB) goes as small parts.
+PARTS_SENT = (BIG, functions.upload.SaveFilePartRequest)
 
 
 class World:
@@ -72,8 +74,9 @@ class World:
         the run's start), before the last one's answer left, and once the child has
         recorded acknowledged parts: its batches are written by a task no send waits
         for, which a loaded machine held back past the 52nd part (the next run then
-        had nothing to resume: a fresh upload, and no expired one). Returns the parts
-        the fake handled in this run."""
+        had nothing to resume: a fresh upload, and no expired one). Returns the parts,
+        big and small, the fake handled in this run: counting big ones alone, a resume
+        that repeated few parts looked as if the last piece's small ones never went."""
         assert self.remote is not None
         self.runs += 1
         log = self.tmp / f"child-{self.runs}.log"
@@ -88,7 +91,7 @@ class World:
         killed = [False]
 
         def hook(_call: Call, request: Any, _result: Any) -> None:
-            if isinstance(request, BIG):
+            if isinstance(request, PARTS_SENT):
                 seen[0] += 1
                 due = kill_after_parts is not None and seen[0] >= kill_after_parts
                 if due and not killed[0] and self._recorded():
