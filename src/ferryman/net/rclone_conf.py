@@ -22,7 +22,7 @@ rclone.conf`` (an administrator's: the server's, used before ``rclone.config``),
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -278,9 +278,56 @@ def check_remotes(settings: Settings, person: int | None, texts: Iterable[str]) 
     config = config_for(settings, person)
     if config != KeptRclone(settings.data_dir, person).path:
         return  # the server's, which an administrator let people use
-    known = {r.name for r in parse(config.read_text(encoding="utf-8"))}
-    for name in sorted(names - known):
-        raise FerrymanError("rclone.unknown_remote", f"{name}: is not a remote of your rclone.conf")
+    known = [r.name for r in parse(config.read_text(encoding="utf-8"))]
+    for name in sorted(names - set(known)):
+        raise FerrymanError(
+            "rclone.unknown_remote",
+            f"{name}: is not a remote of your rclone.conf ({_its_remotes(known)})",
+        )
+
+
+def _its_remotes(names: Sequence[str]) -> str:
+    return f"its remotes: {', '.join(names)}" if names else "it names no remote"
+
+
+def rclone_ready(settings: Settings, text: str, doing: str) -> None:
+    """Blocking: refuse now what ``text`` (``rclone:REMOTE:…`` or ``REMOTE:…``: an
+    input, a watch, a destination) could not reach, nothing recorded: no rclone
+    (``rclone.missing``), ``rclone.config`` naming no file, or a remote the
+    rclone.conf in use does not name (``rclone.no_remote``: ``settings``'
+    ``rclone.config``, a person's own after ``for_person``; None: rclone's default),
+    its next step naming the remotes there are. Nothing when rclone cannot say (an
+    encrypted config): the run says why then. ``doing``: what was asked, in the
+    person's words ("send to rclone:x:y")."""
+    from ferryman.net.rclone import rclone_binary, remote_names  # lazy: start-up
+
+    if rclone_binary() is None:
+        raise FerrymanError(
+            "rclone.missing", f"cannot {doing}: rclone is not installed here; nothing was added"
+        )
+    config = settings.rclone.config
+    if config is not None and not config.is_file():
+        raise FerrymanError(
+            "rclone.missing",
+            f"cannot {doing}: rclone.config names {config}, which is not there; nothing was added",
+        )
+    name = text.removeprefix("rclone:").partition(":")[0]
+    names = remote_names(settings, config)
+    if names is None or name in names:
+        return
+    people = settings.data_dir / "rclone" / "people"
+    if config is not None and config.is_relative_to(people):
+        where = "your rclone.conf"
+    else:
+        where = f"the rclone.conf {config}" if config is not None else "rclone's own rclone.conf"
+    near = f"one of its remotes ({', '.join(names)}) " if names else "a remote "
+    raise FerrymanError(
+        "rclone.no_remote",
+        f"cannot {doing}: {name} is not a remote of {where} ({_its_remotes(names)});"
+        " nothing was added",
+        step=f"Name {near}as rclone:REMOTE:path (`ferryman doctor` lists them and whether"
+        f" they answer), or make {name} with `rclone config`; then add it again.",
+    )
 
 
 def own_settings(settings: Settings, person: int | None, texts: Iterable[str]) -> Settings:
@@ -311,5 +358,6 @@ __all__ = [
     "for_person",
     "own_settings",
     "parse",
+    "rclone_ready",
     "summary",
 ]

@@ -98,7 +98,7 @@ class TelegramChatLister:
     async def matches(self, source: str, settings: Settings) -> bool:
         return True  # a t.me link to a chat is nothing a feed or yt-dlp reads
 
-    def check_ready(self, settings: Settings) -> None:
+    def check_ready(self, settings: Settings, source: str) -> None:
         tg = settings.telegram
         if tg.api_id is None or not tg.api_hash:
             raise FerrymanError(
