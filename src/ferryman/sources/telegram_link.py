@@ -48,7 +48,7 @@ _URI = re.compile(
     r"/(?P<n>[0-9]{1,19})(?P<more>(?:,[0-9]{1,19}){0,9})$"
 )
 _EXPECTED = "a link to a message: https://t.me/NAME/N or https://t.me/c/ID/N"
-POOL_KEY = "telegram.downloads"  # the engine's download connections (``Shared``)
+POOL_KEY = "telegram.downloads"  # the download connections, an account's (``Shared``)
 # An album's files are fetched at once, their requests sharing IN_FLIGHT with every
 # file fetched through the same connections (a watch's look fetches several albums at
 # once); of the big ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a
@@ -188,16 +188,19 @@ class TelegramLinkSource:
         return Inspection(f"{chat}-{ref.message}", str(ref))
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        from ferryman.telegram.hub import TelegramHub, shared_hub
+        from ferryman.telegram.accounts import fetcher, with_session
+        from ferryman.telegram.hub import TelegramHub, account_hub
 
         ref = MessageRef.parse(uri)
         if plan.shared is not None:
-            hub = shared_hub(plan.shared)
-            pools = plan.shared.get(POOL_KEY, lambda: _pools(hub))
+            name = fetcher(plan.shared.settings)
+            hub = account_hub(plan.shared, name)
+            pools = plan.shared.get(f"{POOL_KEY}@{name}", lambda: _pools(hub))
             return await _fetch(ref, plan, hub, pools)
         if plan.settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
-        hub = TelegramHub(plan.settings)  # no engine to share one with: ours, closed after
+        # No engine to share one with: ours, closed after.
+        hub = TelegramHub(with_session(plan.settings, fetcher(plan.settings)))
         pools = _pools(hub)
         try:
             return await _fetch(ref, plan, hub, pools)
