@@ -294,18 +294,22 @@ def rclone_ready(settings: Settings, text: str, doing: str) -> None:
     """Blocking: refuse now what ``text`` (``rclone:REMOTE:…`` or ``REMOTE:…``: an
     input, a watch, a destination) could not reach, nothing recorded: no rclone
     (``rclone.missing``), ``rclone.config`` naming no file, or a remote the
-    rclone.conf in use does not name (``rclone.no_remote``: ``settings``'
-    ``rclone.config``, a person's own after ``for_person``; None: rclone's default),
-    its next step naming the remotes there are. Nothing when rclone cannot say (an
-    encrypted config): the run says why then. ``doing``: what was asked, in the
-    person's words ("send to rclone:x:y")."""
+    rclone.conf its run uses does not name (``rclone.no_remote``: a person's own, in
+    ``settings`` after ``for_person``; else the server's, ``config_for``: the one kept
+    through the page, ``rclone.config``, rclone's default), its next step naming the
+    remotes there are. Nothing when rclone cannot say (an encrypted config): the run
+    says why then. ``doing``: what was asked, in the person's words ("send to
+    rclone:x:y")."""
     from ferryman.net.rclone import rclone_binary, remote_names  # lazy: start-up
 
     if rclone_binary() is None:
         raise FerrymanError(
             "rclone.missing", f"cannot {doing}: rclone is not installed here; nothing was added"
         )
+    people = settings.data_dir / "rclone" / "people"
     config = settings.rclone.config
+    if config is None or not config.is_relative_to(people):
+        config = config_for(settings, None)  # the server's, as its run chooses it
     if config is not None and not config.is_file():
         raise FerrymanError(
             "rclone.missing",
@@ -315,9 +319,10 @@ def rclone_ready(settings: Settings, text: str, doing: str) -> None:
     names = remote_names(settings, config)
     if names is None or name in names:
         return
-    people = settings.data_dir / "rclone" / "people"
     if config is not None and config.is_relative_to(people):
         where = "your rclone.conf"
+    elif config == KeptRclone(settings.data_dir).path:
+        where = "the server's rclone.conf (given on the page)"
     else:
         where = f"the rclone.conf {config}" if config is not None else "rclone's own rclone.conf"
     near = f"one of its remotes ({', '.join(names)}) " if names else "a remote "
