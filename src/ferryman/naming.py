@@ -98,6 +98,13 @@ def free_job_name(
     return f"{root} ({n})"
 
 
+def uncounted(name: str) -> str:
+    """``name`` without the count ``free_job_name`` gave it (``Takeout (2)`` →
+    ``Takeout``); a name with none as it is."""
+    counted = _COUNTED.match(name)
+    return counted["base"] if counted else name
+
+
 def link_title(title: str, ident: str, url: str, *, alone: bool) -> str:
     """A video's title as a person would name it.
 

@@ -69,6 +69,16 @@ def _card(page: Any, job_id: int) -> Any:
     return page.locator(f'#jobs li.job[data-job="{job_id}"]')
 
 
+def _done_card(web: WebServer, page: Any, path: Path) -> Any:
+    """``path`` uploaded, its job done, the page opened on it: its card."""
+    job = _upload(web, path)
+    web.wait_for(job, ("done",), within=60)
+    page.goto(web.base)
+    card = _card(page, job)
+    expect(card).to_have_attribute("data-status", "done")
+    return card
+
+
 def _seed_failed(data: Path, count: int) -> list[int]:
     """``count`` jobs stored failed (a bad input known at once), before the server starts."""
 
@@ -109,11 +119,7 @@ def test_a_finished_job_is_one_row_with_its_details_and_preview_on_demand(
 ) -> None:
     (photo,) = make_photo_set(tmp_path / "in", 1, start_seed=3)
     with running_web(tmp_path / "data") as web:
-        job = _upload(web, photo)
-        web.wait_for(job, ("done",), within=60)
-        page.goto(web.base)
-        item = _card(page, job)
-        expect(item).to_have_attribute("data-status", "done")
+        item = _done_card(web, page, photo)
         link = item.get_by_role("link", name=f"Download {photo.name}")
         expect(link).to_be_visible()
         box = item.bounding_box()
@@ -404,6 +410,32 @@ def test_nothing_delivered_has_its_own_name_and_a_failed_job_offers_what_it_deli
         failed.evaluate("card => render(jobs.get(Number(card.dataset.job)))")
         expect(failed.locator("details.code-details")).to_have_attribute("open", "")
         _shots(page, "outcomes")
+
+
+def test_a_done_job_whose_files_failed_in_part_has_no_green_bar(tmp_path: Path, page: Any) -> None:
+    """A job that ends done keeping a code (an album's every file failed, the others
+    delivered: ``rules/outcomes``) had the green bar and the word "done" of a clean run;
+    its bar and status are the amber of a part delivered, as the page drawn without its
+    script says too. The card is the job's own view (its counts and error as a done job
+    with failures carries them), drawn by the page's own ``render``."""
+    (single,) = make_photo_set(tmp_path / "one", 1, start_seed=3)
+    with running_web(tmp_path / "data") as web:
+        card = _done_card(web, page, single)
+        green = card.locator("progress").evaluate("bar => getComputedStyle(bar).accentColor")
+        card.evaluate(
+            """card => {
+              const view = structuredClone(jobs.get(Number(card.dataset.job)));
+              view.counts = {...view.counts, total: 11, delivered: 1, failed: 10};
+              view.error = {code: "telegram.media_rejected", message: "10 failed, 1 delivered",
+                            next: "Retry.", detail: null, line: null, retryable: false};
+              jobs.set(view.id, view);
+              render(view);
+            }"""
+        )
+        expect(card).to_have_attribute("data-outcome", "partial")
+        expect(card.locator(".status")).to_have_text("done · 1 of 11 delivered")
+        amber = card.locator("progress").evaluate("bar => getComputedStyle(bar).accentColor")
+        assert amber and amber != green, (amber, green)
 
 
 def test_cancel_then_retry_shows_the_new_runs_figures_not_the_old(tmp_path: Path) -> None:

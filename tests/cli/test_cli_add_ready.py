@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from ferryman.frontdoors.cli.root import app
+from ferryman.net.rclone import rclone_binary
 from ferryman.samples import make_photo
 
 MAGNET = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=Trip"
@@ -173,3 +174,51 @@ def test_a_malformed_input_or_destination_gets_a_step_that_fits_it(
     assert f"error {code}:" in done.stderr, done.stderr
     assert in_step in done.stderr.split("next: ", 1)[1], done.stderr
     assert _jobs(tmp_path) == []
+
+
+def _watches(tmp_path: Path) -> list[dict[str, Any]]:
+    data = ["--data-dir", str(tmp_path / "data")]
+    shown = CliRunner().invoke(app, [*data, "--json", "watch", "list"], env=_env(tmp_path))
+    watches: list[dict[str, Any]] = json.loads(shown.stdout)["watches"]
+    return watches
+
+
+@pytest.mark.skipif(rclone_binary() is None, reason="rclone is not installed here")
+@pytest.mark.parametrize(
+    ("command", "words", "doing"),
+    [
+        ("add", ["p.jpg", "--to", "rclone:NOSUCH:Photos"], "send to rclone:NOSUCH:Photos"),
+        ("add", ["rclone:NOSUCH:Trip/trip.zip"], "fetch rclone:NOSUCH:Trip/trip.zip"),
+        ("watch", ["add", "rclone:NOSUCH:Camera", "--every", "5m"], "watch rclone:NOSUCH:Camera"),
+        (
+            "watch",
+            ["add", "rclone:gdrive:Camera", "--to", "rclone:NOSUCH:x", "--every", "5m"],
+            "send to rclone:NOSUCH:x",
+        ),
+    ],
+    ids=["destination", "input", "watch", "watch-destination"],
+)
+def test_an_rclone_remote_the_conf_does_not_name_is_refused_when_added(
+    tmp_path: Path, command: str, words: list[str], doing: str
+) -> None:
+    """`--to rclone:NOSUCH:path` (an input, a watch the same) was taken, and its job
+    failed at its run with a step saying `retry JOB`; refused now, nothing recorded,
+    the step naming the remotes the rclone.conf in use has."""
+    photo = make_photo(tmp_path / "p.jpg", 1)
+    words = [str(photo) if w == "p.jpg" else w for w in words]
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("[gdrive]\ntype = local\n\n[nas]\ntype = local\n")
+    data = ["--data-dir", str(tmp_path / "data")]
+    env = _env(tmp_path, FERRYMAN_RCLONE__CONFIG=str(conf))
+    done = CliRunner().invoke(app, [*data, command, *words], env=env, catch_exceptions=False)
+    assert done.exit_code == 2, done.output  # a bad argument, as sink.unknown
+    assert "error rclone.no_remote:" in done.stderr, done.stderr
+    assert f"cannot {doing}: NOSUCH is not a remote of the rclone.conf {conf}" in done.stderr
+    assert "(its remotes: gdrive, nas); nothing was added" in done.stderr
+    step = done.stderr.split("next: ", 1)[1]
+    assert "(gdrive, nas)" in step and "add it again" in step and "retry" not in step, step
+    assert _jobs(tmp_path) == [] and _watches(tmp_path) == []
+    fixed = [w.replace("NOSUCH", "nas") for w in words]
+    taken = CliRunner().invoke(app, [*data, command, *fixed], env=env)
+    assert taken.exit_code == 0, taken.output
+    assert len(_jobs(tmp_path) if command == "add" else _watches(tmp_path)) == 1

@@ -15,6 +15,7 @@ from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.config import load_settings
 from ferryman.frontdoors.cli.doctor import rclone_remotes
 from ferryman.net.rclone import rclone_binary
+from ferryman.net.rclone_conf import KeptRclone
 from tests.support import forked
 from tests.support.rclone_serve import free_port, obscured, serve
 
@@ -54,6 +55,23 @@ def test_doctor_lists_the_remotes_it_reaches_and_an_unreachable_one_fails_nothin
     # An optional remote out of reach is said; doctor's exit is what the rest makes it
     # (here: 0 with 7zz, as tests/cli/test_cli_archive.py finds it).
     assert done.returncode == (0 if find_7zz() is not None else 1), done.stderr
+
+
+def test_doctor_lists_the_server_s_conf_given_on_the_page_as_its_runs_use_it(
+    tmp_path: Path,
+) -> None:
+    """An administrator's rclone.conf given on the page is the one the server's runs use
+    before ``rclone.config`` (and the one `add` checks a remote in); doctor listed
+    ``rclone.config``'s remotes, which no run reached."""
+    other = tmp_path / "other.conf"
+    other.write_text("[elsewhere]\ntype = local\n")
+    settings = load_settings(None, {"data_dir": tmp_path / "d", "rclone": {"config": other}})
+    kept = KeptRclone(settings.data_dir).path
+    kept.parent.mkdir(parents=True)
+    kept.write_text("[photos]\ntype = local\n")
+    found = rclone_remotes(settings)
+    assert found["config"] == str(kept), found
+    assert [r["remote"] for r in found["remotes"]] == ["photos"], found
 
 
 def test_a_config_that_is_not_there_is_said_not_failed(tmp_path: Path) -> None:

@@ -394,3 +394,25 @@ async def test_delivered_files_are_dated_when_they_were_taken(store: Store, tmp_
     assert placed["beach.jpg"].stat().st_mtime == datetime(2019, 3, 14, 10).timestamp()
     party = datetime.fromisoformat("2021-12-31T20:00:00+00:00").timestamp()
     assert placed["party.mp4"].stat().st_mtime == party
+
+
+async def test_a_second_archive_of_the_same_top_folder_has_the_same_shape(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two Google Takeouts (each `Takeout/Google Photos/…`) into one library: the first is
+    the job "Takeout", its files in `Takeout/Google Photos/`; the second, "Takeout (2)"
+    (two inputs, one name), had its files in `Takeout (2)/Takeout/Google Photos/`, a
+    folder deeper than the first's. Now `Takeout (2)/Google Photos/`."""
+    settings = _settings(tmp_path)
+    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    for n, photo in enumerate(photos, 1):
+        archive = make_zip(
+            tmp_path / f"export-{n}.zip", [(f"Takeout/Google Photos/IMG_{n}.jpg", photo)]
+        )
+        await intake.add_source(store, archive, settings=settings)
+    await run_until_idle(store, settings)
+    assert sorted(job.name for job in await store.list_jobs()) == ["Takeout", "Takeout (2)"]
+    assert _on_disk(settings.library) == [
+        "Takeout (2)/Google Photos/IMG_2.jpg",
+        "Takeout/Google Photos/IMG_1.jpg",
+    ]

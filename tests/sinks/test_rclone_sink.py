@@ -19,6 +19,7 @@ from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.net.rclone import rclone_binary
+from ferryman.net.rclone_conf import KeptRclone
 from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
@@ -165,6 +166,27 @@ def test_a_destination_names_a_remote_and_is_refused_when_rclone_cannot_reach_it
     with pytest.raises(FerrymanError) as missing:
         sinks.kind("rclone:x:y").check_ready(settings, "x:y")
     assert missing.value.code == "rclone.missing"
+
+
+def test_the_remote_is_looked_for_in_the_conf_its_run_uses_the_one_kept_through_the_page(
+    tmp_path: Path,
+) -> None:
+    """An administrator's rclone.conf given on the page (``<data_dir>/rclone/
+    rclone.conf``) is the one a run uses before ``rclone.config``: a remote of it is
+    taken when added, one it does not name refused with the remotes it has."""
+    settings = _settings(tmp_path, tmp_path / "other.conf")
+    (tmp_path / "other.conf").write_text("[elsewhere]\ntype = local\n")
+    kept = KeptRclone(settings.data_dir).path
+    kept.parent.mkdir(parents=True)
+    kept.write_text("[photos]\ntype = local\n\n[nas]\ntype = local\n")
+    kind = default_sinks().kind("rclone:photos:x")
+    kind.check_ready(settings, "photos:Trips")
+    with pytest.raises(FerrymanError) as refused:
+        kind.check_ready(settings, "elsewhere:Trips")
+    assert refused.value.code == "rclone.no_remote"
+    said = refused.value.message
+    assert "elsewhere is not a remote of the server's rclone.conf (given on the page)" in said
+    assert "(its remotes: photos, nas)" in said and "(photos, nas)" in refused.value.next_step
 
 
 async def test_a_remote_keeps_every_file_as_a_library_does_unless_media_alone_is_asked(

@@ -38,6 +38,7 @@ from ferryman.telegram.download import CHUNK
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files
 from tests.support.telegram_helpers import log_in, tg_settings
+from tests.support.telegram_pool import log_in_as
 from tests.support.waiting import eventually
 
 __all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
@@ -425,3 +426,19 @@ async def test_cancel_in_the_chat_stops_a_download_at_once(tmp_path: Path) -> No
                 assert (await w.store.get_job(job.id)).state is JobState.CANCELLED
     finally:
         await w.store.close()
+
+
+async def test_a_pool_of_named_accounts_alone_fetches_a_message_link(tmp_path: Path) -> None:
+    """With only `telegram login --as NAME` accounts a t.me link was taken when added (the
+    pool serves) and failed when fetched, "not logged in": the fetch asked for the
+    unnamed session. It goes through the pool's person's account, its own connections."""
+    async with world_at(tmp_path, logged_in=False) as w:
+        await log_in_as(w.settings, w.server, w.me, "zed")
+        data = bytes(range(256)) * 1000
+        at = w.post(w.private, data, "notes.bin", "application/octet-stream")
+        folder = tmp_path / "fetch"
+        folder.mkdir()
+        got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(folder))
+        assert got.path.read_bytes() == data
+        asked = {who for who, name in w.server.log if name == "GetFileRequest"}
+        assert asked == {w.me.id}, asked

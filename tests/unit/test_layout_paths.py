@@ -31,3 +31,9 @@ def test_input_folders_keep_the_folders_and_drop_the_top_one_the_job_is_named_by
     assert input_folders("trip/a.jpg", "Trip") == ""
     assert input_folders("IMG_0001.jpg", "IMG_0001") == ""
     assert input_folders("a\\b\\c.jpg", "x") == "a/b"
+    # A second input of one top folder in the same place is counted (two Google
+    # Takeouts, each `Takeout/`): its folder said once, as the first's, not
+    # `Takeout (2)/Takeout/Google Photos`.
+    assert input_folders("Takeout/Google Photos/a.jpg", "Takeout (2)") == "Google Photos"
+    assert input_folders("Trip (2)/a/b.jpg", "Trip (2)") == "a"
+    assert input_folders("Other/a/b.jpg", "Trip (2)") == "Other/a"

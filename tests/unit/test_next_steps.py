@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ferryman.engine.ops import report
 from ferryman.errors import ERRORS, FerrymanError, next_step_for
@@ -91,13 +91,42 @@ def test_unknown_inputs_are_answered_with_what_people_type(tmp_path: Path) -> No
     assert "it reads local files" in refused.stderr and "tg," not in refused.stderr
 
 
-def test_a_destination_without_its_colon_is_pointed_at_it(tmp_path: Path) -> None:
+def _add_to(tmp_path: Path, dest: str) -> Result:
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"")
-    refused = CliRunner().invoke(
+    return CliRunner().invoke(
         app,
-        ["--data-dir", str(tmp_path / "d"), "add", "--to", "library", str(photo)],
+        ["--data-dir", str(tmp_path / "d"), "add", "--to", dest, str(photo)],
         env={"FERRYMAN_CONFIG": None},
     )
+
+
+def test_a_destination_without_its_colon_is_pointed_at_it(tmp_path: Path) -> None:
+    refused = _add_to(tmp_path, "library")
     assert refused.exit_code == 2  # a bad --to value: usage, as the exit table says
     assert "destination 'library' is not known (did you mean library:?)" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("telegrm:@chan", "telegram:@chan"),
+        ("libary:/x", "library:/x"),
+        ("rclon:x:y", "rclone:x:y"),
+        ("telegrm:@chan?as=documents", "telegram:@chan"),
+    ],
+)
+def test_a_mistyped_destination_kind_is_pointed_at_the_one_meant(
+    tmp_path: Path, typed: str, meant: str
+) -> None:
+    """`--to telegrm:@chan` got every form a destination takes, and no word of the one
+    it was a letter away from; `config set` says "did you mean" for a key (one helper)."""
+    refused = _add_to(tmp_path, typed)
+    assert refused.exit_code == 2, refused.output
+    base = typed.partition("?")[0]
+    assert f"destination '{base}' is not known (did you mean {meant}?)" in refused.stderr
+
+
+def test_a_destination_kind_near_none_is_not_guessed(tmp_path: Path) -> None:
+    refused = _add_to(tmp_path, "zzz:q")
+    assert refused.exit_code == 2 and "did you mean" not in refused.stderr, refused.stderr

@@ -92,6 +92,7 @@ async def test_a_chat_watch_makes_one_job_of_parts_posted_at_different_looks(
     jobs = await store.list_jobs()
     assert len(jobs) == 1 and jobs[0].state.value == "done", jobs
     check_library(settings.library, content)  # 100 % of dates and places, each once
+    assert recorded(i for i, _ in await store.watch_seen_rows(watch.id)) == {}  # records gone
     await store.set_watch_paused(watch.id, False)
     await _look(store, settings, server)
     assert len(await store.list_jobs()) == 1  # taken once

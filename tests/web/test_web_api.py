@@ -173,6 +173,11 @@ def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(
                 "request.invalid",
             ),
             ({"source": links.url("/clip.mp4"), "deliver": {"to": "ftp"}}, 422, "request.invalid"),
+            (
+                {"source": links.url("/clip.mp4"), "deliver": {"to": "telegrm"}},
+                422,
+                "request.invalid",
+            ),
         ]
         for body, status, code in cases:
             answer = client.post("/api/v1/jobs", json=body)
@@ -182,6 +187,8 @@ def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(
             assert error["message"] and error["next"] and error["retryable"] is False
             if body == {"source": "/etc/passwd"}:  # a path: the next step says upload it
                 assert "upload it" in error["next"], error
+            if body.get("deliver", {}).get("to") == "telegrm":  # as `add --to telegrm:` says
+                assert "(did you mean telegram?)" in error["message"], error
         missing = client.get("/api/v1/jobs/999")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "job.not_found"
         assert client.get("/api/v1/nowhere").json()["error"]["code"] == "request.invalid"

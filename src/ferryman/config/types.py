@@ -14,6 +14,7 @@ import ipaddress
 import math
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -166,12 +167,18 @@ def known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     return keys
 
 
+def nearest(word: str, choices: Iterable[str]) -> list[str]:
+    """The ``choices`` nearest ``word`` (at most three, nearest first), for a "did you
+    mean": a setting's key (``nearest_keys``), a destination's kind (``sinks/base``)."""
+    import difflib  # lazy: start-up
+
+    return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+
+
 def nearest_keys(key: str, model: type[BaseModel]) -> str:
     """``; did you mean a, b?`` with the settings of ``model`` nearest ``key``, else
     nothing (`config set` and a settings file's misspelt key say it alike)."""
-    import difflib  # lazy: start-up
-
-    near = difflib.get_close_matches(key, known_keys(model), n=3, cutoff=0.6)
+    near = nearest(key, known_keys(model))
     return f"; did you mean {', '.join(near)}?" if near else ""
 
 

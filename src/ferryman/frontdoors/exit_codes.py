@@ -47,6 +47,7 @@ _SETUP = (
     "telegram.not_logged_in",
     "debrid.none",  # no debrid service has a key: a magnet refused when added
     "torbox.auth",  # torbox.api_key not set (or refused)
+    "rclone.missing",  # no rclone, or rclone.config names no file: refused when added
     "web.cannot_listen",
 )
 # Error codes that say an option's value is wrong: the command line, as Click's own.
@@ -60,6 +61,8 @@ _USAGE = frozenset(
         "job.password_empty",
         "link.output_for_file",
         "sink.unknown",  # --to names no destination ferryman knows
+        "rclone.no_remote",  # rclone:REMOTE:… names no remote of the rclone.conf in use
+        "rclone.unknown_remote",  # … of the person's own rclone.conf
         "docs.unknown",  # `ferryman docs TOPIC`: no such topic
     }
 )

@@ -38,6 +38,7 @@ START_SECONDS = 20.0  # the daemon answering ``rc/noop`` after it was started
 POLL_SECONDS = 0.2  # a copy's status and stats asked this often
 STATS_SECONDS = 0.25  # an album's stats group asked this often while its files go
 CALL_SECONDS = 60.0  # one rc call (a copy runs as an async job, polled)
+LIST_SECONDS = 10.0  # ``rclone listremotes`` (a local file read), when a job is added
 
 
 def rclone_binary() -> str | None:
@@ -373,6 +374,36 @@ def for_config(settings: Settings, config: Path | None) -> Rclone:
     return Rclone(config, guarded=config is not None and config.is_relative_to(people))
 
 
+def remote_names(settings: Settings, config: Path | None) -> list[str] | None:
+    """Blocking: the remotes ``config`` names (None: rclone's default config), as
+    ``rclone listremotes`` says them, with the daemon's environment (a person's own
+    config: ``guarded``, as ``for_config``); None when rclone is missing or could not
+    say (an encrypted config): its run meets and says the reason then."""
+    import subprocess  # lazy: start-up
+
+    made = for_config(settings, config)
+    if made.binary is None:
+        return None
+    args = [made.binary, "listremotes", "--ask-password=false", "--log-level=ERROR"]
+    if config is not None:
+        args.append(f"--config={config}")
+    try:
+        done = subprocess.run(
+            args,
+            env=_own_env(made.guarded),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=LIST_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return [line.strip().removesuffix(":") for line in done.stdout.splitlines() if line.strip()]
+
+
 def remote_fs(target: str) -> str:
     """``REMOTE:path`` as rclone's ``fs`` for the folder (its objects named relative to
     it: an absolute path on a local remote stays absolute)."""
@@ -387,4 +418,12 @@ def hashes_of(item: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items() if v}
 
 
-__all__ = ["Rclone", "for_config", "hashes_of", "rclone_binary", "remote_fs", "shared_rclone"]
+__all__ = [
+    "Rclone",
+    "for_config",
+    "hashes_of",
+    "rclone_binary",
+    "remote_fs",
+    "remote_names",
+    "shared_rclone",
+]

@@ -22,7 +22,7 @@ rclone.conf`` (an administrator's: the server's, used before ``rclone.config``),
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -278,9 +278,61 @@ def check_remotes(settings: Settings, person: int | None, texts: Iterable[str]) 
     config = config_for(settings, person)
     if config != KeptRclone(settings.data_dir, person).path:
         return  # the server's, which an administrator let people use
-    known = {r.name for r in parse(config.read_text(encoding="utf-8"))}
-    for name in sorted(names - known):
-        raise FerrymanError("rclone.unknown_remote", f"{name}: is not a remote of your rclone.conf")
+    known = [r.name for r in parse(config.read_text(encoding="utf-8"))]
+    for name in sorted(names - set(known)):
+        raise FerrymanError(
+            "rclone.unknown_remote",
+            f"{name}: is not a remote of your rclone.conf ({_its_remotes(known)})",
+        )
+
+
+def _its_remotes(names: Sequence[str]) -> str:
+    return f"its remotes: {', '.join(names)}" if names else "it names no remote"
+
+
+def rclone_ready(settings: Settings, text: str, doing: str) -> None:
+    """Blocking: refuse now what ``text`` (``rclone:REMOTE:…`` or ``REMOTE:…``: an
+    input, a watch, a destination) could not reach, nothing recorded: no rclone
+    (``rclone.missing``), ``rclone.config`` naming no file, or a remote the
+    rclone.conf its run uses does not name (``rclone.no_remote``: a person's own, in
+    ``settings`` after ``for_person``; else the server's, ``config_for``: the one kept
+    through the page, ``rclone.config``, rclone's default), its next step naming the
+    remotes there are. Nothing when rclone cannot say (an encrypted config): the run
+    says why then. ``doing``: what was asked, in the person's words ("send to
+    rclone:x:y")."""
+    from ferryman.net.rclone import rclone_binary, remote_names  # lazy: start-up
+
+    if rclone_binary() is None:
+        raise FerrymanError(
+            "rclone.missing", f"cannot {doing}: rclone is not installed here; nothing was added"
+        )
+    people = settings.data_dir / "rclone" / "people"
+    config = settings.rclone.config
+    if config is None or not config.is_relative_to(people):
+        config = config_for(settings, None)  # the server's, as its run chooses it
+    if config is not None and not config.is_file():
+        raise FerrymanError(
+            "rclone.missing",
+            f"cannot {doing}: rclone.config names {config}, which is not there; nothing was added",
+        )
+    name = text.removeprefix("rclone:").partition(":")[0]
+    names = remote_names(settings, config)
+    if names is None or name in names:
+        return
+    if config is not None and config.is_relative_to(people):
+        where = "your rclone.conf"
+    elif config == KeptRclone(settings.data_dir).path:
+        where = "the server's rclone.conf (given on the page)"
+    else:
+        where = f"the rclone.conf {config}" if config is not None else "rclone's own rclone.conf"
+    near = f"one of its remotes ({', '.join(names)}) " if names else "a remote "
+    raise FerrymanError(
+        "rclone.no_remote",
+        f"cannot {doing}: {name} is not a remote of {where} ({_its_remotes(names)});"
+        " nothing was added",
+        step=f"Name {near}as rclone:REMOTE:path (`ferryman doctor` lists them and whether"
+        f" they answer), or make {name} with `rclone config`; then add it again.",
+    )
 
 
 def own_settings(settings: Settings, person: int | None, texts: Iterable[str]) -> Settings:
@@ -311,5 +363,6 @@ __all__ = [
     "for_person",
     "own_settings",
     "parse",
+    "rclone_ready",
     "summary",
 ]

@@ -418,12 +418,20 @@ class SinkRegistry:
         scheme, sep, target = dest.partition("?")[0].partition(":")
         kind = self._by_scheme.get(scheme) if sep else None
         if kind is None:
-            meant = f" (did you mean {dest}:?)" if not sep and dest in self._by_scheme else ""
             raise FerrymanError(
                 "sink.unknown",
-                f"destination '{dest}' is not known{meant}; use {self.describe()}",
+                f"destination '{dest}' is not known{self._meant(scheme, sep, target)}; use"
+                f" {self.describe()}",
             )
         return kind.variant(target)
+
+    def _meant(self, scheme: str, sep: str, target: str) -> str:
+        """`` (did you mean telegram:@chan?)`` for a kind mistyped (``telegrm:@chan``) or
+        typed without its colon (``library``); nothing when no kind is near."""
+        from ferryman.config.types import nearest  # lazy: start-up (`config set`'s own)
+
+        near = [scheme] if not sep and scheme in self._by_scheme else nearest(scheme, self.schemes)
+        return f" (did you mean {near[0]}:{target}?)" if near else ""
 
     def words(self, dest: str) -> str:
         """``dest`` in a person's words (its kind's ``words``, delivery options left
@@ -461,9 +469,13 @@ class SinkRegistry:
         the kind takes one from a client; ``request.invalid`` names what is wrong."""
         kind = self._by_scheme.get(scheme)
         if kind is None:
+            from ferryman.config.types import nearest  # lazy: start-up (`config set`'s own)
+
+            near = nearest(scheme, self.schemes)
+            meant = f" (did you mean {near[0]}?)" if near else ""
             raise FerrymanError(
                 "request.invalid",
-                f"deliver.to '{scheme}' is not a destination; use {', '.join(self.schemes)}",
+                f"deliver.to '{scheme}' is not a destination{meant}; use {', '.join(self.schemes)}",
             )
         if target and kind.client_target is None:
             takes = [k.scheme for k in self._kinds if k.client_target is not None]

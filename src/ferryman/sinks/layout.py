@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import BATCH_SCHEME, Batch
+from ferryman.naming import uncounted
 from ferryman.template_fields import (
     LAYOUT_ALBUMS,
     LAYOUT_FIELDS,
@@ -113,8 +114,12 @@ def _batch_folder(source: str) -> str | None:
 def input_folders(source_path: str, job_name: str) -> str:
     """``{path}``: the folders an item was in inside its input, without a first folder
     named as the job's ``{source}`` (an archive holding one top folder is named by it:
-    its files would sit in ``Trip/Trip/``)."""
+    its files would sit in ``Trip/Trip/``), counted too: a second input of that folder
+    in the same place is ``Trip (2)`` (``naming.free_job_name``; two Google Takeouts,
+    each ``Takeout/``), its files in ``Trip (2)/2024/``, as the first's in ``Trip/2024/``,
+    not ``Trip (2)/Trip/2024/``."""
     parts = [p for p in source_path.replace("\\", "/").split("/")[:-1] if p not in ("", ".")]
-    if parts and safe_name(parts[0], "_").casefold() == safe_name(job_name, "_").casefold():
+    named = {safe_name(n, "_").casefold() for n in (job_name, uncounted(job_name))}
+    if parts and safe_name(parts[0], "_").casefold() in named:
         parts = parts[1:]
     return "/".join(parts)

@@ -49,20 +49,9 @@ class RcloneKind(SinkKind):
         return f"the rclone remote {target}"
 
     def check_ready(self, settings: Settings, target: str) -> None:
-        from ferryman.net.rclone import rclone_binary  # lazy: start-up
+        from ferryman.net.rclone_conf import rclone_ready  # lazy: start-up
 
-        if rclone_binary() is None:
-            raise FerrymanError(
-                "rclone.missing",
-                f"cannot send to rclone:{target}: rclone is not installed here; nothing was added",
-            )
-        config = settings.rclone.config
-        if config is not None and not config.is_file():
-            raise FerrymanError(
-                "rclone.missing",
-                f"cannot send to rclone:{target}: rclone.config names {config}, which is not"
-                " there; nothing was added",
-            )
+        rclone_ready(settings, target, f"send to rclone:{target}")
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         from ferryman.sinks.rclone import RcloneSink, shared_rclone

@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
+from ferryman.sources import ready
 from ferryman.sources.base import (
     Access,
     Fetched,
@@ -63,6 +64,8 @@ class RcloneSource:
             return None
         _parts(raw)  # refused now, not when fetched
         return raw
+
+    check_ready = ready.rclone  # rclone and the remote: refused when added without them
 
     def describe(self, uri: str) -> str:
         return uri

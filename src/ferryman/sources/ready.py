@@ -27,3 +27,11 @@ def telegram_link(source: Any, settings: Settings, uri: str) -> None:
     from ferryman.sinks.telegram_kind import telegram_ready  # lazy: the pool's modules
 
     telegram_ready(settings, f"read {source.describe(uri)}")
+
+
+def rclone(source: Any, settings: Settings, uri: str) -> None:
+    """rclone, and the remote ``uri`` names in the rclone.conf in use (blocking: rclone
+    says its remotes)."""
+    from ferryman.net.rclone_conf import rclone_ready  # lazy: start-up
+
+    rclone_ready(settings, uri, f"fetch {uri}")

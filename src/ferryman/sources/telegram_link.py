@@ -6,10 +6,10 @@
 Telegram's own ``tg://resolve?domain=…&post=…`` / ``tg://privatepost?channel=…&post=…``
 are taken too. Recognising is offline; the link must be asked before ``http(s):``.
 
-The message is read through the account ``ferryman telegram login`` left (the engine's
-shared hub). Its file is fetched into the job's work area as ``NAME.part`` with a record
-beside it (``net/sidecar``), 1 MiB requests several at once written strictly in order, so
-a crash or a cut resumes from the last whole MiB; then it is read like a local file.
+It is read through an account's hub (``telegram/accounts.fetcher``: the own session's,
+else a named one's); its file is fetched into the job's work area as ``NAME.part``, a
+record beside it (``net/sidecar``), 1 MiB requests several at once written strictly in
+order, so a crash or a cut resumes from the last whole MiB, then read as a local file.
 Only the linked message is fetched, not the rest of its album.
 
 A watch on a chat (``sources/listers/telegram_chat``) makes one input of an album:
@@ -48,11 +48,10 @@ _URI = re.compile(
     r"/(?P<n>[0-9]{1,19})(?P<more>(?:,[0-9]{1,19}){0,9})$"
 )
 _EXPECTED = "a link to a message: https://t.me/NAME/N or https://t.me/c/ID/N"
-POOL_KEY = "telegram.downloads"  # the engine's download connections (``Shared``)
-# An album's files are fetched at once, their requests sharing IN_FLIGHT with every
-# file fetched through the same connections (a watch's look fetches several albums at
-# once); of the big ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a
-# time, all of them together.
+POOL_KEY = "telegram.downloads"  # the download connections, an account's (``Shared``)
+# An album's files are fetched at once, their requests sharing IN_FLIGHT with every file
+# fetched through the same connections (a watch's look fetches several albums at once);
+# of the big ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a time.
 BIG_AT_ONCE = 2
 SMALL_FILE = 4 * 1024 * 1024  # at most this much of a small file waits in memory
 
@@ -188,16 +187,17 @@ class TelegramLinkSource:
         return Inspection(f"{chat}-{ref.message}", str(ref))
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        from ferryman.telegram.hub import TelegramHub, shared_hub
+        from ferryman.telegram.accounts import fetcher, with_session
+        from ferryman.telegram.hub import TelegramHub, account_hub
 
         ref = MessageRef.parse(uri)
         if plan.shared is not None:
-            hub = shared_hub(plan.shared)
-            pools = plan.shared.get(POOL_KEY, lambda: _pools(hub))
+            hub = account_hub(plan.shared, name := fetcher(plan.shared.settings))
+            pools = plan.shared.get(f"{POOL_KEY}@{name}", lambda: _pools(hub))
             return await _fetch(ref, plan, hub, pools)
         if plan.settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
-        hub = TelegramHub(plan.settings)  # no engine to share one with: ours, closed after
+        hub = TelegramHub(with_session(plan.settings, fetcher(plan.settings)))  # ours, closed after
         pools = _pools(hub)
         try:
             return await _fetch(ref, plan, hub, pools)

@@ -82,6 +82,29 @@ def logged_in(settings: Settings) -> bool:
     )
 
 
+def reader(settings: Settings) -> str | None:
+    """The account that reads a chat's history (a chat watch): the pool's first logged
+    in that is a person's, as its flags say (an own session whose flags were never
+    written counts as one: its listing says if it is a bot), the own session first;
+    None when only bots are logged in (a bot cannot read a chat's history), or none."""
+    for name in account_names(settings):
+        session = session_of(settings, name)
+        flags = remembered(session) if session.exists() else None
+        if session.exists() and (flags is None or not flags.bot):
+            return name
+    return None
+
+
+def fetcher(settings: Settings) -> str:
+    """The account a message link's file is fetched through: the own session when it
+    is logged in (``serve``'s, which received what its chat is sent), else ``reader``'s,
+    else the pool's first (a bot reads a message of a chat it is in)."""
+    own = settings.telegram.session
+    if session_of(settings, own).exists():
+        return own
+    return reader(settings) or account_names(settings)[0]
+
+
 @dataclass(slots=True)
 class Figures:
     """One account's work since the engine started (``status -v``, ``/metrics``)."""

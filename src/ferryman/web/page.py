@@ -340,11 +340,14 @@ def job_item(view: dict[str, Any]) -> str:
 
 def outcome(view: dict[str, Any]) -> str:
     """As the script's: "nothing" (done, not one file delivered), "partial" (failed
-    or cancelled after delivering some), else ""."""
+    or cancelled after delivering some, or done keeping a code: files that failed or
+    were kept back), else ""."""
     delivered = (view.get("counts") or {}).get("delivered", 0)
     if view["status"] == "done" and not delivered:
         return "nothing"
     if view["status"] in ("failed", "cancelled") and delivered:
+        return "partial"
+    if view["status"] == "done" and view.get("error"):
         return "partial"
     return ""
 

@@ -136,7 +136,7 @@ async def add_watch(
     text = asked.source.strip().strip("<>")
     if not who.admin:  # a person's rclone: remotes are their own
         settings = await asyncio.to_thread(own_settings, settings, who.account, (text, dest))
-    sinks.check_ready(settings, dest)
+    await asyncio.to_thread(sinks.check_ready, settings, dest)  # rclone says its remotes
     listers = default_listers()
     web = text.partition(":")[0].lower() in ("http", "https") and not any(
         k.accepts(text) for k in listers.kinds if k.kind not in ("feed", "ytdlp")
@@ -144,7 +144,8 @@ async def add_watch(
     prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
     lister = await listers.choose(text, settings, prefer=prefer)
     if isinstance(lister, Ready):
-        lister.check_ready(settings)  # a chat needs a login: refused now, not at each look
+        # A chat needs a login, an rclone watch its remote: refused now, not at each look.
+        await asyncio.to_thread(lister.check_ready, settings, text)
     if isinstance(lister, Placed):
         text = lister.placed(text, settings, remote=asked.remote)  # an absolute path
     then = None

@@ -21,7 +21,7 @@ import mimetypes
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -32,7 +32,7 @@ from ferryman.engine.context import Stopping
 from ferryman.engine.plumbing.events import Event, WatchFailing, WatchFound
 from ferryman.engine.plumbing.leases import held
 from ferryman.engine.plumbing.personal import for_watch
-from ferryman.engine.watch.takeout_hold import hold_takeouts, not_held
+from ferryman.engine.watch.takeout_hold import hold_takeouts, not_held, taken
 from ferryman.engine.watch.tidy import after_delivery
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -187,14 +187,14 @@ class Checker:
                 listing = await self._listing(watch, settings)
                 listed = await (self.cut(listing) if self.cut is not None else listing)
                 lister = self.listers.get(watch.kind)  # a Takeout's parts: held till quiet
-                listed, holding = await hold_takeouts(store, watch, lister, listed, settings)
+                listed, holding, holds = await hold_takeouts(store, watch, lister, listed, settings)
                 entries = [entry for entry in listed if entry.ready_at is None]
                 unsettled = [entry.ready_at for entry in listed if entry.ready_at is not None]
                 plan = await self._plan(watch, entries, settings.watch.batch_size)
                 if self.limited is not None and any(why is None for _, why in plan):
                     await self.limited(watch)
                 limit = settings.watch.entries_per_pass
-                into = await self._into(watch, entries)
+                into = replace(await self._into(watch, entries), held=holds)
                 taken = await self._take(watch, plan[:limit], settings, into)
                 tidied = await after_delivery(
                     self.store, lister, watch, entries, settings, self.sinks
@@ -422,17 +422,19 @@ class Checker:
 @dataclass(frozen=True, slots=True)
 class _Into:
     """The job a look's entries become: its name (the feed's title, else the source's
-    last part), the watches whose jobs may hold an entry already, and each entry's
-    place in the listing (the job's inputs keep the source's order)."""
+    last part), the watches whose jobs may hold an entry already, each entry's place
+    in the listing (the inputs keep the source's order), held Takeout parts' records."""
 
     name: str
     peers: tuple[int, ...]
     places: dict[str, int]
+    held: dict[str, str] = field(default_factory=dict)  # gone as their parts are taken
 
     def ordered(
         self, batch: Sequence[tuple[WatchEntry, WatchJob]]
     ) -> list[tuple[WatchEntry, WatchJob]]:
-        return sorted(batch, key=lambda pair: self.places.get(pair[0].id, 0))
+        made = sorted(batch, key=lambda pair: self.places.get(pair[0].id, 0))
+        return [(entry, taken(job, self.held)) for entry, job in made]
 
 
 def _named_after(shown: str) -> str:

@@ -14,9 +14,10 @@ A part is "come" at the later of when the watch first listed it and its own time
 file's modification time, a post's date; a time after now counts as now), so a part
 copied in with an old time is still waited for. When the watch first listed it is
 recorded in the store (a ``watch_seen`` row named ``takeout-held:`` with the part's
-entry, written in the look's own transaction), never in memory: a restart during the
-quiet time keeps the set's clock and its parts, and a part is taken once, with the seen
-rows that make every job once. A chat is read on from its last message, so a held
+entry, written in the look's own transaction, removed in the one that records the part
+taken: ``WatchJob.replaces``), never in memory: a restart during the quiet time keeps
+the set's clock and its parts, and a part is taken once, with the seen rows that make
+every job once. A chat is read on from its last message, so a held
 part is not listed again: its recorded entry is put back into each look.
 
 A part that comes after its set was taken (a set is quiet for the whole quiet time
@@ -43,10 +44,12 @@ HELD = "takeout-held:"  # a held part's seen row: its entry and when it was firs
 @dataclass(frozen=True, slots=True)
 class Held:
     """A part recorded while its set was held: its entry and when the watch first
-    listed it (the store's clock)."""
+    listed it (the store's clock); ``row``: its seen row's id, removed in the
+    transaction that records the part taken (``WatchJob.replaces``)."""
 
     entry: WatchEntry
     at: float
+    row: str = ""
 
 
 def not_held(ids: Iterable[str]) -> tuple[str, ...]:
@@ -89,7 +92,7 @@ def recorded(ids: Iterable[str]) -> dict[str, Held]:
         except (ValueError, KeyError, TypeError):
             continue
         if at is not None:
-            found[entry.id] = Held(entry, at)
+            found[entry.id] = Held(entry, at, ident)
     return found
 
 
@@ -141,21 +144,31 @@ async def hold_takeouts(
     lister: Lister,
     listed: list[WatchEntry],
     settings: Settings,
-) -> tuple[list[WatchEntry], list[WatchJob]]:
+) -> tuple[list[WatchEntry], list[WatchJob], dict[str, str]]:
     """``hold`` for a watch's look, its records read from the store: only when a part
     not taken yet is listed (or the source is a chat, where a held part is not listed
-    again). A first look's ``--since`` decides alone what was there before the watch."""
+    again). A first look's ``--since`` decides alone what was there before the watch.
+    Also each held part's record by its entry's id: a part taken at this look carries
+    its record's id (``taken``), which goes in the transaction that makes its job."""
     if not watch.primed and watch.since != "all":
-        return listed, []
+        return listed, [], {}
     resuming = isinstance(lister, Resuming)
     parts = {entry_key(e.id) for e in listed if e.skip is None and part_set(e) is not None}
     if not resuming and (
         not parts or len(await store.watch_seen_among(watch.id, parts)) == len(parts)
     ):
-        return listed, []
+        return listed, [], {}
     ids = [ident for ident, _ in await store.watch_seen_rows(watch.id)]
     quiet = settings.watch.takeout_quiet_seconds
-    return hold(listed, recorded(ids), set(ids), store.clock(), quiet, resuming=resuming)
+    held = recorded(ids)
+    entries, rows = hold(listed, held, set(ids), store.clock(), quiet, resuming=resuming)
+    return entries, rows, {i: h.row for i, h in held.items()}
+
+
+def taken(job: WatchJob, held: Mapping[str, str]) -> WatchJob:
+    """``job`` (a part's, recorded now) replacing its held record, if it has one."""
+    row = held.get(job.entry_id)
+    return job if row is None else replace(job, replaces=row)
 
 
 def _number(value: object) -> float | None:

@@ -190,8 +190,12 @@ REMOTE_SECONDS = 5.0  # a remote's cheap look (its root's folders), at most
 def rclone_remotes(settings: Settings) -> dict[str, Any]:
     """rclone (optional: ``rclone:`` inputs and destinations): its binary, the config
     it reads, and each remote that config names with whether it answered a cheap look
-    now. Never fails doctor: an unreachable remote is said, not counted as missing."""
-    config = settings.rclone.config
+    now. Never fails doctor: an unreachable remote is said, not counted as missing.
+    The config is the one the server's runs use (``config_for``: an administrator's
+    given on the page first, then ``rclone.config``), as ``add`` checks a remote in."""
+    from ferryman.net.rclone_conf import config_for  # lazy: start-up
+
+    config = config_for(settings, None)
     found: dict[str, Any] = {"config": None if config is None else str(config)}
     return _looked(settings, config, found)
 

@@ -62,7 +62,8 @@ class TerminalPrompter:
 
 
 # An account's state met by these commands, not by a job: the next step for the account
-# alone (the codes' own speak of the jobs that stopped: `retry JOB`).
+# alone (the codes' own speak of the jobs that stopped: `retry JOB`), unless the error
+# gives one that fits its state better (serve with named accounts alone).
 _ACCOUNT_STEPS = {
     "telegram.not_logged_in": "Log in first: `ferryman telegram login` (a user by phone, a"
     " bot with --bot; another account of the pool with --as NAME).",
@@ -72,7 +73,7 @@ _ACCOUNT_STEPS = {
 
 
 def _fail(exc: FerrymanError) -> NoReturn:
-    fail(console(stderr=True), exc, step=_ACCOUNT_STEPS.get(exc.code))
+    fail(console(stderr=True), exc, step=exc.step or _ACCOUNT_STEPS.get(exc.code))
     raise typer.Exit(for_error(exc.code)) from exc
 
 

@@ -26,6 +26,18 @@ def check_ready(settings: Settings) -> None:
             " served; to try the chat without an account: `ferryman telegram demo`",
         )
     if not session_file(settings).exists():
+        from ferryman.telegram.accounts import account_names, logged_in  # lazy: start-up
+
+        if logged_in(settings):  # named accounts alone: they send, the own one answers
+            raise FerrymanError(
+                "telegram.not_logged_in",
+                f"the chat is answered through the own session ({session_file(settings)}),"
+                " which is not logged in; the accounts logged in with --as"
+                f" ({', '.join(account_names(settings))}) send albums, they do not answer it",
+                step="Log in the account that answers the chat, without --as: `ferryman"
+                " telegram login --bot` (a bot, by its token) or `ferryman telegram login`"
+                " (by phone); then `ferryman telegram serve` again.",
+            )
         raise FerrymanError(
             "telegram.not_logged_in",
             f"there is no Telegram session yet ({session_file(settings)}), so the chat"

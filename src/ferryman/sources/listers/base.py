@@ -79,10 +79,12 @@ class Resuming(Protocol):
 
 @runtime_checkable
 class Ready(Protocol):
-    """A kind of source that needs something set up first (a Telegram login)."""
+    """A kind of source that needs something set up first (a Telegram login, an
+    rclone remote)."""
 
-    def check_ready(self, settings: Settings) -> None:
-        """Raise a coded FerrymanError when the watch could not list its source."""
+    def check_ready(self, settings: Settings, source: str) -> None:
+        """Raise a coded FerrymanError when the watch could not list ``source``
+        (blocking: off the event loop)."""
         ...
 
 

@@ -103,6 +103,12 @@ class RcloneLister:
     async def matches(self, source: str, settings: Settings) -> bool:
         return True
 
+    def check_ready(self, settings: Settings, source: str) -> None:
+        """rclone, and the remote ``source`` names in the rclone.conf in use."""
+        from ferryman.net.rclone_conf import rclone_ready  # lazy: start-up
+
+        rclone_ready(settings, source.strip(), f"watch {source.strip()}")
+
     @contextlib.asynccontextmanager
     async def _rclone(self, settings: Settings) -> AsyncIterator[Rclone]:
         # ``settings``: the watch's person's (``engine/plumbing/personal``).

@@ -25,9 +25,9 @@ from telethon.utils import get_peer_id
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.sinks.telegram_kind import session_file
 from ferryman.sources.listers.base import Seen, WatchEntry
 from ferryman.sources.telegram_link import MessageRef, chat_peer, coded_errors
+from ferryman.telegram.accounts import account_names, logged_in, reader, with_session
 from ferryman.telegram.remote import remote_file
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class TelegramChatLister:
     async def matches(self, source: str, settings: Settings) -> bool:
         return True  # a t.me link to a chat is nothing a feed or yt-dlp reads
 
-    def check_ready(self, settings: Settings) -> None:
+    def check_ready(self, settings: Settings, source: str) -> None:
         tg = settings.telegram
         if tg.api_id is None or not tg.api_hash:
             raise FerrymanError(
@@ -106,12 +106,7 @@ class TelegramChatLister:
                 "cannot watch a Telegram chat: telegram.api_id and telegram.api_hash are"
                 " not set; nothing was added",
             )
-        if not session_file(settings).exists():
-            raise FerrymanError(
-                "telegram.not_logged_in",
-                "cannot watch a Telegram chat: there is no Telegram session yet (run"
-                " `ferryman telegram login`); nothing was added",
-            )
+        _reader(settings, "cannot watch a Telegram chat", "; nothing was added")
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
         """The oldest ``MAX_MESSAGES`` posts (a watch reads on with ``entries_after``)."""
@@ -138,15 +133,43 @@ class TelegramChatLister:
                 await hub.close()
 
     def _hub(self, settings: Settings) -> tuple[TelegramHub, bool]:
-        """The engine's hub, or one of our own (closed after the listing)."""
+        """The reading account's hub (``_reader``): the engine's, or one of our own
+        (closed after the listing)."""
         from ferryman.telegram.hub import (  # lazy: its client, for a Telegram watch only
             TelegramHub,
-            shared_hub,
+            account_hub,
         )
 
+        name = _reader(settings, "cannot read a Telegram chat")
         if self._shared is not None:
-            return shared_hub(self._shared), False
-        return TelegramHub(settings), True
+            return account_hub(self._shared, name), False
+        return TelegramHub(with_session(settings, name)), True
+
+
+def _reader(settings: Settings, cannot: str, more: str = "") -> str:
+    """The account a chat is read through (``telegram/accounts.reader``: the own
+    session, else the pool's first person's, a named one too); ``telegram.not_logged_in``
+    with none logged in, ``watch.needs_user`` with bots alone (when ``more`` says so,
+    nothing was added: the steps say to add it again)."""
+    name = reader(settings)
+    if name is not None:
+        return name
+    again = " then add the watch again." if more else " then `ferryman watch resume ID`."
+    if not logged_in(settings):
+        raise FerrymanError(
+            "telegram.not_logged_in",
+            f"{cannot}: no Telegram account is logged in here{more}",
+            step="Log in as a person's account: `ferryman telegram login` (by phone; one more"
+            " account of a pool with --as NAME)," + again,
+        )
+    bots = ", ".join(account_names(settings))
+    raise FerrymanError(
+        "watch.needs_user",
+        f"{cannot}: ferryman is logged in to Telegram as a bot only ({bots}), and a bot"
+        f" cannot read a chat's history{more}",
+        step="Log in a person's account too: `ferryman telegram login --as NAME` (by phone,"
+        " not a bot token; the bots still send)," + again,
+    )
 
 
 def highest(ids: Sequence[str]) -> int:

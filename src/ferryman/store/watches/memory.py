@@ -20,7 +20,7 @@ from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.memory.base import Row, Writer
 from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND
 from ferryman.store.shared.rows import job_from_mapping
-from ferryman.store.watches.records import WatchJob, place
+from ferryman.store.watches.records import WatchJob, entry_key, place
 from ferryman.store.watches.sql import CHECKING, IDLE, Made, Watch
 
 _FIELDS = [f.name for f in dataclasses.fields(Watch)]
@@ -211,6 +211,9 @@ class MemoryWatches(MemoryAlbums):
             seen[key] = {"entry_id": entry.entry_id, "title": entry.title,
                          "job_id": None if job is None else job.id, "seen_at": now}  # fmt: skip
             made.append((entry.entry_id, job))
+        for entry in new:  # a held Takeout part's record goes as the part is seen
+            if entry.replaces is not None:
+                seen.pop(entry_key(entry.replaces), None)
         if made_job is not None:
             self.watch_row(watch_id)["found"] += 1
         return made, in_notice

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Batch, BatchItem, Job
@@ -34,6 +34,9 @@ class WatchJob:
     entry_id: str
     title: str | None
     job: dict[str, Any] | None  # None: only marked seen (--since now, filtered out)
+    # The seen row this entry's own replaces (a Google Takeout part's ``takeout-held:``
+    # record): removed in the transaction that records the entry.
+    replaces: str | None = None
 
 
 Placed = tuple[WatchJob, str, int | None]  # (entry, seen key, job; None: the batch's new one)
@@ -146,6 +149,10 @@ def seen_in(
         made.append((entry.entry_id, job))
     if seen_rows:
         conn.execute(insert(watch_seen), seen_rows)
+    gone = {entry_key(n.replaces) for n in new if n.replaces is not None}
+    if gone:
+        ours = watch_seen.c.watch_id == watch_id
+        conn.execute(delete(watch_seen).where(ours, watch_seen.c.entry_key.in_(gone)))
     if made_job is not None:
         conn.execute(
             update(watches).where(watches.c.id == watch_id).values(found=watches.c.found + 1)

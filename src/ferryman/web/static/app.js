@@ -53,11 +53,13 @@ function statusText(view) {
 
 // How an ended job came out beside its state: "nothing" (done, but not one file
 // delivered: not the grey "done" of one that delivered all), "partial" (failed or
-// cancelled after delivering some: those can be downloaded), else "".
+// cancelled after delivering some: those can be downloaded; or done keeping a code:
+// files that failed, an album's every one, or were kept back: no green bar), else "".
 function outcome(view) {
   const delivered = (view.counts && view.counts.delivered) || 0;
   if (view.status === "done" && !delivered) return "nothing";
   if ((view.status === "failed" || view.status === "cancelled") && delivered) return "partial";
+  if (view.status === "done" && view.error) return "partial";
   return "";
 }
 
