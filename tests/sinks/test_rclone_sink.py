@@ -111,6 +111,35 @@ async def test_a_tree_goes_to_a_local_remote_byte_for_byte_under_the_jobs_name(
         assert (remote / "Photos/trip" / name).stat().st_nlink == 1
 
 
+async def test_a_fresh_jobs_first_albums_grow_at_a_remote_and_not_at_a_library(
+    tmp_path: Path,
+) -> None:
+    """At a remote an album is only a batch (one copy): a fresh job's first file goes
+    alone, the next albums double (1, 2, 4, 8) up to the album size, so the link starts
+    with the first file read rather than the tenth. A library's albums stay whole."""
+    conf = _config(tmp_path)
+    entries = _photos(tmp_path / "in", [f"p{i:02d}.jpg" for i in range(25)])
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    settings = _settings(tmp_path, conf)
+    to_remote = await _deliver(settings, archive, f"rclone:loc:{tmp_path / 'remote'}")
+    to_library = await _deliver(settings, archive, f"library:{tmp_path / 'library'}")
+    store = await Store.open(settings.database)
+    try:
+
+        async def sizes(job_id: int) -> list[int]:
+            counted: dict[int, int] = {}
+            for item in await store.job_items(job_id):
+                assert item.album_id is not None
+                counted[item.album_id] = counted.get(item.album_id, 0) + 1
+            return [counted[album] for album in sorted(counted)]
+
+        assert await sizes(to_remote) == [1, 2, 4, 8, 10]
+        assert await sizes(to_library) == [10, 10, 5]
+    finally:
+        await store.close()
+    assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}
+
+
 async def test_a_second_data_folder_finds_its_files_already_there_and_a_clash_a_free_name(
     tmp_path: Path,
 ) -> None:
@@ -352,7 +381,8 @@ async def test_the_next_album_is_named_and_linked_while_one_copies(
 
     monkeypatch.setenv("RCLONE_BWLIMIT", "300k")
     conf = _config(tmp_path)
-    names = [f"p{i:02d}.jpg" for i in range(20)]  # two albums of ten
+    # Albums of 1, 2, 4, 8 and 5: a fresh job's first albums at a remote grow.
+    names = [f"p{i:02d}.jpg" for i in range(20)]
     entries = _photos(tmp_path / "in", names, noisy=True)
     archive = make_zip(tmp_path / "trip.zip", entries)
     settings = _settings(tmp_path, conf)
@@ -368,8 +398,10 @@ async def test_the_next_album_is_named_and_linked_while_one_copies(
         await eventually(both_ready, "two albums linked for their copies at once", within=60)
         await asyncio.wait_for(running, 120)
         assert (await store.get_job(job.id)).state is JobState.DONE
+        delivered, albums = await store.album_tally(job.id)
     finally:
         await store.close()
     assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}
-    assert len(calls) == len(set(calls)) == 2  # an album's stats followed once each
+    assert delivered == albums == 5
+    assert len(calls) == len(set(calls)) == albums  # an album's stats followed once each
     assert most[0] == 1  # never the one waiting its turn beside the one copying
