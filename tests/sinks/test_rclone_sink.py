@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -138,6 +139,58 @@ async def test_a_fresh_jobs_first_albums_grow_at_a_remote_and_not_at_a_library(
     finally:
         await store.close()
     assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}
+
+
+_HOLDS_A_DAEMON = """
+import asyncio, sys, threading
+from pathlib import Path
+from ferryman.net.rclone import Rclone
+
+async def main() -> None:
+    rclone = Rclone(Path(sys.argv[1]))
+    await rclone.call("rc/noop")
+    await asyncio.to_thread(lambda: None)  # threads come and go meanwhile
+    await rclone.call("rc/noop")
+    parents = [t.name for t in threading.enumerate() if t.name == "rclone-rcd"]
+    print(rclone._proc.pid, parents, flush=True)
+    await asyncio.to_thread(sys.stdin.read)  # until killed
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no one reaped yet does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def test_the_daemon_lives_with_its_owner_and_dies_with_it_when_killed(
+    tmp_path: Path,
+) -> None:
+    """``rclone rcd`` is started off the event loop, by a thread that lives as long as
+    the daemon (Linux sends the parent-death signal when the thread that started a
+    child ends): it answers while its owner runs, and a SIGKILLed owner leaves none."""
+    conf = _config(tmp_path)
+    owner = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-c", _HOLDS_A_DAEMON, str(conf)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        pid, parents = (await asyncio.to_thread(owner.stdout.readline)).split(" ", 1)
+        assert parents.strip() == "['rclone-rcd']"
+        assert _alive(int(pid))
+    finally:
+        owner.kill()
+        await asyncio.to_thread(owner.wait)
+    await eventually(lambda: not _alive(int(pid)), "the daemon gone with its killed owner")
 
 
 async def test_a_second_data_folder_finds_its_files_already_there_and_a_clash_a_free_name(
