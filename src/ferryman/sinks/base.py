@@ -301,10 +301,8 @@ class SinkKind(ABC):
     # that delivers through another's sink (``link:telegram``: the Telegram sink) shares
     # that one's records: its sends, waits and resumable uploads.
     state_scope: str | None = None
-    # Its albums are batches no one sees as such (each file lands in its own folder): a
-    # job's first albums are sealed small and growing (1, 2, 4… up to the album size,
-    # ``engine/read/entry_batch``), so its first file leaves as soon as it is read, not
-    # once ten are, and the next albums are ready before the link is idle.
+    # Its albums are only batches: a fresh job's first ones grow (1, 2, 4… the album
+    # size, ``engine/read/entry_batch``), its first file sent as soon as it is read.
     albums_grow: bool = False
     # A file over its size limit that is not a video may be cut by bytes into pieces,
     # delivered in order and joined again where it is read (``link:telegram``'s link).
