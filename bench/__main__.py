@@ -102,6 +102,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "dav_files": (500, "BENCH_DAV_FILES"),
     "net_mb": (1024, "BENCH_NET_MB"),
     "tb_files": (60, "BENCH_TB_FILES"),
+    "rclone_big_files": (400, "BENCH_RCLONE_BIG_FILES"),
 }
 
 
@@ -187,6 +188,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument(
         "--tb-files", type=int, help="torbox, rclone: photos in the torrent, the folder (60)"
+    )
+    parser.add_argument(
+        "--rclone-big-files",
+        type=int,
+        help="rclone: photos in its second, realistic run (400, ~460 MB; 0: none)",
     )
     parser.add_argument(
         "--rounds", type=int, help="wakeup: adds per case (20); web-subscribers: rounds (3)"

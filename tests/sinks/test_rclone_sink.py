@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -110,6 +111,87 @@ async def test_a_tree_goes_to_a_local_remote_byte_for_byte_under_the_jobs_name(
     assert _tree(remote) == want
     for name, _ in entries:  # the remote's own copy, not the work area's inode
         assert (remote / "Photos/trip" / name).stat().st_nlink == 1
+
+
+async def test_a_fresh_jobs_first_albums_grow_at_a_remote_and_not_at_a_library(
+    tmp_path: Path,
+) -> None:
+    """At a remote an album is only a batch (one copy): a fresh job's first file goes
+    alone, the next albums double (1, 2, 4, 8) up to the album size, so the link starts
+    with the first file read rather than the tenth. A library's albums stay whole."""
+    conf = _config(tmp_path)
+    entries = _photos(tmp_path / "in", [f"p{i:02d}.jpg" for i in range(25)])
+    archive = make_zip(tmp_path / "trip.zip", entries)
+    settings = _settings(tmp_path, conf)
+    to_remote = await _deliver(settings, archive, f"rclone:loc:{tmp_path / 'remote'}")
+    to_library = await _deliver(settings, archive, f"library:{tmp_path / 'library'}")
+    store = await Store.open(settings.database)
+    try:
+
+        async def sizes(job_id: int) -> list[int]:
+            counted: dict[int, int] = {}
+            for item in await store.job_items(job_id):
+                assert item.album_id is not None
+                counted[item.album_id] = counted.get(item.album_id, 0) + 1
+            return [counted[album] for album in sorted(counted)]
+
+        assert await sizes(to_remote) == [1, 2, 4, 8, 10]
+        assert await sizes(to_library) == [10, 10, 5]
+    finally:
+        await store.close()
+    assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}
+
+
+_HOLDS_A_DAEMON = """
+import asyncio, sys, threading
+from pathlib import Path
+from ferryman.net.rclone import Rclone
+
+async def main() -> None:
+    rclone = Rclone(Path(sys.argv[1]))
+    await rclone.call("rc/noop")
+    await asyncio.to_thread(lambda: None)  # threads come and go meanwhile
+    await rclone.call("rc/noop")
+    parents = [t.name for t in threading.enumerate() if t.name == "rclone-rcd"]
+    print(rclone._proc.pid, parents, flush=True)
+    await asyncio.to_thread(sys.stdin.read)  # until killed
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no one reaped yet does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def test_the_daemon_lives_with_its_owner_and_dies_with_it_when_killed(
+    tmp_path: Path,
+) -> None:
+    """``rclone rcd`` is started off the event loop, by a thread that lives as long as
+    the daemon (Linux sends the parent-death signal when the thread that started a
+    child ends): it answers while its owner runs, and a SIGKILLed owner leaves none."""
+    conf = _config(tmp_path)
+    owner = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-c", _HOLDS_A_DAEMON, str(conf)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        pid, parents = (await asyncio.to_thread(owner.stdout.readline)).split(" ", 1)
+        assert parents.strip() == "['rclone-rcd']"
+        assert _alive(int(pid))
+    finally:
+        owner.kill()
+        await asyncio.to_thread(owner.wait)
+    await eventually(lambda: not _alive(int(pid)), "the daemon gone with its killed owner")
 
 
 async def test_a_second_data_folder_finds_its_files_already_there_and_a_clash_a_free_name(
@@ -374,7 +456,8 @@ async def test_the_next_album_is_named_and_linked_while_one_copies(
 
     monkeypatch.setenv("RCLONE_BWLIMIT", "300k")
     conf = _config(tmp_path)
-    names = [f"p{i:02d}.jpg" for i in range(20)]  # two albums of ten
+    # Albums of 1, 2, 4, 8 and 5: a fresh job's first albums at a remote grow.
+    names = [f"p{i:02d}.jpg" for i in range(20)]
     entries = _photos(tmp_path / "in", names, noisy=True)
     archive = make_zip(tmp_path / "trip.zip", entries)
     settings = _settings(tmp_path, conf)
@@ -390,8 +473,10 @@ async def test_the_next_album_is_named_and_linked_while_one_copies(
         await eventually(both_ready, "two albums linked for their copies at once", within=60)
         await asyncio.wait_for(running, 120)
         assert (await store.get_job(job.id)).state is JobState.DONE
+        delivered, albums = await store.album_tally(job.id)
     finally:
         await store.close()
     assert _tree(tmp_path / "remote") == {f"trip/{name}": _sha(path) for name, path in entries}
-    assert len(calls) == len(set(calls)) == 2  # an album's stats followed once each
+    assert delivered == albums == 5
+    assert len(calls) == len(set(calls)) == albums  # an album's stats followed once each
     assert most[0] == 1  # never the one waiting its turn beside the one copying

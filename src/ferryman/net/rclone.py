@@ -12,6 +12,7 @@ variables passed on.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import logging
@@ -20,7 +21,9 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sysconfig
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +58,36 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+def _parent(
+    args: list[str], env: dict[str, str] | None, born: concurrent.futures.Future[Any]
+) -> None:
+    """A thread of its own: ``rclone rcd`` started (handed to ``born``), then waited
+    for. Off the event loop: a child with a ``preexec_fn`` is forked whole and runs
+    Python before its exec, which held the loop 10-100 ms as the engine started (the
+    first album's reading waited on it). Its parent thread lives as long as it does:
+    Linux sends the parent-death signal when the *thread* that started a child ends."""
+    try:
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # a SIGKILLed ferryman leaves no rclone behind
+        )
+    except BaseException as exc:
+        born.set_exception(exc)
+        return
+    born.set_result(proc)
+    proc.wait()
+
+
+def _kill_born(born: concurrent.futures.Future[subprocess.Popen[bytes]]) -> None:
+    if born.exception() is None:
+        born.result().kill()
+
+
 def _own_env(guarded: bool) -> dict[str, str] | None:
     """The daemon's environment: this process's (None), or for a person's own config
     (``guarded``) without the variables that add remotes no one checked
@@ -80,7 +113,8 @@ class Rclone:
         self.config = config
         self.guarded = guarded  # a person's own config: ``_own_env``
         self.binary = binary or rclone_binary()
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._parent: threading.Thread | None = None  # the thread it is the child of
         self._client: httpx.AsyncClient | None = None
         self._starting = asyncio.Lock()
         self._hashes: dict[str, list[str]] = {}  # fs -> the hashes its backend keeps
@@ -96,7 +130,7 @@ class Rclone:
     async def _started(self) -> httpx.AsyncClient:
         async with self._starting:
             if self._client is not None and self._proc is not None:
-                if self._proc.returncode is None:
+                if self._proc.poll() is None:
                     return self._client
                 await self.close()
             if self.binary is None:
@@ -118,20 +152,25 @@ class Rclone:
             ]
             if self.config is not None:
                 args.append(f"--config={self.config}")
-            self._proc = await asyncio.create_subprocess_exec(
-                *args,
-                env=_own_env(self.guarded),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,  # a SIGKILLed ferryman leaves no rclone behind
+            born: concurrent.futures.Future[subprocess.Popen[bytes]] = concurrent.futures.Future()
+            self._parent = threading.Thread(
+                target=_parent, args=(args, _own_env(self.guarded), born), name="rclone-rcd"
             )
+            self._parent.daemon = True
+            self._parent.start()
+            try:
+                self._proc = await asyncio.shield(asyncio.wrap_future(born))
+            except BaseException:  # cancelled as it starts: the child, once born, ends
+                born.add_done_callback(_kill_born)
+                raise
             self._client = httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}",
                 auth=(user, password),
                 timeout=CALL_SECONDS,
                 trust_env=False,  # loopback, never through a proxy
+                # Plain HTTP on loopback: no TLS is ever spoken, so no CA bundle is read
+                # (25 ms of the event loop's, as the engine started).
+                verify=False,
             )
             await self._ready()
             return self._client
@@ -141,7 +180,7 @@ class Rclone:
         loop = asyncio.get_running_loop()
         until = loop.time() + START_SECONDS
         while True:
-            if self._proc.returncode is not None:
+            if self._proc.poll() is not None:
                 raise FerrymanError("rclone.failed", "rclone rcd ended as it started")
             with contextlib.suppress(httpx.TransportError):
                 answer = await self._client.post("/rc/noop", json={})
@@ -337,13 +376,14 @@ class Rclone:
 
     async def close(self) -> None:
         self._warming = None
-        client, proc = self._client, self._proc
-        self._client = self._proc = None
+        client, proc, parent = self._client, self._proc, self._parent
+        self._client = self._proc = self._parent = None
         if client is not None:
             await client.aclose()
-        if proc is not None and proc.returncode is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
-            await proc.wait()
+        if parent is not None:
+            await asyncio.to_thread(parent.join)  # it ends as the child is reaped
 
 
 class _Resources(Protocol):

@@ -301,6 +301,9 @@ class SinkKind(ABC):
     # that delivers through another's sink (``link:telegram``: the Telegram sink) shares
     # that one's records: its sends, waits and resumable uploads.
     state_scope: str | None = None
+    # Its albums are only batches: a fresh job's first ones grow (1, 2, 4… the album
+    # size, ``engine/read/entry_batch``), its first file sent as soon as it is read.
+    albums_grow: bool = False
     # A file over its size limit that is not a video may be cut by bytes into pieces,
     # delivered in order and joined again where it is read (``link:telegram``'s link).
     joins_pieces: bool = False

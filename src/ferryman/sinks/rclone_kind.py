@@ -28,6 +28,8 @@ class RcloneKind(SinkKind):
     takes: frozenset[str] = frozenset({"caption", "media"})
     personal = True  # a person's jobs reach their own remotes (``net/rclone_conf``)
     client_target = ""  # a client names its remote; a person's own (``ops/who``)
+    # An album is one ``sync/copy``: the first copy starts with the job's first file.
+    albums_grow = True
 
     def parse(self, target: str) -> str:
         if not _TARGET.fullmatch(target):

@@ -92,6 +92,9 @@ class EntryBatch:
     # How the job is named, worked out as the read starts (``step``): every flush
     # waits for it, so the name is in before the first album is sealed.
     naming: asyncio.Future[None] | None = None
+    # The next album's size while a fresh job's albums grow (``SinkKind.albums_grow``:
+    # 1, then doubled with each album sealed, until the album size); None: the album size.
+    growing: int | None = None
 
     async def add(self, index: int, path: str, prepared: Prepared, *, read: bool = False) -> None:
         """``read``: the entry was staged (a skipped or failed one was not): progress."""
@@ -119,8 +122,13 @@ class EntryBatch:
         return self.ready() >= await self.album_size()
 
     async def album_size(self) -> int:
-        """The job's album size now (the setting may change while it is read)."""
-        return self.route.album_size(await self.ctx.settings())
+        """The job's album size now (the setting may change while it is read); smaller
+        while its first albums grow."""
+        size = self.route.album_size(await self.ctx.settings())
+        if self.growing is not None and self.growing < size:
+            return self.growing
+        self.growing = None
+        return size
 
     def items_bound(self, settings: Settings) -> int:
         """Files of the job the work area may hold before reading waits: the setting,
@@ -210,6 +218,8 @@ class EntryBatch:
             raise
         self.recorded = True
         self.finished = last
+        if self.growing is not None and recorded.sealed:
+            self.growing <<= len(recorded.sealed)
         self.recorded_on_disk = Backlog(recorded.on_disk, recorded.on_disk_bytes)
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
             ctx.bus.publish(

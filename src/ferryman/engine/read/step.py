@@ -146,6 +146,8 @@ async def _read_job(ctx: Context, job: Job) -> None:
         streamed = local is None
         risk = at_risk(fetched.size if fetched is not None else None) if streamed else None
         batch = EntryBatch(ctx, job, route, streamed=streamed, at_risk=risk)
+        if not known and route.kind.albums_grow:  # a fresh job: its first file goes alone
+            batch.growing = 1
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 
