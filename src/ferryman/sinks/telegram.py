@@ -311,23 +311,31 @@ class TelegramSink(Sink):
         # One read: the album's sends and the references its files already have; read
         # beside the waits' (reads, no request): a hop fewer before each album's send.
         records = asyncio.ensure_future(self.state.album(job_id, album_id))
-        records.add_done_callback(_retrieved)
+        # And its files' sizes (a stat each, for the tally), on a thread beside them:
+        # awaited after them, a thread hop in a row before each album's send.
+        files = outgoing_files(delivery.album)
+        sized = asyncio.ensure_future(asyncio.to_thread(_sizes, files))
+        for future in (records, sized):
+            future.add_done_callback(_retrieved)
         try:
-            return await self._through(attempt, delivery, records, send=send)
+            return await self._through(attempt, delivery, records, (files, sized), send=send)
         finally:
-            if not records.done():
-                records.cancel()
-                await asyncio.gather(records, return_exceptions=True)
+            for future in (records, sized):
+                if not future.done():
+                    future.cancel()
+                    await asyncio.gather(future, return_exceptions=True)
 
     async def _through(
         self,
         attempt: Attempt,
         delivery: Delivery,
         records: asyncio.Future[AlbumRecords],
+        sized: tuple[list[Outgoing], asyncio.Future[dict[int, int]]],
         *,
         send: bool,
     ) -> list[_Ready]:
-        """:meth:`_prepared_by`, the album's records being read (``records``)."""
+        """:meth:`_prepared_by`, the album's records and its files' sizes (by slot)
+        being read (``records``, ``sized``)."""
         member = attempt.member
         # An account-wide wait (even from before a restart) holds every request, the
         # connection and the chat's lookup included; slow mode holds only its chat.
@@ -341,7 +349,7 @@ class TelegramSink(Sink):
             await self._honour_waits(member.scope(f"peer:{peer_key}"))
             if self.accounts.several:  # may it post there? asked once per account and chat
                 await attempt.check_rights(self.accounts, client, peer)
-            files = outgoing_files(delivery.album)
+            files = sized[0]
             job_id, album_id = delivery.job.id, delivery.album.id
             stored = await records
             _same_account(stored.sends, member)
@@ -357,11 +365,8 @@ class TelegramSink(Sink):
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
-            sizes = (  # no thread hop for an album prepared before (nothing to send)
-                await asyncio.to_thread(lambda: {f.slot: f.size() for f in pending})
-                if pending
-                else {}
-            )
+            every = await sized[1]
+            sizes = {f.slot: every[f.slot] for f in pending}
             tally = delivery.tally(sizes)
             member.figures.bytes += sum(sizes.values())
             alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
@@ -892,6 +897,11 @@ def _countdown(count: int, then: Callable[[], None]) -> Callable[[], None]:
             then()
 
     return one
+
+
+def _sizes(files: list[Outgoing]) -> dict[int, int]:
+    """Blocking: each file's size, by slot."""
+    return {f.slot: f.size() for f in files}
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

@@ -133,15 +133,30 @@ class Sent:
 async def send(ctx: Context, claim: AlbumClaim, place: Place) -> Sent:
     """``_send``, and the albums it claimed ahead beside it (``Sent.next_claim``)."""
     feeding: list[asyncio.Task[None]] = []
+    claiming: list[asyncio.Task[AlbumClaim | None]] = []
     stop = asyncio.Event()
     try:
-        sent = await _send(ctx, claim, place, feeding, stop)
+        sent = await _send(ctx, claim, place, feeding, claiming, stop)
     finally:
         stop.set()  # the feed ends between two claims
         await asyncio.gather(*feeding, return_exceptions=True)
-    if feeding:
+        if claiming:  # never cancelled inside its claim: the claim would wait out its lease
+            await asyncio.wait(claiming)
+    if claiming:
+        sent.next_claim = _claimed(claiming[0])
+    elif feeding:
         sent.next_claim = await place.claim()
     return sent
+
+
+def _claimed(task: asyncio.Task[AlbumClaim | None]) -> AlbumClaim | None:
+    """The album a claim beside the send took (None: none, or the claim failed)."""
+    if task.cancelled():
+        return None
+    if (error := task.exception()) is not None:
+        log.error("deliver: claiming the next album failed: %s", error)
+        return None
+    return task.result()
 
 
 async def _send(
@@ -149,17 +164,19 @@ async def _send(
     claim: AlbumClaim,
     place: Place,
     feeding: list[asyncio.Task[None]],
+    claiming: list[asyncio.Task[AlbumClaim | None]],
     stop: asyncio.Event,
 ) -> Sent:
     """Send one claimed album to its sink (exactly once: a repeat after a crash is the
     sink's to recognise); on failure record a retry later, a wait, or its end.
 
     ``place``: its place in the look-ahead (``lookahead``). At a sink that prepares,
-    the next album is claimed once this one is prepared and before it is sent: in the
-    same pass of the sink when it was not prepared ahead (the first album, or its
-    preparation ahead failed), else at once; then not read back."""
+    the next album is claimed once this one is prepared, beside its send (``claiming``:
+    the claim's task, which ``send`` awaits; awaited before the send, the claims were a
+    store transaction or three in a row before every album's send): in the same pass of
+    the sink when it was not prepared ahead (the first album, or its preparation ahead
+    failed), else at once; then not read back."""
     album, job = claim.album, claim.job
-    next_claim: AlbumClaim | None = None
     sink: Sink | None = None
     delivery: Delivery | None = None
     try:
@@ -176,12 +193,12 @@ async def _send(
         elif sink.prepares and place.prepared is None:
 
             async def claimed() -> None:
-                nonlocal next_claim
-                next_claim = await place.claim()
+                if not claiming:  # once, should the sink prepare it again
+                    claiming.append(asyncio.create_task(place.claim()))
 
             delivery = dataclasses.replace(delivery, on_prepared=claimed)
         elif sink.prepares:
-            next_claim = await place.claim()
+            claiming.append(asyncio.create_task(place.claim()))
         await preload(route, (item.kind for item in album.items))
         done = await sink.deliver(delivery)
         hashed.update(_take_hashes(album, done.hashes))
@@ -190,9 +207,9 @@ async def _send(
         if _unhashed(album):
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
-        return Sent(None, {}, next_claim, await _failed(ctx, album, exc))
+        return Sent(None, {}, None, await _failed(ctx, album, exc))
     except OSError as exc:
-        return Sent(None, {}, next_claim, await _failed(ctx, album, sink_os_error(exc)))
+        return Sent(None, {}, None, await _failed(ctx, album, sink_os_error(exc)))
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         alone = f" ({album.items[0].source_path})" if len(album.items) == 1 else ""
         log.exception(
@@ -200,9 +217,9 @@ async def _send(
         )
         error = FerrymanError.internal(bug)
         if await _end_alone(ctx, album, job, error, sink, delivery):
-            return Sent(None, {}, next_claim, goes_again=True)  # its split albums
-        return Sent(None, {}, next_claim, await _failed(ctx, album, error))
-    return Sent(done, hashed, next_claim)
+            return Sent(None, {}, None, goes_again=True)  # its split albums
+        return Sent(None, {}, None, await _failed(ctx, album, error))
+    return Sent(done, hashed)
 
 
 async def keep_refused(ctx: Context, claim: AlbumClaim, done: Delivered) -> dict[int, Ended]:
