@@ -187,7 +187,9 @@ class TelegramSink(Sink):
         if sent and self.index is not None:
             await self._indexed(delivery, sent)
         if sent:
-            return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
+            ref = f"telegram:{self._label()}#{sent[0].message_id}"
+            keep = self.state.kept(delivery.job.id, delivery.album.id)
+            return Delivered(ref, refused, hashes, keep)
         if sends and all(p.state == "dropped" for p in sends):
             # Every file refused in every form: nothing to retry; the engine keeps each
             # in quarantine, as it does a single refused file of an album that went out.
@@ -422,7 +424,11 @@ class TelegramSink(Sink):
                 await attempt.before_send()  # through a pool: its account is bound now
                 limit = min(self.caption_limit, member.caption_limit)
                 topics = await self._topics_of(client, peer, delivery, files, member)
-                for chunk in _chunks(ready, topics):
+                chunks = _chunks(ready, topics)
+                for n, chunk in enumerate(chunks, 1):
+                    # The last send's records go with the album's record of delivery (a
+                    # commit less an album), but not past an index's lines and requests.
+                    later = n == len(chunks) and self.index is None
                     await self._send(
                         member,
                         client,
@@ -435,6 +441,7 @@ class TelegramSink(Sink):
                         limit,
                         delivery.decoder,
                         topics.get(chunk[0].send.slot),
+                        later=later,
                     )
         except TelegramWait as wait:
             await self._record_wait(member, wait, peer_key)
@@ -719,6 +726,8 @@ class TelegramSink(Sink):
         caption_limit: int,
         decoder: Decoder | None = None,
         topic: int | None = None,
+        *,
+        later: bool = False,
     ) -> None:
         refreshed = False
         duplicates = 0
@@ -756,7 +765,8 @@ class TelegramSink(Sink):
                 continue
             captioned = any(r.send.slot == first_slot for r in chunk)
             files = self._files(result, chunk, member, peer)
-            await self._record(result, chunk, peer_key, note if captioned else None, files)
+            note = note if captioned else None
+            await self._record(result, chunk, peer_key, note, files, later=later)
             return
 
     def _request(
@@ -839,6 +849,8 @@ class TelegramSink(Sink):
         peer_key: str,
         note: SinkRecord | None = None,
         files: Callable[[dict[int, int]], list[SinkRecord]] | None = None,
+        *,
+        later: bool = False,
     ) -> None:
         ids = {
             u.random_id: u.id
@@ -851,7 +863,7 @@ class TelegramSink(Sink):
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         extra = files(found) if files is not None else []
-        await self.state.sent([r.send for r in chunk], found, peer_key, note, extra)
+        await self.state.sent([r.send for r in chunk], found, peer_key, note, extra, later=later)
 
 
 def _same_account(sends: list[PlannedSend], member: Member) -> None:

@@ -252,6 +252,7 @@ async def record(
         claim_next=settings.lease_seconds if chain else None,
         hashes=sent.hashed,
         then=functools.partial(_remove_work_files, album) if small else None,
+        keep=sent.done.keep,  # the sink's records of its last request, in the same commit
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
