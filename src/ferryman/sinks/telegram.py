@@ -72,7 +72,10 @@ log = logging.getLogger(__name__)
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
-EDITS_AT_ONCE = 8  # captions made final at a job's end, at once
+# Captions made final at a job's end, at once: those of the albums sent before its
+# reading ended (~14 for photos at the default backlog of 100 files, three albums
+# ahead), in one round trip; at 8 the bench's 14-15 took two (2026-11-29).
+EDITS_AT_ONCE = 16
 POOL_SEES_AHEAD = 16  # albums claimed ahead per account of a pool, at most
 # An upload that took this long has its reference kept before its album's end (with any
 # others made since the album last kept some, at most once in this long; at once if it
