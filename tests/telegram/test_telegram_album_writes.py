@@ -83,6 +83,10 @@ async def test_an_album_of_ten_photos_is_kept_in_two_transactions_and_its_record
     # Before: a read per file at each look, 30 or more an album. And once at the job's
     # end: its captions noted to make final ("1/3+").
     assert calls["records"] <= 2 * ALBUMS + 1, calls
+    # Waits read: the account's and its chat's in one read at each of an album's two
+    # passes, once the account has looked the chat up (two reads in a row till
+    # 2026-11-29); the first album's chat is looked up first, and the warm-up reads one.
+    assert calls["wait_until"] <= 2 * ALBUMS + 2, calls
     await store.close()
 
 

@@ -343,15 +343,21 @@ class TelegramSink(Sink):
         being read (``records``, ``sized``)."""
         member = attempt.member
         # An account-wide wait (even from before a restart) holds every request, the
-        # connection and the chat's lookup included; slow mode holds only its chat.
-        await self._honour_waits(member.scope("account"))
+        # connection and the chat's lookup included; slow mode holds only its chat: read
+        # with the account's when the account looked the chat up before (a read in a row
+        # less before each album's send), else once it has.
+        chat = self._label()
+        known = member.peers.get(chat)
+        peer_scopes = [member.scope(f"peer:{known}")] if known is not None else []
+        await self._honour_waits(member.scope("account"), *peer_scopes)
         peer_key = "?"
         # Uploads start while the login is checked; nothing is posted before it is.
         client, login = await member.hub.connecting()
         try:
             peer = await self._peer(client)
-            peer_key = _peer_key(peer)
-            await self._honour_waits(member.scope(f"peer:{peer_key}"))
+            peer_key = member.peers[chat] = _peer_key(peer)
+            if peer_key != known:
+                await self._honour_waits(member.scope(f"peer:{peer_key}"))
             if self.accounts.several:  # may it post there? asked once per account and chat
                 await attempt.check_rights(self.accounts, client, peer)
             files = sized[0]
@@ -491,9 +497,9 @@ class TelegramSink(Sink):
 
     # ------------------------------------------------------------------ waits
 
-    async def _honour_waits(self, scope: str) -> None:
+    async def _honour_waits(self, *scopes: str) -> None:
         """A wait Telegram imposed earlier (even before a restart): no request until it ends."""
-        until = await self.state.wait_until([scope])
+        until = await self.state.wait_until(scopes)
         left = until - self.clock()
         if left > 0:
             raise TelegramWait(
