@@ -133,30 +133,15 @@ class Sent:
 async def send(ctx: Context, claim: AlbumClaim, place: Place) -> Sent:
     """``_send``, and the albums it claimed ahead beside it (``Sent.next_claim``)."""
     feeding: list[asyncio.Task[None]] = []
-    claiming: list[asyncio.Task[AlbumClaim | None]] = []
     stop = asyncio.Event()
     try:
-        sent = await _send(ctx, claim, place, feeding, claiming, stop)
+        sent = await _send(ctx, claim, place, feeding, stop)
     finally:
         stop.set()  # the feed ends between two claims
         await asyncio.gather(*feeding, return_exceptions=True)
-        if claiming:  # never cancelled inside its claim: the claim would wait out its lease
-            await asyncio.wait(claiming)
-    if claiming:
-        sent.next_claim = _claimed(claiming[0])
-    elif feeding:
-        sent.next_claim = await place.claim()
+        ahead = await place.claimed()  # the claim begun beside its send, if one was
+    sent.next_claim = await place.claim() if feeding else ahead
     return sent
-
-
-def _claimed(task: asyncio.Task[AlbumClaim | None]) -> AlbumClaim | None:
-    """The album a claim beside the send took (None: none, or the claim failed)."""
-    if task.cancelled():
-        return None
-    if (error := task.exception()) is not None:
-        log.error("deliver: claiming the next album failed: %s", error)
-        return None
-    return task.result()
 
 
 async def _send(
@@ -164,18 +149,15 @@ async def _send(
     claim: AlbumClaim,
     place: Place,
     feeding: list[asyncio.Task[None]],
-    claiming: list[asyncio.Task[AlbumClaim | None]],
     stop: asyncio.Event,
 ) -> Sent:
     """Send one claimed album to its sink (exactly once: a repeat after a crash is the
     sink's to recognise); on failure record a retry later, a wait, or its end.
 
     ``place``: its place in the look-ahead (``lookahead``). At a sink that prepares,
-    the next album is claimed once this one is prepared, beside its send (``claiming``:
-    the claim's task, which ``send`` awaits; awaited before the send, the claims were a
-    store transaction or three in a row before every album's send): in the same pass of
-    the sink when it was not prepared ahead (the first album, or its preparation ahead
-    failed), else at once; then not read back."""
+    the next album is claimed once this one is prepared, beside its send
+    (``Place.claim_soon``): in the same pass of the sink when it was not prepared
+    ahead (the first album, or its preparation ahead failed), else at once."""
     album, job = claim.album, claim.job
     sink: Sink | None = None
     delivery: Delivery | None = None
@@ -193,12 +175,11 @@ async def _send(
         elif sink.prepares and place.prepared is None:
 
             async def claimed() -> None:
-                if not claiming:  # once, should the sink prepare it again
-                    claiming.append(asyncio.create_task(place.claim()))
+                place.claim_soon()
 
             delivery = dataclasses.replace(delivery, on_prepared=claimed)
         elif sink.prepares:
-            claiming.append(asyncio.create_task(place.claim()))
+            place.claim_soon()
         await preload(route, (item.kind for item in album.items))
         done = await sink.deliver(delivery)
         hashed.update(_take_hashes(album, done.hashes))
