@@ -368,6 +368,16 @@ class SinkRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SinkWrite:
+    """Records of the sink ``sink`` (its ``SinkState``'s scope) for one job, written in a
+    transaction of the engine's: an album's record of delivery (``Delivered.keep``)."""
+
+    sink: str
+    job_id: int
+    records: tuple[SinkRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class UploadRecord:
     """A big upload under way (``sinks.base.SinkState.upload_get``): the file id chosen,
     the file it reads (``key``: its path; its size; the part size), the parts the server

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from ferryman.errors import FerrymanError
-from ferryman.model import ItemState, JobState, MediaKind, Plan
+from ferryman.model import ItemState, JobState, MediaKind, Plan, SinkRecord, SinkWrite
 from ferryman.store import Store
 from ferryman.store.claimed import Claimed
 from ferryman.store.fetches.sql import SMALL_INPUT, InputName
@@ -363,6 +363,31 @@ async def test_a_failed_album_splits_into_one_album_per_innocent_item(store: Sto
     done = await store.get_job(job.id)
     assert (done.state, done.error_code) == (JobState.DONE, "engine.internal")
     assert done.error_message == "1 failed, 2 delivered: the sink broke"
+
+
+async def test_a_sinks_records_kept_with_an_albums_delivery_are_written_with_it(
+    store: Store,
+) -> None:
+    """``album_delivered(keep=…)``: the sink's records of its last request are written in
+    the album's record (its messages' ids, one commit for both), replacing those of the
+    same keys; an album no longer held writes neither."""
+    job = await store.add_job(source="/a", name="a", dest="telegram:me")
+    await store.claim_job("r", 30)
+    await store.record_entries(job.id, "r", 1, [_photo(0)])
+    await store.finish_expansion(job.id, "r", album_size=1)
+    state = store.sink_state("telegram")
+    first = await store.claim_album("d", 30)
+    assert first is not None
+    await state.put(job.id, [SinkRecord("send:1", {"state": "pending"}, first.id)])
+    sent = SinkRecord("send:1", {"state": "sent", "message_id": 7}, first.id)
+    keep = SinkWrite("telegram", job.id, (sent, SinkRecord("caption:1", {"seq": 1}, first.id)))
+    await store.album_delivered(first.id, "d", "telegram:me#7", keep=keep)
+    assert await state.records(job.id) == sorted(keep.records, key=lambda r: r.key)
+    assert (await store.job_items(job.id))[0].state is ItemState.DELIVERED
+    late = SinkWrite("telegram", job.id, (SinkRecord("send:2", {"state": "sent"}, first.id),))
+    with pytest.raises(LeaseLost):  # recorded already: no longer held
+        await store.album_delivered(first.id, "d", "telegram:me#8", keep=late)
+    assert [r.key for r in await state.records(job.id)] == ["caption:1", "send:1"]
 
 
 async def test_a_full_destination_is_a_wait_shown_once_until_an_album_goes(store: Store) -> None:

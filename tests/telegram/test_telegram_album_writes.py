@@ -42,7 +42,7 @@ class Counted:
         return call
 
 
-async def test_an_album_of_ten_photos_is_kept_in_three_transactions(
+async def test_an_album_of_ten_photos_is_kept_in_two_transactions_and_its_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = await World.logged_in(tmp_path)
@@ -63,19 +63,30 @@ async def test_an_album_of_ten_photos_is_kept_in_three_transactions(
     assert (await store.get_job(job.id)).state is JobState.DONE
     assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
     assert [len(a) for a in w.server.albums(w.me)] == [10] * ALBUMS
-    # Per album: its sends planned (one claim), its ten references kept (one put), the
-    # messages Telegram made recorded (one put). Before: a put per reference, and the
-    # plan claimed again at each of the album's three looks at it.
+    # Per album: its sends planned (one claim), its ten references kept (one put); the
+    # messages Telegram made are recorded in the album's record of delivery (the engine's
+    # transaction: ``Delivered.keep``), not in a put of their own (one till 2026-11-29).
+    # Before: a put per reference, and the plan claimed again at each of the album's
+    # three looks at it.
     assert calls["claim"] == ALBUMS, calls
-    # An album sent before the number of albums was known ("1/3+") notes its caption in
-    # the put of its messages; the job's end edits those and forgets the notes: one put.
+    # The job's end edits the captions noted "1/3+" and forgets the notes: one put.
     reopened = [a for a in w.server.albums(w.me) if a[0].history]
-    assert calls["put"] == 2 * ALBUMS + (1 if reopened else 0), calls
+    assert calls["put"] == ALBUMS + (1 if reopened else 0), calls
+    # ... and every message is recorded sent, with the id Telegram gave it.
+    state = store.sink_state("telegram")
+    sends = [r.value for r in await state.records(job.id) if r.key.startswith("send:")]
+    posted = sorted(m.id for album in w.server.albums(w.me) for m in album)
+    assert {v["state"] for v in sends} == {"sent"}
+    assert sorted(v["message_id"] for v in sends) == posted
     # Read: once prepared (its sends and references together) and once in its turn; its
     # sends, once sent, are known as recorded, not read back (they were, till 2026-11-27).
     # Before: a read per file at each look, 30 or more an album. And once at the job's
     # end: its captions noted to make final ("1/3+").
     assert calls["records"] <= 2 * ALBUMS + 1, calls
+    # Waits read: the account's and its chat's in one read at each of an album's two
+    # passes, once the account has looked the chat up (two reads in a row till
+    # 2026-11-29); the first album's chat is looked up first, and the warm-up reads one.
+    assert calls["wait_until"] <= 2 * ALBUMS + 2, calls
     await store.close()
 
 

@@ -502,3 +502,67 @@ async def test_captions_made_final_at_a_jobs_end_are_edited_side_by_side(
     edited = [a[0] for a in albums if a[0].edits]
     assert len(edited) >= 2 and all(m.edits == 1 for m in edited)
     assert most[0] == len(edited)  # every edit under way at once
+
+
+async def test_a_chats_slow_mode_wait_holds_its_albums_whether_its_peer_was_looked_up_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored slow-mode wait (scope ``peer:ID``) holds the chat's albums: read with the
+    account's wait by an account that looked the chat up before (``Member.peers``: one
+    read before an album's send, not two), after the lookup by one that had not."""
+    from ferryman.sinks.telegram import TelegramSink
+    from ferryman.telegram.errors import TelegramWait
+
+    w = await World.logged_in(tmp_path)
+    dest, scope = f"telegram:-100{w.channel.id}", f"peer:{w.channel.id}"
+    send = functions.messages.SendMultiMediaRequest
+    handler = w.server.handlers[send]
+    store = await w.store()
+    state = telegram_state(store)
+    held: list[tuple[str, ...]] = []  # the scopes of each read that found a wait
+    plain = TelegramSink._honour_waits
+
+    async def honour(self: TelegramSink, *scopes: str) -> None:
+        try:
+            await plain(self, *scopes)
+        except TelegramWait:
+            held.append(scopes)
+            raise
+
+    async def slowed_after(server: FakeTelegram, call: Any, req: Any) -> Any:
+        # The first album goes, and Telegram's slow mode then holds the chat an hour.
+        await state.wait_set(scope, state.state.now() + 3600, "telegram.slowmode_wait")
+        return await handler(server, call, req)
+
+    async def until_held() -> None:
+        engine = w.engine(store)
+        task = asyncio.create_task(engine.run())
+        try:
+            await eventually(lambda: held, "the second job's album held")
+        finally:
+            engine.stop()
+            await task
+
+    monkeypatch.setattr(TelegramSink, "_honour_waits", honour)
+    w.server.handlers[send] = slowed_after
+    try:
+        first = await intake.add_source(store, w.photo_zip(2), dest=dest)
+        later = make_zip(tmp_path / "later.zip", photos(tmp_path / "later", 2))
+        second = await intake.add_source(store, later, dest=dest)
+        await until_held()
+        assert held == [("account", scope)]  # known: read with the account's
+        assert (await store.get_job(first.id)).state is JobState.DONE
+        assert ItemState.DELIVERED not in {it.state for it in await store.job_items(second.id)}
+        # Another chat, slowed before any album: a new engine looks it up, then reads it.
+        other = w.server.add_channel("Other", username="other", admins=[w.me])
+        slowed = f"peer:{other.id}"
+        await state.wait_set(slowed, state.state.now() + 3600, "telegram.slowmode_wait")
+        third = make_zip(tmp_path / "third.zip", photos(tmp_path / "third", 2))
+        await intake.add_source(store, third, dest=f"telegram:-100{other.id}")
+        held.clear()
+        await until_held()
+        assert held == [(slowed,)]
+        assert len(w.server.albums(w.channel)) == 1 and w.server.albums(other) == []
+        assert w.server.stats.requests["SendMultiMediaRequest"] == 1
+    finally:
+        await store.close()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Album, Job, MediaKind, SinkRecord, UploadBook
+from ferryman.model import Album, Job, MediaKind, SinkRecord, SinkWrite, UploadBook
 from ferryman.resources import Shared
 from ferryman.sinks.options import FORMS, split
 from ferryman.sinks.options import NO_OPTIONS as NO_OPTIONS
@@ -118,11 +118,15 @@ class Delivered:
     derives it from what it stored, never from memory. ``hashes`` (item id → sha256): items
     staged unhashed (``Item.sha256`` None) that the sink hashed as it read them; the engine
     hashes the rest before the record. Only a sink with ``hashes_as_it_reads`` set is handed
-    such items unhashed."""
+    such items unhashed. ``keep``: records of the sink's own that the engine writes in
+    the album's record of delivery, not before (what its last request made: a commit
+    less per album); a crash before that record repeats the delivery, so they must be
+    ones a repeat makes again as they were."""
 
     ref: str
     refused: Mapping[int, FerrymanError] = field(default_factory=dict)
     hashes: Mapping[int, str] = field(default_factory=dict)
+    keep: SinkWrite | None = None
 
 
 class EarlyUpload(Protocol):
@@ -215,6 +219,8 @@ class SinkState(UploadBook, Protocol):
     its own per job (``SinkRecord``: a key, a JSON value, the album or item it is about),
     waits its server imposed, big uploads under way (``UploadBook``). Each sink gets its
     own; removing a job, album or item removes their records: no table of its own."""
+
+    sink: str  # the scope its records are kept under (``SinkWrite.sink``)
 
     def now(self) -> float:
         """The store's clock, which waits are kept in."""

@@ -72,7 +72,10 @@ log = logging.getLogger(__name__)
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
-EDITS_AT_ONCE = 8  # captions made final at a job's end, at once
+# Captions made final at a job's end, at once: those of the albums sent before its
+# reading ended (~14 for photos at the default backlog of 100 files, three albums
+# ahead), in one round trip; at 8 the bench's 14-15 took two (2026-11-29).
+EDITS_AT_ONCE = 16
 POOL_SEES_AHEAD = 16  # albums claimed ahead per account of a pool, at most
 # An upload that took this long has its reference kept before its album's end (with any
 # others made since the album last kept some, at most once in this long; at once if it
@@ -187,7 +190,9 @@ class TelegramSink(Sink):
         if sent and self.index is not None:
             await self._indexed(delivery, sent)
         if sent:
-            return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
+            ref = f"telegram:{self._label()}#{sent[0].message_id}"
+            keep = self.state.kept(delivery.job.id, delivery.album.id)
+            return Delivered(ref, refused, hashes, keep)
         if sends and all(p.state == "dropped" for p in sends):
             # Every file refused in every form: nothing to retry; the engine keeps each
             # in quarantine, as it does a single refused file of an album that went out.
@@ -311,37 +316,51 @@ class TelegramSink(Sink):
         # One read: the album's sends and the references its files already have; read
         # beside the waits' (reads, no request): a hop fewer before each album's send.
         records = asyncio.ensure_future(self.state.album(job_id, album_id))
-        records.add_done_callback(_retrieved)
+        # And its files' sizes (a stat each, for the tally), on a thread beside them:
+        # awaited after them, a thread hop in a row before each album's send.
+        files = outgoing_files(delivery.album)
+        sized = asyncio.ensure_future(asyncio.to_thread(_sizes, files))
+        for future in (records, sized):
+            future.add_done_callback(_retrieved)
         try:
-            return await self._through(attempt, delivery, records, send=send)
+            return await self._through(attempt, delivery, records, (files, sized), send=send)
         finally:
-            if not records.done():
-                records.cancel()
-                await asyncio.gather(records, return_exceptions=True)
+            for future in (records, sized):
+                if not future.done():
+                    future.cancel()
+                    await asyncio.gather(future, return_exceptions=True)
 
     async def _through(
         self,
         attempt: Attempt,
         delivery: Delivery,
         records: asyncio.Future[AlbumRecords],
+        sized: tuple[list[Outgoing], asyncio.Future[dict[int, int]]],
         *,
         send: bool,
     ) -> list[_Ready]:
-        """:meth:`_prepared_by`, the album's records being read (``records``)."""
+        """:meth:`_prepared_by`, the album's records and its files' sizes (by slot)
+        being read (``records``, ``sized``)."""
         member = attempt.member
         # An account-wide wait (even from before a restart) holds every request, the
-        # connection and the chat's lookup included; slow mode holds only its chat.
-        await self._honour_waits(member.scope("account"))
+        # connection and the chat's lookup included; slow mode holds only its chat: read
+        # with the account's when the account looked the chat up before (a read in a row
+        # less before each album's send), else once it has.
+        chat = self._label()
+        known = member.peers.get(chat)
+        peer_scopes = [member.scope(f"peer:{known}")] if known is not None else []
+        await self._honour_waits(member.scope("account"), *peer_scopes)
         peer_key = "?"
         # Uploads start while the login is checked; nothing is posted before it is.
         client, login = await member.hub.connecting()
         try:
             peer = await self._peer(client)
-            peer_key = _peer_key(peer)
-            await self._honour_waits(member.scope(f"peer:{peer_key}"))
+            peer_key = member.peers[chat] = _peer_key(peer)
+            if peer_key != known:
+                await self._honour_waits(member.scope(f"peer:{peer_key}"))
             if self.accounts.several:  # may it post there? asked once per account and chat
                 await attempt.check_rights(self.accounts, client, peer)
-            files = outgoing_files(delivery.album)
+            files = sized[0]
             job_id, album_id = delivery.job.id, delivery.album.id
             stored = await records
             _same_account(stored.sends, member)
@@ -357,11 +376,8 @@ class TelegramSink(Sink):
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
-            sizes = (  # no thread hop for an album prepared before (nothing to send)
-                await asyncio.to_thread(lambda: {f.slot: f.size() for f in pending})
-                if pending
-                else {}
-            )
+            every = await sized[1]
+            sizes = {f.slot: every[f.slot] for f in pending}
             tally = delivery.tally(sizes)
             member.figures.bytes += sum(sizes.values())
             alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
@@ -417,7 +433,11 @@ class TelegramSink(Sink):
                 await attempt.before_send()  # through a pool: its account is bound now
                 limit = min(self.caption_limit, member.caption_limit)
                 topics = await self._topics_of(client, peer, delivery, files, member)
-                for chunk in _chunks(ready, topics):
+                chunks = _chunks(ready, topics)
+                for n, chunk in enumerate(chunks, 1):
+                    # The last send's records go with the album's record of delivery (a
+                    # commit less an album), but not past an index's lines and requests.
+                    later = n == len(chunks) and self.index is None
                     await self._send(
                         member,
                         client,
@@ -430,6 +450,7 @@ class TelegramSink(Sink):
                         limit,
                         delivery.decoder,
                         topics.get(chunk[0].send.slot),
+                        later=later,
                     )
         except TelegramWait as wait:
             await self._record_wait(member, wait, peer_key)
@@ -476,9 +497,9 @@ class TelegramSink(Sink):
 
     # ------------------------------------------------------------------ waits
 
-    async def _honour_waits(self, scope: str) -> None:
+    async def _honour_waits(self, *scopes: str) -> None:
         """A wait Telegram imposed earlier (even before a restart): no request until it ends."""
-        until = await self.state.wait_until([scope])
+        until = await self.state.wait_until(scopes)
         left = until - self.clock()
         if left > 0:
             raise TelegramWait(
@@ -714,6 +735,8 @@ class TelegramSink(Sink):
         caption_limit: int,
         decoder: Decoder | None = None,
         topic: int | None = None,
+        *,
+        later: bool = False,
     ) -> None:
         refreshed = False
         duplicates = 0
@@ -751,7 +774,8 @@ class TelegramSink(Sink):
                 continue
             captioned = any(r.send.slot == first_slot for r in chunk)
             files = self._files(result, chunk, member, peer)
-            await self._record(result, chunk, peer_key, note if captioned else None, files)
+            note = note if captioned else None
+            await self._record(result, chunk, peer_key, note, files, later=later)
             return
 
     def _request(
@@ -834,6 +858,8 @@ class TelegramSink(Sink):
         peer_key: str,
         note: SinkRecord | None = None,
         files: Callable[[dict[int, int]], list[SinkRecord]] | None = None,
+        *,
+        later: bool = False,
     ) -> None:
         ids = {
             u.random_id: u.id
@@ -846,7 +872,7 @@ class TelegramSink(Sink):
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         extra = files(found) if files is not None else []
-        await self.state.sent([r.send for r in chunk], found, peer_key, note, extra)
+        await self.state.sent([r.send for r in chunk], found, peer_key, note, extra, later=later)
 
 
 def _same_account(sends: list[PlannedSend], member: Member) -> None:
@@ -892,6 +918,11 @@ def _countdown(count: int, then: Callable[[], None]) -> Callable[[], None]:
             then()
 
     return one
+
+
+def _sizes(files: list[Outgoing]) -> dict[int, int]:
+    """Blocking: each file's size, by slot."""
+    return {f.slot: f.size() for f in files}
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

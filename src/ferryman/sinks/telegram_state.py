@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ferryman.model import SinkRecord
+from ferryman.model import SinkRecord, SinkWrite
 from ferryman.sinks.base import Delivery, SinkState
 
 SCHEME = "telegram"
@@ -118,6 +118,8 @@ class TelegramState:
         # An album's sends as this object last planned, read or wrote them (by job and
         # album, then slot): what ``sends_now`` answers without reading them back.
         self._known: dict[tuple[int, int], dict[int, PlannedSend]] = {}
+        # An album's records left to its record of delivery (``sent(later=True)``).
+        self._later: dict[tuple[int, int], list[SinkRecord]] = {}
 
     def _knew(self, sends: Sequence[PlannedSend], *, whole: bool = False) -> None:
         for s in sends:
@@ -229,16 +231,30 @@ class TelegramState:
         peer: str,
         note: SinkRecord | None = None,
         files: Sequence[SinkRecord] = (),
+        *,
+        later: bool = False,
     ) -> None:
         """Record the messages Telegram made, by slot, in one transaction (with ``note``:
         a caption to make final, ``caption_note``; ``files``: what a link served from
-        Telegram needs of them, ``sinks/telegram_files``)."""
+        Telegram needs of them, ``sinks/telegram_files``). ``later``: the album's last
+        send, recorded with the album's delivery instead (``kept``): a repeat after a
+        crash before it sends again with the same ``random_id``s, and Telegram answers
+        with these messages, to be recorded then."""
         if not sends:
             return
         done = [replace(s, state="sent", message_id=message_ids[s.slot], peer=peer) for s in sends]
-        records = [_send_record(s) for s in done]
-        await self.state.put(sends[0].job_id, [*records, *([note] if note else []), *files])
+        records = [*(_send_record(s) for s in done), *([note] if note else []), *files]
+        if later:
+            self._later.setdefault((sends[0].job_id, sends[0].album_id), []).extend(records)
+        else:
+            await self.state.put(sends[0].job_id, records)
         self._knew(done)
+
+    def kept(self, job_id: int, album_id: int) -> SinkWrite | None:
+        """The album's records left to its record of delivery (``sent(later=True)``),
+        handed over once."""
+        records = self._later.pop((job_id, album_id), None)
+        return SinkWrite(self.state.sink, job_id, tuple(records)) if records else None
 
     async def drop(self, send: PlannedSend) -> None:
         """Telegram refused this file in any form: the album goes on without it, and its

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.model import AlbumClaim, Item, ItemState, Job
+from ferryman.model import AlbumClaim, Item, ItemState, Job, SinkWrite
 from ferryman.store.accounts.port import Accounts as Accounts  # named here too
 from ferryman.store.accounts.sql import User
 from ferryman.store.chat.sql import InboxRow, StatusRow
@@ -165,6 +165,7 @@ class DeliverStore(Leaseholder, Protocol):
         claim_next: float | None = None,
         hashes: Mapping[int, str] | None = None,
         then: Callable[[], None] | None = None,
+        keep: SinkWrite | None = None,
     ) -> AlbumClaim | None: ...
     async def end_space_wait(self, job_id: int, code: str) -> bool: ...
     async def album_split(

@@ -144,6 +144,7 @@ class Member:
     busy: int = 0  # albums it prepares or sends now
     refused_until: dict[str, float] = field(default_factory=dict)  # chat -> monotonic
     may_post: dict[str, bool] = field(default_factory=dict)  # chat -> its rights, as asked
+    peers: dict[str, str] = field(default_factory=dict)  # chat -> its peer's key, as looked up
     waits_read: bool = False  # its stored wait was read (then kept in ``figures``)
     uploading: asyncio.Lock = field(default_factory=asyncio.Lock)  # one album's uploads at once
     taken: list[Ticket] = field(default_factory=list)  # handed to it, uploads not ended

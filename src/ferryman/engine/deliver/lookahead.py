@@ -220,6 +220,23 @@ class Place:
         self._lease = lease
         self.prepared = prepared
         self._claimed: list[AlbumClaim] = []
+        self._soon: asyncio.Task[AlbumClaim | None] | None = None
+
+    def claim_soon(self) -> None:
+        """Begin the claim of the album to deliver next, beside what follows (its
+        album's send: awaited before it, the claims were store transactions in a row
+        before every send); once. ``claimed`` waits for it."""
+        if self._soon is None:
+            self._soon = asyncio.create_task(self.claim())
+
+    async def claimed(self) -> AlbumClaim | None:
+        """The album ``claim_soon``'s claim took (None: none, or none was begun). Never
+        cancelled inside the claim: one done but not handed on would wait out its lease.
+        A claim that failed was logged and is none (``Lookahead.claim_next``)."""
+        if self._soon is None:
+            return None
+        await asyncio.wait([self._soon])
+        return self._soon.result()
 
     async def feed(self, stop: asyncio.Event) -> None:
         await self._lookahead.feed(self._lease, stop)

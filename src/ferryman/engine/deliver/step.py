@@ -139,8 +139,8 @@ async def send(ctx: Context, claim: AlbumClaim, place: Place) -> Sent:
     finally:
         stop.set()  # the feed ends between two claims
         await asyncio.gather(*feeding, return_exceptions=True)
-    if feeding:
-        sent.next_claim = await place.claim()
+        ahead = await place.claimed()  # the claim begun beside its send, if one was
+    sent.next_claim = await place.claim() if feeding else ahead
     return sent
 
 
@@ -155,11 +155,10 @@ async def _send(
     sink's to recognise); on failure record a retry later, a wait, or its end.
 
     ``place``: its place in the look-ahead (``lookahead``). At a sink that prepares,
-    the next album is claimed once this one is prepared and before it is sent: in the
-    same pass of the sink when it was not prepared ahead (the first album, or its
-    preparation ahead failed), else at once; then not read back."""
+    the next album is claimed once this one is prepared, beside its send
+    (``Place.claim_soon``): in the same pass of the sink when it was not prepared
+    ahead (the first album, or its preparation ahead failed), else at once."""
     album, job = claim.album, claim.job
-    next_claim: AlbumClaim | None = None
     sink: Sink | None = None
     delivery: Delivery | None = None
     try:
@@ -176,12 +175,11 @@ async def _send(
         elif sink.prepares and place.prepared is None:
 
             async def claimed() -> None:
-                nonlocal next_claim
-                next_claim = await place.claim()
+                place.claim_soon()
 
             delivery = dataclasses.replace(delivery, on_prepared=claimed)
         elif sink.prepares:
-            next_claim = await place.claim()
+            place.claim_soon()
         await preload(route, (item.kind for item in album.items))
         done = await sink.deliver(delivery)
         hashed.update(_take_hashes(album, done.hashes))
@@ -190,9 +188,9 @@ async def _send(
         if _unhashed(album):
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
-        return Sent(None, {}, next_claim, await _failed(ctx, album, exc))
+        return Sent(None, {}, None, await _failed(ctx, album, exc))
     except OSError as exc:
-        return Sent(None, {}, next_claim, await _failed(ctx, album, sink_os_error(exc)))
+        return Sent(None, {}, None, await _failed(ctx, album, sink_os_error(exc)))
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         alone = f" ({album.items[0].source_path})" if len(album.items) == 1 else ""
         log.exception(
@@ -200,9 +198,9 @@ async def _send(
         )
         error = FerrymanError.internal(bug)
         if await _end_alone(ctx, album, job, error, sink, delivery):
-            return Sent(None, {}, next_claim, goes_again=True)  # its split albums
-        return Sent(None, {}, next_claim, await _failed(ctx, album, error))
-    return Sent(done, hashed, next_claim)
+            return Sent(None, {}, None, goes_again=True)  # its split albums
+        return Sent(None, {}, None, await _failed(ctx, album, error))
+    return Sent(done, hashed)
 
 
 async def keep_refused(ctx: Context, claim: AlbumClaim, done: Delivered) -> dict[int, Ended]:
@@ -235,6 +233,7 @@ async def record(
         claim_next=settings.lease_seconds if chain else None,
         hashes=sent.hashed,
         then=functools.partial(_remove_work_files, album) if small else None,
+        keep=sent.done.keep,  # the sink's records of its last request, in the same commit
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:

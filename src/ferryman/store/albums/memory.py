@@ -22,6 +22,7 @@ from ferryman.model import (
     JobState,
     MediaKind,
     Plan,
+    SinkWrite,
     album_group,
     held,
     parts_copied,
@@ -231,8 +232,10 @@ class MemoryAlbums(MemoryBase):
         claim_next: float | None = None,
         hashes: Mapping[int, str] | None = None,
         then: Callable[[], None] | None = None,
+        keep: SinkWrite | None = None,
     ) -> AlbumClaim | None:
         row, now = self.owned("albums", album_id, owner), self.clock()
+        self.kept.records |= {(k.sink, k.job_id, r.key): r for k in [keep] if k for r in k.records}
         row |= {"state": AlbumState.DELIVERED.value, "ref": ref, "delivered_at": now}
         row |= {"owner": None, "lease_until": None}
         ended, hashes = ended or {}, hashes or {}

@@ -30,6 +30,7 @@ from ferryman.model import (
     JobState,
     MediaKind,
     Plan,
+    SinkWrite,
     album_group,
 )
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
@@ -44,6 +45,7 @@ from ferryman.store.shared.rows import (
     item_from_row,
     job_from_row,
 )
+from ferryman.store.sinks.sql import put_in
 from ferryman.store.sql import sqlite_direct, statements
 from ferryman.store.sql.base import StoreBase
 from ferryman.store.sqla_async import AsyncConnection
@@ -115,11 +117,13 @@ class AlbumQueries(StoreBase):
         claim_next: float | None = None,
         hashes: Mapping[int, str] | None = None,
         then: Callable[[], None] | None = None,
+        keep: SinkWrite | None = None,
     ) -> AlbumClaim | None:
         """The album is safe at its sink; ``ended`` items (id → state, error, kept file)
         did not go: quarantined, or failed. One transaction, so the job cannot end, and
         its work folder go, between the album's delivery and those items' record.
         ``hashes`` (item id → sha256): items staged unhashed, hashed as they were sent.
+        ``keep``: the sink's records of its last request, written in it (``Delivered``).
 
         ``claim_next`` (a lease, in seconds): the same transaction claims the next album
         to deliver (``claim_delivery``), one commit less per album; None: nothing.
@@ -135,6 +139,7 @@ class AlbumQueries(StoreBase):
             dict(ended or {}),
             claim,
             dict(hashes or {}),
+            keep,
         )
 
     async def album_retry(
@@ -357,10 +362,13 @@ def _record_delivery(
     ended: dict[int, Ended],
     claim: tuple[Any, dict[str, Any]] | None,
     hashes: dict[int, str] | None = None,
+    keep: SinkWrite | None = None,
 ) -> AlbumClaim | None:
     """``album_delivered``'s body (on SQLite's thread: one hop)."""
     if sqlite_direct.execute(conn, statements.ALBUM_DELIVERED, params).rowcount != 1:
         raise LeaseLost(f"albums {params['album']}")
+    if keep is not None:
+        put_in(conn, keep, params["now"])
     sqlite_direct.execute(conn, statements.ITEMS_DELIVERED, {**params, "ended": list(ended)})
     if hashes:
         conn.execute(

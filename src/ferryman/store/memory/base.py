@@ -23,6 +23,7 @@ from ferryman.store.shared.rows import (
     job_from_mapping,
     summarise_items,
 )
+from ferryman.store.sinks.memory import SinkKept
 
 Row = dict[str, Any]
 RUNNING = (JobState.QUEUED, JobState.READING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
@@ -60,6 +61,7 @@ class MemoryBase:
         self.seen: dict[int, dict[str, Row]] = {}  # watch -> entry key -> seen row (in order)
         self.statuses: dict[int, StatusRow] = {}  # the chat's status message, per job
         self.chat_settings: dict[tuple[int, str], str] = {}  # (chat user, key) -> value
+        self.kept = SinkKept()  # the sinks' own records (``sink_state``)
         self._ids = dict.fromkeys(self.tables, 0)
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ from ferryman.store.jobs.ends import HousekeepingState
 from ferryman.store.memory.base import Row
 from ferryman.store.nodes.sql import PRUNE_AFTER, NodeRun
 from ferryman.store.shared.rows import Clock, item_from_mapping
-from ferryman.store.sinks.memory import MemorySinkState, SinkKept
+from ferryman.store.sinks.memory import MemorySinkState
 
 _LIVE = (JobState.READING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value)
 # The claimed kinds a node's held leases are counted in (``nodes.node_runs``).
@@ -28,7 +28,6 @@ class MemoryRuns(MemoryChat):
         super().__init__(clock)
         self.nodes: dict[str, Row] = {}  # owner -> its run
         self.drains: dict[str, float] = {}  # node -> since
-        self.kept = SinkKept()
 
     def listener(self, on_wake: Callable[[], None]) -> None:
         """No other process sees this store, so none wakes an engine on it."""

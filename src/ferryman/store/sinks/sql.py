@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Insert, Integer, String, bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
-from ferryman.model import SinkRecord, UploadBook
+from ferryman.model import SinkRecord, SinkWrite, UploadBook
 from ferryman.store.schema import sink_records, sink_waits
 from ferryman.store.shared.rows import Clock
 from ferryman.store.sinks.uploads import SinkUploads
@@ -81,19 +81,7 @@ class StoredSinkState(SinkUploads):
             await self._transaction(_put, self.sink, job_id, gone, self._rows(job_id, records))
 
     def _rows(self, job_id: int, records: Sequence[SinkRecord]) -> list[dict[str, Any]]:
-        now = self.clock()
-        return [
-            {
-                "sink": self.sink,
-                "job_id": job_id,
-                "key": r.key,
-                "album_id": r.album_id,
-                "item_id": r.item_id,
-                "value": json.dumps(r.value, sort_keys=True, separators=(",", ":")),
-                "updated_at": now,
-            }
-            for r in records
-        ]
+        return _rows_of(self.sink, job_id, records, self.clock())
 
     # --------------------------------------------------------------- waits
 
@@ -166,6 +154,30 @@ def _put(
         sqlite_direct.execute(conn, _FORGET, {"sink": sink, "job_id": job_id, "keys": gone})
     if rows:
         sqlite_direct.execute(conn, _INSERT, rows)
+
+
+def put_in(conn: Connection, write: SinkWrite, now: float) -> None:
+    """``put`` of ``write``'s records in the caller's transaction (an album's record of
+    delivery: ``albums/sql``)."""
+    rows = _rows_of(write.sink, write.job_id, write.records, now)
+    _put(conn, write.sink, write.job_id, sorted({r.key for r in write.records}), rows)
+
+
+def _rows_of(
+    sink: str, job_id: int, records: Sequence[SinkRecord], now: float
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "sink": sink,
+            "job_id": job_id,
+            "key": r.key,
+            "album_id": r.album_id,
+            "item_id": r.item_id,
+            "value": json.dumps(r.value, sort_keys=True, separators=(",", ":")),
+            "updated_at": now,
+        }
+        for r in records
+    ]
 
 
 def _set_wait(conn: Connection, row: dict[str, Any]) -> None:
