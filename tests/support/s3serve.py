@@ -151,20 +151,24 @@ def _start_weed(binary: str, folder: Path, log: IO[bytes]) -> tuple[subprocess.P
 
 def _wait_listening(process: subprocess.Popen[bytes], endpoint: str, folder: Path) -> None:
 
-    def listening() -> bool:
-        if process.poll() is not None:
-            said = (folder / "weed.log").read_text(errors="replace")[-2000:]
-            raise _ExitedStarting(f"weed exited: {said}")
-        try:
-            return httpx.get(endpoint, timeout=1).status_code in (200, 403)
-        except httpx.HTTPError:
-            return False
+    # One client for every look, on plain HTTP: httpx reads the CA bundle for each client
+    # it makes (~25 ms of CPU), and weed takes seconds to listen (5.5 CPU-s a suite).
+    with httpx.Client(timeout=1, verify=False) as client:
 
-    try:
-        eventually_sync(listening, "SeaweedFS listening", within=60, every=0.1)
-    except AssertionError:
-        _stop(process)
-        raise RuntimeError("SeaweedFS did not start within 60 s") from None
+        def listening() -> bool:
+            if process.poll() is not None:
+                said = (folder / "weed.log").read_text(errors="replace")[-2000:]
+                raise _ExitedStarting(f"weed exited: {said}")
+            try:
+                return client.get(endpoint).status_code in (200, 403)
+            except httpx.HTTPError:
+                return False
+
+        try:
+            eventually_sync(listening, "SeaweedFS listening", within=60, every=0.1)
+        except AssertionError:
+            _stop(process)
+            raise RuntimeError("SeaweedFS did not start within 60 s") from None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
