@@ -182,6 +182,18 @@ def test_facts_of_a_sidecar() -> None:
     assert facts_of(sidecar_json(photoTakenTime={"timestamp": "nan"})) == Facts()
 
 
+def test_a_date_set_before_1970_is_the_photo_s_not_its_upload_s() -> None:
+    # A scanned 1904 photo dated in Google Photos: its timestamp is negative; its
+    # creationTime (the upload, 2017) is no time it was taken.
+    old = sidecar_json(
+        photoTakenTime={"timestamp": "-2075673600", "formatted": "24 Mar 1904"},
+        creationTime={"timestamp": "1491950231"},
+    )
+    assert facts_of(old) == Facts(taken=-2075673600.0)
+    unset = sidecar_json(photoTakenTime={"timestamp": "0"}, creationTime={"timestamp": "5"})
+    assert facts_of(unset) == Facts()
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
     lambda inner: (

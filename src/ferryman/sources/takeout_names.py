@@ -246,7 +246,10 @@ def album_of(path: str) -> str | None:
 
 
 MAX_SIDECAR = 1 << 20  # a sidecar is a few hundred bytes; one over a MiB is no sidecar
-_EARLIEST, _LATEST = 86_400.0, 253_402_300_799.0  # 1970-01-02 .. 9999-12-31
+# 1800-01-01 .. 9999-12-31: a scanned old photo whose date its owner set in Google Photos
+# (1904) is told before 1970, as a negative timestamp; one within a day of 0 is unset.
+_EARLIEST, _LATEST = -5_364_662_400.0, 253_402_300_799.0
+_UNSET = 86_400.0
 
 
 def facts_of(raw: bytes) -> PhotoFacts | None:
@@ -283,6 +286,8 @@ def _timestamp(value: object) -> float | None:
     except ValueError:
         return None
     if not math.isfinite(seconds) or not _EARLIEST <= seconds <= _LATEST:
+        return None
+    if abs(seconds) < _UNSET:
         return None
     return seconds
 
