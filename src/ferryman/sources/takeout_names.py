@@ -160,9 +160,9 @@ class Sidecars:
                 self._partial.setdefault((before, counter), []).append(name)
             if len(full) >= CUT_AT_LEAST:
                 self._cut.setdefault((full[:CUT_AT_LEAST], counter), []).append((full, name))
-            if not counter:
-                stem = split_suffix(full.removesuffix(SUPPLEMENTAL))[0]
-                self._stems.setdefault(stem, []).append(name)
+            if not counter:  # the picture's name, its supplemental word (cut or not) off
+                picture = _before_partial(full) or full.removesuffix(SUPPLEMENTAL)
+                self._stems.setdefault(split_suffix(picture)[0], []).append(name)
 
     def find(self, media: str) -> str | None:
         """The sidecar of the file named ``media`` (no folder), or None: a name matched
@@ -193,12 +193,17 @@ class Sidecars:
 
     def _live_photo(self, media: str) -> str | None:
         """A clip with no sidecar of its own takes the one of a picture of its stem
-        (``IMG.MP4`` ← ``IMG.HEIC.json``), when exactly one fits."""
+        (``IMG.MP4`` ← ``IMG.HEIC.json``), or, a Pixel's Motion Photo clip, of a picture
+        of its whole name (``PXL_….MP`` ← ``PXL_….MP.jpg.supplemental-met.json``), when
+        exactly one fits."""
         stem, ext = split_suffix(media)
         if ext.casefold() not in CLIPS:
             return None
-        found = sorted(set(self._stems.get(stem, ())))
-        return found[0] if len(found) == 1 else None
+        for named in (media, stem):  # the more telling first
+            found = sorted(set(self._stems.get(named, ())))
+            if found:
+                return found[0] if len(found) == 1 else None
+        return None
 
 
 def _before_partial(full: str) -> str | None:
@@ -211,7 +216,7 @@ def _before_partial(full: str) -> str | None:
     return full[:dot] if SUPPLEMENTAL.startswith(tail) else None
 
 
-CLIPS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mp"})
+CLIPS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mp", ".mv"})  # .MP, .MV: a Pixel's
 
 
 def sidecar_for(media: str, sidecars: Collection[str]) -> str | None:
