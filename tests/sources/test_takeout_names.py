@@ -55,6 +55,8 @@ VARIANTS = [
     ("PXL_20201227_164322043.MP", "PXL_20201227_164322043.MP.jpg.supplemental-met.json",
      "a Pixel Motion Photo's clip, named as its picture without .jpg"),
     ("PXL_20201227_164322043.MV", "PXL_20201227_164322043.MV.jpg.json", "an older Motion clip"),
+    ("IMG_0002(1).MOV", "IMG_0002.HEIC.supplemental-metadata(1).json", "a Live clip's counter"),
+    ("IMG_0002(1).MOV", "IMG_0002.HEIC(1).json", "a Live clip's counter, moved"),
     (LONG, f"{LONG[:46]}.json", "name cut at 46"),
     (LONG, f"{LONG[:47]}.json", "name cut at 47"),
     (LONG, f"{(LONG + SUPPLEMENTAL)[:46]}.json", "supplemental of a long name, cut"),

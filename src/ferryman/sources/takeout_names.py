@@ -148,7 +148,7 @@ class Sidecars:
     def __init__(self, sidecars: Iterable[str]) -> None:
         self._whole: dict[tuple[str, str], list[str]] = {}
         self._cut: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        self._stems: dict[str, list[str]] = {}
+        self._stems: dict[tuple[str, str], list[str]] = {}  # (picture's stem, counter)
         self._partial: dict[tuple[str, str], list[str]] = {}  # IMG.jpg.suppl.json
         for name in sidecars:
             key = _sidecar_key(name)
@@ -160,9 +160,9 @@ class Sidecars:
                 self._partial.setdefault((before, counter), []).append(name)
             if len(full) >= CUT_AT_LEAST:
                 self._cut.setdefault((full[:CUT_AT_LEAST], counter), []).append((full, name))
-            if not counter:  # the picture's name, its supplemental word (cut or not) off
-                picture = _before_partial(full) or full.removesuffix(SUPPLEMENTAL)
-                self._stems.setdefault(split_suffix(picture)[0], []).append(name)
+            # the picture's name, its supplemental word (cut or not) off
+            picture = _before_partial(full) or full.removesuffix(SUPPLEMENTAL)
+            self._stems.setdefault((split_suffix(picture)[0], counter), []).append(name)
 
     def find(self, media: str) -> str | None:
         """The sidecar of the file named ``media`` (no folder), or None: a name matched
@@ -195,11 +195,14 @@ class Sidecars:
         """A clip with no sidecar of its own takes the one of a picture of its stem
         (``IMG.MP4`` ← ``IMG.HEIC.json``), or, a Pixel's Motion Photo clip, of a picture
         of its whole name (``PXL_….MP`` ← ``PXL_….MP.jpg.supplemental-met.json``), when
-        exactly one fits."""
+        exactly one fits; a clip with a counter, a picture's with that counter
+        (``IMG(1).MOV`` ← ``IMG.HEIC(1).json``)."""
         stem, ext = split_suffix(media)
         if ext.casefold() not in CLIPS:
             return None
-        for named in (media, stem):  # the more telling first
+        plain, counter = split_counter(stem)
+        wanted = [(media, ""), (stem, "")] + ([(plain, counter)] if counter else [])
+        for named in wanted:  # the more telling first
             found = sorted(set(self._stems.get(named, ())))
             if found:
                 return found[0] if len(found) == 1 else None
