@@ -108,3 +108,20 @@ def test_which_names_are_a_file_s_set() -> None:
         "takeout-20261130T000000Z-001.zip",
         "takeout-20261130T000000Z-002.zip",
     ]
+
+
+def test_each_part_of_a_set_on_a_remote_is_the_set_s_one_input(tmp_path: Path) -> None:
+    """Added part by part, a set is one job ("already job N"): each part is fetched and
+    read with its set, so a second job would deliver every file again."""
+    dest = f"library:{tmp_path / 'lib'}"
+    for names in (
+        ["takeout-20261130T000000Z-001.zip", "takeout-20261130T000000Z-002.zip"],
+        ["x.7z.001", "x.7z.002"],
+        ["x.part1.rar", "x.part2.rar"],
+        ["x.rar", "x.r00", "x.r01"],
+    ):
+        found = {intake.understand(f"rclone:loc:box/{n}", dest=dest) for n in names}
+        assert len({n.dedupe_key for n in found}) == 1, names
+        assert len({n.name for n in found}) == 1, names
+    apart = {intake.understand(f"rclone:loc:box/{n}", dest=dest) for n in ("a.zip", "b.zip")}
+    assert len({n.dedupe_key for n in apart}) == 2

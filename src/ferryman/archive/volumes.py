@@ -179,3 +179,19 @@ def volume_names(name: str, names: Iterable[str]) -> list[str]:
 def may_be_volume(name: str) -> bool:
     """Whether a file of this name may be one volume of a set (``volume_names``)."""
     return bool(_set_keys(name))
+
+
+def first_volume_name(name: str) -> str:
+    """The name of the first volume of the set a file named ``name`` would be of, by
+    name alone (``x.7z.002`` → ``x.7z.001``, ``x.part2.rar`` → ``x.part1.rar``,
+    ``x.r01`` → ``x.rar``, ``x.z02`` → ``x.zip``: what opens it); ``name`` itself when
+    it is no numbered volume's: one input however its set is named."""
+    for style in _STYLES:
+        found = style.pattern.fullmatch(name)
+        if found is None:
+            continue
+        stem, digits = found.group("stem"), len(found.group("num"))
+        if style.anchor is not None:
+            return style.anchor(stem)  # x.rar, x.zip: what opens the set
+        return style.name(stem, style.start, digits)
+    return name

@@ -74,13 +74,18 @@ class RcloneSource:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)
 
     def inspect(self, uri: str) -> Inspection:
-        """Offline: named after the file or folder; the same path is the same input."""
-        _, leaf, _ = _parts(uri)
+        """Offline: named after the file or folder; the same path is the same input, and
+        a part of a set (``x.7z.002``, ``takeout-…-002.zip``) is its set's, named and
+        known by its first part's name: it is fetched and read with its set."""
+        _, given, _ = _parts(uri)
+        leaf = first_part_name(given)
+        ident = uri.rstrip("/")
+        ident = ident[: len(ident) - len(given)] + leaf
         stem = leaf
         for suffix in (".zip", ".tar", ".7z", ".rar"):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
-        return Inspection(stem or leaf, uri)
+        return Inspection(stem or leaf, ident)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         import asyncio  # lazy: `ferryman add` imports the sources, not the event loop
@@ -167,6 +172,18 @@ async def _fetch(rclone: Rclone, uri: str, plan: FetchPlan) -> Fetched:
         )
         done += size
     return Fetched(into, sum(sizes.values()), leaf)
+
+
+def first_part_name(leaf: str) -> str:
+    """The name of the first part of the set a file named ``leaf`` is a part of, by
+    name alone; ``leaf`` when it is none."""
+    from ferryman.archive.volumes import first_volume_name
+    from ferryman.sources.takeout_names import PART
+
+    part = PART.match(leaf)
+    if part is None:
+        return first_volume_name(leaf)
+    return f"{part.group('set')}-{1:0{len(part.group('num'))}d}.zip"
 
 
 def in_a_set(leaf: str) -> bool:
