@@ -233,6 +233,26 @@ async def test_a_run_that_found_its_files_on_the_remote_says_they_were_already_t
     assert [(w["id"], w["already"]) for w in said["where"]] == [(job_id, len(TREE))]
 
 
+async def test_a_takeout_s_photos_are_dated_on_the_remote_when_they_were_taken(
+    tmp_path: Path,
+) -> None:
+    conf = _config(tmp_path)
+    (name, photo), (_, other) = _photos(tmp_path / "in", ["IMG_0001.jpg", "IMG_0002.jpg"])
+    sidecar = tmp_path / "in" / "IMG_0001.jpg.json"
+    sidecar.write_text('{"title": "IMG_0001.jpg", "photoTakenTime": {"timestamp": "1546344000"}}')
+    folder = "Takeout/Google Photos/Photos from 2019"
+    archive = make_zip(
+        tmp_path / "takeout-20261130T000000Z-001.zip",
+        [(f"{folder}/{name}", photo), (f"{folder}/IMG_0002.jpg", other),
+         (f"{folder}/IMG_0001.jpg.json", sidecar)],
+    )  # fmt: skip
+    remote = tmp_path / "remote"
+    await _deliver(_settings(tmp_path, conf), archive, f"rclone:loc:{remote}", left=1)
+    dated = {p.name: p.stat().st_mtime for p in remote.rglob("*.jpg")}
+    assert dated["IMG_0001.jpg"] == 1546344000  # its sidecar's, not the zip's
+    assert dated["IMG_0002.jpg"] != 1546344000  # no sidecar: its entry's own
+
+
 @pytest.fixture
 def sftp_remote(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """``rclone serve sftp`` on loopback over a folder: (the folder, its config part)."""
