@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine.ops import intake
+from ferryman.engine.ops import intake, report
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.net.rclone import rclone_binary
@@ -214,6 +214,43 @@ async def test_a_second_data_folder_finds_its_files_already_there_and_a_clash_a_
     assert tree["trip/Day 1/a.jpg"] == _sha(entries[0][1])  # the first one left alone
     assert tree["trip/Day 1/a (1).jpg"] == _sha(other[0][1])
     assert len(tree) == len(TREE) + 1
+
+
+async def test_a_run_that_found_its_files_on_the_remote_says_they_were_already_there(
+    tmp_path: Path,
+) -> None:
+    conf = _config(tmp_path)
+    archive = make_zip(tmp_path / "trip.zip", _photos(tmp_path / "in", TREE))
+    dest = f"rclone:loc:{tmp_path / 'remote'}"
+    await _deliver(_settings(tmp_path, conf, "one"), archive, dest)
+    second = _settings(tmp_path, conf, "two")  # a new data folder: the remote has them
+    job_id = await _deliver(second, archive, dest)
+    store = await Store.open(second.database)
+    try:
+        said = await report.run_summary(store, 0.0, only=[job_id])
+    finally:
+        await store.close()
+    assert [(w["id"], w["already"]) for w in said["where"]] == [(job_id, len(TREE))]
+
+
+async def test_a_takeout_s_photos_are_dated_on_the_remote_when_they_were_taken(
+    tmp_path: Path,
+) -> None:
+    conf = _config(tmp_path)
+    (name, photo), (_, other) = _photos(tmp_path / "in", ["IMG_0001.jpg", "IMG_0002.jpg"])
+    sidecar = tmp_path / "in" / "IMG_0001.jpg.json"
+    sidecar.write_text('{"title": "IMG_0001.jpg", "photoTakenTime": {"timestamp": "1546344000"}}')
+    folder = "Takeout/Google Photos/Photos from 2019"
+    archive = make_zip(
+        tmp_path / "takeout-20261130T000000Z-001.zip",
+        [(f"{folder}/{name}", photo), (f"{folder}/IMG_0002.jpg", other),
+         (f"{folder}/IMG_0001.jpg.json", sidecar)],
+    )  # fmt: skip
+    remote = tmp_path / "remote"
+    await _deliver(_settings(tmp_path, conf), archive, f"rclone:loc:{remote}", left=1)
+    dated = {p.name: p.stat().st_mtime for p in remote.rglob("*.jpg")}
+    assert dated["IMG_0001.jpg"] == 1546344000  # its sidecar's, not the zip's
+    assert dated["IMG_0002.jpg"] != 1546344000  # no sidecar: its entry's own
 
 
 @pytest.fixture

@@ -79,3 +79,18 @@ def test_every_photo_is_kept_once_with_its_own_sidecars_time_and_albums(
     for path in sidecars:
         assert index.skip.get(path) == SIDECAR, path
     assert index.skip[f"{ROOT}/Paris/metadata.json"] == SIDECAR
+
+
+def test_a_sidecar_that_cannot_be_read_is_delivered_not_said_to_have_told_its_photo() -> None:
+    folder = f"{ROOT}/Photos from 2019"
+    listed = [
+        Listed(f"{folder}/a.jpg", 100, "crc32:1"),
+        Listed(f"{folder}/a.jpg.json", 9, "crc32:2"),  # "{not json": None when parsed
+        Listed(f"{folder}/b.jpg", 101, "crc32:3"),
+        Listed(f"{folder}/b.jpg.json", 50, "crc32:4"),
+    ]
+    parsed = {f"{folder}/a.jpg.json": None, f"{folder}/b.jpg.json": PhotoFacts(taken=2e9)}
+    index = indexed(listed, parsed)
+    assert index.skip == {f"{folder}/b.jpg.json": SIDECAR}
+    assert f"{folder}/a.jpg" not in index.facts
+    assert index.facts[f"{folder}/b.jpg"] == PhotoFacts(taken=2e9)

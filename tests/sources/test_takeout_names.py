@@ -51,6 +51,12 @@ VARIANTS = [
     ("IMG_0001(1)-edited.jpg", "IMG_0001.jpg(1).json", "edited with a counter"),
     ("IMG_0001.jpg", "IMG_0001.json", "no suffix (old exports)"),
     ("IMG_0002.MP4", "IMG_0002.HEIC.json", "a Live Photo's clip"),
+    ("IMG_0002.MP4", "IMG_0002.HEIC.supplemental-met.json", "a Live Photo's clip, sup cut"),
+    ("PXL_20201227_164322043.MP", "PXL_20201227_164322043.MP.jpg.supplemental-met.json",
+     "a Pixel Motion Photo's clip, named as its picture without .jpg"),
+    ("PXL_20201227_164322043.MV", "PXL_20201227_164322043.MV.jpg.json", "an older Motion clip"),
+    ("IMG_0002(1).MOV", "IMG_0002.HEIC.supplemental-metadata(1).json", "a Live clip's counter"),
+    ("IMG_0002(1).MOV", "IMG_0002.HEIC(1).json", "a Live clip's counter, moved"),
     (LONG, f"{LONG[:46]}.json", "name cut at 46"),
     (LONG, f"{LONG[:47]}.json", "name cut at 47"),
     (LONG, f"{(LONG + SUPPLEMENTAL)[:46]}.json", "supplemental of a long name, cut"),
@@ -180,6 +186,18 @@ def test_facts_of_a_sidecar() -> None:
     assert facts_of(b'{"albumData": 1}') is None
     assert facts_of(b"[1, 2]") is None
     assert facts_of(sidecar_json(photoTakenTime={"timestamp": "nan"})) == Facts()
+
+
+def test_a_date_set_before_1970_is_the_photo_s_not_its_upload_s() -> None:
+    # A scanned 1904 photo dated in Google Photos: its timestamp is negative; its
+    # creationTime (the upload, 2017) is no time it was taken.
+    old = sidecar_json(
+        photoTakenTime={"timestamp": "-2075673600", "formatted": "24 Mar 1904"},
+        creationTime={"timestamp": "1491950231"},
+    )
+    assert facts_of(old) == Facts(taken=-2075673600.0)
+    unset = sidecar_json(photoTakenTime={"timestamp": "0"}, creationTime={"timestamp": "5"})
+    assert facts_of(unset) == Facts()
 
 
 _JSON = st.recursive(

@@ -10,7 +10,7 @@ names, so the backend reports it when the data runs out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,3 +145,53 @@ def _missing(name: str, given: Path) -> FerrymanError:
         "archive.volume_missing",
         f"{given.name}: volume {name} is missing from {given.parent}",
     )
+
+
+# Which family each style and anchor is of: only a name of the same family and stem is
+# another volume (``x.rar`` with ``x.r00``, not with ``x.zip``).
+_FAMILIES = ("rar", "rar", "zip", "numbered")
+_ANCHOR_FAMILIES = ("rar", "zip")
+
+
+def _set_keys(name: str) -> set[tuple[str, str]]:
+    """(stem, family) of each way ``name`` may be a volume."""
+    keys = set()
+    for style, family in zip(_STYLES, _FAMILIES, strict=True):
+        if (found := style.pattern.fullmatch(name)) is not None:
+            keys.add((found.group("stem"), family))
+    for (pattern, _), family in zip(_ANCHORS, _ANCHOR_FAMILIES, strict=True):
+        if (found := pattern.fullmatch(name)) is not None:
+            keys.add((found.group("stem"), family))
+    return keys
+
+
+def volume_names(name: str, names: Iterable[str]) -> list[str]:
+    """The names among ``names`` (one folder's files, as a remote lists them) that may be
+    volumes of the set the file ``name`` is one of, ``name`` first: by name alone, what
+    to fetch beside it so that the set is read whole (``find_volumes`` then says, of the
+    fetched files, what the set is). Only ``name`` when it is no volume's."""
+    keys = _set_keys(name)
+    if not keys:
+        return [name]
+    return [name, *(n for n in names if n != name and keys & _set_keys(n))]
+
+
+def may_be_volume(name: str) -> bool:
+    """Whether a file of this name may be one volume of a set (``volume_names``)."""
+    return bool(_set_keys(name))
+
+
+def first_volume_name(name: str) -> str:
+    """The name of the first volume of the set a file named ``name`` would be of, by
+    name alone (``x.7z.002`` → ``x.7z.001``, ``x.part2.rar`` → ``x.part1.rar``,
+    ``x.r01`` → ``x.rar``, ``x.z02`` → ``x.zip``: what opens it); ``name`` itself when
+    it is no numbered volume's: one input however its set is named."""
+    for style in _STYLES:
+        found = style.pattern.fullmatch(name)
+        if found is None:
+            continue
+        stem, digits = found.group("stem"), len(found.group("num"))
+        if style.anchor is not None:
+            return style.anchor(stem)  # x.rar, x.zip: what opens the set
+        return style.name(stem, style.start, digits)
+    return name

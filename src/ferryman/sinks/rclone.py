@@ -132,10 +132,11 @@ class RcloneSink(Sink):
         checked = [
             SinkRecord(
                 _key(item.id, part),
-                {"name": name, "checked": list(facts[(item.id, part)]), "sha256": item.sha256},
+                {"name": name, "checked": list(facts[(item.id, part)]), "sha256": item.sha256}
+                | ({"already": True} if seen == "same" else {}),  # the run says "already there"
                 item_id=item.id,
             )
-            for item, part, name, _ in planned
+            for item, part, name, seen in planned
         ]
         await self.state.put(job.id, checked)  # one transaction: the album is there
         return folder

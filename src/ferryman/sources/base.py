@@ -150,6 +150,9 @@ class FetchPlan:
     settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
     shared: Shared | None = field(default=None, compare=False, repr=False)
     person: int | None = None  # whose cookies.txt and rclone.conf; None: the server's
+    # Fetched alone, not with the other parts of its set (a split archive's volumes,
+    # a Takeout's parts) beside it: a ``batch:`` job's input, its set's parts its own.
+    alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

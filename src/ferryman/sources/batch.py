@@ -133,7 +133,9 @@ class BatchSource:
             if not isinstance(source, Fetching):
                 return {"path": None, "size": None}
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-            got = await source.fetch(item.uri, dataclasses.replace(plan, folder=folder))
+            # A part of a set among the batch's inputs: its parts are inputs too.
+            alone = dataclasses.replace(plan, folder=folder, alone=True)
+            got = await source.fetch(item.uri, alone)
         except FerrymanError as exc:
             if isinstance(exc, ServerWait) or exc.waits or exc.code.startswith("engine."):
                 raise  # a wait (not counted), or a fault of ours: the whole fetch's

@@ -125,11 +125,29 @@ def inspect_uri(uri: str) -> Inspection:
     found = inspect_local(path)
     st = path.stat()
     size = st.st_size if found.kind != "folder" else None
+    # A part of a set (``x.7z.002``, ``takeout-…-002.zip``) is read as its whole set:
+    # it is that set's input, named and known by its first part.
+    first = first_part(found)
+    named = first.stat() if first != path else st
     # The same file (path, size, mtime) is the same input, by whichever path it was
     # given: a symlink or another mount (/sdcard is /storage/emulated/0) is resolved.
-    ident = f"{readable(os.path.realpath(path))}|{st.st_size}|{st.st_mtime_ns}"
-    shown = Path(readable(str(path)))
+    ident = f"{readable(os.path.realpath(first))}|{named.st_size}|{named.st_mtime_ns}"
+    shown = Path(readable(str(first)))
     return Inspection(job_name(shown, folder=found.kind == "folder"), ident, size)
+
+
+def first_part(found: LocalInput) -> Path:
+    """The first part of the set ``found`` is read with (a split archive's first
+    volume, a Google Takeout's ``-001.zip``); ``found.path`` when it is no part."""
+    if found.format == "volumes":
+        volumes = find_volumes(found.path)
+        return volumes.parts[0] if volumes is not None else found.path
+    if found.format == "zip":
+        from ferryman.sources.takeout import takeout_parts  # lazy: start-up
+
+        parts = takeout_parts(found.path, strict=False)
+        return parts[0] if parts else found.path
+    return found.path
 
 
 @dataclass(frozen=True, slots=True)

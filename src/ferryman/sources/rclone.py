@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -74,13 +74,18 @@ class RcloneSource:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)
 
     def inspect(self, uri: str) -> Inspection:
-        """Offline: named after the file or folder; the same path is the same input."""
-        _, leaf, _ = _parts(uri)
+        """Offline: named after the file or folder; the same path is the same input, and
+        a part of a set (``x.7z.002``, ``takeout-…-002.zip``) is its set's, named and
+        known by its first part's name: it is fetched and read with its set."""
+        _, given, _ = _parts(uri)
+        leaf = first_part_name(given)
+        ident = uri.rstrip("/")
+        ident = ident[: len(ident) - len(given)] + leaf
         stem = leaf
         for suffix in (".zip", ".tar", ".7z", ".rar"):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
-        return Inspection(stem or leaf, uri)
+        return Inspection(stem or leaf, ident)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         import asyncio  # lazy: `ferryman add` imports the sources, not the event loop
@@ -140,16 +145,73 @@ async def _fetch(rclone: Rclone, uri: str, plan: FetchPlan) -> Fetched:
             await plan.wait_to_write(total)
         await rclone.run_job("sync/copy", {"srcFs": own, "dstFs": str(into)}, told(total))
         return Fetched(into, total, leaf)
-    size = int(found.get("Size") or 0)
-    if not (into.is_file() and into.stat().st_size == size):
-        if plan.wait_to_write is not None:
-            await plan.wait_to_write(size)
+    sizes = {leaf: int(found.get("Size") or 0)}
+    if in_a_set(leaf) and not plan.alone:
+        # A part of a set (``x.7z.002``, ``takeout-…-001.zip``) is read with its set, as
+        # on this machine: the other parts beside it are fetched beside it.
+        files = await rclone.listing(parent, "", filesOnly=True)
+        there = {str(f.get("Name") or ""): int(f.get("Size") or 0) for f in files}
+        sizes |= {n: there[n] for n in set_names(leaf, there) if n in there}
+    todo = {
+        name: size
+        for name, size in sizes.items()
+        if not ((plan.folder / name).is_file() and (plan.folder / name).stat().st_size == size)
+    }
+    if todo and plan.wait_to_write is not None:
+        await plan.wait_to_write(sum(todo.values()))
+    progress, done = told(sum(todo.values())), 0
+
+    def after(before: int) -> Callable[[int], None]:  # one part's bytes, after the others'
+        return lambda moved: progress(before + moved)
+
+    for name, size in todo.items():
         await rclone.run_job(
             "operations/copyfile",
-            {"srcFs": parent, "srcRemote": leaf, "dstFs": str(plan.folder), "dstRemote": leaf},
-            told(size),
+            {"srcFs": parent, "srcRemote": name, "dstFs": str(plan.folder), "dstRemote": name},
+            after(done),
         )
-    return Fetched(into, size, leaf)
+        done += size
+    return Fetched(into, sum(sizes.values()), leaf)
+
+
+def first_part_name(leaf: str) -> str:
+    """The name of the first part of the set a file named ``leaf`` is a part of, by
+    name alone; ``leaf`` when it is none."""
+    from ferryman.archive.volumes import first_volume_name
+    from ferryman.sources.takeout_names import PART
+
+    part = PART.match(leaf)
+    if part is None:
+        return first_volume_name(leaf)
+    return f"{part.group('set')}-{1:0{len(part.group('num'))}d}.zip"
+
+
+def in_a_set(leaf: str) -> bool:
+    """Whether a file of this name may be a part of a set (``set_names``)."""
+    from ferryman.archive.volumes import may_be_volume
+    from ferryman.sources.takeout_names import PART
+
+    return PART.match(leaf) is not None or may_be_volume(leaf)
+
+
+def set_names(leaf: str, names: Iterable[str]) -> list[str]:
+    """``leaf`` and the names among ``names`` (its folder's files) of the set it is a
+    part of: a split archive's volumes, a Google Takeout's numbered parts."""
+    from ferryman.archive.volumes import volume_names
+    from ferryman.sources.takeout_names import PART
+
+    part = PART.match(leaf)
+    if part is None:
+        return volume_names(leaf, names)
+    stem, digits = part.group("set").casefold(), len(part.group("num"))
+    return [leaf] + [
+        n
+        for n in names
+        if n != leaf
+        and (other := PART.match(n)) is not None
+        and other.group("set").casefold() == stem
+        and len(other.group("num")) == digits
+    ]
 
 
 __all__ = ["RcloneSource"]

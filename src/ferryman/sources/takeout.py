@@ -208,7 +208,8 @@ def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> Takeo
             if sidecar is None:
                 continue
             where = f"{folder}/{sidecar}" if folder else sidecar
-            index.skip[where] = SIDECAR
+            # One that says nothing readable (broken, cut short) told the photo nothing:
+            # delivered as any JSON file, not skipped as if its date went with the photo.
             if (facts := parsed.get(where)) is not None:
                 own[path] = facts
     _deduplicated(listed, own, index)

@@ -148,7 +148,7 @@ class Sidecars:
     def __init__(self, sidecars: Iterable[str]) -> None:
         self._whole: dict[tuple[str, str], list[str]] = {}
         self._cut: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        self._stems: dict[str, list[str]] = {}
+        self._stems: dict[tuple[str, str], list[str]] = {}  # (picture's stem, counter)
         self._partial: dict[tuple[str, str], list[str]] = {}  # IMG.jpg.suppl.json
         for name in sidecars:
             key = _sidecar_key(name)
@@ -160,9 +160,9 @@ class Sidecars:
                 self._partial.setdefault((before, counter), []).append(name)
             if len(full) >= CUT_AT_LEAST:
                 self._cut.setdefault((full[:CUT_AT_LEAST], counter), []).append((full, name))
-            if not counter:
-                stem = split_suffix(full.removesuffix(SUPPLEMENTAL))[0]
-                self._stems.setdefault(stem, []).append(name)
+            # the picture's name, its supplemental word (cut or not) off
+            picture = _before_partial(full) or full.removesuffix(SUPPLEMENTAL)
+            self._stems.setdefault((split_suffix(picture)[0], counter), []).append(name)
 
     def find(self, media: str) -> str | None:
         """The sidecar of the file named ``media`` (no folder), or None: a name matched
@@ -193,12 +193,20 @@ class Sidecars:
 
     def _live_photo(self, media: str) -> str | None:
         """A clip with no sidecar of its own takes the one of a picture of its stem
-        (``IMG.MP4`` ← ``IMG.HEIC.json``), when exactly one fits."""
+        (``IMG.MP4`` ← ``IMG.HEIC.json``), or, a Pixel's Motion Photo clip, of a picture
+        of its whole name (``PXL_….MP`` ← ``PXL_….MP.jpg.supplemental-met.json``), when
+        exactly one fits; a clip with a counter, a picture's with that counter
+        (``IMG(1).MOV`` ← ``IMG.HEIC(1).json``)."""
         stem, ext = split_suffix(media)
         if ext.casefold() not in CLIPS:
             return None
-        found = sorted(set(self._stems.get(stem, ())))
-        return found[0] if len(found) == 1 else None
+        plain, counter = split_counter(stem)
+        wanted = [(media, ""), (stem, "")] + ([(plain, counter)] if counter else [])
+        for named in wanted:  # the more telling first
+            found = sorted(set(self._stems.get(named, ())))
+            if found:
+                return found[0] if len(found) == 1 else None
+        return None
 
 
 def _before_partial(full: str) -> str | None:
@@ -211,7 +219,7 @@ def _before_partial(full: str) -> str | None:
     return full[:dot] if SUPPLEMENTAL.startswith(tail) else None
 
 
-CLIPS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mp"})
+CLIPS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mp", ".mv"})  # .MP, .MV: a Pixel's
 
 
 def sidecar_for(media: str, sidecars: Collection[str]) -> str | None:
@@ -246,7 +254,10 @@ def album_of(path: str) -> str | None:
 
 
 MAX_SIDECAR = 1 << 20  # a sidecar is a few hundred bytes; one over a MiB is no sidecar
-_EARLIEST, _LATEST = 86_400.0, 253_402_300_799.0  # 1970-01-02 .. 9999-12-31
+# 1800-01-01 .. 9999-12-31: a scanned old photo whose date its owner set in Google Photos
+# (1904) is told before 1970, as a negative timestamp; one within a day of 0 is unset.
+_EARLIEST, _LATEST = -5_364_662_400.0, 253_402_300_799.0
+_UNSET = 86_400.0
 
 
 def facts_of(raw: bytes) -> PhotoFacts | None:
@@ -283,6 +294,8 @@ def _timestamp(value: object) -> float | None:
     except ValueError:
         return None
     if not math.isfinite(seconds) or not _EARLIEST <= seconds <= _LATEST:
+        return None
+    if abs(seconds) < _UNSET:
         return None
     return seconds
 

@@ -250,7 +250,7 @@ async def run_summary(
             to = registry.words(job.dest)
             if library and job.dest.partition("?")[0] in ("library", "library:"):
                 to = f"{to} ({library})"
-            already = await _already_there(store, job)
+            already = await _already_there(store, job, registry.records_of(job.dest))
             where.append({"id": job.id, "name": job.name, "to": to, "already": already})
         if outcome != "done" or job.error_code:
             needs.append(
@@ -290,11 +290,13 @@ def _outcome(job: Job) -> str:
     return "running"
 
 
-async def _already_there(store: JobsView, job: Job) -> int:
-    """How many of a library job's files were there already, the same bytes at their
-    place (``sinks/flat.py``'s ``already:`` records): not copied a second time."""
+async def _already_there(store: JobsView, job: Job, scope: str | None) -> int:
+    """How many of a job's files were there already, the same bytes at their place, not
+    copied a second time: a library's ``already:`` records (``sinks/flat.py``), a
+    remote's records marked ``already`` (``sinks/rclone.py``); ``scope``: the records
+    its destination keeps (``SinkRegistry.records_of``)."""
     kept = getattr(store, "sink_state", None)  # the light store (a followed run) has none
-    if kept is None or job.dest.partition(":")[0] != "library":
+    if kept is None or scope not in ("library", "rclone"):
         return 0
-    records = await kept("library").records(job.id)
-    return sum(1 for record in records if record.key.startswith("already:"))
+    records = await kept(scope).records(job.id)
+    return sum(1 for r in records if r.key.startswith("already:") or r.value.get("already") is True)

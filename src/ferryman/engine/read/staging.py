@@ -203,7 +203,7 @@ def _stage(request: StageRequest, blocks: Iterator[bytes] | None) -> Staged:
             target,
             provenance(entry),
             size=entry.info.size,
-            mtime=entry.info.mtime,
+            mtime=_taken_or_own(entry),
         )
     except BaseException as exc:
         if resume is not None:
@@ -225,3 +225,11 @@ def provenance(entry: SourceEntry) -> Provenance:
     if entry.local_sha256 is not None or listed is None:
         return MadeHere(entry.local_file, entry.local_sha256, listed)
     return listed
+
+
+def _taken_or_own(entry: SourceEntry) -> float | None:
+    """A written copy's time: when it was taken where its source says so (a Google
+    Takeout sidecar's), so a destination that keeps the file's time (an rclone remote)
+    dates it as a library does; else the entry's own."""
+    facts = entry.facts
+    return facts.taken if facts is not None and facts.taken is not None else entry.info.mtime
