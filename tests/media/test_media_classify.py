@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import lzma
 import os
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from ferryman.media.classify import HEAD_SIZE, classify
 from ferryman.model import MediaKind
 from tests.media.test_media_probe_plan import build_media, frame_image, write_audio
 from tests.support.once import built_once
+from tests.support.zipped import zip_bytes as _zip
 
 PHOTO, VIDEO, AUDIO = MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.AUDIO
 ANIMATION, DOCUMENT, ARCHIVE, OTHER = (
@@ -88,14 +87,6 @@ def test_audio_only_mp4_is_audio_by_content_when_the_index_is_first(tmp_path: Pa
     last = write_audio(tmp_path / "last.mp4", fmt="mp4", codec="aac")
     assert classify(head_of(last), "song.mp4") is VIDEO  # nothing in the head says otherwise
     assert classify(head_of(last), "song.m4a") is AUDIO  # so the name breaks the tie
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_zip_is_an_archive_unless_it_is_a_document() -> None:

@@ -3,19 +3,10 @@ same job ("already job N"), not a second delivery of every file of the set."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 from ferryman.engine.ops.intake import understand
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    made = io.BytesIO()
-    with zipfile.ZipFile(made, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return made.getvalue()
+from tests.support.zipped import zip_bytes as _zip
 
 
 def test_each_part_of_a_takeout_is_the_set_s_one_input(tmp_path: Path) -> None:
