@@ -130,6 +130,32 @@ async def test_a_drained_node_claims_nothing_until_undrained(
     await store.close()
 
 
+async def test_a_drain_sent_as_the_engine_starts_listening_is_heard_without_a_beat(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain whose wake-up came after the engine's first beat and before it listened
+    reached no one, and a clock that stands still brings no next beat (a CI run waited
+    30 s for it): the heartbeat looks again once the engine listens."""
+    settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 300.0})
+    clock = ManualClock()
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, clock=clock)
+    listen = engine._listen
+
+    async def drained_first() -> Any:
+        await nodes.drain(store, "phone")  # its wake-up: nobody listens yet
+        return await listen()
+
+    monkeypatch.setattr(engine, "_listen", drained_first)
+    running = asyncio.create_task(engine.run())
+    try:
+        await eventually(lambda: _draining(engine), "the drain heard", within=30)
+    finally:
+        engine.stop()
+        await running
+    await store.close()
+
+
 async def _polls(clock: ManualClock, settings: Settings, polls: int) -> None:
     """``polls`` of every worker's poll, each worker back at its wait after them: what
     they would have taken by then, they have."""

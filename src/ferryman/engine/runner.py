@@ -156,6 +156,9 @@ class Engine:
         if queued or not await store.idle():
             await self.wake.hold()
         listener = await self._listen()
+        # A wake-up sent between the first beat and the listening (a drain as this engine
+        # started) reached no one: the heartbeat looks once more as soon as it runs.
+        self.ctx.woken.set()
         workers = [task for stage in PIPELINE for task in stage.start(self._pool, settings)]
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
