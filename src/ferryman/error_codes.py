@@ -926,6 +926,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Start the database server named in the message, or check the network to it and"
         " `database_url`; then run the command again.",
     ),
+    # the command line
+    ErrorSpec(
+        "cli.usage",
+        False,
+        "Run the command with -h to see what it takes (`ferryman -h` lists the commands).",
+    ),
     # settings
     ErrorSpec(
         "config.invalid",

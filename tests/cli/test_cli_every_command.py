@@ -187,3 +187,73 @@ def test_every_help_page_renders(path: tuple[str, ...]) -> None:
 
     for topic in re.findall(r"ferryman docs ([\w-]+)", shown.stdout):
         assert topic in shipped(), f"`ferryman docs {topic}` in {' '.join(path)}'s help"
+
+
+def _groups(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    subs = getattr(command, "commands", None) or {}
+    if subs and path and not getattr(command, "invoke_without_command", False):
+        yield path
+    for name, sub in subs.items():
+        yield from _groups(sub, (*path, name))
+
+
+@pytest.mark.parametrize("before", [False, True], ids=["after", "before"])
+@pytest.mark.parametrize("path", LEAVES, ids=lambda p: " ".join(p))
+def test_a_usage_error_under_json_is_one_json_error(path: tuple[str, ...], before: bool) -> None:
+    """An unknown option under `--json` is the error a script reads (`cli.usage`, exit
+    2), not Click's lines of prose; without `--json` it is those lines, as before."""
+    words = [*path, "--no-such-option"]
+    asked = ["--json", *words] if before else [*words, "--json"]
+    done = CliRunner().invoke(app, asked, env={"COLUMNS": "100"})
+    assert done.exit_code == 2, done.output
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    error = json.loads(lines[0])["error"]
+    assert error["code"] == "cli.usage"
+    assert "--no-such-option" in error["message"]
+    # CliRunner names the program `root`; a shell, `ferryman`.
+    assert error["next"] == f"Run `root {' '.join(path)} -h` to see what it takes."
+    plain = CliRunner().invoke(app, words, env={"COLUMNS": "100"})
+    assert plain.exit_code == 2
+    assert "No such option: --no-such-option" in plain.stderr
+    assert not plain.stderr.lstrip().startswith("{")
+
+
+GROUPS = list(_groups(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p))
+def test_a_group_without_its_command_under_json_says_so_in_json(path: tuple[str, ...]) -> None:
+    done = CliRunner().invoke(app, ["--json", *path], env={"COLUMNS": "100"})
+    assert done.exit_code == 2, done.output
+    error = json.loads(done.stderr)["error"]
+    assert (error["code"], error["message"]) == ("cli.usage", "Missing command.")
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["nosuch"],
+        ["status", "abc"],
+        ["status", "--limit", "x"],
+        ["add"],
+        ["add", "-a", "/nonexistent/list.txt"],
+        ["completion", "tcsh"],
+        ["web", "token", "list"],
+    ],
+    ids=" ".join,
+)
+def test_the_commands_own_usage_errors_under_json_are_json_too(
+    tmp_path: Any, words: list[str]
+) -> None:
+    """What a command's parse took but the command refuses (a job that is no number, no
+    input at all) is a usage error as Click's are: JSON under `--json`, exit 2."""
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "c"), "COLUMNS": "100"}
+    data = ["--data-dir", str(tmp_path / "data")]
+    done = CliRunner().invoke(app, [*data, "--json", *words], env=env, input="")
+    assert done.exit_code == 2, done.output
+    assert done.stdout == ""
+    error = json.loads(done.stderr)["error"]
+    assert error["code"] == "cli.usage"
+    assert error["message"] and error["next"]

@@ -67,16 +67,17 @@ def show(out: Console, renderable: Any) -> None:
     wide.print(renderable)
 
 
-def json_asked() -> bool:
-    """Whether the command running was given ``--json``: as its context says (before or
-    after the command, ``cli.output``), else as the process's command line says (before
-    any ``--``)."""
-    try:  # the Click Typer runs on: its own copy in recent Typers, else Click
-        from typer._click.globals import get_current_context  # lazy: start-up
-    except ImportError:
-        from click import get_current_context  # type: ignore[no-redef,unused-ignore]
+def json_asked(ctx: Any = None) -> bool:
+    """Whether the command running was given ``--json``: as its context (``ctx``, else
+    the current one) says (before or after the command, ``cli.output``), else as the
+    process's command line says (before any ``--``)."""
+    if ctx is None:
+        try:  # the Click Typer runs on: its own copy in recent Typers, else Click
+            from typer._click.globals import get_current_context  # lazy: start-up
+        except ImportError:
+            from click import get_current_context  # type: ignore[no-redef,unused-ignore]
 
-    ctx = get_current_context(silent=True)
+        ctx = get_current_context(silent=True)
     if ctx is not None and "ferryman.json" in ctx.meta:
         return bool(ctx.meta["ferryman.json"])
     words = sys.argv[1:]

@@ -37,10 +37,12 @@ def job_number(job: str) -> int:
             fail(console(stderr=True), FerrymanError("job.not_found", f"there is no job {number}"))
             raise typer.Exit(for_error("job.not_found"))
         return number
-    console(stderr=True).print(
-        f"job must be a number (see `ferryman status`), not {job!r}", markup=False
+    from ferryman.frontdoors.cli.usage_json import usage_exit  # lazy: met on an error only
+
+    usage_exit(
+        f"job must be a number (see `ferryman status`), not {job!r}",
+        "Name a job by its number: `ferryman status` lists them.",
     )
-    raise typer.Exit(2)
 
 
 class State:

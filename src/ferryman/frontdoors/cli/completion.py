@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 
 from ferryman.frontdoors.cli.output import said, wants_json
-from ferryman.frontdoors.exit_codes import ExitCode
-from ferryman.frontdoors.terminal import console
 
 completion_app = typer.Typer()  # its command joins the root's (``cli``)
 
@@ -26,8 +24,12 @@ def completion(
     from typer._completion_shared import get_completion_script  # lazy: start-up
 
     if shell not in ("bash", "zsh", "fish"):
-        console(stderr=True).print(f"shell must be bash, zsh or fish, not {shell!r}", markup=False)
-        raise typer.Exit(ExitCode.USAGE)
+        from ferryman.frontdoors.cli.usage_json import usage_exit  # lazy: an error only
+
+        usage_exit(
+            f"shell must be bash, zsh or fish, not {shell!r}",
+            "Run `ferryman completion bash` (or zsh, fish).",
+        )
     script = get_completion_script(
         prog_name="ferryman", complete_var="_FERRYMAN_COMPLETE", shell=shell
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.frontdoors.exit_codes import ExitCode, for_error
+from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:
@@ -53,10 +53,12 @@ def inputs_of(paths: list[str], batch_file: Path | None) -> list[str]:
             try:
                 found += listed(batch_file.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError) as exc:
-                console(stderr=True).print(
-                    f"-a {batch_file}: cannot be read ({exc})", markup=False, highlight=False
+                from ferryman.frontdoors.cli.usage_json import usage_exit  # lazy: an error
+
+                usage_exit(
+                    f"-a {batch_file}: cannot be read ({exc})",
+                    "Check the list's path and that it is UTF-8 text, one input a line.",
                 )
-                raise typer.Exit(ExitCode.USAGE) from exc
     return found
 
 

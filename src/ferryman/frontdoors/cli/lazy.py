@@ -19,6 +19,11 @@ import typer
 
 from ferryman.frontdoors.cli.help import HelpGroup, adopt
 
+try:  # the Click Typer runs on: its own copy in recent Typers, else Click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - an older Typer
+    from click.exceptions import UsageError  # type: ignore[assignment,unused-ignore]
+
 # Where each command lives (a module of this package, its Typer app), in the order the
 # root's --help lists them: the commands, then the groups.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -174,3 +179,29 @@ class LazyGroup(HelpGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # the names: none of them built
+
+    # A usage error met parsing the root or below it, as JSON under --json (cli.usage_json).
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as exc:
+            raise _usage(exc, args) from None
+        ctx.meta[_ARGS] = list(args)
+        return ctx
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise _usage(exc, ctx.meta.get(_ARGS, [])) from None
+
+
+_ARGS = "ferryman.args"
+
+
+def _usage(exc: UsageError, args: list[str]) -> Exception:
+    from ferryman.frontdoors.cli.usage_json import for_json  # lazy: met on an error only
+
+    return for_json(exc, args)

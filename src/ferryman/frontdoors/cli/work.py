@@ -146,8 +146,12 @@ def add(
     state: State = ctx.obj
     paths = inputs_of(paths or [], batch_file)
     if not paths:
-        err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)
-        raise typer.Exit(ExitCode.USAGE)
+        from ferryman.frontdoors.cli.usage_json import usage_exit  # lazy: an error only
+
+        usage_exit(
+            "no input: give PATH..., `-a FILE` or `-` (one a line on stdin)",
+            "Name what to add: `ferryman add PATH --to DEST` (`ferryman add -h` says more).",
+        )
     try:
         profile = from_choices(**dataclasses.asdict(output), playlist=playlist, subs=subs, nfo=nfo)
         dest = destination.dest
