@@ -224,3 +224,25 @@ def test_json_from_config_path_web_token_and_watch_check(tmp_path: Path) -> None
     looked = json.loads(cli(data, "watch", "check", "--json").stdout)["watches"]
     assert [(w["watch"], w["listed"], w["made"]) for w in looked] == [(1, 1, [])]
     assert [s["title"] for s in looked[0]["skipped"]] == ["IMG_0001.jpg"]  # there before
+
+
+def test_watch_check_names_a_file_still_being_written_and_when_it_looks_again(
+    tmp_path: Path,
+) -> None:
+    """A photo copied in a moment ago is not taken yet (it may still be growing): the
+    check says so and when it looks again, never a bare "0 new" that reads as missed."""
+    data = tmp_path / "data"
+    roll = tmp_path / "roll"
+    roll.mkdir()
+    added = cli(data, "watch", "add", str(roll), "--to", "library:", "--since", "all")
+    assert added.exit_code == 0, added.output
+    make_photo(roll / "IMG_0002.jpg", 2)  # its mtime now: within watch.settle_seconds
+    plain = cli(data, "watch", "check")
+    assert plain.exit_code == 0, plain.output
+    assert "0 new → no job; 1 still being written," in plain.stdout, plain.stdout
+    assert "  still being written: IMG_0002.jpg (looked at again 20" in plain.stdout
+    looked = json.loads(cli(data, "watch", "check", "--json").stdout)["watches"][0]
+    assert [h["title"] for h in looked["held"]] == ["IMG_0002.jpg"]
+    mtime = (roll / "IMG_0002.jpg").stat().st_mtime
+    assert looked["held"][0]["ready_at"] > mtime
+    assert looked["made"] == []

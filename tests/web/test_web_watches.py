@@ -47,6 +47,7 @@ async def test_the_api_adds_lists_checks_pauses_resumes_and_removes_a_watch(
                 assert checked.status_code == 200, checked.text
                 found = checked.json()
                 assert found["busy"] is False and found["error"] is None
+                assert found["held"] == []  # a file still being written: named there
                 assert [m["title"] for m in found["made"]] == ["Episode ep1", "Episode ep2"]
                 [job] = await store.list_jobs()  # one look: one job, each entry in it
                 assert [m["job"] for m in found["made"]] == [job.id, job.id]

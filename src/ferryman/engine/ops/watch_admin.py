@@ -308,4 +308,5 @@ def found_view(found: Found) -> dict[str, Any]:
         "error": {"code": error.code, "message": error.message} if error else None,
         "next_check_at": found.next_at,
         "more": found.more,
+        "held": [{"title": entry.title, "ready_at": entry.ready_at} for entry in found.held],
     }

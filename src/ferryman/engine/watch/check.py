@@ -113,6 +113,8 @@ class Found:
     next_at: float = 0.0
     more: int = 0  # new entries left for the next check (one check records a bounded part)
     tidied: list[str] = field(default_factory=list)  # --then: "deleted X", "moved X to Y"
+    # Files still being written: not taken yet, looked at again at each one's ``ready_at``.
+    held: list[WatchEntry] = field(default_factory=list)
 
 
 class EntryJob(Protocol):
@@ -189,7 +191,8 @@ class Checker:
                 lister = self.listers.get(watch.kind)  # a Takeout's parts: held till quiet
                 listed, holding, holds = await hold_takeouts(store, watch, lister, listed, settings)
                 entries = [entry for entry in listed if entry.ready_at is None]
-                unsettled = [entry.ready_at for entry in listed if entry.ready_at is not None]
+                writing = [entry for entry in listed if entry.ready_at is not None]
+                unsettled = [entry.ready_at for entry in writing if entry.ready_at is not None]
                 plan = await self._plan(watch, entries, settings.watch.batch_size)
                 if self.limited is not None and any(why is None for _, why in plan):
                     await self.limited(watch)
@@ -253,7 +256,9 @@ class Checker:
                     titles=tuple(entry.title for entry, _ in made),
                 )
             )
-        return Found(watch, len(entries), made, skipped, next_at=when, more=more, tidied=tidied)
+        return Found(
+            watch, len(entries), made, skipped, next_at=when, more=more, tidied=tidied, held=writing
+        )
 
     async def _into(self, watch: Watch, entries: Sequence[WatchEntry]) -> _Into:
         """What a look's job is called and where its entries may already be: the

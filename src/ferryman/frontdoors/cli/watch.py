@@ -299,6 +299,7 @@ def check(
                     "more": found.more,
                     "tidied": found.tidied,
                     "next_at": found.next_at,
+                    "held": [{"title": e.title, "ready_at": e.ready_at} for e in found.held],
                 }
             )
             if as_json:
@@ -307,9 +308,16 @@ def check(
                 f"watch {number}: {found.listed} listed, {len(found.made)} new"
                 f" → {jobs_text(made)};"
                 + (f" {found.more} more at the next look," if found.more else "")
+                + (f" {len(found.held)} still being written," if found.held else "")
                 + f" next look {_when(found.next_at)}",
                 markup=False,
             )
+            for entry in found.held:  # just copied there: taken once it has settled
+                out.print(
+                    f"  still being written: {entry.title}"
+                    f" (looked at again {_when(entry.ready_at or found.next_at)})",
+                    markup=False,
+                )
             for entry, job_id in found.made:
                 out.print(f"  job {job_id}: {entry.title}", markup=False)
             for entry, why in found.skipped:

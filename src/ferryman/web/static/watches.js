@@ -139,6 +139,9 @@ async function checkNow(view) {
     const titles = found.made.map((m) => m.title || `job ${m.job}`);
     const shown = titles.slice(0, 5).join(", ") + (titles.length > 5 ? ` and ${titles.length - 5} more` : "");
     said = { text: `Found ${found.made.length} new: ${shown}.`, bad: false };
+  } else if (found.held && found.held.length) {
+    const names = found.held.slice(0, 5).map((h) => h.title).join(", ");
+    said = { text: `Nothing new yet: ${found.held.length} still being written (${names}); looked at again once it has settled.`, bad: false };
   } else said = { text: `Nothing new (${found.listed} listed).`, bad: false };
   watchNotes.set(view.id, said);
   await refreshWatches(); // its new state, times and count of jobs made
