@@ -7,6 +7,7 @@ among others' sidecars, never a sidecar with another counter) and of a sidecar's
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +31,8 @@ TOTAL = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 LONG = "Screenshot_20190317-101112_Some Really Long App Name.jpg"  # 55 characters
+EMOJI = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋"  # 24 characters, 46 UTF-16 units
+YOLI = "Con Yoli por Málaga en el piso nuevo_001"  # + "-ha edi": 47
 
 # (media, its sidecar as Takeout names it, what the variant is)
 VARIANTS = [
@@ -62,6 +65,20 @@ VARIANTS = [
     (LONG, f"{(LONG + SUPPLEMENTAL)[:46]}.json", "supplemental of a long name, cut"),
     (f"{LONG[:43]}.jpg", f"{LONG[:43]}.jp.json", "cut into the suffix"),
     (LONG.replace(".jpg", "(1).jpg"), f"{LONG[:46]}(1).json", "cut, then a counter"),
+    ("IMG_2367(1).HEIC", "IMG_2367.HEIC(1).supplemental-metadata.json",
+     "a counter before the supplemental word (GPTH Neo)"),
+    ("IMG_2367(1).HEIC", "IMG_2367.HEIC(1).suppl.json", "… before its cut"),
+    (f"{EMOJI}😛.jpg", f"{EMOJI}.json", "cut at 46 UTF-16 units: an emoji is 2 (immich-go)"),
+    ("IMG_0001.JPG", "IMG_0001.jpg.json", "the suffix's case differs"),
+    ("DSC_0001.jpeg", "DSC_0001.JPEG.supplemental-metadata.json", "… the sidecar's upper"),
+    ("IMG_0001-ha editado.jpg", "IMG_0001.jpg.json", "edited, Spanish (GPTH)"),
+    ("IMG_0001-editat.jpg", "IMG_0001.jpg.json", "edited, Catalan (GPTH)"),
+    ("IMG_0001-edited(1).jpg", "IMG_0001.jpg.supplemental-metadata.json",
+     "a second edited copy (immich-go #756)"),
+    (f"{YOLI}-ha edi.JPG", f"{YOLI}.JPG.json", "the edit's word cut at 47 (GPTH Neo)"),
+    (f"{YOLI}-ha edi(1).JPG", f"{YOLI}.JPG(1).json", "… then a counter"),
+    (unicodedata.normalize("NFD", "Café-modifié.jpg"), "Café.jpg.json", "NFD, edited"),
+    ("Café.jpg", unicodedata.normalize("NFD", "Café.jpg.json"), "the sidecar NFD"),
 ]  # fmt: skip
 
 
@@ -78,6 +95,21 @@ def test_a_counter_never_takes_the_plain_ones_and_the_plain_never_a_counters() -
         "IMG(1).jpg": "IMG.jpg(1).json",
         "IMG(2).jpg": "IMG.jpg.supplemental-metadata(2).json",
     }
+
+
+def test_a_name_of_another_case_takes_no_sidecar_a_file_of_its_case_has() -> None:
+    folder = {"IMG.jpg.json", "DSC.JPG.json"}
+    assert pairs(["IMG.jpg", "IMG.JPG", "DSC.jpg", "DSC-edited.jpg"], folder) == {
+        "IMG.jpg": "IMG.jpg.json",  # IMG.JPG: none (IMG.jpg's, case and all)
+        "DSC.jpg": "DSC.JPG.json",
+        "DSC-edited.jpg": "DSC.JPG.json",
+    }
+
+
+def test_an_edited_copy_s_counter_is_its_original_s_first() -> None:
+    folder = {"IMG.jpg.json", "IMG.jpg(1).json"}
+    assert sidecar_for("IMG-edited(1).jpg", folder) == "IMG.jpg(1).json"
+    assert sidecar_for("IMG-edited(2).jpg", folder) == "IMG.jpg.json"  # a second edit
 
 
 def test_a_whole_name_wins_over_a_cut_one_and_no_guess_for_short_names() -> None:

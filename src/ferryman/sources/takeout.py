@@ -200,13 +200,13 @@ def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> Takeo
         sidecars = Sidecars(n for n in names if n.casefold().endswith(JSON))
         for name in names:
             path = f"{folder}/{name}" if folder else name
-            if name.casefold().endswith(JSON):
-                if parsed.get(path) is not None or is_album_metadata(name):
-                    index.skip[path] = SIDECAR
-                continue
-            sidecar = sidecars.find(name)
-            if sidecar is None:
-                continue
+            if name.casefold().endswith(JSON) and (
+                parsed.get(path) is not None or is_album_metadata(name)
+            ):
+                index.skip[path] = SIDECAR
+        found = sidecars.pairs(n for n in names if not n.casefold().endswith(JSON))
+        for name, sidecar in found.items():
+            path = f"{folder}/{name}" if folder else name
             where = f"{folder}/{sidecar}" if folder else sidecar
             # One that says nothing readable (broken, cut short) told the photo nothing:
             # delivered as any JSON file, not skipped as if its date went with the photo.
