@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 from ferryman.model import PhotoFacts as Facts
 from ferryman.sources.takeout_names import (
     SUPPLEMENTAL,
+    Sidecars,
     album_of,
     facts_of,
     is_album_metadata,
     is_year_folder,
     pairs,
     sidecar_for,
+    title_of,
 )
 
 TOTAL = settings(
@@ -104,6 +106,29 @@ def test_a_name_of_another_case_takes_no_sidecar_a_file_of_its_case_has() -> Non
         "DSC.jpg": "DSC.JPG.json",
         "DSC-edited.jpg": "DSC.JPG.json",
     }
+
+
+def test_a_file_no_rule_pairs_takes_the_one_free_sidecar_titled_its_name() -> None:
+    odd = "123456789123456789123456789123456789_DSCN0091.JP.supplemental-meta.json"
+    named = "IMG_0001.jpg"
+    folder = {odd, "IMG_0001.jpg.json", "a.json", "b.json", "IMG_0003.jpg.json"}
+    titles = {
+        odd: "123456789123456789123456789123456789_DSCN0091.JPG",
+        "IMG_0001.jpg.json": "IMG_0003.jpg",  # taken by its name: not by a title
+        "a.json": "twin.jpg",
+        "b.json": "twin.jpg",  # which one? none
+        "IMG_0003.jpg.json": "IMG_0003.jpg",
+    }
+    files = ["123456789123456789123456789123456789_DSCN0091.JPG", named, "twin.jpg"]
+    assert pairs(files, folder) == {named: "IMG_0001.jpg.json"}
+    assert Sidecars(folder).pairs(files, titles) == {
+        named: "IMG_0001.jpg.json",
+        "123456789123456789123456789123456789_DSCN0091.JPG": odd,
+    }
+    taken = sidecar_json(photoTakenTime={"timestamp": "1546344000"})
+    assert title_of(taken) == "IMG.jpg"
+    assert title_of(json.dumps({"title": "Paris trip"}).encode()) is None  # an album's
+    assert title_of(b"[]") is None
 
 
 def test_an_edited_copy_s_counter_is_its_original_s_first() -> None:

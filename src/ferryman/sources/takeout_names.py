@@ -29,7 +29,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from ferryman.model import PhotoFacts
@@ -275,11 +275,15 @@ class Sidecars:
         whatever their case. The answer is one of the names given."""
         return self._exact.find(media) or self._folded.find(media)
 
-    def pairs(self, names: Iterable[str]) -> dict[str, str]:
+    def pairs(
+        self, names: Iterable[str], titles: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """Each of ``names`` (the folder's files) whose sidecar is here: name → sidecar,
         as ``find`` says, except that a sidecar found only whatever its case is not
         taken from a file whose it is case and all (``IMG.JPG`` beside ``IMG.jpg`` and
-        its ``IMG.jpg.json``: no sidecar)."""
+        its ``IMG.jpg.json``: no sidecar). Then a file still without one takes the one
+        sidecar no file took whose ``titles`` (sidecar → ``title_of``) is its name: a
+        variant of the name no rule here knows."""
         listed = list(names)
         found = {n: s for n in listed if (s := self._exact.find(n)) is not None}
         claimed = set(found.values())
@@ -287,6 +291,15 @@ class Sidecars:
             sidecar = None if name in found else self._folded.find(name)
             if sidecar is not None and sidecar not in claimed:
                 found[name] = sidecar
+        claimed = set(found.values())
+        titled: dict[str, list[str]] = {}
+        for sidecar, title in (titles or {}).items():
+            if sidecar not in claimed:
+                titled.setdefault(title, []).append(sidecar)
+        for name in listed:
+            same = titled.get(unicodedata.normalize("NFC", name), []) if name not in found else []
+            if len(same) == 1:
+                found[name] = same[0]
         return found
 
 
@@ -341,15 +354,8 @@ _UNSET = 86_400.0
 def facts_of(raw: bytes) -> PhotoFacts | None:
     """A sidecar's facts; None when ``raw`` is no Google Photos sidecar (not JSON, not
     an object, or holding none of its fields). Total."""
-    if len(raw) > MAX_SIDECAR:
-        return None
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    if not any(key in data for key in ("photoTakenTime", "geoData", "geoDataExif", "title")):
+    data = _sidecar_object(raw)
+    if data is None:
         return None
     where = _place(data.get("geoData")) or _place(data.get("geoDataExif"))
     description = data.get("description")
@@ -361,6 +367,32 @@ def facts_of(raw: bytes) -> PhotoFacts | None:
         altitude=where[2] if where else None,
         description=text[:2000] or None,
     )
+
+
+def title_of(raw: bytes) -> str | None:
+    """The name a photo's sidecar gives its photo (``title``: the name it was uploaded
+    with), NFC; None when ``raw`` is no photo's sidecar (an album's has no
+    ``photoTakenTime``). Total."""
+    data = _sidecar_object(raw)
+    title = data.get("title") if data is not None and "photoTakenTime" in data else None
+    if not isinstance(title, str) or not title.strip():
+        return None
+    return unicodedata.normalize("NFC", title.strip())
+
+
+def _sidecar_object(raw: bytes) -> dict[str, object] | None:
+    """``raw`` read as a Google Photos sidecar: a JSON object with one of its fields."""
+    if len(raw) > MAX_SIDECAR:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if not any(key in data for key in ("photoTakenTime", "geoData", "geoDataExif", "title")):
+        return None
+    return data
 
 
 def _timestamp(value: object) -> float | None:
