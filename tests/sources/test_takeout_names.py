@@ -10,7 +10,7 @@ import json
 import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ferryman.model import PhotoFacts as Facts
@@ -151,7 +151,8 @@ def test_a_whole_name_wins_over_a_cut_one_and_no_guess_for_short_names() -> None
 _NAME_CHARS = st.characters(
     whitelist_categories=("Lu", "Ll", "Nd"), whitelist_characters="_- .", max_codepoint=0x2FF
 )
-_STEMS = st.text(_NAME_CHARS, min_size=1, max_size=60).filter(
+_EMOJI = st.sampled_from("😀🎂🥲")  # two UTF-16 units each, as Google counts a cut
+_STEMS = st.text(_NAME_CHARS | _EMOJI, min_size=1, max_size=60).filter(
     lambda s: s.strip(" .") == s and not s.endswith(")")
 )
 _EXTS = st.sampled_from([".jpg", ".JPG", ".heic", ".png", ".mp4", ".MOV", ".gif", ".webp"])
@@ -159,8 +160,13 @@ _EXTS = st.sampled_from([".jpg", ".JPG", ".heic", ".png", ".mp4", ".MOV", ".gif"
 
 def google_sidecar(media: str, counter: int, supplemental: bool, cut: int) -> str:
     """The sidecar Google writes for ``media`` (named without its counter): the name
-    with ``.supplemental-metadata``, cut at ``cut`` characters, the counter after."""
-    full = f"{media}{SUPPLEMENTAL if supplemental else ''}"[:cut]
+    with ``.supplemental-metadata``, cut at ``cut`` UTF-16 units, the counter after."""
+    full, units = "", 0
+    for char in f"{media}{SUPPLEMENTAL if supplemental else ''}":
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > cut:
+            break
+        full += char
     return f"{full}{f'({counter})' if counter else ''}.json"
 
 
@@ -177,6 +183,7 @@ def counted(media: str, counter: int) -> str:
     st.sampled_from([46, 47]),
     st.booleans(),
 )
+@example([("🎂" * 30, ".jpg"), ("IMG_🥲", ".heic")], 1, True, 46, False)  # 23 cut characters
 def test_a_generated_variant_is_found_among_other_photos_sidecars(
     named: list[tuple[str, str]], counter: int, supplemental: bool, cut: int, edited: bool
 ) -> None:
