@@ -54,6 +54,7 @@ def variants() -> list[tuple[str, str | None, str | None, str]]:
     of its own, where the variant is reported)."""
     long = "Screenshot_20190317-101112_Some Really Long App Name"
     emoji = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋"
+    sunset = "IMG_20230101_120000_Sunset at the harbor"  # 40 characters
     yoli = "Con Yoli por Málaga en el piso nuevo_001"
     v: list[tuple[str, str | None, str | None, str]] = [
         ("IMG_0001.jpg", "IMG_0001.jpg.json", None, "plain"),
@@ -82,6 +83,9 @@ def variants() -> list[tuple[str, str | None, str | None, str]]:
         ("Screenshot_2024-08-31-00-53-48-647_com.snapchat.jpg",
          "Screenshot_2024-08-31-00-53-48-647_com.snapcha.json", None, "cut at 46 (immich-go)"),
         (f"{long}.jpg", f"{long}.jpg"[:47] + ".json", None, "cut at 47"),
+        ("Screenshot_20190318-090000_Another Long App Name.jpg",
+         "Screenshot_20190318-090000_Another Long App Name.jpg"[:41] + ".json", None,
+         "cut at 46 counting .json"),
         ("05yqt21kruxwwlhhgrwrdyb6chhwszi9bqmzu16w0 2.jpg",
          "05yqt21kruxwwlhhgrwrdyb6chhwszi9bqmzu16w0 2.jp.json", None, "cut into the suffix"),
         ("PXL_20230809_203449253.LONG_EXPOSURE-02.ORIGINA.jpg",
@@ -146,6 +150,8 @@ def variants() -> list[tuple[str, str | None, str | None, str]]:
         ("PXL_20201227_164322043.MP.jpg", google("PXL_20201227_164322043.MP.jpg"), None,
          "a Pixel Motion Photo"),
         ("PXL_20201227_164322043.MP", None, google("PXL_20201227_164322043.MP.jpg"), "its clip"),
+        (f"{sunset}.HEIC", google(f"{sunset}.HEIC"), None, "a Live Photo, cut at the dot"),
+        (f"{sunset}.MOV", None, google(f"{sunset}.HEIC"), "its clip"),
         ("IMG_0012(1).HEIC", "IMG_0012.HEIC(1).json", None, "a counted Live Photo"),
         ("IMG_0012(1).MOV", None, "IMG_0012.HEIC(1).json", "its clip"),
     ]  # fmt: skip

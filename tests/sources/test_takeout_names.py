@@ -34,6 +34,7 @@ TOTAL = settings(
 )
 LONG = "Screenshot_20190317-101112_Some Really Long App Name.jpg"  # 55 characters
 EMOJI = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋"  # 24 characters, 46 UTF-16 units
+LIVE = "IMG_20230101_120000_Sunset at the harbor"  # 40: + .HEIC.supplemental…, cut at 46
 YOLI = "Con Yoli por Málaga en el piso nuevo_001"  # + "-ha edi": 47
 
 # (media, its sidecar as Takeout names it, what the variant is)
@@ -62,6 +63,7 @@ VARIANTS = [
     ("PXL_20201227_164322043.MV", "PXL_20201227_164322043.MV.jpg.json", "an older Motion clip"),
     ("IMG_0002(1).MOV", "IMG_0002.HEIC.supplemental-metadata(1).json", "a Live clip's counter"),
     ("IMG_0002(1).MOV", "IMG_0002.HEIC(1).json", "a Live clip's counter, moved"),
+    (f"{LIVE}.MOV", f"{LIVE}.HEIC..json", "a Live clip, its picture's cut at the dot"),
     (LONG, f"{LONG[:46]}.json", "name cut at 46"),
     (LONG, f"{LONG[:47]}.json", "name cut at 47"),
     (LONG, f"{(LONG + SUPPLEMENTAL)[:46]}.json", "supplemental of a long name, cut"),

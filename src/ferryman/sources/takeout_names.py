@@ -212,8 +212,10 @@ class _Index:
                 self._partial.setdefault((before, counter), []).append(name)
             if utf16_len(full) >= CUT_AT_LEAST:
                 self._cut.setdefault((full[:_CUT_KEY], counter), []).append((full, name))
-            # the picture's name, its supplemental word (cut or not) off
+            # the picture's name, its supplemental word (cut or not, at its dot too) off
             picture = _before_partial(full) or full.removesuffix(SUPPLEMENTAL)
+            if picture.endswith(".") and utf16_len(full) >= CUT_AT_LEAST:
+                picture = picture[:-1]
             self._stems.setdefault((split_suffix(picture)[0], counter), []).append(name)
 
     def find(self, media: str) -> str | None:
