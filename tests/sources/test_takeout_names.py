@@ -6,6 +6,7 @@ among others' sidecars, never a sidecar with another counter) and of a sidecar's
 
 from __future__ import annotations
 
+import itertools
 import json
 import unicodedata
 
@@ -175,6 +176,30 @@ def google_sidecar(media: str, counter: int, supplemental: bool, cut: int) -> st
 def counted(media: str, counter: int) -> str:
     stem, _, ext = media.rpartition(".")
     return f"{stem}({counter}).{ext}" if counter else media
+
+
+def cut_file(stem: str) -> str:
+    """A file's stem as Google cuts it: 47 UTF-16 units."""
+    return google_sidecar(stem, 0, False, 47).removesuffix(".json")
+
+
+def test_every_length_script_counter_and_cut_is_paired_and_so_its_edits_and_clip() -> None:
+    """Every stem 1 to 61 characters long (ASCII, accented, emoji), suffix, counter,
+    supplemental or not, cut at 46 or 47: the file, its edited copies (the name cut at
+    47 into the word) and a Live Photo's clip find the sidecar Google names."""
+    failed = []
+    for length, char, ext in itertools.product(range(1, 62), "aé🎂", (".jpg", ".HEIC")):
+        stem = f"IMG_{char * length}"
+        for counter, supplemental, cut in itertools.product((0, 1, 12), (False, True), (46, 47)):
+            sidecar = google_sidecar(f"{stem}{ext}", counter, supplemental, cut)
+            named = f"({counter})" if counter else ""
+            files = [f"{stem}{named}{ext}", f"{stem}{named}-edited{ext}"]
+            if not counter:
+                files += [f"{cut_file(stem + word)}{ext}" for word in ("-modifié", "-ha editado")]
+            if ext == ".HEIC":
+                files.append(f"{stem}{named}.MOV")
+            failed += [(f, sidecar) for f in files if sidecar_for(f, {sidecar}) != sidecar]
+    assert not failed, (len(failed), failed[:5])
 
 
 @TOTAL
