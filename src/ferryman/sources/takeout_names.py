@@ -39,7 +39,6 @@ SUPPLEMENTAL = ".supplemental-metadata"
 # A name cut by Google is at least this long before ``.json`` (46 or 47 UTF-16 units, a
 # counter's after it): a shorter one is only ever matched whole.
 CUT_AT_LEAST = 40
-_CUT_KEY = CUT_AT_LEAST // 2  # characters a cut name is indexed by (an emoji is 2 units)
 FILE_CUT = (46, 47)  # a file's name before its suffix, cut by Google: UTF-16 units
 # "-edited" in the languages Google Photos names an edited copy in.
 EDITED = (
@@ -161,6 +160,17 @@ def utf16_len(text: str) -> int:
     return sum(2 if ord(char) > 0xFFFF else 1 for char in text)
 
 
+def _head(text: str) -> str:
+    """``text``'s first ``CUT_AT_LEAST`` UTF-16 units (the characters that fit): what a
+    cut name is indexed by, the same for a name and any cut of it."""
+    units = 0
+    for at, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > CUT_AT_LEAST:
+            return text[:at]
+    return text
+
+
 def _supplemental_at(full: str) -> int | None:
     """Where ``.supplemental-metadata``, or a beginning of it at least ``.s`` long, ends
     ``full`` (``IMG.jpg.suppl``: 7), else None."""
@@ -211,7 +221,7 @@ class _Index:
             if (before := _before_partial(full)) is not None:
                 self._partial.setdefault((before, counter), []).append(name)
             if utf16_len(full) >= CUT_AT_LEAST:
-                self._cut.setdefault((full[:_CUT_KEY], counter), []).append((full, name))
+                self._cut.setdefault((_head(full), counter), []).append((full, name))
             # the picture's name, its supplemental word (cut or not, at its dot too) off
             picture = _before_partial(full) or full.removesuffix(SUPPLEMENTAL)
             if picture.endswith(".") and utf16_len(full) >= CUT_AT_LEAST:
@@ -226,7 +236,7 @@ class _Index:
         best: tuple[int, str] | None = None
         for want in _wanted(media):
             found = [(want.rank * 2, n) for n in self._whole.get((want.full, want.counter), ())]
-            cut = self._cut.get((want.full[:_CUT_KEY], want.counter), ())
+            cut = self._cut.get((_head(want.full), want.counter), ())
             found += [
                 (want.rank * 2 + 1, n)
                 for full, n in cut
