@@ -6,21 +6,25 @@ among others' sidecars, never a sidecar with another counter) and of a sidecar's
 
 from __future__ import annotations
 
+import itertools
 import json
+import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ferryman.model import PhotoFacts as Facts
 from ferryman.sources.takeout_names import (
     SUPPLEMENTAL,
+    Sidecars,
     album_of,
     facts_of,
     is_album_metadata,
     is_year_folder,
     pairs,
     sidecar_for,
+    title_of,
 )
 
 TOTAL = settings(
@@ -30,6 +34,9 @@ TOTAL = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 LONG = "Screenshot_20190317-101112_Some Really Long App Name.jpg"  # 55 characters
+EMOJI = "😀😃😄😁😆😅😂🤣🥲☺️😊😇🙂🙃😉😌😍🥰😘😗😙😚😋"  # 24 characters, 46 UTF-16 units
+LIVE = "IMG_20230101_120000_Sunset at the harbor"  # 40: + .HEIC.supplemental…, cut at 46
+YOLI = "Con Yoli por Málaga en el piso nuevo_001"  # + "-ha edi": 47
 
 # (media, its sidecar as Takeout names it, what the variant is)
 VARIANTS = [
@@ -57,11 +64,26 @@ VARIANTS = [
     ("PXL_20201227_164322043.MV", "PXL_20201227_164322043.MV.jpg.json", "an older Motion clip"),
     ("IMG_0002(1).MOV", "IMG_0002.HEIC.supplemental-metadata(1).json", "a Live clip's counter"),
     ("IMG_0002(1).MOV", "IMG_0002.HEIC(1).json", "a Live clip's counter, moved"),
+    (f"{LIVE}.MOV", f"{LIVE}.HEIC..json", "a Live clip, its picture's cut at the dot"),
     (LONG, f"{LONG[:46]}.json", "name cut at 46"),
     (LONG, f"{LONG[:47]}.json", "name cut at 47"),
     (LONG, f"{(LONG + SUPPLEMENTAL)[:46]}.json", "supplemental of a long name, cut"),
     (f"{LONG[:43]}.jpg", f"{LONG[:43]}.jp.json", "cut into the suffix"),
     (LONG.replace(".jpg", "(1).jpg"), f"{LONG[:46]}(1).json", "cut, then a counter"),
+    ("IMG_2367(1).HEIC", "IMG_2367.HEIC(1).supplemental-metadata.json",
+     "a counter before the supplemental word (GPTH Neo)"),
+    ("IMG_2367(1).HEIC", "IMG_2367.HEIC(1).suppl.json", "… before its cut"),
+    (f"{EMOJI}😛.jpg", f"{EMOJI}.json", "cut at 46 UTF-16 units: an emoji is 2 (immich-go)"),
+    ("IMG_0001.JPG", "IMG_0001.jpg.json", "the suffix's case differs"),
+    ("DSC_0001.jpeg", "DSC_0001.JPEG.supplemental-metadata.json", "… the sidecar's upper"),
+    ("IMG_0001-ha editado.jpg", "IMG_0001.jpg.json", "edited, Spanish (GPTH)"),
+    ("IMG_0001-editat.jpg", "IMG_0001.jpg.json", "edited, Catalan (GPTH)"),
+    ("IMG_0001-edited(1).jpg", "IMG_0001.jpg.supplemental-metadata.json",
+     "a second edited copy (immich-go #756)"),
+    (f"{YOLI}-ha edi.JPG", f"{YOLI}.JPG.json", "the edit's word cut at 47 (GPTH Neo)"),
+    (f"{YOLI}-ha edi(1).JPG", f"{YOLI}.JPG(1).json", "… then a counter"),
+    (unicodedata.normalize("NFD", "Café-modifié.jpg"), "Café.jpg.json", "NFD, edited"),
+    ("Café.jpg", unicodedata.normalize("NFD", "Café.jpg.json"), "the sidecar NFD"),
 ]  # fmt: skip
 
 
@@ -80,6 +102,44 @@ def test_a_counter_never_takes_the_plain_ones_and_the_plain_never_a_counters() -
     }
 
 
+def test_a_name_of_another_case_takes_no_sidecar_a_file_of_its_case_has() -> None:
+    folder = {"IMG.jpg.json", "DSC.JPG.json"}
+    assert pairs(["IMG.jpg", "IMG.JPG", "DSC.jpg", "DSC-edited.jpg"], folder) == {
+        "IMG.jpg": "IMG.jpg.json",  # IMG.JPG: none (IMG.jpg's, case and all)
+        "DSC.jpg": "DSC.JPG.json",
+        "DSC-edited.jpg": "DSC.JPG.json",
+    }
+
+
+def test_a_file_no_rule_pairs_takes_the_one_free_sidecar_titled_its_name() -> None:
+    odd = "123456789123456789123456789123456789_DSCN0091.JP.supplemental-meta.json"
+    named = "IMG_0001.jpg"
+    folder = {odd, "IMG_0001.jpg.json", "a.json", "b.json", "IMG_0003.jpg.json"}
+    titles = {
+        odd: "123456789123456789123456789123456789_DSCN0091.JPG",
+        "IMG_0001.jpg.json": "IMG_0003.jpg",  # taken by its name: not by a title
+        "a.json": "twin.jpg",
+        "b.json": "twin.jpg",  # which one? none
+        "IMG_0003.jpg.json": "IMG_0003.jpg",
+    }
+    files = ["123456789123456789123456789123456789_DSCN0091.JPG", named, "twin.jpg"]
+    assert pairs(files, folder) == {named: "IMG_0001.jpg.json"}
+    assert Sidecars(folder).pairs(files, titles) == {
+        named: "IMG_0001.jpg.json",
+        "123456789123456789123456789123456789_DSCN0091.JPG": odd,
+    }
+    taken = sidecar_json(photoTakenTime={"timestamp": "1546344000"})
+    assert title_of(taken) == "IMG.jpg"
+    assert title_of(json.dumps({"title": "Paris trip"}).encode()) is None  # an album's
+    assert title_of(b"[]") is None
+
+
+def test_an_edited_copy_s_counter_is_its_original_s_first() -> None:
+    folder = {"IMG.jpg.json", "IMG.jpg(1).json"}
+    assert sidecar_for("IMG-edited(1).jpg", folder) == "IMG.jpg(1).json"
+    assert sidecar_for("IMG-edited(2).jpg", folder) == "IMG.jpg.json"  # a second edit
+
+
 def test_a_whole_name_wins_over_a_cut_one_and_no_guess_for_short_names() -> None:
     assert sidecar_for("IMG.jpg", {"IMG.jp.json"}) is None  # short: only ever whole
     assert sidecar_for("IMG.jpeg", {"IMG.jpg.json"}) is None
@@ -94,7 +154,8 @@ def test_a_whole_name_wins_over_a_cut_one_and_no_guess_for_short_names() -> None
 _NAME_CHARS = st.characters(
     whitelist_categories=("Lu", "Ll", "Nd"), whitelist_characters="_- .", max_codepoint=0x2FF
 )
-_STEMS = st.text(_NAME_CHARS, min_size=1, max_size=60).filter(
+_EMOJI = st.sampled_from("😀🎂🥲")  # two UTF-16 units each, as Google counts a cut
+_STEMS = st.text(_NAME_CHARS | _EMOJI, min_size=1, max_size=60).filter(
     lambda s: s.strip(" .") == s and not s.endswith(")")
 )
 _EXTS = st.sampled_from([".jpg", ".JPG", ".heic", ".png", ".mp4", ".MOV", ".gif", ".webp"])
@@ -102,14 +163,43 @@ _EXTS = st.sampled_from([".jpg", ".JPG", ".heic", ".png", ".mp4", ".MOV", ".gif"
 
 def google_sidecar(media: str, counter: int, supplemental: bool, cut: int) -> str:
     """The sidecar Google writes for ``media`` (named without its counter): the name
-    with ``.supplemental-metadata``, cut at ``cut`` characters, the counter after."""
-    full = f"{media}{SUPPLEMENTAL if supplemental else ''}"[:cut]
+    with ``.supplemental-metadata``, cut at ``cut`` UTF-16 units, the counter after."""
+    full, units = "", 0
+    for char in f"{media}{SUPPLEMENTAL if supplemental else ''}":
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > cut:
+            break
+        full += char
     return f"{full}{f'({counter})' if counter else ''}.json"
 
 
 def counted(media: str, counter: int) -> str:
     stem, _, ext = media.rpartition(".")
     return f"{stem}({counter}).{ext}" if counter else media
+
+
+def cut_file(stem: str) -> str:
+    """A file's stem as Google cuts it: 47 UTF-16 units."""
+    return google_sidecar(stem, 0, False, 47).removesuffix(".json")
+
+
+def test_every_length_script_counter_and_cut_is_paired_and_so_its_edits_and_clip() -> None:
+    """Every stem 1 to 61 characters long (ASCII, accented, emoji), suffix, counter,
+    supplemental or not, cut at 46 or 47: the file, its edited copies (the name cut at
+    47 into the word) and a Live Photo's clip find the sidecar Google names."""
+    failed = []
+    for length, char, ext in itertools.product(range(1, 62), "aé🎂", (".jpg", ".HEIC")):
+        stem = f"IMG_{char * length}"
+        for counter, supplemental, cut in itertools.product((0, 1, 12), (False, True), (46, 47)):
+            sidecar = google_sidecar(f"{stem}{ext}", counter, supplemental, cut)
+            named = f"({counter})" if counter else ""
+            files = [f"{stem}{named}{ext}", f"{stem}{named}-edited{ext}"]
+            if not counter:
+                files += [f"{cut_file(stem + word)}{ext}" for word in ("-modifié", "-ha editado")]
+            if ext == ".HEIC":
+                files.append(f"{stem}{named}.MOV")
+            failed += [(f, sidecar) for f in files if sidecar_for(f, {sidecar}) != sidecar]
+    assert not failed, (len(failed), failed[:5])
 
 
 @TOTAL
@@ -120,6 +210,7 @@ def counted(media: str, counter: int) -> str:
     st.sampled_from([46, 47]),
     st.booleans(),
 )
+@example([("🎂" * 30, ".jpg"), ("IMG_🥲", ".heic")], 1, True, 46, False)  # 23 cut characters
 def test_a_generated_variant_is_found_among_other_photos_sidecars(
     named: list[tuple[str, str]], counter: int, supplemental: bool, cut: int, edited: bool
 ) -> None:

@@ -40,6 +40,7 @@ from ferryman.sources.takeout_names import (
     facts_of,
     is_album_metadata,
     is_year_folder,
+    title_of,
 )
 
 SIDECAR = "takeout_sidecar"  # skip reasons (``rules.outcomes`` words them)
@@ -157,6 +158,7 @@ class Listing:
 
     listed: list[Listed] = field(default_factory=list)
     parsed: dict[str, PhotoFacts | None] = field(default_factory=dict)  # each JSON's facts
+    titles: dict[str, str] = field(default_factory=dict)  # a photo's sidecar's title
 
     def add(self, reader: ZipfileReader) -> None:
         """One part's central directory, and its JSON files read (blocking: a remote
@@ -172,9 +174,11 @@ class Listing:
         wanted = [m for m in files if id(m) in small]
         for member, raw in reader.read_small(wanted, MAX_SIDECAR + 1):
             self.parsed[small[id(member)]] = facts_of(raw)
+            if (title := title_of(raw)) is not None:
+                self.titles[small[id(member)]] = title
 
     def index(self) -> TakeoutIndex:
-        return indexed(self.listed, self.parsed)
+        return indexed(self.listed, self.parsed, self.titles)
 
 
 def looks_like_takeout(name: str, reader: ZipfileReader) -> bool:
@@ -187,9 +191,13 @@ def looks_like_takeout(name: str, reader: ZipfileReader) -> bool:
     return bool(names) and top and any(n.casefold().endswith(JSON) for n in names)
 
 
-def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> TakeoutIndex:
+def indexed(
+    listed: list[Listed],
+    parsed: dict[str, PhotoFacts | None],
+    titles: dict[str, str] | None = None,
+) -> TakeoutIndex:
     """The index of a Takeout's files (``parsed``: each JSON file's facts, None for one
-    that is no sidecar)."""
+    that is no sidecar; ``titles``: a photo's sidecar's ``title``, by its path)."""
     index = TakeoutIndex()
     folders: dict[str, list[str]] = {}
     for item in listed:
@@ -200,13 +208,15 @@ def indexed(listed: list[Listed], parsed: dict[str, PhotoFacts | None]) -> Takeo
         sidecars = Sidecars(n for n in names if n.casefold().endswith(JSON))
         for name in names:
             path = f"{folder}/{name}" if folder else name
-            if name.casefold().endswith(JSON):
-                if parsed.get(path) is not None or is_album_metadata(name):
-                    index.skip[path] = SIDECAR
-                continue
-            sidecar = sidecars.find(name)
-            if sidecar is None:
-                continue
+            if name.casefold().endswith(JSON) and (
+                parsed.get(path) is not None or is_album_metadata(name)
+            ):
+                index.skip[path] = SIDECAR
+        media = [n for n in names if not n.casefold().endswith(JSON)]
+        here = {n: t for n in names if (t := (titles or {}).get(f"{folder}/{n}" if folder else n))}
+        found = sidecars.pairs(media, here)
+        for name, sidecar in found.items():
+            path = f"{folder}/{name}" if folder else name
             where = f"{folder}/{sidecar}" if folder else sidecar
             # One that says nothing readable (broken, cut short) told the photo nothing:
             # delivered as any JSON file, not skipped as if its date went with the photo.

@@ -16,7 +16,13 @@ from ferryman.archive.names import sanitize_path
 from ferryman.archive.stored_names import decode_stored_name
 from ferryman.model import PhotoFacts
 from ferryman.sources.takeout import Listed, TakeoutIndex, indexed
-from ferryman.sources.takeout_names import JSON, MAX_SIDECAR, facts_of, is_year_folder
+from ferryman.sources.takeout_names import (
+    JSON,
+    MAX_SIDECAR,
+    facts_of,
+    is_year_folder,
+    title_of,
+)
 
 _LOOK_DEPTH = 2  # Takeout/Google Photos/Photos from 2019: a year folder this far down
 
@@ -31,16 +37,20 @@ def folder_index(root: Path) -> TakeoutIndex | None:
         by_size[size] = by_size.get(size, 0) + 1
     listed: list[Listed] = []
     parsed: dict[str, PhotoFacts | None] = {}
+    titles: dict[str, str] = {}
     for rel, full, size in files:
         path = sanitize_path(decode_stored_name(os.fsencode(rel), on_disk=True), 0)
         if path.casefold().endswith(JSON):
             if size <= MAX_SIDECAR:
-                parsed[path] = facts_of(_read(full, MAX_SIDECAR + 1))
+                raw = _read(full, MAX_SIDECAR + 1)
+                parsed[path] = facts_of(raw)
+                if (title := title_of(raw)) is not None:
+                    titles[path] = title
             listed.append(Listed(path, size, f"path:{path}"))
             continue
         same = _sha256(full) if by_size[size] > 1 and size > 0 else f"path:{path}"
         listed.append(Listed(path, size, same or f"path:{path}"))
-    return indexed(listed, parsed)
+    return indexed(listed, parsed, titles)
 
 
 def _holds_year_folder(folder: Path, depth: int) -> bool:
