@@ -399,20 +399,27 @@ async def test_delivered_files_are_dated_when_they_were_taken(store: Store, tmp_
 async def test_a_second_archive_of_the_same_top_folder_has_the_same_shape(
     store: Store, tmp_path: Path
 ) -> None:
-    """Two Google Takeouts (each `Takeout/Google Photos/…`) into one library: the first is
-    the job "Takeout", its files in `Takeout/Google Photos/`; the second, "Takeout (2)"
-    (two inputs, one name), had its files in `Takeout (2)/Takeout/Google Photos/`, a
-    folder deeper than the first's. Now `Takeout (2)/Google Photos/`."""
+    """Two archives of one top folder (each `Trip/2024/…`) into one library: the first is
+    the job "Trip", its files in `Trip/2024/`; the second, "Trip (2)" (two inputs, one
+    name), had its files in `Trip (2)/Trip/2024/`, a folder deeper than the first's. Now
+    `Trip (2)/2024/`. Two Google Takeouts (each `Takeout/Google Photos/…`: the same
+    account exported again) share the first's folder, `Takeout/Google Photos/`."""
     settings = _settings(tmp_path)
-    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    photos = make_photo_set(tmp_path / "p", 4, size=(64, 48))
     for n, photo in enumerate(photos, 1):
-        archive = make_zip(
-            tmp_path / f"export-{n}.zip", [(f"Takeout/Google Photos/IMG_{n}.jpg", photo)]
-        )
+        top = "Trip/2024" if n <= 2 else "Takeout/Google Photos"
+        archive = make_zip(tmp_path / f"export-{n}.zip", [(f"{top}/IMG_{n}.jpg", photo)])
         await intake.add_source(store, archive, settings=settings)
     await run_until_idle(store, settings)
-    assert sorted(job.name for job in await store.list_jobs()) == ["Takeout", "Takeout (2)"]
+    assert sorted(job.name for job in await store.list_jobs()) == [
+        "Takeout",
+        "Takeout (2)",
+        "Trip",
+        "Trip (2)",
+    ]
     assert _on_disk(settings.library) == [
-        "Takeout (2)/Google Photos/IMG_2.jpg",
-        "Takeout/Google Photos/IMG_1.jpg",
+        "Takeout/Google Photos/IMG_3.jpg",
+        "Takeout/Google Photos/IMG_4.jpg",
+        "Trip (2)/2024/IMG_2.jpg",
+        "Trip/2024/IMG_1.jpg",
     ]

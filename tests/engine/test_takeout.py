@@ -304,3 +304,37 @@ def check_library(
         right += 1
     assert right == len(every)  # 100 % of dates and places
     return by_digest, names
+
+
+def test_a_later_export_grows_the_first_ones_folder_and_stores_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """A person exports again a year on: the same photos and a new one, in a zip of
+    another name. Its job is `Takeout (2)`, but its files go where the first export's
+    are, `Takeout/…`: the photos already there (the same bytes at the same place) are
+    not stored again, the new one joins them, and the albums' links are as before."""
+    zips, content = takeout(tmp_path / "in", parts_of=1)
+    library = tmp_path / "Library"
+    first = cli(tmp_path / "data", None, "add", "--run", "--to", f"library:{library}", str(zips[0]))
+    assert first.exit_code == 0, first.output
+    links = sorted(str(p.relative_to(library)) for p in library.rglob("*") if p.is_symlink())
+    later = tmp_path / "in" / "takeout-20250301T090000Z-001.zip"
+    later.write_bytes(zips[0].read_bytes())
+    new = Photo(f"{PHOTOS}/Photos from 2025/IMG_9001.jpg", "IMG_9001.jpg.json", 1740820000,
+                (59.3293, 18.0686, 28.0), "Stockholm", seed=91)  # fmt: skip
+    content[new.path] = make_photo(tmp_path / "new.jpg", new.seed, size=(96, 64)).read_bytes()
+    with zipfile.ZipFile(later, "a") as zf:
+        zf.writestr(new.path, content[new.path])
+        zf.writestr(f"{PHOTOS}/Photos from 2025/{new.sidecar}", sidecar(new))
+    again = cli(tmp_path / "data", None, "add", "--run", "--to", f"library:{library}", str(later))
+    assert again.exit_code == 0, again.output
+    assert "Takeout (2): delivered" in again.output
+    there = len(photos()) + 1  # and archive_browser.html, kept as a library keeps all
+    assert f"({there} already there)" in again.output, again.output
+    by_digest, _ = check_library(library, content, None, [*photos(), new])  # each once
+    kept = by_digest[digest(content[new.path])][0]
+    assert kept.relative_to(library).parts[:3] == ("Takeout", "Google Photos", "Photos from 2025")
+    assert not (library / "Takeout (2)").exists()
+    assert links == sorted(
+        str(p.relative_to(library)) for p in library.rglob("*") if p.is_symlink()
+    )

@@ -8,7 +8,7 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferryman.sinks.layout import DEFAULT, input_folders, render
+from ferryman.sinks.layout import DEFAULT, input_folders, render, source_folder
 
 _PART = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 
@@ -37,3 +37,13 @@ def test_input_folders_keep_the_folders_and_drop_the_top_one_the_job_is_named_by
     assert input_folders("Takeout/Google Photos/a.jpg", "Takeout (2)") == "Google Photos"
     assert input_folders("Trip (2)/a/b.jpg", "Trip (2)") == "a"
     assert input_folders("Other/a/b.jpg", "Trip (2)") == "Other/a"
+
+
+def test_a_google_takeout_export_again_shares_the_first_ones_folder() -> None:
+    """`{source}` of a job named by Takeout's one folder, counted or not, is `Takeout`:
+    the same account exported again grows one folder. Any other name keeps its count."""
+    assert source_folder("Takeout", "/d/takeout-20240115T101112Z-001.zip") == "Takeout"
+    assert source_folder("Takeout (2)", "/d/takeout-20250301T090000Z-001.zip") == "Takeout"
+    assert source_folder("Takeout (3)", "/d/Takeout") == "Takeout"
+    assert source_folder("Trip (2)", "/d/trip.zip") == "Trip (2)"
+    assert source_folder("Takeout photos (2)", "/d/x.zip") == "Takeout photos (2)"

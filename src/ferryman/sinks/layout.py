@@ -90,13 +90,21 @@ def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
     return tuple((p.literal, p.field, p.spec) for p in pieces)
 
 
+# The one folder every Google Takeout export holds, in every language: a job named by
+# it (``engine/read/folder_name``) is an export of a person's account.
+TAKEOUT = "Takeout"
+
+
 def source_folder(job_name: str, source: str) -> str:
     """``{source}``: the job's name, but a watch's look goes under the name the watch's
     looks share (``Camera``, not ``Camera (2)``: its ``batch:`` source says), so a
-    watched folder grows one folder of the library; names met twice there are made
-    unique as any (``IMG_0001 (2).jpg``)."""
+    watched folder grows one folder of the library; and a Google Takeout export goes
+    under ``Takeout`` whatever count its job's name took (``Takeout (2)``): each export is
+    the same account again, so a later one grows the first one's folder, its photos
+    already there (the same bytes at the same place) not stored twice. Names met twice
+    there are made unique as any (``IMG_0001 (2).jpg``); nothing is written over."""
     if not source.startswith(f"{BATCH_SCHEME}:"):
-        return job_name
+        return TAKEOUT if uncounted(job_name) == TAKEOUT else job_name
     folder = _batch_folder(source)
     return job_name if folder is None else folder
 
@@ -115,9 +123,9 @@ def input_folders(source_path: str, job_name: str) -> str:
     """``{path}``: the folders an item was in inside its input, without a first folder
     named as the job's ``{source}`` (an archive holding one top folder is named by it:
     its files would sit in ``Trip/Trip/``), counted too: a second input of that folder
-    in the same place is ``Trip (2)`` (``naming.free_job_name``; two Google Takeouts,
-    each ``Takeout/``), its files in ``Trip (2)/2024/``, as the first's in ``Trip/2024/``,
-    not ``Trip (2)/Trip/2024/``."""
+    in the same place is ``Trip (2)`` (``naming.free_job_name``), its files in
+    ``Trip (2)/2024/``, as the first's in ``Trip/2024/``, not ``Trip (2)/Trip/2024/``
+    (two Google Takeouts, each ``Takeout/``, share one: ``source_folder``)."""
     parts = [p for p in source_path.replace("\\", "/").split("/")[:-1] if p not in ("", ".")]
     named = {safe_name(n, "_").casefold() for n in (job_name, uncounted(job_name))}
     if parts and safe_name(parts[0], "_").casefold() in named:
