@@ -2,9 +2,10 @@
 Real-Debrid (``/rest/1.0``: ``torrents``, ``torrents/addMagnet``, PUT
 ``torrents/addTorrent``, ``torrents/selectFiles/ID``, ``torrents/info/ID``,
 ``unrestrict/link``, ``torrents/delete/ID``; ``{"error", "error_code"}``), AllDebrid
-(``/v4``: ``magnet/upload``, ``magnet/upload/file``, ``magnet/status``, ``link/unlock``,
-``magnet/delete``; ``agent`` and ``apikey`` on every call; ``{"status", "data" |
-"error": {"code", "message"}}``), Premiumize (``/api``: ``transfer/create``,
+(``/v4``: ``magnet/upload``, ``magnet/upload/file``, ``/v4.1/magnet/status`` (POST,
+no links), ``magnet/files`` (``id[]``: the files' tree), ``link/unlock``,
+``magnet/delete``; ``agent`` on every call and the key as a Bearer token or ``apikey``;
+``{"status", "data" | "error": {"code", "message"}}``), Premiumize (``/api``: ``transfer/create``,
 ``transfer/list``, ``folder/list``, ``item/details``, ``transfer/delete``; ``apikey``;
 ``{"status": "error", "message"}``) and Debrid-Link (``/api/v2``: ``seedbox/add``,
 ``seedbox/list``, ``seedbox/ID/remove``; Bearer; ``{"success", "value" | "error"}``).
@@ -187,7 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if not part.is_multipart():
                     name = part.get_param("name", header="content-disposition")
                     fields[str(name)] = part.get_payload(decode=True)  # type: ignore[assignment]
-        path = unquote(parts.path).removeprefix(PREFIX[self.fake.kind]).strip("/")
+        path = unquote(parts.path)
+        if self.fake.kind == "alldebrid" and path.startswith("/v4.1/"):
+            path = "v4.1/" + path.removeprefix("/v4.1/")  # magnet/status's version
+        path = path.removeprefix(PREFIX[self.fake.kind]).strip("/")
         return path, query, fields, body
 
     def _any(self) -> None:
@@ -303,43 +307,53 @@ def _alldebrid(
     body: bytes,
     headers: Any,
 ) -> Answer:
-    if not query.get("agent"):
+    said = query | {k: v.decode(errors="replace") for k, v in fields.items() if k != "files[]"}
+    key = str(headers.get("Authorization") or "").removeprefix("Bearer ") or said.get("apikey")
+    if not said.get("agent"):
         return _ad_error("AUTH_MISSING_AGENT", "You must send a meaningful agent parameter")
-    if query.get("apikey") != KEY:
+    if not key:
+        return _ad_error("AUTH_MISSING_APIKEY", "The auth apikey was not sent")
+    if key != KEY:
         return _ad_error("AUTH_BAD_APIKEY", "The auth apikey is invalid")
     ok = {"status": "success"}
     if path == "magnet/upload":
-        magnet = fields.get("magnets[]", b"").decode() or query.get("magnets[]", "")
+        magnet = said.get("magnets[]", "")
         item = _added(fake, _magnet_hash(magnet), magnet)
         if item is None:
             error = {"code": "MAGNET_INVALID_URI", "message": "This magnet is not valid"}
             return 200, ok | {"data": {"magnets": [{"magnet": magnet, "error": error}]}}
         return 200, ok | {"data": {"magnets": [_ad_added(fake, item) | {"magnet": magnet}]}}
-    if path == "magnet/upload/file":
+    if path == "magnet/upload/file" and method == "POST":
         item = _added(fake, fake.uploads.get(fields.get("files[]", b"")), "file")
         if item is None:
             error = {"code": "MAGNET_INVALID_FILE", "message": "File is not a valid torrent"}
             return 200, ok | {"data": {"files": [{"file": "x.torrent", "error": error}]}}
         return 200, ok | {"data": {"files": [_ad_added(fake, item) | {"file": "x.torrent"}]}}
-    if path == "magnet/status" and "id" not in query:
-        return 200, ok | {
-            "data": {"magnets": [_ad_view(fake, i, poll=False) for i in fake.items.values()]}
-        }
-    item = fake.items.get(query.get("id", ""))
-    if path == "magnet/status":
+    if path == "v4.1/magnet/status" and method == "POST" and "id" not in said:
+        listed = [_ad_view(fake, i, poll=False) for i in fake.items.values()]
+        return 200, ok | {"data": {"magnets": listed}}
+    item = fake.items.get(said.get("id", said.get("id[]", "")))
+    if path == "v4.1/magnet/status" and method == "POST":
         if item is None:
             return _ad_error("MAGNET_INVALID_ID", "This magnet ID does not exists or is invalid")
         return 200, ok | {"data": {"magnets": _ad_view(fake, item, poll=True)}}
+    if path == "magnet/files" and method == "POST":
+        if item is None:
+            error = {"code": "MAGNET_INVALID_ID", "message": "This magnet ID does not exists"}
+            return 200, ok | {"data": {"magnets": [{"id": said.get("id[]"), "error": error}]}}
+        return 200, ok | {"data": {"magnets": [{"id": item.id, "files": _ad_files(fake, item)}]}}
     if path == "magnet/delete" and item is not None:
         del fake.items[item.id]
         return 200, ok | {"data": {"message": "Magnet was successfully deleted"}}
     if path == "link/unlock":
-        said = query.get("link", "").removeprefix(f"{fake.base}/f/").split("/")
-        found = fake.items.get(said[0]) if len(said) == 2 else None
-        if found is None or not said[1].isdigit() or int(said[1]) >= len(found.paths):
+        where = said.get("link", "").removeprefix(f"{fake.base}/f/").split("/")
+        found = fake.items.get(where[0]) if len(where) == 2 else None
+        if found is None or not where[1].isdigit() or int(where[1]) >= len(found.paths):
             return _ad_error("LINK_DOWN", "This link is not available on the file hoster website")
-        return 200, ok | {"data": {"link": fake.link(found, int(said[1])), "host": "fake"}}
-    return _ad_error("MAGNET_INVALID_ID", "This magnet ID does not exists or is invalid")
+        return 200, ok | {"data": {"link": fake.link(found, int(where[1])), "host": "fake"}}
+    if path.startswith("magnet/"):
+        return _ad_error("MAGNET_INVALID_ID", "This magnet ID does not exists or is invalid")
+    return 404, {"status": "error", "error": {"code": "404", "message": "Endpoint doesn't exist"}}
 
 
 def _ad_added(fake: FakeDebrid, item: Item) -> dict[str, Any]:
@@ -349,33 +363,38 @@ def _ad_added(fake: FakeDebrid, item: Item) -> dict[str, Any]:
 
 
 def _ad_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
+    """A magnet as v4.1 ``magnet/status`` tells it: no links (``magnet/files`` has them)."""
     ready = fake.poll(item) if poll else item.torrent is not None and item.polls_left == 0
     code = 15 if item.torrent is None else (4 if ready else 1)
     words = {15: "File not available - no peer", 4: "Ready", 1: "Downloading"}[code]
     files = item.torrent.files if item.torrent else []
-    links = [
-        {
-            "link": f"{fake.base}/f/{item.id}/{n}",
-            "filename": p.rsplit("/", 1)[-1],
-            "size": len(d),
-            "files": _ad_tree(p.split("/"), len(d)),
-        }
-        for n, (p, d, _) in enumerate(files)
-    ]
     return {
         "id": int(item.id),
         "filename": item.torrent.name if item.torrent else item.hash,
+        "size": sum(len(d) for _, d, _ in files),
         "hash": item.hash,
         "status": words,
         "statusCode": code,
-        "links": links if ready else [],
+        "uploadDate": 1700000000,
+        "nbLinks": len(files) if ready else 0,
     }
 
 
-def _ad_tree(parts: list[str], size: int) -> list[dict[str, Any]]:
-    if len(parts) == 1:
-        return [{"n": parts[0], "s": size}]
-    return [{"n": parts[0], "e": _ad_tree(parts[1:], size)}]
+def _ad_files(fake: FakeDebrid, item: Item) -> list[dict[str, Any]]:
+    """The torrent's files as ``magnet/files`` trees them: folders ``{"n", "e"}``, files
+    ``{"n", "s", "l"}`` (a hoster link to unlock)."""
+    root: list[dict[str, Any]] = []
+    for n, (p, d, _) in enumerate(item.torrent.files if item.torrent else []):
+        level = root
+        *folders, leaf = p.split("/")
+        for folder in folders:
+            entry = next((e for e in level if e["n"] == folder and "e" in e), None)
+            if entry is None:
+                entry = {"n": folder, "e": []}
+                level.append(entry)
+            level = entry["e"]
+        level.append({"n": leaf, "s": len(d), "l": f"{fake.base}/f/{item.id}/{n}"})
+    return root
 
 
 def _premiumize(

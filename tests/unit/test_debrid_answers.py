@@ -118,3 +118,35 @@ def test_every_debrid_key_is_read_from_the_environment_and_hidden(
     shown = mask_secrets(ours)
     assert "secret-" not in json.dumps(shown)
     assert shown["debrid"]["realdebrid"]["api_key"] == "***"
+
+
+def _answering(kind: str, answer: Any, seen: list[httpx.Request]) -> Any:
+    """A service whose every call gets ``answer`` (200), the requests kept in ``seen``."""
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=answer(request) if callable(answer) else answer)
+
+    ours = _settings(kind)
+    clock = _Still()
+    client = httpx.Client(transport=httpx.MockTransport(reply))
+    return make_service(kind, client, ours, RateLimit(10**6, clock, clock.sleep), ours.retry)
+
+
+def test_alldebrid_keeps_the_key_out_of_urls_and_reads_a_status_that_trees_its_files() -> None:
+    """v4.1 ``magnet/status`` (POST) may carry the files' tree itself; a folder's two
+    files are two files; the key goes as a Bearer token, never in a URL."""
+    tree = [
+        {"n": "T", "e": [{"n": "a.jpg", "s": "3", "l": "h/1"}, {"n": "b.jpg", "s": 4, "l": "h/2"}]}
+    ]
+    magnet = {"id": 7, "filename": "T", "statusCode": "4", "status": "Ready", "files": tree}
+    seen: list[httpx.Request] = []
+    service = _answering("alldebrid", {"status": "success", "data": {"magnets": [magnet]}}, seen)
+    item = service.status("7")
+    assert [(f.id, f.path, f.size) for f in item.files] == [
+        ("h/1", "a.jpg", 3),
+        ("h/2", "b.jpg", 4),
+    ]
+    (asked,) = seen
+    assert (asked.method, asked.url.path) == ("POST", "/v4.1/magnet/status")
+    assert asked.headers["authorization"] == "Bearer k" and "apikey" not in str(asked.url)
