@@ -1,5 +1,5 @@
 """Fakes of four debrid services' documented APIs on loopback, one server per service:
-Real-Debrid (``/rest/1.0``: ``torrents``, ``torrents/addMagnet``, PUT
+Real-Debrid (``/rest/1.0``: ``torrents`` (paged, newest first), ``torrents/addMagnet``, PUT
 ``torrents/addTorrent``, ``torrents/selectFiles/ID``, ``torrents/info/ID``,
 ``unrestrict/link``, ``torrents/delete/ID``; ``{"error", "error_code"}``), AllDebrid
 (``/v4``: ``magnet/upload``, ``magnet/upload/file``, ``/v4.1/magnet/status`` (POST,
@@ -239,8 +239,11 @@ def _realdebrid(
     if headers.get("Authorization") != f"Bearer {KEY}" and query.get("auth_token") != KEY:
         return 401, {"error": "bad_token", "error_code": 8}
     _, _, rest = path.partition("/")
-    if path == "torrents":
-        return 200, [_rd_view(fake, i) for i in fake.items.values()]
+    if path == "torrents":  # newest first, a page at a time (limit 100 by default)
+        limit = min(int(query.get("limit") or 100), 5000)
+        offset = int(query.get("offset") or 0) or (int(query.get("page") or 1) - 1) * limit
+        newest = list(reversed(fake.items.values()))[offset : offset + limit]
+        return (200, [_rd_view(fake, i) for i in newest]) if newest else (204, None)
     if path == "torrents/addMagnet":
         item = _added(fake, _magnet_hash(fields.get("magnet", b"").decode()), "magnet")
         if item is None:

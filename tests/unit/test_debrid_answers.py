@@ -150,3 +150,28 @@ def test_alldebrid_keeps_the_key_out_of_urls_and_reads_a_status_that_trees_its_f
     (asked,) = seen
     assert (asked.method, asked.url.path) == ("POST", "/v4.1/magnet/status")
     assert asked.headers["authorization"] == "Bearer k" and "apikey" not in str(asked.url)
+
+
+@pytest.mark.parametrize(
+    ("status", "said", "code"),
+    [
+        (403, {"error": "slow_down", "error_code": 5}, "debrid.rate_limited"),
+        (400, {"error": "hoster_unsupported", "error_code": "16"}, "debrid.refused"),
+        (400, {"error": "hoster_unavailable", "error_code": 19}, "debrid.limit"),
+        (403, {"error": "fair_usage_limit", "error_code": 36}, "debrid.limit"),
+    ],
+)
+def test_real_debrid_error_codes_of_its_docs_are_ferrymans(
+    status: int, said: dict[str, Any], code: str
+) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=said))
+    ours = _settings("realdebrid").model_copy(
+        update={"retry": Settings.model_validate({}).retry.model_copy(update={"max_attempts": 0})}
+    )
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        limit = RateLimit(10**6, clock, clock.sleep)
+        service = make_service("realdebrid", client, ours, limit, ours.retry)
+        with pytest.raises(FerrymanError) as raised:
+            service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}")
+    assert raised.value.code == code and said["error"] in str(raised.value)
