@@ -8,7 +8,7 @@ no links), ``magnet/files`` (``id[]``: the files' tree), ``link/unlock``,
 ``{"status", "data" | "error": {"code", "message"}}``), Premiumize (``/api``: ``transfer/create``,
 ``transfer/list``, ``folder/list``, ``item/details``, ``transfer/delete``; ``apikey``;
 ``{"status": "error", "message"}``) and Debrid-Link (``/api/v2``: ``seedbox/add``,
-``seedbox/list``, ``seedbox/ID/remove``; Bearer; ``{"success", "value" | "error"}``).
+``seedbox/list`` (paged), ``seedbox/ID/remove``; Bearer; ``{"success", "value" | "error"}``).
 
 What a magnet (or an uploaded ``.torrent``, known by the bytes ``torrent_file`` made)
 holds is what ``swarm`` says of its info hash; a hash no swarm knows is added and then
@@ -509,12 +509,18 @@ def _debridlink(
         if item is None:
             return 400, {"success": False, "error": "notAddTorrent"}
         return 200, {"success": True, "value": _dl_view(fake, item, poll=False)}
-    if path == "seedbox/list":
+    if path == "seedbox/list":  # a page at a time: page from 0, perPage 20 to 50
         ids = query.get("ids")
         listed = [i for i in fake.items.values() if ids is None or i.id in ids.split(",")]
+        per = max(20, min(int(query.get("perPage") or 20), 50))
+        page = int(query.get("page") or 0)
+        pages = max(1, -(-len(listed) // per))
+        shown = listed[page * per : (page + 1) * per]
+        paged = {"page": page, "pages": pages, "next": page + 1 if page + 1 < pages else -1}
         return 200, {
             "success": True,
-            "value": [_dl_view(fake, i, poll=ids is not None) for i in listed],
+            "value": [_dl_view(fake, i, poll=ids is not None) for i in shown],
+            "pagination": paged | {"previous": page - 1 if page > 0 else -1},
         }
     if method == "DELETE" and path.endswith("/remove"):
         fake.items.pop(path.split("/")[1], None)
@@ -529,7 +535,8 @@ def _dl_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
         "id": item.id,
         "name": item.torrent.name if item.torrent else item.hash,
         "hashString": item.hash.upper(),
-        "status": 9 if item.torrent is None else (6 if ready else 4),
+        # Transmission's 4 downloading, then 100 stored; 9, undocumented, its "error"
+        "status": 9 if item.torrent is None else (100 if ready else 4),
         "downloadPercent": 100 if ready else 40,
         "files": [
             {
