@@ -175,3 +175,22 @@ def test_real_debrid_error_codes_of_its_docs_are_ferrymans(
         with pytest.raises(FerrymanError) as raised:
             service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}")
     assert raised.value.code == code and said["error"] in str(raised.value)
+
+
+def test_premiumize_reads_a_one_file_transfer_by_its_file_id_not_the_folder_it_lies_in() -> None:
+    """A one-file transfer names its ``file_id`` and the folder it was put in (the
+    root, holding the account's other files): only the file is the transfer's."""
+    transfer = {"id": "t1", "name": "a.jpg", "status": "finished", "folder_id": "root"}
+    other = {"id": "x", "name": "other.jpg", "type": "file", "size": 9}
+
+    def answer(request: httpx.Request) -> Any:
+        path = request.url.path.strip("/")
+        if path == "transfer/list":
+            return {"status": "success", "transfers": [transfer | {"file_id": "f1"}]}
+        if path == "folder/list":
+            return {"status": "success", "content": [other]}
+        return {"id": "f1", "name": "a.jpg", "type": "file", "size": 3, "link": "http://h/a"}
+
+    item = _answering("premiumize", answer, [])
+    found = item.status("t1")
+    assert [(f.id, f.path, f.size) for f in found.files] == [("f1", "a.jpg", 3)]
