@@ -194,3 +194,33 @@ def test_premiumize_reads_a_one_file_transfer_by_its_file_id_not_the_folder_it_l
     item = _answering("premiumize", answer, [])
     found = item.status("t1")
     assert [(f.id, f.path, f.size) for f in found.files] == [("f1", "a.jpg", 3)]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "code"),
+    [
+        (400, "BOZO_TORRENT", "debrid.refused"),
+        (400, "DOWNLOAD_TOO_LARGE", "debrid.refused"),
+        (400, "PLAN_RESTRICTED_FEATURE", "debrid.premium"),
+        (400, "ACTIVE_LIMIT", "debrid.limit"),
+        (400, "MONTHLY_LIMIT", "debrid.limit"),
+        (404, "ENDPOINT_NOT_FOUND", "torbox.api"),
+        (403, "BAD_TOKEN", "torbox.auth"),
+    ],
+)
+def test_torbox_error_codes_of_its_docs_are_ferrymans(status: int, error: str, code: str) -> None:
+    said = {"success": False, "error": error, "detail": "Its words.", "data": None}
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=said))
+    ours = _settings("torbox")
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        service = make_service(
+            "torbox", client, ours, RateLimit(10**6, clock, clock.sleep), ours.retry
+        )
+        for call in (
+            lambda: service.add_torrent(b"d4:infode", "a.torrent"),
+            lambda: service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}"),
+        ):
+            with pytest.raises(FerrymanError) as raised:
+                call()
+            assert raised.value.code == code and "Its words." in str(raised.value)
