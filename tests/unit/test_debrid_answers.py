@@ -224,3 +224,14 @@ def test_torbox_error_codes_of_its_docs_are_ferrymans(status: int, error: str, c
             with pytest.raises(FerrymanError) as raised:
                 call()
             assert raised.value.code == code and "Its words." in str(raised.value)
+
+
+def test_real_debrid_reads_selected_as_text_alike() -> None:
+    """``selected`` is 0 or 1: a "0" as text is a file not chosen, not a chosen one."""
+    files = [
+        {"id": 1, "path": "/T/a.jpg", "bytes": 3, "selected": "1"},
+        {"id": 2, "path": "/T/b.nfo", "bytes": 4, "selected": "0"},
+    ]
+    info = {"id": "X", "filename": "T", "status": "downloaded", "files": files, "links": ["h/1"]}
+    item = _answering("realdebrid", info, []).status("X")
+    assert item.ready and [(f.id, f.path) for f in item.files] == [("h/1", "a.jpg")]

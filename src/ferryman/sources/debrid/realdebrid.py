@@ -89,7 +89,7 @@ class RealDebrid:
             self._ok(self._call("POST", f"torrents/selectFiles/{item}", data={"files": "all"}))
         name = str(info.get("filename") or info.get("original_filename") or item)
         chosen = sorted(
-            (f for f in info.get("files") or [] if isinstance(f, dict) and f.get("selected")),
+            (f for f in info.get("files") or [] if isinstance(f, dict) and _on(f.get("selected"))),
             key=lambda f: int(f.get("id") or 0),
         )
         links = [str(x) for x in info.get("links") or []]
@@ -137,6 +137,11 @@ def _id_of(made: Any, call: str) -> str:
     if not isinstance(made, dict) or not made.get("id"):
         raise FerrymanError("debrid.api", f"Real-Debrid: {call} named no torrent")
     return str(made["id"])
+
+
+def _on(selected: Any) -> bool:
+    """``selected`` is 0 or 1; read alike as text ("0") or a boolean."""
+    return str(selected).strip().lower() not in ("", "0", "false", "none")
 
 
 def _hash(info: dict[str, Any]) -> str:
