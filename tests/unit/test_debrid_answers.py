@@ -235,3 +235,24 @@ def test_real_debrid_reads_selected_as_text_alike() -> None:
     info = {"id": "X", "filename": "T", "status": "downloaded", "files": files, "links": ["h/1"]}
     item = _answering("realdebrid", info, []).status("X")
     assert item.ready and [(f.id, f.path) for f in item.files] == [("h/1", "a.jpg")]
+
+
+def test_torbox_at_its_active_limit_with_no_error_code_is_a_limit() -> None:
+    """Its documented answer at the active limit names no ``error``, only the limit."""
+    said = {
+        "success": False,
+        "error": None,
+        "detail": "You have reached your active torrent download limit of 3.",
+        "data": {"active_limit": 3, "current_active_downloads": 3},
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=said))
+    ours = _settings("torbox")
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        limit = RateLimit(10**6, clock, clock.sleep)
+        service = make_service("torbox", client, ours, limit, ours.retry)
+        with pytest.raises(FerrymanError) as raised:
+            service.add_torrent(b"d4:infode", "a.torrent")
+    assert raised.value.code == "debrid.limit" and "active torrent download limit" in str(
+        raised.value
+    )

@@ -34,9 +34,11 @@ def torbox_error(status: int, body: Any, where: str) -> FerrymanError:
     error = str(said.get("error") or "").upper()
     if status in (401, 403) or error in _AUTH:
         return FerrymanError("torbox.auth", f"Torbox refused the API key: {detail}")
-    code = _CODES.get(error)
+    data = said.get("data")
+    at_limit = isinstance(data, dict) and "active_limit" in data  # its example: error null
+    code = _CODES.get(error) or ("debrid.limit" if at_limit else None)
     if code is not None:
-        return FerrymanError(code, f"{where}: Torbox says: {error}: {detail}")
+        return FerrymanError(code, f"{where}: Torbox says: {error or 'limit'}: {detail}")
     if "NOT_CACHED" in error or "NOT_READY" in error or "DOWNLOADING" in error:
         return ServerWait("torbox.not_ready", f"{where}: {detail}", NOT_READY_WAIT)
     if status == 404 and error != "ENDPOINT_NOT_FOUND":
