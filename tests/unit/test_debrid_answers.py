@@ -16,7 +16,7 @@ from ferryman.config import Settings, load_settings
 from ferryman.config.shown import mask_secrets
 from ferryman.error_codes import ERRORS
 from ferryman.errors import FerrymanError
-from ferryman.sources.debrid.base import DebridFile
+from ferryman.sources.debrid.base import Debrid, DebridFile
 from ferryman.sources.debrid.services import make_service
 from ferryman.sources.torbox import RateLimit
 
@@ -120,7 +120,7 @@ def test_every_debrid_key_is_read_from_the_environment_and_hidden(
     assert shown["debrid"]["realdebrid"]["api_key"] == "***"
 
 
-def _answering(kind: str, answer: Any, seen: list[httpx.Request]) -> Any:
+def _answering(kind: str, answer: Any, seen: list[httpx.Request]) -> Debrid:
     """A service whose every call gets ``answer`` (200), the requests kept in ``seen``."""
 
     def reply(request: httpx.Request) -> httpx.Response:
@@ -217,13 +217,12 @@ def test_torbox_error_codes_of_its_docs_are_ferrymans(status: int, error: str, c
         service = make_service(
             "torbox", client, ours, RateLimit(10**6, clock, clock.sleep), ours.retry
         )
-        for call in (
-            lambda: service.add_torrent(b"d4:infode", "a.torrent"),
-            lambda: service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}"),
-        ):
-            with pytest.raises(FerrymanError) as raised:
-                call()
-            assert raised.value.code == code and "Its words." in str(raised.value)
+        with pytest.raises(FerrymanError) as uploaded:
+            service.add_torrent(b"d4:infode", "a.torrent")
+        with pytest.raises(FerrymanError) as added:
+            service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}")
+    for raised in (uploaded, added):
+        assert raised.value.code == code and "Its words." in str(raised.value)
 
 
 def test_real_debrid_reads_selected_as_text_alike() -> None:
