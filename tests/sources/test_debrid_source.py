@@ -332,3 +332,41 @@ async def test_an_item_the_account_has_already_is_found_by_its_hash_not_added(
     assert done.state is JobState.DONE, done.error_message
     assert fake.added() == 0 and len(fake.items) == 1
     assert delivered(ours) == wanted
+
+
+def test_real_debrid_is_searched_past_its_first_page_of_torrents(
+    cdn: FaultServer, settings: Settings
+) -> None:
+    """Real-Debrid lists 100 torrents a page, newest first: an item added before 150
+    others is found on the second page, not added again."""
+    with debrid_serving("realdebrid", cdn) as fake:
+        old = fake.add(HASH, MAGNET)
+        for n in range(150):
+            fake.add(f"{n:040x}", "magnet")
+        ours = with_service(settings, fake)
+        clock = _Clock()
+        with api_client(ours.network, ours, fake.kind) as client:
+            limit = RateLimit(600, clock, clock.sleep)
+            service = make_service(fake.kind, client, ours, limit, ours.retry)
+            assert service.find(HASH) == old.id
+            assert service.find("ff" * 20) is None
+        assert fake.calls["torrents"] == 4  # two pages each, the second short
+
+
+def test_debrid_link_is_searched_past_its_first_page_of_torrents(
+    cdn: FaultServer, settings: Settings
+) -> None:
+    """Debrid-Link lists 50 torrents a page at most: an item behind 60 others is found
+    on the second page, not added again."""
+    with debrid_serving("debridlink", cdn) as fake:
+        for n in range(60):
+            fake.add(f"{n:040x}", "magnet")
+        item = fake.add(HASH, MAGNET)
+        ours = with_service(settings, fake)
+        clock = _Clock()
+        with api_client(ours.network, ours, fake.kind) as client:
+            limit = RateLimit(600, clock, clock.sleep)
+            service = make_service(fake.kind, client, ours, limit, ours.retry)
+            assert service.find(HASH) == item.id
+            assert service.find("ff" * 20) is None
+        assert fake.calls["seedbox/list"] == 4  # two pages each

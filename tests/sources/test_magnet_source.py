@@ -108,9 +108,13 @@ async def test_an_engine_stopped_while_torbox_downloads_polls_the_same_torrent_a
 async def test_a_magnet_no_swarm_knows_fails_with_torboxs_words(
     torbox: FakeTorbox, tb_settings: Settings
 ) -> None:
+    """TorBox refuses it (``BOZO_TORRENT``, of its documented codes): it fails at once,
+    as a refused torrent, not retried as an API error."""
     done = await _magnet_job(tb_settings)
-    assert (done.state, done.error_code) == (JobState.FAILED, "torbox.api")
+    assert (done.state, done.error_code) == (JobState.FAILED, "debrid.refused")
+    assert "BOZO_TORRENT" in (done.error_message or "")
     assert "No peers or metadata" in (done.error_message or "")
+    assert torbox.calls["createtorrent"] == 1
 
 
 def test_magnets_are_read_strictly() -> None:

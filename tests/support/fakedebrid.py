@@ -1,13 +1,14 @@
 """Fakes of four debrid services' documented APIs on loopback, one server per service:
-Real-Debrid (``/rest/1.0``: ``torrents``, ``torrents/addMagnet``, PUT
+Real-Debrid (``/rest/1.0``: ``torrents`` (paged, newest first), ``torrents/addMagnet``, PUT
 ``torrents/addTorrent``, ``torrents/selectFiles/ID``, ``torrents/info/ID``,
 ``unrestrict/link``, ``torrents/delete/ID``; ``{"error", "error_code"}``), AllDebrid
-(``/v4``: ``magnet/upload``, ``magnet/upload/file``, ``magnet/status``, ``link/unlock``,
-``magnet/delete``; ``agent`` and ``apikey`` on every call; ``{"status", "data" |
-"error": {"code", "message"}}``), Premiumize (``/api``: ``transfer/create``,
+(``/v4``: ``magnet/upload``, ``magnet/upload/file``, ``/v4.1/magnet/status`` (POST,
+no links), ``magnet/files`` (``id[]``: the files' tree), ``link/unlock``,
+``magnet/delete``; ``agent`` on every call and the key as a Bearer token or ``apikey``;
+``{"status", "data" | "error": {"code", "message"}}``), Premiumize (``/api``: ``transfer/create``,
 ``transfer/list``, ``folder/list``, ``item/details``, ``transfer/delete``; ``apikey``;
 ``{"status": "error", "message"}``) and Debrid-Link (``/api/v2``: ``seedbox/add``,
-``seedbox/list``, ``seedbox/ID/remove``; Bearer; ``{"success", "value" | "error"}``).
+``seedbox/list`` (paged), ``seedbox/ID/remove``; Bearer; ``{"success", "value" | "error"}``).
 
 What a magnet (or an uploaded ``.torrent``, known by the bytes ``torrent_file`` made)
 holds is what ``swarm`` says of its info hash; a hash no swarm knows is added and then
@@ -187,7 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if not part.is_multipart():
                     name = part.get_param("name", header="content-disposition")
                     fields[str(name)] = part.get_payload(decode=True)  # type: ignore[assignment]
-        path = unquote(parts.path).removeprefix(PREFIX[self.fake.kind]).strip("/")
+        path = unquote(parts.path)
+        if self.fake.kind == "alldebrid" and path.startswith("/v4.1/"):
+            path = "v4.1/" + path.removeprefix("/v4.1/")  # magnet/status's version
+        path = path.removeprefix(PREFIX[self.fake.kind]).strip("/")
         return path, query, fields, body
 
     def _any(self) -> None:
@@ -199,9 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
             said = {"error": "too_many_requests", "error_code": 34}
             self._send(429, said, {"Retry-After": fake.retry_after})
             return
+        from tests.support.fakealldebrid import alldebrid  # lazy: it reads this module
+
         handler = {
             "realdebrid": _realdebrid,
-            "alldebrid": _alldebrid,
+            "alldebrid": alldebrid,
             "premiumize": _premiumize,
             "debridlink": _debridlink,
         }[fake.kind]
@@ -235,8 +241,11 @@ def _realdebrid(
     if headers.get("Authorization") != f"Bearer {KEY}" and query.get("auth_token") != KEY:
         return 401, {"error": "bad_token", "error_code": 8}
     _, _, rest = path.partition("/")
-    if path == "torrents":
-        return 200, [_rd_view(fake, i) for i in fake.items.values()]
+    if path == "torrents":  # newest first, a page at a time (limit 100 by default)
+        limit = min(int(query.get("limit") or 100), 5000)
+        offset = int(query.get("offset") or 0) or (int(query.get("page") or 1) - 1) * limit
+        newest = list(reversed(fake.items.values()))[offset : offset + limit]
+        return (200, [_rd_view(fake, i) for i in newest]) if newest else (204, None)
     if path == "torrents/addMagnet":
         item = _added(fake, _magnet_hash(fields.get("magnet", b"").decode()), "magnet")
         if item is None:
@@ -288,94 +297,6 @@ def _rd_view(fake: FakeDebrid, item: Item) -> dict[str, Any]:
         ],
         "links": [f"{fake.base}/d/{item.id}/{n}" for n in range(len(files))] if ready else [],
     }
-
-
-def _ad_error(code: str, message: str) -> Answer:
-    return 200, {"status": "error", "error": {"code": code, "message": message}}
-
-
-def _alldebrid(
-    fake: FakeDebrid,
-    method: str,
-    path: str,
-    query: dict[str, str],
-    fields: dict[str, bytes],
-    body: bytes,
-    headers: Any,
-) -> Answer:
-    if not query.get("agent"):
-        return _ad_error("AUTH_MISSING_AGENT", "You must send a meaningful agent parameter")
-    if query.get("apikey") != KEY:
-        return _ad_error("AUTH_BAD_APIKEY", "The auth apikey is invalid")
-    ok = {"status": "success"}
-    if path == "magnet/upload":
-        magnet = fields.get("magnets[]", b"").decode() or query.get("magnets[]", "")
-        item = _added(fake, _magnet_hash(magnet), magnet)
-        if item is None:
-            error = {"code": "MAGNET_INVALID_URI", "message": "This magnet is not valid"}
-            return 200, ok | {"data": {"magnets": [{"magnet": magnet, "error": error}]}}
-        return 200, ok | {"data": {"magnets": [_ad_added(fake, item) | {"magnet": magnet}]}}
-    if path == "magnet/upload/file":
-        item = _added(fake, fake.uploads.get(fields.get("files[]", b"")), "file")
-        if item is None:
-            error = {"code": "MAGNET_INVALID_FILE", "message": "File is not a valid torrent"}
-            return 200, ok | {"data": {"files": [{"file": "x.torrent", "error": error}]}}
-        return 200, ok | {"data": {"files": [_ad_added(fake, item) | {"file": "x.torrent"}]}}
-    if path == "magnet/status" and "id" not in query:
-        return 200, ok | {
-            "data": {"magnets": [_ad_view(fake, i, poll=False) for i in fake.items.values()]}
-        }
-    item = fake.items.get(query.get("id", ""))
-    if path == "magnet/status":
-        if item is None:
-            return _ad_error("MAGNET_INVALID_ID", "This magnet ID does not exists or is invalid")
-        return 200, ok | {"data": {"magnets": _ad_view(fake, item, poll=True)}}
-    if path == "magnet/delete" and item is not None:
-        del fake.items[item.id]
-        return 200, ok | {"data": {"message": "Magnet was successfully deleted"}}
-    if path == "link/unlock":
-        said = query.get("link", "").removeprefix(f"{fake.base}/f/").split("/")
-        found = fake.items.get(said[0]) if len(said) == 2 else None
-        if found is None or not said[1].isdigit() or int(said[1]) >= len(found.paths):
-            return _ad_error("LINK_DOWN", "This link is not available on the file hoster website")
-        return 200, ok | {"data": {"link": fake.link(found, int(said[1])), "host": "fake"}}
-    return _ad_error("MAGNET_INVALID_ID", "This magnet ID does not exists or is invalid")
-
-
-def _ad_added(fake: FakeDebrid, item: Item) -> dict[str, Any]:
-    name = item.torrent.name if item.torrent else item.hash
-    ready = item.torrent is not None and item.polls_left == 0
-    return {"id": int(item.id), "hash": item.hash, "name": name, "size": 0, "ready": ready}
-
-
-def _ad_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
-    ready = fake.poll(item) if poll else item.torrent is not None and item.polls_left == 0
-    code = 15 if item.torrent is None else (4 if ready else 1)
-    words = {15: "File not available - no peer", 4: "Ready", 1: "Downloading"}[code]
-    files = item.torrent.files if item.torrent else []
-    links = [
-        {
-            "link": f"{fake.base}/f/{item.id}/{n}",
-            "filename": p.rsplit("/", 1)[-1],
-            "size": len(d),
-            "files": _ad_tree(p.split("/"), len(d)),
-        }
-        for n, (p, d, _) in enumerate(files)
-    ]
-    return {
-        "id": int(item.id),
-        "filename": item.torrent.name if item.torrent else item.hash,
-        "hash": item.hash,
-        "status": words,
-        "statusCode": code,
-        "links": links if ready else [],
-    }
-
-
-def _ad_tree(parts: list[str], size: int) -> list[dict[str, Any]]:
-    if len(parts) == 1:
-        return [{"n": parts[0], "s": size}]
-    return [{"n": parts[0], "e": _ad_tree(parts[1:], size)}]
 
 
 def _premiumize(
@@ -487,12 +408,18 @@ def _debridlink(
         if item is None:
             return 400, {"success": False, "error": "notAddTorrent"}
         return 200, {"success": True, "value": _dl_view(fake, item, poll=False)}
-    if path == "seedbox/list":
+    if path == "seedbox/list":  # a page at a time: page from 0, perPage 20 to 50
         ids = query.get("ids")
         listed = [i for i in fake.items.values() if ids is None or i.id in ids.split(",")]
+        per = max(20, min(int(query.get("perPage") or 20), 50))
+        page = int(query.get("page") or 0)
+        pages = max(1, -(-len(listed) // per))
+        shown = listed[page * per : (page + 1) * per]
+        paged = {"page": page, "pages": pages, "next": page + 1 if page + 1 < pages else -1}
         return 200, {
             "success": True,
-            "value": [_dl_view(fake, i, poll=ids is not None) for i in listed],
+            "value": [_dl_view(fake, i, poll=ids is not None) for i in shown],
+            "pagination": paged | {"previous": page - 1 if page > 0 else -1},
         }
     if method == "DELETE" and path.endswith("/remove"):
         fake.items.pop(path.split("/")[1], None)
@@ -507,7 +434,8 @@ def _dl_view(fake: FakeDebrid, item: Item, *, poll: bool) -> dict[str, Any]:
         "id": item.id,
         "name": item.torrent.name if item.torrent else item.hash,
         "hashString": item.hash.upper(),
-        "status": 9 if item.torrent is None else (6 if ready else 4),
+        # Transmission's 4 downloading, then 100 stored; 9, undocumented, its "error"
+        "status": 9 if item.torrent is None else (100 if ready else 4),
         "downloadPercent": 100 if ready else 40,
         "files": [
             {

@@ -193,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             made = None
         if made is None:
-            self._fail(400, "INVALID_TORRENT", "No peers or metadata for this magnet.")
+            self._fail(400, "BOZO_TORRENT", "No peers or metadata for this magnet.")
             return
         item, new = made
         detail = "Torrent added." if new else "Found cached torrent. Using cached torrent."

@@ -16,7 +16,7 @@ from ferryman.config import Settings, load_settings
 from ferryman.config.shown import mask_secrets
 from ferryman.error_codes import ERRORS
 from ferryman.errors import FerrymanError
-from ferryman.sources.debrid.base import DebridFile
+from ferryman.sources.debrid.base import Debrid, DebridFile
 from ferryman.sources.debrid.services import make_service
 from ferryman.sources.torbox import RateLimit
 
@@ -118,3 +118,140 @@ def test_every_debrid_key_is_read_from_the_environment_and_hidden(
     shown = mask_secrets(ours)
     assert "secret-" not in json.dumps(shown)
     assert shown["debrid"]["realdebrid"]["api_key"] == "***"
+
+
+def _answering(kind: str, answer: Any, seen: list[httpx.Request]) -> Debrid:
+    """A service whose every call gets ``answer`` (200), the requests kept in ``seen``."""
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=answer(request) if callable(answer) else answer)
+
+    ours = _settings(kind)
+    clock = _Still()
+    client = httpx.Client(transport=httpx.MockTransport(reply))
+    return make_service(kind, client, ours, RateLimit(10**6, clock, clock.sleep), ours.retry)
+
+
+def test_alldebrid_keeps_the_key_out_of_urls_and_reads_a_status_that_trees_its_files() -> None:
+    """v4.1 ``magnet/status`` (POST) may carry the files' tree itself; a folder's two
+    files are two files; the key goes as a Bearer token, never in a URL."""
+    tree = [
+        {"n": "T", "e": [{"n": "a.jpg", "s": "3", "l": "h/1"}, {"n": "b.jpg", "s": 4, "l": "h/2"}]}
+    ]
+    magnet = {"id": 7, "filename": "T", "statusCode": "4", "status": "Ready", "files": tree}
+    seen: list[httpx.Request] = []
+    service = _answering("alldebrid", {"status": "success", "data": {"magnets": [magnet]}}, seen)
+    item = service.status("7")
+    assert [(f.id, f.path, f.size) for f in item.files] == [
+        ("h/1", "a.jpg", 3),
+        ("h/2", "b.jpg", 4),
+    ]
+    (asked,) = seen
+    assert (asked.method, asked.url.path) == ("POST", "/v4.1/magnet/status")
+    assert asked.headers["authorization"] == "Bearer k" and "apikey" not in str(asked.url)
+
+
+@pytest.mark.parametrize(
+    ("status", "said", "code"),
+    [
+        (403, {"error": "slow_down", "error_code": 5}, "debrid.rate_limited"),
+        (400, {"error": "hoster_unsupported", "error_code": "16"}, "debrid.refused"),
+        (400, {"error": "hoster_unavailable", "error_code": 19}, "debrid.limit"),
+        (403, {"error": "fair_usage_limit", "error_code": 36}, "debrid.limit"),
+    ],
+)
+def test_real_debrid_error_codes_of_its_docs_are_ferrymans(
+    status: int, said: dict[str, Any], code: str
+) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=said))
+    ours = _settings("realdebrid").model_copy(
+        update={"retry": Settings.model_validate({}).retry.model_copy(update={"max_attempts": 0})}
+    )
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        limit = RateLimit(10**6, clock, clock.sleep)
+        service = make_service("realdebrid", client, ours, limit, ours.retry)
+        with pytest.raises(FerrymanError) as raised:
+            service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}")
+    assert raised.value.code == code and said["error"] in str(raised.value)
+
+
+def test_premiumize_reads_a_one_file_transfer_by_its_file_id_not_the_folder_it_lies_in() -> None:
+    """A one-file transfer names its ``file_id`` and the folder it was put in (the
+    root, holding the account's other files): only the file is the transfer's."""
+    transfer = {"id": "t1", "name": "a.jpg", "status": "finished", "folder_id": "root"}
+    other = {"id": "x", "name": "other.jpg", "type": "file", "size": 9}
+
+    def answer(request: httpx.Request) -> Any:
+        path = request.url.path.strip("/")
+        if path == "transfer/list":
+            return {"status": "success", "transfers": [transfer | {"file_id": "f1"}]}
+        if path == "folder/list":
+            return {"status": "success", "content": [other]}
+        return {"id": "f1", "name": "a.jpg", "type": "file", "size": 3, "link": "http://h/a"}
+
+    item = _answering("premiumize", answer, [])
+    found = item.status("t1")
+    assert [(f.id, f.path, f.size) for f in found.files] == [("f1", "a.jpg", 3)]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "code"),
+    [
+        (400, "BOZO_TORRENT", "debrid.refused"),
+        (400, "DOWNLOAD_TOO_LARGE", "debrid.refused"),
+        (400, "PLAN_RESTRICTED_FEATURE", "debrid.premium"),
+        (400, "ACTIVE_LIMIT", "debrid.limit"),
+        (400, "MONTHLY_LIMIT", "debrid.limit"),
+        (404, "ENDPOINT_NOT_FOUND", "torbox.api"),
+        (403, "BAD_TOKEN", "torbox.auth"),
+    ],
+)
+def test_torbox_error_codes_of_its_docs_are_ferrymans(status: int, error: str, code: str) -> None:
+    said = {"success": False, "error": error, "detail": "Its words.", "data": None}
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=said))
+    ours = _settings("torbox")
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        service = make_service(
+            "torbox", client, ours, RateLimit(10**6, clock, clock.sleep), ours.retry
+        )
+        with pytest.raises(FerrymanError) as uploaded:
+            service.add_torrent(b"d4:infode", "a.torrent")
+        with pytest.raises(FerrymanError) as added:
+            service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}")
+    for raised in (uploaded, added):
+        assert raised.value.code == code and "Its words." in str(raised.value)
+
+
+def test_real_debrid_reads_selected_as_text_alike() -> None:
+    """``selected`` is 0 or 1: a "0" as text is a file not chosen, not a chosen one."""
+    files = [
+        {"id": 1, "path": "/T/a.jpg", "bytes": 3, "selected": "1"},
+        {"id": 2, "path": "/T/b.nfo", "bytes": 4, "selected": "0"},
+    ]
+    info = {"id": "X", "filename": "T", "status": "downloaded", "files": files, "links": ["h/1"]}
+    item = _answering("realdebrid", info, []).status("X")
+    assert item.ready and [(f.id, f.path) for f in item.files] == [("h/1", "a.jpg")]
+
+
+def test_torbox_at_its_active_limit_with_no_error_code_is_a_limit() -> None:
+    """Its documented answer at the active limit names no ``error``, only the limit."""
+    said = {
+        "success": False,
+        "error": None,
+        "detail": "You have reached your active torrent download limit of 3.",
+        "data": {"active_limit": 3, "current_active_downloads": 3},
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=said))
+    ours = _settings("torbox")
+    clock = _Still()
+    with httpx.Client(transport=transport) as client:
+        limit = RateLimit(10**6, clock, clock.sleep)
+        service = make_service("torbox", client, ours, limit, ours.retry)
+        with pytest.raises(FerrymanError) as raised:
+            service.add_torrent(b"d4:infode", "a.torrent")
+    assert raised.value.code == "debrid.limit" and "active torrent download limit" in str(
+        raised.value
+    )

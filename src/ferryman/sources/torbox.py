@@ -35,6 +35,8 @@ from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
 from ferryman.sources import ready
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+from ferryman.sources.torbox_errors import NOT_READY_WAIT as _NOT_READY_WAIT
+from ferryman.sources.torbox_errors import torbox_error
 
 if TYPE_CHECKING:  # httpx loads when an item is read, not when it is added
     import httpx
@@ -46,7 +48,6 @@ _REFERENCE = re.compile(r"^torbox:(torrent|usenet|webdl)/(\d+)(?:/(\d+))?/?$", r
 _ID_PARAM = {"torrent": "torrent_id", "usenet": "usenet_id", "webdl": "web_id"}
 _PATH = {"torrent": "torrents", "usenet": "usenet", "webdl": "webdl"}
 _MEMO_KEY = "torbox.files"
-_NOT_READY_WAIT = 60  # seconds before asking again, when the API says "not cached yet"
 _MEDIA_FAMILIES = ("image/", "video/", "audio/")
 
 
@@ -249,14 +250,7 @@ class TorboxApi:
             self._limit.hold(wait)
         if response.is_success and body.get("success", True) is not False:
             return body.get("data")
-        error = str(body.get("error") or "").upper()
-        if response.status_code in (401, 403) or error in ("AUTH_ERROR", "BAD_TOKEN", "NO_AUTH"):
-            raise FerrymanError("torbox.auth", f"Torbox refused the API key: {detail}")
-        if response.status_code == 404 or "NOT_FOUND" in error:
-            raise FerrymanError("torbox.not_found", f"{ref}: {detail}")
-        if "NOT_CACHED" in error or "NOT_READY" in error or "DOWNLOADING" in error:
-            raise ServerWait("torbox.not_ready", f"{ref}: {detail}", _NOT_READY_WAIT)
-        raise FerrymanError("torbox.api", f"{ref}: Torbox says: {detail}")
+        raise torbox_error(response.status_code, body, str(ref))
 
 
 class TorboxSource:

@@ -1,13 +1,17 @@
-"""AllDebrid (``api.alldebrid.com/v4``; every call names the ``agent`` and the
-``apikey``): ``magnet/upload`` (``magnets[]``) and ``magnet/upload/file`` (``files[]``,
-multipart) add a torrent, ``magnet/status`` says its ``statusCode`` (0-3 on the way, 4
-ready, 5 and above given up) and its files as hoster ``links``, each unlocked by
+"""AllDebrid (``api.alldebrid.com/v4``, the key as a Bearer token, every call naming
+the ``agent``; forms POSTed): ``magnet/upload`` (``magnets[]``) and
+``magnet/upload/file`` (``files[]``, multipart) add a torrent, ``v4.1/magnet/status``
+(``id``) says its ``statusCode`` (0-3 on the way, 4 ready, 5 and above given up),
+``magnet/files`` (``id[]``) gives a ready magnet's files as a tree (``n`` name, ``s``
+size, ``l`` hoster link, ``e`` a folder's entries), each link unlocked by
 ``link/unlock``. Answers are ``{"status": "success", "data"}`` or ``{"status": "error",
 "error": {"code", "message"}}``, mostly with HTTP 200: its codes are mapped below. It
-allows 12 calls a second and 600 a minute; more answer 429."""
+allows 12 calls a second and 600 a minute; more answer 429. (The v4 ``magnet/status``
+with the files as ``links`` is gone from its docs; such an answer is still read.)"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, NoReturn
 
 from ferryman.errors import FerrymanError
@@ -27,12 +31,20 @@ _CODES = {
     "MAGNET_INVALID_URI": "debrid.refused",
     "MAGNET_INVALID_FILE": "debrid.refused",
     "MAGNET_FILE_UPLOAD_FAILED": "debrid.refused",
+    "MAGNET_TOO_LARGE": "debrid.refused",
+    "LINK_IS_MISSING": "debrid.refused",
+    "BAD_LINK": "debrid.refused",
+    "LINK_HOST_NOT_SUPPORTED": "debrid.refused",
+    "LINK_NOT_SUPPORTED": "debrid.refused",
     "LINK_DOWN": "debrid.refused",
     "LINK_PASS_PROTECTED": "debrid.refused",
     "MAGNET_MUST_BE_PREMIUM": "debrid.premium",
     "MUST_BE_PREMIUM": "debrid.premium",
     "FREE_TRIAL_LIMIT_REACHED": "debrid.premium",
     "MAGNET_TOO_MANY_ACTIVE": "debrid.limit",
+    "MAGNET_TOO_MANY": "debrid.limit",
+    "LINK_HOST_UNAVAILABLE": "debrid.limit",
+    "LINK_TEMPORARY_UNAVAILABLE": "debrid.limit",
     "MAGNET_NO_SERVER": "debrid.limit",
     "NO_SERVER": "debrid.limit",
     "LINK_HOST_LIMIT_REACHED": "debrid.limit",
@@ -47,10 +59,13 @@ class AllDebrid:
 
     def __init__(self, api: JsonApi, key: str, agent: str) -> None:
         self._api = api
-        self._who = {"agent": agent, "apikey": key}
+        self._auth = {"Authorization": f"Bearer {key}"}  # never in a URL
+        self._agent = {"agent": agent}
+        # magnet/status lives in v4.1 only; the rest in v4 (the setting names v4)
+        self._status = re.sub(r"/v4(\.\d+)?$", "", api.base) + "/v4.1/magnet/status"
 
     def find(self, info_hash: str) -> str | None:
-        data = self._ok(self._call("GET", "magnet/status"))
+        data = self._ok(self._call("POST", self._status, data={}))
         magnets = data.get("magnets") if isinstance(data, dict) else None
         for magnet in magnets if isinstance(magnets, list) else []:
             if isinstance(magnet, dict) and str(magnet.get("hash", "")).lower() == info_hash:
@@ -67,29 +82,45 @@ class AllDebrid:
         return self._added(got, "files")
 
     def status(self, item: str) -> DebridItem:
-        data = self._ok(self._call("GET", "magnet/status", params={"id": item}))
-        magnet = data.get("magnets") if isinstance(data, dict) else None
-        if isinstance(magnet, list):  # one magnet asked: some answers list it
-            magnet = next((m for m in magnet if str(m.get("id")) == item), None)
-        if not isinstance(magnet, dict):
+        data = self._ok(self._call("POST", self._status, data={"id": item}))
+        magnet = _one(data.get("magnets") if isinstance(data, dict) else None, item)
+        if magnet is None:
             raise FerrymanError("debrid.not_found", f"AllDebrid: no magnet {item}")
         code = int(magnet.get("statusCode") or 0)
         name = str(magnet.get("filename") or item)
         state = f"{magnet.get('status') or 'unknown'} (statusCode {code})"
         ready = code == _READY
-        files = tuple(_file(link, name) for link in magnet.get("links") or []) if ready else ()
+        files = self._files(item, name, magnet) if ready else ()
         failed = state if code > _READY else None
         return DebridItem(item, name, ready, state, files, failed, str(magnet.get("hash") or ""))
 
     def unlock(self, item: str, file: DebridFile) -> str:
-        data = self._ok(self._call("GET", "link/unlock", params={"link": file.id}))
+        data = self._ok(self._call("POST", "link/unlock", data={"link": file.id}))
         link = data.get("link") if isinstance(data, dict) else None
         if not isinstance(link, str) or not link.startswith(("http://", "https://")):
             raise FerrymanError("debrid.api", f"AllDebrid: no link for {file.path}")
         return link
 
     def delete(self, item: str) -> None:
-        self._ok(self._call("GET", "magnet/delete", params={"id": item}))
+        self._ok(self._call("POST", "magnet/delete", data={"id": item}))
+
+    def _files(self, item: str, name: str, magnet: dict[str, Any]) -> tuple[DebridFile, ...]:
+        """A ready magnet's files: from ``magnet/files``, unless the status answer
+        carried them (``files``, or the old ``links``)."""
+        if magnet.get("links"):
+            return tuple(_linked(link, name) for link in magnet["links"])
+        tree = magnet.get("files")
+        if not tree:
+            data = self._ok(self._call("POST", "magnet/files", data={"id[]": item}))
+            found = _one(data.get("magnets") if isinstance(data, dict) else None, item)
+            if found is None:
+                raise FerrymanError("debrid.not_found", f"AllDebrid: no files of magnet {item}")
+            if isinstance(found.get("error"), dict):
+                self._raise(found["error"], 200)
+            tree = found.get("files")
+        return tuple(
+            DebridFile(link, inner_path(path, name), size) for path, size, link in _leaves(tree)
+        )
 
     def _added(self, data: Any, key: str) -> str:
         listed = data.get(key) if isinstance(data, dict) else None
@@ -101,8 +132,7 @@ class AllDebrid:
         return str(first["id"])
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Answer:
-        params = self._who | dict(kwargs.pop("params", None) or {})
-        return self._api.call(method, path, params=params, **kwargs)
+        return self._api.call(method, path, params=self._agent, headers=self._auth, **kwargs)
 
     def _ok(self, answer: Answer) -> Any:
         body = answer.body if isinstance(answer.body, dict) else {}
@@ -118,9 +148,34 @@ class AllDebrid:
         raise FerrymanError(code, f"AllDebrid says: {said}: {error.get('message') or ''}")
 
 
-def _file(link: Any, top: str) -> DebridFile:
-    """A hoster link of a ready magnet; its path from the ``files`` tree when that names
-    one file (``{"n": name, "e": [entries]}``), else its file name."""
+def _one(magnets: Any, item: str) -> dict[str, Any] | None:
+    """The magnet ``item`` of an answer that gives one as an object or in a list."""
+    if isinstance(magnets, list):
+        magnets = next(
+            (m for m in magnets if isinstance(m, dict) and str(m.get("id")) == item), None
+        )
+    return magnets if isinstance(magnets, dict) else None
+
+
+def _leaves(tree: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, int, str]]:
+    """Each file of a ``files`` tree: its path, size and hoster link (``l``)."""
+    if not isinstance(tree, list) or depth > 32:
+        raise FerrymanError("debrid.api", "AllDebrid: a magnet's files are no tree")
+    found: list[tuple[str, int, str]] = []
+    for entry in tree:
+        if not isinstance(entry, dict):
+            continue
+        path = f"{prefix}{entry.get('n') or ''}"
+        if "e" in entry:
+            found += _leaves(entry["e"], f"{path}/", depth + 1)
+        elif isinstance(entry.get("l"), str):
+            found.append((path, int(entry.get("s") or 0), entry["l"]))
+    return found
+
+
+def _linked(link: Any, top: str) -> DebridFile:
+    """A hoster link as the v4 ``magnet/status`` gave it; its path from its ``files``
+    tree when that names one file, else its file name."""
     if not isinstance(link, dict):
         raise FerrymanError("debrid.api", "AllDebrid: a link of the magnet is no object")
     path = _one_path(link.get("files")) or str(link.get("filename") or "file")

@@ -173,7 +173,8 @@ class JsonApi:
         from ferryman.net.http import HttpWait, transport_error  # lazy: start-up
         from ferryman.net.waits import retry_after_seconds  # lazy: start-up
 
-        url = f"{self.base}/{path.lstrip('/')}"
+        absolute = path.startswith(("http://", "https://"))  # another API version's URL
+        url = path if absolute else f"{self.base}/{path.lstrip('/')}"
         throttled = 0
         while True:
             self.limit.wait()

@@ -1,10 +1,12 @@
 """Debrid-Link (``debrid-link.com/api/v2``, a Bearer key): ``seedbox/add`` (``url``: a
 magnet, or a multipart ``file``) adds a torrent, ``seedbox/list?ids=ID`` says its
-``downloadPercent`` (100: ready; status 8 or more: given up) and lists its files, each
-with its own ``downloadUrl`` (no unlock call: the list is asked again for a fresh one
-when one expires). Answers are ``{"success": true, "value"}`` or ``{"success": false,
-"error"}`` with HTTP 4xx/5xx: its error words are mapped below (``floodDetected``, its
-rate limit, is waited out)."""
+``downloadPercent`` (100: ready) and ``status`` (Transmission's 0-6: stopped, checking,
+queued, downloading, seeding; 100: stored, done; any other: given up) and lists its
+files, each with its own ``downloadUrl`` (no unlock call: the list is asked again for a
+fresh one when one expires); the whole list comes a page at a time (``page`` from 0,
+``perPage`` up to 50, ``pagination.pages``). Answers are ``{"success": true,
+"value"}`` or ``{"success": false, "error"}`` with HTTP 4xx/5xx: its error words are
+mapped below (``floodDetected``, its rate limit, is waited out)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from typing import Any, NoReturn
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
 
-_FAILED_FROM = 8  # status codes from here on: the torrent was given up (error, no peers)
+_KNOWN = frozenset({0, 1, 2, 3, 4, 5, 6, 100})  # its documented statuses; others: given up
+_PER_PAGE = 50  # torrents a page of seedbox/list, its most
+_PAGES = 100  # pages searched for an info hash, at most
 _FLOOD_WAIT = 60
 # error -> ferryman's code (debrid-link.com/api_doc/v2, "Errors")
 _CODES = {
@@ -29,6 +33,11 @@ _CODES = {
     "torrentTooBig": "debrid.refused",
     "badFileUrl": "debrid.refused",
     "notFreeHost": "debrid.premium",
+    "fileNotFound": "debrid.not_found",
+    "fileNotAvailable": "debrid.refused",
+    "maintenanceHost": "debrid.limit",
+    "noServerHost": "debrid.limit",
+    "disabledServerHost": "debrid.limit",
     "maxTorrent": "debrid.limit",
     "maxData": "debrid.limit",
     "maxLink": "debrid.limit",
@@ -46,13 +55,21 @@ class DebridLink:
         self._auth = {"Authorization": f"Bearer {key}"}
 
     def find(self, info_hash: str) -> str | None:
-        listed = self._ok(self._call("GET", "seedbox/list", params={"perPage": 50}))
-        for torrent in listed if isinstance(listed, list) else []:
-            if (
-                isinstance(torrent, dict)
-                and str(torrent.get("hashString", "")).lower() == info_hash
-            ):
-                return str(torrent["id"])
+        for page in range(_PAGES):
+            answer = self._call("GET", "seedbox/list", params={"page": page, "perPage": _PER_PAGE})
+            listed = self._ok(answer)
+            rows = listed if isinstance(listed, list) else []
+            for torrent in rows:
+                if (
+                    isinstance(torrent, dict)
+                    and str(torrent.get("hashString", "")).lower() == info_hash
+                ):
+                    return str(torrent["id"])
+            paged = answer.body.get("pagination") if isinstance(answer.body, dict) else None
+            pages = paged.get("pages") if isinstance(paged, dict) else None
+            last = page + 1 >= int(pages) if pages is not None else len(rows) < _PER_PAGE
+            if last or not rows:
+                break
         return None
 
     def add_magnet(self, magnet: str) -> str:
@@ -72,7 +89,7 @@ class DebridLink:
         raw = [f for f in torrent.get("files") or [] if isinstance(f, dict)]
         ready = percent >= 100 and all(f.get("downloadUrl") for f in raw)
         files = tuple(_file(f, name) for f in raw) if ready else ()
-        failed = state if code >= _FAILED_FROM else None
+        failed = state if code not in _KNOWN else None
         return DebridItem(item, name, ready, state, files, failed, str(torrent.get("hashString")))
 
     def unlock(self, item: str, file: DebridFile) -> str:

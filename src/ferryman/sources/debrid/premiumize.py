@@ -1,8 +1,9 @@
 """Premiumize (``www.premiumize.me/api``, the ``apikey`` parameter): ``transfer/create``
 (``src``: a magnet, or a multipart ``file``) adds a transfer, ``transfer/list`` says
 each one's ``status`` (``finished`` or ``seeding``: ready; ``error``, ``timeout``,
-``deleted``, ``banned``: given up) and where it put the files (``folder_id``, or
-``file_id`` for one file), ``folder/list`` lists a folder and ``item/details`` gives a
+``deleted``, ``banned``: given up) and where it put the files (``file_id`` for one
+file, whose ``folder_id`` is the folder it lies in, perhaps the root; else
+``folder_id``), ``folder/list`` lists a folder and ``item/details`` gives a
 file's direct ``link`` (asked again when one expires). Answers are ``{"status":
 "success", …}`` or ``{"status": "error", "message"}``; Premiumize names no error codes,
 so its messages' words are mapped below."""
@@ -62,11 +63,11 @@ class Premiumize:
         failed = f"{state}: {found.get('message') or ''}" if state in _FAILED else None
         ready = state in _READY
         files: tuple[DebridFile, ...] = ()
-        if ready and found.get("folder_id"):
+        if ready and found.get("file_id"):  # one file: its folder_id is where it lies
+            files = (self._item(str(found["file_id"]), name),)
+        elif ready and found.get("folder_id"):
             listed = self._folder(str(found["folder_id"]), "", 0)
             files = tuple(replace(f, path=inner_path(f.path, name)) for f in listed)
-        elif ready and found.get("file_id"):
-            files = (self._item(str(found["file_id"]), name),)
         return DebridItem(item, name, ready, state, files, failed)
 
     def unlock(self, item: str, file: DebridFile) -> str:

@@ -14,6 +14,7 @@ from ferryman.errors import FerrymanError
 from ferryman.sources.debrid.base import DebridFile, DebridItem, JsonApi, inner_path
 from ferryman.sources.debrid.torrent_file import info_hash
 from ferryman.sources.torbox import Reference, TorboxApi
+from ferryman.sources.torbox_errors import torbox_error
 
 
 class Torbox:
@@ -44,10 +45,10 @@ class Torbox:
         )
         body = answer.body if isinstance(answer.body, dict) else {}
         data_ = body.get("data")
-        if answer.status >= 400 or body.get("success") is False or not isinstance(data_, dict):
-            detail = body.get("detail") or body.get("error") or f"HTTP {answer.status}"
-            code = "torbox.auth" if answer.status in (401, 403) else "torbox.api"
-            raise FerrymanError(code, f"Torbox says: {detail}")
+        if answer.status >= 400 or body.get("success") is False:
+            raise torbox_error(answer.status, body, f"torbox: {filename}")
+        if not isinstance(data_, dict) or data_.get("torrent_id") is None:
+            raise FerrymanError("torbox.api", "createtorrent named no torrent")
         return str(data_["torrent_id"])
 
     def status(self, item: str) -> DebridItem:
@@ -86,5 +87,4 @@ class Torbox:
         )
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status >= 400 or body.get("success") is False:
-            detail = body.get("detail") or body.get("error") or f"HTTP {answer.status}"
-            raise FerrymanError("torbox.api", f"Torbox says: {detail}")
+            raise torbox_error(answer.status, body, f"torbox:torrent/{item}")
