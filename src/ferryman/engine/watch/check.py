@@ -39,12 +39,7 @@ from ferryman.fsutil import safe_name
 from ferryman.links.profile import Profile, parse_token
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
-from ferryman.sources.listers.base import (
-    ListerRegistry,
-    Resuming,
-    Seen,
-    WatchEntry,
-)
+from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchEntry
 from ferryman.store.claimed import Claimed
 from ferryman.store.ports import WatchStore
 from ferryman.store.shared.rows import LeaseLost
@@ -113,8 +108,7 @@ class Found:
     next_at: float = 0.0
     more: int = 0  # new entries left for the next check (one check records a bounded part)
     tidied: list[str] = field(default_factory=list)  # --then: "deleted X", "moved X to Y"
-    # Files still being written: not taken yet, looked at again at each one's ``ready_at``.
-    held: list[WatchEntry] = field(default_factory=list)
+    held: list[WatchEntry] = field(default_factory=list)  # still being written: not yet
 
 
 class EntryJob(Protocol):
@@ -256,9 +250,8 @@ class Checker:
                     titles=tuple(entry.title for entry, _ in made),
                 )
             )
-        return Found(
-            watch, len(entries), made, skipped, next_at=when, more=more, tidied=tidied, held=writing
-        )
+        found = Found(watch, len(entries), made, skipped, next_at=when, more=more)
+        return replace(found, tidied=tidied, held=writing)
 
     async def _into(self, watch: Watch, entries: Sequence[WatchEntry]) -> _Into:
         """What a look's job is called and where its entries may already be: the
