@@ -343,13 +343,7 @@ def test_real_debrid_is_searched_past_its_first_page_of_torrents(
         old = fake.add(HASH, MAGNET)
         for n in range(150):
             fake.add(f"{n:040x}", "magnet")
-        ours = with_service(settings, fake)
-        clock = _Clock()
-        with api_client(ours.network, ours, fake.kind) as client:
-            limit = RateLimit(600, clock, clock.sleep)
-            service = make_service(fake.kind, client, ours, limit, ours.retry)
-            assert service.find(HASH) == old.id
-            assert service.find("ff" * 20) is None
+        _finds_only_its_own(fake, settings, old.id)
         assert fake.calls["torrents"] == 4  # two pages each, the second short
 
 
@@ -362,11 +356,16 @@ def test_debrid_link_is_searched_past_its_first_page_of_torrents(
         for n in range(60):
             fake.add(f"{n:040x}", "magnet")
         item = fake.add(HASH, MAGNET)
-        ours = with_service(settings, fake)
-        clock = _Clock()
-        with api_client(ours.network, ours, fake.kind) as client:
-            limit = RateLimit(600, clock, clock.sleep)
-            service = make_service(fake.kind, client, ours, limit, ours.retry)
-            assert service.find(HASH) == item.id
-            assert service.find("ff" * 20) is None
+        _finds_only_its_own(fake, settings, item.id)
         assert fake.calls["seedbox/list"] == 4  # two pages each
+
+
+def _finds_only_its_own(fake: FakeDebrid, settings: Settings, wanted: str) -> None:
+    """The service's search of the account finds ``HASH`` as ``wanted``, and no other."""
+    ours = with_service(settings, fake)
+    clock = _Clock()
+    with api_client(ours.network, ours, fake.kind) as client:
+        limit = RateLimit(600, clock, clock.sleep)
+        service = make_service(fake.kind, client, ours, limit, ours.retry)
+        assert service.find(HASH) == wanted
+        assert service.find("ff" * 20) is None
