@@ -186,9 +186,9 @@ class TorboxApi:
         )
         return isinstance(found, dict) and bool(found)
 
-    def add_magnet(self, magnet: str) -> int:
-        """``createtorrent`` from a magnet link: the new (or the account's existing)
-        torrent's id."""
+    def add_magnet(self, magnet: str) -> dict[str, Any]:
+        """``createtorrent`` from a magnet link: its answer's data (the new or existing
+        torrent's ``torrent_id``, or a ``queued_id`` at the plan's active limit)."""
         found = self._get(
             "/v1/api/torrents/createtorrent",
             {"magnet": magnet},
@@ -196,9 +196,7 @@ class TorboxApi:
             bearer=True,
             post=True,
         )
-        if not isinstance(found, dict) or "torrent_id" not in found:
-            raise FerrymanError("torbox.api", "createtorrent named no torrent")
-        return int(found["torrent_id"])
+        return found if isinstance(found, dict) else {}
 
     def _key(self) -> str:
         if not self._settings.api_key:
