@@ -14,6 +14,7 @@ its status carries the torrent's own id, which the job keeps from then on."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ferryman.errors import FerrymanError
@@ -48,7 +49,7 @@ class Torbox:
     def add_magnet(self, magnet: str) -> str:
         digest = info_hash(magnet)
         self._api.cached(digest)  # asked first, as TorBox asks clients to
-        return _created(self._api.add_magnet(magnet), digest)
+        return _created(self._api.add_magnet(magnet), lambda: digest)
 
     def add_torrent(self, data: bytes, filename: str) -> str:
         answer = self._upload.call(
@@ -61,7 +62,7 @@ class Torbox:
         data_ = body.get("data")
         if answer.status >= 400 or body.get("success") is False:
             raise torbox_error(answer.status, body, f"torbox: {filename}")
-        return _created(data_, read_torrent(data).info_hash)
+        return _created(data_, lambda: read_torrent(data).info_hash)
 
     def status(self, item: str) -> DebridItem:
         if item.startswith(QUEUED):
@@ -145,11 +146,11 @@ class Torbox:
             raise torbox_error(answer.status, body, f"torbox:torrent/{item}")
 
 
-def _created(data: Any, digest: str) -> str:
+def _created(data: Any, digest: Callable[[], str]) -> str:
     """The item ``createtorrent`` made: its torrent id, or ``queued:ID:HASH`` when TorBox
     queued it (the plan's active limit)."""
     if isinstance(data, dict) and data.get("torrent_id") is not None:
         return str(int(data["torrent_id"]))
     if isinstance(data, dict) and data.get("queued_id") is not None:
-        return f"{QUEUED}{int(data['queued_id'])}:{digest}"
+        return f"{QUEUED}{int(data['queued_id'])}:{digest()}"
     raise FerrymanError("torbox.api", "createtorrent named no torrent and no queued one")
