@@ -21,7 +21,7 @@ from ferryman.errors import FerrymanError, ServerWait
 from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
 
 _READY = 4
-DELAYED_EVERY = 5.0  # seconds between asks of link/delayed (its docs' advice)
+DELAYED_EVERY = 5.0  # seconds between asks of link/delayed (it says only "still processing")
 DELAYED_WITHIN = 120.0  # seconds a delayed link is waited for in place; then a wait
 # error.code -> ferryman's code (docs.alldebrid.com, "Errors")
 _CODES = {
