@@ -438,6 +438,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         web_step="The torrent is still being downloaded there; ferryman looks again by itself.",
     ),
     ErrorSpec(
+        "debrid.queued",
+        True,
+        "The debrid service queued the torrent: the account is at its plan's limit of"
+        " active torrents (queued at TorBox). It starts when a slot frees; ferryman looks"
+        " again by itself. Finish or delete torrents on the service to go on sooner.",
+    ),
+    ErrorSpec(
         "debrid.rate_limited",
         True,
         "The debrid service asked for fewer calls (Debrid-Link floodDetected); ferryman"

@@ -76,3 +76,46 @@ def _polled(fake: FakeDebrid) -> bool:
         item.torrent is not None and item.torrent.polls - item.polls_left >= 2
         for item in fake.items.values()
     )
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_torbox_queues_the_torrent_adds_it_once(
+    tmp_path: Path, cdn: FaultServer
+) -> None:
+    """TorBox at the plan's active limit queues the torrent (a ``queued_id``): a run
+    SIGKILLed while it polls the queued item, and the run after, add nothing again; once
+    TorBox starts it the run after finds it by hash and delivers every file once."""
+    from tests.support.faketorbox import API_KEY, torbox_serving
+    from tests.support.faketorbox import Torrent as Queued
+
+    photos = make_photo_set(tmp_path / "p", 3, size=(120, 90))
+    files = [(f"Trip/{p.name}", p.read_bytes(), "image/jpeg") for p in photos]
+    with torbox_serving(cdn) as fake:
+        fake.swarm[HASH] = Queued("Trip", files)
+        fake.active_limit = 0  # every new torrent queued
+        data = tmp_path / "data"
+        env = _env(
+            data,
+            FERRYMAN_LEASE_SECONDS="1",
+            FERRYMAN_NETWORK__RECHECK_SECONDS="0.2",
+            FERRYMAN_RETRY__BASE_SECONDS="0.05",
+            FERRYMAN_TORBOX__API_KEY=API_KEY,
+            FERRYMAN_TORBOX__API_BASE=fake.base,
+        )
+        added = _cli("add", MAGNET, env=env)
+        assert added.wait(60) == 0, added.stderr.read() if added.stderr else ""
+        run = _cli("run", env=env)
+        # its look for the hash asks the queue once; two more are polls of the queued item
+        eventually_sync(lambda: fake.queued and fake.calls["getqueued"] >= 3, "polls", within=60)
+        run.send_signal(signal.SIGKILL)  # mid-poll: queued at TorBox, not started
+        run.wait(10)
+        assert fake.calls["createtorrent"] == 1
+        asked = fake.calls["getqueued"]
+        final = _cli("run", "--until-idle", env=env)
+        eventually_sync(lambda: fake.calls["getqueued"] > asked, "a poll after", within=60)
+        assert len(fake.start_queued()) == 1  # TorBox starts it: in mylist by its hash
+        assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""
+        assert fake.calls["createtorrent"] == 1  # never added twice
+    delivered = sorted(f["disk_sha256"] for f in library_files(data / "library"))
+    assert delivered == sorted(hashlib.sha256(d).hexdigest() for _, d, _ in files)
+    assert _all_terminal(data / "ferryman.db")

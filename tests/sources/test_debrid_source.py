@@ -369,3 +369,38 @@ def _finds_only_its_own(fake: FakeDebrid, settings: Settings, wanted: str) -> No
         service = make_service(fake.kind, client, ours, limit, ours.retry)
         assert service.find(HASH) == wanted
         assert service.find("ff" * 20) is None
+
+
+@pytest.mark.parametrize("asks", [3, 10_000, -1])
+def test_an_alldebrid_link_answered_delayed_is_asked_about_on_the_clock(
+    cdn: FaultServer, settings: Settings, asks: int
+) -> None:
+    """``link/unlock`` answers ``delayed`` (an id, no link): ``link/delayed`` is asked
+    every 5 s on the key's clock until its status is 2 (the link: read), 3 (failed:
+    ``debrid.api``), or 2 minutes have passed (a wait, ``debrid.not_ready``)."""
+    from ferryman.errors import ServerWait
+
+    data = b"\xff\xd8\xff" + b"7" * 400
+    with debrid_serving("alldebrid", cdn) as fake:
+        fake.swarm[HASH] = Torrent("T", [("T/a.jpg", data, "image/jpeg")])
+        fake.delay_unlocks = asks
+        ours = with_service(settings, fake)
+        clock = _Clock()
+        with api_client(ours.network, ours, fake.kind) as client:
+            limit = RateLimit(600, clock, clock.sleep)
+            service = make_service(fake.kind, client, ours, limit, ours.retry)
+            item = service.add_magnet(MAGNET)
+            (file,) = service.status(item).files
+            if asks == 3:
+                link = service.unlock(item, file)
+                assert client.get(link).content == data
+                assert clock.slept == [5.0, 5.0, 5.0] and fake.calls["delayed"] == 4
+                return
+            with pytest.raises(FerrymanError) as failed:
+                service.unlock(item, file)
+    if asks < 0:  # status 3: it could not be made
+        assert failed.value.code == "debrid.api" and "delayed" in failed.value.message
+        assert fake.calls["delayed"] == 1 and not clock.slept
+    else:  # never ready: bounded on the clock, then the read waits and unlocks again
+        assert isinstance(failed.value, ServerWait) and failed.value.code == "debrid.not_ready"
+        assert sum(clock.slept) == 120 and fake.calls["delayed"] == 25  # at 0, 5 … 120 s

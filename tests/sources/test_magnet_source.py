@@ -169,3 +169,104 @@ def test_torbox_on_the_debrid_face_finds_adds_and_deletes(
         service.delete(item)
         assert service.find(HASH) is None
     assert torbox.calls["checkcached"] == 1 and torbox.calls["createtorrent"] == 1
+
+
+async def test_a_torrent_torbox_queues_waits_as_queued_and_is_added_once(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    """At the plan's active limit TorBox queues the torrent (success, a ``queued_id``):
+    the job keeps the queued item and waits (``debrid.queued``) across a restart, adds
+    nothing again, and goes on once TorBox has started it (found in mylist by hash)."""
+    files = _photos(tmp_path)
+    torbox.swarm[HASH] = Torrent("Trip 2024", files)
+    torbox.active_limit = 0
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+
+        async def queued() -> bool:
+            said = await store.fetched(job.id)
+            words = said.error_message if said is not None else ""
+            waits = (await store.get_job(job.id)).wait_reason == "debrid.queued"
+            return waits and "queued at TorBox: your plan's active limit" in (words or "")
+
+        for _ in range(2):  # the second engine is the restart: it polls the kept item
+            engine = Engine(store, tb_settings)
+            running = asyncio.create_task(engine.run())
+            asked = torbox.calls["getqueued"]
+            await eventually(queued, "the job waits while TorBox queues it", within=30)
+            await eventually(lambda a=asked: torbox.calls["getqueued"] > a, "asked", within=30)
+            engine.stop()
+            await asyncio.wait_for(running, 30)
+        assert torbox.calls["createtorrent"] == 1 and torbox.queued
+        assert len(torbox.start_queued()) == 1
+        await asyncio.wait_for(Engine(store, tb_settings).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE, done
+    assert torbox.calls["createtorrent"] == 1  # never added twice
+    assert sorted(e["disk_sha256"] for e in library_files(tb_settings.library)) == _hashes(files)
+
+
+def test_torbox_on_the_debrid_face_finds_a_queued_torrent_and_then_the_started_one(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    from ferryman.sources.debrid.base import api_client
+    from ferryman.sources.debrid.services import make_service
+    from ferryman.sources.torbox import RateLimit
+
+    torbox.swarm[HASH] = Torrent("Trip 2024", _photos(tmp_path))
+    torbox.active_limit = 0
+    with api_client(tb_settings.network, tb_settings, "torbox") as client:
+        service = make_service("torbox", client, tb_settings, RateLimit(300), tb_settings.retry)
+        item = service.add_magnet(MAGNET)
+        (queued_id,) = torbox.queued
+        assert item == f"queued:{queued_id}:{HASH}"
+        assert service.find(HASH) == item  # a restart before the id was kept: not added again
+        waiting = service.status(item)
+        assert (waiting.queued, waiting.ready, waiting.id) == (True, False, item)
+        assert waiting.state == "queued at TorBox: your plan's active limit"
+        (started,) = torbox.start_queued()
+        now = service.status(item)
+        assert (now.id, now.ready, now.queued) == (str(started.id), True, False)
+        assert service.find(HASH) == str(started.id)
+        service.delete(now.id)
+        with pytest.raises(FerrymanError) as gone:
+            service.status(item)  # neither queued nor listed: deleted at TorBox
+        assert gone.value.code == "torbox.not_found"
+    assert torbox.calls["createtorrent"] == 1
+
+
+async def test_a_queued_torrent_once_started_is_kept_under_its_torrent_id(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    """The job's kept item is the queued one until TorBox starts it; the fetch after
+    keeps the torrent's own id (the reading and any restart ask mylist by it)."""
+    import json
+
+    from ferryman.sources.base import FetchPlan
+    from ferryman.sources.magnet import MagnetSource
+
+    torbox.swarm[HASH] = Torrent("Trip 2024", _photos(tmp_path))
+    torbox.active_limit = 0
+    source = MagnetSource()
+    folder = tmp_path / "fetch"
+    plan = FetchPlan(
+        folder=folder,
+        network=tb_settings.network,
+        retry=tb_settings.retry,
+        client=lambda: None,  # type: ignore[arg-type,return-value]
+        settings=tb_settings,
+    )
+    with pytest.raises(FerrymanError) as waits:
+        await source.fetch(MAGNET, plan)
+    assert waits.value.code == "debrid.queued"
+    (queued_id,) = torbox.queued
+    assert json.loads((folder / "debrid.json").read_text())["item"] == f"queued:{queued_id}:{HASH}"
+    (started,) = torbox.start_queued()
+    fetched = await source.fetch(MAGNET, plan)
+    assert fetched.name == "Trip 2024"
+    kept = json.loads((folder / "debrid.json").read_text())
+    assert (kept["item"], kept["hash"]) == (str(started.id), HASH)
+    assert torbox.calls["createtorrent"] == 1

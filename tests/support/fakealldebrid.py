@@ -2,7 +2,9 @@
 ``magnet/upload`` (``magnets[]``), ``magnet/upload/file`` (``files[]``),
 ``/v4.1/magnet/status`` (POST ``id``; no links), ``magnet/files`` (``id[]``: each
 magnet's files as a tree of ``{"n", "e"}`` folders and ``{"n", "s", "l"}`` files),
-``link/unlock``, ``magnet/delete``; ``agent`` on every call and the key as a Bearer
+``link/unlock`` (with ``delay_unlocks`` set, a link its hoster must prepare: ``delayed``,
+an id for ``link/delayed``, whose ``status`` is 1 while it is processed, then 2 with the
+``link``, or 3 when it failed), ``magnet/delete``; ``agent`` on every call and the key as a Bearer
 token or ``apikey``; ``{"status": "success", "data"}`` or ``{"status": "error",
 "error": {"code", "message"}}`` with HTTP 200."""
 
@@ -69,7 +71,23 @@ def alldebrid(
         found = fake.items.get(where[0]) if len(where) == 2 else None
         if found is None or not where[1].isdigit() or int(where[1]) >= len(found.paths):
             return _ad_error("LINK_DOWN", "This link is not available on the file hoster website")
-        return 200, ok | {"data": {"link": fake.link(found, int(where[1])), "host": "fake"}}
+        link = fake.link(found, int(where[1]))
+        if fake.delay_unlocks is not None:  # the hoster prepares it first
+            delayed = str(len(fake.delayed) + 7001)
+            fake.delayed[delayed] = [fake.delay_unlocks, link]
+            return 200, ok | {"data": {"delayed": int(delayed), "host": "fake"}}
+        return 200, ok | {"data": {"link": link, "host": "fake"}}
+    if path == "link/delayed" and method == "POST":
+        fake.calls["delayed"] += 1
+        entry = fake.delayed.get(said.get("id", ""))
+        if entry is None:
+            return _ad_error("DELAYED_INVALID_ID", "This delayed ID is not valid")
+        if entry[0] < 0:
+            return 200, ok | {"data": {"status": 3, "time_left": 0}}
+        if entry[0] > 0:
+            entry[0] -= 1
+            return 200, ok | {"data": {"status": 1, "time_left": 5 * entry[0] + 5}}
+        return 200, ok | {"data": {"status": 2, "time_left": 0, "link": entry[1]}}
     if path.startswith("magnet/"):
         return _ad_error("MAGNET_INVALID_ID", "This magnet ID does not exists or is invalid")
     return 404, {"status": "error", "error": {"code": "404", "message": "Endpoint doesn't exist"}}

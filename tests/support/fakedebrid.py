@@ -76,6 +76,10 @@ class FakeDebrid:
     throttled: int = 0
     retry_after: str = "1"
     next_id: int = 100
+    # AllDebrid: link/unlock answers `delayed`, ready after this many link/delayed asks
+    # (-1: it fails, status 3); delayed id -> [asks left, the link]
+    delay_unlocks: int | None = None
+    delayed: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def api_base(self) -> str:

@@ -1,13 +1,16 @@
 """A fake Torbox API on loopback, as its public docs describe it: ``mylist`` (Bearer
 key) and ``requestdl`` (``token`` parameter) for torrents, usenet and web downloads,
 ``createtorrent`` (a multipart form with ``magnet``, or a ``file`` whose bytes ``uploads``
-names: one torrent per info hash and
-account, an existing one's id answered again) and ``checkcached`` for torrents,
-answering ``{"success", "error", "detail", "data"}``. A magnet's torrent is what
-``swarm`` says its info hash holds (unknown: refused), cached or still downloading. The
-CDN links it hands out are served by a ``tests.support.httpserve.FaultServer`` with a
-token per file, so a test can make a link expire (``Faults(expire_token_on_cut=True)``
-or ``cdn.expire_token``)."""
+names: one torrent per info hash and account, an existing one's id answered again) and
+``checkcached`` for torrents, answering ``{"success", "error", "detail", "data"}``. A
+magnet's torrent is what ``swarm`` says its info hash holds (unknown: refused), cached
+or still downloading. At the plan's ``active_limit`` (unfinished torrents) a new one is
+queued, as TorBox does when queuing is allowed: ``createtorrent`` answers success with a
+``queued_id`` (no ``torrent_id``), and the torrent is in ``queued/getqueued``
+(``type=torrent``: ``id``, ``hash``, ``name``, ``magnet``…), not in ``mylist``, until
+``start_queued`` starts it under a torrent id of its own. The CDN links it hands out
+are served by a ``tests.support.httpserve.FaultServer`` with a token per file, so a test
+can make a link expire (``Faults(expire_token_on_cut=True)`` or ``cdn.expire_token``)."""
 
 from __future__ import annotations
 
@@ -63,6 +66,8 @@ class FakeTorbox:
     next_id: int = 1000
     retry_after: str = "1"
     uploads: dict[bytes, str] = field(default_factory=dict)  # .torrent bytes -> info hash
+    active_limit: int | None = None  # the plan's active torrents; beyond it, queued
+    queued: dict[int, dict[str, Any]] = field(default_factory=dict)  # queued id -> as listed
 
     def add(
         self,
@@ -113,6 +118,46 @@ class FakeTorbox:
         )
         item.hash = digest
         return item, True
+
+    def queue(self, magnet: str, from_file: bool) -> dict[str, Any] | None:
+        """``createtorrent`` at the active limit: the queued entry of the magnet's hash
+        (the one queued before, or made now), None when the account is not at it."""
+        from ferryman.sources.magnet import info_hash
+
+        digest = info_hash(magnet)
+        for entry in self.queued.values():
+            if entry["hash"] == digest:
+                return entry
+        torrents = [i for (k, _), i in self.items.items() if k == "torrent"]
+        if any(i.hash == digest for i in torrents):
+            return None  # the account's torrent of that hash is answered
+        active = sum(1 for i in torrents if not i.finished)
+        if self.active_limit is None or active < self.active_limit or digest not in self.swarm:
+            return None
+        self.next_id += 1
+        entry = {
+            "id": self.next_id,
+            "auth_id": "fake",
+            "created_at": "2026-11-30T04:00:00Z",
+            "magnet": None if from_file else magnet,
+            "torrent_file": from_file,
+            "hash": digest,
+            "name": self.swarm[digest].name,
+            "type": "torrent",
+        }
+        self.queued[entry["id"]] = entry
+        return entry
+
+    def start_queued(self) -> list[Item]:
+        """TorBox starts its queued torrents: each leaves the queue and is in ``mylist``
+        under a new torrent id (found there by its hash)."""
+        started = []
+        for qid in list(self.queued):
+            entry = self.queued.pop(qid)
+            made = self.from_magnet(f"magnet:?xt=urn:btih:{entry['hash']}")
+            if made is not None:
+                started.append(made[0])
+        return started
 
     def cdn_path(self, kind: str, item_id: int, file_id: int) -> str:
         return str(self.items[(kind, item_id)].files[file_id]["cdn_path"])
@@ -189,9 +234,15 @@ class _Handler(BaseHTTPRequestHandler):
             digest = self.fake.uploads.get(fields["file"] or b"")
             magnet = f"magnet:?xt=urn:btih:{digest}" if digest else ""
         try:
-            made = self.fake.from_magnet(magnet)
+            queued = self.fake.queue(magnet, "file" in fields)
+            made = None if queued is not None else self.fake.from_magnet(magnet)
         except Exception:
-            made = None
+            queued, made = None, None
+        if queued is not None:  # queuing allowed, at the plan's active limit
+            data = {"queued_id": queued["id"], "hash": queued["hash"], "auth_id": "fake"}
+            detail = "Torrent queued: you are at your plan's active download limit."
+            self._answer(200, {"success": True, "error": None, "detail": detail, "data": data})
+            return
         if made is None:
             self._fail(400, "BOZO_TORRENT", "No peers or metadata for this magnet.")
             return
@@ -204,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         segments = parts.path.strip("/").split("/")  # v1 api KIND CALL
+        if segments == ["v1", "api", "queued", "getqueued"]:
+            self._queued(query)
+            return
         if len(segments) != 4 or segments[:2] != ["v1", "api"] or segments[2] not in _KINDS:
             self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
             return
@@ -257,6 +311,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, {"success": True, "error": None, "detail": "Link made.", "data": url})
         else:
             self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
+
+    def _queued(self, query: dict[str, str]) -> None:
+        """``queued/getqueued``: the queued downloads of one ``type`` (a list; with
+        ``id``, a list of that one)."""
+        self.fake.calls["getqueued"] += 1
+        if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+            self._fail(403, "BAD_TOKEN", "Invalid API token.")
+            return
+        kind = query.get("type", "torrent")
+        listed = [e for e in self.fake.queued.values() if e["type"] == kind]
+        if "id" in query:
+            listed = [e for e in listed if str(e["id"]) == query["id"]]
+        body = {"success": True, "error": None, "detail": "Queued downloads.", "data": listed}
+        self._answer(200, body)
 
 
 @contextmanager

@@ -255,3 +255,35 @@ def test_torbox_at_its_active_limit_with_no_error_code_is_a_limit() -> None:
     assert raised.value.code == "debrid.limit" and "active torrent download limit" in str(
         raised.value
     )
+
+
+def test_torbox_reads_a_queued_answer_and_an_empty_queue_answered_404() -> None:
+    """``createtorrent`` at the active limit answers success with a ``queued_id`` (no
+    ``torrent_id``): the item is the queued one, with the torrent's hash (a magnet's, or
+    an uploaded file's). An empty queue may answer 404 ``ITEM_NOT_FOUND``: nothing
+    queued, not a failure."""
+    from ferryman.sources.debrid.torrent_file import read_torrent
+    from tests.support.fakedebrid import Torrent, torrent_file
+
+    upload, digest = torrent_file(Torrent("T", [("T/a.jpg", b"\xff\xd8\xff1", "image/jpeg")]))
+    assert read_torrent(upload).info_hash == digest
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/queued/getqueued"):
+            gone = {"success": False, "error": "ITEM_NOT_FOUND", "detail": "None.", "data": None}
+            return httpx.Response(404, json=gone)
+        data: Any = [] if path.endswith("/mylist") else {"queued_id": 12, "auth_id": "a"}
+        return httpx.Response(200, json={"success": True, "error": None, "data": data})
+
+    ours = _settings("torbox")
+    clock = _Still()
+    with httpx.Client(transport=httpx.MockTransport(reply)) as client:
+        limit = RateLimit(10**6, clock, clock.sleep)
+        service = make_service("torbox", client, ours, limit, ours.retry)
+        assert service.add_magnet(f"magnet:?xt=urn:btih:{'ab' * 20}") == f"queued:12:{'ab' * 20}"
+        assert service.add_torrent(upload, "t.torrent") == f"queued:12:{digest}"
+        assert service.find("ab" * 20) is None
+        with pytest.raises(FerrymanError) as gone:
+            service.status(f"queued:12:{'ab' * 20}")  # neither queued nor listed
+    assert gone.value.code == "torbox.not_found"

@@ -10,7 +10,9 @@ The account's items are searched for the info hash first (one added before, by t
 before a kill or by anyone, is never added twice); the item's id (and its service) is
 kept in the job's fetch folder (``debrid.json``, written whole and synced) before the
 job waits for it, so a restart polls the same item. While the service downloads it, the
-job waits uncounted (``debrid.not_ready``; ``torbox.not_ready`` for TorBox); once ready,
+job waits uncounted (``debrid.not_ready``; ``torbox.not_ready`` for TorBox;
+``debrid.queued`` while TorBox queues it at the plan's active limit, the queued item kept
+as the item until it starts under a torrent id, kept then); once ready,
 its files are read as ``sources/debrid/reading`` says. Each key's calls keep within its
 ``requests_per_minute`` (a sliding minute shared by every job of this source).
 """
@@ -216,17 +218,18 @@ class MagnetSource:
             else:
                 item = kept[1]
             found = service.status(item)
+        if found.id != item:  # a queued item started under an id of its own: kept now
+            _keep(path, {"service": name, "item": found.id, "hash": found.hash})
         if found.failed is not None:
             raise FerrymanError(
                 "debrid.failed", f"{service.shown} gave the torrent up: {found.failed}"
             )
         if not found.ready:
             code = "torbox.not_ready" if name == "torbox" else "debrid.not_ready"
-            raise ServerWait(
-                code,
-                f"{service.shown} has not finished it yet ({found.state})",
-                base.wait_seconds(plan.network),
-            )
+            said = f"{service.shown} has not finished it yet ({found.state})"
+            if found.queued:  # held back by the account's active limit
+                code, said = "debrid.queued", f"{found.state}; it starts when a slot frees"
+            raise ServerWait(code, said, base.wait_seconds(plan.network))
         return Fetched(path, sum(f.size for f in found.files), found.name)
 
 

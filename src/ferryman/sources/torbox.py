@@ -89,7 +89,8 @@ class _File:
 class RateLimit:
     """At most ``per_minute`` calls in any 60 s (a sliding window), and none while a
     server-imposed pause lasts (``hold``); ``wait`` blocks the calling thread until the
-    next call may go. ``clock``/``sleep`` are for tests."""
+    next call may go. ``clock``/``sleep`` are for tests (and a service's own polls keep
+    to them)."""
 
     def __init__(
         self,
@@ -98,8 +99,8 @@ class RateLimit:
         sleep: Callable[[float], None] = abort.pause,  # a stop ends a wait
     ) -> None:
         self.per_minute = per_minute
-        self._clock = clock
-        self._sleep = sleep
+        self.clock = clock
+        self.sleep = sleep
         self._sent: deque[float] = deque()
         self._not_before = 0.0
         self._lock = threading.Lock()
@@ -107,26 +108,26 @@ class RateLimit:
     def wait(self) -> None:
         with self._lock:
             while True:
-                now = self._clock()
+                now = self.clock()
                 if now < self._not_before:
-                    self._sleep(self._not_before - now)
+                    self.sleep(self._not_before - now)
                     continue
                 while self._sent and self._sent[0] <= now - 60:
                     self._sent.popleft()
                 if len(self._sent) < self.per_minute:
                     self._sent.append(now)
                     return
-                self._sleep(self._sent[0] + 60 - now)
+                self.sleep(self._sent[0] + 60 - now)
 
     def hold(self, seconds: float) -> None:
         """No call for ``seconds`` from now, from any thread (a 429's Retry-After)."""
         with self._lock:
-            self._not_before = max(self._not_before, self._clock() + seconds)
+            self._not_before = max(self._not_before, self.clock() + seconds)
 
     def sent_within(self, seconds: float) -> int:
         """Calls let through in the last ``seconds`` (for status and tests)."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             return sum(1 for t in self._sent if t > now - seconds)
 
 
@@ -186,9 +187,9 @@ class TorboxApi:
         )
         return isinstance(found, dict) and bool(found)
 
-    def add_magnet(self, magnet: str) -> int:
-        """``createtorrent`` from a magnet link: the new (or the account's existing)
-        torrent's id."""
+    def add_magnet(self, magnet: str) -> dict[str, Any]:
+        """``createtorrent`` from a magnet link: its answer's data (the new or existing
+        torrent's ``torrent_id``, or a ``queued_id`` at the plan's active limit)."""
         found = self._get(
             "/v1/api/torrents/createtorrent",
             {"magnet": magnet},
@@ -196,9 +197,7 @@ class TorboxApi:
             bearer=True,
             post=True,
         )
-        if not isinstance(found, dict) or "torrent_id" not in found:
-            raise FerrymanError("torbox.api", "createtorrent named no torrent")
-        return int(found["torrent_id"])
+        return found if isinstance(found, dict) else {}
 
     def _key(self) -> str:
         if not self._settings.api_key:

@@ -4,8 +4,11 @@ the ``agent``; forms POSTed): ``magnet/upload`` (``magnets[]``) and
 (``id``) says its ``statusCode`` (0-3 on the way, 4 ready, 5 and above given up),
 ``magnet/files`` (``id[]``) gives a ready magnet's files as a tree (``n`` name, ``s``
 size, ``l`` hoster link, ``e`` a folder's entries), each link unlocked by
-``link/unlock``. Answers are ``{"status": "success", "data"}`` or ``{"status": "error",
-"error": {"code", "message"}}``, mostly with HTTP 200: its codes are mapped below. It
+``link/unlock`` (a link its hoster must first prepare answers ``delayed``: an id that
+``link/delayed`` is asked about every 5 s, its ``status`` 1 still processing, 2 ready
+with the ``link``, 3 failed; for 2 minutes at most, on the key's clock). Answers are
+``{"status": "success", "data"}`` or ``{"status": "error", "error": {"code",
+"message"}}``, mostly with HTTP 200: its codes are mapped below. It
 allows 12 calls a second and 600 a minute; more answer 429. (The v4 ``magnet/status``
 with the files as ``links`` is gone from its docs; such an answer is still read.)"""
 
@@ -14,10 +17,12 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, ServerWait
 from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
 
 _READY = 4
+DELAYED_EVERY = 5.0  # seconds between asks of link/delayed (it says only "still processing")
+DELAYED_WITHIN = 120.0  # seconds a delayed link is waited for in place; then a wait
 # error.code -> ferryman's code (docs.alldebrid.com, "Errors")
 _CODES = {
     "AUTH_MISSING_AGENT": "debrid.auth",
@@ -97,9 +102,34 @@ class AllDebrid:
     def unlock(self, item: str, file: DebridFile) -> str:
         data = self._ok(self._call("POST", "link/unlock", data={"link": file.id}))
         link = data.get("link") if isinstance(data, dict) else None
-        if not isinstance(link, str) or not link.startswith(("http://", "https://")):
+        if isinstance(data, dict) and data.get("delayed") and not _is_link(link):
+            link = self._delayed(data["delayed"], file)
+        if not _is_link(link):
             raise FerrymanError("debrid.api", f"AllDebrid: no link for {file.path}")
-        return link
+        return str(link)
+
+    def _delayed(self, delayed: Any, file: DebridFile) -> Any:
+        """``link/delayed`` asked until its ``status`` is 2 (the link) or 3 (failed), on
+        the key's clock and for ``DELAYED_WITHIN`` at most: longer, the read waits
+        (``debrid.not_ready``) and unlocks it again later."""
+        limit = self._api.limit
+        deadline = limit.clock() + DELAYED_WITHIN
+        while True:
+            data = self._ok(self._call("POST", "link/delayed", data={"id": delayed}))
+            status = int(data.get("status") or 0) if isinstance(data, dict) else 0
+            if status == 2:
+                return data.get("link")
+            if status == 3:
+                raise FerrymanError(
+                    "debrid.api", f"AllDebrid could not make the link of {file.path} (delayed)"
+                )
+            if limit.clock() + DELAYED_EVERY > deadline:
+                raise ServerWait(
+                    "debrid.not_ready",
+                    f"AllDebrid is still preparing the link of {file.path} (delayed)",
+                    round(DELAYED_WITHIN),
+                )
+            limit.sleep(DELAYED_EVERY)
 
     def delete(self, item: str) -> None:
         self._ok(self._call("POST", "magnet/delete", data={"id": item}))
@@ -146,6 +176,10 @@ class AllDebrid:
         said = str(error.get("code") or f"HTTP {status}")
         code = _CODES.get(said) or ("debrid.auth" if status in (401, 403) else "debrid.api")
         raise FerrymanError(code, f"AllDebrid says: {said}: {error.get('message') or ''}")
+
+
+def _is_link(link: Any) -> bool:
+    return isinstance(link, str) and link.startswith(("http://", "https://"))
 
 
 def _one(magnets: Any, item: str) -> dict[str, Any] | None:

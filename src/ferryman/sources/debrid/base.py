@@ -44,7 +44,9 @@ class DebridFile:
 class DebridItem:
     """An item as the service tells it: ``ready`` once every file can be unlocked;
     ``state`` the service's own word for where it is; ``failed`` its word when it gave
-    the torrent up (dead, virus, error)."""
+    the torrent up (dead, virus, error); ``queued`` while the account's active limit
+    holds it back. ``id`` may differ from the id asked: a queued item started under an
+    id of its own, which the job keeps from then on."""
 
     id: str
     name: str
@@ -53,6 +55,7 @@ class DebridItem:
     files: tuple[DebridFile, ...] = ()
     failed: str | None = None
     hash: str = ""
+    queued: bool = False
 
 
 class Debrid(Protocol):
