@@ -506,3 +506,16 @@ def _state_elsewhere(db_url: str, album_id: int) -> str | None:
     with contextlib.closing(sqlite3.connect(db_url.split("///", 1)[1])) as db:
         row = db.execute("SELECT state FROM albums WHERE id = ?", (album_id,)).fetchone()
     return str(row[0])
+
+
+async def test_a_renewal_tells_a_lease_let_go_from_one_another_holds(store: Store) -> None:
+    """A step's heartbeat: True while the claim is its own; False when another worker
+    holds it (its lease ran out and was taken): a fault worth a warning; None when none
+    does, a cancel having taken it back: asked for, no fault."""
+    job = await store.add_job(source="https://h/a.zip", name="a", dest="library:", fetch=True)
+    fetch = await store.claim_fetch("f", 30)
+    assert fetch is not None
+    assert await store.renew(Claimed.FETCH, fetch.id, "f", 30) is True
+    assert await store.renew(Claimed.FETCH, fetch.id, "g", 30) is False  # f holds it
+    await store.cancel(job.id)
+    assert await store.renew(Claimed.FETCH, fetch.id, "f", 30) is None

@@ -31,8 +31,11 @@ class Leaseholder(Protocol):
 
     clock: Clock
 
-    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
-        """Push the lease on the ``kind`` ``row_id`` forward; False: another holds it now."""
+    async def renew(
+        self, kind: Claimed, row_id: int, owner: str, lease_seconds: float
+    ) -> bool | None:
+        """Push the lease on the ``kind`` ``row_id`` forward: True; False: another holds
+        it now (its lease ran out meanwhile); None: none does (a cancel let it go)."""
         ...
 
 

@@ -1,7 +1,9 @@
 """Heartbeats: a claimed row's lease is renewed while its step runs.
 
 If a renewal finds the row owned by someone else (our lease expired and the work was
-claimed again), the step is cancelled: two workers must never finish the same work.
+claimed again), the step is cancelled: two workers must never finish the same work (a
+warning: a stall that long is a fault). One owned by none (a cancel took it back) stops
+the step too, said at info: it was asked for.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ async def held(
             except Exception:  # a missed beat is not a lost lease; try again
                 log.warning("heartbeat for %s %s failed", kind.value, row_id, exc_info=True)
                 continue
+            if ours is None:  # a cancel (or a remove) took it back: asked for, no fault
+                log.info("%s %s was let go (cancelled); stopping that step", kind.value, row_id)
+                worker.cancel()
+                return
             if not ours:
                 log.warning("lost the lease on %s %s; stopping that step", kind.value, row_id)
                 worker.cancel()

@@ -152,9 +152,13 @@ class MemoryBase:
         row |= {"state": BUSY_TO_READY[table][1], "owner": None, "lease_until": None}
         row |= {"attempts": row["attempts"] + count, "not_before": self.clock() + delay, **extra}
 
-    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
+    async def renew(
+        self, kind: Claimed, row_id: int, owner: str, lease_seconds: float
+    ) -> bool | None:
         row = self.tables[TABLE_OF[kind]].get(row_id)
-        if row is None or row["owner"] != owner:
+        if row is None or row["owner"] is None:
+            return None  # let go (a cancel), not taken by another
+        if row["owner"] != owner:
             return False
         row["lease_until"] = self.clock() + lease_seconds
         return True

@@ -294,8 +294,11 @@ class StoreBase(Access):
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
         return statement, params
 
-    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
-        """Heartbeat: push the lease forward; False means another worker has it now."""
+    async def renew(
+        self, kind: Claimed, row_id: int, owner: str, lease_seconds: float
+    ) -> bool | None:
+        """Heartbeat: push the lease forward; False means another worker has it now,
+        None that none does (a cancel took it back, the row is gone)."""
         table = CLAIMED_IN[kind]
         async with self.engine.begin() as conn:
             done = await conn.execute(
@@ -303,7 +306,10 @@ class StoreBase(Access):
                 .where(table.c.id == row_id, table.c.owner == owner)
                 .values(lease_until=self.clock() + lease_seconds)
             )
-            return done.rowcount == 1
+            if done.rowcount == 1:
+                return True
+            found = await conn.execute(select(table.c.owner).where(table.c.id == row_id))
+            return None if found.scalar_one_or_none() is None else False
 
     async def reap(self) -> int:
         """Give expired leases' work back to the queue; returns how many rows moved.
