@@ -404,3 +404,32 @@ def test_an_alldebrid_link_answered_delayed_is_asked_about_on_the_clock(
     else:  # never ready: bounded on the clock, then the read waits and unlocks again
         assert isinstance(failed.value, ServerWait) and failed.value.code == "debrid.not_ready"
         assert sum(clock.slept) == 120 and fake.calls["delayed"] == 25  # at 0, 5 … 120 s
+
+
+async def test_a_long_429_leaves_the_job_waiting_as_rate_limited_with_its_next_step(
+    fake: FakeDebrid, settings: Settings
+) -> None:
+    """A 429 whose Retry-After is longer than ``retry.max_seconds`` goes to the engine:
+    the job waits as ``debrid.rate_limited`` ("waits and goes on by itself"), not as
+    ``source.http.status``, whose next step ("try the link in a browser") fits no
+    debrid API call."""
+    fake.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+    fake.throttled, fake.retry_after = 1_000, "3600"
+    ours = with_service(settings, fake)
+    store = await Store.open(ours.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=ours)
+        engine = Engine(store, ours)
+        running = asyncio.create_task(engine.run())
+
+        async def waits() -> bool:
+            return (await store.get_job(job.id)).wait_reason is not None
+
+        await eventually(waits, "the job waiting", within=30)
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+        waiting = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert waiting.wait_reason == "debrid.rate_limited", waiting.wait_reason
+    assert fake.added() == 0

@@ -245,7 +245,9 @@ class TorboxApi:
             wait = retry_after_seconds(response.headers.get("retry-after")) or 60.0
             throttled += 1
             if wait > self._retry.max_seconds or throttled > self._retry.max_attempts:
-                raise HttpWait(f"Torbox: {detail}; again in {wait:.0f} s", wait)
+                raise HttpWait(
+                    f"Torbox: {detail}; again in {wait:.0f} s", wait, code="debrid.rate_limited"
+                )
             self._limit.hold(wait)
         if response.is_success and body.get("success", True) is not False:
             return body.get("data")

@@ -203,6 +203,7 @@ class JsonApi:
                     f"{self.shown}: too many requests (HTTP {response.status_code}); again in"
                     f" {wait:.0f} s",
                     max(wait, 1.0),
+                    code="debrid.rate_limited",
                 )
             self.limit.hold(wait)
         try:
