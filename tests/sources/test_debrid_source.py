@@ -433,3 +433,20 @@ async def test_a_long_429_leaves_the_job_waiting_as_rate_limited_with_its_next_s
         await store.close()
     assert waiting.wait_reason == "debrid.rate_limited", waiting.wait_reason
     assert fake.added() == 0
+
+
+def test_a_cached_real_debrid_torrent_is_ready_at_the_first_status_once_its_files_are_chosen(
+    cdn: FaultServer, settings: Settings
+) -> None:
+    """Real-Debrid holds a new torrent at ``waiting_files_selection``; once its files are
+    chosen a cached one is ``downloaded``. The state asked before choosing was answered:
+    every Real-Debrid magnet waited a recheck (30 s) "not finished (waiting_files_selection)"."""
+    with debrid_serving("realdebrid", cdn) as rd:
+        rd.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+        ours = with_service(settings, rd)
+        with api_client(ours.network, ours, rd.kind) as client:
+            limit = RateLimit(60, lambda: 0.0, lambda _: None)
+            service = make_service(rd.kind, client, ours, limit, ours.retry)
+            found = service.status(service.add_magnet(MAGNET))
+    assert (found.ready, found.state) == (True, "downloaded")
+    assert [f.path for f in found.files] == ["a.jpg"]

@@ -81,12 +81,14 @@ class RealDebrid:
         return _id_of(made, "addTorrent")
 
     def status(self, item: str) -> DebridItem:
-        info = self._ok(self._call("GET", f"torrents/info/{item}"))
-        if not isinstance(info, dict):
-            raise FerrymanError("debrid.api", f"Real-Debrid: torrent {item} has no info")
+        info = self._info(item)
         state = str(info.get("status") or "")
         if state == "waiting_files_selection":  # every file: the job's choice comes later
             self._ok(self._call("POST", f"torrents/selectFiles/{item}", data={"files": "all"}))
+            # Asked again: a cached torrent is downloaded once chosen, not a recheck later
+            # (30 s by default) under a state that was no longer so.
+            info = self._info(item)
+            state = str(info.get("status") or "")
         name = str(info.get("filename") or info.get("original_filename") or item)
         chosen = sorted(
             (f for f in info.get("files") or [] if isinstance(f, dict) and _on(f.get("selected"))),
@@ -100,6 +102,12 @@ class RealDebrid:
         )
         failed = state if state in _FAILED else None
         return DebridItem(item, name, ready, state, files if ready else (), failed, _hash(info))
+
+    def _info(self, item: str) -> dict[str, Any]:
+        info = self._ok(self._call("GET", f"torrents/info/{item}"))
+        if not isinstance(info, dict):
+            raise FerrymanError("debrid.api", f"Real-Debrid: torrent {item} has no info")
+        return info
 
     def unlock(self, item: str, file: DebridFile) -> str:
         got = self._ok(self._call("POST", "unrestrict/link", data={"link": file.id}))
