@@ -450,3 +450,20 @@ def test_a_cached_real_debrid_torrent_is_ready_at_the_first_status_once_its_file
             found = service.status(service.add_magnet(MAGNET))
     assert (found.ready, found.state) == (True, "downloaded")
     assert [f.path for f in found.files] == ["a.jpg"]
+
+
+def test_a_429_waited_out_in_place_is_said_while_it_lasts(
+    fake: FakeDebrid, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Retry-After up to ``retry.max_seconds`` (10 min) is waited out in the call:
+    `ferryman run` showed nothing meanwhile (the job "fetching", no line, no reason)."""
+    fake.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+    ours = with_service(settings, fake)
+    clock = _Clock()
+    fake.throttled, fake.retry_after = 1, "300"
+    with caplog.at_level("WARNING"), api_client(ours.network, ours, fake.kind) as client:
+        limit = RateLimit(60, clock, clock.sleep)
+        make_service(fake.kind, client, ours, limit, ours.retry).add_magnet(MAGNET)
+    assert clock.slept == [300]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("too many requests (HTTP 429)" in m and "300 s" in m for m in said), said

@@ -11,6 +11,7 @@ service's own words mean (its error codes) each service module maps itself.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ferryman.sources.torbox import RateLimit
+
+log = logging.getLogger(__name__)
 
 NOT_READY_WAIT = 60  # seconds before asking again when no recheck is configured
 
@@ -205,6 +208,13 @@ class JsonApi:
                     max(wait, 1.0),
                     code="debrid.rate_limited",
                 )
+            # Said: the fetch (or read) stands still meanwhile, up to retry.max_seconds.
+            log.warning(
+                "%s: too many requests (HTTP %d); its calls wait %.0f s",
+                self.shown,
+                response.status_code,
+                wait,
+            )
             self.limit.hold(wait)
         try:
             body = response.json()
