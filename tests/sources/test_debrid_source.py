@@ -467,3 +467,26 @@ def test_a_429_waited_out_in_place_is_said_while_it_lasts(
     assert clock.slept == [300]
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("too many requests (HTTP 429)" in m and "300 s" in m for m in said), said
+
+
+def test_an_alldebrid_link_answered_delayed_is_said_while_it_is_prepared(
+    cdn: FaultServer, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A delayed link holds its read up to 2 minutes: `ferryman run` showed nothing
+    meanwhile (between job_started and the next line); it is said, once a link."""
+    data = b"\xff\xd8\xff" + b"7" * 400
+    with debrid_serving("alldebrid", cdn) as fake:
+        fake.swarm[HASH] = Torrent("T", [("T/a.jpg", data, "image/jpeg")])
+        fake.delay_unlocks = 2
+        ours = with_service(settings, fake)
+        clock = _Clock()
+        with caplog.at_level("WARNING"), api_client(ours.network, ours, fake.kind) as client:
+            service = make_service(
+                fake.kind, client, ours, RateLimit(600, clock, clock.sleep), ours.retry
+            )
+            item = service.add_magnet(MAGNET)
+            (file,) = service.status(item).files
+            service.unlock(item, file)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    told = [m for m in said if "(delayed)" in m and "a.jpg" in m and "every 5 s" in m]
+    assert len(told) == 1, said  # once a link, not at every ask
