@@ -232,5 +232,13 @@ def inner_path(name: str, top: str) -> str:
     return "/".join(parts) or name
 
 
+def with_share(state: str, share: Any, whole: float) -> str:
+    """The service's word for a torrent on its way with the share it says is done
+    ("downloading, 40 %"): the job's wait message moves as the service downloads."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= whole:
+        return state
+    return f"{state}, {share / whole:.0%}".replace("%", " %")
+
+
 def wait_seconds(network: NetworkSettings | None) -> int:
     return max(1, round(network.recheck_seconds)) if network is not None else NOT_READY_WAIT

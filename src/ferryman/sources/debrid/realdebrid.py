@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
-from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
+from ferryman.sources.debrid.base import (
+    Answer,
+    DebridFile,
+    DebridItem,
+    JsonApi,
+    inner_path,
+    with_share,
+)
 
 _FAILED = ("magnet_error", "error", "virus", "dead")
 _PAGE = 100  # torrents a page of GET torrents (its default)
@@ -101,7 +108,8 @@ class RealDebrid:
             for f, link in zip(chosen, links, strict=False)
         )
         failed = state if state in _FAILED else None
-        return DebridItem(item, name, ready, state, files if ready else (), failed, _hash(info))
+        shown = state if ready or failed else with_share(state, info.get("progress"), 100)
+        return DebridItem(item, name, ready, shown, files if ready else (), failed, _hash(info))
 
     def _info(self, item: str) -> dict[str, Any]:
         info = self._ok(self._call("GET", f"torrents/info/{item}"))
