@@ -447,8 +447,9 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "debrid.rate_limited",
         True,
-        "The debrid service asked for fewer calls (Debrid-Link floodDetected); ferryman"
-        " waits and goes on by itself.",
+        "The debrid service asked for fewer calls (a 429 with a long Retry-After,"
+        " Real-Debrid slow_down, Debrid-Link floodDetected); ferryman waits and goes on by"
+        " itself.",
     ),
     ErrorSpec(
         "debrid.failed",

@@ -404,3 +404,89 @@ def test_an_alldebrid_link_answered_delayed_is_asked_about_on_the_clock(
     else:  # never ready: bounded on the clock, then the read waits and unlocks again
         assert isinstance(failed.value, ServerWait) and failed.value.code == "debrid.not_ready"
         assert sum(clock.slept) == 120 and fake.calls["delayed"] == 25  # at 0, 5 … 120 s
+
+
+async def test_a_long_429_leaves_the_job_waiting_as_rate_limited_with_its_next_step(
+    fake: FakeDebrid, settings: Settings
+) -> None:
+    """A 429 whose Retry-After is longer than ``retry.max_seconds`` goes to the engine:
+    the job waits as ``debrid.rate_limited`` ("waits and goes on by itself"), not as
+    ``source.http.status``, whose next step ("try the link in a browser") fits no
+    debrid API call."""
+    fake.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+    fake.throttled, fake.retry_after = 1_000, "3600"
+    ours = with_service(settings, fake)
+    store = await Store.open(ours.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=ours)
+        engine = Engine(store, ours)
+        running = asyncio.create_task(engine.run())
+
+        async def waits() -> bool:
+            return (await store.get_job(job.id)).wait_reason is not None
+
+        await eventually(waits, "the job waiting", within=30)
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+        waiting = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert waiting.wait_reason == "debrid.rate_limited", waiting.wait_reason
+    assert fake.added() == 0
+
+
+def test_a_cached_real_debrid_torrent_is_ready_at_the_first_status_once_its_files_are_chosen(
+    cdn: FaultServer, settings: Settings
+) -> None:
+    """Real-Debrid holds a new torrent at ``waiting_files_selection``; once its files are
+    chosen a cached one is ``downloaded``. The state asked before choosing was answered:
+    every Real-Debrid magnet waited a recheck (30 s) "not finished (waiting_files_selection)"."""
+    with debrid_serving("realdebrid", cdn) as rd:
+        rd.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+        ours = with_service(settings, rd)
+        with api_client(ours.network, ours, rd.kind) as client:
+            limit = RateLimit(60, lambda: 0.0, lambda _: None)
+            service = make_service(rd.kind, client, ours, limit, ours.retry)
+            found = service.status(service.add_magnet(MAGNET))
+    assert (found.ready, found.state) == (True, "downloaded")
+    assert [f.path for f in found.files] == ["a.jpg"]
+
+
+def test_a_429_waited_out_in_place_is_said_while_it_lasts(
+    fake: FakeDebrid, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Retry-After up to ``retry.max_seconds`` (10 min) is waited out in the call:
+    `ferryman run` showed nothing meanwhile (the job "fetching", no line, no reason)."""
+    fake.swarm[HASH] = Torrent("T", [("a.jpg", b"\xff\xd8\xff" + b"1" * 40, "image/jpeg")])
+    ours = with_service(settings, fake)
+    clock = _Clock()
+    fake.throttled, fake.retry_after = 1, "300"
+    with caplog.at_level("WARNING"), api_client(ours.network, ours, fake.kind) as client:
+        limit = RateLimit(60, clock, clock.sleep)
+        make_service(fake.kind, client, ours, limit, ours.retry).add_magnet(MAGNET)
+    assert clock.slept == [300]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("too many requests (HTTP 429)" in m and "300 s" in m for m in said), said
+
+
+def test_an_alldebrid_link_answered_delayed_is_said_while_it_is_prepared(
+    cdn: FaultServer, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A delayed link holds its read up to 2 minutes: `ferryman run` showed nothing
+    meanwhile (between job_started and the next line); it is said, once a link."""
+    data = b"\xff\xd8\xff" + b"7" * 400
+    with debrid_serving("alldebrid", cdn) as fake:
+        fake.swarm[HASH] = Torrent("T", [("T/a.jpg", data, "image/jpeg")])
+        fake.delay_unlocks = 2
+        ours = with_service(settings, fake)
+        clock = _Clock()
+        with caplog.at_level("WARNING"), api_client(ours.network, ours, fake.kind) as client:
+            service = make_service(
+                fake.kind, client, ours, RateLimit(600, clock, clock.sleep), ours.retry
+            )
+            item = service.add_magnet(MAGNET)
+            (file,) = service.status(item).files
+            service.unlock(item, file)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    told = [m for m in said if "(delayed)" in m and "a.jpg" in m and "every 5 s" in m]
+    assert len(told) == 1, said  # once a link, not at every ask

@@ -270,3 +270,59 @@ async def test_a_queued_torrent_once_started_is_kept_under_its_torrent_id(
     kept = json.loads((folder / "debrid.json").read_text())
     assert (kept["item"], kept["hash"]) == (str(started.id), HASH)
     assert torbox.calls["createtorrent"] == 1
+
+
+async def test_a_fetch_asked_again_while_torbox_downloads_is_not_shown_back_at_0_percent(
+    tmp_path: Path, torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    """Each recheck of a torrent TorBox still holds is a new fetch try with nothing held:
+    `ferryman run` printed "downloading 0%" again at each (every recheck, for as long as
+    the torrent is queued or downloading there), a progress stuck at 0 %. The first try
+    says so once; the tries after a wait say nothing until something moves."""
+    from ferryman.engine.plumbing.events import Event, JobFetching, JobWaiting
+
+    torbox.swarm[HASH] = Torrent("Trip 2024", _photos(tmp_path), cached=False)
+    seen: list[Event] = []
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+        engine = Engine(store, tb_settings)
+        engine.bus.subscribe(seen.append)
+        running = asyncio.create_task(engine.run())
+
+        async def waited_thrice() -> bool:
+            return sum(isinstance(e, JobWaiting) and e.job_id == job.id for e in seen) >= 3
+
+        await eventually(waited_thrice, "three waits for TorBox", within=30)
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+    finally:
+        await store.close()
+    at_zero = [e for e in seen if isinstance(e, JobFetching) and e.fraction == 0.0]
+    assert len(at_zero) == 1, at_zero
+
+
+async def test_a_long_429_from_torbox_leaves_the_magnet_waiting_as_rate_limited(
+    torbox: FakeTorbox, tb_settings: Settings
+) -> None:
+    """TorBox's 429 longer than ``retry.max_seconds``: the job waits as
+    ``debrid.rate_limited`` (it goes on by itself), not ``source.http.status`` ("try the
+    link in a browser")."""
+    torbox.throttled, torbox.retry_after = 1_000, "3600"
+    store = await Store.open(tb_settings.database)
+    try:
+        job = await intake.add_source(store, MAGNET, settings=tb_settings)
+        engine = Engine(store, tb_settings)
+        running = asyncio.create_task(engine.run())
+
+        async def waits() -> bool:
+            return (await store.get_job(job.id)).wait_reason is not None
+
+        await eventually(waits, "the job waiting", within=30)
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+        waiting = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert waiting.wait_reason == "debrid.rate_limited", waiting.wait_reason
+    assert torbox.calls["createtorrent"] == 0

@@ -403,3 +403,23 @@ def test_sigkill_while_links_expire_loses_and_duplicates_nothing(
     assert delivered == sorted(_digest(d) for _, d, _ in files)  # every file, exactly once
     assert _all_terminal(data / "ferryman.db")
     assert sum(torbox.links.values()) >= len(faults)  # expired links were renewed
+
+
+def test_a_429_waited_out_in_place_is_said_while_it_lasts(
+    torbox: FakeTorbox, tb_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Up to ``retry.max_seconds`` (10 min) a Retry-After is waited out in the call:
+    `ferryman run` showed nothing meanwhile; it is said, with the wait."""
+    import httpx
+
+    torbox.add("webdl", 4, "W", [("w.mp4", b"x" * 64, "video/mp4")])
+    torbox.throttled, torbox.retry_after = 1, "300"
+    clock = _FakeClock()
+    limit = RateLimit(300, clock=clock, sleep=clock.sleep)
+    with caplog.at_level("WARNING"), httpx.Client() as client:
+        TorboxApi(client, tb_settings.torbox, limit, tb_settings.retry).item(
+            Reference("webdl", 4, None)
+        )
+    assert clock.slept == [300]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("(HTTP 429)" in m and "300 s" in m for m in said), said

@@ -197,6 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
             "size": sum(f["size"] for f in files),
             "download_state": "cached" if item.finished else "downloading",
             "download_finished": item.finished,
+            "progress": 1.0 if item.finished else 0.4,  # 0-1, as mylist says it
             "download_present": item.finished,
             "hash": item.hash,
             "files": files,

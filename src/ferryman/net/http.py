@@ -32,10 +32,11 @@ BASE_HEADERS = {"Accept-Encoding": "identity"}
 
 
 class HttpWait(ServerWait):
-    """The server asked to be left alone for ``seconds`` (429/503 with Retry-After)."""
+    """The server asked to be left alone for ``seconds`` (429/503 with Retry-After).
+    ``code``: a debrid API's is ``debrid.rate_limited`` (its next step fits an API)."""
 
-    def __init__(self, message: str, seconds: float) -> None:
-        super().__init__("source.http.status", message, math.ceil(seconds))
+    def __init__(self, message: str, seconds: float, code: str = "source.http.status") -> None:
+        super().__init__(code, message, math.ceil(seconds))
 
 
 def delay_after(

@@ -19,6 +19,7 @@ is called at most ``torbox.requests_per_minute`` times a minute per key (Torbox 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import urllib.parse
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # httpx loads when an item is read, not when it is added
     from ferryman.archive.reader import ArchiveReader
     from ferryman.sources.listing import ListedFile
 
+log = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"^torbox:(torrent|usenet|webdl)/(\d+)(?:/(\d+))?/?$", re.IGNORECASE)
 _ID_PARAM = {"torrent": "torrent_id", "usenet": "usenet_id", "webdl": "web_id"}
 _PATH = {"torrent": "torrents", "usenet": "usenet", "webdl": "webdl"}
@@ -245,7 +247,10 @@ class TorboxApi:
             wait = retry_after_seconds(response.headers.get("retry-after")) or 60.0
             throttled += 1
             if wait > self._retry.max_seconds or throttled > self._retry.max_attempts:
-                raise HttpWait(f"Torbox: {detail}; again in {wait:.0f} s", wait)
+                raise HttpWait(
+                    f"Torbox: {detail}; again in {wait:.0f} s", wait, code="debrid.rate_limited"
+                )
+            log.warning("Torbox: %s (HTTP 429); its calls wait %.0f s", detail, wait)
             self._limit.hold(wait)
         if response.is_success and body.get("success", True) is not False:
             return body.get("data")

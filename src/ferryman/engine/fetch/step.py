@@ -95,17 +95,21 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             shared=ctx.resources,
             person=await person_of(ctx.fetch_store, job.account),  # whose cookies, rclone.conf
         )
-        ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
-            JobFetching(
-                job.id,
-                run=job.run,
-                done=done,
-                total=total,
-                speed=0.0,
-                eta=None,
-                fraction=(done / total if total else None) if done else 0.0,
+        # A fetch tried again goes on from its part: not back to 0 %. Asked again after a
+        # wait with nothing held (a debrid service still downloading the torrent), it says
+        # nothing: "downloading 0%" at every recheck was a progress stuck at 0 %.
+        if done or not claimed.error_message:
+            ctx.bus.publish(
+                JobFetching(
+                    job.id,
+                    run=job.run,
+                    done=done,
+                    total=total,
+                    speed=0.0,
+                    eta=None,
+                    fraction=(done / total if total else None) if done else 0.0,
+                )
             )
-        )
         got = await source.fetch(job.source, plan)
     except LeaseLost:
         raise

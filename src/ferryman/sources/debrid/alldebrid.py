@@ -14,11 +14,14 @@ with the files as ``links`` is gone from its docs; such an answer is still read.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, NoReturn
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
+
+log = logging.getLogger(__name__)
 
 _READY = 4
 DELAYED_EVERY = 5.0  # seconds between asks of link/delayed (it says only "still processing")
@@ -114,6 +117,13 @@ class AllDebrid:
         (``debrid.not_ready``) and unlocks it again later."""
         limit = self._api.limit
         deadline = limit.clock() + DELAYED_WITHIN
+        # Said: the read stands still meanwhile (up to 2 minutes a file), nothing else is.
+        log.warning(
+            "AllDebrid prepares the link of %s (delayed): asked every %.0f s, %.0f s at most",
+            file.path,
+            DELAYED_EVERY,
+            DELAYED_WITHIN,
+        )
         while True:
             data = self._ok(self._call("POST", "link/delayed", data={"id": delayed}))
             status = int(data.get("status") or 0) if isinstance(data, dict) else 0

@@ -11,6 +11,7 @@ service's own words mean (its error codes) each service module maps itself.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ferryman.sources.torbox import RateLimit
+
+log = logging.getLogger(__name__)
 
 NOT_READY_WAIT = 60  # seconds before asking again when no recheck is configured
 
@@ -203,7 +206,15 @@ class JsonApi:
                     f"{self.shown}: too many requests (HTTP {response.status_code}); again in"
                     f" {wait:.0f} s",
                     max(wait, 1.0),
+                    code="debrid.rate_limited",
                 )
+            # Said: the fetch (or read) stands still meanwhile, up to retry.max_seconds.
+            log.warning(
+                "%s: too many requests (HTTP %d); its calls wait %.0f s",
+                self.shown,
+                response.status_code,
+                wait,
+            )
             self.limit.hold(wait)
         try:
             body = response.json()
@@ -219,6 +230,14 @@ def inner_path(name: str, top: str) -> str:
     if len(parts) > 1 and parts[0] == top:
         parts = parts[1:]
     return "/".join(parts) or name
+
+
+def with_share(state: str, share: Any, whole: float) -> str:
+    """The service's word for a torrent on its way with the share it says is done
+    ("downloading, 40 %"): the job's wait message moves as the service downloads."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= whole:
+        return state
+    return f"{state}, {share / whole:.0%}".replace("%", " %")
 
 
 def wait_seconds(network: NetworkSettings | None) -> int:

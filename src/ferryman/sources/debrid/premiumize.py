@@ -14,7 +14,14 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from ferryman.errors import FerrymanError
-from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
+from ferryman.sources.debrid.base import (
+    Answer,
+    DebridFile,
+    DebridItem,
+    JsonApi,
+    inner_path,
+    with_share,
+)
 
 _READY = ("finished", "seeding")
 _FAILED = ("error", "timeout", "deleted", "banned")
@@ -68,7 +75,8 @@ class Premiumize:
         elif ready and found.get("folder_id"):
             listed = self._folder(str(found["folder_id"]), "", 0)
             files = tuple(replace(f, path=inner_path(f.path, name)) for f in listed)
-        return DebridItem(item, name, ready, state, files, failed)
+        shown = state if ready or failed else with_share(state, found.get("progress"), 1)
+        return DebridItem(item, name, ready, shown, files, failed)
 
     def unlock(self, item: str, file: DebridFile) -> str:
         details = self._ok(self._call("GET", "item/details", params={"id": file.id}))

@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
-from ferryman.sources.debrid.base import Answer, DebridFile, DebridItem, JsonApi, inner_path
+from ferryman.sources.debrid.base import (
+    Answer,
+    DebridFile,
+    DebridItem,
+    JsonApi,
+    inner_path,
+    with_share,
+)
 
 _FAILED = ("magnet_error", "error", "virus", "dead")
 _PAGE = 100  # torrents a page of GET torrents (its default)
@@ -81,12 +88,14 @@ class RealDebrid:
         return _id_of(made, "addTorrent")
 
     def status(self, item: str) -> DebridItem:
-        info = self._ok(self._call("GET", f"torrents/info/{item}"))
-        if not isinstance(info, dict):
-            raise FerrymanError("debrid.api", f"Real-Debrid: torrent {item} has no info")
+        info = self._info(item)
         state = str(info.get("status") or "")
         if state == "waiting_files_selection":  # every file: the job's choice comes later
             self._ok(self._call("POST", f"torrents/selectFiles/{item}", data={"files": "all"}))
+            # Asked again: a cached torrent is downloaded once chosen, not a recheck later
+            # (30 s by default) under a state that was no longer so.
+            info = self._info(item)
+            state = str(info.get("status") or "")
         name = str(info.get("filename") or info.get("original_filename") or item)
         chosen = sorted(
             (f for f in info.get("files") or [] if isinstance(f, dict) and _on(f.get("selected"))),
@@ -99,7 +108,14 @@ class RealDebrid:
             for f, link in zip(chosen, links, strict=False)
         )
         failed = state if state in _FAILED else None
-        return DebridItem(item, name, ready, state, files if ready else (), failed, _hash(info))
+        shown = state if ready or failed else with_share(state, info.get("progress"), 100)
+        return DebridItem(item, name, ready, shown, files if ready else (), failed, _hash(info))
+
+    def _info(self, item: str) -> dict[str, Any]:
+        info = self._ok(self._call("GET", f"torrents/info/{item}"))
+        if not isinstance(info, dict):
+            raise FerrymanError("debrid.api", f"Real-Debrid: torrent {item} has no info")
+        return info
 
     def unlock(self, item: str, file: DebridFile) -> str:
         got = self._ok(self._call("POST", "unrestrict/link", data={"link": file.id}))

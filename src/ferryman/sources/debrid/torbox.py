@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.sources.debrid.base import DebridFile, DebridItem, JsonApi, inner_path
+from ferryman.sources.debrid.base import DebridFile, DebridItem, JsonApi, inner_path, with_share
 from ferryman.sources.debrid.torrent_file import info_hash, read_torrent
 from ferryman.sources.torbox import Reference, TorboxApi
 from ferryman.sources.torbox_errors import torbox_error
@@ -85,8 +85,9 @@ class Torbox:
             for f in found.get("files") or []
             if isinstance(f, dict) and "id" in f
         )
+        shown = state if ready or failed else with_share(state, found.get("progress"), 1)
         return DebridItem(
-            item, name, ready, state, files if ready else (), failed, str(found.get("hash") or "")
+            item, name, ready, shown, files if ready else (), failed, str(found.get("hash") or "")
         )
 
     def _queued_status(self, item: str) -> DebridItem:
