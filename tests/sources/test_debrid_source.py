@@ -26,7 +26,7 @@ from ferryman.sources.debrid.base import api_client, chosen_service
 from ferryman.sources.debrid.services import make_service
 from ferryman.sources.torbox import RateLimit
 from ferryman.store import Store
-from tests.support.engine_helpers import library_files
+from tests.support.engine_helpers import library_files, run_until_waiting
 from tests.support.fakedebrid import KEY, FakeDebrid, Torrent, debrid_serving, torrent_file
 from tests.support.httpserve import Faults, FaultServer, serving
 from tests.support.waiting import eventually
@@ -419,16 +419,7 @@ async def test_a_long_429_leaves_the_job_waiting_as_rate_limited_with_its_next_s
     store = await Store.open(ours.database)
     try:
         job = await intake.add_source(store, MAGNET, settings=ours)
-        engine = Engine(store, ours)
-        running = asyncio.create_task(engine.run())
-
-        async def waits() -> bool:
-            return (await store.get_job(job.id)).wait_reason is not None
-
-        await eventually(waits, "the job waiting", within=30)
-        engine.stop()
-        await asyncio.wait_for(running, 30)
-        waiting = await store.get_job(job.id)
+        waiting = await run_until_waiting(store, ours, job.id)
     finally:
         await store.close()
     assert waiting.wait_reason == "debrid.rate_limited", waiting.wait_reason

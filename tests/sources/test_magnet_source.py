@@ -21,7 +21,7 @@ from ferryman.sources.builtin import default_sources
 from ferryman.sources.magnet import info_hash
 from ferryman.store import Store
 from tests.sources.test_torbox_source import cdn, tb_settings, torbox
-from tests.support.engine_helpers import library_files
+from tests.support.engine_helpers import library_files, run_until_waiting
 from tests.support.faketorbox import FakeTorbox, Torrent
 from tests.support.waiting import eventually
 
@@ -312,16 +312,7 @@ async def test_a_long_429_from_torbox_leaves_the_magnet_waiting_as_rate_limited(
     store = await Store.open(tb_settings.database)
     try:
         job = await intake.add_source(store, MAGNET, settings=tb_settings)
-        engine = Engine(store, tb_settings)
-        running = asyncio.create_task(engine.run())
-
-        async def waits() -> bool:
-            return (await store.get_job(job.id)).wait_reason is not None
-
-        await eventually(waits, "the job waiting", within=30)
-        engine.stop()
-        await asyncio.wait_for(running, 30)
-        waiting = await store.get_job(job.id)
+        waiting = await run_until_waiting(store, tb_settings, job.id)
     finally:
         await store.close()
     assert waiting.wait_reason == "debrid.rate_limited", waiting.wait_reason

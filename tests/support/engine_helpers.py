@@ -10,7 +10,9 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
+from ferryman.model import Job
 from ferryman.store.engine_store import EngineStore
+from tests.support.waiting import eventually
 
 
 def sha256(path: Path) -> str:
@@ -58,3 +60,21 @@ async def run_until_idle(store: EngineStore, settings: Settings, limit: float = 
     engine = Engine(store, settings)
     await asyncio.wait_for(engine.run(until_idle=True), limit)
     return engine
+
+
+async def run_until_waiting(
+    store: EngineStore, settings: Settings, job_id: int, reason: str | None = None
+) -> Job:
+    """An engine run until job ``job_id`` waits (for ``reason``, else for anything), then
+    stopped; the job as it waits."""
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run())
+
+    async def waits() -> bool:
+        said = (await store.get_job(job_id)).wait_reason
+        return said is not None if reason is None else said == reason
+
+    await eventually(waits, f"job {job_id} waiting ({reason or 'any reason'})", within=30)
+    engine.stop()
+    await asyncio.wait_for(running, 30)
+    return await store.get_job(job_id)
