@@ -316,5 +316,18 @@ async def test_a_retrys_pause_left_by_a_stopped_run_is_unfinished_not_waiting(
     assert summary["jobs"] == {outcome: 1}
     if outcome == "waiting":
         assert summary["needs"][0]["code"] == reason
+        assert summary["needs"][0]["was_waiting"] is None
     else:
         assert summary["needs"][0]["code"] is None  # the outcome's own words say what next
+        assert summary["needs"][0]["was_waiting"] == reason  # and what it waited for
+        from io import StringIO
+
+        from rich.console import Console
+
+        from ferryman.frontdoors.terminal import print_run_summary
+
+        shown = StringIO()
+        print_run_summary(Console(file=shown, width=200), summary)
+        lines = shown.getvalue().splitlines()
+        assert lines[1] == f"  job {job.id} x: unfinished (it was waiting: {reason})", lines
+        assert lines[2] == "    next: the next `ferryman run` goes on with it where it stopped"

@@ -305,6 +305,9 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
         else:
             step = _STEP_FOR_STATE.get(job["state"], "`ferryman report {id}`").format(id=job["id"])
         said = f": {job['message']}" if job.get("message") and code else ""
+        if job.get("was_waiting"):  # stopped while it waited: what for, in its words
+            why = f": {job['message']}" if job.get("message") else ""
+            said = f" (it was waiting: {job['was_waiting']}{why})"
         _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
         _line(out, f"    next: {step}")
     for job in data.get("where", []):

@@ -260,7 +260,10 @@ async def run_summary(
                     "state": outcome,
                     "code": code,
                     "message": job.error_message
-                    or (waiting_why.get(job.id) if outcome == "waiting" else None),
+                    or (waiting_why.get(job.id) if outcome in ("waiting", "unfinished") else None),
+                    # what a job the stopped run left was waiting for (a service still
+                    # downloading, a retry's pause): said, though only a run goes on with it
+                    "was_waiting": job.wait_reason if outcome == "unfinished" else None,
                     "next": (
                         next_step_for(code, failed=job.state.terminal, job=job.id)
                         if code in ERRORS
