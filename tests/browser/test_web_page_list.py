@@ -76,6 +76,9 @@ def _done_card(web: WebServer, page: Any, path: Path) -> Any:
     page.goto(web.base)
     card = _card(page, job)
     expect(card).to_have_attribute("data-status", "done")
+    # The script's card, not the server's first paint (the same row without the
+    # script's buttons), which passes the check above too.
+    expect(card.locator(".row .actions button.fold")).to_be_visible()
     return card
 
 
@@ -122,6 +125,7 @@ def test_a_finished_job_is_one_row_with_its_details_and_preview_on_demand(
         item = _done_card(web, page, photo)
         link = item.get_by_role("link", name=f"Download {photo.name}")
         expect(link).to_be_visible()
+        toggle = item.get_by_role("button", name=f"Details of {photo.stem}")
         box = item.bounding_box()
         assert box is not None and box["height"] <= 56, box  # a ~430 px card before
         # Read in one go: a live update may draw the row anew between two reads.
@@ -134,7 +138,6 @@ def test_a_finished_job_is_one_row_with_its_details_and_preview_on_demand(
         source = item.locator(".source")
         expect(source).to_be_hidden()
         expect(item.locator(".tile")).to_have_count(0)  # nothing built while folded
-        toggle = item.get_by_role("button", name=f"Details of {photo.stem}")
         expect(toggle).to_have_attribute("aria-expanded", "false")
         toggle.click()
         expect(toggle).to_have_attribute("aria-expanded", "true")
