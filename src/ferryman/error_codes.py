@@ -421,8 +421,10 @@ SPECS: tuple[ErrorSpec, ...] = (
         "debrid.auth",
         False,
         "The debrid service refused its key (Real-Debrid bad_token, AllDebrid"
-        " AUTH_BAD_APIKEY, Debrid-Link badToken…): set a valid key (`ferryman config set"
-        " debrid.SERVICE.api_key KEY`; the message names the service), then retry the job.",
+        " AUTH_BAD_APIKEY, Debrid-Link badToken…): set a valid key of the service the"
+        " message names (its setting: debrid.realdebrid.api_key, debrid.alldebrid.api_key,"
+        " debrid.premiumize.api_key or debrid.debridlink.api_key, set by `ferryman config"
+        " set SETTING KEY`), then retry the job.",
     ),
     ErrorSpec(
         "debrid.not_found",
@@ -1266,6 +1268,26 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("upload.too_large", False, "The file is larger than web.max_upload allows."),
     ErrorSpec("upload.incomplete", False, "Send the rest of the file before starting the job."),
+)
+
+# debrid.auth's step once its message names the service (each service's message begins
+# with its name: "AllDebrid says: AUTH_BAD_APIKEY"): the setting of that service's key,
+# and where its account shows one. TorBox's refusals are ``torbox.auth``, a step of its own.
+SERVICE_KEYS: dict[str, tuple[str, str]] = {
+    "Real-Debrid": ("debrid.realdebrid.api_key", "real-debrid.com/apitoken"),
+    "AllDebrid": ("debrid.alldebrid.api_key", "alldebrid.com/apikeys"),
+    "Premiumize": ("debrid.premiumize.api_key", "premiumize.me/account"),
+    "Debrid-Link": ("debrid.debridlink.api_key", "debrid-link.com/webapp/apikey"),
+}
+SERVICE_STEP = (
+    "Set a valid {shown} key in {setting} ({page}; `ferryman config set {setting} KEY`),"
+    " then retry the job."
+)
+# AllDebrid refuses the app's name too (AUTH_MISSING_AGENT, AUTH_BAD_AGENT): a setting
+# of its own, not the key.
+AGENT_STEP = (
+    "AllDebrid refused the app name in debrid.alldebrid.agent: set one it takes"
+    " (`ferryman config set debrid.alldebrid.agent ferryman`), then retry the job."
 )
 
 # The page's words for steps that name a command (``ErrorSpec.web_step``): kept apart

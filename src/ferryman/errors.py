@@ -14,7 +14,14 @@ import logging
 import re
 import warnings
 
-from ferryman.error_codes import ERRORS, UPLOAD_STEPS, ErrorSpec
+from ferryman.error_codes import (
+    AGENT_STEP,
+    ERRORS,
+    SERVICE_KEYS,
+    SERVICE_STEP,
+    UPLOAD_STEPS,
+    ErrorSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,7 @@ __all__ = [
     "page_line",
     "page_step",
     "spec_for",
+    "step_of",
     "with_job",
 ]
 
@@ -45,6 +53,23 @@ def spec_for(code: str) -> ErrorSpec:
         f"This is a bug in ferryman: the error code '{code}' is unknown. Please report it"
         " with the message; `ferryman retry JOB` tries again.",
     )
+
+
+def step_of(code: str, message: str | None = None) -> str:
+    """``code``'s next step, made exact by what ``message`` names where the code's own
+    step can only say "the service the message names": a debrid service's refused key
+    (``debrid.auth``) names that service's setting and the line that sets it."""
+    step = spec_for(code).next_step
+    if code != "debrid.auth" or not message:
+        return step
+    named = [(at, shown) for shown in SERVICE_KEYS if (at := message.find(shown)) >= 0]
+    if not named:
+        return step
+    shown = min(named)[1]
+    if shown == "AllDebrid" and "_AGENT" in message:
+        return AGENT_STEP
+    setting, page = SERVICE_KEYS[shown]
+    return SERVICE_STEP.format(shown=shown, setting=setting, page=page)
 
 
 class UnregisteredCodeWarning(UserWarning):
@@ -107,7 +132,7 @@ class FerrymanError(Exception):
 
     @property
     def next_step(self) -> str:
-        return self.step or spec_for(self.code).next_step
+        return self.step or step_of(self.code, self.message)
 
 
 RETRIED_OUT = (
@@ -117,12 +142,15 @@ RETRIED_OUT = (
 )
 
 
-def next_step_for(code: str, *, failed: bool, job: int | None = None) -> str:
-    """``code``'s next step; for work that failed for good, a retryable code's own text
-    (it is retried, it starts again) is no longer true, and this says what is. With
-    ``job``, its number stands where the text says JOB."""
+def next_step_for(
+    code: str, *, failed: bool, job: int | None = None, message: str | None = None
+) -> str:
+    """``code``'s next step (``step_of``: exact for what ``message`` names); for work
+    that failed for good, a retryable code's own text (it is retried, it starts again)
+    is no longer true, and this says what is. With ``job``, its number stands where the
+    text says JOB."""
     spec = spec_for(code)
-    return with_job(RETRIED_OUT if failed and spec.retryable else spec.next_step, job)
+    return with_job(RETRIED_OUT if failed and spec.retryable else step_of(code, message), job)
 
 
 RETRIED_OUT_WEB = (
@@ -150,10 +178,10 @@ def page_step(code: str, *, failed: bool = False, uploaded: bool = False) -> str
 _CONFIG_LINE = re.compile(r"`(ferryman config set [^`]+)`")
 
 
-def page_line(code: str) -> str | None:
+def page_line(code: str, message: str | None = None) -> str | None:
     """The one line to type on the server where the fix is a setting (the page shows it
     under the card's Details, beside the code), else None: the step stays in words."""
-    found = _CONFIG_LINE.search(spec_for(code).next_step)
+    found = _CONFIG_LINE.search(step_of(code, message))
     return found.group(1) if found else None
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
+import time
 from collections.abc import Callable, Collection
 from typing import Protocol
 
@@ -14,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from ferryman.engine.ops.phases import CONVERTING, DOWNLOADING, Phases, figures_of
 from ferryman.engine.ops.report import counts
 from ferryman.engine.plumbing.events import (
+    WAIT_LOGGED,
     AlbumDelivered,
     AlbumFailed,
     AlbumSending,
@@ -72,10 +75,24 @@ def _progress_line(event: JobFetching | ItemProgress | AlbumSending) -> str | No
     return f"{subject}: {figures.phase} {figures.fraction:.0%}" + (f" ({note})" if note else "")
 
 
+def waiting_words(event: JobWaiting, left: float | None = None) -> str:
+    """A wait as a person reads it: the code, its words, and when it looks again by
+    itself (``left``: the seconds from now, where the line is drawn again later)."""
+    words = f"{event.reason}: {event.message}" if event.message else event.reason
+    again = event.again_in if left is None else left
+    if again is None:
+        return words
+    seconds = max(1.0, again)
+    when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return f"{words} (looks again in {when})"
+
+
 def plain_line(event: Event) -> str | None:
     """One log line for an event worth a line, else None."""
     if isinstance(event, JobFetching | ItemProgress | AlbumSending):
         return _progress_line(event)
+    if isinstance(event, JobWaiting):
+        return f"job {event.job_id}: {event.kind} {waiting_words(event)}"
     if not isinstance(event, _PLAIN):
         return None
     details = " ".join(f"{k}={v}" for k, v in event.details() if v is not None)
@@ -105,6 +122,7 @@ class Renderer:
         self._converting: dict[int, TaskID] = {}
         self._fetching: dict[int, TaskID] = {}
         self._names: dict[int, str] = {}
+        self._waits: dict[int, JobWaiting] = {}  # each job's last wait, for its words
         self._progress.start()
         self._unsubscribe = bus.subscribe(self._on_event)
         self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
@@ -113,6 +131,8 @@ class Renderer:
         if self._phases.late(event):
             return  # a run cancelled before a retry, still reporting: not the job's
         self._phases.on_event(event)
+        if isinstance(event, JobWaiting):
+            self._waits[event.job_id] = event
         if isinstance(event, JobFetching | JobFetched | JobFinished | JobWaiting):
             self._on_job(event.job_id, event)
         item = event.item_id
@@ -163,6 +183,10 @@ class Renderer:
             c = counts(status.get(job.id, {}))
             done = c["total"] - c["pending"]
             note = job.wait_reason or ("paused" if job.paused else job.state.value)
+            wait = self._waits.get(job.id)
+            if wait is not None and job.wait_reason == wait.reason:  # its words, counting down
+                left = None if wait.again_in is None else wait.at + wait.again_in - time.time()
+                note = waiting_words(wait, left)
             self._phases.run_is(job.id, job.run)  # retried elsewhere: the last run's figures go
             figures = self._phases.get(job.id)
             if figures is not None and not (job.state.terminal or job.paused or job.wait_reason):
@@ -194,10 +218,22 @@ class Renderer:
 
 class PlainRenderer:
     """One line per event worth a line, for output that is not a terminal: on stderr,
-    so stdout keeps the results alone (the summary, links) for a pipe."""
+    so stdout keeps the results alone (the summary, links) for a pipe.
 
-    def __init__(self, bus: Subscribable) -> None:
+    A wait's line says its code and words; the engine's log record of the same wait
+    (``WAIT_LOGGED``), which a stream that is no terminal prints too, is kept out of
+    stderr meanwhile, unless ``-v`` asked for the log. ``only``: the jobs shown."""
+
+    def __init__(self, bus: Subscribable, only: Collection[int] | None = None) -> None:
         self._last: dict[tuple[int | None, int | None], str] = {}
+        self._quiet = _SaidAlready(only)
+        self._handlers = [
+            h
+            for h in logging.getLogger().handlers
+            if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr
+        ]
+        for handler in self._handlers:
+            handler.addFilter(self._quiet)
         self._unsubscribe = bus.subscribe(self._show)
 
     def _show(self, event: Event) -> None:
@@ -209,6 +245,22 @@ class PlainRenderer:
 
     async def close(self) -> None:
         self._unsubscribe()
+        for handler in self._handlers:
+            handler.removeFilter(self._quiet)
+
+
+class _SaidAlready(logging.Filter):
+    """Drops a log record that tells a wait the plain lines tell (under ``-v`` none)."""
+
+    def __init__(self, only: Collection[int] | None) -> None:
+        super().__init__()
+        self._only = None if only is None else frozenset(only)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = getattr(record, WAIT_LOGGED, None)
+        if job is None or logging.getLogger().level < logging.WARNING:
+            return True
+        return self._only is not None and job not in self._only
 
 
 class JsonRenderer:
@@ -244,7 +296,7 @@ def attach_renderer(
         return Renderer(shown, store, only)
     if mode == "json":
         return JsonRenderer(shown)
-    return QuietRenderer() if mode == "quiet" else PlainRenderer(shown)
+    return QuietRenderer() if mode == "quiet" else PlainRenderer(shown, only)
 
 
 class _OwnEvents:

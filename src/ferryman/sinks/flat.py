@@ -70,7 +70,7 @@ from ferryman.sinks.library_copy import (
 )
 from ferryman.sinks.library_names import Listings as Listings
 from ferryman.sinks.library_records import is_ours, owner_of, read_manifest, source_digest
-from ferryman.sinks.xmp import wanted, write_xmp, xmp_name
+from ferryman.sinks.xmp import beside, refresh, wanted, write_xmp, xmp_name
 
 HIDDEN = ".ferryman"
 
@@ -329,11 +329,9 @@ class FlatLibrarySink(LibrarySink):
             if there:
                 entry["already"] = True
             placed.append(entry)
-            if wanted(item.media):  # its XMP beside it; one there already is left as it is
-                there = os.path.lexists(os.path.join(str(self.root), xmp_name(chosen)))
-                placed.append(
-                    {"stage": xmp_name(stage), "path": xmp_name(chosen), "already": there}
-                )
+            if item.media is not None and wanted(item.media):  # its XMP: sinks/xmp.beside
+                now = beside(os.path.join(str(self.root), xmp_name(chosen)), item.media, there)
+                placed.append({"stage": xmp_name(stage), "path": xmp_name(chosen), **now})
             if item.media is not None and item.media.albums:  # sinks/album_links
                 layout = (self.template, _when(item, path))
                 paths = album_paths(
@@ -396,6 +394,10 @@ class FlatLibrarySink(LibrarySink):
             source = os.path.join(into, entry["stage"])
             if not os.path.exists(source):
                 continue  # moved before a kill
+            if entry.get("refresh"):  # ferryman's XMP, with this export's facts (sinks/xmp)
+                if refresh(source, target):
+                    folders.setdefault(parent, None)  # the rename synced below
+                continue
             if entry.get("already"):
                 os.unlink(source)
                 continue

@@ -6,18 +6,53 @@ too): a Live Photo's ``IMG.HEIC`` and ``IMG.MOV`` each keep their own. The field
 those every reader knows: ``exif:DateTimeOriginal`` and ``photoshop:DateCreated`` (UTC,
 ``Z``), ``exif:GPSLatitude``/``GPSLongitude`` (``DDD,MM.mmmmmmN``, XMP's own form),
 ``exif:GPSAltitude`` with its ``GPSAltitudeRef``, and ``dc:description``.
+
+A later export of the same photo (already in the library) brings the facts as Google
+Photos has them then: a sidecar ferryman wrote is rewritten with them (``beside``,
+``refresh``: written beside, synced, renamed over it), one it did not write (a
+person's, Lightroom's, digiKam's) is never touched. Ferryman's are known by their exact
+shape, ``x:xmptk="ferryman"`` among it (what ``xmp_text`` writes, and has always
+written); a program that edits a sidecar writes its own toolkit's name there.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import stat
 from datetime import UTC, datetime
 from fractions import Fraction
 from xml.sax.saxutils import escape, quoteattr
 
 from ferryman.model import MediaInfo
 
+log = logging.getLogger(__name__)
+
 SUFFIX = ".xmp"
+_HEAD = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="ferryman">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about=""\n'
+    '    xmlns:exif="http://ns.adobe.com/exif/1.0/"\n'
+    '    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"\n'
+    '    xmlns:dc="http://purl.org/dc/elements/1.1/"'
+)
+_TAIL = '</rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n'
+_DESCRIBED = (
+    '\n   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">',
+    "</rdf:li></rdf:Alt></dc:description>\n  ",
+)
+# What xmp_text writes, whatever the facts: its attributes (no quote, no markup in
+# their values: dates and numbers) and its description (escaped: no "<").
+_OURS = re.compile(
+    re.escape(_HEAD)
+    + r'(?:\n    (?:exif|photoshop):[A-Za-z]+="[^"<&]*")*>'
+    + f"(?:{re.escape(_DESCRIBED[0])}[^<]*{re.escape(_DESCRIBED[1])})?"
+    + re.escape(_TAIL)
+)
+_LARGEST = 1 << 20  # bytes: a sidecar of ferryman's is a few hundred; larger is another's
 
 
 def xmp_name(name: str) -> str:
@@ -53,24 +88,8 @@ def xmp_text(media: MediaInfo) -> str:
     said = "".join(f"\n    {key}={quoteattr(value)}" for key, value in attributes)
     body = ""
     if media.description:
-        text = escape(_xml_chars(media.description))
-        body = (
-            "\n   <dc:description><rdf:Alt>"
-            f'<rdf:li xml:lang="x-default">{text}</rdf:li>'
-            "</rdf:Alt></dc:description>\n  "
-        )
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="ferryman">\n'
-        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-        '  <rdf:Description rdf:about=""\n'
-        '    xmlns:exif="http://ns.adobe.com/exif/1.0/"\n'
-        '    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"\n'
-        f'    xmlns:dc="http://purl.org/dc/elements/1.1/"{said}>{body}</rdf:Description>\n'
-        " </rdf:RDF>\n"
-        "</x:xmpmeta>\n"
-        '<?xpacket end="w"?>\n'
-    )
+        body = escape(_xml_chars(media.description)).join(_DESCRIBED)
+    return f"{_HEAD}{said}>{body}{_TAIL}"
 
 
 def _utc(seconds: float) -> str | None:
@@ -113,3 +132,63 @@ def write_xmp(path: str, media: MediaInfo) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def is_ours(data: bytes) -> bool:
+    """Whether a sidecar's bytes are one ferryman wrote (its exact shape: any facts)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return _OURS.fullmatch(text) is not None
+
+
+def _read(path: str) -> bytes | None:
+    """A sidecar's bytes: None where it is no plain file (a link is never followed),
+    larger than any of ferryman's, or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        data = handle.read(_LARGEST + 1)
+    return data if len(data) <= _LARGEST else None
+
+
+def beside(path: str, media: MediaInfo, photo_there: bool) -> dict[str, bool]:
+    """What becomes of the sidecar at ``path`` (in the library, beside its photo), as a
+    manifest's entry says it: none there, the new one goes in (``already`` False); the
+    photo already there with a sidecar of ferryman's telling other facts (a place or a
+    description corrected in Google Photos since), it is rewritten (``refresh``); else
+    the one there stays as it is (``already``): the same, or not ferryman's (logged)."""
+    if not os.path.lexists(path):
+        return {"already": False}
+    if not photo_there:  # beside another photo's name: not this photo's to change
+        return {"already": True}
+    found = _read(path)
+    if found is not None and is_ours(found):
+        return {"already": True} if found == xmp_text(media).encode() else {"refresh": True}
+    log.warning(
+        "%s: not written by ferryman (a person's or another program's): left as it is,"
+        " without the place and description of this export",
+        path,
+    )
+    return {"already": True}
+
+
+def refresh(staged: str, path: str) -> bool:
+    """The library's sidecar ``path`` replaced by ``staged`` (written beside and synced
+    already: a rename, whole or not at all), when it is ferryman's still (asked again:
+    a manifest placed after a kill, or a person's program that wrote it since); else
+    ``staged`` goes and ``path`` stays. Whether it was replaced (the caller syncs the
+    folder)."""
+    found = _read(path)
+    if found is None or not is_ours(found):
+        os.unlink(staged)
+        log.warning("%s: not written by ferryman: left as it is", path)
+        return False
+    os.replace(staged, path)
+    log.info("%s: rewritten with the place and description of the later export", path)
+    return True

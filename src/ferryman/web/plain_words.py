@@ -79,6 +79,6 @@ def page_error(job: Job, source: str) -> dict[str, Any] | None:
         "message": said,
         "detail": detail,  # a library's own text, for Details (None: ours)
         "next": with_job(step, job.id),
-        "line": page_line(job.error_code),
+        "line": page_line(job.error_code, job.error_message),
         "retryable": spec_for(job.error_code).retryable,
     }

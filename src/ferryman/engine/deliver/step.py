@@ -21,6 +21,7 @@ from ferryman.engine.deliver.photo_fields import photo_fields
 from ferryman.engine.plumbing import quarantine
 from ferryman.engine.plumbing.destination import Route, preload, resolve, warm
 from ferryman.engine.plumbing.events import (
+    WAIT_LOGGED,
     AlbumDelivered,
     AlbumFailed,
     AlbumSending,
@@ -470,8 +471,9 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> bool:
         if await ctx.deliver_store.album_waits_for_space(
             album.id, ctx.owner, album.job_id, exc, delay
         ):
-            log.warning("album %s of job %s waits for space: %s", album.seq, album.job_id, exc)
-            ctx.bus.publish(JobWaiting(album.job_id, reason=SINK_FULL))
+            job, said = album.job_id, {WAIT_LOGGED: album.job_id}  # see fetch.step._failed
+            log.warning("album %s of job %s waits for space: %s", album.seq, job, exc, extra=said)
+            ctx.bus.publish(JobWaiting(job, reason=SINK_FULL, message=exc.message, again_in=delay))
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
         return False
     if isinstance(exc, ServerWait):

@@ -21,7 +21,13 @@ from ferryman.archive.suffixes import file_job_name
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing import chosen
-from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
+from ferryman.engine.plumbing.events import (
+    WAIT_LOGGED,
+    JobFetched,
+    JobFetching,
+    JobFinished,
+    JobWaiting,
+)
 from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.personal import person_of
 from ferryman.engine.plumbing.retry import again_after
@@ -200,6 +206,10 @@ async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
         job_id = await ctx.fetch_store.fetch_failed(claimed.id, ctx.owner, exc)
         ctx.bus.publish(JobFinished(job_id, state="failed", code=exc.code))
         return
-    log.warning("fetch of job %s: %s; again in %.1fs", claimed.job_id, exc, again.delay)
+    # Marked: a front door that shows the job's waits (``frontdoors/progress``) says
+    # these words in its own line, and keeps this one out of the same stream.
+    said = {WAIT_LOGGED: claimed.job_id}
+    log.warning("fetch of job %s: %s; again in %.1fs", claimed.job_id, exc, again.delay, extra=said)
     await ctx.fetch_store.fetch_retry(claimed.id, ctx.owner, exc, again.delay, count=again.counted)
-    ctx.bus.publish(JobWaiting(claimed.job_id, reason=exc.code))
+    wait = JobWaiting(claimed.job_id, reason=exc.code, message=exc.message, again_in=again.delay)
+    ctx.bus.publish(wait)

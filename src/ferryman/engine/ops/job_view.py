@@ -22,7 +22,9 @@ def job_view(job: Job, sources: SourceRegistry) -> dict[str, Any]:
         error = {
             "code": job.error_code,
             "message": job.error_message or job.error_code,
-            "next": next_step_for(job.error_code, failed=job.state.terminal, job=job.id),
+            "next": next_step_for(
+                job.error_code, failed=job.state.terminal, job=job.id, message=job.error_message
+            ),
             "retryable": spec_for(job.error_code).retryable,
         }
     summary = job.summary or {}

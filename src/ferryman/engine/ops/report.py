@@ -84,7 +84,7 @@ def _error(job: Job) -> dict[str, Any] | None:
     return {
         "code": job.error_code,
         "message": job.error_message,
-        "next": next_step_for(job.error_code, failed=failed, job=job.id),
+        "next": next_step_for(job.error_code, failed=failed, job=job.id, message=job.error_message),
     }
 
 
@@ -156,7 +156,10 @@ async def report(
     summary["download_links"] = (sinks or _sinks()).keeps_results(job.dest)
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
-            summary["error"]["code"], failed=job.state.terminal, job=job.id
+            summary["error"]["code"],
+            failed=job.state.terminal,
+            job=job.id,
+            message=summary["error"].get("message"),
         )
     fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
     summary["waiting"] = (
@@ -265,7 +268,9 @@ async def run_summary(
                     # downloading, a retry's pause): said, though only a run goes on with it
                     "was_waiting": job.wait_reason if outcome == "unfinished" else None,
                     "next": (
-                        next_step_for(code, failed=job.state.terminal, job=job.id)
+                        next_step_for(
+                            code, failed=job.state.terminal, job=job.id, message=job.error_message
+                        )
                         if code in ERRORS
                         else None
                     ),

@@ -22,6 +22,11 @@ from typing import ClassVar
 
 log = logging.getLogger(__name__)
 
+# A log record's attribute (``extra``) naming the job whose wait it tells, with the
+# words a ``JobWaiting`` carries too: a front door that prints the event can leave the
+# record out of the same stream (``frontdoors/progress``), a log file keeps both.
+WAIT_LOGGED = "ferryman_job_waiting"
+
 
 @dataclass(frozen=True, slots=True)
 class _Base:
@@ -151,10 +156,15 @@ class JobProgress(JobEvent):
 
 @dataclass(frozen=True, slots=True)
 class JobWaiting(JobEvent):
-    """The job waits (room, a password, the network, a retry): ``reason`` is a code."""
+    """The job waits (room, a password, the network, a retry): ``reason`` is a code,
+    ``message`` its words (what the service said, where the room is short), ``again_in``
+    the seconds until it looks again by itself (None: when something else happens, a
+    password given, a delivery that frees room)."""
 
     kind: ClassVar[str] = "job_waiting"
     reason: str
+    message: str | None = None
+    again_in: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.destination import resolve, warm
-from ferryman.engine.plumbing.events import JobReadDone, JobWaiting
+from ferryman.engine.plumbing.events import WAIT_LOGGED, JobReadDone, JobWaiting
 from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.workarea import job_work_dir, nested_scratch
@@ -91,10 +91,13 @@ async def read_job(ctx: Context, job: Job) -> None:
     if again is None:
         await input_failed(ctx, job, exc)
         return
-    if again.counted:
-        log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, again.delay)
+    if again.counted:  # marked: see fetch.step._failed
+        said = {WAIT_LOGGED: job.id}
+        log.warning(
+            "reading job %s failed (%s); again in %.1fs", job.id, exc, again.delay, extra=said
+        )
     await ctx.read_store.job_retry(job.id, ctx.owner, exc, again.delay, count=again.counted)
-    ctx.bus.publish(JobWaiting(job.id, reason=exc.code))
+    ctx.bus.publish(JobWaiting(job.id, reason=exc.code, message=exc.message, again_in=again.delay))
 
 
 def read_options(settings: Settings, job: Job) -> ReadOptions:
@@ -274,7 +277,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
         # what was read goes out in partial albums meanwhile
         await ctx.read_store.need_password(job.id, ctx.owner, error, await batch.album_size())
         ctx.wakeup.notify()
-        ctx.bus.publish(JobWaiting(job.id, reason=error.code))
+        ctx.bus.publish(JobWaiting(job.id, reason=error.code, message=error.message))
         return
     if error is not None and not error.ends_input:  # see errors.ErrorSpec
         raise error

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Coroutine
 from pathlib import Path
 
+from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.events import JobResumed, JobWaiting
 from ferryman.engine.plumbing.space import fits_above_floor, never_fits
@@ -119,7 +120,7 @@ async def wait_until_writable(
         if reason != waiting:
             await ctx.read_store.set_wait(job.id, ctx.owner, reason, blocked=reason is not None)
             if reason is not None:
-                ctx.bus.publish(JobWaiting(job.id, reason=reason))
+                ctx.bus.publish(_waiting(job.id, reason, settings))
                 # Items on disk may now go out in partial albums: that is what frees room.
                 await ctx.read_store.seal_albums(job.id, batch.route.album_size(settings))
                 ctx.wakeup.notify()
@@ -133,3 +134,14 @@ async def wait_until_writable(
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
         await ctx.wakeup.wait(pause, since=mark, topic="backlog")
         batch.forget_load()
+
+
+def _waiting(job: int, reason: str, settings: Settings) -> JobWaiting:
+    """The wait's event, with its words (and, short of room, when it looks again)."""
+    if reason == "space.low":
+        words = "writing the next file would leave the work area's disk below space_floor"
+        return JobWaiting(
+            job, reason=reason, message=words, again_in=settings.space_recheck_seconds
+        )
+    words = "the work area holds all it may until deliveries free room"
+    return JobWaiting(job, reason=reason, message=words)

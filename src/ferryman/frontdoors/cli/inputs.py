@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.errors import FerrymanError, step_of, with_job
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
@@ -69,7 +69,7 @@ def added_json(path: str, job: Job | FerrymanError, shown: Callable[[str], str])
         return {"input": path, "job": None, "error": _error(job.code, job.message, step)}
     error = None
     if job.error_code:
-        step = with_job(spec_for(job.error_code).next_step, job.id)
+        step = with_job(step_of(job.error_code, job.error_message), job.id)
         error = _error(job.error_code, job.error_message or "", step)
     return {
         "input": path,

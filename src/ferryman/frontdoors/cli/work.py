@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.errors import FerrymanError, step_of, with_job
 from ferryman.frontdoors.cli.args import MAX_NUMBER, State, usable_data_dir
 from ferryman.frontdoors.cli.inputs import added_json, inputs_of
 from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
@@ -197,7 +197,7 @@ def add(
                         printable(f" {job.error_code}: {job.error_message}"),
                     )
                 )
-                step = with_job(spec_for(job.error_code).next_step, job.id)
+                step = with_job(step_of(job.error_code, job.error_message), job.id)
                 err.print(f"  next: {step}", markup=False)
             elif not state.json:
                 shown = shown_source(job.source)  # a link without its token
