@@ -2,7 +2,7 @@
 webdav`` on loopback), as the machine's own user gives them: an album delivered to an
 on-the-fly ``:local:`` and to a named remote with parameters overriding its config, read
 back, "already there" on a second run; an input on an on-the-fly ``:webdav,url=…:``;
-a watch of an on-the-fly folder with ``move:`` to another."""
+a watch of an on-the-fly folder, its files moved to another once delivered."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from ferryman.errors import FerrymanError
+from ferryman.net.rclone_path import quoted
 from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.listers.rclone import RcloneLister
 from ferryman.store import Store
+from tests.sinks.test_rclone_kill import _count, _killed_then_run
 from tests.sinks.test_rclone_sink import (
     BINARY,
     TREE,
@@ -26,19 +28,20 @@ from tests.sinks.test_rclone_sink import (
     _sha,
     _tree,
     pytestmark,
+    sftp_remote,
 )
 from tests.sources.test_rclone_source import _library, _run
 from tests.support.rclone_serve import serve
 
-__all__ = ["pytestmark"]
+__all__ = ["pytestmark", "sftp_remote"]
 
 
-def _dav(part: str, **override: str) -> str:
-    """The on-the-fly ``:webdav,…`` of a served WebDAV's config part (its ``url``
-    quoted: it holds ``:``)."""
+def _on_the_fly(part: str) -> str:
+    """A served remote's config part (``tests/support/rclone_serve``) as an on-the-fly
+    ``:backend,key=value…`` with no rclone.conf (a value holding ``:`` quoted)."""
     conf = dict(line.split(" = ", 1) for line in part.splitlines() if " = " in line)
-    conf |= override
-    return f":webdav,url='{conf['url']}',vendor=rclone,user=ann,pass={conf['pass']}"
+    backend = conf.pop("type")
+    return f":{backend}" + "".join(f",{k}={quoted(v)}" for k, v in conf.items())
 
 
 async def test_an_album_goes_to_an_on_the_fly_local_backend_and_is_there_once(
@@ -99,7 +102,7 @@ async def test_an_input_on_an_on_the_fly_webdav_is_fetched_and_read(tmp_path: Pa
     empty = tmp_path / "empty.conf"
     empty.write_text("")
     with serve(BINARY, "webdav", served, "dav") as part:
-        source = f"rclone:{_dav(part)}:in/trip.zip"
+        source = f"rclone:{_on_the_fly(part)}:in/trip.zip"
         state, code, library = await _run(tmp_path, empty, source)
     assert (state.value, code) == ("done", None)
     assert _library(library) == {_sha(p) for _, p in entries}
@@ -122,6 +125,10 @@ async def test_a_watch_of_an_on_the_fly_folder_lists_inputs_its_source_reads(
     state, code, library = await _run(tmp_path, empty, entry.input)
     assert (state.value, code) == ("done", None)
     assert _library(library) == {_sha(entries[0][1])}
+    said = await lister.tidy_after(watched, entry, then, None, settings)  # delivered: moved
+    assert said is not None and said.startswith("moved")
+    assert [p.name for p in (tmp_path / "done").iterdir()] == [entries[0][1].name]
+    assert not entries[0][1].exists()
 
 
 def test_an_on_the_fly_backend_rclone_lacks_is_refused_when_added(tmp_path: Path) -> None:
@@ -138,3 +145,17 @@ def test_an_on_the_fly_backend_rclone_lacks_is_refused_when_added(tmp_path: Path
     with pytest.raises(FerrymanError) as caught:
         sinks.check_ready(settings, "rclone::nosuch:/tmp/x")
     assert "webdav" in (caught.value.step or "") and "local" in (caught.value.step or "")
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_album_on_an_on_the_fly_sftp_box_leaves_no_duplicate_object(
+    tmp_path: Path, sftp_remote: tuple[Path, str]
+) -> None:
+    """Exactly once as with a named remote: the sftp backend writes an object under its
+    own name as it goes; killed mid-album and run again, each name there once, whole."""
+    served, part = sftp_remote
+    empty = tmp_path / "empty.conf"
+    empty.write_text("")
+    dest = f"rclone:{_on_the_fly(part)}:backup"
+    want = await _killed_then_run(tmp_path, empty, dest, _count(served / "backup"))
+    assert _tree(served / "backup") == want
