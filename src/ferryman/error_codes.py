@@ -815,6 +815,18 @@ SPECS: tuple[ErrorSpec, ...] = (
         " them; give a new rclone.conf there to add one.",
     ),
     ErrorSpec(
+        "rclone.conn_refused",
+        False,
+        "A person may name only a remote of their own rclone.conf (`rclone:REMOTE:path`),"
+        " without parameters (`REMOTE,key=value:`) or a backend made on the fly"
+        " (`:backend:`), which could reach this server's own disk or files: name a remote"
+        " of their rclone.conf, or give them one that has those settings"
+        " (`ferryman user rclone NAME FILE`).",
+        web_step="Name a remote of your own rclone.conf (rclone:REMOTE:path), without"
+        " parameters or an on-the-fly backend (:backend:): the rclone remotes panel lists"
+        " yours; give a new rclone.conf there for other settings.",
+    ),
+    ErrorSpec(
         "rclone.not_found",
         False,
         "The remote has no such file or folder: check the path after REMOTE:.",

@@ -214,7 +214,7 @@ class _People:
 
 
 def _watch(watch_id: int, source: str, dest: str = "link:") -> Watch:
-    return cast(Watch, SimpleNamespace(id=watch_id, source=source, dest=dest))
+    return cast(Watch, SimpleNamespace(id=watch_id, source=source, dest=dest, after_delivery=None))
 
 
 async def test_a_watch_of_a_remote_looks_with_its_persons_config(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ _USAGE = frozenset(
         "sink.unknown",  # --to names no destination ferryman knows
         "rclone.no_remote",  # rclone:REMOTE:… names no remote of the rclone.conf in use
         "rclone.unknown_remote",  # … of the person's own rclone.conf
+        "rclone.conn_refused",  # a person's connection string or on-the-fly backend
         "docs.unknown",  # `ferryman docs TOPIC`: no such topic
     }
 )

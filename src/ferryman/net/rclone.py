@@ -419,12 +419,33 @@ def remote_names(settings: Settings, config: Path | None) -> list[str] | None:
     ``rclone listremotes`` says them, with the daemon's environment (a person's own
     config: ``guarded``, as ``for_config``); None when rclone is missing or could not
     say (an encrypted config): its run meets and says the reason then."""
+    said = _said(settings, config, "listremotes")
+    if said is None:
+        return None
+    return [line.strip().removesuffix(":") for line in said.splitlines() if line.strip()]
+
+
+def backend_names(settings: Settings, config: Path | None) -> list[str] | None:
+    """Blocking: the backends this rclone has, by the name a connection string's
+    ``:backend`` gives (``drive``, ``gphotos``, ``local``), from ``rclone config
+    providers`` (JSON); None when it could not say."""
+    import json  # lazy: start-up
+
+    said = _said(settings, config, "config", "providers")
+    try:
+        return sorted({str(p["Prefix"]) for p in json.loads(said or "")})
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _said(settings: Settings, config: Path | None, *command: str) -> str | None:
+    """What ``rclone COMMAND`` printed, or None (no rclone, it failed or took too long)."""
     import subprocess  # lazy: start-up
 
     made = for_config(settings, config)
     if made.binary is None:
         return None
-    args = [made.binary, "listremotes", "--ask-password=false", "--log-level=ERROR"]
+    args = [made.binary, *command, "--ask-password=false", "--log-level=ERROR"]
     if config is not None:
         args.append(f"--config={config}")
     try:
@@ -439,18 +460,17 @@ def remote_names(settings: Settings, config: Path | None) -> list[str] | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if done.returncode != 0:
-        return None
-    return [line.strip().removesuffix(":") for line in done.stdout.splitlines() if line.strip()]
+    return done.stdout if done.returncode == 0 else None
 
 
 def remote_fs(target: str) -> str:
-    """``REMOTE:path`` as rclone's ``fs`` for the folder (its objects named relative to
-    it: an absolute path on a local remote stays absolute)."""
-    name, sep, path = target.partition(":")
-    if not sep or not name:
-        raise FerrymanError("sink.unknown", f"rclone destination '{target}' names no remote")
-    return f"{name}:{path.rstrip('/') or path}"
+    """``REMOTE:path`` (a connection string too: ``net/rclone_path``) as rclone's ``fs``
+    for the folder (its objects named relative to it: an absolute path on a local remote
+    stays absolute); its remote part as typed, for rclone to read."""
+    from ferryman.net.rclone_path import parse_remote
+
+    found = parse_remote(target, "sink.unknown", "rclone destination")
+    return found.fs(found.path.rstrip("/") or found.path)
 
 
 def hashes_of(item: Mapping[str, Any]) -> dict[str, str]:
@@ -460,6 +480,7 @@ def hashes_of(item: Mapping[str, Any]) -> dict[str, str]:
 
 __all__ = [
     "Rclone",
+    "backend_names",
     "for_config",
     "hashes_of",
     "rclone_binary",

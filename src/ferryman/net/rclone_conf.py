@@ -272,7 +272,7 @@ def check_remotes(settings: Settings, person: int | None, texts: Iterable[str]) 
     of ``person``'s own rclone.conf (blocking: it is read): ``rclone.unknown_remote``
     else (another's remotes do not exist for them), ``rclone.no_conf`` when they have
     none. The server's (None), or one a person may use (``people_use_server``): any."""
-    names = {t.split(":")[1] for t in texts if t.startswith("rclone:") and t.count(":") > 1}
+    names = {n for t in texts if t.startswith("rclone:") and (n := _name_of(t)) is not None}
     if person is None or not names:
         return
     config = config_for(settings, person)
@@ -284,6 +284,19 @@ def check_remotes(settings: Settings, person: int | None, texts: Iterable[str]) 
             "rclone.unknown_remote",
             f"{name}: is not a remote of your rclone.conf ({_its_remotes(known)})",
         )
+
+
+def _name_of(text: str) -> str | None:
+    """The remote of a config ``text`` (``rclone:REMOTE…:path``) names: ``gdrive`` for
+    ``rclone:gdrive,key=value:x`` too; None for a backend made on the fly or a text
+    that is not one (its own check says so)."""
+    from ferryman.net.rclone_path import parse_remote  # light: re alone
+
+    try:
+        found = parse_remote(text.removeprefix("rclone:").partition("?")[0])
+    except FerrymanError:
+        return None
+    return None if found.on_the_fly else found.name
 
 
 def _its_remotes(names: Sequence[str]) -> str:
@@ -315,7 +328,11 @@ def rclone_ready(settings: Settings, text: str, doing: str) -> None:
             "rclone.missing",
             f"cannot {doing}: rclone.config names {config}, which is not there; nothing was added",
         )
-    name = text.removeprefix("rclone:").partition(":")[0]
+    full = text if text.startswith("rclone:") else f"rclone:{text}"
+    name = _name_of(full)
+    if name is None:  # a backend made on the fly (or a text its own parse refuses)
+        _backend_ready(settings, config, full, doing)
+        return
     names = remote_names(settings, config)
     if names is None or name in names:
         return
@@ -335,10 +352,35 @@ def rclone_ready(settings: Settings, text: str, doing: str) -> None:
     )
 
 
+def _backend_ready(settings: Settings, config: Path | None, text: str, doing: str) -> None:
+    """An on-the-fly ``:backend`` this rclone has (``rclone.no_remote`` else, naming
+    them); nothing when rclone cannot say, or ``text`` does not parse (its own check)."""
+    from ferryman.net.rclone import backend_names  # lazy: start-up
+    from ferryman.net.rclone_path import parse_remote  # light: re alone
+
+    try:
+        name = parse_remote(text.removeprefix("rclone:").partition("?")[0]).name
+    except FerrymanError:
+        return
+    backends = backend_names(settings, config)
+    if backends is None or name in backends:
+        return
+    raise FerrymanError(
+        "rclone.no_remote",
+        f"cannot {doing}: :{name} is not a backend this rclone has; nothing was added",
+        step=f"Name one of its backends ({', '.join(backends)}) as :backend:path, or a remote"
+        " of the rclone.conf in use as REMOTE:path; then add it again.",
+    )
+
+
 def own_settings(settings: Settings, person: int | None, texts: Iterable[str]) -> Settings:
-    """What a person adds (``texts``: an input, a destination) checked (``check_remotes``),
-    and the settings its checks use: ``for_person`` where one is ``rclone:``."""
+    """What a person adds (``texts``: an input, a destination) checked (no connection
+    string: ``net/rclone_path.refuse_for_person``; ``check_remotes``), and the settings
+    its checks use: ``for_person`` where one is ``rclone:``."""
+    from ferryman.net.rclone_path import refuse_for_person  # light: re alone
+
     texts = list(texts)
+    refuse_for_person(texts)  # a connection string or ``:backend:``: an administrator's
     if not any(t.startswith("rclone:") for t in texts):
         return settings
     check_remotes(settings, person, texts)

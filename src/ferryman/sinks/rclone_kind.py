@@ -3,26 +3,23 @@ doors; its sink (``sinks/rclone``) is imported when a delivery opens it."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY, LIBRARY_PLAYABLE, Policy
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
 
-# A remote's name as rclone allows it (letters, digits, ``_ - . +@`` and spaces inside),
-# then ``:`` and a path (none: the remote's root).
-_TARGET = re.compile(r"^[\w.+@-](?:[\w.+@ -]*[\w.+@-])?:[^\x00-\x1f]*$")
-
 
 class RcloneKind(SinkKind):
     """``rclone:REMOTE:path``, a remote of the person's rclone.conf."""
 
     scheme = "rclone"
-    description = "rclone:REMOTE:path (a remote of your rclone.conf)"
+    description = (
+        "rclone:REMOTE:path (a remote of your rclone.conf; rclone's connection strings too:"
+        " REMOTE,key=value:path, :backend,key=value:path)"
+    )
     # A remote keeps every file of an input as a library does (a camera's RAW, a PDF),
     # unless asked for media alone (``?media=only``, ``--media-only``).
     takes: frozenset[str] = frozenset({"caption", "media"})
@@ -32,16 +29,11 @@ class RcloneKind(SinkKind):
     albums_grow = True
 
     def parse(self, target: str) -> str:
-        if not _TARGET.fullmatch(target):
-            raise FerrymanError(
-                "sink.unknown",
-                f"rclone destination '{target}' is not REMOTE:path (a remote your"
-                " rclone.conf names, then a colon and a folder: rclone:gdrive:Photos)",
-            )
-        path = target.partition(":")[2]
-        if ".." in path.split("/"):
-            raise FerrymanError("sink.unknown", f"rclone destination '{target}' climbs with ..")
-        return target
+        """``REMOTE:path``, or one of rclone's connection strings (``REMOTE,key=value:path``,
+        ``:backend,key=value:path``): kept as typed, rclone reads it (``net/rclone_path``)."""
+        from ferryman.net.rclone_path import parse_remote  # light: re alone
+
+        return parse_remote(target, "sink.unknown", "rclone destination").text
 
     def policy(self, settings: Settings) -> Policy:
         """A remote keeps what a library keeps: the originals."""

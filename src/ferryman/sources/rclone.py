@@ -10,7 +10,6 @@ copied again after a restart. The disk room the input needs is asked before the 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,31 +30,33 @@ from ferryman.sources.base import (
 if TYPE_CHECKING:
     from ferryman.net.rclone import Rclone
 
-_URI = re.compile(r"^rclone:([\w.+@-](?:[\w.+@ -]*[\w.+@-])?):([^\x00-\x1f]*)$")
-
 
 def _parts(uri: str) -> tuple[str, str, str]:
-    """(the parent folder's ``fs``, the leaf's name, the leaf's own ``fs``)."""
-    found = _URI.fullmatch(uri)
-    if found is None:
+    """(the parent folder's ``fs``, the leaf's name, the leaf's own ``fs``); the remote
+    part as typed (a connection string too: ``net/rclone_path``), for rclone to read."""
+    from ferryman.net.rclone_path import parse_remote
+
+    if not uri.startswith("rclone:"):
         raise FerrymanError("source.invalid", f"'{uri}' is not rclone:REMOTE:path")
-    remote, path = found.group(1), found.group(2).rstrip("/")
-    if ".." in path.split("/"):
-        raise FerrymanError("source.invalid", f"'{uri}' climbs with ..")
+    found = parse_remote(uri.removeprefix("rclone:"), "source.invalid", "rclone input")
+    path = found.path.rstrip("/")
     leaf = PurePosixPath(path).name
     if not leaf:
         raise FerrymanError(
             "source.invalid", f"'{uri}' names a remote's root: name a file or folder in it"
         )
     parent = path[: len(path) - len(leaf)].rstrip("/") or ("/" if path.startswith("/") else "")
-    return f"{remote}:{parent}", leaf, f"{remote}:{path}"
+    return found.fs(parent), leaf, found.fs(path)
 
 
 class RcloneSource:
     """A file or folder on an rclone remote."""
 
     schemes: tuple[str, ...] = ("rclone",)
-    description = "rclone:REMOTE:path: a file or folder on a remote of your rclone.conf"
+    description = (
+        "rclone:REMOTE:path: a file or folder on a remote of your rclone.conf (or an rclone"
+        " connection string: REMOTE,key=value:path, :backend,key=value:path)"
+    )
     shown_as = "rclone:REMOTE:path"
     access = Access.FETCH
 
@@ -96,6 +97,10 @@ class RcloneSource:
         settings = plan.settings or (plan.shared.settings if plan.shared else None)
         if settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
+        if plan.person is not None:  # a person's: a remote of their own file, never more
+            from ferryman.net.rclone_path import refuse_for_person
+
+            refuse_for_person([uri])
         # The job's person's own rclone.conf (``rclone.no_conf`` if they have none).
         config = await asyncio.to_thread(config_for, settings, plan.person)
         if plan.shared is not None:

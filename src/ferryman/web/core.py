@@ -90,6 +90,7 @@ _STATUS = {
     "request.invalid": 422,
     "rclone.unknown_remote": 404,
     "rclone.no_conf": 403,
+    "rclone.conn_refused": 403,
     "rclone.conf_refused": 422,
     "rclone.conf_invalid": 422,
     "engine.internal": 500,

@@ -135,7 +135,11 @@ async def add_watch(
     dest = sinks.parse(own_dest(who, sinks, asked.to, allowed_places(settings))).text
     text = asked.source.strip().strip("<>")
     if not who.admin:  # a person's rclone: remotes are their own
-        settings = await asyncio.to_thread(own_settings, settings, who.account, (text, dest))
+        then_text = (asked.then or "").strip()
+        moving = then_text.lower().startswith("move:") and text.startswith("rclone:")
+        moved = f"rclone:{then_text[5:].strip()}" if moving else ""  # move:REMOTE:DIR
+        texts = (text, dest, moved) if moved else (text, dest)
+        settings = await asyncio.to_thread(own_settings, settings, who.account, texts)
     await asyncio.to_thread(sinks.check_ready, settings, dest)  # rclone says its remotes
     listers = default_listers()
     web = text.partition(":")[0].lower() in ("http", "https") and not any(

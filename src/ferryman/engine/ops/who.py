@@ -112,10 +112,14 @@ def own_dest(who: Who, sinks: SinkRegistry, dest: str, allowed: Collection[str] 
     (``SinkRegistry.for_client``: a kind, and a target only where the kind takes one
     from a client, such as a Telegram chat), their own library folder and the places
     an administrator ``allowed`` (``allowed_places``); never a folder of the server
-    named in a message."""
+    named in a message, nor an rclone connection string (``rclone.conn_refused``)."""
     if who.admin:
         return dest
     found = sinks.parse(dest)  # sink.unknown first: a typo is a typo
+    if found.scheme == "rclone":  # a remote of their own rclone.conf, named alone
+        from ferryman.net.rclone_path import refuse_for_person  # lazy: start-up
+
+        refuse_for_person([found.text])
     if any(_base(sinks, found.text) == _base(sinks, place) for place in allowed):
         return found.text
     folder = who.settings.get("library")

@@ -68,7 +68,7 @@ async def resolve(ctx: Context, dest: str, account: int | None = None) -> Route:
     found = ctx.sinks.parse(dest)
     kind = ctx.sinks.kind(dest)
     if kind.personal:
-        settings = await personal_settings(ctx.people, settings, account)
+        settings = await personal_settings(ctx.people, settings, account, (dest,))
     options = replace(options_for(settings, kind, found.options), decoder=ctx.media_box)
     state = ctx.sink_states.sink_state(kind.state_scope or found.scheme)  # never the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)

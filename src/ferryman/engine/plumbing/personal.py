@@ -8,9 +8,11 @@ uses the server's; a person's uses their own, or fails ``rclone.no_conf``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from ferryman.net.rclone_conf import for_person
+from ferryman.net.rclone_path import refuse_for_person
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -34,9 +36,15 @@ async def person_of(users: Users, account: int | None) -> int | None:
     return None if user is None or user.admin else account
 
 
-async def personal_settings(users: Users, settings: Settings, account: int | None) -> Settings:
-    """``settings`` with the rclone.conf of ``account``'s runs (a stat on a thread)."""
+async def personal_settings(
+    users: Users, settings: Settings, account: int | None, texts: Iterable[str | None] = ()
+) -> Settings:
+    """``settings`` with the rclone.conf of ``account``'s runs (a stat on a thread); a
+    person's ``texts`` (what the run reaches: a destination, a watched folder) refused
+    when one is a connection string (``rclone.conn_refused``), however it was recorded."""
     person = await person_of(users, account)
+    if person is not None:
+        refuse_for_person(texts)
     return await asyncio.to_thread(for_person, settings, person)
 
 
@@ -46,7 +54,10 @@ async def for_watch(users: WatchUsers, settings: Settings, watch: Watch) -> Sett
     if not any(text.startswith("rclone:") for text in (watch.source, watch.dest)):
         return settings
     account = (await users.watch_accounts()).get(watch.id)
-    return await personal_settings(users, settings, account)
+    then = watch.after_delivery or ""
+    rclone_move = then.startswith("move:") and watch.source.startswith("rclone:")
+    moved = f"rclone:{then.removeprefix('move:')}" if rclone_move else None
+    return await personal_settings(users, settings, account, (watch.source, watch.dest, moved))
 
 
 __all__ = ["for_watch", "person_of", "personal_settings"]

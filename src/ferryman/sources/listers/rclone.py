@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ferryman.clock import SYSTEM
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.net.rclone import Rclone, for_config, hashes_of, remote_fs, shared_rclone
+from ferryman.net.rclone import Rclone, for_config, hashes_of, shared_rclone
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.listers.folder import media_or_archive
 
@@ -43,21 +43,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SOURCE = re.compile(r"^rclone:([\w.+@-](?:[\w.+@ -]*[\w.+@-])?):([^\x00-\x1f]*)$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 # Hashes a remote keeps as metadata, strongest first (rclone's names).
 _KEPT = ("sha256", "sha1", "md5", "quickxor", "dropbox", "whirlpool", "crc32")
 
 
 def _fs(source: str) -> str:
-    """``rclone:REMOTE:path`` as rclone's ``fs`` (``watch.source_unsupported`` if not)."""
-    found = _SOURCE.fullmatch(source.strip())
-    if found is None or ".." in found.group(2).split("/"):
+    """``rclone:REMOTE:path`` (a connection string too: ``net/rclone_path``) as rclone's
+    ``fs`` (``watch.source_unsupported`` if not)."""
+    from ferryman.net.rclone_path import parse_remote
+
+    text = source.strip()
+    if not text.startswith("rclone:"):
         raise FerrymanError(
             "watch.source_unsupported",
             f"{source}: an rclone watch is rclone:REMOTE:path (a remote of your rclone.conf)",
         )
-    return remote_fs(f"{found.group(1)}:{found.group(2)}")
+    found = parse_remote(text.removeprefix("rclone:"), "watch.source_unsupported", "rclone watch")
+    return found.fs(found.path.rstrip("/") or found.path)
 
 
 def modtime(text: object) -> float | None:
@@ -174,8 +177,14 @@ class RcloneLister:
         word = action.strip()
         if word.lower() == "delete":
             return "delete"
-        if word.lower().startswith("move:") and _SOURCE.fullmatch(f"rclone:{word[5:].strip()}"):
-            target = remote_fs(word[5:].strip())
+        if word.lower().startswith("move:") and word[5:].strip():
+            try:
+                target = _fs(f"rclone:{word[5:].strip()}")
+            except FerrymanError as exc:
+                raise FerrymanError(
+                    "watch.bad_then",
+                    f"--then '{action}': say delete or move:REMOTE:folder ({exc.message})",
+                ) from None
             watched = _fs(source)
             if not _inside(target, watched):
                 return f"move:{target}"
@@ -262,11 +271,13 @@ async def _free(rclone: Rclone, target: str, path: str) -> str:
 
 
 def _inside(target: str, folder: str) -> bool:
-    """Whether the fs ``target`` is ``folder`` or below it (the same remote)."""
-    t_remote, _, t_path = target.partition(":")
-    f_remote, _, f_path = folder.partition(":")
-    if t_remote != f_remote:
+    """Whether the fs ``target`` is ``folder`` or below it (the same remote, as typed)."""
+    from ferryman.net.rclone_path import parse_remote
+
+    t, f = parse_remote(target), parse_remote(folder)
+    if t.config != f.config:
         return False
+    t_path, f_path = t.path, f.path
     t_parts = [p for p in t_path.split("/") if p]
     f_parts = [p for p in f_path.split("/") if p]
     return t_parts[: len(f_parts)] == f_parts and t_path.startswith("/") == f_path.startswith("/")
