@@ -18,7 +18,14 @@ from ferryman.engine.ops.who import of_user, own_dest
 from ferryman.engine.plumbing.personal import for_watch, personal_settings
 from ferryman.errors import ERRORS, FerrymanError
 from ferryman.net.rclone_conf import KeptRclone, own_settings
-from ferryman.net.rclone_path import RemotePath, parse_remote, quoted, refuse_for_person
+from ferryman.net.rclone_path import (
+    RemotePath,
+    parse_remote,
+    quoted,
+    refuse_for_person,
+    shown_dest,
+    shown_remote,
+)
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.store.accounts.sql import User
@@ -188,3 +195,63 @@ async def test_a_persons_run_is_refused_one_however_it_was_recorded(tmp_path: Pa
         with pytest.raises(FerrymanError) as caught:
             await for_watch(_Users(False), s, watch)
         assert caught.value.code == "rclone.conn_refused"
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("gdrive:Photos", "gdrive:Photos"),
+        ("loc,links:/x", "loc,links:/x"),  # no secret: as typed
+        (":local:/srv/x", ":local:/srv/x"),
+        (
+            ":s3,provider=Minio,access_key_id=AK,secret_access_key='s:e,c':bucket/a",
+            ":s3,provider=Minio,access_key_id=***,secret_access_key=***:bucket/a",
+        ),
+        (
+            ":webdav,url='http://h:8080',pass=obscured:dir",
+            ":webdav,url='http://h:8080',pass=***:dir",
+        ),
+        ("box,token='{\"a\":1}':f", "box,token=***:f"),
+        ("not a remote", "not a remote"),  # unparsed: as it is
+    ],
+)
+def test_a_connection_strings_secret_values_are_not_shown(typed: str, shown: str) -> None:
+    assert shown_remote(typed) == shown
+    assert shown_dest(f"rclone:{typed}?caption=x") == f"rclone:{shown}?caption=x"
+    assert shown_dest("library:/x") == "library:/x"
+
+
+_BUILT = st.builds(
+    lambda fly, name, params, path: (
+        (":" if fly else "") + name + "".join(f",{k}={quoted(v)}" for k, v in params) + f":{path}"
+    ),
+    st.booleans(),
+    st.sampled_from(["s3", "gdrive", "my box"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["pass", "secret_access_key", "token", "url", "provider", "links"]),
+            st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+        ),
+        max_size=4,
+    ),
+    st.text(st.characters(min_codepoint=48, max_codepoint=122), max_size=10),
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.one_of(st.text(max_size=60), _BUILT))
+def test_shown_remote_is_total_and_keeps_every_secret_out(text: str) -> None:
+    out = shown_remote(text)
+    assert isinstance(out, str)
+    try:
+        found = parse_remote(text)
+    except FerrymanError:
+        return
+    again = parse_remote(out)  # what is shown still reads as a remote
+    assert again.name == found.name and again.path == found.path
+    for (key, value), (key2, value2) in zip(found.params, again.params, strict=True):
+        assert key == key2
+        if any(word in key.lower() for word in ("pass", "secret", "token", "key")):
+            assert value2 == "***"
+        else:
+            assert value2 == value

@@ -39,6 +39,7 @@ from ferryman.engine.plumbing.notice_targets import QUIET, WEBHOOK_SCHEMES, targ
 from ferryman.engine.plumbing.wakeup import next_idle_wait
 from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.net.rclone_path import shown_dest
 from ferryman.store.notices.sql import (
     ASKS,
     JOB_ENDED,
@@ -242,7 +243,12 @@ class Notifier:
             return None
         facts = event.payload
         source = shown_source(watch)
-        shown = {"id": watch.id, "kind": watch.kind, "source": source, "dest": watch.dest}
+        shown = {
+            "id": watch.id,
+            "kind": watch.kind,
+            "source": source,
+            "dest": shown_dest(watch.dest),
+        }
         if event.kind == WATCH_FOUND:
             jobs, titles = list(dict.fromkeys(facts["jobs"])), list(facts["titles"])
             n = len(titles)

@@ -28,6 +28,10 @@ from ferryman.errors import FerrymanError
 _NAME = re.compile(r"[\w.+@-](?:[\w.+@ -]*[\w.+@-])?")
 _KEY = re.compile(r"[A-Za-z0-9_]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A parameter whose value is a secret, shown as ``***`` (rclone's own: ``pass``,
+# ``password2``, ``token``, ``client_secret``, ``secret_access_key``, ``key`` (Azure's,
+# B2's), ``sas_url``, ``service_account_credentials``, ``bearer_token``, ``cookie``…).
+_SECRET = re.compile(r"pass|secret|token|key|credential|sas_url|auth|cookie|session", re.I)
 _FORM = "REMOTE:path (rclone:gdrive:Photos; rclone's connection strings: rclone:gdrive,key=value:path, rclone::backend,key='value':path)"  # noqa: E501
 
 
@@ -142,6 +146,31 @@ def quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def shown_remote(text: str) -> str:
+    """``text`` (``REMOTE:path``) to show a person, a log or a notice: a connection
+    string's secret values (``pass=``, ``secret_access_key=``, ``token=``…) as ``***``,
+    the rest as typed; a text that is no connection string, as it is."""
+    try:
+        found = _parsed(text)
+    except _Unread:
+        return text
+    if found.plain or not any(_SECRET.search(key) for key, _ in found.params):
+        return text
+    items = [(":" if found.on_the_fly else "") + found.name]
+    for key, value in found.params:
+        items.append(f"{key}=***" if _SECRET.search(key) else f"{key}={quoted(value)}")
+    return f"{','.join(items)}:{found.path}"
+
+
+def shown_dest(dest: str) -> str:
+    """A job's or a watch's destination to show: an ``rclone:`` one's secret values
+    hidden (``shown_remote``), its options (``?…``) kept; any other as it is."""
+    if dest[:7].lower() != "rclone:":
+        return dest
+    target, sep, options = dest[7:].partition("?")
+    return dest[:7] + shown_remote(target) + sep + options
+
+
 def refuse_for_person(texts: Iterable[str | None]) -> None:
     """``rclone.conn_refused`` for the first ``rclone:`` text among ``texts`` (an input,
     a destination, a watched folder, ``move:REMOTE:DIR``) that is a connection string or
@@ -163,4 +192,11 @@ def refuse_for_person(texts: Iterable[str | None]) -> None:
             )
 
 
-__all__ = ["RemotePath", "parse_remote", "quoted", "refuse_for_person"]
+__all__ = [
+    "RemotePath",
+    "parse_remote",
+    "quoted",
+    "refuse_for_person",
+    "shown_dest",
+    "shown_remote",
+]

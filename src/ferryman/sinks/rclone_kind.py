@@ -40,7 +40,9 @@ class RcloneKind(SinkKind):
         return LIBRARY_PLAYABLE if settings.media.library_convert else LIBRARY
 
     def words(self, target: str) -> str:
-        return f"the rclone remote {target}"
+        from ferryman.net.rclone_path import shown_remote  # light: re alone
+
+        return f"the rclone remote {shown_remote(target)}"
 
     def check_ready(self, settings: Settings, target: str) -> None:
         from ferryman.net.rclone_conf import rclone_ready  # lazy: start-up

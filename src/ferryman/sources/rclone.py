@@ -69,7 +69,10 @@ class RcloneSource:
     check_ready = ready.rclone  # rclone and the remote: refused when added without them
 
     def describe(self, uri: str) -> str:
-        return uri
+        """As typed, a connection string's secret values hidden (``pass=***``)."""
+        from ferryman.net.rclone_path import shown_dest  # light: re alone
+
+        return shown_dest(uri)
 
     def local_path(self, uri: str) -> None:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)

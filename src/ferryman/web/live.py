@@ -30,6 +30,7 @@ from ferryman.engine.plumbing.events import (
 )
 from ferryman.errors import FerrymanError, page_step, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, ItemState, Job, JobState
+from ferryman.net.rclone_path import shown_dest
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import within
@@ -400,8 +401,7 @@ class Tracker:
         running = began and not job.state.terminal and not job.paused and not job.wait_reason
         stuck = running and self._clock.now() - live.last_progress > self._stuck_after
         phase = phase_of(job, live.figures)
-        # Figures only for the phase under way: a job waiting, paused or ended has none.
-        figures = live.figures
+        figures = live.figures  # only for the phase under way: none waiting, paused, ended
         moving = figures if figures is not None and figures.phase == phase else None
         source = self._describe(job.source)
         error = page_error(job, source)
@@ -411,7 +411,7 @@ class Tracker:
             "account": job.account,  # whose: the events go to that person and administrators
             "name": job.name,
             "source": source,
-            "dest": job.dest,
+            "dest": shown_dest(job.dest),
             "where": self._sinks.words(job.dest),  # the destination in a person's words
             "created_at": job.created_at,
             "finished_at": job.finished_at,

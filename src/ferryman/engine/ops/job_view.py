@@ -12,6 +12,7 @@ from typing import Any
 
 from ferryman.errors import next_step_for, spec_for, with_job
 from ferryman.model import Job
+from ferryman.net.rclone_path import shown_dest
 from ferryman.sources.base import SourceRegistry
 
 
@@ -32,7 +33,7 @@ def job_view(job: Job, sources: SourceRegistry) -> dict[str, Any]:
         "id": job.id,
         "name": job.name,
         "source": sources.describe(job.source),
-        "dest": job.dest,
+        "dest": shown_dest(job.dest),
         "status": job.state.value,
         "paused": job.paused,
         "waiting": job.wait_reason,

@@ -9,6 +9,7 @@ from ferryman.engine.ops.who import MACHINE, Who, own_job
 from ferryman.error_codes import ASKS
 from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
+from ferryman.net.rclone_path import shown_dest
 from ferryman.store.shared.rows import summarise_items
 
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
@@ -63,7 +64,7 @@ def job_status(
         "id": job.id,
         "name": job.name,
         "source": (sources or _sources()).describe(job.source),
-        "dest": job.dest,
+        "dest": shown_dest(job.dest),
         "state": job.state.value,
         "paused": job.paused,
         "waiting": waits,
@@ -152,7 +153,7 @@ async def report(
     # The time it waited on its person (a password, space) is not time it worked.
     summary["seconds_waited"] = round(waited(memos, job.finished_at or store.clock()), 3)
     summary["seconds_worked"] = round(max(0.0, summary["seconds"] - summary["seconds_waited"]), 3)
-    summary["dest"] = job.dest
+    summary["dest"] = shown_dest(job.dest)
     summary["download_links"] = (sinks or _sinks()).keeps_results(job.dest)
     if summary["error"]:
         summary["error"]["next"] = next_step_for(

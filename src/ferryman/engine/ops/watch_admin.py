@@ -17,6 +17,7 @@ from ferryman.clock import SYSTEM, Clock
 from ferryman.engine.ops.who import MACHINE, Who, allowed_places, own_dest, own_watch
 from ferryman.engine.plumbing.watch_words import shown_source
 from ferryman.errors import FerrymanError
+from ferryman.net.rclone_path import shown_dest
 
 if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs at once
     from ferryman.config import Settings
@@ -203,7 +204,7 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
         "id": watch.id,
         "kind": watch.kind,
         "source": shown_source,
-        "dest": watch.dest,
+        "dest": shown_dest(watch.dest),
         "output": watch.profile,
         "every_seconds": watch.every_seconds,
         "window": watch.window,

@@ -18,6 +18,7 @@ import typer
 from ferryman.errors import FerrymanError, step_of, with_job
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
+from ferryman.net.rclone_path import shown_dest
 
 if TYPE_CHECKING:
     from ferryman.frontdoors.cli.args import State
@@ -77,7 +78,7 @@ def added_json(path: str, job: Job | FerrymanError, shown: Callable[[str], str])
             "id": job.id,
             "name": job.name,
             "source": shown(job.source),  # a link without its token
-            "dest": job.dest,
+            "dest": shown_dest(job.dest),
             "state": job.state.value,
         },
         "error": error,

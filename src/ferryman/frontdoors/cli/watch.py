@@ -18,6 +18,7 @@ from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_g
 from ferryman.frontdoors.cli.output import said
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
+from ferryman.net.rclone_path import shown_dest
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -177,7 +178,7 @@ def add(
         after = f"; then {_then_text(watch.after_delivery)}" if watch.after_delivery else ""
         said(
             ctx,
-            f"watch {watch.id}: {shown} ({watch.kind}) → {watch.dest},"
+            f"watch {watch.id}: {shown} ({watch.kind}) → {shown_dest(watch.dest)},"
             f" every {every_text(watch.every_seconds)}"
             f"{f' in {window}' if window else ''}{after}; first look"
             f" {_when(watch.next_check_at)} by `ferryman run` (or now: `ferryman watch"
@@ -185,7 +186,7 @@ def add(
             watch=watch.id,
             source=shown,
             kind=watch.kind,
-            dest=watch.dest,
+            dest=shown_dest(watch.dest),
             every_seconds=watch.every_seconds,
             window=window,
             then=watch.after_delivery,

@@ -20,6 +20,7 @@ from ferryman.frontdoors.cli.run import live_nodes, run_engine, say_what_next
 from ferryman.frontdoors.cli.store import run_light
 from ferryman.frontdoors.exit_codes import ExitCode, for_error
 from ferryman.frontdoors.terminal import console, fail
+from ferryman.net.rclone_path import shown_dest
 from ferryman.printable import printable
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
@@ -201,7 +202,9 @@ def add(
                 err.print(f"  next: {step}", markup=False)
             elif not state.json:
                 shown = shown_source(job.source)  # a link without its token
-                out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
+                out.print(
+                    f"job {job.id}: {shown} → {shown_dest(job.dest)} ({job.name})", markup=False
+                )
         return code
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one

@@ -28,6 +28,7 @@ from ferryman.frontdoors.telegram.help import help_text
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.user_settings import UserSettings, Who, is_user_key
 from ferryman.model import Job, JobState
+from ferryman.net.rclone_path import shown_dest
 from ferryman.store.ports import ChatDoor
 
 Handler = Callable[[str], Awaitable[str]]
@@ -270,7 +271,7 @@ class Commands:
         )
         watch, shown = await add_watch(self.store, self.settings, asked, who=self.who.person)
         return (
-            f"watch {watch.id}: {shown} ({watch.kind}) → {watch.dest}, every"
+            f"watch {watch.id}: {shown} ({watch.kind}) → {shown_dest(watch.dest)}, every"
             f" {every_text(watch.every_seconds)}; new entries from now on become jobs"
             f" (/unwatch {watch.id} stops it)"
         )

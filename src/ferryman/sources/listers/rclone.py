@@ -101,7 +101,10 @@ class RcloneLister:
         return source.strip().startswith("rclone:")
 
     def describe(self, source: str) -> str:
-        return source.strip()
+        """As typed, a connection string's secret values hidden (``pass=***``)."""
+        from ferryman.net.rclone_path import shown_dest  # light: re alone
+
+        return shown_dest(source.strip())
 
     async def matches(self, source: str, settings: Settings) -> bool:
         return True
