@@ -153,3 +153,21 @@ async def test_a_one_part_tgz_in_a_webdav_folder_is_indexed_where_it_was_copied(
     assert (
         dav.sent[f"/Export/{parts[0].name}"] == (dav.root / "Export" / parts[0].name).stat().st_size
     )
+
+
+@pytest.mark.parametrize("name", ["my export.tgz", "photos.tar.gz"])
+def test_a_renamed_tgz_is_known_by_its_entries(tmp_path: Path, name: str) -> None:
+    """A one-part export renamed: its first entries under ``Takeout/``, a JSON among
+    them; a tar.gz of other files is read as it is."""
+    parts, _ = tgz_parts(tmp_path / "export", "gnu", parts_of=1)
+    renamed = parts[0].rename(tmp_path / name)
+    told = {path: taken for path, skip, taken in listing(renamed) if skip is None}
+    for photo in photos():
+        assert told[photo.path] == photo.taken, photo.path
+    other = tmp_path / "other.tgz"
+    with tarfile.open(other, "w:gz") as tar:
+        info = tarfile.TarInfo("notes/IMG_1.jpg.json")
+        data = sidecar(photos()[0])
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert listing(other) == [("notes/IMG_1.jpg.json", None, None)]  # not skipped: no Takeout
