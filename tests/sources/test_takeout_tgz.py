@@ -17,6 +17,7 @@ import pytest
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
+from ferryman.net import abort
 from ferryman.sources import takeout as takeout_module
 from ferryman.sources.local import iter_local
 from ferryman.sources.local_path import Below
@@ -171,3 +172,14 @@ def test_a_renamed_tgz_is_known_by_its_entries(tmp_path: Path, name: str) -> Non
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     assert listing(other) == [("notes/IMG_1.jpg.json", None, None)]  # not skipped: no Takeout
+
+
+def test_a_stop_cuts_the_index_pass_short(tmp_path: Path) -> None:
+    """The index pass runs on the reading thread, where a stop ends it between blocks
+    (``net.abort``), as it ends the staging of an entry: not after the whole part."""
+    parts, _ = tgz_parts(tmp_path, "tarfile", parts_of=1)
+    stop = abort.Abort()
+    stop.trigger()
+    with pytest.raises(abort.Aborted):
+        abort.run_with(stop, read_index, (parts[0],))
+    assert read_index((parts[0],)).facts  # not stopped: indexed (nothing kept of the cut)

@@ -25,6 +25,7 @@ from ferryman.archive.guard import NestingTally
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import EntryType, OpenOptions
 from ferryman.errors import FerrymanError
+from ferryman.net import abort
 from ferryman.sources.takeout_names import JSON, MAX_SIDECAR
 
 _LOOK_AT = 64  # a renamed part: its first entries are under Takeout/, a JSON among them
@@ -45,7 +46,9 @@ def tar_files(
     part: Path, options: OpenOptions | None = None, sevenzip: Path | None = None
 ) -> Iterator[TarFile]:
     """Each file of the tar ``part`` (a ``.tgz``), read through once (blocking). Stops
-    quietly where the part cannot be read on: what came before stands."""
+    quietly where the part cannot be read on: what came before stands. A stop of the
+    reading thread (``net.abort``) ends it between two blocks (``Aborted``): a 50 GB
+    part's reading held a stop, and the process's exit, for minutes."""
     try:
         with open_archive(part, options, sevenzip, NestingTally()) as reader:
             for entry in reader:
@@ -54,7 +57,7 @@ def tar_files(
                 path = entry.info.path
                 keep = path.casefold().endswith(JSON)
                 size, crc, kept = 0, 0, bytearray()
-                for block in entry.read_blocks():
+                for block in abort.checked(entry.read_blocks()):  # a stop: at once
                     size += len(block)
                     crc = zlib.crc32(block, crc)
                     if keep and len(kept) <= MAX_SIDECAR:
