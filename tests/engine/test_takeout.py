@@ -151,6 +151,22 @@ def media_bytes(photo: Photo, made: Path) -> bytes:
 def takeout(folder: Path, *, parts_of: int = 2) -> tuple[list[Path], dict[str, bytes]]:
     """The two parts (one: all in ``-001.zip``), and each photo's bytes by its path in
     the export."""
+    parts, content = takeout_files(folder, parts_of=parts_of)
+    zips = []
+    for number, files in parts.items():
+        path = folder / f"takeout-20240115T101112Z-00{number}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in sorted(files.items()):
+                zf.writestr(name, data)
+        zips.append(path)
+    return zips, content
+
+
+def takeout_files(
+    folder: Path, *, parts_of: int = 2
+) -> tuple[dict[int, dict[str, bytes]], dict[str, bytes]]:
+    """The files of each part (by its number: path in the export → bytes; made in
+    ``folder/made``), and each photo's bytes by its path in the export."""
     made = folder / "made"
     made.mkdir(parents=True)
     every = photos()
@@ -170,14 +186,7 @@ def takeout(folder: Path, *, parts_of: int = 2) -> tuple[list[Path], dict[str, b
             parts[last][f"{album}/{name}.json"] = sidecar(photo)
             parts[last][f"{album}/metadata.json"] = json.dumps({"title": title}).encode()
     parts[1]["Takeout/archive_browser.html"] = b"<html>Your Takeout</html>\n"
-    zips = []
-    for number, files in parts.items():
-        path = folder / f"takeout-20240115T101112Z-00{number}.zip"
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in sorted(files.items()):
-                zf.writestr(name, data)
-        zips.append(path)
-    return zips, content
+    return parts, content
 
 
 def cli(data: Path, layout: str | None, *args: str) -> Result:

@@ -108,6 +108,11 @@ def test_which_names_are_a_file_s_set() -> None:
         "takeout-20261130T000000Z-001.zip",
         "takeout-20261130T000000Z-002.zip",
     ]
+    tgz = ["takeout-20261130T000000Z-002.tgz", "takeout-20261130T000000Z-001.zip", *parts]
+    assert set_names("takeout-20261130T000000Z-001.tgz", tgz) == [  # a set: all .tgz
+        "takeout-20261130T000000Z-001.tgz",
+        "takeout-20261130T000000Z-002.tgz",
+    ]
 
 
 def test_each_part_of_a_set_on_a_remote_is_the_set_s_one_input(tmp_path: Path) -> None:
@@ -116,6 +121,7 @@ def test_each_part_of_a_set_on_a_remote_is_the_set_s_one_input(tmp_path: Path) -
     dest = f"library:{tmp_path / 'lib'}"
     for names in (
         ["takeout-20261130T000000Z-001.zip", "takeout-20261130T000000Z-002.zip"],
+        ["takeout-20261130T000000Z-001.tgz", "takeout-20261130T000000Z-002.tgz"],
         ["x.7z.001", "x.7z.002"],
         ["x.part1.rar", "x.part2.rar"],
         ["x.rar", "x.r00", "x.r01"],

@@ -12,11 +12,14 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from ferryman.config import Settings
 from ferryman.engine.watch.takeout_hold import Held, hold, recorded
 from ferryman.sources.listers.folder import FolderLister
 from ferryman.store import Store
 from tests.engine.test_takeout import check_library, takeout
+from tests.engine.test_takeout_tgz import tgz_parts
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle
 
@@ -46,9 +49,11 @@ def _quiet(settings: Settings, seconds: float = QUIET) -> Settings:
     )
 
 
-def _parts(tmp_path: Path, root: Path) -> tuple[list[Path], dict[str, bytes]]:
-    """The export's two parts made aside (moved into ``root`` by the test)."""
-    zips, content = takeout(tmp_path / "made-export")
+def _parts(tmp_path: Path, root: Path, kind: str = "zip") -> tuple[list[Path], dict[str, bytes]]:
+    """The export's two parts (``zip`` or ``tgz``) made aside (moved into ``root`` by
+    the test)."""
+    made = tmp_path / "made-export"
+    zips, content = takeout(made) if kind == "zip" else tgz_parts(made, "gnu")
     root.mkdir(parents=True, exist_ok=True)
     return zips, content
 
@@ -94,11 +99,12 @@ def test_a_takeouts_parts_are_held_until_none_has_changed_for_the_quiet_time(
     assert quiet[first.name][0] == early[first.name][0]  # the part, as first listed
 
 
+@pytest.mark.parametrize("kind", ["zip", "tgz"])
 async def test_parts_come_an_hour_apart_are_one_job_with_every_date_and_place_right(
-    store: Store, settings: Settings, tmp_path: Path
+    store: Store, settings: Settings, tmp_path: Path, kind: str
 ) -> None:
     root = tmp_path / "Downloads"
-    zips, content = _parts(tmp_path, root)
+    zips, content = _parts(tmp_path, root, kind)
     settings = _quiet(settings, 3600.0)
     store.clock = clock = Still()
     first = _arrive(zips[0], root, clock.now - 60)  # part 1 downloaded a minute ago

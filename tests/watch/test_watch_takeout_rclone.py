@@ -19,6 +19,7 @@ from ferryman.config import Settings
 from ferryman.net.rclone import rclone_binary
 from ferryman.store import Store
 from tests.engine.test_takeout import check_library, takeout
+from tests.engine.test_takeout_tgz import tgz_parts
 from tests.watch.test_watch_takeout_remote import (
     OLD,
     Later,
@@ -31,14 +32,16 @@ BINARY = rclone_binary()
 pytestmark = pytest.mark.skipif(BINARY is None, reason="rclone is not installed here")
 
 
+@pytest.mark.parametrize("kind", ["zip", "tgz"])
 async def test_an_rclone_watch_makes_one_job_of_parts_come_with_old_times_across_restarts(
-    store: Store, db_url: str, settings: Settings, tmp_path: Path
+    store: Store, db_url: str, settings: Settings, tmp_path: Path, kind: str
 ) -> None:
     conf = tmp_path / "rclone.conf"
     conf.write_text("[loc]\ntype = local\n")
     rclone = settings.rclone.model_copy(update={"config": conf})
     settings = _quiet(settings).model_copy(update={"rclone": rclone})
-    zips, content = takeout(tmp_path / "made-export")
+    made = tmp_path / "made-export"
+    zips, content = takeout(made) if kind == "zip" else tgz_parts(made, "tarfile")
     drive = tmp_path / "drive" / "Takeout"
     drive.mkdir(parents=True)
     put = [drive / z.name for z in zips]

@@ -16,6 +16,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -179,12 +180,17 @@ def test_every_form_of_part_name_is_held_and_others_are_not() -> None:
         "TAKEOUT-20261129T101010Z-0002.ZIP",
     ):
         assert part_set(_part(name, 0.0)) is not None, name
+    # a .tgz is held in a folder on this machine only, where its set is indexed together
     for name in ("takeout-20261129T101010Z-001.tgz", "takeout.zip", "IMG_1.jpg", "x-001.zip"):
         assert part_set(_part(name, 0.0)) is None, name
     caption = WatchEntry(
         id="c/5", input="tg:c/1/5", title="my export", name="takeout-20261129T101010Z-001.zip"
     )
-    assert part_set(caption) == ("", "takeout-20261129t101010z")  # a post: its file's name
+    assert part_set(caption) == ("", "takeout-20261129t101010z.zip")  # a post: its file's name
+    local = WatchEntry(id="f", input="file:///d/t-001.tgz?below=1", title="takeout/x", name=None)
+    for suffix in ("zip", "tgz"):
+        named = replace(local, title=f"Takeout/takeout-20261129T101010Z-001.{suffix}")
+        assert part_set(named) == ("Takeout", f"takeout-20261129t101010z.{suffix}")
 
 
 def test_a_part_come_after_its_set_was_taken_is_held_and_taken_on_its_own() -> None:

@@ -233,10 +233,10 @@ class BatchSource:
 
 
 def _zip_name(item: BatchItem, done: dict[str, object]) -> str:
-    """The zip an input is, by the name it was fetched under, else its title's (a file
-    read where it lies is fetched under its stem); "" when it is no zip."""
+    """The zip (or ``.tgz``) an input is, by the name it was fetched under, else its
+    title's (a file read where it lies is fetched under its stem); "" when it is none."""
     for name in (str(done.get("name") or ""), (item.title or "").rpartition("/")[2]):
-        if name.casefold().endswith(".zip"):
+        if name.casefold().endswith((".zip", ".tgz")):
             return name
     return ""
 

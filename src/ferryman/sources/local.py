@@ -101,7 +101,7 @@ def _takeout(
     part's name, in a folder), each photo told by its sidecar, sidecars and copies
     skipped (``sources/takeout``). ``read``: the parts whose entries are read (a
     watch's part: itself), all indexed together."""
-    index = read_index(parts)
+    index = read_index(parts, options.archive, options.sevenzip)  # a .tgz: read through
     depth = 1 if prefix else 0
     for part in parts if read is None else read:
         tally = NestingTally()  # each part a tree of its own
@@ -212,8 +212,12 @@ def _open_nested(
         yield SourceEntry(out, lambda: _read_file(held))
         return
     # A Google Takeout copied here (a part not read by Range, or inside an archive).
-    zipped = held.name.casefold().endswith(".zip")
-    index = read_index((held,)) if zipped and is_takeout(held) else None
+    named = held.name.casefold().endswith((".zip", ".tgz"))
+    index = (
+        read_index((held,), options.archive, options.sevenzip)
+        if named and is_takeout(held)
+        else None
+    )
     try:
         with open_archive(held, options.archive, options.sevenzip, tally) as reader:
             for entry in _archive_entries(reader, f"{path}/", depth, options, counter, tally):

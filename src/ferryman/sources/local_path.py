@@ -142,7 +142,7 @@ def first_part(found: LocalInput) -> Path:
     if found.format == "volumes":
         volumes = find_volumes(found.path)
         return volumes.parts[0] if volumes is not None else found.path
-    if found.format == "zip":
+    if found.format in ("zip", "gzip"):
         from ferryman.sources.takeout import takeout_parts  # lazy: start-up
 
         parts = takeout_parts(found.path, strict=False)

@@ -191,7 +191,7 @@ def first_part_name(leaf: str) -> str:
     part = PART.match(leaf)
     if part is None:
         return first_volume_name(leaf)
-    return f"{part.group('set')}-{1:0{len(part.group('num'))}d}.zip"
+    return f"{part.group('set')}-{1:0{len(part.group('num'))}d}.{part.group('ext')}"
 
 
 def in_a_set(leaf: str) -> bool:
@@ -206,18 +206,18 @@ def set_names(leaf: str, names: Iterable[str]) -> list[str]:
     """``leaf`` and the names among ``names`` (its folder's files) of the set it is a
     part of: a split archive's volumes, a Google Takeout's numbered parts."""
     from ferryman.archive.volumes import volume_names
-    from ferryman.sources.takeout_names import PART
+    from ferryman.sources.takeout_names import PART, part_key
 
     part = PART.match(leaf)
     if part is None:
         return volume_names(leaf, names)
-    stem, digits = part.group("set").casefold(), len(part.group("num"))
+    key, digits = part_key(part), len(part.group("num"))
     return [leaf] + [
         n
         for n in names
         if n != leaf
         and (other := PART.match(n)) is not None
-        and other.group("set").casefold() == stem
+        and part_key(other) == key
         and len(other.group("num")) == digits
     ]
 

@@ -1,6 +1,8 @@
 """A Google Takeout read as the photos it holds: one zip, or a numbered set
 (``takeout-20240115T101112Z-001.zip``, ``-002.zip``…) read as one job, each part
-streamed as any archive is (none unpacked whole).
+streamed as any archive is (none unpacked whole). A ``.tgz`` export
+(``takeout-…-001.tgz``…) likewise, its parts read through once to index them
+(``sources/takeout_tar``).
 
 Before the first entry, each part's central directory is read (``zipfile``: names,
 sizes and CRCs, no data) and its JSON files, small, are read and parsed; so each photo
@@ -19,6 +21,7 @@ See ``docs/takeout.md``.
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -40,8 +43,10 @@ from ferryman.sources.takeout_names import (
     facts_of,
     is_album_metadata,
     is_year_folder,
+    part_key,
     title_of,
 )
+from ferryman.sources.takeout_tar import looks_like_tar_takeout, tar_files
 
 SIDECAR = "takeout_sidecar"  # skip reasons (``rules.outcomes`` words them)
 DUPLICATE = "takeout_duplicate"
@@ -54,7 +59,7 @@ def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None
     match = PART.match(path.name)
     if match is None:
         return None
-    stem, digits = match.group("set").casefold(), len(match.group("num"))
+    key, digits = part_key(match), len(match.group("num"))
     found: dict[int, Path] = {}
     try:
         siblings = list(path.parent.iterdir())
@@ -62,14 +67,14 @@ def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None
         siblings = [path]
     for sibling in siblings:
         other = PART.match(sibling.name)
-        if other is None or other.group("set").casefold() != stem:
-            continue
+        if other is None or part_key(other) != key:
+            continue  # another set, or the same one's .zip beside its .tgz
         linked = not strict and sibling.is_symlink()  # a watch's folder: no link followed
         if len(other.group("num")) == digits and sibling.is_file() and not linked:
             found[int(other.group("num"))] = sibling
     for number in range(1, max(found, default=0) + 1):
         if number not in found and strict:
-            missing = f"{match.group('set')}-{number:0{digits}d}.zip"
+            missing = f"{match.group('set')}-{number:0{digits}d}.{match.group('ext')}"
             raise FerrymanError(
                 "archive.volume_missing",
                 f"{path.name}: part {missing} of this Takeout is missing from {path.parent}",
@@ -78,9 +83,9 @@ def takeout_parts(path: Path, *, strict: bool = True) -> tuple[Path, ...] | None
 
 
 def takeout_of(path: Path, fmt: str | None, *, strict: bool = True) -> tuple[Path, ...] | None:
-    """The parts to read as one Takeout when ``path`` (an archive of format ``fmt``) is
-    one, else None (``strict``: a gap in the set refused)."""
-    if fmt != "zip" or not is_takeout(path):
+    """The parts to read as one Takeout when ``path`` (an archive of format ``fmt``: a
+    zip, or a gzip'd tar) is one, else None (``strict``: a gap in the set refused)."""
+    if fmt not in ("zip", "gzip") or not is_takeout(path, fmt):
         return None
     return takeout_parts(path, strict=strict) or (path,)
 
@@ -89,16 +94,19 @@ def in_folder(path: Path, *, alone: bool = False) -> tuple[Path, ...] | None:
     """The parts to index as one Takeout for ``path``, a zip found in a folder: its set
     (read with the first part: the others name it; ``alone``: a watch's file, those of
     its set there are, gaps and all); None when it is none."""
-    if not path.name.casefold().endswith(".zip") or not is_takeout(path):
+    if not path.name.casefold().endswith((".zip", ".tgz")) or not is_takeout(path):
         return None
     return takeout_parts(path, strict=not alone) or (path,)
 
 
-def is_takeout(path: Path) -> bool:
-    """A zip named as a Takeout part, or whose entries are under ``Takeout/`` with a
-    JSON sidecar among them (a part renamed)."""
+def is_takeout(path: Path, fmt: str | None = None) -> bool:
+    """A zip or ``.tgz`` named as a Takeout part, or whose entries are under
+    ``Takeout/`` with a JSON sidecar among them (a part renamed; ``fmt``: its format,
+    else told by its name: a gzip'd tar's first entries are read to tell)."""
     if PART.match(path.name):
         return True
+    if fmt == "gzip" or (fmt is None and path.name.casefold().endswith((".tgz", ".tar.gz"))):
+        return looks_like_tar_takeout(path)
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -138,9 +146,16 @@ class Listed:
     same: str
 
 
-def read_index(parts: Sequence[Path]) -> TakeoutIndex:
-    """Every part's listing, its sidecars read and paired (blocking; zip only: a part
-    that is no zip adds nothing, its entries are read as they are)."""
+def read_index(
+    parts: Sequence[Path], options: OpenOptions | None = None, sevenzip: Path | None = None
+) -> TakeoutIndex:
+    """Every part's listing, its sidecars read and paired (blocking). A zip's central
+    directory is read; a ``.tgz`` is read through (``takeout_tar``: ``options`` and
+    ``sevenzip`` as its delivery opens it), the last such index kept for the next ask
+    of the same parts (a watch's job reads each part as an input of its own). A part
+    that is neither adds nothing, its entries are read as they are."""
+    if any(not _zipped(part) for part in parts):
+        return _tar_index(tuple(parts), options, sevenzip)
     listing = Listing()
     for part in parts:
         try:
@@ -149,6 +164,42 @@ def read_index(parts: Sequence[Path]) -> TakeoutIndex:
         except (OSError, FerrymanError):
             continue  # read as any archive is: its own reader says what is wrong
     return listing.index()
+
+
+def _zipped(part: Path) -> bool:
+    try:
+        with part.open("rb") as file:
+            return file.read(2) == b"PK"
+    except OSError:
+        return True  # read as any archive is: its own reader says what is wrong
+
+
+_Key = tuple[tuple[str, int, int, int], ...]
+_last: list[tuple[_Key, TakeoutIndex]] = []  # the last .tgz set indexed
+_last_lock = threading.Lock()
+
+
+def _tar_index(
+    parts: tuple[Path, ...], options: OpenOptions | None, sevenzip: Path | None
+) -> TakeoutIndex:
+    try:
+        key: _Key | None = tuple(
+            (str(p), (s := p.stat()).st_size, s.st_mtime_ns, s.st_ino) for p in parts
+        )
+    except OSError:
+        key = None
+    with _last_lock:
+        if key is not None and _last and _last[0][0] == key:
+            return _last[0][1]
+    listing = Listing()
+    for part in parts:
+        for found in tar_files(part, options, sevenzip):
+            listing.note(found.path, found.size, f"crc32:{found.crc:08x}", found.raw)
+    index = listing.index()
+    if key is not None:
+        with _last_lock:
+            _last[:] = [(key, index)]
+    return index
 
 
 @dataclass
@@ -176,6 +227,15 @@ class Listing:
             self.parsed[small[id(member)]] = facts_of(raw)
             if (title := title_of(raw)) is not None:
                 self.titles[small[id(member)]] = title
+
+    def note(self, path: str, size: int, same: str, raw: bytes | None) -> None:
+        """One file read through (a ``.tgz``'s): its path, size and ``same``, and its
+        bytes when it may be a sidecar (a JSON of ``MAX_SIDECAR`` or less)."""
+        self.listed.append(Listed(path, size, same))
+        if raw is not None:
+            self.parsed[path] = facts_of(raw)
+            if (title := title_of(raw)) is not None:
+                self.titles[path] = title
 
     def index(self) -> TakeoutIndex:
         return indexed(self.listed, self.parsed, self.titles)

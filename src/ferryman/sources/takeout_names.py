@@ -54,10 +54,20 @@ _YEAR_FOLDER = re.compile(
     r"|bilder fra|zdjęcia z|fotky z|fotók|valokuvat vuodelta|фото за) (19|20)\d\d$",
     re.IGNORECASE,
 )
-# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip)
+# takeout-20240115T101112Z-001.zip; newer exports number the export too (…Z-3-001.zip);
+# exported as .tgz instead, each part a whole gzip'd tar (a set is all .zip or all .tgz)
 PART = re.compile(
-    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.zip$", re.IGNORECASE
+    r"^(?P<set>takeout-\d{8}T\d{6}Z(?:-\d{1,3})?)-(?P<num>\d{3,4})\.(?P<ext>zip|tgz)$",
+    re.IGNORECASE,
 )
+
+
+def part_key(match: re.Match[str]) -> tuple[str, str]:
+    """The set a ``PART`` match names, as parts of one set share it: its name and its
+    kind (``zip`` or ``tgz``), case-folded. A ``.zip`` and a ``.tgz`` are never one."""
+    return match.group("set").casefold(), match.group("ext").casefold()
+
+
 ALBUM_METADATA = (
     "metadata.json", "metadati.json", "metadaten.json", "métadonnées.json", "metadatos.json",
     "metadades.json", "metadáta.json", "метаданные.json", "метаданни.json",

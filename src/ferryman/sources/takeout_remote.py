@@ -25,7 +25,8 @@ from ferryman.archive.reader import ArchiveReader, OpenOptions
 from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.sources.takeout import Listing, TakeoutIndex, looks_like_takeout
-from ferryman.sources.takeout_names import PART
+from ferryman.sources.takeout_names import PART, part_key
+from ferryman.sources.takeout_tar import tar_files
 
 
 class RemotePart(Protocol):
@@ -48,7 +49,7 @@ def takeout_sets(files: Sequence[F]) -> dict[str, tuple[F, ...] | FerrymanError]
     for file in files:
         folder, _, name = file.path.rpartition("/")
         match = PART.match(name)
-        if match is not None:
+        if match is not None and match.group("ext").casefold() == "zip":  # see set_index
             key = (folder, match.group("set").casefold(), len(match.group("num")))
             found.setdefault(key, {})[int(match.group("num"))] = file
     sets: dict[str, tuple[F, ...] | FerrymanError] = {}
@@ -100,13 +101,16 @@ Opener = Callable[[], AbstractContextManager[ArchiveReader | None]]
 
 def set_index(parts: Sequence[tuple[str, Path | None, Opener | None]]) -> dict[str, TakeoutIndex]:
     """A batch's inputs that are parts of one Takeout (by ``name``, as ``PART``; each a
-    zip fetched to ``path``, or read where it lies through ``in_place``) indexed
-    together, set by set: each part's name → its set's index (sets of one part left
-    out: their own reading indexes them)."""
-    sets: dict[str, list[tuple[str, Path | None, Opener | None]]] = {}
+    zip fetched to ``path``, or read where it lies through ``in_place``; a ``.tgz``
+    fetched to ``path``, read through: ``takeout_tar``) indexed together, set by set:
+    each part's name → its set's index (sets of one part left out: their own reading
+    indexes them)."""
+    sets: dict[tuple[str, str], list[tuple[str, Path | None, Opener | None]]] = {}
     for name, path, in_place in parts:
-        if (match := PART.match(name)) is not None:
-            sets.setdefault(match.group("set").casefold(), []).append((name, path, in_place))
+        match = PART.match(name)
+        # A .tgz is not read in place: indexed only where it was fetched whole.
+        if match is not None and (match.group("ext").casefold() == "zip" or path is not None):
+            sets.setdefault(part_key(match), []).append((name, path, in_place))
     found: dict[str, TakeoutIndex] = {}
     for members in sets.values():
         if len(members) < 2:
@@ -114,7 +118,10 @@ def set_index(parts: Sequence[tuple[str, Path | None, Opener | None]]) -> dict[s
         listing = Listing()
         for name, path, in_place in members:
             try:
-                if path is not None:
+                if path is not None and name.casefold().endswith(".tgz"):
+                    for held in tar_files(path):
+                        listing.note(held.path, held.size, f"crc32:{held.crc:08x}", held.raw)
+                elif path is not None:
                     with path.open("rb") as file, ZipfileReader(file, name, OpenOptions()) as zr:
                         listing.add(zr)
                 elif in_place is not None:

@@ -23,7 +23,9 @@ part is not listed again: its recorded entry is put back into each look.
 A part that comes after its set was taken (a set is quiet for the whole quiet time
 first) is a set of its own: held as well, then its own job. Its photos whose sidecars
 were in the parts already taken keep their own dates (and a photo it shares with them
-is stored again). ``.tgz`` exports are not held: their parts are not read as one.
+is stored again). A ``.tgz`` export's parts are held by a watch of a folder here or of
+an rclone remote (copied whole: indexed together), not by others, where a ``.tgz`` is
+read alone (``listers.base.part_set``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.sources.takeout_names import PART
+from ferryman.sources.takeout_names import PART, part_key
 from ferryman.urls import split_link
 
 
@@ -50,10 +50,17 @@ class WatchEntry:
 def part_set(entry: WatchEntry) -> tuple[str, str] | None:
     """The Google Takeout set ``entry`` is a part of (its folder, the set's name), or
     None: by its file's own name when the source says one (a post's caption is its
-    title). A watch holds a set's parts together (``engine/watch/takeout_hold``)."""
+    title). A watch holds a set's parts together (``engine/watch/takeout_hold``): a
+    ``.tgz`` set in a folder on this machine only, the one place its parts are indexed
+    together (``sources/takeout_tar``); elsewhere each ``.tgz`` is read as it comes."""
     folder, _, name = (entry.name or entry.title).rpartition("/")
     found = PART.match(name)
-    return None if found is None else (folder, found.group("set").casefold())
+    if found is None:
+        return None
+    stem, kind = part_key(found)
+    if kind != "zip" and not entry.input.startswith(("file:", "rclone:")):
+        return None
+    return folder, f"{stem}.{kind}"
 
 
 @dataclass(frozen=True, slots=True)
