@@ -19,6 +19,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.net import abort
 from ferryman.sources import takeout as takeout_module
+from ferryman.sources.base import KeptLast, ReadOptions
 from ferryman.sources.local import iter_local
 from ferryman.sources.local_path import Below
 from ferryman.sources.takeout import DUPLICATE, SIDECAR, read_index, takeout_parts
@@ -49,8 +50,10 @@ class _Zeros(io.RawIOBase):
         return n
 
 
-def listing(path: Path, below: Below | None = None) -> list[tuple[str, str | None, float | None]]:
-    with iter_local(path, below=below) as entries:
+def listing(
+    path: Path, below: Below | None = None, options: ReadOptions | None = None
+) -> list[tuple[str, str | None, float | None]]:
+    with iter_local(path, options, below=below) as entries:
         return [(e.info.path, e.skip, e.facts.taken if e.facts else None) for e in entries]
 
 
@@ -117,8 +120,8 @@ def test_a_watchs_tgz_parts_are_read_through_once_for_the_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A watch takes the parts at one look, each an input of its own, each indexed with
-    the set beside it: the set is read through once (the index kept for the next
-    part), not once per part."""
+    the set beside it: the set is read through once (the index kept in the job's read
+    options, which its inputs share, for the next part), not once per part."""
     parts, _ = tgz_parts(tmp_path, "tarfile")
     read: list[str] = []
     real = takeout_module.tar_files
@@ -130,9 +133,12 @@ def test_a_watchs_tgz_parts_are_read_through_once_for_the_set(
     monkeypatch.setattr(takeout_module, "tar_files", counted)
     seen = os.stat(tmp_path)
     below = Below(tmp_path, seen.st_dev, seen.st_ino)
-    second = listing(parts[1], below)
-    first = listing(parts[0], below)
+    job = ReadOptions(kept=KeptLast())  # one job's read, as the read stage makes it
+    second = listing(parts[1], below, job)
+    first = listing(parts[0], below, job)
     assert read == [p.name for p in parts]  # each part read through once to index
+    listing(parts[0], below, ReadOptions(kept=KeptLast()))  # another job's: its own
+    assert read == [p.name for p in parts] * 2
     told = {path: taken for path, skip, taken in first + second if skip is None}
     petra = next(p for p in photos() if p.path.endswith("IMG_0010.jpg"))  # sidecar: part 1
     assert told[f"{parts[1].name}/{petra.path}"] == petra.taken

@@ -12,6 +12,7 @@ them on its reading thread, never on the event loop.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
@@ -68,6 +69,25 @@ class SourceMemo(Protocol):
     def put(self, key: str, value: str) -> None: ...
 
 
+class KeptLast:
+    """The last value one job's read worked out, under the key it was worked out for
+    (the last ``.tgz`` Takeout set indexed: a watch's job reads each part as an input of
+    its own, and each would read the set through again). Made per job read, shared by
+    its inputs (``ReadOptions.kept``); many reading threads may ask at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: tuple[object, object] | None = None
+
+    def get(self, key: object) -> object | None:
+        with self._lock:
+            return self._kept[1] if self._kept is not None and self._kept[0] == key else None
+
+    def put(self, key: object, value: object) -> None:
+        with self._lock:
+            self._kept = (key, value)
+
+
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
     """How to read an input: archive passwords and limits, 7zz, a scratch folder.
@@ -90,6 +110,7 @@ class ReadOptions:
     # A watch's input of a ``batch:`` job, which indexes a Google Takeout's parts among
     # its inputs together: a part is read as itself, no gap in its set refused.
     part_alone: bool = False
+    kept: KeptLast | None = field(default=None, compare=False)  # the job's read's, shared
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ See ``docs/takeout.md``.
 
 from __future__ import annotations
 
-import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +32,7 @@ from ferryman.archive.stored_names import zip_member_name
 from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.model import PhotoFacts
-from ferryman.sources.base import SourceEntry
+from ferryman.sources.base import KeptLast, SourceEntry
 from ferryman.sources.takeout_names import (
     JSON,
     MAX_SIDECAR,
@@ -147,15 +146,18 @@ class Listed:
 
 
 def read_index(
-    parts: Sequence[Path], options: OpenOptions | None = None, sevenzip: Path | None = None
+    parts: Sequence[Path],
+    options: OpenOptions | None = None,
+    sevenzip: Path | None = None,
+    kept: KeptLast | None = None,
 ) -> TakeoutIndex:
     """Every part's listing, its sidecars read and paired (blocking). A zip's central
     directory is read; a ``.tgz`` is read through (``takeout_tar``: ``options`` and
-    ``sevenzip`` as its delivery opens it), the last such index kept for the next ask
-    of the same parts (a watch's job reads each part as an input of its own). A part
-    that is neither adds nothing, its entries are read as they are."""
+    ``sevenzip`` as its delivery opens it), the index kept in ``kept`` (the job's read's)
+    for the next ask of the same parts (a watch's job reads each part as an input of
+    its own). A part that is neither adds nothing, its entries are read as they are."""
     if any(not _zipped(part) for part in parts):
-        return _tar_index(tuple(parts), options, sevenzip)
+        return _tar_index(tuple(parts), options, sevenzip, kept)
     listing = Listing()
     for part in parts:
         try:
@@ -174,31 +176,30 @@ def _zipped(part: Path) -> bool:
         return True  # read as any archive is: its own reader says what is wrong
 
 
-_Key = tuple[tuple[str, int, int, int], ...]
-_last: list[tuple[_Key, TakeoutIndex]] = []  # the last .tgz set indexed
-_last_lock = threading.Lock()
-
-
 def _tar_index(
-    parts: tuple[Path, ...], options: OpenOptions | None, sevenzip: Path | None
+    parts: tuple[Path, ...],
+    options: OpenOptions | None,
+    sevenzip: Path | None,
+    kept: KeptLast | None,
 ) -> TakeoutIndex:
     try:
-        key: _Key | None = tuple(
-            (str(p), (s := p.stat()).st_size, s.st_mtime_ns, s.st_ino) for p in parts
+        key: object = (
+            "takeout-tgz",
+            *((str(p), (s := p.stat()).st_size, s.st_mtime_ns, s.st_ino) for p in parts),
         )
     except OSError:
         key = None
-    with _last_lock:
-        if key is not None and _last and _last[0][0] == key:
-            return _last[0][1]
+    if key is not None and kept is not None:
+        index = kept.get(key)
+        if isinstance(index, TakeoutIndex):
+            return index
     listing = Listing()
     for part in parts:
         for found in tar_files(part, options, sevenzip):
             listing.note(found.path, found.size, f"crc32:{found.crc:08x}", found.raw)
     index = listing.index()
-    if key is not None:
-        with _last_lock:
-            _last[:] = [(key, index)]
+    if key is not None and kept is not None:
+        kept.put(key, index)
     return index
 
 

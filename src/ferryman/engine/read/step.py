@@ -43,7 +43,7 @@ from ferryman.engine.read.write_wait import GaveWay, LoopWaits, wait_until_writa
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.net import abort
-from ferryman.sources.base import Fetching, ReadOptions, Source, SourceEntry
+from ferryman.sources.base import Fetching, KeptLast, ReadOptions, Source, SourceEntry
 from ferryman.store.fetches.sql import is_small
 from ferryman.store.store import LeaseLost
 
@@ -113,6 +113,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
         sevenzip=settings.archive.sevenzip,
         settings=settings,
         job_name=job.name,
+        kept=KeptLast(),  # the job's read's: a .tgz Takeout set indexed once for its parts
     )
 
 
