@@ -9,6 +9,7 @@ fault said."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.engine.ops.phases import READING
 from tests.engine.test_takeout import check_library, cli, digest, photos, takeout_files
 
 GNU_TAR = shutil.which("tar")
@@ -82,3 +84,35 @@ def test_a_part_cut_short_delivers_the_other_and_says_so(tmp_path: Path) -> None
     assert len(first) >= 15
     by_digest, _ = check_library(library, content, None, first)
     assert all(len(by_digest[digest(content[p.path])]) == 1 for p in first)
+
+
+def test_the_index_pass_shows_as_the_jobs_reading_before_its_first_entry(tmp_path: Path) -> None:
+    """A .tgz is read through to index it before its first entry: minutes for a big part,
+    during which the job's reading shows its share, speed and time left (``--json``:
+    ``job_fetching`` events of the ``reading`` phase, rising to the parts' size on disk),
+    and then its entries, not a bar that sat without a figure."""
+    parts, _ = tgz_parts(tmp_path / "in", "tarfile")
+    library = tmp_path / "Library"
+    ran = cli(
+        tmp_path / "data",
+        None,
+        "--json",
+        "add",
+        "--run",
+        "--to",
+        f"library:{library}",
+        str(parts[0]),
+    )
+    assert ran.exit_code == 0, ran.output
+    lines = [json.loads(line) for line in ran.output.splitlines() if line.startswith("{")]
+    events = [e for e in lines if "event" in e]  # the job's line, then its events
+    kinds = [e["event"] for e in events]
+    told = [e for e in events if e["event"] == "job_fetching"]
+    assert told and all(e["phase"] == READING for e in told), told
+    assert kinds.index("job_fetching") < kinds.index("job_progress")  # before the entries
+    size = sum(p.stat().st_size for p in parts)
+    done = [e["done"] for e in told]
+    assert done == sorted(done) and all(e["total"] == size for e in told)
+    assert told[-1]["done"] == size and told[-1]["fraction"] == 1.0  # the index's end
+    last = max(i for i, k in enumerate(kinds) if k == "job_fetching")
+    assert last < kinds.index("job_progress")  # no download figure after the index

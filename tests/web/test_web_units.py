@@ -534,3 +534,32 @@ async def test_a_job_older_than_a_polls_reading_is_not_taken_for_removed() -> No
     assert snapshot is not None and kept in {v["id"] for v in snapshot}
     assert "removed" not in {m["type"] for m in told}
     assert reads == 0  # told by the one list: no read of each job sent, every poll
+
+
+async def test_a_tgz_index_pass_shows_its_figures_without_filling_the_download_share() -> None:
+    """A .tgz Takeout read through to index it reports the reading phase's figures (a
+    ``job_fetching`` of phase ``reading``): the page shows its bytes, speed and time
+    left, and the bar stays its items' (a local input downloads nothing: counted as a
+    download, the index's end set the bar at 90 % before the first photo)."""
+    from ferryman.engine.plumbing.events import JobFetching
+    from ferryman.store.memory.store import MemoryStore
+    from ferryman.web.live import Tracker
+
+    store = MemoryStore()  # the tracker's reads, not the database's
+    try:
+        job = await store.add_job(source="/in/takeout-1-001.tgz", name="t", dest="link:")
+        assert await store.claim_job("reader", 30) is not None
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        tracker = Tracker(store, lambda _view: None, no_files, str, stuck_after=60)
+        for done in (10, 60):
+            tracker.on_event(JobFetching(job.id, done, 100, 9e6, 1.0, done / 100, phase="reading"))
+        view = await tracker.view(job.id)
+    finally:
+        await store.close()
+    assert view["phase"] == "reading"
+    assert view["progress"]["bytes"] == 60 and view["progress"]["total"] == 100
+    assert view["progress"]["speed"] == 9e6
+    assert view["progress"]["fraction"] == pytest.approx(0.0)  # no item yet: none of the bar

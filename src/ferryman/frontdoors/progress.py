@@ -13,7 +13,7 @@ from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from ferryman.engine.ops.phases import CONVERTING, DOWNLOADING, Phases, figures_of
+from ferryman.engine.ops.phases import CONVERTING, DOWNLOADING, READING, Phases, figures_of
 from ferryman.engine.ops.report import counts
 from ferryman.engine.plumbing.events import (
     WAIT_LOGGED,
@@ -29,6 +29,7 @@ from ferryman.engine.plumbing.events import (
     JobFetched,
     JobFetching,
     JobFinished,
+    JobProgress,
     JobReadDone,
     JobResumed,
     JobStarted,
@@ -133,7 +134,7 @@ class Renderer:
         self._phases.on_event(event)
         if isinstance(event, JobWaiting):
             self._waits[event.job_id] = event
-        if isinstance(event, JobFetching | JobFetched | JobFinished | JobWaiting):
+        if isinstance(event, JobFetching | JobFetched | JobFinished | JobWaiting | JobProgress):
             self._on_job(event.job_id, event)
         item = event.item_id
         if item is None:
@@ -153,12 +154,16 @@ class Renderer:
             self._progress.remove_task(self._converting.pop(item))
             self._names.pop(item, None)
 
-    def _on_job(self, job: int, event: JobFetching | JobFetched | JobFinished | JobWaiting) -> None:
-        """A download's bar: its share done, speed and time left; gone once fetched."""
+    def _on_job(
+        self, job: int, event: JobFetching | JobFetched | JobFinished | JobWaiting | JobProgress
+    ) -> None:
+        """A download's bar (or a .tgz Takeout's index pass's, "read"): its share done,
+        speed and time left; gone once fetched (its first entry read)."""
         if isinstance(event, JobFetching):
             task = self._fetching.get(job)
             if task is None:
-                task = self._progress.add_task(f"  fetch job {job}", total=100, note="")
+                doing = "read" if event.phase == READING else "fetch"
+                task = self._progress.add_task(f"  {doing} job {job}", total=100, note="")
                 self._fetching[job] = task
             figures = self._phases.get(job)
             if figures is not None and figures.fraction is not None:  # None: the bar stays

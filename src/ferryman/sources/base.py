@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # httpx and the downloader load only when something is fetche
     import httpx
 
     from ferryman.links.profile import Profile
-    from ferryman.net.progress import DownloadProgress
+    from ferryman.net.progress import DownloadProgress, ProgressCallback
     from ferryman.resources import Shared
 
 
@@ -111,6 +111,9 @@ class ReadOptions:
     # its inputs together: a part is read as itself, no gap in its set refused.
     part_alone: bool = False
     kept: KeptLast | None = field(default=None, compare=False)  # the job's read's, shared
+    # Called on the reading thread as a .tgz Takeout is read through to index it, before
+    # its first entry (minutes for a big part): the job's reading shows its progress.
+    indexing: ProgressCallback | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

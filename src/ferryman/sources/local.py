@@ -101,7 +101,9 @@ def _takeout(
     part's name, in a folder), each photo told by its sidecar, sidecars and copies
     skipped (``sources/takeout``). ``read``: the parts whose entries are read (a
     watch's part: itself), all indexed together."""
-    index = read_index(parts, options.archive, options.sevenzip, options.kept)  # .tgz: read
+    index = read_index(  # a .tgz: read through first
+        parts, options.archive, options.sevenzip, options.kept, options.indexing
+    )
     depth = 1 if prefix else 0
     for part in parts if read is None else read:
         tally = NestingTally()  # each part a tree of its own
@@ -214,7 +216,7 @@ def _open_nested(
     # A Google Takeout copied here (a part not read by Range, or inside an archive).
     named = held.name.casefold().endswith((".zip", ".tgz"))
     index = (
-        read_index((held,), options.archive, options.sevenzip, options.kept)
+        read_index((held,), options.archive, options.sevenzip, options.kept, options.indexing)
         if named and is_takeout(held)
         else None
     )

@@ -32,6 +32,7 @@ from ferryman.archive.stored_names import zip_member_name
 from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.model import PhotoFacts
+from ferryman.net.progress import ProgressCallback, ProgressReporter
 from ferryman.sources.base import KeptLast, SourceEntry
 from ferryman.sources.takeout_names import (
     JSON,
@@ -150,14 +151,16 @@ def read_index(
     options: OpenOptions | None = None,
     sevenzip: Path | None = None,
     kept: KeptLast | None = None,
+    indexing: ProgressCallback | None = None,
 ) -> TakeoutIndex:
     """Every part's listing, its sidecars read and paired (blocking). A zip's central
     directory is read; a ``.tgz`` is read through (``takeout_tar``: ``options`` and
     ``sevenzip`` as its delivery opens it), the index kept in ``kept`` (the job's read's)
     for the next ask of the same parts (a watch's job reads each part as an input of
-    its own). A part that is neither adds nothing, its entries are read as they are."""
+    its own), its reading told to ``indexing`` as it goes (minutes for a big part). A
+    part that is neither adds nothing, its entries are read as they are."""
     if any(not _zipped(part) for part in parts):
-        return _tar_index(tuple(parts), options, sevenzip, kept)
+        return _tar_index(tuple(parts), options, sevenzip, kept, indexing)
     listing = Listing()
     for part in parts:
         try:
@@ -181,6 +184,7 @@ def _tar_index(
     options: OpenOptions | None,
     sevenzip: Path | None,
     kept: KeptLast | None,
+    indexing: ProgressCallback | None = None,
 ) -> TakeoutIndex:
     try:
         key: object = (
@@ -194,13 +198,39 @@ def _tar_index(
         if isinstance(index, TakeoutIndex):
             return index
     listing = Listing()
+    told = _Told(indexing, parts)
     for part in parts:
-        for found in tar_files(part, options, sevenzip):
+        for found in tar_files(part, options, sevenzip, told.read):
             listing.note(found.path, found.size, f"crc32:{found.crc:08x}", found.raw)
+    told.done()
     index = listing.index()
     if key is not None and kept is not None:
         kept.put(key, index)
     return index
+
+
+class _Told:
+    """The index pass's progress: bytes read of the parts' size on disk, a share that
+    never passes 99 % before the end (the tar's bytes are counted as they come out of
+    gzip, which photos and videos hardly shrink: near their size on disk)."""
+
+    def __init__(self, indexing: ProgressCallback | None, parts: Sequence[Path]) -> None:
+        self._reporter = None if indexing is None else ProgressReporter(indexing)
+        self._read = 0
+        try:
+            self._total: int | None = sum(p.stat().st_size for p in parts) or None
+        except OSError:
+            self._total = None
+
+    def read(self, size: int) -> None:
+        self._read += size
+        if self._reporter is not None:
+            shown = self._read if self._total is None else min(self._read, self._total * 99 // 100)
+            self._reporter.update(shown, self._total, 0)
+
+    def done(self) -> None:
+        if self._reporter is not None:
+            self._reporter.update(self._total or self._read, self._total, 0, force=True)
 
 
 @dataclass

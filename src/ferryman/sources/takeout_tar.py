@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +43,16 @@ class TarFile:
 
 
 def tar_files(
-    part: Path, options: OpenOptions | None = None, sevenzip: Path | None = None
+    part: Path,
+    options: OpenOptions | None = None,
+    sevenzip: Path | None = None,
+    read: Callable[[int], None] | None = None,
 ) -> Iterator[TarFile]:
     """Each file of the tar ``part`` (a ``.tgz``), read through once (blocking). Stops
     quietly where the part cannot be read on: what came before stands. A stop of the
     reading thread (``net.abort``) ends it between two blocks (``Aborted``): a 50 GB
-    part's reading held a stop, and the process's exit, for minutes."""
+    part's reading held a stop, and the process's exit, for minutes. ``read``: told each
+    block's size as it is read (the index pass's progress)."""
     try:
         with open_archive(part, options, sevenzip, NestingTally()) as reader:
             for entry in reader:
@@ -60,6 +64,8 @@ def tar_files(
                 for block in abort.checked(entry.read_blocks()):  # a stop: at once
                     size += len(block)
                     crc = zlib.crc32(block, crc)
+                    if read is not None:
+                        read(len(block))
                     if keep and len(kept) <= MAX_SIDECAR:
                         kept += block[: MAX_SIDECAR + 1 - len(kept)]
                 raw = bytes(kept) if keep and len(kept) <= MAX_SIDECAR else None

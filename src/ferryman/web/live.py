@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ferryman.clock import SYSTEM, Clock
-from ferryman.engine.ops.phases import Figures, Runs, figures_of, phase_of
+from ferryman.engine.ops.phases import READING, Figures, Runs, figures_of, phase_of
 from ferryman.engine.plumbing.events import (
     AlbumSending,
     Event,
@@ -126,8 +126,8 @@ class Tracker:
         # The phase and its own speed and time left: a new phase drops the last one's.
         live.figures = figures_of(event, live.figures) or live.figures
         live.last_progress = self._clock.now()
-        if isinstance(event, JobFetching):
-            if live.figures is not None and live.figures.fraction is not None:
+        if isinstance(event, JobFetching):  # a .tgz's index pass ("reading"): no download
+            if event.phase != READING and live.figures and live.figures.fraction is not None:
                 live.fetch_fraction = live.figures.fraction
             self.touch(event.job_id, stored=False)
             return

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 from ferryman.archive.box.reader import BoxPool
@@ -30,7 +30,7 @@ from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.destination import resolve, warm
-from ferryman.engine.plumbing.events import WAIT_LOGGED, JobReadDone, JobWaiting
+from ferryman.engine.plumbing.events import WAIT_LOGGED, JobFetching, JobReadDone, JobWaiting
 from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.workarea import job_work_dir, nested_scratch
@@ -43,6 +43,7 @@ from ferryman.engine.read.write_wait import GaveWay, LoopWaits, wait_until_writa
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.net import abort
+from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetching, KeptLast, ReadOptions, Source, SourceEntry
 from ferryman.store.fetches.sql import is_small
 from ferryman.store.store import LeaseLost
@@ -117,6 +118,21 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
     )
 
 
+def _indexing(
+    ctx: Context, job: Job, loop: asyncio.AbstractEventLoop
+) -> Callable[[DownloadProgress], None]:
+    """A .tgz Takeout read through to index it, before its first entry (minutes for a
+    big part), told as the reading phase's figures (share, speed, time left), from the
+    reading thread to the loop's bus: the job's reading does not sit without a figure."""
+
+    def told(p: DownloadProgress) -> None:
+        # "reading": ``engine/ops/phases.READING`` (a stage imports no operation)
+        event = JobFetching(job.id, p.done, p.total, p.speed, p.eta, p.share, phase="reading")
+        loop.call_soon_threadsafe(ctx.bus.publish, event)
+
+    return told
+
+
 async def _read_job(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
     reader = ReadingThread(ctx.stopping)
@@ -165,6 +181,7 @@ async def _read_job(ctx: Context, job: Job) -> None:
             plain,
             archive=dataclasses.replace(plain.archive, box=box),
             wait_to_write=wait_to_write,
+            indexing=_indexing(ctx, job, asyncio.get_running_loop()),
             fetched=Path(fetched.path) if fetched is not None and fetched.path else None,
             memo=memo,
         )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from ferryman.engine.ops import report
 from ferryman.engine.ops.phases import Phases
-from ferryman.engine.plumbing.events import Event, JobFetched, JobFetching, JobFinished
+from ferryman.engine.plumbing.events import Event, JobFetched, JobFetching, JobFinished, JobProgress
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
@@ -92,8 +92,8 @@ class StatusBoard:
                 if now.fraction is None and was is not None and was.run == now.run:
                     now = replace(now, fraction=was.fraction)  # tried again: not back to 0 %
                 self._fetching[event.job_id] = now
-            elif isinstance(event, JobFetched | JobFinished):
-                self._fetching.pop(event.job_id, None)
+            elif isinstance(event, JobFetched | JobFinished | JobProgress):
+                self._fetching.pop(event.job_id, None)  # JobProgress: a .tgz's index done
             self._dirty.add(event.job_id)
             self._wake.set()
 
