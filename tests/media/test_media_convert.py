@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -24,6 +22,13 @@ from ferryman.media.segmented import EncodeSettings, transcode_resumable
 from ferryman.media.transcode import output_size
 from ferryman.model import MediaKind, Plan
 from tests.media.test_media_probe_plan import build_media, write_video
+from tests.support.child_targets import (
+    die_hard,
+    nothing,
+    raise_bug,
+    raise_ferryman_error,
+    sleep_forever,
+)
 from tests.support.once import built_once
 from tests.support.waiting import eventually
 
@@ -209,25 +214,8 @@ def test_transcode_failure_is_convert_failed_and_leaves_nothing(
 
 
 # ---------------------------------------------------------------------------- child process
-# Targets run in a spawned child, so they live at module level (picklable by name).
-
-
-def sleep_forever(pid_file: Path, progress: Callable[[float], None]) -> None:
-    pid_file.write_text(str(os.getpid()))
-    progress(0.25)
-    threading.Event().wait()  # never set: a hang, ended only by a kill
-
-
-def raise_ferryman_error(code: str, progress: Callable[[float], None]) -> None:
-    raise FerrymanError(code, "refused on purpose")
-
-
-def raise_bug(progress: Callable[[float], None]) -> None:
-    raise RuntimeError("a bug")
-
-
-def die_hard(progress: Callable[[float], None]) -> None:
-    os._exit(3)
+# Targets run in a child live in a light module of their own (``tests/support/
+# child_targets``): a child imports the module of its target.
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -264,11 +252,13 @@ async def test_child_runs_a_transcode_and_forwards_progress(
 async def test_child_timeout_kills_the_child(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     seen: list[float] = []
+    # The template warmed first: its own start is not what the 5 s bound the child's.
+    await run_in_child(nothing, {}, on_progress=None, timeout=120)
     started = time.monotonic()
     with pytest.raises(FerrymanError) as caught:
         await run_in_child(
-            # 5 s: the child's start (a fork that imports this module) is within them
-            # on a machine loaded by parallel tests, so it is killed mid-sleep, not at start.
+            # 5 s: the child's start (a fork of the template that imports a light module)
+            # is within them on a loaded machine, so it is killed mid-sleep, not at start.
             sleep_forever,
             {"pid_file": pid_file},
             on_progress=seen.append,
