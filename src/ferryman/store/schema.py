@@ -241,6 +241,7 @@ tg_inbox = Table(
     UniqueConstraint("chat_id", "message_id", name="uq_tg_inbox_message"),
     Index("ix_tg_inbox_file_key", "file_key"),
     one_of("tg_inbox", "state", TG_INBOX_STATES),
+    sqlite_autoincrement=True,  # schema v22: a button's row number names one file only
 )
 
 # The one status message per job that the front door keeps editing.
@@ -363,6 +364,7 @@ watches = Table(
     Column("after_delivery", Text),  # schema v15: a folder's file once delivered, or NULL
     Column("account_id", Integer),  # schema v16: whose watch (``users.id``); NULL: the admin's
     one_of("watches", "state", WATCH_STATES),
+    sqlite_autoincrement=True,  # schema v22: a removed watch's number is never given again
 )
 Index("watches_due", watches.c.state, watches.c.next_check_at)
 
