@@ -1147,6 +1147,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Only an administrator may do this: ask one, or sign in as one.",
     ),
     ErrorSpec(
+        "account.not_linked",
+        False,
+        "Link this Telegram account first: on the page, Link Telegram shows a code; send"
+        " /link CODE here (or ask an administrator to add you to telegram.allow_users).",
+    ),
+    ErrorSpec(
         "account.dest_forbidden",
         False,
         "Send to a place of yours: `library:` (your own library folder, where an"

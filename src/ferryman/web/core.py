@@ -80,6 +80,7 @@ _STATUS = {
     "account.not_found": 404,
     "account.token_not_found": 404,
     "account.forbidden": 403,
+    "account.not_linked": 403,
     "account.dest_forbidden": 403,
     "account.limit_jobs": 429,
     "account.limit_bytes": 429,
