@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 API = "/api/v1"
 JobId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The job's number.")]
+TokenId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The token's number.")]
 
 _STATUS = {
     "job.not_found": 404,
