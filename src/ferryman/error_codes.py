@@ -1147,6 +1147,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Only an administrator may do this: ask one, or sign in as one.",
     ),
     ErrorSpec(
+        "account.source_forbidden",
+        False,
+        "Send the post's public link (https://t.me/NAME/N), or the file itself; an"
+        " administrator can fetch a private channel's post for you.",
+    ),
+    ErrorSpec(
         "account.not_linked",
         False,
         "Link this Telegram account first: on the page, Link Telegram shows a code; send"

@@ -169,3 +169,28 @@ async def test_a_default_destination_naming_a_server_folder_is_refused_when_set(
             assert made.status_code == 202, made.text  # the setting kept works at a job
     finally:
         await store.close()
+
+
+async def test_a_persons_job_reads_no_private_chat_of_the_servers_telegram(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``t.me/c/ID/N`` is read as ferryman's own Telegram account: a person's is refused
+    through the API as in the chat (``ops/who.own_source``), nothing recorded."""
+    store = MemoryStore()
+    await _people(store)
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            made = await client.post(
+                f"{API}/jobs",
+                json={"source": "https://t.me/c/1234567/55", "deliver": {"to": "link"}},
+            )
+            assert made.status_code == 403 and _code(made) == "account.source_forbidden"
+            assert made.json()["error"]["next"]
+            watched = await client.post(
+                f"{API}/watches", json={"source": "https://t.me/c/1234567", "to": "link:"}
+            )
+            assert watched.status_code == 403 and _code(watched) == "account.source_forbidden"
+        assert await store.list_jobs() == [] and await store.list_watches() == []
+    finally:
+        await store.close()

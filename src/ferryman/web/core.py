@@ -82,6 +82,7 @@ _STATUS = {
     "account.token_not_found": 404,
     "account.forbidden": 403,
     "account.not_linked": 403,
+    "account.source_forbidden": 403,
     "account.dest_forbidden": 403,
     "account.limit_jobs": 429,
     "account.limit_bytes": 429,

@@ -86,6 +86,21 @@ def require_admin(who: Who, what: str = "do this") -> None:
         raise FerrymanError("account.forbidden", f"only an administrator may {what}")
 
 
+def own_source(who: Who, uri: str) -> None:
+    """Nothing for an input ``who`` may name; ``account.source_forbidden`` for a
+    person's private chat of the server's Telegram account (``tg:c/ID/…``: a channel or
+    group by its number, read as the account ferryman runs as, a member where the
+    person need not be). A public one (``tg:NAME/…``) is anyone's to read; the chat's
+    own files (``tg:u/``) are never typed (``sources/telegram_link``)."""
+    if who.admin or not uri.lower().startswith("tg:c/"):
+        return
+    raise FerrymanError(
+        "account.source_forbidden",
+        "a private Telegram channel or group is read as ferryman's own account: only an"
+        " administrator may name one (a public one's link, t.me/NAME/N, is fine)",
+    )
+
+
 def own_library(dest: str, who: Who) -> str:
     """``dest`` with the person's own library folder for a bare ``library:`` (options
     after ``?`` kept): their jobs and watches go there, not to the server's library."""
