@@ -1149,8 +1149,10 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "account.source_forbidden",
         False,
-        "Send the post's public link (https://t.me/NAME/N), or the file itself; an"
-        " administrator can fetch a private channel's post for you.",
+        "Send what you can reach yourself: a public post's link (https://t.me/NAME/N),"
+        " the file itself, a magnet, a WebDAV link with your own login"
+        " (davs://USER:PASS@host/…); an administrator can fetch from the server's own"
+        " accounts for you.",
     ),
     ErrorSpec(
         "account.not_linked",

@@ -194,3 +194,47 @@ async def test_a_persons_job_reads_no_private_chat_of_the_servers_telegram(
         assert await store.list_jobs() == [] and await store.list_watches() == []
     finally:
         await store.close()
+
+
+async def test_a_person_uses_none_of_the_servers_own_accounts(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """An item of the server's Torbox account (everyone's torrents are there) and a
+    WebDAV server the settings hold a login for are read with the server's account:
+    a person's job or watch naming one is ``account.source_forbidden``; the same
+    WebDAV server with the person's own login in the link is theirs to ask."""
+    logins = {"hosts": {"nas.example.com": {"username": "admin", "password": "secret"}}}
+    settings = settings.model_copy(
+        update={
+            "webdav": settings.webdav.model_validate(logins),
+            "torbox": settings.torbox.model_copy(update={"api_key": "the-servers-key"}),
+        }
+    )
+    store = MemoryStore()
+    await _people(store)
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            for source in ("torbox:torrent/5", "davs://nas.example.com/photos/trip.zip"):
+                made = await client.post(
+                    f"{API}/jobs", json={"source": source, "deliver": {"to": "link"}}
+                )
+                assert made.status_code == 403, (source, made.text)
+                assert _code(made) == "account.source_forbidden", (source, made.text)
+            for source in ("torbox:", "davs://nas.example.com/photos/"):
+                watched = await client.post(
+                    f"{API}/watches", json={"source": source, "to": "link:"}
+                )
+                assert watched.status_code == 403, (source, watched.text)
+                assert _code(watched) == "account.source_forbidden", (source, watched.text)
+            own = await client.post(
+                f"{API}/jobs",
+                json={"source": "davs://ann:pw@nas.example.com/a.zip", "deliver": {"to": "link"}},
+            )
+            assert own.status_code == 202 or _code(own) != "account.source_forbidden", own.text
+        assert await store.list_watches() == []
+        assert all(
+            not j.source.startswith(("torbox:", "davs://nas")) for j in await store.list_jobs()
+        )
+    finally:
+        await store.close()

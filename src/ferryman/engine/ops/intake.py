@@ -215,7 +215,7 @@ async def add_source(
             typed = (sources or default_sources()).to_uri(str(raw))
         except FerrymanError:
             typed = ""  # ``understand`` says why
-        own_source(who, typed)
+        own_source(who, typed, settings)
     account = who.owner
     if settings is not None and not who.admin:  # a person's rclone: remotes are their own
         from ferryman.net.rclone_conf import own_settings  # lazy: start-up

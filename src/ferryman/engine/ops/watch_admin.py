@@ -155,6 +155,7 @@ async def add_watch(
     )  # a t.me chat link is no page of media to make into an output
     prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
     lister = await listers.choose(text, settings, prefer=prefer)
+    own_source(who, "torbox:" if lister.kind == "torbox" else text, settings)
     if lister.kind == "telegram":  # a private chat by its number: an administrator's
         from ferryman.sources.listers.telegram_chat import parse_chat  # lazy: start-up
 
