@@ -1,8 +1,7 @@
 """Tables. One row per job, per item (media entry) and per album; nothing else is truth.
 
 The live shape: queries use it, and ``tests/store/test_migrations.py`` checks that the frozen
-steps in ``migrations/`` build exactly this. Changing anything here needs a new step.
-"""
+steps in ``migrations/`` build exactly this. Changing anything here needs a new step."""
 
 from __future__ import annotations
 
