@@ -238,3 +238,29 @@ async def test_a_person_uses_none_of_the_servers_own_accounts(
         )
     finally:
         await store.close()
+
+
+async def test_a_persons_job_from_before_is_not_read_again_through_the_servers_account(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A person's job added before ``own_source`` (a private channel's post) is not
+    queued again by a retry: the rule holds for what runs again too."""
+    store = MemoryStore()
+    await _people(store)
+    ann = await store.user_named("ann")
+    assert ann is not None
+    old = await store.add_job(
+        source="tg:c/1234567/55",
+        name="old",
+        dest="link:",
+        error=FerrymanError("source.io", "cut"),
+        account=ann.id,
+    )
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            again = await client.post(f"{API}/jobs/{old.id}/retry")
+            assert again.status_code == 403 and _code(again) == "account.source_forbidden"
+        assert (await store.get_job(old.id)).state.value == "failed"
+    finally:
+        await store.close()
