@@ -1147,6 +1147,20 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Only an administrator may do this: ask one, or sign in as one.",
     ),
     ErrorSpec(
+        "account.source_forbidden",
+        False,
+        "Send what you can reach yourself: a public post's link (https://t.me/NAME/N),"
+        " the file itself, a magnet, a WebDAV link with your own login"
+        " (davs://USER:PASS@host/…); an administrator can fetch from the server's own"
+        " accounts for you.",
+    ),
+    ErrorSpec(
+        "account.not_linked",
+        False,
+        "Link this Telegram account first: on the page, Link Telegram shows a code; send"
+        " /link CODE here (or ask an administrator to add you to telegram.allow_users).",
+    ),
+    ErrorSpec(
         "account.dest_forbidden",
         False,
         "Send to a place of yours: `library:` (your own library folder, where an"

@@ -153,6 +153,7 @@ _ROWS_AT = {
     18: _UP_TO_V4,  # 19 adds jobs.run (0: every job there is in its first run)
     19: _UP_TO_V4,  # 20 adds jobs.read_claims (1 for a job that has started, else 0)
     20: _UP_TO_V4,  # 21 rebuilds SQLite's users, user_tokens, passkeys with AUTOINCREMENT; sessions
+    21: _UP_TO_V4,  # 22 rebuilds SQLite's watches and tg_inbox with AUTOINCREMENT
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values

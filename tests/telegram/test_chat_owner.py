@@ -11,6 +11,7 @@ from ferryman.model import Job, JobState
 from ferryman.sources.builtin import default_sources
 from ferryman.store.accounts.sql import User
 from ferryman.web.accounts.passwords import hash_password
+from tests.support.telegram_helpers import log_in
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import World, photo_zip, reply_to, serving
 
@@ -162,3 +163,25 @@ async def test_a_linked_persons_chat_stays_within_their_limits(world: World) -> 
         assert said.startswith("account.limit_jobs"), said
     assert sorted(j.id for j in await world.store.list_jobs()) == sorted([ended.id, busy.id])
     assert (await world.store.get_job(ended.id)).state is JobState.FAILED
+
+
+async def test_a_linked_person_reads_no_private_chat_of_the_servers_account(
+    world: World,
+) -> None:
+    """A private channel or group (``t.me/c/ID``) is read as ferryman's own account, a
+    member where the person need not be: neither a post of it nor a watch on it is
+    theirs to ask (``account.source_forbidden``, before a login is looked for); the
+    machine's own user's still are."""
+    await _linked(world)
+    await log_in(world.settings, world.server, world.bot)  # it reads t.me links
+    async with serving(world):
+        said = await _answer_to(world, "https://t.me/c/1234567/55")
+        assert "account.source_forbidden" in said, said
+        for command in ("/watch https://t.me/c/1234567", "/watch telegram:-1001234567"):
+            said = await reply_to(world, world.mallory, command)
+            assert said.startswith("account.source_forbidden"), (command, said)
+        assert await world.store.list_jobs() == []
+        assert await world.store.list_watches() == []
+        world.send(world.alice, "https://t.me/c/1234567/55")
+        (job,) = await eventually(world.store.list_jobs, "the machine's own user's job")
+    assert (job.source, job.account) == ("tg:c/1234567/55", None)

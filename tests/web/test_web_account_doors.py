@@ -169,3 +169,98 @@ async def test_a_default_destination_naming_a_server_folder_is_refused_when_set(
             assert made.status_code == 202, made.text  # the setting kept works at a job
     finally:
         await store.close()
+
+
+async def test_a_persons_job_reads_no_private_chat_of_the_servers_telegram(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``t.me/c/ID/N`` is read as ferryman's own Telegram account: a person's is refused
+    through the API as in the chat (``ops/who.own_source``), nothing recorded."""
+    store = MemoryStore()
+    await _people(store)
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            made = await client.post(
+                f"{API}/jobs",
+                json={"source": "https://t.me/c/1234567/55", "deliver": {"to": "link"}},
+            )
+            assert made.status_code == 403 and _code(made) == "account.source_forbidden"
+            assert made.json()["error"]["next"]
+            watched = await client.post(
+                f"{API}/watches", json={"source": "https://t.me/c/1234567", "to": "link:"}
+            )
+            assert watched.status_code == 403 and _code(watched) == "account.source_forbidden"
+        assert await store.list_jobs() == [] and await store.list_watches() == []
+    finally:
+        await store.close()
+
+
+async def test_a_person_uses_none_of_the_servers_own_accounts(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """An item of the server's Torbox account (everyone's torrents are there) and a
+    WebDAV server the settings hold a login for are read with the server's account:
+    a person's job or watch naming one is ``account.source_forbidden``; the same
+    WebDAV server with the person's own login in the link is theirs to ask."""
+    logins = {"hosts": {"nas.example.com": {"username": "admin", "password": "secret"}}}
+    settings = settings.model_copy(
+        update={
+            "webdav": settings.webdav.model_validate(logins),
+            "torbox": settings.torbox.model_copy(update={"api_key": "the-servers-key"}),
+        }
+    )
+    store = MemoryStore()
+    await _people(store)
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            for source in ("torbox:torrent/5", "davs://nas.example.com/photos/trip.zip"):
+                made = await client.post(
+                    f"{API}/jobs", json={"source": source, "deliver": {"to": "link"}}
+                )
+                assert made.status_code == 403, (source, made.text)
+                assert _code(made) == "account.source_forbidden", (source, made.text)
+            for source in ("torbox:", "davs://nas.example.com/photos/"):
+                watched = await client.post(
+                    f"{API}/watches", json={"source": source, "to": "link:"}
+                )
+                assert watched.status_code == 403, (source, watched.text)
+                assert _code(watched) == "account.source_forbidden", (source, watched.text)
+            own = await client.post(
+                f"{API}/jobs",
+                json={"source": "davs://ann:pw@nas.example.com/a.zip", "deliver": {"to": "link"}},
+            )
+            assert own.status_code == 202 or _code(own) != "account.source_forbidden", own.text
+        assert await store.list_watches() == []
+        assert all(
+            not j.source.startswith(("torbox:", "davs://nas")) for j in await store.list_jobs()
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_persons_job_from_before_is_not_read_again_through_the_servers_account(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A person's job added before ``own_source`` (a private channel's post) is not
+    queued again by a retry: the rule holds for what runs again too."""
+    store = MemoryStore()
+    await _people(store)
+    ann = await store.user_named("ann")
+    assert ann is not None
+    old = await store.add_job(
+        source="tg:c/1234567/55",
+        name="old",
+        dest="link:",
+        error=FerrymanError("source.io", "cut"),
+        account=ann.id,
+    )
+    try:
+        async with _app(settings, store) as served, _client(served) as client:
+            await _signed_in(client, "ann")
+            again = await client.post(f"{API}/jobs/{old.id}/retry")
+            assert again.status_code == 403 and _code(again) == "account.source_forbidden"
+        assert (await store.get_job(old.id)).state.value == "failed"
+    finally:
+        await store.close()

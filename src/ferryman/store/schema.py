@@ -1,8 +1,7 @@
 """Tables. One row per job, per item (media entry) and per album; nothing else is truth.
 
 The live shape: queries use it, and ``tests/store/test_migrations.py`` checks that the frozen
-steps in ``migrations/`` build exactly this. Changing anything here needs a new step.
-"""
+steps in ``migrations/`` build exactly this. Changing anything here needs a new step."""
 
 from __future__ import annotations
 
@@ -241,6 +240,7 @@ tg_inbox = Table(
     UniqueConstraint("chat_id", "message_id", name="uq_tg_inbox_message"),
     Index("ix_tg_inbox_file_key", "file_key"),
     one_of("tg_inbox", "state", TG_INBOX_STATES),
+    sqlite_autoincrement=True,  # schema v22: a button's row number names one file only
 )
 
 # The one status message per job that the front door keeps editing.
@@ -363,6 +363,7 @@ watches = Table(
     Column("after_delivery", Text),  # schema v15: a folder's file once delivered, or NULL
     Column("account_id", Integer),  # schema v16: whose watch (``users.id``); NULL: the admin's
     one_of("watches", "state", WATCH_STATES),
+    sqlite_autoincrement=True,  # schema v22: a removed watch's number is never given again
 )
 Index("watches_due", watches.c.state, watches.c.next_check_at)
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 API = "/api/v1"
 JobId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The job's number.")]
+TokenId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The token's number.")]
 
 _STATUS = {
     "job.not_found": 404,
@@ -80,6 +81,8 @@ _STATUS = {
     "account.not_found": 404,
     "account.token_not_found": 404,
     "account.forbidden": 403,
+    "account.not_linked": 403,
+    "account.source_forbidden": 403,
     "account.dest_forbidden": 403,
     "account.limit_jobs": 429,
     "account.limit_bytes": 429,

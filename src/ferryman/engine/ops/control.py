@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.engine.ops import limits
-from ferryman.engine.ops.who import MACHINE, Who, own_job
+from ferryman.engine.ops.who import MACHINE, Who, own_job, own_source
 from ferryman.engine.plumbing.quarantine import job_folder
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir
 from ferryman.errors import FerrymanError
@@ -58,9 +58,12 @@ async def resume_job(store: Control, job_id: int, *, who: Who = MACHINE) -> Job:
 
 async def retry_job(store: Control, job_id: int, *, who: Who = MACHINE) -> Job:
     """Queue an ended job again: a person's own, within their limits (a bulk retry
-    passes here job by job, so it stops at the limit as adding does)."""
+    passes here job by job, so it stops at the limit as adding does), of an input
+    theirs to name (``ops/who.own_source``: one added before that rule is not read
+    again through the server's own accounts)."""
     if not who.admin:
         mine = await own_job(store, who, job_id)
+        own_source(who, mine.source)
         if mine.state.terminal:  # else the store says why it cannot be retried
             await limits.check(store, who, new=False)
     job = await store.retry(job_id)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ferryman.archive.suffixes import file_job_name, strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.engine.ops import limits
-from ferryman.engine.ops.who import MACHINE, Who
+from ferryman.engine.ops.who import MACHINE, Who, own_source
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.profile import Profile
@@ -210,6 +210,12 @@ async def add_source(
     import asyncio  # lazy: start-up
 
     await limits.check(store, who)
+    if not who.admin:  # before the input is looked at (a login it needs, say)
+        try:
+            typed = (sources or default_sources()).to_uri(str(raw))
+        except FerrymanError:
+            typed = ""  # ``understand`` says why
+        own_source(who, typed, settings)
     account = who.owner
     if settings is not None and not who.admin:  # a person's rclone: remotes are their own
         from ferryman.net.rclone_conf import own_settings  # lazy: start-up

@@ -31,9 +31,16 @@ class Usage(Protocol):
 async def check(store: Usage, who: Who, *, new: bool = True) -> None:
     """Raise the first limit ``who`` is at; nothing for an administrator, the machine's
     own user or no limits set. ``new``: a job is added (a retry's job is kept already:
-    it is no further result to keep)."""
-    if who.account is None or who.admin:
+    it is no further result to keep). Nobody's (``ops/who.NOBODY``: a stranger heard
+    only for ``/link CODE``) is ``account.not_linked``: no job is made for no one."""
+    if who.admin:
         return
+    if who.account is None:
+        raise FerrymanError(
+            "account.not_linked",
+            "only a linked account makes jobs here: send /link CODE (the page's Link"
+            " Telegram) first",
+        )
     limits = who.settings.get("limits") or {}
     if not any(limits.get(name) for name in LIMITS):
         return

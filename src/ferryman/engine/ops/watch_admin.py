@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ferryman.clock import SYSTEM, Clock
-from ferryman.engine.ops.who import MACHINE, Who, allowed_places, own_dest, own_watch
+from ferryman.engine.ops.who import (
+    MACHINE,
+    Who,
+    allowed_places,
+    own_dest,
+    own_source,
+    own_watch,
+)
 from ferryman.engine.plumbing.watch_words import shown_source
 from ferryman.errors import FerrymanError
 from ferryman.net.rclone_path import shown_dest
@@ -148,6 +155,13 @@ async def add_watch(
     )  # a t.me chat link is no page of media to make into an output
     prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
     lister = await listers.choose(text, settings, prefer=prefer)
+    own_source(who, "torbox:" if lister.kind == "torbox" else text, settings)
+    if lister.kind == "telegram":  # a private chat by its number: an administrator's
+        from ferryman.sources.listers.telegram_chat import parse_chat  # lazy: start-up
+
+        chat = parse_chat(text)
+        if chat is not None and chat.channel is not None:
+            own_source(who, f"tg:c/{chat.channel}/0")
     if isinstance(lister, Ready):
         # A chat needs a login, an rclone watch its remote: refused now, not at each look.
         await asyncio.to_thread(lister.check_ready, settings, text)

@@ -86,6 +86,43 @@ def require_admin(who: Who, what: str = "do this") -> None:
         raise FerrymanError("account.forbidden", f"only an administrator may {what}")
 
 
+def own_source(who: Who, uri: str, settings: Settings | None = None) -> None:
+    """Nothing for an input ``who`` may name; ``account.source_forbidden`` for a
+    person's input read through one of the server's own accounts, where the person
+    need not be: a private channel or group of its Telegram account (``tg:c/ID/…``; a
+    public one, ``tg:NAME/…``, is anyone's), an item of its Torbox account
+    (``torbox:…``: everyone's torrents are there; a magnet of theirs is fine), a WebDAV
+    server its settings hold a login for (``[webdav.hosts]``; the person's own login in
+    the link is fine). The chat's own files (``tg:u/``) are never typed."""
+    if who.admin:
+        return
+    text = uri.strip()
+    scheme = text.partition(":")[0].lower()
+    if text.lower().startswith("tg:c/"):
+        why = "a private Telegram channel or group is read as ferryman's own account"
+    elif scheme == "torbox":
+        why = "an item of the server's Torbox account is anyone's who asked for it there"
+    elif scheme in ("dav", "davs") and settings is not None and _server_login(text, settings):
+        why = "the server's own login for that WebDAV server is not yours to use"
+    else:
+        return
+    raise FerrymanError("account.source_forbidden", f"{why}: only an administrator may")
+
+
+def _server_login(uri: str, settings: Settings) -> bool:
+    """Whether ``uri`` (a ``dav(s):`` link without its own login) would be read with a
+    login of the server's settings."""
+    from ferryman.urls import split_link  # lazy: start-up
+
+    try:
+        parts = split_link(uri)
+    except FerrymanError:
+        return False
+    if parts.username:
+        return False
+    return settings.webdav.login_for(parts.hostname or "", parts.port) is not None
+
+
 def own_library(dest: str, who: Who) -> str:
     """``dest`` with the person's own library folder for a bare ``library:`` (options
     after ``?`` kept): their jobs and watches go there, not to the server's library."""

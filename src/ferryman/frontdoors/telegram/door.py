@@ -157,7 +157,7 @@ class FrontDoor:
         if sender is not None and sender in self.allow.ids:
             return asking.MACHINE
         text = getattr(getattr(event, "message", None), "message", None) or ""
-        if isinstance(text, str) and text.startswith("/link "):
+        if isinstance(text, str) and _links(text):
             return asking.NOBODY
         self.allow.allows(sender)  # logs the stranger once
         return None
@@ -194,6 +194,8 @@ class FrontDoor:
         """The reply to one message from an allowed ``person`` (None: no reply)."""
         text = message.message or ""
         who = Who(message.sender_id, message.chat_id, person)
+        if person.account is None and not person.admin:  # a stranger: /link CODE only
+            return await self.commands.run(text, who, message) if _links(text) else None
         remote = remote_file(message)
         if remote is not None and not _sets_thumbnail(text):  # that photo is a setting's
             return await self.inbox.receive(message, remote, who)
@@ -207,6 +209,13 @@ class FrontDoor:
         if links:
             return await self.inbox.take_links(message, links, who)
         return NOT_UNDERSTOOD
+
+
+def _links(text: str) -> bool:
+    """``/link CODE`` (``/link@bot CODE`` too): all a stranger is heard for; a file
+    under that caption, a link after it, is no command and not heard."""
+    words = text.split()
+    return len(words) == 2 and words[0].split("@", 1)[0].lower() == "/link"
 
 
 def _sets_thumbnail(caption: str) -> bool:

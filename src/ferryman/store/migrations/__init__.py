@@ -49,6 +49,7 @@ from ferryman.store.migrations import (
     v0019_job_runs,
     v0020_read_claims,
     v0021_sessions,
+    v0022_watch_numbers,
 )
 
 Step = Callable[[Connection], None]
@@ -75,4 +76,5 @@ STEPS: tuple[Step, ...] = (
     v0019_job_runs.apply,
     v0020_read_claims.apply,
     v0021_sessions.apply,
+    v0022_watch_numbers.apply,
 )

@@ -20,7 +20,7 @@ from ferryman.web.accounts.identify import SESSION_SECONDS, new_session, recheck
 from ferryman.web.accounts.limits import LIMITS, PERSONAL
 from ferryman.web.accounts.removal import forget_person
 from ferryman.web.accounts.who import Me, Who, require_admin
-from ferryman.web.core import API, Web
+from ferryman.web.core import API, TokenId, Web
 
 LINK_CODE_SECONDS = 600.0
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -177,7 +177,7 @@ def routes(app: FastAPI, web: Web) -> None:
         return {"id": token_id, "label": body.label, "token": token}
 
     @app.delete(f"{API}/me/tokens/{{token_id}}", status_code=204, tags=["account"])
-    async def revoke(token_id: int, who: Me) -> Response:
+    async def revoke(token_id: TokenId, who: Me) -> Response:
         user = await _account(who)
         if not await web.store.remove_user_token(user.id, token_id):
             raise FerrymanError("account.token_not_found", f"you have no token {token_id}")
