@@ -127,7 +127,9 @@ def _indexing(
 
     def told(p: DownloadProgress) -> None:
         # "reading": ``engine/ops/phases.READING`` (a stage imports no operation)
-        event = JobFetching(job.id, p.done, p.total, p.speed, p.eta, p.share, phase="reading")
+        event = JobFetching(
+            job.id, p.done, p.total, speed=p.speed, eta=p.eta, fraction=p.share, phase="reading"
+        )
         loop.call_soon_threadsafe(ctx.bus.publish, event)
 
     return told
