@@ -18,13 +18,11 @@ finds what a platform does not report (Android's shared storage, a network mount
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
 import mimetypes
 import os
-import shutil
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -38,6 +36,7 @@ from ferryman.fsutil import Held, open_below, open_folder, open_held
 from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.sources.listers.folder_move import free_name, move_file
 from ferryman.sources.local_path import below_of, below_uri, readable
 
 log = logging.getLogger(__name__)
@@ -149,8 +148,7 @@ class FolderLister:
         if action == "delete":
             path.unlink()
             return f"deleted {path}"
-        target = _free(Path(action.removeprefix("move:")) / entry.title)
-        _move(path, target)
+        target = move_file(path, free_name(Path(action.removeprefix("move:")) / entry.title))
         return f"moved {path} to {target}"
 
     async def changes(self, source: str) -> AsyncIterator[set[str]]:
@@ -379,32 +377,6 @@ def _allowed(path: Path, settings: Settings, remote: bool) -> None:
             f"{readable(str(path))}: a folder is named from afar only under watch.folders"
             " in the settings file",
         )
-
-
-def _free(target: Path) -> Path:
-    """``target``, or ``name (2).ext``… when a file there has its name."""
-    found, n = target, 1
-    while found.exists():
-        n += 1
-        found = target.with_name(f"{target.stem} ({n}){target.suffix}")
-    return found
-
-
-def _move(path: Path, target: Path) -> None:
-    """A rename; across file systems (a phone's SD card) a copy made durable (written,
-    synced, renamed into place) before the original is removed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(path, target, follow_symlinks=False)  # never over a file that appeared
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
-            raise
-        part = target.with_name(f".{target.name}.part")
-        shutil.copy2(path, part, follow_symlinks=False)
-        with part.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.rename(part, target)
-    path.unlink()
 
 
 def _inside(path: Path, folder: Path) -> bool:
