@@ -116,3 +116,33 @@ def test_across_filesystems_the_file_is_moved_with_its_date(
     assert said is not None and sha256(sent / "IMG_1.jpg") == shot
     assert int((sent / "IMG_1.jpg").stat().st_mtime) == int(OLD)
     assert not (root / "IMG_1.jpg").exists() and os.listdir(sent) == ["IMG_1.jpg"]
+
+
+@pytest.mark.parametrize("left", ["a link (one filesystem)", "a copy (another)"])
+def test_a_move_a_kill_cut_short_is_ended_without_a_second_copy(
+    settings: Settings, tmp_path: Path, left: str
+) -> None:
+    """Killed after the file reached DIR and before its original went: the next look's
+    move lets the original go, and DIR holds the photo once, under its own name."""
+    root, sent = tmp_path / "Camera", tmp_path / "Sent"
+    lister, entry, shot = _shot(root, settings)
+    sent.mkdir()
+    if left.startswith("a link"):
+        os.link(root / "IMG_1.jpg", sent / "IMG_1.jpg")
+    else:
+        shutil.copy2(root / "IMG_1.jpg", sent / "IMG_1.jpg")
+    said = lister.after_delivery(str(root), entry, f"move:{sent}")  # type: ignore[arg-type]
+    assert said is not None and not (root / "IMG_1.jpg").exists()
+    assert os.listdir(sent) == ["IMG_1.jpg"] and sha256(sent / "IMG_1.jpg") == shot
+
+
+def test_a_name_taken_by_other_bytes_is_kept_and_the_file_takes_the_next(
+    settings: Settings, tmp_path: Path
+) -> None:
+    root, sent = tmp_path / "Camera", tmp_path / "Sent"
+    lister, entry, shot = _shot(root, settings)
+    sent.mkdir()
+    (sent / "IMG_1.jpg").write_bytes(b"a person's other photo")
+    said = lister.after_delivery(str(root), entry, f"move:{sent}")  # type: ignore[arg-type]
+    assert said is not None and (sent / "IMG_1.jpg").read_bytes() == b"a person's other photo"
+    assert sha256(sent / "IMG_1 (2).jpg") == shot and not (root / "IMG_1.jpg").exists()

@@ -36,7 +36,7 @@ from ferryman.fsutil import Held, open_below, open_folder, open_held
 from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
-from ferryman.sources.listers.folder_move import free_name, move_file
+from ferryman.sources.listers.folder_move import move_file
 from ferryman.sources.local_path import below_of, below_uri, readable
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class FolderLister:
         if action == "delete":
             path.unlink()
             return f"deleted {path}"
-        target = move_file(path, free_name(Path(action.removeprefix("move:")) / entry.title))
+        target = move_file(path, Path(action.removeprefix("move:")) / entry.title)
         return f"moved {path} to {target}"
 
     async def changes(self, source: str) -> AsyncIterator[set[str]]:

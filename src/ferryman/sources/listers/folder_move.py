@@ -8,6 +8,8 @@ original's), then put in place, never over a file: a name taken while it was cop
 second watch moving into the same DIR, the person) keeps its file, and this one takes
 the next free name (``IMG_1 (2).jpg``). Only then does the original go. A copy that
 fails (a full disk) takes its hidden file with it: nothing half-written stays behind.
+A move a kill cut short (the file in DIR, its original still in the folder) is ended at
+the next look by removing the original, not by a second copy under ``IMG_1 (2).jpg``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,20 @@ def free_name(target: Path) -> Path:
     found, n = target, 1
     while os.path.lexists(found):
         n += 1
-        found = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        found = _numbered(target, n)
     return found
 
 
-def move_file(path: Path, target: Path) -> Path:
-    """``path`` moved to ``target`` (or the next free name beside it); where it went."""
+def move_file(path: Path, wanted: Path) -> Path:
+    """``path`` moved to ``wanted``, or the next free name beside it; where it went. A
+    name there that holds this very file already (a move a kill cut between its link
+    and the original's removal, or its copy and that removal) ends the move: the
+    original goes, no second copy is made."""
+    there = _already(path, wanted)
+    if there is not None:
+        path.unlink()
+        return there
+    target = free_name(wanted)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(path, target, follow_symlinks=False)  # never over a file that appeared
@@ -46,6 +56,31 @@ def move_file(path: Path, target: Path) -> Path:
         target = _copied(path, target)
     path.unlink()
     return target
+
+
+def _already(path: Path, wanted: Path) -> Path | None:
+    """The name of ``wanted``'s (``wanted``, ``wanted (2)``…, as far as they are taken)
+    that is ``path``'s own file or holds its bytes, if one does."""
+    found, n = wanted, 1
+    mine: tuple[int, str] | None = None
+    while os.path.lexists(found):
+        try:
+            if os.path.samefile(path, found):
+                return found
+            if os.path.isfile(found) and not os.path.islink(found):
+                if os.stat(found).st_size == os.stat(path).st_size:
+                    mine = mine or _digest(path)
+                    if _digest(found) == mine:
+                        return found
+        except OSError:
+            pass
+        n += 1
+        found = _numbered(wanted, n)
+    return None
+
+
+def _numbered(target: Path, n: int) -> Path:
+    return target.with_name(f"{target.stem} ({n}){target.suffix}")
 
 
 def _copied(path: Path, target: Path) -> Path:
