@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from ferryman.errors import FerrymanError
@@ -67,11 +68,11 @@ def _already(path: Path, wanted: Path) -> Path | None:
         try:
             if os.path.samefile(path, found):
                 return found
-            if os.path.isfile(found) and not os.path.islink(found):
-                if os.stat(found).st_size == os.stat(path).st_size:
-                    mine = mine or _digest(path)
-                    if _digest(found) == mine:
-                        return found
+            st = os.lstat(found)
+            if stat.S_ISREG(st.st_mode) and st.st_size == os.stat(path).st_size:
+                mine = mine or _digest(path)
+                if _digest(found) == mine:
+                    return found
         except OSError:
             pass
         n += 1
