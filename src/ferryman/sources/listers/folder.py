@@ -33,7 +33,7 @@ from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import FOLDER_NOFOLLOW as _FOLDER
 from ferryman.fsutil import Held, open_below, open_folder, open_held
-from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
+from ferryman.media.camera_files import CAMERA_MEDIA_SUFFIXES, RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.listers.folder_move import move_file
@@ -44,11 +44,15 @@ log = logging.getLogger(__name__)
 EDGE = 256 << 10  # bytes hashed at each end of a file (a first look at 10,000 photos: 5 GB)
 NOTICE_TICK = 2000  # ms: an empty batch of changes when none came (the watcher is on)
 _MEDIA_FAMILIES = ("image/", "video/", "audio/")
-# And a camera's own files: its RAW pictures and the sidecars beside them (a library
-# keeps them; elsewhere they are left out, and the report says so).
+# And a camera's own files: photos and clips of names ``mimetypes`` does not know (an
+# MPO, an INSP, a camcorder's MTS), its RAW pictures and the sidecars beside them (a
+# library keeps them; elsewhere what is no media is left out, and the report says so).
 _MORE_MEDIA = frozenset(
-    {".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp", ".insv", *RAW_SUFFIXES, *SIDECAR_SUFFIXES}
-)
+    {
+        ".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp",
+        *CAMERA_MEDIA_SUFFIXES, *RAW_SUFFIXES, *SIDECAR_SUFFIXES,
+    }
+)  # fmt: skip
 
 
 class FolderLister:
