@@ -42,6 +42,7 @@ from ferryman.sources.local_path import below_of, below_uri, readable
 log = logging.getLogger(__name__)
 
 EDGE = 256 << 10  # bytes hashed at each end of a file (a first look at 10,000 photos: 5 GB)
+LIBRARY_MARK = ".ferryman"  # a laid-out library's records (sinks/flat.HIDDEN): never walked
 NOTICE_TICK = 2000  # ms: an empty batch of changes when none came (the watcher is on)
 _MEDIA_FAMILIES = ("image/", "video/", "audio/")
 # And a camera's own files: photos and clips of names ``mimetypes`` does not know (an
@@ -287,7 +288,9 @@ def _walk(
     root: Path, root_fd: int, skip: tuple[int, int] | None
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Regular files below the folder ``root_fd`` (their paths below it, their lstat),
-    hidden names, links and the data folder (``skip``: its device and inode) left out;
+    hidden names, links, the data folder (``skip``: its device and inode) and a ferryman
+    library inside it (a folder holding ``.ferryman``: its copies are the photos it
+    delivered, not new ones) left out;
     each subfolder opened by handle from its parent, never through a link; one that
     cannot be read is passed over (the rest is still listed)."""
     pending: list[tuple[str, int]] = [("", os.dup(root_fd))]
@@ -313,6 +316,13 @@ def _walk_one(
                 "source.unreadable", f"{readable(str(root))}: cannot be read ({exc.strerror})"
             ) from exc
         log.info("%s: passed over (%s)", root / prefix, exc.strerror)
+        return
+    if prefix and any(i.name == LIBRARY_MARK and i.is_dir(follow_symlinks=False) for i in items):
+        log.info(
+            "%s: a ferryman library (its %s): its copies are not walked",
+            root / prefix,
+            LIBRARY_MARK,
+        )
         return
     for item in items:
         if item.name.startswith("."):
