@@ -118,22 +118,33 @@ def test_across_filesystems_the_file_is_moved_with_its_date(
     assert not (root / "IMG_1.jpg").exists() and os.listdir(sent) == ["IMG_1.jpg"]
 
 
-@pytest.mark.parametrize("left", ["a link (one filesystem)", "a copy (another)"])
-def test_a_move_a_kill_cut_short_is_ended_without_a_second_copy(
-    settings: Settings, tmp_path: Path, left: str
+def test_a_move_a_kill_cut_short_is_ended_without_a_second_name(
+    settings: Settings, tmp_path: Path
 ) -> None:
-    """Killed after the file reached DIR and before its original went: the next look's
-    move lets the original go, and DIR holds the photo once, under its own name."""
+    """Killed after the file was linked into DIR and before its original's name went:
+    the next look's move lets that name go, and DIR holds the photo once."""
     root, sent = tmp_path / "Camera", tmp_path / "Sent"
     lister, entry, shot = _shot(root, settings)
     sent.mkdir()
-    if left.startswith("a link"):
-        os.link(root / "IMG_1.jpg", sent / "IMG_1.jpg")
-    else:
-        shutil.copy2(root / "IMG_1.jpg", sent / "IMG_1.jpg")
+    os.link(root / "IMG_1.jpg", sent / "IMG_1.jpg")
     said = lister.after_delivery(str(root), entry, f"move:{sent}")  # type: ignore[arg-type]
     assert said is not None and not (root / "IMG_1.jpg").exists()
     assert os.listdir(sent) == ["IMG_1.jpg"] and sha256(sent / "IMG_1.jpg") == shot
+
+
+def test_the_same_bytes_in_dir_as_another_file_are_not_the_person_s_copy(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """DIR holding a file of the same bytes (the library's copy, DIR inside the library)
+    is not the moved file: the person's file is moved beside it, its own copy."""
+    root, sent = tmp_path / "Camera", tmp_path / "Sent"
+    lister, entry, shot = _shot(root, settings)
+    sent.mkdir()
+    shutil.copy2(root / "IMG_1.jpg", sent / "IMG_1.jpg")
+    said = lister.after_delivery(str(root), entry, f"move:{sent}")  # type: ignore[arg-type]
+    assert said is not None and not (root / "IMG_1.jpg").exists()
+    assert sorted(os.listdir(sent)) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
+    assert sha256(sent / "IMG_1 (2).jpg") == shot
 
 
 def test_a_name_taken_by_other_bytes_is_kept_and_the_file_takes_the_next(

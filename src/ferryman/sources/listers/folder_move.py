@@ -8,8 +8,9 @@ original's), then put in place, never over a file: a name taken while it was cop
 second watch moving into the same DIR, the person) keeps its file, and this one takes
 the next free name (``IMG_1 (2).jpg``). Only then does the original go. A copy that
 fails (a full disk) takes its hidden file with it: nothing half-written stays behind.
-A move a kill cut short (the file in DIR, its original still in the folder) is ended at
-the next look by removing the original, not by a second copy under ``IMG_1 (2).jpg``.
+A move a kill cut short on one filesystem (the file linked into DIR, its original's
+name still in the folder) is ended at the next look by removing that name, not by a
+second name ``IMG_1 (2).jpg``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import errno
 import hashlib
 import os
 import shutil
-import stat
 from pathlib import Path
 
 from ferryman.errors import FerrymanError
@@ -40,9 +40,9 @@ def free_name(target: Path) -> Path:
 
 def move_file(path: Path, wanted: Path) -> Path:
     """``path`` moved to ``wanted``, or the next free name beside it; where it went. A
-    name there that holds this very file already (a move a kill cut between its link
-    and the original's removal, or its copy and that removal) ends the move: the
-    original goes, no second copy is made."""
+    name there that is this very file already (a move a kill cut between its link and
+    the original's removal) ends the move: the original's name goes, no second copy is
+    made."""
     there = _already(path, wanted)
     if there is not None:
         path.unlink()
@@ -61,18 +61,14 @@ def move_file(path: Path, wanted: Path) -> Path:
 
 def _already(path: Path, wanted: Path) -> Path | None:
     """The name of ``wanted``'s (``wanted``, ``wanted (2)``…, as far as they are taken)
-    that is ``path``'s own file or holds its bytes, if one does."""
+    that is ``path``'s own file (its inode: the link a move made before a kill), if
+    one is. A file of the same bytes but its own inode is not: it may be the library's
+    copy (DIR inside the library), and the person's file would be one copy less."""
     found, n = wanted, 1
-    mine: tuple[int, str] | None = None
     while os.path.lexists(found):
         try:
             if os.path.samefile(path, found):
                 return found
-            st = os.lstat(found)
-            if stat.S_ISREG(st.st_mode) and st.st_size == os.stat(path).st_size:
-                mine = mine or _digest(path)
-                if _digest(found) == mine:
-                    return found
         except OSError:
             pass
         n += 1
