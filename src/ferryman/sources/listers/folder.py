@@ -148,6 +148,9 @@ class FolderLister:
             if kept is not None and not kept(path):
                 log.warning("%s is not in the destination as it is here: left", path)
                 return None
+            if _stamp(os.lstat(path)) != _stamp(held.st):  # saved over while the library
+                log.warning("%s changed while it was compared: left", path)  # was read
+                return None
         except (OSError, ValueError):
             return None  # gone already, or no longer a file below the folder
         if action == "delete":
@@ -335,6 +338,12 @@ def _walk_one(
             continue
         if stat.S_ISREG(st.st_mode) and st.st_size > 0:
             yield f"{prefix}{item.name}", st
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    """A file as the folder names it: its inode (a save that renames a new file over it
+    changes it), size and modification time (ns: an edit in place)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
