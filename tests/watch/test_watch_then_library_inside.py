@@ -62,3 +62,34 @@ async def test_a_library_inside_the_watched_folder_keeps_its_copies(
     if layout != "albums":  # not walked: its copies are no photos of the folder's
         assert list((root / "ZCamera").iterdir()) == []  # held in the library: let go
         assert len(await store.list_jobs()) == 1
+
+
+async def test_a_watched_folder_inside_its_library_is_never_let_go_of(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """``watch add ~/Library/Inbox --to library:~/Library``: each photo's place in the
+    library (``Inbox/IMG_0000.jpg``) is the photo itself, so it is "already there", and
+    no copy is made. ``--then delete`` deleted it: the photo was gone from everywhere."""
+    library = tmp_path / "Library"
+    root = library / "Inbox"
+    settings = settings.model_copy(
+        update={
+            "library_dir": library,
+            "library_layout": "{source}/{path}/{name}",
+            "watch": settings.watch.model_copy(update={"folder_events": False}),
+        }
+    )
+    shots = {}
+    for n in range(2):
+        path = make_photo(root / f"IMG_{n:04d}.jpg", n)
+        os.utime(path, (OLD, OLD))
+        shots[path] = sha256(path)
+    watch = await store.add_watch(
+        kind="folder", source=str(root), dest="library:", every_seconds=3600.0,
+        since="all", next_check_at=0.0, after_delivery="delete",
+    )  # fmt: skip
+    await run_until_idle(store, settings)
+    await store.set_watch_paused(watch.id, False)
+    await run_until_idle(store, settings)
+    for path, digest in shots.items():
+        assert path.exists() and sha256(path) == digest, f"{path.name} is lost"
