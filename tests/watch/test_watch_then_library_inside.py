@@ -4,9 +4,9 @@ keys of the photos they copy (their bytes, size and time are the photo's). A cop
 as "the delivered file" vouched for itself (the library's file holds its own bytes), and
 the watch deleted the library's copies: the backup emptied while its job said delivered,
 and at the next look's order the last copy of a photo. A file never vouches for itself:
-every photo stays in the folder or the library. And a laid-out library (its
-``.ferryman`` records) is not walked: its copies are not new photos, and the camera's
-folder is let go of as any. Real photos, the real engine."""
+every photo stays in the folder or the library. And a library (its ``.ferryman``
+records, or an album's ``manifest.json``) is not walked: its copies are not new
+photos, and the camera's folder is let go of as any. Real photos, the real engine."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.samples import make_photo
+from ferryman.sources.listers.folder import FolderLister
 from ferryman.store import Store
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle, sha256
@@ -59,9 +60,9 @@ async def test_a_library_inside_the_watched_folder_keeps_its_copies(
     for name, digest in shots.items():
         here = (root / "ZCamera" / name).exists()
         assert digest in held, f"the library's copy of {name} was deleted (in the folder: {here})"
-    if layout != "albums":  # not walked: its copies are no photos of the folder's
-        assert list((root / "ZCamera").iterdir()) == []  # held in the library: let go
-        assert len(await store.list_jobs()) == 1
+    # Not walked: its copies are no photos of the folder's, which is let go of as any.
+    assert list((root / "ZCamera").iterdir()) == []
+    assert len(await store.list_jobs()) == 1
 
 
 async def test_a_watched_folder_inside_its_library_is_never_let_go_of(
@@ -93,3 +94,18 @@ async def test_a_watched_folder_inside_its_library_is_never_let_go_of(
     await run_until_idle(store, settings)
     for path, digest in shots.items():
         assert path.exists() and sha256(path) == digest, f"{path.name} is lost"
+
+
+def test_only_ferryman_s_albums_are_passed_over(settings: Settings, tmp_path: Path) -> None:
+    """A person's year folder named like an album (``2024/``) holding some program's
+    manifest.json is walked as any; ferryman's album folder is not."""
+    root = tmp_path / "Pictures"
+    for rel, manifest in (
+        ("2024", b'{"name": "a web app\'s manifest"}'),
+        ("Library/Trip/0001", b'{"key":"job-1/album-1","job":1}'),
+    ):
+        make_photo(root / rel / "IMG_0001.jpg", 1)
+        os.utime(root / rel / "IMG_0001.jpg", (OLD, OLD))
+        (root / rel / "manifest.json").write_bytes(manifest)
+    listed = {e.title for e in FolderLister().list_now(str(root), settings)}
+    assert listed == {"2024/IMG_0001.jpg"}

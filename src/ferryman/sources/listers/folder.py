@@ -23,6 +23,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 EDGE = 256 << 10  # bytes hashed at each end of a file (a first look at 10,000 photos: 5 GB)
 LIBRARY_MARK = ".ferryman"  # a laid-out library's records (sinks/flat.HIDDEN): never walked
+_ALBUM = re.compile(r"\d{4}(\.[0-9a-f]{16})?")  # an album of the albums layout (sinks/library)
+_MANIFEST_HEAD = re.compile(rb'\{\s*"key":\s*"job-\d+/album-\d+"')  # sinks/library's own
+_MANIFEST_OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 NOTICE_TICK = 2000  # ms: an empty batch of changes when none came (the watcher is on)
 _MEDIA_FAMILIES = ("image/", "video/", "audio/")
 # And a camera's own files: photos and clips of names ``mimetypes`` does not know (an
@@ -292,8 +296,8 @@ def _walk(
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Regular files below the folder ``root_fd`` (their paths below it, their lstat),
     hidden names, links, the data folder (``skip``: its device and inode) and a ferryman
-    library inside it (a folder holding ``.ferryman``: its copies are the photos it
-    delivered, not new ones) left out;
+    library inside it (``_a_library``: its copies are the photos it delivered, not new
+    ones) left out;
     each subfolder opened by handle from its parent, never through a link; one that
     cannot be read is passed over (the rest is still listed)."""
     pending: list[tuple[str, int]] = [("", os.dup(root_fd))]
@@ -320,12 +324,8 @@ def _walk_one(
             ) from exc
         log.info("%s: passed over (%s)", root / prefix, exc.strerror)
         return
-    if prefix and any(i.name == LIBRARY_MARK and i.is_dir(follow_symlinks=False) for i in items):
-        log.info(
-            "%s: a ferryman library (its %s): its copies are not walked",
-            root / prefix,
-            LIBRARY_MARK,
-        )
+    if prefix and _a_library(prefix, fd, items):
+        log.info("%s: a ferryman library's: its copies are not walked", root / prefix)
         return
     for item in items:
         if item.name.startswith("."):
@@ -338,6 +338,29 @@ def _walk_one(
             continue
         if stat.S_ISREG(st.st_mode) and st.st_size > 0:
             yield f"{prefix}{item.name}", st
+
+
+def _a_library(prefix: str, fd: int, items: list[os.DirEntry[str]]) -> bool:
+    """Whether the folder is a ferryman library's: one laid out by a template (it holds
+    ``.ferryman``) or an album of the ``albums`` layout (``0001/`` or ``0001.<owner>/``
+    holding ferryman's ``manifest.json``: not a person's ``2024/`` holding another's)."""
+    for item in items:
+        if item.name == LIBRARY_MARK and item.is_dir(follow_symlinks=False):
+            return True
+    if _ALBUM.fullmatch(prefix.rstrip("/").rpartition("/")[2]) is None:
+        return False
+    if not any(item.name == "manifest.json" for item in items):
+        return False
+    try:
+        handle = os.open("manifest.json", _MANIFEST_OPEN, dir_fd=fd)
+    except OSError:
+        return False
+    try:
+        return _MANIFEST_HEAD.match(os.read(handle, 256)) is not None
+    except OSError:
+        return False
+    finally:
+        os.close(handle)
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
