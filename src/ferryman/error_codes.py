@@ -1074,6 +1074,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " it applies to folder watches only.",
     ),
     ErrorSpec(
+        "watch.move_failed",
+        True,
+        "The file stays in the watched folder and the next look moves it again; if it"
+        " repeats, check the disk DIR is on (`--then move:DIR`) for errors.",
+    ),
+    ErrorSpec(
         "watch.needs_user",
         False,
         "Log in as a person's account (`ferryman telegram login` with a phone number, not a"

@@ -173,10 +173,12 @@ _SUFFIX_OF_CONTAINER = {
 
 
 # The suffixes each picture format is known by: a name with one of its own keeps it
-# (``.jpeg`` stays), one with another's gets the format's (a PNG named ``x.jpg``).
+# (``.jpeg`` stays), one with another's gets the format's (a PNG named ``x.jpg``). A
+# camera's own names for a JPEG are its own too: an MPO, a stereo JPS, an Insta360 INSP
+# (its app knows the file by it; ``IMG_1.insp.jpg`` is lost to it).
 _PICTURE_SUFFIXES = {
-    "jpeg": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
-    "mpo": frozenset({".jpg", ".jpeg", ".jpe", ".mpo"}),
+    "jpeg": frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".jps", ".insp"}),
+    "mpo": frozenset({".jpg", ".jpeg", ".jpe", ".mpo", ".jps", ".insp"}),
     "png": frozenset({".png"}),
     "webp": frozenset({".webp"}),
     "gif": frozenset({".gif"}),

@@ -155,6 +155,9 @@ def _picture(name: str, container: str, work: str | None = None) -> Item:
         ("x.jpeg", "jpeg", "x.jpeg"),  # its own suffix, spelt another way: kept
         ("scan.TIFF", "tiff", "scan.TIFF"),
         ("x.mpo", "mpo", "x.mpo"),
+        ("DSCF0001.MPO", "jpeg", "DSCF0001.MPO"),  # a camera's own names for a JPEG: kept
+        ("IMG_20240101_00_002.insp", "jpeg", "IMG_20240101_00_002.insp"),
+        ("L.jps", "jpeg", "L.jps"),
         ("scan.2024", "png", "scan.2024.png"),  # not a suffix: part of the stem
         ("IMG_0042", "jpeg", "IMG_0042.jpg"),
         ("clip.m4v", "mov", "clip.m4v"),  # videos: the container decides only when converted

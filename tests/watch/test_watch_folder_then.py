@@ -200,3 +200,26 @@ def test_the_cli_watches_a_folder_named_relative_to_here(
     assert f"{tmp_path / 'Camera'} (folder) → library:" in added.output
     refused = CliRunner().invoke(app, [*data, "watch", "add", "Camera", "--then", "shred"])
     assert refused.exit_code != 0 and "watch.bad_then" in refused.output
+
+
+@pytest.mark.parametrize("action", ["delete", "move"])
+def test_a_file_saved_over_while_the_library_is_read_back_is_left(
+    settings: Settings, tmp_path: Path, action: str
+) -> None:
+    """An editor saves a new version (written beside, renamed over the name) while the
+    library's copies are read back for ``--then`` (seconds, for a video): the check
+    spoke of the old version, so the new one stays where it is."""
+    root = tmp_path / "Camera"
+    _photo(root / "IMG_1.jpg", 1)
+    lister = FolderLister()
+    [entry] = lister.list_now(str(root), settings)
+
+    def library_read_while_saved(path: Path) -> bool:
+        _photo(root / ".IMG_1.jpg.tmp", 2)  # the editor's save, renamed into place
+        os.replace(root / ".IMG_1.jpg.tmp", path)
+        return True  # the library held the version delivered
+
+    edited = sha256(make_photo(tmp_path / "same-edit.jpg", 2))
+    then = "delete" if action == "delete" else f"move:{tmp_path / 'Sent'}"
+    assert lister.after_delivery(str(root), entry, then, library_read_while_saved) is None
+    assert sha256(root / "IMG_1.jpg") == edited

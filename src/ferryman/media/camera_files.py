@@ -21,7 +21,17 @@ RAW_SUFFIXES = frozenset(
         ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".sr2", ".srf", ".raf",
         ".orf", ".rw2", ".rwl", ".pef", ".srw", ".mrw", ".x3f", ".iiq", ".3fr", ".fff",
         ".erf", ".kdc", ".dcr", ".dcs", ".mef", ".mos", ".gpr", ".raw", ".rwz", ".mdc",
-        ".bay", ".cap", ".eip", ".ari", ".k25", ".braw", ".r3d",
+        ".bay", ".cap", ".eip", ".ari", ".k25", ".braw", ".r3d", ".crm",
+    }
+)  # fmt: skip
+# A camera's own photos and clips whose names Python's ``mimetypes`` does not know (nor
+# the system's mime.types): a 3D camera's MPO and JPS, Insta360's INSP and INSV, GoPro
+# MAX's 360, DJI's OSV, a camcorder's AVCHD (MTS, M2TS), MOD, TOD and VOB, a pro
+# camera's MXF. Known by name wherever files are chosen by name (a folder watch).
+CAMERA_MEDIA_SUFFIXES = frozenset(
+    {
+        ".mpo", ".jps", ".insp", ".insv", ".360", ".osv", ".mts", ".m2ts", ".m2t",
+        ".mod", ".tod", ".vob", ".mxf",
     }
 )  # fmt: skip
 # Files beside a photo or a clip that belong to it: kept with it, never sent as media.

@@ -4,7 +4,10 @@
 The job's own records (``sinks/library_records.owner_of``: never another ferryman's)
 name where each of its files went; one of them must hold the person's bytes: the same
 size and sha256, read from the library's disk at that moment, not the store's word. A
-converted file (a remux, a transcode) is other bytes: its original stays."""
+converted file (a remux, a transcode) is other bytes: its original stays. A file never
+vouches for itself: the person's file, met among the library's (a library inside the
+watched folder, whose copies the watch lists as the files it delivered), is not the
+library holding it; deleting it would delete the library's copy."""
 
 from __future__ import annotations
 
@@ -31,11 +34,25 @@ def library_holds(root: Path, job: Job, path: Path) -> bool:
         return False
     for candidate in _placed(root, job):
         try:
+            if _same_entry(candidate, path):
+                continue  # the very name to be let go: no copy of it
             if os.stat(candidate).st_size == digest[0] and file_sha256(candidate) == digest:
                 return True
         except OSError:
             continue
     return False
+
+
+def _same_entry(candidate: str, path: Path) -> bool:
+    """Whether ``candidate`` names the very file ``path`` names: one name in one folder
+    (reached through any link), not a second name of its bytes, nor of its inode (a
+    library asked for hard links keeps its own name of the person's file)."""
+    if not os.path.samefile(os.path.dirname(candidate), path.parent):
+        return False
+    name = os.path.basename(candidate)
+    return name == path.name or (
+        name.casefold() == path.name.casefold() and os.path.samefile(candidate, path)
+    )  # a disk that ignores case: one file under two spellings
 
 
 def _placed(root: Path, job: Job) -> list[str]:

@@ -18,13 +18,12 @@ finds what a platform does not report (Android's shared storage, a network mount
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
 import mimetypes
 import os
-import shutil
+import re
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -35,21 +34,30 @@ from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import FOLDER_NOFOLLOW as _FOLDER
 from ferryman.fsutil import Held, open_below, open_folder, open_held
-from ferryman.media.camera_files import RAW_SUFFIXES, SIDECAR_SUFFIXES
+from ferryman.media.camera_files import CAMERA_MEDIA_SUFFIXES, RAW_SUFFIXES, SIDECAR_SUFFIXES
 from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.sources.listers.folder_move import move_file
 from ferryman.sources.local_path import below_of, below_uri, readable
 
 log = logging.getLogger(__name__)
 
 EDGE = 256 << 10  # bytes hashed at each end of a file (a first look at 10,000 photos: 5 GB)
+LIBRARY_MARK = ".ferryman"  # a laid-out library's records (sinks/flat.HIDDEN): never walked
+_ALBUM = re.compile(r"\d{4}(\.[0-9a-f]{16})?")  # an album of the albums layout (sinks/library)
+_MANIFEST_HEAD = re.compile(rb'\{\s*"key":\s*"job-\d+/album-\d+"')  # sinks/library's own
+_MANIFEST_OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 NOTICE_TICK = 2000  # ms: an empty batch of changes when none came (the watcher is on)
 _MEDIA_FAMILIES = ("image/", "video/", "audio/")
-# And a camera's own files: its RAW pictures and the sidecars beside them (a library
-# keeps them; elsewhere they are left out, and the report says so).
+# And a camera's own files: photos and clips of names ``mimetypes`` does not know (an
+# MPO, an INSP, a camcorder's MTS), its RAW pictures and the sidecars beside them (a
+# library keeps them; elsewhere what is no media is left out, and the report says so).
 _MORE_MEDIA = frozenset(
-    {".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp", ".insv", *RAW_SUFFIXES, *SIDECAR_SUFFIXES}
-)
+    {
+        ".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp",
+        *CAMERA_MEDIA_SUFFIXES, *RAW_SUFFIXES, *SIDECAR_SUFFIXES,
+    }
+)  # fmt: skip
 
 
 class FolderLister:
@@ -144,13 +152,15 @@ class FolderLister:
             if kept is not None and not kept(path):
                 log.warning("%s is not in the destination as it is here: left", path)
                 return None
+            if _stamp(os.lstat(path)) != _stamp(held.st):  # saved over while the library
+                log.warning("%s changed while it was compared: left", path)  # was read
+                return None
         except (OSError, ValueError):
             return None  # gone already, or no longer a file below the folder
         if action == "delete":
             path.unlink()
             return f"deleted {path}"
-        target = _free(Path(action.removeprefix("move:")) / entry.title)
-        _move(path, target)
+        target = move_file(path, Path(action.removeprefix("move:")) / entry.title)
         return f"moved {path} to {target}"
 
     async def changes(self, source: str) -> AsyncIterator[set[str]]:
@@ -285,7 +295,9 @@ def _walk(
     root: Path, root_fd: int, skip: tuple[int, int] | None
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Regular files below the folder ``root_fd`` (their paths below it, their lstat),
-    hidden names, links and the data folder (``skip``: its device and inode) left out;
+    hidden names, links, the data folder (``skip``: its device and inode) and a ferryman
+    library inside it (``_a_library``: its copies are the photos it delivered, not new
+    ones) left out;
     each subfolder opened by handle from its parent, never through a link; one that
     cannot be read is passed over (the rest is still listed)."""
     pending: list[tuple[str, int]] = [("", os.dup(root_fd))]
@@ -312,6 +324,9 @@ def _walk_one(
             ) from exc
         log.info("%s: passed over (%s)", root / prefix, exc.strerror)
         return
+    if prefix and _a_library(prefix, fd, items):
+        log.info("%s: a ferryman library's: its copies are not walked", root / prefix)
+        return
     for item in items:
         if item.name.startswith("."):
             continue
@@ -323,6 +338,35 @@ def _walk_one(
             continue
         if stat.S_ISREG(st.st_mode) and st.st_size > 0:
             yield f"{prefix}{item.name}", st
+
+
+def _a_library(prefix: str, fd: int, items: list[os.DirEntry[str]]) -> bool:
+    """Whether the folder is a ferryman library's: one laid out by a template (it holds
+    ``.ferryman``) or an album of the ``albums`` layout (``0001/`` or ``0001.<owner>/``
+    holding ferryman's ``manifest.json``: not a person's ``2024/`` holding another's)."""
+    for item in items:
+        if item.name == LIBRARY_MARK and item.is_dir(follow_symlinks=False):
+            return True
+    if _ALBUM.fullmatch(prefix.rstrip("/").rpartition("/")[2]) is None:
+        return False
+    if not any(item.name == "manifest.json" for item in items):
+        return False
+    try:
+        handle = os.open("manifest.json", _MANIFEST_OPEN, dir_fd=fd)
+    except OSError:
+        return False
+    try:
+        return _MANIFEST_HEAD.match(os.read(handle, 256)) is not None
+    except OSError:
+        return False
+    finally:
+        os.close(handle)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    """A file as the folder names it: its inode (a save that renames a new file over it
+    changes it), size and modification time (ns: an edit in place)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -379,32 +423,6 @@ def _allowed(path: Path, settings: Settings, remote: bool) -> None:
             f"{readable(str(path))}: a folder is named from afar only under watch.folders"
             " in the settings file",
         )
-
-
-def _free(target: Path) -> Path:
-    """``target``, or ``name (2).ext``… when a file there has its name."""
-    found, n = target, 1
-    while found.exists():
-        n += 1
-        found = target.with_name(f"{target.stem} ({n}){target.suffix}")
-    return found
-
-
-def _move(path: Path, target: Path) -> None:
-    """A rename; across file systems (a phone's SD card) a copy made durable (written,
-    synced, renamed into place) before the original is removed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(path, target, follow_symlinks=False)  # never over a file that appeared
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
-            raise
-        part = target.with_name(f".{target.name}.part")
-        shutil.copy2(path, part, follow_symlinks=False)
-        with part.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.rename(part, target)
-    path.unlink()
 
 
 def _inside(path: Path, folder: Path) -> bool:
