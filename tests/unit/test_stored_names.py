@@ -1,4 +1,4 @@
-"""Legacy code-page names (a Windows zip's cp437/cp850, cp866 or Shift-JIS, a Latin-1 tar)
+"""Legacy code-page names (a Windows zip's cp437/cp850, cp866, Shift-JIS or GBK, a Latin-1 tar)
 arrive as the names their writer meant, alike from libarchive, 7zz and zipfile."""
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ NAMES = [
     ("Новая папка/Море_2024.jpg", "cp866"),
     ("ДСК_0001.JPG", "cp866"),
     ("Отпуск в Сочи (1).mp4", "cp866"),
+    ("照片/春节聚会.jpg", "gbk"),  # Windows Explorer, China (cp936)
+    ("我的照片 2019/家人合影.jpg", "gbk"),
+    ("新建文件夹/微信图片_20240101.jpg", "gbk"),
     ("straße.jpg", "cp1252"),  # a tar from a Latin-1 locale
     ("Fête à Nîmes.jpg", "latin-1"),
     ("Zürich.jpg", "utf-8"),
@@ -62,7 +65,7 @@ def _legacy_zip(path: Path, names: list[bytes]) -> Path:
     return path
 
 
-ZIP_NAMES = [name for name, codec in NAMES if codec in ("cp437", "cp850", "cp932", "cp866")]
+ZIP_NAMES = [name for name, codec in NAMES if codec in ("cp437", "cp850", "cp932", "cp866", "gbk")]
 
 
 def _zip(tmp_path: Path) -> Path:

@@ -2,18 +2,23 @@
 
 Zips from Windows' "Send to compressed folder" (and many other Windows tools) store
 names in the OEM code page without zip's UTF-8 flag: cp437/cp850 in the West, cp866 in
-Russia, cp932 (Shift-JIS) in Japan. A tar written under a Latin-1 locale stores Latin-1.
+Russia, cp932 (Shift-JIS) in Japan, cp936 (GBK) in China. A tar written under a Latin-1
+locale stores Latin-1.
 Decoded as UTF-8 with "replace", every such name became ``Caf\ufffd.jpg``, and names that
 differed only in their non-ASCII letters collided. Which code page is not recorded, so
 each name is read the first way that looks like text: UTF-8; then Shift-JIS when that
 yields kana, or two or more ideographs and fewer than half as many lone non-ASCII bytes
 (a lone one between ASCII is how Latin names look, ``M\x81ller``; Japanese comes mostly
 in runs), unless cp866 reads as Cyrillic words (``_cyrillic``) and the Japanese reading
-is unlikely (half-width katakana or rare kanji: ``Фото`` is two level-2 kanji); then
+is unlikely (half-width katakana or rare kanji: ``Фото`` is two level-2 kanji), or GBK
+(Simplified Chinese Windows: cp936) when every byte past ASCII pairs into GB2312's
+letters and two or more are hanzi (GB2312's hanzi read as Shift-JIS are half-width
+katakana and level-2 kanji, so a Chinese name is never a likely Japanese one); then
 whichever of cp850 and cp1252 makes more Latin letters (in the right case) (cp850 on a
 tie: Western Europe's DOS code page, which reads cp437's letters alike). The result
 depends on the bytes alone, so every backend (libarchive, 7zz's listing and log) names
-an entry alike. A one-kanji name is misread, and so is a short Cyrillic name that reads
+an entry alike. A one-kanji name is misread, so is a name of half-width katakana alone
+(its bytes read as GB2312 hanzi too), and so is a short Cyrillic name that reads
 as common kanji: what the bytes cannot tell is guessed, never dropped.
 """
 
@@ -110,6 +115,19 @@ def _cyrillic(raw: bytes) -> str | None:
     return text if _CYRILLIC_PAIR.search(text) else None  # one byte: a Latin accent
 
 
+def _chinese(raw: bytes) -> str | None:
+    """``raw`` read as GBK when it is GB2312 throughout (every byte past ASCII one of a
+    pair of 0xA1-0xFE: a Latin name's lone accent is not) with two hanzi or more. A name
+    with one of GBK's rarer letters (lead bytes 0x81-0xA0) is not believed Chinese."""
+    try:
+        strict = raw.decode("gb2312")
+    except UnicodeDecodeError:
+        return None
+    if _CONTROLS.search(strict) or len(_IDEOGRAPH.findall(strict)) < 2:
+        return None
+    return strict
+
+
 def _guess(raw: bytes, on_disk: bool) -> str:
     """The legacy code page ``raw`` looks written in (module docstring)."""
     try:
@@ -123,6 +141,8 @@ def _guess(raw: bytes, on_disk: bool) -> str:
     unlikely = not believed or _rare_in_japanese(japanese)
     if unlikely and not on_disk and (russian := _cyrillic(raw)) is not None:
         return russian
+    if unlikely and (chinese := _chinese(raw)) is not None:
+        return chinese
     if believed:
         return japanese
     dos = raw.decode("cp850")
