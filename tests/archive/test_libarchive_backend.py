@@ -919,6 +919,8 @@ def test_hard_links_written_by_bsdtar_deliver_their_data(tmp_path: Path, fmt: st
         rows = [(e.info.type, read_entry(e)) for e in reader]
     # odc stores the data under every name; newc under the last; tar under the first.
     assert sha(PAYLOAD) in [digest for kind, digest in rows if kind is EntryType.FILE]
+    # newc's earlier name (empty, nlink 2) was a file too: a 0-byte hard.jpg arrived.
+    assert {digest for kind, digest in rows if kind is EntryType.FILE} == {sha(PAYLOAD)}
 
 
 @needs_tool("tar")

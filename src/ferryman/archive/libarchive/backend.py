@@ -67,6 +67,7 @@ from ferryman.archive.libarchive.ffi import (
     AE_IFMT,
     AE_IFREG,
     ARCHIVE_EOF,
+    ARCHIVE_FORMAT_CPIO,
     ARCHIVE_FORMAT_RAW,
     ARCHIVE_RETRY,
     ARCHIVE_WARN,
@@ -79,6 +80,7 @@ from ferryman.archive.libarchive.ffi import (
     archive_entry_mtime,
     archive_entry_mtime_is_set,
     archive_entry_mtime_nsec,
+    archive_entry_nlink,
     archive_entry_pathname,
     archive_entry_pathname_utf8,
     archive_entry_size,
@@ -437,13 +439,18 @@ class LibarchiveReader:
         mtime = None
         if archive_entry_mtime_is_set(entry):
             mtime = archive_entry_mtime(entry) + archive_entry_mtime_nsec(entry) / 1e9
-        if (archive_format(self._archive) & 0xFF0000) == ARCHIVE_FORMAT_RAW:
+        family = archive_format(self._archive) & 0xFF0000
+        if family == ARCHIVE_FORMAT_RAW:
             info = EntryInfo(index, self._single_name, None, mtime, EntryType.FILE)
             return info, raw
         size = archive_entry_size(entry) if archive_entry_size_is_set(entry) else None
         if archive_entry_hardlink(entry) is not None and not size:
             # A link with data of its own is a file: cpio (newc, crc) stores a set of
             # hard links' data with the last of them, its earlier names left empty.
+            kind = EntryType.HARDLINK
+        elif family == ARCHIVE_FORMAT_CPIO and not size and archive_entry_nlink(entry) > 1:
+            # Such an earlier name: empty, its data to come with the last link (not an
+            # empty photo: the data arrives once, under that last name, as in a tar).
             kind = EntryType.HARDLINK
         elif filetype == AE_IFLNK:
             kind = EntryType.SYMLINK

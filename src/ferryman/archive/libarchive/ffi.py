@@ -16,6 +16,7 @@ from ctypes import (
     c_longlong,
     c_size_t,
     c_ssize_t,
+    c_uint,
     c_void_p,
     cast,
     create_string_buffer,
@@ -41,6 +42,7 @@ AE_IFMT = 0o170000
 AE_IFREG = 0o100000
 AE_IFLNK = 0o120000
 AE_IFDIR = 0o040000
+ARCHIVE_FORMAT_CPIO = 0x10000
 ARCHIVE_FORMAT_RAW = 0x90000
 
 _lib: Any = ffi.libarchive
@@ -74,6 +76,7 @@ archive_entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
 archive_entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
 archive_entry_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p)
 archive_entry_filetype = _bind("archive_entry_filetype", [c_void_p], c_int)
+archive_entry_nlink = _bind("archive_entry_nlink", [c_void_p], c_uint)
 archive_entry_size = _bind("archive_entry_size", [c_void_p], c_longlong)
 archive_entry_size_is_set = _bind("archive_entry_size_is_set", [c_void_p], c_int)
 archive_entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_longlong)
