@@ -27,6 +27,8 @@ NAMES = [
     ("旅行/海.jpg", "cp932"),
     ("スクリーンショット.png", "cp932"),
     ("家族旅行2019.jpg", "cp932"),
+    ("表紙/能力.jpg", "cp932"),  # 表 and 能 end in 0x5C (a backslash) in Shift-JIS
+    ("予定表.jpg", "cp932"),
     ("Фото.jpg", "cp866"),  # Windows Explorer, Russia (its Shift-JIS reading: two kanji)
     ("Новая папка/Море_2024.jpg", "cp866"),
     ("ДСК_0001.JPG", "cp866"),

@@ -31,7 +31,9 @@ import zipfile
 # believed (any byte string of single-byte letters decodes as Shift-JIS too).
 _KANA = re.compile("[\u3040-\u30ff]")
 _IDEOGRAPH = re.compile("[\u4e00-\u9fff]")
-_LONE_HIGH_BYTE = re.compile(rb"(?<![\x80-\xff])[\x80-\xff](?![\x80-\xff])")
+# A byte past ASCII with none beside it; one before a backslash is not alone: 0x5C is
+# Shift-JIS's second byte of 表, 能, ソ, 予… (``表紙`` is ``\x95\\\x8e\x86``).
+_LONE_HIGH_BYTE = re.compile(rb"(?<![\x80-\xff])[\x80-\xff](?![\x80-\xff\\])")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CYRILLIC = re.compile("[\u0400-\u045f]")
 _CYRILLIC_PAIR = re.compile("[\u0400-\u045f]{2}")
