@@ -124,6 +124,7 @@ async def add_watch(
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
     from ferryman.sources.listers.base import (  # lazy: start-up
         Placed,
+        ReadsThrough,
         Ready,
         RemoteTidying,
         Tidying,
@@ -156,12 +157,10 @@ async def add_watch(
     prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
     lister = await listers.choose(text, settings, prefer=prefer)
     own_source(who, "torbox:" if lister.kind == "torbox" else text, settings)
-    if lister.kind == "telegram":  # a private chat by its number: an administrator's
-        from ferryman.sources.listers.telegram_chat import parse_chat  # lazy: start-up
-
-        chat = parse_chat(text)
-        if chat is not None and chat.channel is not None:
-            own_source(who, f"tg:c/{chat.channel}/0")
+    if isinstance(lister, ReadsThrough):  # a private chat by its number: an administrator's
+        through = lister.read_through(text)
+        if through is not None:
+            own_source(who, through)
     if isinstance(lister, Ready):
         # A chat needs a login, an rclone watch its remote: refused now, not at each look.
         await asyncio.to_thread(lister.check_ready, settings, text)

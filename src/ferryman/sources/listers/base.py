@@ -96,6 +96,17 @@ class Ready(Protocol):
 
 
 @runtime_checkable
+class ReadsThrough(Protocol):
+    """A kind of source read through one of the server's own accounts (a Telegram
+    chat by its number: the account ferryman runs as reads it)."""
+
+    def read_through(self, source: str) -> str | None:
+        """The input ``source`` is read as, for ``ops/who.own_source`` to judge whether
+        a person may (``tg:c/ID/0`` for a private chat), or None: nothing to judge."""
+        ...
+
+
+@runtime_checkable
 class Placed(Protocol):
     """A kind of source on this machine (a folder), stored as a path of its own."""
 

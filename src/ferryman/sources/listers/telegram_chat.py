@@ -95,6 +95,11 @@ class TelegramChatLister:
         ref = parse_chat(source)
         return ref.chat_link() if ref is not None else source
 
+    def read_through(self, source: str) -> str | None:
+        """A chat by its number (``t.me/c/ID``, ``telegram:-100ID``) as a message of it."""
+        ref = parse_chat(source)
+        return f"tg:c/{ref.channel}/0" if ref is not None and ref.channel is not None else None
+
     async def matches(self, source: str, settings: Settings) -> bool:
         return True  # a t.me link to a chat is nothing a feed or yt-dlp reads
 
