@@ -13,13 +13,15 @@ import av
 from PIL import Image
 from telethon.tl import types
 
-from ferryman.engine.ops import intake
+from ferryman.engine.convert.step import changed
+from ferryman.engine.ops import intake, report
 from ferryman.model import (
     Album,
     AlbumGroup,
     AlbumState,
     Item,
     ItemState,
+    MediaInfo,
     MediaKind,
     Plan,
 )
@@ -117,4 +119,14 @@ async def test_a_sideways_hlg_phone_clip_and_two_animations_arrive_playable_and_
         frame = next(played.decode(video))
         assert frame.rotation in (90, -270)  # kept: the player turns it upright
         assert video.codec_context.color_trc == 1  # BT.709: tone-mapped, not HLG
+    told = {Path(i["path"]).name: i for i in (await report.report(store, job.id))["items"]}
+    assert "hdr:hlg->sdr" in told["IMG_0200.MOV"]["actions"], told["IMG_0200.MOV"]
     await store.close()
+
+
+def test_a_report_names_a_tone_mapping_and_nothing_for_sdr() -> None:
+    hdr = MediaInfo(width=1920, height=1080, bit_depth=10, hdr="pq")
+    sdr = MediaInfo(width=1920, height=1080, bit_depth=8)
+    assert changed(hdr, sdr) == ["bit_depth:10->8", "hdr:pq->sdr"]
+    assert changed(MediaInfo(width=1920, height=1080, bit_depth=10), sdr) == ["bit_depth:10->8"]
+    assert changed(sdr, sdr) == []
