@@ -133,6 +133,7 @@ class MediaInfo:
     altitude: float | None = None
     description: str | None = None
     albums: list[str] | None = None
+    hdr: str | None = None  # "pq" or "hlg": a video's HDR transfer (``media.hdr``)
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

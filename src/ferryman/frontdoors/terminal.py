@@ -346,4 +346,4 @@ def _fix_line(entry: dict[str, Any]) -> str:
 
 
 # An item's actions a report names beside its reason: what changed besides the codec.
-CHANGES = ("scaled:", "bit_depth:")
+CHANGES = ("scaled:", "bit_depth:", "hdr:")

@@ -339,6 +339,8 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
         tags = song_tags(container.metadata, audio.metadata)
         info.update(title=tags.get("title"), performer=tags.get("artist"))
     if video is not None:
+        from ferryman.media.hdr import hdr_transfer  # av is loaded: it opened the file
+
         ctx = video.codec_context
         coded = ctx.width, ctx.height
         width, height = displayed_size(*coded, pixel_shape(video))
@@ -356,6 +358,7 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
             width=width,
             height=height,
             rotation=rotation,
+            hdr=hdr_transfer(video),
             frame_rate=float(rate) if rate else None,
             frames=_count_frames(container, video) if fmt in _ANIMATION_CONTAINERS else None,
         )

@@ -22,7 +22,7 @@ from telethon.tl import types
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Album, Item, MediaKind, Plan, Window, window_of
-from ferryman.naming import delivered_name
+from ferryman.naming import delivered_name, unique_name
 from ferryman.telegram.upload import Uploader
 
 # A song whose name says no audio type (.m4b, .mka, an M4A named .mp4): by its container.
@@ -77,14 +77,18 @@ def _kind(item: Item) -> str:
 
 
 def outgoing_files(album: Album) -> list[Outgoing]:
-    """Every file of the album (a split video gives several), numbered by slot."""
+    """Every file of the album (a split video gives several), numbered by slot. Names
+    are unique in the album as in a library folder (``naming.unique_name``): an
+    ``anim.gif`` and an ``anim.webp`` both become MP4s, ``anim.mp4`` and
+    ``anim (2).mp4``, not two files a person saving them cannot tell apart."""
     found: list[Outgoing] = []
+    used: set[str] = set()
     for item in album.items:
         files = item.files
         if not files:
             raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
         for part, path in enumerate(files):
-            name = delivered_name(item, part + 1 if item.parts else None)
+            name = unique_name(delivered_name(item, part + 1 if item.parts else None), used)
             window = window_of(path, item.work_path) if item.plan is Plan.DOCUMENT else None
             where = Path(window.path if window is not None else path)
             found.append(Outgoing(len(found), item, part, where, name, _kind(item), window))

@@ -166,7 +166,8 @@ def _all_parts_dirs(src: Path) -> list[Path]:
 def changed(before: MediaInfo | None, after: MediaInfo) -> list[str]:
     """What an encode changed besides its codec (the item's reason names that): a
     picture made smaller (``scaled:3840x2160->1920x1080``), fewer bits a sample
-    (``bit_depth:10->8``); a report names every change to a file."""
+    (``bit_depth:10->8``), HDR tone-mapped to SDR BT.709 (``hdr:pq->sdr``): a report
+    names every change to a file."""
     if before is None:
         return []
     found = []
@@ -181,6 +182,8 @@ def changed(before: MediaInfo | None, after: MediaInfo) -> list[str]:
         found.append(f"scaled:{width}x{height}->{made_width}x{made_height}")
     if before.bit_depth and after.bit_depth and after.bit_depth < before.bit_depth:
         found.append(f"bit_depth:{before.bit_depth}->{after.bit_depth}")
+    if before.hdr and not after.hdr:
+        found.append(f"hdr:{before.hdr}->sdr")
     return found
 
 
