@@ -1165,6 +1165,9 @@ SPECS: tuple[ErrorSpec, ...] = (
         False,
         "Link this Telegram account first: on the page, Link Telegram shows a code; send"
         " /link CODE here (or ask an administrator to add you to telegram.allow_users).",
+        web_step="Link your Telegram account first: Link Telegram on this page shows a code;"
+        " send /link CODE to the bot (or ask an administrator to let your Telegram account"
+        " in).",
     ),
     ErrorSpec(
         "account.dest_forbidden",
