@@ -41,7 +41,7 @@ def test_a_run_killed_while_polling_polls_the_same_item_after(
         upper = kind.upper()
         env = _env(
             data,
-            FERRYMAN_LEASE_SECONDS="1",
+            FERRYMAN_LEASE_SECONDS="5",  # not 1: a stall past it let a 2nd worker add again (note)
             FERRYMAN_NETWORK__RECHECK_SECONDS="0.2",
             FERRYMAN_RETRY__BASE_SECONDS="0.05",
             **{
