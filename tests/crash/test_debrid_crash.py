@@ -41,7 +41,7 @@ def test_a_run_killed_while_polling_polls_the_same_item_after(
         upper = kind.upper()
         env = _env(
             data,
-            FERRYMAN_LEASE_SECONDS="5",  # not 1: a stall past it let a 2nd worker add again (note)
+            FERRYMAN_LEASE_SECONDS="1",
             FERRYMAN_NETWORK__RECHECK_SECONDS="0.2",
             FERRYMAN_RETRY__BASE_SECONDS="0.05",
             **{
@@ -96,7 +96,7 @@ def test_a_run_killed_while_torbox_queues_the_torrent_adds_it_once(
         data = tmp_path / "data"
         env = _env(
             data,
-            FERRYMAN_LEASE_SECONDS="5",  # not 1: as above
+            FERRYMAN_LEASE_SECONDS="1",
             FERRYMAN_NETWORK__RECHECK_SECONDS="0.2",
             FERRYMAN_RETRY__BASE_SECONDS="0.05",
             FERRYMAN_TORBOX__API_KEY=API_KEY,

@@ -208,14 +208,17 @@ class MagnetSource:
         with base.api_client(plan.network, settings, name) as client:
             service = self._service(name, client, settings)
             if kept is None:
-                digest, torrent = _identity(uri)
-                item = service.find(digest)
-                if item is None and torrent is not None:
-                    item = service.add_torrent(torrent.read_bytes(), torrent.name)
-                elif item is None:
-                    item = service.add_magnet(uri)
-                _keep(path, {"service": name, "item": item, "hash": digest})
-            else:
+                with _one_adder(plan.folder):  # a second worker (a lost lease) waits here
+                    kept = _kept(path)  # and finds the first one's item, not adding again
+                    if kept is None:
+                        digest, torrent = _identity(uri)
+                        item = service.find(digest)
+                        if item is None and torrent is not None:
+                            item = service.add_torrent(torrent.read_bytes(), torrent.name)
+                        elif item is None:
+                            item = service.add_magnet(uri)
+                        _keep(path, {"service": name, "item": item, "hash": digest})
+            if kept is not None:
                 item = kept[1]
             found = service.status(item)
         if found.id != item:  # a queued item started under an id of its own: kept now
@@ -231,6 +234,22 @@ class MagnetSource:
                 code, said = "debrid.queued", f"{found.state}; it starts when a slot frees"
             raise ServerWait(code, said, base.wait_seconds(plan.network))
         return Fetched(path, sum(f.size for f in found.files), found.name)
+
+
+@contextmanager
+def _one_adder(folder: Path) -> Iterator[None]:
+    """The find-or-add of a job's item, one at a time on this machine (``flock``, dropped
+    with the process): a worker whose lease was lost mid-add, and the one that took the
+    job over, each found nothing and added the magnet twice."""
+    import fcntl  # lazy: start-up
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".adding.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with it
 
 
 def _settings(settings: Settings | None) -> Settings:
