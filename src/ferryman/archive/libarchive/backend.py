@@ -15,8 +15,9 @@ Choices worth knowing:
   hide return codes): data is read with ``archive_read_data`` because an
   ARCHIVE_WARN (how a zip CRC mismatch is reported) is not a byte count, and
   libarchive-c's ``get_blocks`` would yield garbage for it.
-* Names are the stored names, decoded as UTF-8, else in the legacy code page they
-  look written in (``decode_stored_name``: a Windows zip's cp850 or Shift-JIS),
+* Names are the stored names, decoded as UTF-8, else in the legacy code page the
+  archive's names look written in together (``NameDecoder``: a Windows zip's cp850,
+  Shift-JIS or Big5; a zip file's names all read from its central directory first),
   as 7zz's listing decodes them. Nothing is sanitised here: ``GuardedReader`` does that.
 * Passwords: every candidate of ``OpenOptions.passwords`` is handed to
   ``archive_read_add_passphrase``; libarchive tries them all for each encrypted
@@ -106,7 +107,7 @@ from ferryman.archive.reader import (
     OpenOptions,
     sniff_format,
 )
-from ferryman.archive.stored_names import decode_stored_name
+from ferryman.archive.stored_names import NameDecoder, zip_stored_names
 from ferryman.errors import FerrymanError
 
 __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
@@ -139,6 +140,8 @@ class LibarchiveReader:
             rar5 = head.startswith(RAR5_MAGIC)  # RAR 5 needs its own libarchive reader
         scan = Rar5Scan.of_file(path) if rar5 else None
         self._setup(path.name, fmt, options, scan=scan, stream=False)
+        if fmt in ("zip", "sfx"):
+            self._names = NameDecoder(zip_stored_names(path))
         self._open(lambda a: archive_read_open_filename(a, os.fsencode(path), INPUT_BLOCK), fmt)
 
     @classmethod
@@ -195,6 +198,7 @@ class LibarchiveReader:
         self._options = options
         self._passwords = tuple(dict.fromkeys(p for p in options.passwords if p))
         self._single_name = single_file_name(name)
+        self._names = NameDecoder()  # one archive, one code page (stored_names)
         self._generation = 0  # bumped whenever the current entry stops being current
         self._iterated = False
         self._closed = False
@@ -435,7 +439,7 @@ class LibarchiveReader:
 
     def _entry_info(self, entry: int, index: int, filetype: int) -> tuple[EntryInfo, bytes | None]:
         raw = archive_entry_pathname_utf8(entry) or archive_entry_pathname(entry)
-        name = decode_stored_name(raw) if raw else ""
+        name = self._names.decode(raw) if raw else ""
         mtime = None
         if archive_entry_mtime_is_set(entry):
             mtime = archive_entry_mtime(entry) + archive_entry_mtime_nsec(entry) / 1e9

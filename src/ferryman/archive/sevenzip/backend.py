@@ -34,6 +34,7 @@ from ferryman.archive.sevenzip.listing import (
     split_gap,
 )
 from ferryman.archive.sevenzip.process import SevenZip, find_7zz, summary, usable
+from ferryman.archive.stored_names import NameDecoder
 from ferryman.errors import FerrymanError
 
 __all__ = ["SevenZip", "SevenZipEntry", "SevenZipReader", "find_7zz"]
@@ -108,6 +109,7 @@ class SevenZipReader:
         # can hold entries under different passwords: 7-Zip adds files to an archive
         # with a new password and keeps the old data as it was.)
         self._key_known = False
+        self._stored = NameDecoder()
         if not self._archive.is_file():
             raise FerrymanError("source.not_found", f"{self._name}: no such file")
         self._items = self._list()
@@ -139,6 +141,7 @@ class SevenZipReader:
             if _WRONG_HEADER_PASSWORD in stderr:
                 continue
             self._password = password if parser.prompted else self._password
+            self._stored = parser.names
             self._key_known = parser.arc_type == "7z" and parser.prompted and rc == 0
             return self._check_listing(parser, rc, stderr)
         given = self._given
@@ -421,7 +424,7 @@ class SevenZipReader:
             names = list(wanted)
             plan = [i for i in self._items if _selected(i.path, wanted)]
         try:
-            run = Run(self._exe, self._archive, password, plan, names, item.ordinal)
+            run = Run(self._exe, self._archive, password, plan, names, item.ordinal, self._stored)
         except OSError as err:
             raise FerrymanError(
                 "archive.unsupported", f"{self._name}: cannot run 7-Zip: {err}"

@@ -28,7 +28,7 @@ from typing import cast
 from ferryman.archive.checksum import crc32
 from ferryman.archive.sevenzip.listing import Item
 from ferryman.archive.sevenzip.process import PROMPT, environment, send_password, stop
-from ferryman.archive.stored_names import decode_stored_name
+from ferryman.archive.stored_names import NameDecoder
 
 BLOCK_SIZE = 1 << 20
 _MARKER_POSITION = re.compile(r" <\d+>$")
@@ -71,10 +71,12 @@ class Run:
         plan: list[Item],
         names: list[str] | None,
         target: int,
+        stored: NameDecoder,
     ) -> None:
         self.password = password
         self.plan = plan
         self.target = target  # ordinal of the entry it was started for
+        self._stored = stored  # reads the log's names as the listing's were read
         self.pos = 0  # next plan position to begin
         self.current: int | None = None  # plan position being read
         self._reading: int | None = None  # ... or last read (for its verdict)
@@ -260,7 +262,7 @@ class Run:
         self._log_offset = end
         *lines, self._log_rest = data.split(b"\n")
         for raw in lines:
-            self._note(decode_stored_name(raw))
+            self._note(self._stored.decode(raw))
 
     def _note(self, line: str) -> None:
         if line.startswith(PROMPT):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ferryman.archive.reader import EntryType
 from ferryman.archive.sevenzip.process import PROMPT, environment, send_password, stop
-from ferryman.archive.stored_names import decode_stored_name
+from ferryman.archive.stored_names import NameDecoder, decode_stored_name
 from ferryman.errors import FerrymanError
 
 _TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
@@ -151,6 +151,7 @@ class ListingParser:
         self._fields: dict[str, str] = {}
         self._files = 0
         self._arc_type = ""
+        self.names = NameDecoder()  # the archive's, once closed (``_read_names``)
 
     @property
     def arc_type(self) -> str:
@@ -171,6 +172,8 @@ class ListingParser:
             self._files = 0
             return
         if not self._in_entries:
+            if _escaped(line):  # the archive's own path, in its block
+                line = decode_stored_name(line.encode("utf-8", "surrogateescape"))
             self.header.append(line)
             return
         if not line.strip():
@@ -186,6 +189,7 @@ class ListingParser:
 
     def close(self) -> None:
         self._flush()
+        self.names = _read_names(self.items)
 
     def _flush(self) -> None:
         fields, self._fields = self._fields, {}
@@ -232,7 +236,7 @@ def run_listing(
             send_password(proc, password)
             assert proc.stdout is not None
             for raw in proc.stdout:
-                parser.feed(decode_stored_name(raw.rstrip(b"\n")))
+                parser.feed(_listing_line(raw.rstrip(b"\n")))
             parser.close()
             rc = proc.wait()
         finally:
@@ -258,6 +262,30 @@ _STREAM_SUFFIXES = {
     ".tbz2": ".tar",
     ".tzst": ".tar",
 }
+
+
+def _listing_line(raw: bytes) -> str:
+    """A line of 7zz's listing; a name that is not UTF-8 kept as its bytes (escaped),
+    to be read with all the archive's names together once they are all listed."""
+    if raw.startswith(b"Path = "):
+        return raw.decode("utf-8", "surrogateescape")
+    return decode_stored_name(raw)
+
+
+def _escaped(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (``surrogateescape``)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _read_names(items: list[Item]) -> NameDecoder:
+    """The listed names that are not UTF-8, read together (``NameDecoder``): the
+    decoder that reads 7zz's extraction log the same way."""
+    stored = [item.path.encode("utf-8", "surrogateescape") for item in items]
+    legacy = [(item, raw) for item, raw in zip(items, stored, strict=True) if _escaped(item.path)]
+    names = NameDecoder([raw for _, raw in legacy])
+    for item, raw in legacy:
+        item.path = names.decode(raw)
+    return names
 
 
 def _stream_name(archive_name: str) -> str:

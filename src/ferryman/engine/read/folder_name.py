@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferryman.archive.names import is_junk, sanitize_path
-from ferryman.archive.stored_names import zip_member_name
+from ferryman.archive.stored_names import zip_member_names
 from ferryman.naming import top_folder
 
 
@@ -30,7 +30,7 @@ def zip_names(path: Path | None) -> list[str] | None:
         return None
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [zip_member_name(i) for i in archive.infolist() if not i.is_dir()]
+            names = zip_member_names([i for i in archive.infolist() if not i.is_dir()])
     except (OSError, zipfile.BadZipFile, ValueError):
         return None
     safe: dict[str, str] = {}
