@@ -42,6 +42,7 @@ from ferryman.archive.codepages import (
     scores,
 )
 
+EVIDENCE = 256  # names that are not UTF-8 scored per archive, at most
 _UTF8_FLAG = 0x800  # zip's general purpose bit 11: the name is UTF-8
 _UNICODE_PATH = 0x7075  # Info-ZIP's Unicode Path extra field
 
@@ -59,6 +60,7 @@ class NameDecoder:
         self._codepages = DISK_CODEPAGES if on_disk else ARCHIVE_CODEPAGES
         self._totals = [0.0] * len(self._codepages)
         self._best = self._codepages[0]
+        self._learned = 0
         for raw in names:
             self.learn(raw)
         self._learning = not names
@@ -69,7 +71,12 @@ class NameDecoder:
         return self._best
 
     def learn(self, raw: bytes) -> None:
-        """Count ``raw``'s legacy parts as evidence for each candidate."""
+        """Count ``raw``'s legacy parts as evidence for each candidate: the first
+        ``EVIDENCE`` names that are not UTF-8 (enough to tell; each costs about a
+        millisecond, and an archive can hold a million names)."""
+        if self._learned >= EVIDENCE or _is_utf8(raw):
+            return
+        self._learned += 1
         for i, value in enumerate(scores(raw, self._codepages)):
             self._totals[i] += value
         best = max(range(len(self._totals)), key=lambda i: (self._totals[i], -i))
