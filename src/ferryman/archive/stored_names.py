@@ -174,11 +174,6 @@ def zip_member_names(members: Sequence[zipfile.ZipInfo]) -> list[str]:
     ]
 
 
-def zip_member_name(member: zipfile.ZipInfo) -> str:
-    """One member's name alone (``zip_member_names`` reads an archive's together)."""
-    return zip_member_names([member])[0]
-
-
 def zip_stored_names(file: Path | IO[bytes]) -> list[bytes]:
     """The stored names of a zip's entries that need guessing (no UTF-8 flag, no
     Unicode Path field), from its central directory; none when it cannot be read
