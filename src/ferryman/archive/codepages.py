@@ -7,7 +7,8 @@ archive comes from one machine, so ``stored_names.NameDecoder`` adds up this mod
 ``score`` of every name it meets per candidate, and reads every name with the best.
 
 A reading scores by what text looks like, not by any one fixture: letters of one script
-(Han with kana, or Han with Hangul, count as one), in the case shape of words
+(Han, kana and Hangul count as one: each CJK page's language judges them), in the case
+shape of words
 (``Фото``, not ``фОТо``), not glued to ASCII letters when they are not Latin (a lone
 ``\\x81`` in ``M\\x81ller`` is ``ü``, not Cyrillic ``Б``), combining marks on a letter
 (Thai, Vietnamese, Hebrew points); box drawing, symbols, controls and private-use
@@ -246,7 +247,7 @@ def _ascii_trail(ch: str, codepage: str) -> bool:
 def _alphabet(ch: str, kind: str, before: str, after: str) -> float:
     """A letter of an alphabet (one byte): a capital right after a small letter is no
     word's, and a non-Latin letter glued to an ASCII letter, or alone, is a Latin
-    accent misread (``M\x81ller`` is no ``MБller``, ``fold_\xe9`` no ``fold_Θ``)."""
+    accent misread (``M\\x81ller`` is no ``MБller``, ``fold_\\xe9`` no ``fold_Θ``)."""
     value = 1.5 if ch.lower() in _FREQUENT_LETTERS else 1.0
     if kind != "latin":
         if _ascii_letter(before) or _ascii_letter(after):
