@@ -64,6 +64,12 @@ class Retry(Section):
     )
 
 
+# How long an album waits for a conversion among its files, counted from when its other
+# files are all ready: a phone's transcode of a minute of 1080p HEVC takes minutes, and
+# several in one album run one after another; a stuck one must not hold the rest longer.
+ALBUM_WAIT_SECONDS = 600.0
+
+
 class Convert(Section):
     """Transcode quality and limits."""
 
@@ -81,6 +87,12 @@ class Convert(Section):
     )
     timeout_seconds: Seconds = Field(
         3600.0, gt=0, description="A transcode taking longer is stopped (media.convert_timeout)."
+    )
+    album_wait_seconds: Seconds = Field(
+        ALBUM_WAIT_SECONDS,
+        ge=0,
+        description="How long an album waits for a file of its own still being converted,"
+        " once its other files are ready; then it goes without it (it follows later).",
     )
     threads: int = Field(
         default_factory=default_threads,
