@@ -64,10 +64,7 @@ class Retry(Section):
     )
 
 
-# How long an album waits for a conversion among its files, counted from when its other
-# files are all ready: a phone's transcode of a minute of 1080p HEVC takes minutes, and
-# several in one album run one after another; a stuck one must not hold the rest longer.
-ALBUM_WAIT_SECONDS = 600.0
+ALBUM_WAIT_SECONDS = 600.0  # conversions run one at a time; a phone's take minutes each
 
 
 class Convert(Section):
@@ -90,7 +87,6 @@ class Convert(Section):
     )
     album_wait_seconds: Seconds = Field(
         ALBUM_WAIT_SECONDS,
-        ge=0,
         description="How long an album waits for a file of its own still being converted,"
         " once its other files are ready; then it goes without it (it follows later).",
     )

@@ -1,8 +1,8 @@
 """When ready items become albums, and how a failed album is split: pure rules.
 
-The store (``store/albums``, ``store/memory``) reads the facts (the job's ready items
-in archive order, whether its input is still open, which groups still convert) and
-writes the albums this module decides.
+The store (``store/albums``, ``store/memory``) reads the facts (the job's items ready or
+still converting, in archive order, since when each is ready, whether its input is
+still open) and writes the albums this module decides.
 
 A Live Photo (an iPhone's ``IMG_0001.HEIC`` and ``IMG_0001.MOV``, or ``.JPG`` and
 ``.MOV``: one folder, one stem) is one unit: its two files are sealed into one album,
