@@ -166,9 +166,8 @@ def albums_to_seal(
             if waived is None:
                 break  # it waits for its conversions, and every later album behind it
             if waived:  # chosen again without them: a later item may take their place
-                units = [
-                    u for u in ([it for it in unit if it.id not in waived] for unit in units) if u
-                ]
+                head = ([it for it in unit if it.id not in waived] for unit in units[:used])
+                units[:used] = [unit for unit in head if unit]  # only the album's: cheap
                 continue
             del units[:used]
             sealed.append((group, [it.id for it in chunk]))
