@@ -21,6 +21,8 @@ from ferryman.store import Store
 from ferryman.store.shared.rows import NewItem
 from tests.support.clock import ManualClock, driven, engine_idle
 from tests.support.engine_helpers import leftovers, library_files
+from tests.support.telegram_helpers import media_kind
+from tests.telegram.test_telegram_sink import World
 
 VIDEOS = (2, 6, 14)  # the 3rd, 7th and 15th of 19 files
 
@@ -118,4 +120,21 @@ async def test_an_album_waits_for_a_slow_conversion_only_up_to_the_wait(tmp_path
     await running
     assert _albums(settings) == [["00.jpg", "02.jpg", "03.jpg", "04.jpg"], ["01.mkv"]]
     assert (await store.get_job(job.id)).state is JobState.DONE
+    await store.close()
+
+
+async def test_to_telegram_nineteen_files_arrive_as_ten_and_nine_in_order(tmp_path: Path) -> None:
+    """The trial's own way: to a Telegram channel (the real Telethon client against the
+    fake), two albums of 10 and 9 messages, each file once, each video in its place."""
+    w = await World.logged_in(tmp_path)
+    store = await w.store()
+    archive, names = _nineteen(tmp_path / "made")
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    await w.run(store, limit=180)
+    sent = w.server.chat(w.channel)
+    groups = [m.grouped_id for m in sent]
+    assert [groups.count(g) for g in dict.fromkeys(groups)] == [10, 9]
+    expected = ["video" if name.endswith(".mkv") else "photo" for name in names]
+    assert [media_kind(m) for m in sent] == expected
+    assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
     await store.close()
