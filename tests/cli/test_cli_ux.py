@@ -473,22 +473,31 @@ def test_a_destination_that_cannot_work_is_refused_at_add(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_the_report_says_why_converted_videos_came_last(tmp_path: Path) -> None:
+def test_the_report_says_why_a_converted_video_came_after_later_files(tmp_path: Path) -> None:
+    """Changed: a converted video once always came last, alone, and the report said so
+    of every conversion. Now its album waits for it (``convert.album_wait_seconds``), so
+    a video in its place gets no note; one whose album could not wait (a wait of 0
+    here) arrives after later files, and the report says why."""
     photos = make_photo_set(tmp_path / "src", 3)
     clip = make_video(tmp_path / "src" / "clip.avi", 4, vcodec="mpeg4", acodec="mp3")
     archive = make_zip(tmp_path / "trip.zip", [("clip.avi", clip)] + [(p.name, p) for p in photos])
     data = tmp_path / "data"
     assert cli(data, "add", "--run", str(archive)).exit_code == 0
-    told = cli(data, "report", "1").stdout
-    assert "converted files came last, in albums of their own: encoding waits" in told, told
+    assert "deferred conversion" not in cli(data, "report", "1").stdout
+    (album,) = sorted((data / "library" / "trip").glob("*/manifest.json"))
+    in_order = [i["source_path"] for i in json.loads(album.read_text())["items"]]
+    assert in_order == ["clip.avi", *[p.name for p in photos]]  # the video in its place
+    again = make_zip(tmp_path / "hasty.zip", [("clip.avi", clip)] + [(p.name, p) for p in photos])
+    hasty = ["--data-dir", str(data), "add", "--run", str(again)]
+    env = ENV | {"FERRYMAN_CONVERT__ALBUM_WAIT_SECONDS": "0"}
+    assert CliRunner().invoke(app, hasty, env=env).exit_code == 0
+    told = cli(data, "report", "2").stdout
+    assert "1 converted file came after files that follow in the input" in told, told
     assert "(deferred conversion)" in told
-    # ...as it happened: the video, first in the zip, is in the last album
-    manifests = sorted((data / "library" / "trip").glob("*/manifest.json"))
+    # ...as it happened: the video, first in the zip, is in the last album, alone
+    manifests = sorted((data / "library" / "hasty").glob("*/manifest.json"))
     last = json.loads(manifests[-1].read_text())
     assert [i["source_path"] for i in last["items"]] == ["clip.avi"], manifests
-    plain = make_photo(tmp_path / "plain.jpg", 9)
-    assert cli(data, "add", "--run", str(plain)).exit_code == 0
-    assert "deferred conversion" not in cli(data, "report", "2").stdout
 
 
 def test_an_empty_password_names_the_job_and_how_to_give_one(tmp_path: Path) -> None:

@@ -116,10 +116,13 @@ async def test_documents_are_sent_apart_when_asked(
 async def test_transcode_waits_for_deliverable_work(
     tmp_path: Path, settings: Settings, sqlite_store: Store
 ) -> None:
+    """The first album holds no conversion: it goes before the encode starts. The
+    video is the 13th file, so the second album (files 11-13) waits for it and keeps
+    the archive's order (it once went last, alone: files 1 and 2 of the album ahead)."""
     store = sqlite_store
     hevc = make_video(tmp_path / "h.mkv", 3, vcodec="libx265", acodec=None)
-    photos = make_photo_set(tmp_path / "p", 5)
-    archive = make_zip(tmp_path / "m.zip", [("h.mkv", hevc)] + [(p.name, p) for p in photos])
+    photos = make_photo_set(tmp_path / "p", 12)
+    archive = make_zip(tmp_path / "m.zip", [(p.name, p) for p in photos] + [("h.mkv", hevc)])
     await intake.add_source(store, archive)
     engine = Engine(store, settings)
     order: list[str] = []
@@ -129,6 +132,9 @@ async def test_transcode_waits_for_deliverable_work(
     await asyncio.wait_for(engine.run(until_idle=True), 120)
     assert order == ["album_delivered", "item_converting", "album_delivered"]
     files = library_files(settings.library)
+    albums = sorted({f["album_dir"] for f in files})
+    last = [f["source_path"] for f in files if f["album_dir"] == albums[-1]]
+    assert last == [photos[10].name, photos[11].name, "h.mkv"]
     converted = [f for f in files if f["source_path"] == "h.mkv"]
     assert converted[0]["file"] == "h.mp4" and converted[0]["actions"] == ["transcode"]
     assert converted[0]["media"]["video_codec"] == "h264"

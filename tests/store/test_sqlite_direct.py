@@ -82,7 +82,7 @@ async def test_rows_read_as_sqlalchemys(store: Store) -> None:
         return [
             *_both(conn, statements.DELIVERY_JOB, params),  # booleans, a count beside the row
             *_both(conn, statements.JOB_LOAD, params, named=False),  # an IN of constants
-            *_both(conn, statements.READY_ITEMS, params),
+            *_both(conn, statements.SEAL_ITEMS, params),
             *_both(conn, statements.ALBUM_ITEMS, {"album": 1}),
         ]
 

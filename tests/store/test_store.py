@@ -214,27 +214,32 @@ async def test_partial_albums_wait_while_input_is_open(store: Store) -> None:
 
 
 async def test_conversions_wait_for_deliverable_work(store: Store) -> None:
+    """Albums of one here: the photo's album holds no conversion, so it is deliverable
+    work, and the video's encode waits until it is delivered."""
     job = await store.add_job(source="/a", name="a", dest="library:")
     await store.claim_job("w", 30)
     await store.record_entry(job.id, "w", 1, _photo(0))
-    video = NewItem(
-        seq=1,
-        source_path="v.mkv",
-        kind=MediaKind.VIDEO,
-        state=ItemState.CONVERT,
-        plan=Plan.TRANSCODE,
-    )
-    await store.record_entry(job.id, "w", 2, video)
+    await store.record_entry(job.id, "w", 2, _video(1))
     assert await store.claim_conversion("c", 30) is None  # input still being read
     await store.finish_expansion(job.id, "w")
-    await store.seal_albums(job.id, 10)
+    await store.seal_albums(job.id, 1)
     assert await store.claim_conversion("c", 30) is None  # the photo's album waits
     album = await store.claim_album("d", 30)
     assert album is not None
     assert await store.claim_conversion("c", 30) is None  # it is being delivered
     await store.album_delivered(album.id, "d", "ref")
     item = await store.claim_conversion("c", 30)
-    assert item is not None and item.source_path == "v.mkv"
+    assert item is not None and item.source_path == "v1.mkv"
+
+
+def _video(seq: int) -> NewItem:
+    return NewItem(
+        seq=seq,
+        source_path=f"v{seq}.mkv",
+        kind=MediaKind.VIDEO,
+        state=ItemState.CONVERT,
+        plan=Plan.TRANSCODE,
+    )
 
 
 async def test_finish_and_summary(store: Store) -> None:

@@ -64,6 +64,9 @@ class Retry(Section):
     )
 
 
+ALBUM_WAIT_SECONDS = 600.0  # conversions run one at a time; a phone's take minutes each
+
+
 class Convert(Section):
     """Transcode quality and limits."""
 
@@ -81,6 +84,11 @@ class Convert(Section):
     )
     timeout_seconds: Seconds = Field(
         3600.0, gt=0, description="A transcode taking longer is stopped (media.convert_timeout)."
+    )
+    album_wait_seconds: Seconds = Field(
+        ALBUM_WAIT_SECONDS,
+        description="How long an album waits for a file of its own still being converted,"
+        " once its other files are ready; then it goes without it (it follows later).",
     )
     threads: int = Field(
         default_factory=default_threads,

@@ -177,6 +177,11 @@ class Context:
             kind = self.run.kinds[job_id] = self.sinks.kind((await self.store.get_job(job_id)).dest)
         return kind.album_size(await self.settings())
 
+    async def album_wait(self) -> float:
+        """How long an album waits for a conversion of its own (``rules.sealing``): the
+        setting now, so a change reaches the next seal."""
+        return (await self.settings()).convert.album_wait_seconds
+
     def tidy_later(self, remove: Callable[[], None]) -> None:
         """``remove`` (blocking: a staged 1 GiB copy's unlink took 0.1-1.7 s here) on a
         thread, beside the step that asked: its worker claims its next unit at once, and

@@ -404,7 +404,9 @@ class Engine:
                     active = await store.active_jobs()
                     self.ctx.run.read_ended.intersection_update(active)  # kept for live jobs
                     for job_id in [job_id for job_id, ready in active.items() if ready]:
-                        if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
+                        size = await self.ctx.album_size(job_id)
+                        wait = settings.convert.album_wait_seconds  # a waiting album's bound
+                        if await store.seal_albums(job_id, size, wait=wait):
                             self.ctx.wakeup.notify("deliver")
                 look = await store.housekeeping_state()  # its reads in one hop
                 for job_id in await store.finish_jobs() if look.finishable else ():

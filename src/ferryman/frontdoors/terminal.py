@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, with_job
+from ferryman.model import ENCODED_PLANS, AlbumGroup, MediaKind, Plan, album_group
 from ferryman.printable import printable
 
 if TYPE_CHECKING:
@@ -263,19 +264,42 @@ def _print_skipped(out: Console, data: dict[str, Any]) -> None:
             _line(out, f"    … {more} more (`ferryman report {data['job']} --json` lists them)")
 
 
-DEFERRED_PLANS = frozenset({"transcode", "audio", "animation"})  # the convert stage's
+DEFERRED_PLANS = frozenset(plan.value for plan in ENCODED_PLANS)  # the convert stage's
 
 
 def deferred_note(data: dict[str, Any]) -> str:
-    """Why converted files came last, for a report whose items include any: encoding
-    waits until nothing deliverable does (by design, not a fault)."""
-    items = data.get("items", [])
-    if not any(i["plan"] in DEFERRED_PLANS and i["state"] == "delivered" for i in items):
+    """Why converted files came after files that follow them in the input, for a report
+    whose items hold any: an album waits for a conversion in its place only so long
+    (``convert.album_wait_seconds``), and encoding waits until nothing deliverable does
+    (by design, not a fault). A converted file in its place is not noted: it is not late."""
+    late = _late_conversions(data.get("items", []))
+    if not late:
         return ""
     return (
-        "converted files came last, in albums of their own: encoding waits until what"
-        " plays as it is has gone out (deferred conversion)"
+        f"{late} converted file{'s' * (late != 1)} came after files that follow in the input:"
+        " an album waits convert.album_wait_seconds for a conversion, then goes without it"
+        " (deferred conversion)"
     )
+
+
+def _late_conversions(items: list[dict[str, Any]]) -> int:
+    """How many delivered converted items went in a later album than a delivered item
+    after them in the input, among the photos and videos (documents and audio travel
+    apart): latest first, the lowest album seen so far beside each."""
+    visual = [
+        i
+        for i in items
+        if i["state"] == "delivered"
+        and i.get("album") is not None
+        and album_group(MediaKind(i["kind"]), Plan(i["plan"]) if i["plan"] else None)
+        is AlbumGroup.VISUAL
+    ]
+    late, lowest = 0, None
+    for item in sorted(visual, key=lambda i: i["seq"], reverse=True):
+        if item["plan"] in DEFERRED_PLANS and lowest is not None and lowest < item["album"]:
+            late += 1
+        lowest = item["album"] if lowest is None else min(lowest, item["album"])
+    return late
 
 
 _STEP_FOR_STATE = {

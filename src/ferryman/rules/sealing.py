@@ -1,8 +1,8 @@
 """When ready items become albums, and how a failed album is split: pure rules.
 
-The store (``store/albums``, ``store/memory``) reads the facts (the job's ready items
-in archive order, whether its input is still open, which groups still convert) and
-writes the albums this module decides.
+The store (``store/albums``, ``store/memory``) reads the facts (the job's items ready or
+still converting, in archive order, since when each is ready, whether its input is
+still open) and writes the albums this module decides.
 
 A Live Photo (an iPhone's ``IMG_0001.HEIC`` and ``IMG_0001.MOV``, or ``.JPG`` and
 ``.MOV``: one folder, one stem) is one unit: its two files are sealed into one album,
@@ -11,19 +11,21 @@ never cut apart by an album's boundary (``live_pairs``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
-from ferryman.model import ENCODED_PLANS, AlbumGroup, MediaKind, Plan, album_group
+from ferryman.model import AlbumGroup, MediaKind, Plan, album_group
 
 
 class ReadyItem(NamedTuple):
-    """A ready item as sealing sees it."""
+    """A ready item (or one still converting: ``pending``) as sealing sees it."""
 
     id: int
     kind: MediaKind
     plan: Plan | None
     name: str = ""  # its path in the input (``items.source_path``): Live Photo pairs
+    since: float = 0.0  # when it became ready (``items.updated_at``): an album's wait
+    pending: bool = False  # still converting: it holds its place in its album
 
 
 # A Live Photo's still and its clip (lower-case suffixes with the dot).
@@ -108,44 +110,66 @@ def _chunk(units: Sequence[list[ReadyItem]], album_size: int) -> tuple[list[Read
     return chunk, len(chunk) >= album_size, len(units)
 
 
+def _waived(chunk: Sequence[ReadyItem], *, now: float, wait: float) -> set[int] | None:
+    """What an album whose slot holds items still converting does: ``None`` while it
+    waits for them (its other items ready for less than ``wait`` seconds), else the ids
+    of the items it goes without (each follows in a later album once converted)."""
+    pending = {it.id for it in chunk if it.pending}
+    if not pending:
+        return set()
+    ready = [it.since for it in chunk if not it.pending]
+    if not ready or now - max(ready) < wait:
+        return None
+    return pending
+
+
 def albums_to_seal(
-    ready: Sequence[ReadyItem],
+    items: Sequence[ReadyItem],
     album_size: int,
     *,
     read_done: bool,
     blocked: bool,
-    converting: Callable[[], Collection[AlbumGroup]],
+    now: float,
+    wait: float,
 ) -> list[tuple[AlbumGroup, list[int]]]:
-    """The albums to seal now (group, item ids), in order, from ``ready`` (archive order).
+    """The albums to seal now (group, item ids), in order, from ``items``: the job's
+    ready items and those still converting (``pending``), in archive order.
 
-    Full albums are sealed at once. A partial one waits for more items while the input
-    is still being read (not ``read_done``), unless reading is ``blocked`` (it waits for
-    these very items to leave the disk). Converted items wait for the other conversions
-    of their group, so they travel together instead of one album each. ``converting``
-    (the groups with items still converting) is asked only when a partial album may go:
-    it costs the store a query.
+    An album's members are decided in archive order among the items that will be
+    delivered, so a video being converted keeps its place: 19 files of which some
+    convert go as 10 and 9, not as 10, 1 and 8 (the ready ones around a conversion
+    once went ahead alone). An album whose slot holds a conversion waits for it, but at
+    most ``wait`` seconds after its other items are all ready (``since``): then it goes
+    without it, and the item follows in a later album once converted (a conversion
+    that fails ends the item, which leaves the slot at once). Full albums are sealed at
+    once; a partial one waits for more items while the input is still being read (not
+    ``read_done``), unless reading is ``blocked`` (it waits for these very items to
+    leave the disk).
     """
     sealed: list[tuple[AlbumGroup, list[int]]] = []
     open_input = not read_done and not blocked
-    waiting_groups: Collection[AlbumGroup] | None = None
-    pairs = live_pairs(ready) if album_size > 1 else {}  # an album of one: one by one
+    pairs = live_pairs(items) if album_size > 1 else {}  # an album of one: one by one
     for group in AlbumGroup:
-        units = _units([it for it in ready if album_group(it.kind, it.plan) is group], pairs)
+        units = _units([it for it in items if album_group(it.kind, it.plan) is group], pairs)
         while units:
             chunk, closed, used = _chunk(units, album_size)
-            del units[:used]
-            if closed and not units and open_input and _alone_still(chunk, album_size, pairs):
+            if not closed and open_input:
+                break  # more items may come to fill it
+            if (
+                closed
+                and used == len(units)
+                and open_input
+                and _alone_still(chunk, album_size, pairs)
+            ):
                 break  # its clip may come next: the album waits for one more file
-            if not closed:
-                if open_input:
-                    break
-                if waiting_groups is None:
-                    waiting_groups = converting()
-                waiting = group in waiting_groups and not blocked
-                chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
-                units = []  # what waits goes with a later seal
-                if not chunk:
-                    break
+            waived = _waived(chunk, now=now, wait=wait)
+            if waived is None:
+                break  # it waits for its conversions, and every later album behind it
+            if waived:  # chosen again without them: a later item may take their place
+                head = ([it for it in unit if it.id not in waived] for unit in units[:used])
+                units[:used] = [unit for unit in head if unit]  # only the album's: cheap
+                continue
+            del units[:used]
             sealed.append((group, [it.id for it in chunk]))
     return sealed
 

@@ -139,7 +139,14 @@ async def convert(ctx: Context, item: Item) -> None:
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.publish(ItemConverted(item.job_id, item.id, seconds=seconds))
-    if await ctx.convert_store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
+    await _seal(ctx, item)
+
+
+async def _seal(ctx: Context, item: Item) -> None:
+    """Seal what the item's end lets go: its album waited for it (``rules.sealing``),
+    converted or quarantined."""
+    size, wait = await ctx.album_size(item.job_id), await ctx.album_wait()
+    if await ctx.convert_store.seal_albums(item.job_id, size, wait=wait):
         ctx.wakeup.notify("deliver")
 
 
@@ -377,3 +384,4 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.publish(ItemQuarantined(item.job_id, item.id, code=exc.code))
+    await _seal(ctx, item)  # its album goes on without it

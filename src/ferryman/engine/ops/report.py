@@ -183,6 +183,7 @@ async def report(
             "kind": it.kind.value,
             "state": it.state.value,
             "plan": it.plan.value if it.plan else None,
+            "album": it.album_id,  # the album it went in (ids rise as albums are sealed)
             "actions": it.actions,
             "reason": it.reason,
             "size_before": it.source_size,

@@ -210,6 +210,7 @@ class EntryBatch:
                 [_new_item(index, path, p) for index, path, p, _ in pending],
                 album_size,
                 last=last,
+                wait=await ctx.album_wait(),
             )
         except Exception:
             # Not recorded: they go first in the next flush. Another flush (from a nested

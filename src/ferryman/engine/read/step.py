@@ -295,7 +295,9 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
                 f" opened it ({error.message})",
             )
         # what was read goes out in partial albums meanwhile
-        await ctx.read_store.need_password(job.id, ctx.owner, error, await batch.album_size())
+        await ctx.read_store.need_password(
+            job.id, ctx.owner, error, await batch.album_size(), wait=await ctx.album_wait()
+        )
         ctx.wakeup.notify()
         ctx.bus.publish(JobWaiting(job.id, reason=error.code, message=error.message))
         return
@@ -308,7 +310,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
         await keep_input(ctx, job, error)  # broken part-way: keep it for a look
     # the last, partial albums are sealed with it (or were, with its last entries)
     if not batch.finished and await ctx.read_store.finish_expansion(
-        job.id, ctx.owner, error, await batch.album_size()
+        job.id, ctx.owner, error, await batch.album_size(), wait=await ctx.album_wait()
     ):
         ctx.wakeup.notify("deliver")
     ctx.run.read_ended.add(job.id)

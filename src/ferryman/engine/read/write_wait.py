@@ -122,7 +122,11 @@ async def wait_until_writable(
             if reason is not None:
                 ctx.bus.publish(_waiting(job.id, reason, settings))
                 # Items on disk may now go out in partial albums: that is what frees room.
-                await ctx.read_store.seal_albums(job.id, batch.route.album_size(settings))
+                await ctx.read_store.seal_albums(
+                    job.id,
+                    batch.route.album_size(settings),
+                    wait=settings.convert.album_wait_seconds,
+                )
                 ctx.wakeup.notify()
             else:
                 ctx.bus.publish(JobResumed(job.id))

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 
+from ferryman.config.sections import ALBUM_WAIT_SECONDS
 from ferryman.errors import FerrymanError
 from ferryman.model import (
     ENCODED_PLANS,
@@ -23,7 +24,6 @@ from ferryman.model import (
     MediaKind,
     Plan,
     SinkWrite,
-    album_group,
     held,
     parts_copied,
 )
@@ -50,6 +50,7 @@ from ferryman.store.shared.rows import (
 )
 
 log = logging.getLogger(__name__)
+# Ready, or converting: not ended, and (to sealing) holding its place in its album.
 _OPEN = (ItemState.READY.value, ItemState.CONVERT.value, ItemState.CONVERTING.value)
 
 
@@ -101,6 +102,7 @@ class MemoryAlbums(MemoryBase):
         album_size: int | None = None,
         *,
         last: bool = False,
+        wait: float = ALBUM_WAIT_SECONDS,
     ) -> RecordedBatch:
         job, now = self.tables["jobs"].get(job_id), self.clock()
         if job is None or job["owner"] != owner or job["state"] != JobState.READING.value:
@@ -115,40 +117,31 @@ class MemoryAlbums(MemoryBase):
         on_disk, size = await self.backlog(job_id)
         ready = sum(i["state"] == ItemState.READY.value for i in self.items_of(job_id))
         seals = album_size and (last or ready >= album_size)
-        sealed = self.seal(job_id, album_size) if album_size and seals else []
+        sealed = self.seal(job_id, album_size, wait) if album_size and seals else []
         made = tuple(recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_seq))
         return RecordedBatch(made, ready, on_disk, tuple(sealed), size)
 
     # ---------------------------------------------------------------- albums
 
-    def seal(self, job_id: int, album_size: int) -> list[int]:
+    def seal(self, job_id: int, album_size: int, wait: float = ALBUM_WAIT_SECONDS) -> list[int]:
         """``albums.seal``: the facts gathered, ``rules.sealing`` decides."""
         job = self.job_row(job_id)
         if job["state"] in (JobState.CANCELLED.value, JobState.FAILED.value):
             return []
-        members = self.items_of(job_id)
-        ready = [
+        found = [
             ReadyItem(
                 i["id"],
                 MediaKind(i["kind"]),
                 Plan(i["plan"]) if i["plan"] else None,
                 i["source_path"],
+                since=float(i["updated_at"]),
+                pending=i["state"] != ItemState.READY.value,
             )
-            for i in members
-            if i["state"] == ItemState.READY.value
+            for i in self.items_of(job_id)
+            if i["state"] in _OPEN
         ]
-
-        def converting() -> set[AlbumGroup]:
-            states = (ItemState.CONVERT.value, ItemState.CONVERTING.value)
-            return {album_group(MediaKind(i["kind"])) for i in members if i["state"] in states}
-
-        chosen = albums_to_seal(
-            ready,
-            album_size,
-            read_done=bool(job["read_done"]),
-            blocked=bool(job["blocked"]),
-            converting=converting,
-        )
+        facts = {"read_done": bool(job["read_done"]), "blocked": bool(job["blocked"])}
+        chosen = albums_to_seal(found, album_size, **facts, now=self.clock(), wait=wait)
         last = max((a["seq"] for a in self.albums_of(job_id)), default=0)
         return [
             self._new_album(job, last + n + 1, group, ids) for n, (group, ids) in enumerate(chosen)
@@ -170,8 +163,10 @@ class MemoryAlbums(MemoryBase):
             }
         return album_id
 
-    async def seal_albums(self, job_id: int, album_size: int) -> list[int]:
-        return self.seal(job_id, album_size)
+    async def seal_albums(
+        self, job_id: int, album_size: int, *, wait: float = ALBUM_WAIT_SECONDS
+    ) -> list[int]:
+        return self.seal(job_id, album_size, wait)
 
     def _album(self, row: Row) -> Album:
         members = [i for i in self.tables["items"].values() if i["album_id"] == row["id"]]
@@ -351,12 +346,13 @@ class MemoryAlbums(MemoryBase):
             a["state"] == sealed and a["not_before"] <= now and self.job_runs(a) for a in albums
         ):
             return True
+        converting = {i["job_id"] for i in self.tables["items"].values() if i["state"] in ENCODING}
         for item in self.tables["items"].values():
             plain = item["plan"] is not None and Plan(item["plan"]) not in ENCODED_PLANS
             if item["state"] == ItemState.READY.value and plain and self.job_runs(item):
                 job = jobs[item["job_id"]]
                 filling = not job["read_done"] and not job["blocked"] and self._over_network(job)
-                if not filling:
+                if not filling and job["id"] not in converting:
                     return True
         reading = (JobState.QUEUED.value, JobState.READING.value)
         return any(

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from ferryman.config.sections import ALBUM_WAIT_SECONDS
 from ferryman.errors import FerrymanError
 from ferryman.model import (
     Album,
@@ -31,7 +32,6 @@ from ferryman.model import (
     MediaKind,
     Plan,
     SinkWrite,
-    album_group,
 )
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store import sqlite_thread
@@ -58,12 +58,14 @@ class AlbumQueries(StoreBase):
 
     # -------------------------------------------------------------- albums
 
-    async def seal_albums(self, job_id: int, album_size: int) -> list[int]:
+    async def seal_albums(
+        self, job_id: int, album_size: int, *, wait: float = ALBUM_WAIT_SECONDS
+    ) -> list[int]:
         """Group ready items, in archive order, into albums of at most ``album_size``
         (see ``seal_in``); the ids of the albums sealed. One hop on SQLite: begun, sealed
         and committed on its thread (the commit was a hop of its own, the housekeeper's
         look at every job the stages did not seal)."""
-        return await self._transaction(seal, job_id, album_size, self.clock())
+        return await self._transaction(seal, job_id, album_size, self.clock(), wait=wait)
 
     async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
         """The next sealed album with its items, read in the claim's own transaction."""
@@ -403,9 +405,11 @@ async def seal_in(
     album_size: int,
     now: float,
     job_row: Row[Any] | None = None,
+    *,
+    wait: float = ALBUM_WAIT_SECONDS,
 ) -> list[int]:
     """``seal`` in the caller's transaction, in one hop to SQLite's thread."""
-    return await sqlite_thread.run_sync(conn, seal, job_id, album_size, now, job_row)
+    return await sqlite_thread.run_sync(conn, seal, job_id, album_size, now, job_row, wait=wait)
 
 
 def seal(
@@ -414,38 +418,43 @@ def seal(
     album_size: int,
     now: float,
     job_row: Row[Any] | None = None,
+    *,
+    wait: float = ALBUM_WAIT_SECONDS,
 ) -> list[int]:
     """Group ready items, in archive order, into albums of at most ``album_size``, inside
     the caller's transaction (the unpack stage seals with the entries it records).
 
-    Full albums are sealed at once. A partial one waits for more items while the
-    input is still being read, unless reading is blocked (it waits for these very
-    items to leave the disk). Converted items wait for the other conversions of
-    their group so they travel together instead of one album each. ``job_row``: the
-    job as this transaction already locked and read it.
+    ``rules.sealing.albums_to_seal`` decides: an album's members in archive order among
+    the items ready or still converting, full albums at once, a partial one when the
+    input is read (or reading is blocked), an album holding a conversion waiting for it
+    up to ``wait`` seconds after its other items are ready. ``job_row``: the job as this
+    transaction already locked and read it.
     """
     job = {"job_id": job_id}
     if job_row is None:
         job_row = sqlite_direct.execute(conn, statements.JOB_FOR_SEAL, job).first()
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
         return []
-    ready = [
-        ReadyItem(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None, r.source_path)
-        for r in sqlite_direct.execute(conn, statements.READY_ITEMS, job).all()
+    found = [
+        ReadyItem(
+            r.id,
+            MediaKind(r.kind),
+            Plan(r.plan) if r.plan else None,
+            r.source_path,
+            since=float(r.updated_at),
+            pending=r.state != ItemState.READY.value,
+        )
+        for r in sqlite_direct.execute(conn, statements.SEAL_ITEMS, job).all()
     ]
-    if not ready:
+    if all(it.pending for it in found):
         return []
-
-    def converting() -> set[AlbumGroup]:
-        pending = sqlite_direct.execute(conn, statements.CONVERTING_KINDS, job)
-        return {album_group(MediaKind(row[0])) for row in pending}
-
     chosen = albums_to_seal(
-        ready,
+        found,
         album_size,
         read_done=bool(job_row.read_done),
         blocked=bool(job_row.blocked),
-        converting=converting,
+        now=now,
+        wait=wait,
     )
     if not chosen:
         return []

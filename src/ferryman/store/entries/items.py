@@ -77,9 +77,12 @@ class ItemQueries(StoreBase):
         is read as it streams from a server is none of these (nor are its items that
         wait for the album they fill): counted, a local clip's encode waited for an
         unrelated download's end (or a dead link's last retry), with the converter
-        idle all along."""
+        idle all along. Nor are the ready items of a job with a conversion to come: their
+        album may wait for it (``rules.sealing``), and counted, that wait held the very
+        conversion it waits for."""
         now: BindParameter[float] = bindparam("claim_now", type_=Float)
         ready = items.alias("ready_items")
+        encoding = items.alias("encoding_items")
         return or_(
             exists().where(
                 albums.c.state == AlbumState.DELIVERING.value,
@@ -96,6 +99,10 @@ class ItemQueries(StoreBase):
                 ready.c.plan.not_in([p.value for p in ENCODED_PLANS]),
                 self._job_runs(ready),
                 ~_filling_at_network_pace(ready),
+                ~exists().where(
+                    encoding.c.job_id == ready.c.job_id,
+                    encoding.c.state.in_([ItemState.CONVERT.value, ItemState.CONVERTING.value]),
+                ),
             ),
             exists().where(
                 jobs.c.state.in_([JobState.QUEUED.value, JobState.READING.value]),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from ferryman.config.sections import ALBUM_WAIT_SECONDS
 from ferryman.model import JobState
 from ferryman.store.albums.sql import seal
 from ferryman.store.schema import items, jobs
@@ -46,6 +47,7 @@ class EntryQueries(StoreBase):
         album_size: int | None = None,
         *,
         last: bool = False,
+        wait: float = ALBUM_WAIT_SECONDS,
     ) -> RecordedBatch:
         """Insert the items and move the job's cursor past them, in one transaction.
 
@@ -54,10 +56,13 @@ class EntryQueries(StoreBase):
         entry; a crash before it leaves the cursor before them, so they are read again.
         ``last``: the input ended with them, and its read ends in the same transaction
         (``finish_expansion`` without an error: the last, partial albums sealed, the
-        lease given back), one commit instead of two for a job of one photo.
+        lease given back), one commit instead of two for a job of one photo. ``wait``:
+        how long an album waits for a conversion of its own (``rules.sealing``).
         """
         now = self.clock()
-        return await self._transaction(_record, job_id, owner, cursor, new, album_size, now, last)
+        return await self._transaction(
+            _record, job_id, owner, cursor, new, album_size, now, last, wait
+        )
 
 
 def _record(
@@ -69,6 +74,7 @@ def _record(
     album_size: int | None,
     now: float,
     last: bool = False,
+    wait: float = ALBUM_WAIT_SECONDS,
 ) -> RecordedBatch:
     """``record_entries``' transaction, whole (on SQLite's thread: one hop)."""
     params = {"job_id": job_id, "holder": owner, "to": cursor, "now": now}
@@ -92,7 +98,7 @@ def _record(
     ).one()
     sealed: list[int] = []
     if album_size is not None and (last or ready >= album_size):
-        sealed = seal(conn, job_id, album_size, now, job)
+        sealed = seal(conn, job_id, album_size, now, job, wait=wait)
     return RecordedBatch(
         tuple(recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_by_seq)),
         int(ready),

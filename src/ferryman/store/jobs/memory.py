@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ferryman.config.sections import ALBUM_WAIT_SECONDS
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumState, ItemState, Job, JobState
 from ferryman.naming import free_job_name
@@ -155,12 +156,14 @@ class MemoryJobs(MemoryRuns):
         owner: str,
         error: FerrymanError | None = None,
         album_size: int | None = None,
+        *,
+        wait: float = ALBUM_WAIT_SECONDS,
     ) -> list[int]:
         row = self.owned("jobs", job_id, owner)
         row |= read_ended(self.clock())
         if error is not None:
             row |= {"error_code": error.code, "error_message": error.message}
-        return [] if album_size is None else self.seal(job_id, album_size)
+        return [] if album_size is None else self.seal(job_id, album_size, wait)
 
     async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
         row = self.owned("jobs", job_id, owner)
@@ -177,13 +180,19 @@ class MemoryJobs(MemoryRuns):
             self.event(JOB_WAITING, job_id=job_id, reason=error.code)
 
     async def need_password(
-        self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
+        self,
+        job_id: int,
+        owner: str,
+        error: FerrymanError,
+        album_size: int | None = None,
+        *,
+        wait: float = ALBUM_WAIT_SECONDS,
     ) -> list[int]:
         row = self.owned("jobs", job_id, owner)
         row |= {"state": JobState.NEEDS_PASSWORD.value, "owner": None, "lease_until": None}
         row |= {"wait_reason": error.code, "error_message": error.message, "blocked": True}
         self.event(JOB_WAITING, job_id=job_id, reason=error.code)
-        return [] if album_size is None else self.seal(job_id, album_size)
+        return [] if album_size is None else self.seal(job_id, album_size, wait)
 
     async def give_way(self, job_id: int, owner: str) -> None:
         row = self.owned("jobs", job_id, owner)

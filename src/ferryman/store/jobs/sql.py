@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from ferryman.config.sections import ALBUM_WAIT_SECONDS
 from ferryman.errors import FerrymanError
 from ferryman.model import (
     Job,
@@ -171,6 +172,8 @@ class JobQueries(StoreBase):
         owner: str,
         error: FerrymanError | None = None,
         album_size: int | None = None,
+        *,
+        wait: float = ALBUM_WAIT_SECONDS,
     ) -> list[int]:
         """Every entry is an item now (or the input broke part-way: ``error``). With
         ``album_size`` the last, partial albums are sealed in the same transaction (the
@@ -183,7 +186,7 @@ class JobQueries(StoreBase):
             await self._update_owned(conn, jobs, job_id, owner, values)
             if album_size is None:
                 return []
-            return await seal_in(conn, job_id, album_size, self.clock())
+            return await seal_in(conn, job_id, album_size, self.clock(), wait=wait)
 
     async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
         """The whole input is unusable: the job ends now with the error's code."""
@@ -216,7 +219,13 @@ class JobQueries(StoreBase):
                 await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
 
     async def need_password(
-        self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
+        self,
+        job_id: int,
+        owner: str,
+        error: FerrymanError,
+        album_size: int | None = None,
+        *,
+        wait: float = ALBUM_WAIT_SECONDS,
     ) -> list[int]:
         """Reading stopped at an entry no known password opens: wait for one, keep the rest.
 
@@ -238,7 +247,7 @@ class JobQueries(StoreBase):
             await wait_began(conn, job_id, self.clock())
             if album_size is None:
                 return []
-            return await seal_in(conn, job_id, album_size, self.clock())
+            return await seal_in(conn, job_id, album_size, self.clock(), wait=wait)
 
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""

@@ -77,15 +77,24 @@ JOB_LOAD = select(
 
 # Sealing albums.
 JOB_FOR_SEAL = select(jobs).where(jobs.c.id == JOB_ID).with_for_update()
-# What grouping needs of a ready item: its id, kind and plan (not the whole row).
-READY_ITEMS = (
-    select(items.c.id, items.c.kind, items.c.plan, items.c.source_path)
-    .where(items.c.job_id == JOB_ID, items.c.state == ItemState.READY.value)
+# What grouping needs of an item ready, or still converting (it keeps its place in its
+# album): its id, kind, plan, name, state and since when it is ready (not the whole row).
+SEAL_ITEMS = (
+    select(
+        items.c.id,
+        items.c.kind,
+        items.c.plan,
+        items.c.source_path,
+        items.c.state,
+        items.c.updated_at,
+    )
+    .where(
+        items.c.job_id == JOB_ID,
+        items.c.state.in_(
+            [ItemState.READY.value, ItemState.CONVERT.value, ItemState.CONVERTING.value]
+        ),
+    )
     .order_by(items.c.seq)
-)
-CONVERTING_KINDS = select(items.c.kind).where(
-    items.c.job_id == JOB_ID,
-    items.c.state.in_([ItemState.CONVERT.value, ItemState.CONVERTING.value]),
 )
 LAST_ALBUM_SEQ = select(func.coalesce(func.max(albums.c.seq), 0)).where(albums.c.job_id == JOB_ID)
 INSERT_ALBUM = insert(albums).returning(albums.c.id)
@@ -145,7 +154,7 @@ FINISHABLE_JOBS = (
     )
     .order_by(jobs.c.id)  # several nodes' housekeepers lock them in one order: no deadlock
 )
-# Each with whether it has items ready to seal (``READY_ITEMS``): a seal finds nothing
+# Each with whether it has items ready to seal (``SEAL_ITEMS``): a seal finds nothing
 # to do for a job without.
 ACTIVE_JOBS = select(
     jobs.c.id,
