@@ -7,7 +7,6 @@ are theirs), an administrator everyone's. The page shows the same."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Callable
 
 from fastapi import FastAPI
