@@ -40,6 +40,7 @@ class Channel:
     topic_titles: dict[int, str] = field(default_factory=dict)  # made by createForumTopic
     members_make_topics: bool = False  # else only admins may (Telegram's default)
     pinned: set[int] = field(default_factory=set)  # messages pinned (admins pin)
+    banned: set[int] = field(default_factory=set)  # removed and banned by an admin
 
 
 @dataclass(slots=True)

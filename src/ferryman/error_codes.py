@@ -1173,12 +1173,16 @@ SPECS: tuple[ErrorSpec, ...] = (
         "account.dest_forbidden",
         False,
         "Send to a place of yours: `library:` (your own library folder, where an"
-        " administrator gave you one), a Telegram chat (`here`, `me`, `@channel`) or"
-        " `link:`; an administrator can give you a library folder (`ferryman user set NAME"
-        " --library DIR`).",
+        " administrator gave you one), `link:`, or a Telegram chat of yours: your own"
+        " Telegram account once linked (`here` in this chat, or `@yourname`), a group you"
+        " are in, a channel you may post in (not `me`: that is the server's Saved"
+        " Messages); an administrator can give you a library folder (`ferryman user set"
+        " NAME --library DIR`) or send anywhere for you.",
         web_step="Send to a place of yours: the library (your own folder, where an"
-        " administrator gave you one), a Telegram chat or a download link; an administrator"
-        " can give you a library folder.",
+        " administrator gave you one), a download link, or a Telegram chat of yours: your"
+        " own Telegram account once linked (@yourname), a group you are in or a channel you"
+        " may post in (not me: that is the server's Saved Messages); an administrator can"
+        " give you a library folder.",
     ),
     ErrorSpec(
         "account.limit_jobs",

@@ -162,7 +162,11 @@ async def test_a_default_destination_naming_a_server_folder_is_refused_when_set(
                 assert "library" in refused.json()["error"]["next"]
             user = await store.user_named("ann")
             assert user is not None and "dest" not in user.settings
-            for dest in ("telegram:@her_channel", "link", "library:", "library"):
+            # A Telegram chat is hers only through her linked Telegram account (none
+            # here): tests/web/test_web_telegram_places.py asks Telegram for one.
+            unlinked = await ann.put(f"{API}/me/settings", json={"dest": "telegram:@her_channel"})
+            assert _code(unlinked) == "account.dest_forbidden", unlinked.text
+            for dest in ("link", "library:", "library"):
                 taken = await ann.put(f"{API}/me/settings", json={"dest": dest})
                 assert taken.status_code == 200, (dest, taken.text)
             made = await ann.post(f"{API}/jobs", json={"source": "https://example.com/x.zip"})

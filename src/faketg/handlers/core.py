@@ -108,6 +108,46 @@ async def get_channels(server: FakeTelegram, call: Call, req: Any) -> Any:
     return types.messages.Chats(chats=chats)
 
 
+async def get_participant(server: FakeTelegram, call: Call, req: Any) -> Any:
+    """``channels.getParticipant``: what a user is in a channel, as Telegram tells a
+    member (a broadcast channel's only to its admins): its creator or an admin (with
+    the rights to post), a member, banned, or ``USER_NOT_PARTICIPANT``."""
+    me = call.me()
+    ch = server.channels.get(getattr(req.channel, "channel_id", 0))
+    if ch is None or (
+        req.channel.access_hash != ch.access_hash and not (me.bot and req.channel.access_hash == 0)
+    ):
+        raise RpcFault(400, "CHANNEL_INVALID")
+    if me.id not in ch.members:
+        raise RpcFault(400, "CHANNEL_PRIVATE")
+    if ch.broadcast and me.id not in ch.admins:
+        raise RpcFault(400, "CHAT_ADMIN_REQUIRED")
+    peer = req.participant
+    if isinstance(peer, types.InputPeerSelf):
+        user = me
+    elif isinstance(peer, types.InputPeerUser) and peer.user_id in server.accounts:
+        user = server.accounts[peer.user_id]
+        if peer.access_hash != user.access_hash and user.id != me.id:
+            raise RpcFault(400, "PEER_ID_INVALID")
+    else:
+        raise RpcFault(400, "PARTICIPANT_ID_INVALID")
+    since = when(0)
+    found: Any
+    if user.id in ch.banned:
+        rights = types.ChatBannedRights(until_date=None, view_messages=True, send_messages=True)
+        found = types.ChannelParticipantBanned(types.PeerUser(user.id), me.id, since, rights)
+    elif user.id not in ch.members:
+        raise RpcFault(400, "USER_NOT_PARTICIPANT")
+    elif user.id in ch.admins:
+        rights = types.ChatAdminRights(post_messages=True, edit_messages=True)
+        found = types.ChannelParticipantAdmin(user.id, me.id, since, rights)
+    else:
+        found = types.ChannelParticipant(user.id, since)
+    return types.channels.ChannelParticipant(
+        participant=found, chats=[channel_tl(ch, me)], users=[user_tl(user, me)]
+    )
+
+
 async def get_dialogs(server: FakeTelegram, call: Call, req: Any) -> Any:
     me = call.me()
     if me.bot:
@@ -153,6 +193,7 @@ HANDLERS: dict[type, Any] = {
     functions.users.GetUsersRequest: get_users,
     functions.contacts.ResolveUsernameRequest: resolve_username,
     functions.channels.GetChannelsRequest: get_channels,
+    functions.channels.GetParticipantRequest: get_participant,
     functions.messages.GetDialogsRequest: get_dialogs,
     functions.auth.LogOutRequest: log_out,
 }

@@ -4,6 +4,11 @@
 One JSON line per finished link in ``<data_dir>/links-health.jsonl`` (appends of one
 short line are atomic, so several processes may write); lines older than a day are
 dropped when the file grows past ``MAX_BYTES``. Blocking: call from a thread.
+
+A line carries the account of the person whose job it was (``a``; none for an
+administrator's, the CLI's or the machine's chat users'): which sites a person used and
+when is theirs, so ``/api/v1/sites`` shows a person their own lines only
+(``summary``'s ``sees``); an administrator, ``doctor`` and ``/healthz`` see all.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -37,21 +43,37 @@ class Tally:
         return f"{self.extractor}: {failed} of {self.total} failed ({parts}) {window}"
 
 
-def record(data_dir: Path, extractor: str, code: str | None, now: float | None = None) -> None:
+def record(
+    data_dir: Path,
+    extractor: str,
+    code: str | None,
+    now: float | None = None,
+    account: int | None = None,
+) -> None:
+    """One finished link (``account``: the person whose job it was, None for work of
+    no person's)."""
     path = data_dir / FILE
     data_dir.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"at": now or time.time(), "x": extractor.lower(), "code": code})
+    entry: dict[str, object] = {"at": now or time.time(), "x": extractor.lower(), "code": code}
+    if account is not None:
+        entry["a"] = account
+    line = json.dumps(entry)
     with open(path, "a") as f:
         f.write(line + "\n")
     if path.stat().st_size > MAX_BYTES:
         _trim(path, (now or time.time()) - KEEP_SECONDS)
 
 
-def summary(data_dir: Path, since: float) -> list[Tally]:
-    """Per extractor, what happened after ``since`` (most used first)."""
+def summary(
+    data_dir: Path, since: float, sees: Callable[[int | None], bool] | None = None
+) -> list[Tally]:
+    """Per extractor, what happened after ``since`` (most used first); ``sees``: whose
+    lines count (``ops/who.Who.sees``: a person's own; None: everyone's)."""
     tallies: dict[str, Tally] = {}
     for entry in _read(data_dir / FILE):
         if float(entry.get("at", 0) or 0) < since:  # type: ignore[arg-type]
+            continue
+        if sees is not None and not sees(_account(entry)):
             continue
         name = str(entry.get("x") or "generic")
         tally = tallies.setdefault(name, Tally(name))
@@ -63,6 +85,12 @@ def summary(data_dir: Path, since: float) -> list[Tally]:
         if at >= tally.last_at:
             tally.last_at, tally.last_code = at, code
     return sorted(tallies.values(), key=lambda t: -t.total)
+
+
+def _account(entry: dict[str, object]) -> int | None:
+    """The person a line is of (None: no person's, or a line written before accounts)."""
+    found = entry.get("a")
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
 def _read(path: Path) -> list[dict[str, object]]:

@@ -349,6 +349,14 @@ class SinkKind(ABC):
         nothing to check."""
         return None
 
+    async def check_person(self, target: str, linked: int | None, resources: Shared | None) -> None:
+        """Nothing when a person (never an administrator) may send to ``target`` now,
+        ``account.dest_forbidden`` else; ``linked``: the Telegram user they linked
+        (``/link``), ``resources``: the engine's (its Telegram client; None: none here).
+        Asked where a person names the place and again as each album goes (a chat's
+        membership ends). Default: any target a client may name is theirs."""
+        return None
+
     def words(self, target: str) -> str:
         """The destination in a person's words, for notices and the page ("the library",
         "the chat @name"). Default: ``scheme:target`` as typed."""
@@ -411,6 +419,11 @@ class SinkRegistry:
             except FerrymanError as exc:
                 found.append(exc)
         return found
+
+    async def check_person(self, dest: str, linked: int | None, resources: Shared | None) -> None:
+        """``dest``'s kind's ``SinkKind.check_person``: whether a person may send there."""
+        found = self.parse(dest)
+        await self.kind(found.text).check_person(found.target, linked, resources)
 
     def describe(self) -> str:
         """Every form a destination takes, for ``--help`` and error messages."""

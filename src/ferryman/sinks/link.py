@@ -210,6 +210,11 @@ class TelegramLinkKind(TelegramKind):
     def shorthand(self, value: str) -> str | None:
         return None
 
+    async def check_person(self, target: str, linked: int | None, resources: Shared | None) -> None:
+        """Anyone's: the files go to the server's own storage chat (``telegram.link_chat``),
+        chosen by its settings, never by a person; what a person gets is a link."""
+        return None
+
     def words(self, target: str) -> str:
         return "a download link, the file kept in Telegram"
 

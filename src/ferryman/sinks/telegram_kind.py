@@ -130,6 +130,13 @@ class TelegramKind(SinkKind):
     def check_ready(self, settings: Settings, target: str) -> None:
         telegram_ready(settings, f"send to telegram:{target}")
 
+    async def check_person(self, target: str, linked: int | None, resources: Shared | None) -> None:
+        """A person's chat: their own, a group they are in, a channel they post in
+        (``sinks/telegram_people``); never ``me``, nor another's private chat."""
+        from ferryman.sinks.telegram_people import check_person  # lazy: Telethon
+
+        await check_person(target, linked, resources)
+
     def open(self, target: str, env: SinkEnv) -> Sink:
         from ferryman.sinks.telegram import TelegramSink
         from ferryman.sinks.telegram_state import TelegramState

@@ -246,10 +246,10 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         )
     except FerrymanError as exc:
         extractor = _extractor_named(exc.message) or _extractor_guess(ref.url)
-        await asyncio.to_thread(record, settings.data_dir, extractor, exc.code)
+        await asyncio.to_thread(record, settings.data_dir, extractor, exc.code, account=plan.person)
         raise
     extractor = str(state["extractor"] or _extractor_guess(ref.url))
-    await asyncio.to_thread(record, settings.data_dir, extractor, None)
+    await asyncio.to_thread(record, settings.data_dir, extractor, None, account=plan.person)
     return await asyncio.to_thread(_kept, plan.folder, out, cache, ref, key)
 
 

@@ -104,7 +104,8 @@ def _pages(app: FastAPI, web: Web) -> None:
         views = await web.tracker.views(limit=50, sees=who.sees)  # a person's own only
         figures = web.settings.telegram_dir / FIGURES  # the engine's Telegram accounts
         now = web.clock.now()
-        found = await asyncio.to_thread(sites_view, web.settings, now)
+        sees = None if who.admin else who.sees  # a person's own links' sites only
+        found = await asyncio.to_thread(sites_view, web.settings, now, sees)
         offers = await asyncio.to_thread(offered, web.settings.data_dir, who)
         return HTMLResponse(
             main_page(

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
+    from ferryman.resources import Shared
     from ferryman.store.ports import WebDoor
     from ferryman.web.accounts.who import Who
     from ferryman.web.metrics import StageClock
@@ -160,6 +161,12 @@ class Web:
     decoder: Decoder = IN_PROCESS
     # Files jobs sent to Telegram, read from there for their links (``web/telegram_links``).
     telegram: TelegramStreams | None = None
+
+    @property
+    def resources(self) -> Shared | None:
+        """The engine's shared resources, where its Telegram client is (whose a chat a
+        person names is: ``ops/who.own_place``); None: a web without them."""
+        return self.telegram.shared if self.telegram is not None else None
 
     async def links_of(self, job: Job, who: Who | None = None) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they

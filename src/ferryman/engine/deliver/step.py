@@ -19,7 +19,7 @@ from ferryman.engine.context import Context
 from ferryman.engine.deliver.lookahead import LOOKAHEAD, Place
 from ferryman.engine.deliver.photo_fields import photo_fields
 from ferryman.engine.plumbing import quarantine
-from ferryman.engine.plumbing.destination import Route, preload, resolve, warm
+from ferryman.engine.plumbing.destination import Route, delivering_to, preload, resolve, warm
 from ferryman.engine.plumbing.events import (
     WAIT_LOGGED,
     AlbumDelivered,
@@ -260,10 +260,11 @@ async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
 
 
 async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery]:
-    """The album's destination and what its sink is handed: caption, the source as
-    shown, and the progress it tells as its bytes go."""
+    """The album's destination (``account.dest_forbidden`` if no longer the person's)
+    and what its sink is handed: caption, the source as shown, and the progress it
+    tells as its bytes go."""
     job = claim.job
-    route = await resolve(ctx, job.dest, job.account)
+    route = await delivering_to(ctx, job)  # a person's place checked again
     settings = await ctx.settings()
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job, claim.album.seq)

@@ -18,7 +18,7 @@ from ferryman.engine.ops.who import (
     MACHINE,
     Who,
     allowed_places,
-    own_dest,
+    own_place,
     own_source,
     own_watch,
 )
@@ -109,11 +109,17 @@ class NewWatch:
 
 
 async def add_watch(
-    store: WatchAdmin, settings: Settings, asked: NewWatch, *, who: Who = MACHINE
+    store: WatchAdmin,
+    settings: Settings,
+    asked: NewWatch,
+    *,
+    who: Who = MACHINE,
+    resources: Shared | None = None,
 ) -> tuple[Watch, str]:
     """Check what is asked and record the watch (``who``'s); it and its source as
     shown. Raises a FerrymanError (nothing recorded) for a bad option, destination
-    (``account.dest_forbidden``: not a place of ``who``'s) or source."""
+    (``account.dest_forbidden``: not a place of ``who``'s, ``own_place``, asked
+    through ``resources``' Telegram client) or source."""
     import asyncio  # lazy: start-up
 
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
@@ -141,7 +147,8 @@ async def add_watch(
         audio=asked.audio, bitrate=asked.bitrate, quality=asked.quality, mute=asked.mute
     )
     sinks = default_sinks()
-    dest = sinks.parse(own_dest(who, sinks, asked.to, allowed_places(settings))).text
+    place = await own_place(who, sinks, asked.to, allowed_places(settings), resources)
+    dest = sinks.parse(place).text
     text = asked.source.strip().strip("<>")
     if not who.admin:  # a person's rclone: remotes are their own
         then_text = (asked.then or "").strip()

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ferryman.engine.plumbing.places import allowed_places, is_allowed
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
     from ferryman.config import Settings
     from ferryman.model import Job
+    from ferryman.resources import Shared
     from ferryman.sinks.base import SinkRegistry
     from ferryman.store.accounts.sql import User
 
@@ -33,6 +35,7 @@ class Who:
     admin: bool
     settings: dict[str, Any] = field(default_factory=dict)
     via: str = ""  # the credential asked through: ``t:TOKEN_ID``, ``p:STAMP`` (a session)
+    telegram: int | None = None  # the Telegram user they linked (``/link``); None: none
 
     def sees(self, account: int | None) -> bool:
         """Whether a row of ``account`` is this person's to see and change."""
@@ -51,7 +54,7 @@ NOBODY = Who(None, "nobody", False)  # a stranger (``/link CODE`` only): sees no
 
 def of_user(user: User, via: str = "") -> Who:
     """The person an account is (an administrator's account is an administrator)."""
-    return Who(user.id, user.name, user.admin, dict(user.settings), via)
+    return Who(user.id, user.name, user.admin, dict(user.settings), via, user.tg_user_id)
 
 
 class Jobs(Protocol):
@@ -134,13 +137,6 @@ def own_library(dest: str, who: Who) -> str:
     return f"library:{folder}{ask}{options}"
 
 
-def allowed_places(settings: Settings) -> tuple[str, ...]:
-    """The places an administrator allowed everyone: the chat's default destination
-    (``telegram.default_target``), where a person's files go unless they say."""
-    given = settings.telegram.default_target
-    return (given,) if given else ()
-
-
 def own_dest(who: Who, sinks: SinkRegistry, dest: str, allowed: Collection[str] = ()) -> str:
     """``dest`` (typed by ``who``: a caption's ``to:``, ``/settings to``, a watch's, a
     person's default) if it is a place of theirs, with their own library folder for a
@@ -149,7 +145,8 @@ def own_dest(who: Who, sinks: SinkRegistry, dest: str, allowed: Collection[str] 
     (``SinkRegistry.for_client``: a kind, and a target only where the kind takes one
     from a client, such as a Telegram chat), their own library folder and the places
     an administrator ``allowed`` (``allowed_places``); never a folder of the server
-    named in a message, nor an rclone connection string (``rclone.conn_refused``)."""
+    named in a message, nor an rclone connection string (``rclone.conn_refused``).
+    Offline: whose a Telegram chat is, ``own_place`` asks next."""
     if who.admin:
         return dest
     found = sinks.parse(dest)  # sink.unknown first: a typo is a typo
@@ -157,7 +154,7 @@ def own_dest(who: Who, sinks: SinkRegistry, dest: str, allowed: Collection[str] 
         from ferryman.net.rclone_path import refuse_for_person  # lazy: start-up
 
         refuse_for_person([found.text])
-    if any(_base(sinks, found.text) == _base(sinks, place) for place in allowed):
+    if is_allowed(sinks, found.text, allowed):
         return found.text
     folder = who.settings.get("library")
     if found.scheme == "library":
@@ -176,14 +173,44 @@ def own_dest(who: Who, sinks: SinkRegistry, dest: str, allowed: Collection[str] 
     return found.text
 
 
+async def own_place(
+    who: Who,
+    sinks: SinkRegistry,
+    dest: str,
+    allowed: Collection[str] = (),
+    resources: Shared | None = None,
+) -> str:
+    """``own_dest``, and then, for a person, the place's kind asked whether it is
+    theirs now (``SinkKind.check_person``: a Telegram chat is their own linked
+    account, a group they are in or a channel they may post in; never ``me``, the
+    server's Saved Messages, nor another's chat): ``account.dest_forbidden`` else. The
+    one check of every door where a person names a place (the page, the API, a chat's
+    ``to:`` and ``/settings to``, a watch); ``resources``: the engine's (its Telegram
+    client asks the membership; None: a chat of theirs cannot be checked, and is
+    refused). The deliver stage asks again as each album goes (``plumbing/places``)."""
+    text = own_dest(who, sinks, dest, allowed)
+    if who.admin or is_allowed(sinks, text, allowed):
+        return text
+    await sinks.check_person(text, who.telegram, resources)
+    return text
+
+
 def _same_folder(given: str, own: str) -> bool:
     return PurePath(given) == PurePath(own)
 
 
-def _base(sinks: SinkRegistry, dest: str) -> str:
-    """``scheme:target`` made canonical, without options ("" for a malformed one)."""
-    try:
-        found = sinks.parse(sinks.expand(dest))
-    except FerrymanError:
-        return ""
-    return f"{found.scheme}:{found.target}"
+__all__ = [
+    "ADMIN",
+    "MACHINE",
+    "NOBODY",
+    "Who",
+    "allowed_places",
+    "of_user",
+    "own_dest",
+    "own_job",
+    "own_library",
+    "own_place",
+    "own_source",
+    "own_watch",
+    "require_admin",
+]

@@ -20,8 +20,9 @@ from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.media_options import MediaOptions, options_for
 from ferryman.engine.plumbing.personal import personal_settings
+from ferryman.engine.plumbing.places import at_delivery
 from ferryman.media.policy import Policy
-from ferryman.model import MediaKind
+from ferryman.model import Job, MediaKind
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Sink, SinkEnv, SinkKind
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ async def resolve(ctx: Context, dest: str, account: int | None = None) -> Route:
     state = ctx.sink_states.sink_state(kind.state_scope or found.scheme)  # never the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)
     return Route(dest, kind, found.target, options, env, found.options)
+
+
+async def delivering_to(ctx: Context, job: Job) -> Route:
+    """``job``'s destination resolved for a delivery: a person's place checked again
+    first (``plumbing/places.at_delivery``: a Telegram chat they left since is
+    ``account.dest_forbidden``, and nothing goes there)."""
+    settings = await ctx.settings()
+    await at_delivery(ctx.people, ctx.sinks, settings, ctx.resources, job.account, job.dest)
+    return await resolve(ctx, job.dest, job.account)
 
 
 def warm(route: Route) -> Sink | None:

@@ -53,7 +53,7 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
 
 def wished_dest(text: str, sinks: SinkRegistry | None = None) -> str | None:
     """The caption's ``to:`` as a destination (a kind's shorthand expanded), or None:
-    what the person typed, checked as theirs (``ops/who.own_dest``) before it is used."""
+    what the person typed, checked as theirs (``ops/who.own_place``) before it is used."""
     found = _TO.search(text or "")
     return (sinks or default_sinks()).expand(found.group(1)) if found else None
 

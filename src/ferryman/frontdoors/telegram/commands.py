@@ -64,7 +64,8 @@ class Commands:
         self.store = store
         self.inbox = inbox
         self.wake = wake
-        self.mine = UserSettings(store, inbox.sinks, asking.allowed_places(settings))
+        allowed = asking.allowed_places(settings)
+        self.mine = UserSettings(store, inbox.sinks, allowed, inbox.resources)
         self.who = Who(0, 0)  # who sent the command being answered (one at a time)
         self.message: Any = None  # and its message
         self.bot = False  # a bot session (set at start): /help says so
@@ -269,7 +270,9 @@ class Commands:
             every=given.get("every", "1h"),
             then=given.get("then"),
         )
-        watch, shown = await add_watch(self.store, self.settings, asked, who=self.who.person)
+        watch, shown = await add_watch(
+            self.store, self.settings, asked, who=self.who.person, resources=self.inbox.resources
+        )
         return (
             f"watch {watch.id}: {shown} ({watch.kind}) → {shown_dest(watch.dest)}, every"
             f" {every_text(watch.every_seconds)}; new entries from now on become jobs"

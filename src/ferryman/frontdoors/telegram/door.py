@@ -29,6 +29,7 @@ from ferryman.frontdoors.telegram.help import register_menu
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.status import StatusBoard
 from ferryman.frontdoors.telegram.user_settings import Who
+from ferryman.resources import Shared
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -54,10 +55,13 @@ class FrontDoor:
         sinks: SinkRegistry | None = None,
         arrived: asyncio.Queue[Any] | None = None,
         sources: SourceRegistry | None = None,
+        resources: Shared | None = None,
     ) -> None:
         """``arrived``: messages someone else listens for on the door's behalf since
         before the client connected (``serve`` with the engine's shared client), so the
-        caught-up ones are answered too; without it the door listens from ``start``."""
+        caught-up ones are answered too; without it the door listens from ``start``.
+        ``resources``: the engine's (its Telegram client asks whether a chat a person
+        names is theirs: ``ops/who.own_place``)."""
         self.settings = settings
         self.store = store
         self.client = client
@@ -66,7 +70,7 @@ class FrontDoor:
         self.chat = Chat(client)
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
         self.inbox = Inbox(
-            settings, store, self.board, wake, sinks or default_sinks(), self.sources
+            settings, store, self.board, wake, sinks or default_sinks(), self.sources, resources
         )
         self.commands = Commands(settings, store, self.inbox, wake)
         self.actions = Actions(settings, store, self.chat, self.commands, self.inbox, self.sources)

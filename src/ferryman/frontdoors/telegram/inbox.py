@@ -25,7 +25,7 @@ from ferryman.engine.ops import intake, limits
 from ferryman.engine.ops import who as asking
 from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.events import Event, JobFetched
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, next_step_for
 from ferryman.frontdoors.telegram import choose, render
 from ferryman.frontdoors.telegram.caption import read_caption, wished_dest, wished_preset
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
@@ -33,6 +33,7 @@ from ferryman.frontdoors.telegram.user_settings import UserSettings, Who
 from ferryman.links import presets
 from ferryman.links.profile import parse_token
 from ferryman.model import Job
+from ferryman.resources import Shared
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.telegram_link import MessageRef
@@ -48,6 +49,15 @@ def message_source(chat_id: int, message_id: int) -> str:
     return str(MessageRef(message_id, user=chat_id))
 
 
+def refused(exc: FerrymanError) -> str:
+    """The reply to a message not taken: why; for a person's own limits and places
+    (``account.*``), also the code and what to do instead."""
+    said = f"not taken: {exc.message}"
+    if exc.code.startswith("account."):
+        said += f"\n{exc.code}: {next_step_for(exc.code, failed=False, message=exc.message)}"
+    return said
+
+
 class Inbox:
     def __init__(
         self,
@@ -57,16 +67,18 @@ class Inbox:
         wake: Callable[[], None],
         sinks: SinkRegistry,
         sources: SourceRegistry | None = None,
+        resources: Shared | None = None,
     ) -> None:
         self.settings = settings
         self.sinks = sinks
         self.sources = sources
+        self.resources = resources  # the engine's: its Telegram client asks whose a chat is
         self.store = store
         self.board = board
         self.wake = wake
         self.folder = settings.data_dir / "inbox"  # a row's folder keeps its list's ticks
         self._tasks: set[asyncio.Task[None]] = set()
-        self.mine = UserSettings(store, sinks, asking.allowed_places(settings))
+        self.mine = UserSettings(store, sinks, asking.allowed_places(settings), resources)
         # Set by the door (``callbacks``): an archive's status message is about to offer
         # its choices; an archive whose person asked to choose is downloaded (held).
         self.on_file: Callable[[InboxRow, RemoteFile, bool], None] | None = None
@@ -75,15 +87,19 @@ class Inbox:
     async def dest_for(self, who: Who, wished: str | None = None) -> str:
         """Where ``who``'s jobs go: ``wished`` (a caption's ``to:``), else their
         ``/settings to``, else the chat's default; with their delivery options. What
-        the person typed must be a place of theirs (``ops/who.own_dest``: a linked
-        ordinary account may not name a folder of the server); a bare ``library:`` of
+        the person typed must be a place of theirs (``ops/who.own_place``: a linked
+        ordinary account may not name a folder of the server, nor a Telegram chat that
+        is not theirs); a bare ``library:`` of
         a person given their own library folder (``ferryman user set NAME --library
         DIR``) goes there, as their page jobs do."""
         mine = await self.mine.of(who.user_id, who.chat_id)
         typed = wished or mine.dest
         if typed is not None:
             allowed = asking.allowed_places(self.settings)
-            typed = asking.own_dest(who.person, self.sinks, self.sinks.expand(typed), allowed)
+            expanded = self.sinks.expand(typed)
+            typed = await asking.own_place(
+                who.person, self.sinks, expanded, allowed, self.resources
+            )
         dest = self.mine.with_options(typed or self.default_dest, mine.options)
         return asking.own_library(dest, who.person)
 
@@ -130,7 +146,7 @@ class Inbox:
                 state=FAILED,
                 code=exc.code,
             )
-            return f"not taken: {exc.message}"
+            return refused(exc)
         added = await self.store.inbox_add(
             chat_id=chat_id,
             message_id=message.id,
@@ -174,7 +190,7 @@ class Inbox:
             wishes = read_caption(text, dest, self.sinks)
             picked = parse_token(preset.token) if preset.token else None
         except FerrymanError as exc:
-            return f"not taken: {exc.message}"
+            return refused(exc)
         problems: list[str] = []
         for link in links:
             try:

@@ -87,6 +87,7 @@ async def serve(
         engine.ctx.sinks,
         arrived if hub is not None else None,
         engine.ctx.sources,
+        engine.ctx.resources,
     )
     stop = stop or asyncio.Event()
     try:

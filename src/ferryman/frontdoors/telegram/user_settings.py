@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.links.profile import Profile, from_caption
+from ferryman.resources import Shared
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
 from ferryman.sinks.link import KEPT_IN_TELEGRAM
 from ferryman.sinks.options import split
@@ -111,11 +112,16 @@ class Mine:
 
 class UserSettings:
     def __init__(
-        self, store: ChatSettings, sinks: SinkRegistry, allowed: tuple[str, ...] = ()
+        self,
+        store: ChatSettings,
+        sinks: SinkRegistry,
+        allowed: tuple[str, ...] = (),
+        resources: Shared | None = None,
     ) -> None:
         self.store = store
         self.sinks = sinks
         self.allowed = allowed  # places an administrator allowed (``ops/who.allowed_places``)
+        self.resources = resources  # the engine's: its Telegram client asks whose a chat is
 
     async def of(self, user_id: int, chat_id: int) -> Mine:
         """``user_id``'s settings, ready for a job made from chat ``chat_id``."""
@@ -187,7 +193,8 @@ class UserSettings:
             return f"{key} is back to the default"
         if key == "to" and value != "here":
             self.with_options(value, DeliveryOptions())  # sink.unknown: says why
-            asking.own_dest(who.person, self.sinks, self.sinks.expand(value), self.allowed)
+            expanded = self.sinks.expand(value)
+            await asking.own_place(who.person, self.sinks, expanded, self.allowed, self.resources)
         if key == "link" and from_caption(value) is None:
             raise FerrymanError(
                 "config.invalid",

@@ -17,6 +17,7 @@ from ferryman.web.schemas import DeliverSpec, JobRequest, OutputSpec
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.resources import Shared
     from ferryman.sinks.base import SinkRegistry
     from ferryman.web.accounts.who import Who
 
@@ -58,14 +59,23 @@ def own_library(dest: str, who: Who) -> str:
     return asking.own_library(dest, who)
 
 
-def checked_dest(settings: dict[str, Any], who: Who, sinks: SinkRegistry) -> None:
+async def checked_dest(
+    settings: dict[str, Any],
+    who: Who,
+    web_settings: Settings,
+    sinks: SinkRegistry,
+    shared: Shared | None,
+) -> None:
     """A person's own default destination, checked when they set it as a job's would
-    be at each job (a kind a client may name, their own library folder): refused now
-    (``request.invalid``, ``account.dest_forbidden``), not at every later job."""
+    be at each job (a kind a client may name, their own library folder, a Telegram chat
+    of theirs: ``ops/who.own_place`` through ``shared``, the engine's resources):
+    refused now (``request.invalid``, ``account.dest_forbidden``), not at every later
+    job (where it is asked again)."""
     _, deliver = specs(settings)
     if deliver is not None:
         asking.own_dest(who, sinks, f"{deliver.to}:{deliver.chat or ''}")
-        sinks.for_client(deliver.to, deliver.chat)  # as each job asks it
+        dest = sinks.for_client(deliver.to, deliver.chat)  # as each job asks it
+        await asking.own_place(who, sinks, dest, asking.allowed_places(web_settings), shared)
 
 
 def library_setting(value: str) -> str:

@@ -27,7 +27,7 @@ SESSION_SECONDS = 7 * 86400
 
 
 def who_is(user: User, via: str = "") -> Who:
-    return Who(user.id, user.name, user.admin, user.settings, via)
+    return Who(user.id, user.name, user.admin, user.settings, via, user.tg_user_id)
 
 
 async def new_session(web: Web, user: User | None, token: str | None = None) -> str:

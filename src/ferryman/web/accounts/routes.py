@@ -151,7 +151,7 @@ def routes(app: FastAPI, web: Web) -> None:
             raise FerrymanError("account.forbidden", "an administrator sets these")
         chosen = {k: v for k, v in body.model_dump().items() if k in PERSONAL and v is not None}
         defaults.specs({**user.settings, **chosen})  # refused here, not at the next job
-        defaults.checked_dest(chosen, who, web.sinks)
+        await defaults.checked_dest(chosen, who, web.settings, web.sinks, web.resources)
         if chosen.get("notify"):
             chosen["notify"] = await defaults.notice_targets(chosen["notify"], web.settings)
         await web.store.update_user(user.id, settings={**user.settings, **chosen})

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, Query, Response
 
 from ferryman.engine.ops import control, intake
+from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.model import MAX_ROW_ID, JobState
 from ferryman.net.own_thread import on_own_thread
@@ -54,6 +55,9 @@ def routes(app: FastAPI, web: Web) -> None:
         body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
         dest = defaults.own_library(web.sinks.for_client(body.deliver.to, body.deliver.chat), who)
+        # A person's place, a Telegram chat asked of Telegram (``ops/who.own_place``).
+        places = asking.allowed_places(web.settings)
+        dest = await asking.own_place(who, web.sinks, dest, places, web.resources)
         upload = None
         if body.upload_id is not None:
             upload = web.uploads.finished(body.upload_id)

@@ -1,11 +1,13 @@
 """``/api/v1/sites``: which sites work now. yt-dlp's version and age, and per site (yt-dlp's
 extractor) the last day's links: how many came, how many failed and with which codes,
 and the latest (``links/health``, written as each link's download ends). Anyone signed in
-may ask: it names sites and counts, not links or people. The page shows the same."""
+may ask; a person is shown their own jobs' links only (which sites they used, and when,
+are theirs), an administrator everyone's. The page shows the same."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fastapi import FastAPI
 
@@ -19,9 +21,10 @@ from ferryman.web.schemas import SiteRecord, Sites, YtDlp
 def routes(app: FastAPI, web: Web) -> None:
     @app.get(f"{API}/sites", tags=["health"], response_model=Sites)
     async def sites(who: Me) -> Sites:
-        """yt-dlp's version and age, and each site's links of the last day."""
-        del who  # signed in: that is all it takes
-        return await asyncio.to_thread(sites_view, web.settings, web.clock.now())
+        """yt-dlp's version and age, and each site's links of the last day: the asking
+        person's own jobs' (an administrator's: everyone's)."""
+        sees = None if who.admin else who.sees
+        return await asyncio.to_thread(sites_view, web.settings, web.clock.now(), sees)
 
 
 def yt_dlp_view(now: float) -> YtDlp:
@@ -32,8 +35,11 @@ def yt_dlp_view(now: float) -> YtDlp:
     )
 
 
-def sites_view(settings: Settings, now: float) -> Sites:
-    """The view of ``/api/v1/sites`` (blocking: reads the record)."""
+def sites_view(
+    settings: Settings, now: float, sees: Callable[[int | None], bool] | None = None
+) -> Sites:
+    """The view of ``/api/v1/sites`` (blocking: reads the record); ``sees``: whose links
+    count (None: everyone's)."""
     since = now - KEEP_SECONDS
     rows = [
         SiteRecord(
@@ -44,6 +50,6 @@ def sites_view(settings: Settings, now: float) -> Sites:
             last_at=t.last_at,
             last_code=t.last_code,
         )
-        for t in summary(settings.data_dir, since)
+        for t in summary(settings.data_dir, since, sees)
     ]
     return Sites(yt_dlp=yt_dlp_view(now), since=since, sites=rows)

@@ -65,7 +65,9 @@ def routes(app: FastAPI, web: Web) -> None:
         person's ``library:``: their own library folder)."""
         to = _client_dest(web, body.to)
         asked = watch_admin.NewWatch(**(body.model_dump() | {"to": to}))
-        watch, _ = await watch_admin.add_watch(web.store, web.settings, asked, who=who)
+        watch, _ = await watch_admin.add_watch(
+            web.store, web.settings, asked, who=who, resources=web.resources
+        )
         return await view_of(watch.id)
 
     @app.post(f"{API}/watches/{{watch_id}}/check", tags=["watches"])

@@ -1,0 +1,135 @@
+"""Which Telegram chats are a person's to send to (``TelegramKind.check_person``).
+
+ferryman sends as the server's Telegram account, which reaches far more than any one
+person should: its own Saved Messages (``telegram:me``), anyone who ever wrote to it,
+every group and channel it is in. A person (an ordinary account, never an
+administrator) may send only where their own Telegram account could have sent it
+themselves:
+
+- to their own linked Telegram account (``/link``): a private chat with themselves,
+  named by its id or its ``@username``;
+- to a group (a basic group, a supergroup, a forum) their linked account is a member
+  of, not banned from and not gone from;
+- to a broadcast channel only where their linked account may post: its creator, or an
+  administrator with the right to post. A subscriber reads a channel and never posts
+  there; a person who may not post in a channel themselves may not post through ours.
+
+``me`` (the server's account's Saved Messages) and anyone else's private chat are
+refused, as is everything for a person who linked no Telegram account. The places an
+administrator allowed everyone (``telegram.default_target``) are taken before this is
+asked (``engine/plumbing/places``). The membership is asked of Telegram, through the
+engine's own account (``channels.getParticipant``; a basic group's member list), each
+time it is asked: where a person names the place and again as each album goes, so a
+membership that ended stops the next album (``account.dest_forbidden``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ferryman.errors import FerrymanError
+from ferryman.sinks.telegram_target import telegram_target
+
+if TYPE_CHECKING:
+    from ferryman.resources import Shared
+
+CODE = "account.dest_forbidden"
+
+
+async def check_person(target: str, linked: int | None, resources: Shared | None) -> None:
+    """Nothing when the person whose linked Telegram user is ``linked`` may send to the
+    chat of ``target``; ``account.dest_forbidden`` (saying why) else."""
+    chat = telegram_target(target).chat
+    if chat == "me":
+        raise FerrymanError(
+            CODE,
+            "telegram:me is the Saved Messages of the server's Telegram account, not yours:"
+            " send to your own Telegram account (@yourname), or a group or channel of yours",
+        )
+    if linked is None:
+        raise FerrymanError(
+            CODE,
+            f"telegram:{target}: link your Telegram account first (/link), then send to"
+            " it or to a group or channel you are in",
+        )
+    if chat == linked:
+        return  # their own private chat, by its id: nothing to ask
+    if resources is None:
+        raise FerrymanError(CODE, f"telegram:{target}: your membership cannot be checked here")
+    from ferryman.telegram.hub import shared_hub  # lazy: Telethon
+
+    client = await shared_hub(resources).client()
+    if not await may_send(client, chat, linked):
+        raise FerrymanError(
+            CODE,
+            f"telegram:{target} is not a chat of yours: your linked Telegram account is not"
+            " a member there (a channel: not one who may post)",
+        )
+
+
+async def may_send(client: Any, chat: str | int, user: int) -> bool:
+    """Whether Telegram user ``user`` is ``chat`` (their own private chat), a member of
+    it (a group) or may post in it (a broadcast channel), as ``client`` is told."""
+    from telethon import errors, types  # lazy: Telethon
+    from telethon.tl.functions.channels import GetParticipantRequest
+
+    from ferryman.telegram.errors import from_telethon  # lazy: Telethon
+
+    try:
+        peer = await _peer(client, chat)
+    except errors.RPCError as exc:
+        raise from_telethon(exc) from exc
+    if peer is None:
+        return False  # a chat the server's account cannot see is no one's here
+    if isinstance(peer, types.InputPeerUser):
+        return bool(peer.user_id == user)
+    if not isinstance(peer, types.InputPeerChat | types.InputPeerChannel):
+        return False  # InputPeerSelf: the server's own account
+    try:
+        person = await client.get_input_entity(user)
+    except ValueError:
+        return False  # never met by the server's account: no membership to read
+    try:
+        if isinstance(peer, types.InputPeerChat):
+            rights = await client.get_permissions(peer, person)
+            return not (rights.has_left or rights.is_banned)
+        entity = await client.get_entity(peer)
+        found = (await client(GetParticipantRequest(peer, person))).participant
+    except errors.UserNotParticipantError:
+        return False
+    except errors.RPCError as exc:
+        if exc.message in ("USER_ID_INVALID", "PARTICIPANT_ID_INVALID"):
+            return False
+        raise from_telethon(exc) from exc
+    return _participates(found, broadcast=bool(getattr(entity, "broadcast", False)))
+
+
+def _participates(found: Any, *, broadcast: bool) -> bool:
+    """A channel's participant as a place to send to: a group's member (not banned from
+    writing, not gone), a broadcast channel's creator or administrator who posts."""
+    from telethon import types  # lazy: Telethon
+
+    if isinstance(found, types.ChannelParticipantCreator):
+        return True
+    if isinstance(found, types.ChannelParticipantAdmin):
+        rights = found.admin_rights
+        return not broadcast or bool(rights is not None and rights.post_messages)
+    if isinstance(found, types.ChannelParticipantLeft | types.ChannelParticipantBanned):
+        return False
+    return not broadcast  # a member of a group; a channel's subscriber only reads
+
+
+async def _peer(client: Any, chat: str | int) -> Any:
+    """The chat's input peer as the server's account knows it (an id not seen yet is
+    looked for among its dialogs, as the sink does); None: it cannot see it."""
+    try:
+        return await client.get_input_entity(chat)
+    except ValueError:
+        pass
+    if not isinstance(chat, int) or (await client.get_me()).bot:
+        return None
+    await client.get_dialogs()
+    try:
+        return await client.get_input_entity(chat)
+    except ValueError:
+        return None
