@@ -1,0 +1,165 @@
+"""A job's magnet is added to its debrid service once, however many workers fetch it at
+once: two on one machine (the fetch folder's lock), two nodes sharing one store (the
+store's claim, ``store/fetches/calls``), one that takes over the claim a killed node left
+(the service's items asked first). The race is made, not waited for: the fake service
+holds the first add on its way (``fakedebrid.Gate``) until the second worker is where
+it must wait."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.once_calls import StoreCalls
+from ferryman.errors import ServerWait
+from ferryman.sources.base import FetchPlan, OnceCalls
+from ferryman.sources.magnet import ITEM, MagnetSource
+from tests.sources.test_debrid_source import KINDS, cdn, with_service
+from tests.support.clock import ManualClock
+from tests.support.fakedebrid import FakeDebrid, Gate, Torrent, debrid_serving
+from tests.support.httpserve import FaultServer
+from tests.support.two_nodes import Stores, nodes
+from tests.support.waiting import eventually
+
+__all__ = ["cdn", "nodes"]
+
+
+def _torrent() -> Torrent:
+    return Torrent("Trip 2024", [("Trip 2024/notes.txt", b"the trip's notes\n", "text/plain")])
+
+
+def _magnet(digest: str) -> str:
+    return f"magnet:?xt=urn:btih:{digest}&dn=Trip%202024"
+
+
+def _plan(folder: Path, settings: Settings, once: OnceCalls | None = None) -> FetchPlan:
+    return FetchPlan(
+        folder=folder,
+        network=settings.network,
+        retry=settings.retry,
+        client=lambda: None,  # type: ignore[arg-type,return-value]
+        settings=settings,
+        once=once,
+    )
+
+
+def _kept(folder: Path) -> str:
+    return str(json.loads((folder / "debrid.json").read_text())["item"])
+
+
+def _waits_for_lock(lock: Path) -> bool:
+    """Whether a process waits for an ``flock`` on ``lock`` now (the kernel's own list,
+    ``/proc/locks``: a waiter's line is marked ``->``)."""
+    inode = str(os.stat(lock).st_ino)
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        waiter = "->" in fields and "FLOCK" in fields
+        if waiter and any(f.count(":") == 2 and f.rsplit(":", 1)[1] == inode for f in fields):
+            return True
+    return False
+
+
+@pytest.fixture(params=KINDS)
+def fake(request: pytest.FixtureRequest, cdn: FaultServer) -> Iterator[FakeDebrid]:
+    with debrid_serving(request.param, cdn) as served:
+        served.gate = Gate()
+        yield served
+
+
+async def test_two_workers_on_one_machine_add_a_jobs_magnet_once(
+    fake: FakeDebrid, settings: Settings, tmp_path: Path
+) -> None:
+    """The second waits at the fetch folder's lock while the first's add is on its way,
+    then finds the first one's item kept: one add, one item for both."""
+    digest = secrets.token_hex(20)
+    fake.swarm[digest] = _torrent()
+    plan = _plan(tmp_path / "fetch", with_service(settings, fake))
+    source = MagnetSource()
+    assert fake.gate is not None
+    first = asyncio.create_task(source.fetch(_magnet(digest), plan))
+    assert await asyncio.to_thread(fake.gate.arrived.wait, 30)
+    second = asyncio.create_task(source.fetch(_magnet(digest), plan))
+    lock = plan.folder / ".adding.lock"
+    await eventually(lambda: _waits_for_lock(lock), "the second worker waiting at the lock")
+    assert fake.added() == 0  # the first add is still held on its way
+    fake.gate.release.set()
+    one, two = await asyncio.gather(first, second)
+    assert fake.added() == 1
+    assert len(fake.items) == 1
+    (item,) = fake.items
+    assert _kept(plan.folder) == item
+    assert one.name == two.name == "Trip 2024"
+
+
+@pytest.mark.parametrize("kind", ["alldebrid", "premiumize"])
+async def test_two_nodes_sharing_a_store_add_a_jobs_magnet_once(
+    kind: str,
+    cdn: FaultServer,
+    nodes: tuple[Stores, Stores, ManualClock],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """Node B took the fetch over while node A's add was on its way (A's lease lost to a
+    stall): B's folder has nothing kept, and the service does not list the item yet. B
+    finds A's claim in the store and waits (``debrid.adding``), without a call to the
+    service; once A's add is kept, B goes on with A's item."""
+    one, two, clock = nodes
+    digest = secrets.token_hex(20)
+    with debrid_serving(kind, cdn) as fake:
+        fake.swarm[digest], fake.gate = _torrent(), Gate()
+        configured = with_service(settings, fake)
+        job = await intake.add_source(one, _magnet(digest), settings=configured)
+        a = _plan(tmp_path / "a" / "fetch", configured, StoreCalls(one, job.id, "a:1:x", clock, 60))
+        b = _plan(tmp_path / "b" / "fetch", configured, StoreCalls(two, job.id, "b:2:y", clock, 60))
+        first = asyncio.create_task(MagnetSource().fetch(_magnet(digest), a))
+        assert await asyncio.to_thread(fake.gate.arrived.wait, 30)
+        calls = sum(fake.calls.values())
+        node_b = MagnetSource()
+        with pytest.raises(ServerWait) as waits:
+            await node_b.fetch(_magnet(digest), b)
+        assert waits.value.code == "debrid.adding"
+        assert sum(fake.calls.values()) == calls  # B asked the service nothing
+        fake.gate.release.set()
+        got_a = await first
+        got_b = await node_b.fetch(_magnet(digest), b)
+        assert fake.added() == 1
+        (item,) = fake.items
+        assert _kept(a.folder) == _kept(b.folder) == item
+        assert got_a.name == got_b.name == "Trip 2024"
+        memos = await two.source_memos(job.id)
+        assert json.loads(memos[ITEM])["item"] == item
+        assert ITEM + ".claim" not in memos  # the claim ended with the add
+
+
+async def test_a_claim_a_killed_node_left_is_taken_over_after_its_hold_and_the_item_found(
+    cdn: FaultServer, nodes: tuple[Stores, Stores, ManualClock], settings: Settings, tmp_path: Path
+) -> None:
+    """A node killed mid-add leaves its claim, and maybe an item at the service. Until
+    the claim's hold runs out the other node waits; then it takes the claim over, asks
+    the service first, and finds the item by its hash: no second add."""
+    one, two, clock = nodes
+    digest = secrets.token_hex(20)
+    with debrid_serving("alldebrid", cdn) as fake:
+        fake.swarm[digest] = _torrent()
+        configured = with_service(settings, fake)
+        job = await intake.add_source(one, _magnet(digest), settings=configured)
+        await one.claim_call(job.id, ITEM, "killed:1:x", 60)
+        there = fake.add(digest, _magnet(digest))  # the killed node's add had reached it
+        b = _plan(tmp_path / "b" / "fetch", configured, StoreCalls(two, job.id, "b:2:y", clock, 60))
+        with pytest.raises(ServerWait) as waits:
+            await MagnetSource().fetch(_magnet(digest), b)
+        assert waits.value.code == "debrid.adding"
+        await clock.advance(61)
+        got = await MagnetSource().fetch(_magnet(digest), b)
+        assert fake.added() == 0
+        assert _kept(b.folder) == there.id
+        assert got.name == "Trip 2024"
+        assert json.loads((await two.source_memos(job.id))[ITEM])["item"] == there.id
