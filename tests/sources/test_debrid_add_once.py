@@ -8,6 +8,7 @@ it must wait."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import secrets
@@ -15,15 +16,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
+from ferryman.engine.ops import nodes as node_ops
 from ferryman.engine.plumbing.once_calls import StoreCalls
+from ferryman.engine.runner import Engine
 from ferryman.errors import ServerWait
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set
 from ferryman.sources.base import FetchPlan, OnceCalls
 from ferryman.sources.magnet import ITEM, MagnetSource
+from ferryman.store import Store
+from ferryman.store.schema import fetches
+from tests.conftest import store_url
 from tests.sources.test_debrid_source import KINDS, cdn, with_service
 from tests.support.clock import ManualClock
+from tests.support.engine_helpers import library_files
 from tests.support.fakedebrid import FakeDebrid, Gate, Torrent, debrid_serving
 from tests.support.httpserve import FaultServer
 from tests.support.two_nodes import Stores, nodes
@@ -163,3 +173,63 @@ async def test_a_claim_a_killed_node_left_is_taken_over_after_its_hold_and_the_i
         assert _kept(b.folder) == there.id
         assert got.name == "Trip 2024"
         assert json.loads((await two.source_memos(job.id))[ITEM])["item"] == there.id
+
+
+@pytest.mark.postgres
+@pytest.mark.slow  # two engines through a whole job: some seconds
+async def test_two_engines_on_postgresql_one_losing_its_fetch_mid_add_add_the_magnet_once(
+    cdn: FaultServer, settings: Settings, tmp_path: Path
+) -> None:
+    """Engine A's add is on its way when its fetch is handed back (its lease lapsed: a
+    stall) and engine B, another node with its own fetch folder, claims it. B waits for
+    A's add (``debrid.adding``) and goes on with A's item; A, drained, only finishes
+    its add. One add, the job done, each file delivered once."""
+    url = store_url("postgres", tmp_path)
+    digest = secrets.token_hex(20)
+    photos = make_photo_set(tmp_path / "p", 2, size=(96, 72))
+    files = [(f"Trip 2024/{p.name}", p.read_bytes(), "image/jpeg") for p in photos]
+    with debrid_serving("alldebrid", cdn) as fake:
+        fake.swarm[digest], fake.gate = Torrent("Trip 2024", files), Gate()
+        on = with_service(settings, fake).model_copy(update={"database": url})
+        node_a = on.model_copy(update={"data_dir": tmp_path / "a", "node_name": "a"})
+        node_b = on.model_copy(update={"data_dir": tmp_path / "b", "node_name": "b"})
+        store_a, store_b = await Store.open(url), await Store.open(url)
+        engine_a, engine_b = Engine(store_a, node_a), Engine(store_b, node_b)
+        running = [asyncio.create_task(engine_a.run())]
+        try:
+            job = await intake.add_source(store_a, _magnet(digest), settings=on)
+            assert await asyncio.to_thread(fake.gate.arrived.wait, 30)  # A's add on its way
+            await node_ops.drain(store_a, "a")
+            await eventually(lambda: engine_a.ctx.run.draining, "engine A drained")
+            async with store_a.engine.begin() as conn:  # its lease lapsed, handed back
+                await conn.execute(
+                    update(fetches)
+                    .where(fetches.c.job_id == job.id)
+                    .values(state="queued", owner=None, lease_until=None)
+                )
+            running.append(asyncio.create_task(engine_b.run()))
+
+            async def waits_for_the_add() -> bool:
+                return (await store_b.get_job(job.id)).wait_reason == "debrid.adding"
+
+            await eventually(waits_for_the_add, "engine B waiting for A's add", within=30)
+            assert fake.added() == 0
+            fake.gate.release.set()
+
+            async def done() -> bool:
+                return (await store_b.get_job(job.id)).state is JobState.DONE
+
+            await eventually(done, "the job done by engine B", within=60)
+            kept = json.loads((await store_b.source_memos(job.id))[ITEM])["item"]
+        finally:
+            fake.gate.release.set()
+            for engine in (engine_a, engine_b):
+                engine.stop()
+            await asyncio.gather(*running)
+            await store_a.close()
+            await store_b.close()
+        assert fake.added() == 1
+        (item,) = fake.items
+        assert kept == item  # B went on with A's item
+        wanted = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in photos)
+        assert sorted(e["disk_sha256"] for e in library_files(node_b.library)) == wanted
