@@ -21,22 +21,24 @@ from sqlalchemy import update
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.engine.ops import nodes as node_ops
+from ferryman.engine.plumbing import once_calls
 from ferryman.engine.plumbing.once_calls import StoreCalls
 from ferryman.engine.runner import Engine
 from ferryman.errors import ServerWait
 from ferryman.model import JobState
+from ferryman.net import abort
 from ferryman.samples import make_photo_set
-from ferryman.sources.base import FetchPlan, OnceCalls
+from ferryman.sources.base import Fetched, FetchPlan, OnceCalls
 from ferryman.sources.magnet import ITEM, MagnetSource
 from ferryman.store import Store
+from ferryman.store.memory.store import MemoryStore
 from ferryman.store.schema import fetches
-from tests.conftest import store_url
 from tests.sources.test_debrid_source import KINDS, cdn, with_service
 from tests.support.clock import ManualClock
 from tests.support.engine_helpers import library_files
 from tests.support.fakedebrid import FakeDebrid, Gate, Torrent, debrid_serving
 from tests.support.httpserve import FaultServer
-from tests.support.two_nodes import Stores, nodes
+from tests.support.two_nodes import Stores, nodes, own_database
 from tests.support.waiting import eventually
 
 __all__ = ["cdn", "nodes"]
@@ -178,19 +180,35 @@ async def test_a_claim_a_killed_node_left_is_taken_over_after_its_hold_and_the_i
 @pytest.mark.postgres
 @pytest.mark.slow  # two engines through a whole job: some seconds
 async def test_two_engines_on_postgresql_one_losing_its_fetch_mid_add_add_the_magnet_once(
-    cdn: FaultServer, settings: Settings, tmp_path: Path
+    cdn: FaultServer, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Engine A's add is on its way when its fetch is handed back (its lease lapsed: a
-    stall) and engine B, another node with its own fetch folder, claims it. B waits for
-    A's add (``debrid.adding``) and goes on with A's item; A, drained, only finishes
-    its add. One add, the job done, each file delivered once."""
-    url = store_url("postgres", tmp_path)
+    stall) and engine B, another node with its own fetch folder, claims it. A's step is
+    cut as its lease is found lost (its socket shut, the add's outcome unknown to it),
+    while the service still makes the add. B waits (``debrid.adding``) for A's claim:
+    A's item kept, or the claim run out and the account searched first. One add, the
+    job done, each file delivered once. The claim's hold is cut short (4 s) to keep the
+    test short; A, drained, claims nothing more."""
+    monkeypatch.setattr(once_calls, "MIN_HOLD", 3.0)  # hold: four 1 s leases
     digest = secrets.token_hex(20)
     photos = make_photo_set(tmp_path / "p", 2, size=(96, 72))
     files = [(f"Trip 2024/{p.name}", p.read_bytes(), "image/jpeg") for p in photos]
+    async with own_database("postgres", tmp_path) as url:
+        await _two_engines_one_add(cdn, settings, tmp_path, url, digest, photos, files)
+
+
+async def _two_engines_one_add(
+    cdn: FaultServer,
+    settings: Settings,
+    tmp_path: Path,
+    url: str,
+    digest: str,
+    photos: list[Path],
+    files: list[tuple[str, bytes, str]],
+) -> None:
     with debrid_serving("alldebrid", cdn) as fake:
         fake.swarm[digest], fake.gate = Torrent("Trip 2024", files), Gate()
-        on = with_service(settings, fake).model_copy(update={"database": url})
+        on = with_service(settings, fake).model_copy(update={"database": url, "lease_seconds": 1})
         node_a = on.model_copy(update={"data_dir": tmp_path / "a", "node_name": "a"})
         node_b = on.model_copy(update={"data_dir": tmp_path / "b", "node_name": "b"})
         store_a, store_b = await Store.open(url), await Store.open(url)
@@ -233,3 +251,43 @@ async def test_two_engines_on_postgresql_one_losing_its_fetch_mid_add_add_the_ma
         assert kept == item  # B went on with A's item
         wanted = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in photos)
         assert sorted(e["disk_sha256"] for e in library_files(node_b.library)) == wanted
+
+
+async def test_an_add_cut_on_its_way_holds_every_worker_off_until_its_claim_runs_out(
+    cdn: FaultServer, settings: Settings, tmp_path: Path
+) -> None:
+    """A lost lease cuts its step's sockets (``net.abort``): the worker's add fails, yet
+    the service got it and makes it. The fetch folder's lock is free again, nothing is
+    kept; the next worker (this machine's, with the same owner) must not add: it waits
+    for the claim to run out, then finds the item by its hash."""
+    clock = ManualClock()
+    store = MemoryStore(clock=clock.now)
+    digest = secrets.token_hex(20)
+    with debrid_serving("alldebrid", cdn) as fake:
+        fake.swarm[digest], fake.gate = _torrent(), Gate()
+        configured = with_service(settings, fake)
+        job = await intake.add_source(store, _magnet(digest), settings=configured)
+        plan = _plan(tmp_path / "fetch", configured, StoreCalls(store, job.id, "a:1:x", clock, 60))
+        cut = abort.Abort()
+
+        async def cut_short() -> Fetched:
+            abort.current.set(cut)  # as the fetch stage's step sets it (``until_stopped``)
+            return await MagnetSource().fetch(_magnet(digest), plan)
+
+        first = asyncio.create_task(cut_short())
+        assert await asyncio.to_thread(fake.gate.arrived.wait, 30)
+        cut.trigger()  # the lease found lost: the step's sockets shut
+        with pytest.raises(BaseException):  # noqa: B017  (its socket's error, or Aborted)
+            await first
+        fake.gate.release.set()
+        await eventually(lambda: fake.added() == 1, "the service making the cut add")
+        source = MagnetSource()
+        with pytest.raises(ServerWait) as waits:
+            await source.fetch(_magnet(digest), plan)
+        assert waits.value.code == "debrid.adding"
+        await clock.advance(61)
+        got = await source.fetch(_magnet(digest), plan)
+        assert fake.added() == 1
+        (item,) = fake.items
+        assert _kept(plan.folder) == item
+        assert got.name == "Trip 2024"

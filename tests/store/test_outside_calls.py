@@ -74,3 +74,19 @@ async def test_two_nodes_claiming_at_once_one_gets_it(
         found = await asyncio.gather(*claims)
         assert [f.state for f in found].count(MINE) == 1
         assert {f.state for f in found} == {MINE, HELD}
+
+
+async def test_a_call_cut_mid_way_holds_everyone_off_until_its_claim_runs_out(
+    nodes: tuple[Stores, Stores, ManualClock],
+) -> None:
+    """Its request may still be carried out by the service: nobody adds, its own worker
+    neither, until the claim runs out; then the one that takes it over asks first."""
+    one, two, clock = nodes
+    job = await _job(one)
+    start = clock.now()
+    assert (await one.claim_call(job, KEY, "a", 60)).state == MINE
+    await one.call_dropped(job, KEY, "a", unknown=True)
+    assert await one.claim_call(job, KEY, "a", 60) == OutsideCall(HELD, until=start + 60)
+    assert await two.claim_call(job, KEY, "b", 60) == OutsideCall(HELD, until=start + 60)
+    await clock.advance(61)
+    assert await two.claim_call(job, KEY, "b", 60) == OutsideCall(MINE, taken_over=True)

@@ -182,8 +182,9 @@ class OnceCalls(Protocol):
         """Keep ``value`` (the first kept stays, unless ``replace``): returns what is kept."""
         ...
 
-    def dropped(self, key: str) -> None:
-        """The call failed (or may have): the claim ends."""
+    def dropped(self, key: str, *, unknown: bool = False) -> None:
+        """The call failed: the claim ends. ``unknown``: it may have reached the service
+        (cut, unanswered): the claim runs out first, nobody's (every worker waits)."""
         ...
 
 

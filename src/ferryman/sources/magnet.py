@@ -252,8 +252,8 @@ class MagnetSource:
                 "another worker is adding this torrent to the debrid service",
                 base.wait_seconds(plan.network),
             )
-        name = base.chosen_service(settings)
-        try:
+        try:  # from here on the claim is this worker's: made or dropped, never left
+            name = base.chosen_service(settings)
             with base.api_client(plan.network, settings, name) as client:
                 service = self._service(name, client, settings)
                 digest, torrent = _identity(uri)
@@ -262,10 +262,10 @@ class MagnetSource:
                     item = service.add_torrent(torrent.read_bytes(), torrent.name)
                 elif item is None:
                     item = service.add_magnet(uri)
-        except BaseException:
-            if once is not None:  # the add may have reached it: the next one asks first
+        except BaseException as exc:
+            if once is not None:  # cut or unanswered, it may be added yet: all wait, then ask
                 with suppress(Exception):  # the claim runs out anyway
-                    once.dropped(ITEM)
+                    once.dropped(ITEM, unknown=not _answered(exc))
             raise
         said = {"service": name, "item": item, "hash": digest}
         if once is not None:  # the first kept stays (a taken-over claim's add)
@@ -322,6 +322,16 @@ def _kept(path: Path) -> tuple[str, str] | None:
         return str(said["service"]), str(said["item"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _answered(exc: BaseException) -> bool:
+    """Whether a failed find-or-add's outcome is known: the service answered (a refusal,
+    a 429) or nothing was asked (no key, no .torrent); not a call cut mid-way (a lost
+    lease or a stop cuts its sockets: ``net.abort``) or left without an answer, which the
+    service may still carry out (the CI run's double add: a lease lost mid-add)."""
+    import httpx  # lazy: start-up (loaded by the call that failed)
+
+    return isinstance(exc, FerrymanError) and not isinstance(exc.__cause__, httpx.HTTPError)
 
 
 def _said(value: str) -> dict[str, str]:

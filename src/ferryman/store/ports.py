@@ -82,7 +82,9 @@ class FetchStore(Leaseholder, Protocol):
     async def call_made(
         self, job_id: int, key: str, owner: str, value: str, *, replace: bool = False
     ) -> str: ...
-    async def call_dropped(self, job_id: int, key: str, owner: str) -> None: ...
+    async def call_dropped(
+        self, job_id: int, key: str, owner: str, *, unknown: bool = False
+    ) -> None: ...
 
 
 class ReadStore(Leaseholder, Protocol):

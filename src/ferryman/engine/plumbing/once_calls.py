@@ -6,8 +6,9 @@ while the call is on its way, so a node killed mid-call lets another take it ove
 within ``hold``; a stall of the whole node (its loop too) longer than ``hold`` lets it
 go as well, and the one that takes it over asks the service first. ``hold`` is longer
 than the fetch's lease (at least ``MIN_HOLD``): the lease lost to a stall was the
-reason for the claim. The source calls from its own thread; each call is run on the
-loop the stage runs on.
+reason for the claim. A lost lease cuts the step's sockets (``net.abort``): the add cut
+so is ``dropped(unknown=True)``, its claim left to run out. The source calls from its
+own thread; each call is run on the loop the stage runs on.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class StoreCalls:
     def made(self, key: str, value: str, *, replace: bool = False) -> str:
         return self._on_loop(self._made(key, value, replace))
 
-    def dropped(self, key: str) -> None:
-        self._on_loop(self._dropped(key))
+    def dropped(self, key: str, *, unknown: bool = False) -> None:
+        self._on_loop(self._dropped(key, unknown))
 
     async def _claim(self, key: str) -> CallClaim:
         found = await self.store.claim_call(self.job_id, key, self.owner, self.hold)
@@ -66,9 +67,9 @@ class StoreCalls:
         await self._stop(key)
         return await self.store.call_made(self.job_id, key, self.owner, value, replace=replace)
 
-    async def _dropped(self, key: str) -> None:
+    async def _dropped(self, key: str, unknown: bool) -> None:
         await self._stop(key)
-        await self.store.call_dropped(self.job_id, key, self.owner)
+        await self.store.call_dropped(self.job_id, key, self.owner, unknown=unknown)
 
     async def _renew(self, key: str) -> None:
         """The claim pushed forward while the call is on its way (ends once it is not

@@ -61,6 +61,12 @@ def mine(claim: str | None, owner: str) -> bool:
     return held is not None and held[0] == owner
 
 
+def nobodys(claim: str | None) -> str:
+    """The claim ``claim`` as nobody's, held as long as it was."""
+    held = _holder(claim)
+    return json.dumps({"owner": "", "until": held[1] if held is not None else 0.0})
+
+
 def _holder(claim: str | None) -> tuple[str, float] | None:
     if claim is None:
         return None
@@ -100,13 +106,21 @@ class OutsideCallQueries(StoreBase):
                 await conn.execute(_drop(job_id, key + CLAIM))
         return kept
 
-    async def call_dropped(self, job_id: int, key: str, owner: str) -> None:
-        """``owner``'s call ended without a result: its claim ends (the next one asks
-        the service first: the call may have reached it)."""
+    async def call_dropped(
+        self, job_id: int, key: str, owner: str, *, unknown: bool = False
+    ) -> None:
+        """``owner``'s call ended without a result: its claim ends. ``unknown``: the call
+        may have reached the service all the same (cut by a lost lease or a stop, no
+        answer): the claim stays until it runs out, nobody's, so every worker (its own
+        too) waits that long, then asks the service first (it lists what it got)."""
+        now = self.clock()
         async with self._write() as conn:
             memos = await _locked_memos(conn, job_id, key)
-            if mine(memos.get(key + CLAIM), owner):
+            claim = memos.get(key + CLAIM)
+            if mine(claim, owner):
                 await conn.execute(_drop(job_id, key + CLAIM))
+                if unknown:
+                    await _put(conn, job_id, key + CLAIM, nobodys(claim), now)
 
 
 async def _locked_memos(conn: AsyncConnection, job_id: int, key: str) -> dict[str, str]:

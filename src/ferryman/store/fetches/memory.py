@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
-from ferryman.store.fetches.calls import CLAIM, OutsideCall, decide, mine
+from ferryman.store.fetches.calls import CLAIM, OutsideCall, decide, mine, nobodys
 from ferryman.store.fetches.sql import DONE, FETCHING, QUEUED, Fetch, InputName
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.memory import MemoryJobs
@@ -128,9 +128,14 @@ class MemoryFetches(MemoryJobs):
             del self.memos[job_id, key + CLAIM]
         return self.memos[job_id, key]
 
-    async def call_dropped(self, job_id: int, key: str, owner: str) -> None:
-        if mine(self.memos.get((job_id, key + CLAIM)), owner):
+    async def call_dropped(
+        self, job_id: int, key: str, owner: str, *, unknown: bool = False
+    ) -> None:
+        claim = self.memos.get((job_id, key + CLAIM))
+        if mine(claim, owner):
             del self.memos[job_id, key + CLAIM]
+            if unknown:
+                self.memos[job_id, key + CLAIM] = nobodys(claim)
 
     async def fetching_jobs(self) -> set[int]:
         return {
