@@ -440,6 +440,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         web_step="The torrent is still being downloaded there; ferryman looks again by itself.",
     ),
     ErrorSpec(
+        "debrid.adding",
+        True,
+        "Another ferryman worker (on this node or another sharing the store) is adding"
+        " this torrent to the debrid service; ferryman waits for it and goes on with the"
+        " item it added, by itself.",
+    ),
+    ErrorSpec(
         "debrid.queued",
         True,
         "The debrid service queued the torrent: the account is at its plan's limit of"

@@ -44,6 +44,30 @@ PREFIX = {
 }
 
 
+# Each service's calls that add an item (a magnet or a .torrent): what ``FakeDebrid.gate``
+# holds on its way.
+ADDS = {
+    "realdebrid": ("torrents/addMagnet", "torrents/addTorrent"),
+    "alldebrid": ("magnet/upload", "magnet/upload/file"),
+    "premiumize": ("transfer/create",),
+    "debridlink": ("seedbox/add",),
+}
+
+
+@dataclass
+class Gate:
+    """An add held on its way to the service: ``arrived`` is set when one reaches it,
+    which is answered once ``release`` is set (a race made to happen, not waited for)."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def hold(self) -> None:
+        self.arrived.set()
+        if not self.release.wait(60):
+            raise TimeoutError("the test never released the add")
+
+
 @dataclass
 class Torrent:
     name: str
@@ -80,6 +104,7 @@ class FakeDebrid:
     # (-1: it fails, status 3); delayed id -> [asks left, the link]
     delay_unlocks: int | None = None
     delayed: dict[str, list[Any]] = field(default_factory=dict)
+    gate: Gate | None = None  # every add waits at it before it is made (``Gate``)
 
     @property
     def api_base(self) -> str:
@@ -215,6 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
             "premiumize": _premiumize,
             "debridlink": _debridlink,
         }[fake.kind]
+        if fake.gate is not None and path in ADDS[fake.kind]:
+            fake.gate.hold()  # outside the lock: the service answers other calls meanwhile
         with _LOCK:
             status, answer = handler(fake, self.command, path, query, fields, body, self.headers)
         self._send(status, answer)

@@ -159,6 +159,36 @@ class SourceEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CallClaim:
+    """What ``OnceCalls.claim`` found: ``mine`` (make the call; ``taken_over``: another's
+    claim ran out, so its call may have reached the service: ask the service first),
+    else ``made`` (the result whoever made it kept) or, None, another is making it now."""
+
+    mine: bool
+    made: str | None = None
+    taken_over: bool = False
+
+
+class OnceCalls(Protocol):
+    """A job's outside calls that must be made once whichever worker, on whichever node
+    sharing the store, makes them (a debrid service's add of a magnet): claimed in the
+    store before, the result kept there after (``store/fetches/calls``). A worker whose
+    fetch lease was lost while its call was on the way, and the one that took the fetch
+    over (another node, another fetch folder), would each make it. Blocking: called
+    from the source's own thread, never the event loop's."""
+
+    def claim(self, key: str) -> CallClaim: ...
+    def made(self, key: str, value: str, *, replace: bool = False) -> str:
+        """Keep ``value`` (the first kept stays, unless ``replace``): returns what is kept."""
+        ...
+
+    def dropped(self, key: str, *, unknown: bool = False) -> None:
+        """The call failed: the claim ends. ``unknown``: it may have reached the service
+        (cut, unanswered): the claim runs out first, nobody's (every worker waits)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class FetchPlan:
     """What the engine's fetch stage hands a fetch-first source: where to write (one
     folder per input; what a crash left there is resumed), the network and retry
@@ -177,6 +207,8 @@ class FetchPlan:
     # Fetched alone, not with the other parts of its set (a split archive's volumes,
     # a Takeout's parts) beside it: a ``batch:`` job's input, its set's parts its own.
     alone: bool = False
+    # The store's claims of calls made once (a debrid add); None: this worker alone.
+    once: OnceCalls | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

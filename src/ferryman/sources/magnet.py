@@ -9,8 +9,11 @@ identity is its info hash, as a magnet's is, so the two of one torrent are one i
 The account's items are searched for the info hash first (one added before, by this job
 before a kill or by anyone, is never added twice); the item's id (and its service) is
 kept in the job's fetch folder (``debrid.json``, written whole and synced) before the
-job waits for it, so a restart polls the same item. While the service downloads it, the
-job waits uncounted (``debrid.not_ready``; ``torbox.not_ready`` for TorBox;
+job waits for it, so a restart polls the same item. Two workers fetching one job at once
+(a lost lease) add it once: on one machine one at a time (a lock in the fetch folder);
+across nodes sharing the store, claimed there first and kept there too (``FetchPlan.once``:
+another node waits, ``debrid.adding``, then takes the item kept). While the service
+downloads it, the job waits uncounted (``debrid.not_ready``; ``torbox.not_ready`` for TorBox;
 ``debrid.queued`` while TorBox queues it at the plan's active limit, the queued item kept
 as the item until it starts under a torrent id, kept then); once ready,
 its files are read as ``sources/debrid/reading`` says. Each key's calls keep within its
@@ -25,7 +28,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ from ferryman.sources.torbox import RateLimit, TorboxSource
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 KEPT = "debrid.json"  # the service and the item's id, in the job's fetch folder
 LEGACY = "torbox.json"  # what a ferryman before the debrid face kept (TorBox only)
+ITEM = "debrid.item"  # the store's memo of what ``KEPT`` holds (``FetchPlan.once``)
 
 
 # A magnet refused when added: nothing was recorded, so no job waits for a `retry`.
@@ -204,25 +208,18 @@ class MagnetSource:
         kept = _kept(path)
         if kept is None and (kept := _legacy(plan.folder / LEGACY)) is not None:
             _keep(path, {"service": kept[0], "item": kept[1], "hash": ""})  # carried over
-        name = kept[0] if kept is not None else base.chosen_service(settings)
+        if kept is None:
+            with _one_adder(plan.folder):  # a second worker (a lost lease) waits here
+                kept = _kept(path) or self._added(uri, plan, settings)  # and finds it kept
+        name, item = kept
         with base.api_client(plan.network, settings, name) as client:
             service = self._service(name, client, settings)
-            if kept is None:
-                with _one_adder(plan.folder):  # a second worker (a lost lease) waits here
-                    kept = _kept(path)  # and finds the first one's item, not adding again
-                    if kept is None:
-                        digest, torrent = _identity(uri)
-                        item = service.find(digest)
-                        if item is None and torrent is not None:
-                            item = service.add_torrent(torrent.read_bytes(), torrent.name)
-                        elif item is None:
-                            item = service.add_magnet(uri)
-                        _keep(path, {"service": name, "item": item, "hash": digest})
-            if kept is not None:
-                item = kept[1]
             found = service.status(item)
         if found.id != item:  # a queued item started under an id of its own: kept now
-            _keep(path, {"service": name, "item": found.id, "hash": found.hash})
+            now_kept = {"service": name, "item": found.id, "hash": found.hash}
+            if plan.once is not None:  # for the other nodes too
+                plan.once.made(ITEM, json.dumps(now_kept), replace=True)
+            _keep(path, now_kept)
         if found.failed is not None:
             raise FerrymanError(
                 "debrid.failed", f"{service.shown} gave the torrent up: {found.failed}"
@@ -234,6 +231,47 @@ class MagnetSource:
                 code, said = "debrid.queued", f"{found.state}; it starts when a slot frees"
             raise ServerWait(code, said, base.wait_seconds(plan.network))
         return Fetched(path, sum(f.size for f in found.files), found.name)
+
+    def _added(self, uri: str, plan: FetchPlan, settings: Settings) -> tuple[str, str]:
+        """The job's item found or added, and kept (in the fetch folder, and in the
+        store for the other nodes: ``plan.once``). Claimed in the store first, so one
+        worker of all the nodes sharing it adds: another's claim that still holds is
+        waited for (``debrid.adding``), its item then read from the store; one that
+        ran out is taken over, and the service's items are asked first anyway."""
+        from ferryman.sources.debrid import base  # lazy: start-up
+
+        path, once = plan.folder / KEPT, plan.once
+        claim = once.claim(ITEM) if once is not None else None
+        if claim is not None and claim.made is not None:  # another node added it
+            said = _said(claim.made)
+            _keep(path, said)
+            return said["service"], said["item"]
+        if claim is not None and not claim.mine:
+            raise ServerWait(
+                "debrid.adding",
+                "another worker is adding this torrent to the debrid service",
+                base.wait_seconds(plan.network),
+            )
+        try:  # from here on the claim is this worker's: made or dropped, never left
+            name = base.chosen_service(settings)
+            with base.api_client(plan.network, settings, name) as client:
+                service = self._service(name, client, settings)
+                digest, torrent = _identity(uri)
+                item = service.find(digest)
+                if item is None and torrent is not None:
+                    item = service.add_torrent(torrent.read_bytes(), torrent.name)
+                elif item is None:
+                    item = service.add_magnet(uri)
+        except BaseException as exc:
+            if once is not None:  # cut or unanswered, it may be added yet: all wait, then ask
+                with suppress(Exception):  # the claim runs out anyway
+                    once.dropped(ITEM, unknown=not _answered(exc))
+            raise
+        said = {"service": name, "item": item, "hash": digest}
+        if once is not None:  # the first kept stays (a taken-over claim's add)
+            said = _said(once.made(ITEM, json.dumps(said)))
+        _keep(path, said)
+        return said["service"], said["item"]
 
 
 @contextmanager
@@ -284,6 +322,21 @@ def _kept(path: Path) -> tuple[str, str] | None:
         return str(said["service"]), str(said["item"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _answered(exc: BaseException) -> bool:
+    """Whether a failed find-or-add's outcome is known: the service answered (a refusal,
+    a 429) or nothing was asked (no key, no .torrent); not a call cut mid-way (a lost
+    lease or a stop cuts its sockets: ``net.abort``) or left without an answer, which the
+    service may still carry out (the CI run's double add: a lease lost mid-add)."""
+    import httpx  # lazy: start-up (loaded by the call that failed)
+
+    return isinstance(exc, FerrymanError) and not isinstance(exc.__cause__, httpx.HTTPError)
+
+
+def _said(value: str) -> dict[str, str]:
+    said = json.loads(value)
+    return {"service": str(said["service"]), "item": str(said["item"]), "hash": str(said["hash"])}
 
 
 def _legacy(path: Path) -> tuple[str, str] | None:

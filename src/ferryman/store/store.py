@@ -3,9 +3,9 @@
 One class assembled from query modules by concern: a job's reading (``jobs``), what
 it reads (``entries``), what a person does to it (``job_actions``), how it ends
 (``job_ends``), the dashboard's counts (``figures``), ``albums``, ``items``,
-``fetches``, ``nodes``, ``runtime``, the chat's inbox, ``watches``, ``notices``,
-``turns``; ``sql/base`` holds the claim and lease machinery they share. Sinks get
-``sink_state``, not this.
+``fetches`` (and ``calls``: a fetch's outside calls made once), ``nodes``, ``runtime``,
+the chat's inbox, ``watches``, ``notices``, ``turns``; ``sql/base`` holds the claim and
+lease machinery they share. Sinks get ``sink_state``, not this.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ferryman.store.chat.sql import TelegramInboxQueries
 from ferryman.store.connect import create_engines
 from ferryman.store.entries.items import ItemQueries
 from ferryman.store.entries.sql import EntryQueries
+from ferryman.store.fetches.calls import OutsideCallQueries
 from ferryman.store.fetches.sql import FetchQueries
 from ferryman.store.jobs.actions import JobActionQueries
 from ferryman.store.jobs.ends import JobEndQueries
@@ -46,6 +47,7 @@ class Store(
     AlbumQueries,
     ItemQueries,
     FetchQueries,
+    OutsideCallQueries,
     NodeQueries,
     RuntimeQueries,
     TelegramInboxQueries,

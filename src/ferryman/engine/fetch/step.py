@@ -29,6 +29,7 @@ from ferryman.engine.plumbing.events import (
     JobWaiting,
 )
 from ferryman.engine.plumbing.offline import offline_or
+from ferryman.engine.plumbing.once_calls import StoreCalls, hold_for
 from ferryman.engine.plumbing.personal import person_of
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.space import fits_above_floor, never_fits
@@ -100,6 +101,10 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             settings=settings,
             shared=ctx.resources,
             person=await person_of(ctx.fetch_store, job.account),  # whose cookies, rclone.conf
+            # A debrid add made once, whichever node's worker makes it (a lost lease)
+            once=StoreCalls(
+                ctx.fetch_store, job.id, ctx.owner, ctx.clock, hold_for(settings.lease_seconds)
+            ),
         )
         # A fetch tried again goes on from its part: not back to 0 %. Asked again after a
         # wait with nothing held (a debrid service still downloading the torrent), it says

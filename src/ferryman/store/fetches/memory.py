@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
+from ferryman.store.fetches.calls import CLAIM, OutsideCall, decide, mine, nobodys
 from ferryman.store.fetches.sql import DONE, FETCHING, QUEUED, Fetch, InputName
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.memory import MemoryJobs
@@ -109,6 +110,32 @@ class MemoryFetches(MemoryJobs):
 
     async def memos_named(self, key: str) -> dict[int, str]:
         return {job: value for (job, named), value in self.memos.items() if named == key}
+
+    # ``store/fetches/calls``: an outside call made once, whichever node makes it
+    async def claim_call(self, job_id: int, key: str, owner: str, hold: float) -> OutsideCall:
+        memos = await self.source_memos(job_id)
+        found, claim = decide(memos, key, owner, self.clock(), hold)
+        if claim is not None:
+            self.memos[job_id, key + CLAIM] = claim
+        return found
+
+    async def call_made(
+        self, job_id: int, key: str, owner: str, value: str, *, replace: bool = False
+    ) -> str:
+        if (job_id, key) not in self.memos or replace:
+            self.memos[job_id, key] = value
+        if mine(self.memos.get((job_id, key + CLAIM)), owner):
+            del self.memos[job_id, key + CLAIM]
+        return self.memos[job_id, key]
+
+    async def call_dropped(
+        self, job_id: int, key: str, owner: str, *, unknown: bool = False
+    ) -> None:
+        claim = self.memos.get((job_id, key + CLAIM))
+        if mine(claim, owner):
+            del self.memos[job_id, key + CLAIM]
+            if unknown:
+                self.memos[job_id, key + CLAIM] = nobodys(claim)
 
     async def fetching_jobs(self) -> set[int]:
         return {
