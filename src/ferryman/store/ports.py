@@ -17,7 +17,7 @@ from ferryman.store.accounts.port import Accounts as Accounts  # named here too
 from ferryman.store.accounts.sql import User
 from ferryman.store.chat.sql import InboxRow, StatusRow
 from ferryman.store.claimed import Claimed
-from ferryman.store.fetches.calls import OutsideCall
+from ferryman.store.fetches.calls import OutsideCalls
 from ferryman.store.fetches.sql import Fetch, InputName
 from ferryman.store.nodes.sql import NodeRun
 from ferryman.store.notices.sql import Notice
@@ -40,7 +40,7 @@ class Leaseholder(Protocol):
         ...
 
 
-class FetchStore(Leaseholder, Protocol):
+class FetchStore(Leaseholder, OutsideCalls, Protocol):
     """The fetch stage: a job's input downloaded first."""
 
     async def claim_fetch(
@@ -76,14 +76,6 @@ class FetchStore(Leaseholder, Protocol):
         delay: float,
         *,
         count: bool = True,
-    ) -> None: ...
-    # An outside call made once, whichever node makes it (``store/fetches/calls``)
-    async def claim_call(self, job_id: int, key: str, owner: str, hold: float) -> OutsideCall: ...
-    async def call_made(
-        self, job_id: int, key: str, owner: str, value: str, *, replace: bool = False
-    ) -> str: ...
-    async def call_dropped(
-        self, job_id: int, key: str, owner: str, *, unknown: bool = False
     ) -> None: ...
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Delete, delete, insert, select
 
@@ -75,6 +76,18 @@ def _holder(claim: str | None) -> tuple[str, float] | None:
         return str(said["owner"]), float(said["until"])
     except (ValueError, KeyError, TypeError):
         return ("", 0.0)  # unreadable: held by nobody, taken over
+
+
+class OutsideCalls(Protocol):
+    """The store's side of an outside call made once (a part of ``FetchStore``)."""
+
+    async def claim_call(self, job_id: int, key: str, owner: str, hold: float) -> OutsideCall: ...
+    async def call_made(
+        self, job_id: int, key: str, owner: str, value: str, *, replace: bool = False
+    ) -> str: ...
+    async def call_dropped(
+        self, job_id: int, key: str, owner: str, *, unknown: bool = False
+    ) -> None: ...
 
 
 class OutsideCallQueries(StoreBase):
