@@ -167,6 +167,33 @@ def test_a_resumed_read_far_into_a_zip_selects_legacy_names(tmp_path: Path, code
     assert got == files
 
 
+def test_names_arrive_whatever_the_locale_ferryman_runs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a Latin-1 locale 7zz read a zip's stored bytes as Latin-1 (Shift-JIS names
+    arrived as mojibake) and a listfile's names too: 7zz runs in a UTF-8 locale, where
+    it hands stored bytes through as they are."""
+    _tool("zip")
+    _tool("localedef")
+    where = tmp_path / "locales"
+    where.mkdir()
+    subprocess.run(
+        ["localedef", "--no-warnings=ascii", "-f", "ISO-8859-1", "-i", "en_US", where / "latin"],
+        capture_output=True,
+    )
+    if not (where / "latin").is_dir():
+        pytest.skip("localedef cannot make en_US.ISO-8859-1")
+    root = tmp_path / "src"
+    files = _tree(root, CORPUS["cp932"], "cp932")
+    out = tmp_path / "locked.zip"
+    stored = _stored(list(files), "cp932")
+    argv = ["zip", "-q", "-X", "-P", "right", os.fsencode(out), *stored]
+    subprocess.run(argv, cwd=root, check=True)
+    monkeypatch.setenv("LOCPATH", str(where))
+    monkeypatch.setenv("LC_ALL", "latin")
+    assert _read(out, "wrong", "right") == files
+
+
 @pytest.mark.parametrize("codepage", ["cp949", "cp950"])
 def test_a_7z_of_a_legacy_named_disk_with_a_damaged_entry(tmp_path: Path, codepage: str) -> None:
     """7zz on Linux archives a name that is not UTF-8 (a legacy machine's disk, copied

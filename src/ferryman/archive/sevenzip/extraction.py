@@ -13,8 +13,8 @@ no longer in step with the listing is noticed.
 Names are 7zz's own throughout (``Item.listed``), never the decoded ones: a name
 stored in a legacy code page is listed as its bytes, and 7zz neither matches nor
 prints it any other way. The listfile holds those bytes and is read with ``-scsWIN``
-(the locale's charset: in a UTF-8 locale, or "C", 7zz keeps bytes that are not
-UTF-8 as they are, as it lists them; measured); ``-scsUTF-8`` refuses such a name
+(the locale's charset: ``sevenzip.process.environment`` pins a UTF-8 one, where
+7zz keeps bytes that are not UTF-8 as they are); ``-scsUTF-8`` refuses such a name
 ("Incorrect item in listfile"), and its decoded name, as UTF-8, matches nothing.
 The log's "- name" and "ERROR: … : name" lines are matched by the same bytes.
 """
