@@ -8,7 +8,9 @@ How it drives 7zz, and why (all measured on upstream 7-Zip 26.03):
   solid archive again for every entry.
 * After an entry fails the stream cannot be trusted: the process is stopped and a
   new one extracts the entries still wanted, selected by name (``-spd``: names
-  are not wildcards; same-named entries come along and are discarded). That is
+  are not wildcards; same-named entries come along and are discarded): by the
+  names 7zz listed, a legacy code page's bytes included (``sevenzip.extraction``),
+  not the names decoded from them, which 7zz does not know. That is
   also how an encrypted entry is retried with the next password (and, if one
   works, how the rest continues with it), and how a resumed job skips ahead.
 
@@ -100,7 +102,8 @@ class SevenZipReader:
         self._run: Run | None = None
         self._runs_started = 0
         self._failed: dict[int, FerrymanError] = {}  # by ordinal: known not to extract
-        self._poisoned: set[str] = set()  # names whose selection drags in a broken entry
+        # names (as 7zz lists them) whose selection drags in a broken entry
+        self._poisoned: set[str] = set()
         self._pending: FerrymanError | None = None  # raised after the last entry
         self._password: str | None = self._passwords[0] if self._passwords else None
         # A password that opened a 7z archive's encrypted names is the only one 7zz can
@@ -352,7 +355,7 @@ class SevenZipReader:
     def _record(self, item: Item, error: FerrymanError) -> FerrymanError:
         """Remember an entry that cannot be extracted; later selections skip its name."""
         self._failed[item.ordinal] = error
-        self._poisoned.add(item.path)
+        self._poisoned.add(item.listed)
         return error
 
     def _reach(self, item: Item, password: str | None) -> Run:
@@ -371,7 +374,7 @@ class SevenZipReader:
                 return run
             # An entry before it failed: the stream is out of step from there. A new
             # run selects entries by name, so that name must stay out of it.
-            self._poisoned.add(run.plan[broken].path)
+            self._poisoned.add(run.plan[broken].listed)
             failed_item = run.plan[broken]
             self._stop_run(failed=broken if not failed_item.encrypted else None)
 
@@ -410,9 +413,9 @@ class SevenZipReader:
         else:
             wanted: dict[str, None] = {}
             for f in self._files:
-                if f.ordinal >= item.ordinal and f.path not in self._poisoned:
-                    wanted.setdefault(f.path, None)
-            if item.path not in wanted:
+                if f.ordinal >= item.ordinal and f.listed not in self._poisoned:
+                    wanted.setdefault(f.listed, None)
+            if item.listed not in wanted:
                 raise self._record(
                     item,
                     FerrymanError(
@@ -422,7 +425,7 @@ class SevenZipReader:
                     ),
                 )
             names = list(wanted)
-            plan = [i for i in self._items if _selected(i.path, wanted)]
+            plan = [i for i in self._items if _selected(i.listed, wanted)]
         try:
             run = Run(self._exe, self._archive, password, plan, names, item.ordinal, self._stored)
         except OSError as err:

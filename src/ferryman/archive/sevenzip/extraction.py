@@ -9,6 +9,14 @@ those bytes are read. ``-bb1`` makes it print "- name" before each entry's data
 and "ERROR: reason : name" after it; that is how failures are pinned to entries
 (RAR5 and zip AES hide the CRC of encrypted entries), and how a stream that is
 no longer in step with the listing is noticed.
+
+Names are 7zz's own throughout (``Item.listed``), never the decoded ones: a name
+stored in a legacy code page is listed as its bytes, and 7zz neither matches nor
+prints it any other way. The listfile holds those bytes and is read with ``-scsWIN``
+(the locale's charset: ``sevenzip.process.environment`` pins a UTF-8 one, where
+7zz keeps bytes that are not UTF-8 as they are); ``-scsUTF-8`` refuses such a name
+("Incorrect item in listfile"), and its decoded name, as UTF-8, matches nothing.
+The log's "- name" and "ERROR: … : name" lines are matched by the same bytes.
 """
 
 from __future__ import annotations
@@ -76,7 +84,7 @@ class Run:
         self.password = password
         self.plan = plan
         self.target = target  # ordinal of the entry it was started for
-        self._stored = stored  # reads the log's names as the listing's were read
+        self._stored = stored  # reads 7zz's other messages as the listing's names
         self.pos = 0  # next plan position to begin
         self.current: int | None = None  # plan position being read
         self._reading: int | None = None  # ... or last read (for its verdict)
@@ -93,7 +101,7 @@ class Run:
         self._by_path: dict[str, list[int]] = {}
         for pos, item in enumerate(plan):
             self._by_marker.setdefault(item.marker, []).append(pos)
-            self._by_path.setdefault(item.path, []).append(pos)
+            self._by_path.setdefault(item.listed, []).append(pos)
         self._anchor = -1  # plan position of the last "- name" line seen
         self.errors: dict[int, list[str]] = {}
         self.run_errors: list[str] = []
@@ -107,7 +115,7 @@ class Run:
             "x",
             "-so",
             "-sccUTF-8",
-            "-scsUTF-8",
+            "-scsWIN",
             "-sns-",  # no NTFS alternate streams: the listing does not show them
             "-spd",
             "-bb1",
@@ -122,7 +130,8 @@ class Run:
             if names is not None:
                 handle, self._listfile = tempfile.mkstemp(prefix="ferryman-7zz-", suffix=".txt")
                 with os.fdopen(handle, "wb") as listing:
-                    listing.write("".join(f"{name}\n" for name in names).encode("utf-8"))
+                    text = "".join(f"{name}\n" for name in names)
+                    listing.write(text.encode("utf-8", "surrogateescape"))
                 args.append("@" + self._listfile)
             self._proc = subprocess.Popen(
                 args,
@@ -261,8 +270,8 @@ class Run:
         data = self._log_rest + os.pread(fd, end - self._log_offset, self._log_offset)
         self._log_offset = end
         *lines, self._log_rest = data.split(b"\n")
-        for raw in lines:
-            self._note(self._stored.decode(raw))
+        for raw in lines:  # names as 7zz listed them: Item.listed
+            self._note(raw.decode("utf-8", "surrogateescape"))
 
     def _note(self, line: str) -> None:
         if line.startswith(PROMPT):
@@ -287,7 +296,7 @@ class Run:
                     self.errors.setdefault(pos, []).append(reason)
                     return
                 break
-        self.run_errors.append(line)
+        self.run_errors.append(self._stored.decode(line.encode("utf-8", "surrogateescape")))
 
     @staticmethod
     def _find(index: dict[str, list[int]], name: str, start: int) -> int | None:

@@ -35,7 +35,7 @@ class Item:
     """One listed item (directories included: they keep the stream's bookkeeping)."""
 
     ordinal: int  # position in the listing
-    path: str
+    path: str  # the name meant (a legacy code page's bytes read as such)
     is_dir: bool
     kind: EntryType
     size: int | None
@@ -45,11 +45,14 @@ class Item:
     encrypted: bool
     stream_size: int | None  # bytes `x -so` writes for it; None: up to the end
     index: int = -1  # EntryInfo.index; -1 for directories
+    # The name as 7zz listed it (bytes that are not UTF-8 kept, ``surrogateescape``):
+    # what 7zz matches in a listfile and prints in its log, where ``path`` is not.
+    listed: str = ""
 
     @property
     def marker(self) -> str:
         """How 7zz names it in its "- name" lines."""
-        return self.path + "/" if self.is_dir else self.path
+        return self.listed + "/" if self.is_dir else self.listed
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -129,6 +132,7 @@ def _make_item(fields: dict[str, str], ordinal: int, arc_type: str) -> Item:
         crc=crc,
         encrypted=fields.get("Encrypted") == "+",
         stream_size=stream_size,
+        listed=fields.get("Path", ""),
     )
 
 
@@ -278,8 +282,8 @@ def _escaped(text: str) -> bool:
 
 
 def _read_names(items: list[Item]) -> NameDecoder:
-    """The listed names that are not UTF-8, read together (``NameDecoder``): the
-    decoder that reads 7zz's extraction log the same way."""
+    """The listed names that are not UTF-8, read together (``NameDecoder``); each
+    item keeps its listed name in ``listed``. The decoder reads 7zz's messages alike."""
     stored = [item.path.encode("utf-8", "surrogateescape") for item in items]
     legacy = [(item, raw) for item, raw in zip(items, stored, strict=True) if _escaped(item.path)]
     names = NameDecoder([raw for _, raw in legacy])

@@ -96,8 +96,16 @@ def reads_whole(exe: Path, archive: Path) -> bool:
 
 
 def environment() -> dict[str, str]:
-    # 7zz prints times in local time; UTC makes them plain epoch arithmetic.
-    return {**os.environ, "TZ": "UTC"}
+    """7zz's environment: ferryman's, in UTC and a UTF-8 locale.
+
+    7zz prints times in local time; UTC makes them plain epoch arithmetic. In a UTF-8
+    locale (or "C", where C.UTF-8 is missing: measured alike) 7zz lists a name stored
+    in a legacy code page as its bytes, for ``stored_names`` to read, and matches those
+    bytes in a ``-scsWIN`` listfile; in a Latin-1 locale it read them as Latin-1 (a
+    Shift-JIS name listed as UTF-8 mojibake) and a listfile too, so that a UTF-8 name
+    matched nothing. It reads a password from stdin in the locale's charset too.
+    """
+    return {**os.environ, "TZ": "UTC", "LC_ALL": "C.UTF-8"}
 
 
 def _probe(exe: Path) -> SevenZip | None:
