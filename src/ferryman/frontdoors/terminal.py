@@ -24,7 +24,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.errors import FerrymanError, with_job
+from ferryman.errors import ERRORS, FerrymanError, with_job
 from ferryman.model import ENCODED_PLANS, AlbumGroup, MediaKind, Plan, album_group
 from ferryman.printable import printable
 
@@ -235,6 +235,8 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
             _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
+        elif entry["plan"] == "document" and (entry["reason"] or "").split(":")[0] in ERRORS:
+            _line(out, f"  as it is {entry['path']}: {entry['reason']}")  # not decoded
     if deferred_note(data):
         _line(out, f"  {deferred_note(data)}")
     _print_skipped(out, data)
