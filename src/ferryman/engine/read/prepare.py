@@ -226,7 +226,7 @@ def _prepare(
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
             return _as_document(base, options, _why(exc), wait_to_write)
-        if exc.code == NO_DECODER and send_documents:  # a file all the same: as it is
+        if exc.code == NO_DECODER and (send_documents or options.keeps_undecoded):  # as it is
             return _as_document(base, options, _why(exc), wait_to_write)
         if exc.code == NO_DECODER:  # the true reason, not "unreadable" nor "not media"
             path.unlink(missing_ok=True)  # skipped as an unwanted entry is: not kept
