@@ -398,11 +398,13 @@ def test_report_says_a_photo_the_library_kept_undecoded_and_why(tmp_path: Path) 
     folder = tmp_path / "trip"
     make_photo(folder / "a.jpg", 1)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16)
+    (folder / "bad.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(range(256)) * 8)
     data = tmp_path / "data"
     assert cli(data, "add", "--run", str(folder)).exit_code == 0
     lines = cli(data, "report", "1").stdout.splitlines()
-    said = [line for line in lines if line.startswith("  as it is broken.jpg: ")]
-    assert len(said) == 1 and "media.unreadable" in said[0], lines
+    said = [line for line in lines if line.startswith("  as it is ")]
+    assert len(said) == 2 and all("media.unreadable" in line for line in said), lines
+    assert not any("work" in line or "000" in line for line in said), said  # its own name
     assert not any("quarantined" in line for line in lines), lines
 
 
