@@ -41,6 +41,11 @@ CHILD = textwrap.dedent(
     root, sent, ready, stall = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
     link, copy2, unlink = os.link, shutil.copy2, Path.unlink
 
+    def say(word):  # whole or not at all: the test reads it as soon as it is there
+        said = ready.with_name("said")
+        said.write_text(word)
+        os.replace(said, ready)
+
     def across(src, dst, *args, **kwargs):
         if Path(src).is_relative_to(root):
             raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
@@ -48,12 +53,12 @@ CHILD = textwrap.dedent(
 
     def halfway(src, dst, **kwargs):
         Path(dst).write_bytes(Path(src).read_bytes()[:1000])
-        ready.write_text("copying")
+        say("copying")
         threading.Event().wait()
 
     def at_the_original(self, *args, **kwargs):
         if self == root / "IMG_1.jpg":
-            ready.write_text("placed")
+            say("placed")
             threading.Event().wait()
         return unlink(self, *args, **kwargs)
 
