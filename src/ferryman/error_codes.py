@@ -571,7 +571,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "media.unreadable",
         False,
-        "The file could not be decoded; it is kept in quarantine for a look.",
+        "The file could not be decoded; it is kept in quarantine for a look (a library or"
+        " a remote keeps it as it is, and with send_documents it is sent as a file).",
     ),
     ErrorSpec(
         "media.no_decoder",

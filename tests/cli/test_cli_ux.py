@@ -268,7 +268,7 @@ def test_quarantine_reasons_name_the_entry_not_the_work_file(tmp_path: Path) -> 
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
     archive = make_zip(tmp_path / "trip.zip", [("day1/cut vid.mp4", broken)])
     data = tmp_path / "data"
-    assert cli(data, "add", str(archive)).exit_code == 0
+    assert cli(data, "add", str(archive), "--to", "link:").exit_code == 0  # no backup
     assert cli(data, "run", "--until-idle").exit_code == 1  # a file not delivered
     (note,) = (data / "quarantine").rglob("*.reason.txt")
     what = note.read_text(encoding="utf-8").splitlines()[1]
@@ -390,6 +390,22 @@ def test_report_names_the_files_it_skipped_and_says_why_in_words(tmp_path: Path)
     at = lines.index("  skipped 12: not_media (not a photo or video)")
     assert lines[at + 1 : at + 3] == ["    note 00.txt", "    note 01.txt"], lines
     assert lines[at + 11] == "    … 2 more (`ferryman report 1 --json` lists them)", lines
+
+
+def test_report_says_a_photo_the_library_kept_undecoded_and_why(tmp_path: Path) -> None:
+    """The library keeps a damaged JPEG as it is, not in quarantine: the run exits 0
+    and the report names it, with the code of why it was not decoded."""
+    folder = tmp_path / "trip"
+    make_photo(folder / "a.jpg", 1)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16)
+    (folder / "bad.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(range(256)) * 8)
+    data = tmp_path / "data"
+    assert cli(data, "add", "--run", str(folder)).exit_code == 0
+    lines = cli(data, "report", "1").stdout.splitlines()
+    said = [line for line in lines if line.startswith("  as it is ")]
+    assert len(said) == 2 and all("media.unreadable" in line for line in said), lines
+    assert not any("work" in line or "000" in line for line in said), said  # its own name
+    assert not any("quarantined" in line for line in lines), lines
 
 
 def test_removing_a_queued_job_does_not_call_it_running(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 
 from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo, make_video
+from tests.archive.test_archive_reader import flip_byte_in_entry
 from tests.media.test_camera_raw import hevc_clip, video_tag
 from tests.support.camera_raw import raw_files, sidecar_files
 
@@ -113,14 +114,21 @@ def test_media_only_leaves_the_rest_out_by_choice_and_says_so(tmp_path: Path) ->
 
 
 def test_a_job_with_a_file_not_delivered_does_not_exit_0(tmp_path: Path) -> None:
-    """The other side of `&& rm`: a file that could not be kept (an MP4 that is none,
-    quarantined) makes the run's exit 1, whatever else was kept."""
+    """The other side of `&& rm`: a file that could not be kept (a zip entry whose
+    bytes were damaged in the zip: it fails to read) makes the run's exit 1, whatever
+    else was kept. (An MP4 that is none is kept as it is: a library decodes nothing.)"""
     zipped = tmp_path / "card.zip"
+    broken = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12
     with zipfile.ZipFile(zipped, "w") as zf:
         zf.writestr("IMG_0101.CR2", raw_files()["IMG_0101.CR2"])
-        zf.writestr("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
-    ran = cli(tmp_path / "data", "add", "--run", "--to", f"library:{tmp_path / 'L'}", str(zipped))
+        zf.writestr("clip.mp4", broken)
+        zf.write(make_photo(tmp_path / "p3.jpg", 3), "p3.jpg")
+    flip_byte_in_entry(zipped, "p3.jpg", 900)
+    library = tmp_path / "L"
+    ran = cli(tmp_path / "data", "add", "--run", "--to", f"library:{library}", str(zipped))
     assert ran.exit_code == 1, ran.output
+    kept = {Path(name).name: data for name, data in library_files(library).items()}
+    assert kept["clip.mp4"] == broken and "IMG_0101.CR2" in kept and "p3.jpg" not in kept
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,10 @@ async def test_bad_inputs_get_codes_and_the_rest_continues(
         "fake_video": fake_video,
         "good": good,
     }
-    jobs = {k: await intake.add_source(store, p) for k, p in inputs.items()}
+    jobs = {  # a download link quarantines what it cannot decode (a library keeps it)
+        k: await intake.add_source(store, p, dest="link:" if k == "fake_video" else "library:")
+        for k, p in inputs.items()
+    }
     await run_until_idle(store, settings)
     codes = {k: (await store.get_job(j.id)).error_code for k, j in jobs.items()}
     assert codes["missing"] == "source.not_found"
@@ -494,7 +497,7 @@ async def test_two_broken_videos_of_one_name_are_both_kept_in_quarantine(
         data = b"\x00\x00\x00\x18ftypmp42" + os.urandom(3000)
         (root / day / "movie.mp4").write_bytes(data)
         made[day] = data
-    job = await intake.add_source(sqlite_store, root)
+    job = await intake.add_source(sqlite_store, root, dest="link:")  # a library keeps them
     await run_until_idle(sqlite_store, settings)
     states = [it.state for it in await sqlite_store.job_items(job.id)]
     assert states == [ItemState.QUARANTINED, ItemState.QUARANTINED]

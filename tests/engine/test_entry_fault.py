@@ -1,7 +1,8 @@
 """One entry's fault stays that entry's: an unexpected exception while one picture is
-staged, probed or fixed ends that entry with ``entry.internal`` (kept in quarantine when
-it was staged), logs the bug with its traceback, and every other entry of the folder or
-zip is delivered; the job does not end ``engine.internal``.
+staged, probed or fixed ends that entry with ``entry.internal`` (when it was staged: kept
+as it is by a library, which decodes nothing, else in quarantine), logs the bug with its
+traceback, and every other entry of the folder or zip is delivered; the job does not end
+``engine.internal``.
 
 Real inputs: JPEGs by Pillow, a TIFF whose second page lost its width (bytes surgery on
 a Pillow-made file: Pillow's ``n_frames`` raises ``TypeError: Missing dimensions``), a
@@ -32,10 +33,10 @@ from ferryman.errors import FerrymanError
 from ferryman.media import probe as probe_module
 from ferryman.media.box.pool import InProcess
 from ferryman.media.probe import probe_image
-from ferryman.model import ItemState, MediaInfo, MediaKind
+from ferryman.model import ItemState, MediaInfo, MediaKind, Plan
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
-from tests.support.engine_helpers import library_files, run_until_idle
+from tests.support.engine_helpers import library_files, run_until_idle, sha256
 from tests.support.image_corpus import tiff_without_second_width
 
 PHOTOS = 6
@@ -163,15 +164,16 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
         await asyncio.wait_for(engine.run(until_idle=True), 60)
 
     done = await store.get_job(job.id)
-    assert done.error_code == "job.partly_delivered", (done.error_code, done.error_message)
+    assert done.error_code is None, (done.error_code, done.error_message)
     items = {it.source_path: it for it in await store.job_items(job.id)}
-    failed = items.pop(bad)
-    assert (failed.state, failed.error_code) == (ItemState.QUARANTINED, "entry.internal")
-    assert raised.__name__ in (failed.error_message or "")
+    odd = items[bad]  # the library keeps its bytes as they are, the bug its reason
+    assert (odd.state, odd.plan) == (ItemState.DELIVERED, Plan.DOCUMENT)
+    assert (odd.reason or "").startswith("entry.internal: ") and raised.__name__ in odd.reason
     assert {it.state for it in items.values()} == {ItemState.DELIVERED}
-    assert {f["source_path"] for f in library_files(settings.library)} == set(items)
-    kept = dict(quarantine.list_quarantine(settings.quarantine_dir))
-    assert [code for path, code in kept.items() if path.name == bad] == ["entry.internal"]
+    placed = {f["source_path"]: f["disk_sha256"] for f in library_files(settings.library)}
+    assert set(placed) == set(items)
+    assert placed[bad] == sha256(tmp_path / "pictures" / bad)
+    assert quarantine.list_quarantine(settings.quarantine_dir) == []
     logged = [r for r in caplog.records if r.exc_info and bad in r.getMessage()]
     assert logged and logged[0].exc_info is not None
     assert logged[0].exc_info[0] is raised  # the bug's own traceback, for its report
@@ -227,7 +229,7 @@ async def test_a_media_error_met_outside_the_probe_fails_its_entry_alone(
     folder = folder_of_pictures(tmp_path / "pictures")
     make_photo(folder / BAD, 99, size=ODD_SIZE)
     settings = settings_for(tmp_path)
-    job = await intake.add_source(store, folder)
+    job = await intake.add_source(store, folder, dest="link:")  # no backup: quarantined
     await run_until_idle(store, settings, limit=60)
 
     done = await store.get_job(job.id)

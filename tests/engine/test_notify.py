@@ -374,7 +374,8 @@ async def test_a_job_done_with_a_quarantined_file_is_done_with_problems(
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
     with receiving() as hook:
         settings = with_notify(settings, urls=[f"ferryman://127.0.0.1:{hook.port}/x"])
-        job = await add_source(store, folder, dest="library:", settings=settings)
+        # a download link quarantines the broken video (a library keeps it as it is)
+        job = await add_source(store, folder, dest="link:", settings=settings)
         await run_until(Engine(store, settings), "a notice", lambda: hook.bodies())
         (sent,) = hook.bodies()
     assert sent["event"] == "job_problems"

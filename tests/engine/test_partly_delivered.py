@@ -55,7 +55,7 @@ def run(tmp_path: Path, *, corrupt_entry: bool) -> tuple[Path, dict[str, Any]]:
         "add",
         "--run",
         "--to",
-        "library:",
+        "link:",  # a library would keep the broken video as it is: a link quarantines it
         str(archive(tmp_path, corrupt_entry=corrupt_entry)),
     )
     assert ran.exit_code == 1, ran.output  # delivered only part

@@ -20,7 +20,7 @@ from ferryman.engine.convert import step
 from ferryman.engine.ops import intake
 from ferryman.media import frames
 from ferryman.media.frames import MAX_ANIMATION_PIXELS, Shape, deadline, over_budget, shape_of
-from ferryman.model import ItemState
+from ferryman.model import ItemState, Plan
 from ferryman.samples.media import make_video
 from ferryman.store import Store
 from tests.support.contract import memory_store
@@ -122,7 +122,9 @@ async def test_an_animation_over_its_budget_is_refused_at_once_and_the_queue_goe
     assert time.monotonic() - started < 60
     items = {i.source_path: i for i in await store.job_items(job.id)}
     bomb = items["bomb.gif"]
-    assert (bomb.state, bomb.error_code) == (ItemState.QUARANTINED, "media.animation_over_budget")
+    # never converted; the library, which needs no conversion to keep it, has it as it is
+    assert (bomb.state, bomb.plan) == (ItemState.DELIVERED, Plan.DOCUMENT)
+    assert (bomb.reason or "").startswith("media.animation_over_budget: ")
     assert items["clip.avi"].state is ItemState.DELIVERED
     assert [f for f in library_files(settings.library) if f["path"].endswith(".mp4")]
 
@@ -132,7 +134,8 @@ async def test_a_conversion_past_its_deadline_is_stopped_and_the_queue_goes_on(
 ) -> None:
     """Within the frame budget, yet slower than its deadline (the animation's made one
     second here, the clip's left as computed): the child is killed at the deadline, the
-    entry fails with its code, and the next conversion runs."""
+    entry ends with its code (the library keeps it as it came), and the next conversion
+    runs."""
     computed = step.deadline
 
     def one_second_for_animations(ceiling: float, **shape: Any) -> float:
@@ -148,5 +151,6 @@ async def test_a_conversion_past_its_deadline_is_stopped_and_the_queue_goes_on(
     await run_until_idle(store, settings, limit=120)
     items = {i.source_path: i for i in await store.job_items(job.id)}
     slow = items["slow.webp"]
-    assert (slow.state, slow.error_code) == (ItemState.QUARANTINED, "media.convert_deadline")
+    assert (slow.state, slow.plan) == (ItemState.DELIVERED, Plan.DOCUMENT)  # as it came
+    assert (slow.reason or "").startswith("media.convert_deadline: ")
     assert items["clip.avi"].state is ItemState.DELIVERED

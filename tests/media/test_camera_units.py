@@ -137,8 +137,19 @@ def test_jpeg_xl_is_a_photo_decoded_by_its_plugin(tmp_path: Path) -> None:
     assert (info.container, info.width, info.height) == ("jxl", 320, 240)
 
 
-def test_jpeg_xl_without_its_plugin_is_skipped_with_the_true_reason(tmp_path: Path) -> None:
-    """In a fresh interpreter where the plugin cannot be imported (as on Termux)."""
+@pytest.mark.parametrize(
+    ("options", "outcome"),
+    [
+        ("MediaOptions(TELEGRAM)", "SKIPPED|None"),
+        # a library asked for media alone (no send_documents) is a backup all the same
+        ("MediaOptions(LIBRARY, keeps_undecoded=True)", "READY|DOCUMENT"),
+    ],
+)
+def test_jpeg_xl_without_its_plugin_is_skipped_with_the_true_reason(
+    tmp_path: Path, options: str, outcome: str
+) -> None:
+    """In a fresh interpreter where the plugin cannot be imported (as on Termux): skipped,
+    except by a backup, which keeps it as it is, the true reason said either way."""
     src = jpeg_xl(tmp_path / "shot.jxl")
     code = (
         "import sys; sys.modules['pillow_jxl'] = None\n"
@@ -146,18 +157,18 @@ def test_jpeg_xl_without_its_plugin_is_skipped_with_the_true_reason(tmp_path: Pa
         "from ferryman.engine.read.prepare import prepare\n"
         "from ferryman.engine.read.stage import Staged\n"
         "from ferryman.engine.plumbing.media_options import MediaOptions\n"
-        "from ferryman.media.policy import TELEGRAM\n"
+        "from ferryman.media.policy import LIBRARY, TELEGRAM\n"
         "from ferryman.model import MediaKind\n"
         "path = Path(sys.argv[1])\n"
         "staged = Staged(path, path.stat().st_size, 'x', MediaKind.PHOTO)\n"
-        "done = prepare(staged, False, MediaOptions(TELEGRAM))\n"
-        "print(done.state, done.reason, sep='|')\n"
+        f"done = prepare(staged, False, {options})\n"
+        "print(done.state.name, done.plan and done.plan.name, done.reason, sep='|')\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code, str(src)], capture_output=True, text=True, timeout=120
     )
-    state, reason = run.stdout.strip().split("|")
-    assert state == "skipped", run.stderr
+    state, plan, reason = run.stdout.strip().split("|")
+    assert f"{state}|{plan}" == outcome, run.stderr
     assert reason.startswith("media.no_decoder: a JPEG XL picture")
 
 

@@ -80,3 +80,28 @@ def test_a_link_sent_twice_is_told_the_chats_way_to_take_it_again() -> None:
 
     said = chat_step(spec_for("source.duplicate").next_step)
     assert said == "Already added; send it again with the caption force to process it again."
+
+
+def test_the_chat_report_names_a_file_kept_as_it_is_and_its_code() -> None:
+    """A library keeps a photo nothing decodes as it is (not in quarantine): `/report`
+    says so, with the code, as `ferryman report` does; a file sent as a file for no
+    fault (a PDF) is not named."""
+    from ferryman.frontdoors.telegram.render import report_text
+
+    def item(path: str, reason: str | None) -> dict[str, object]:
+        return {"path": path, "plan": "document", "reason": reason, "state": "delivered"}
+
+    report = {
+        "job": 4, "name": "trip", "state": "done", "delivered": 3, "total": 3,
+        "converted": 0, "bytes_delivered": 10, "seconds": 1.0, "skipped": {},
+        "quarantined": [], "failed": [], "waiting": None, "error": None,
+        "items": [
+            item("cut.jpg", "media.unreadable: cannot decode (Truncated File Read)"),
+            item("notes.pdf", None),
+            item("scan.tif", "pages=300>100"),
+        ],
+    }  # fmt: skip
+    lines = report_text(report).splitlines()
+    assert [line for line in lines if line.startswith("as it is")] == [
+        "as it is cut.jpg: media.unreadable"
+    ]

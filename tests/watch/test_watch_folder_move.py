@@ -8,6 +8,7 @@ files through the folder lister; "another filesystem" is the link the kernel ref
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import time
@@ -157,3 +158,48 @@ def test_a_name_taken_by_other_bytes_is_kept_and_the_file_takes_the_next(
     said = lister.after_delivery(str(root), entry, f"move:{sent}")  # type: ignore[arg-type]
     assert said is not None and (sent / "IMG_1.jpg").read_bytes() == b"a person's other photo"
     assert sha256(sent / "IMG_1 (2).jpg") == shot and not (root / "IMG_1.jpg").exists()
+
+
+def test_the_sweep_takes_only_ferryman_s_own_parts_that_no_move_holds(tmp_path: Path) -> None:
+    """A killed move's hidden copy goes; one a live move holds (its ``flock``), a
+    person's files however they are named, and an older ferryman's part of another
+    name stay."""
+    import fcntl
+
+    from ferryman.sources.listers.folder_move import sweep
+
+    sent = tmp_path / "Sent"
+    sent.mkdir()
+    theirs = [".notes.part", "IMG_1.jpg.part", ".IMG_2.jpg.77.part", "x.ferryman-1.part"]
+    for name in [
+        *theirs,
+        ".IMG_1.jpg.ferryman-4.part",
+        ".IMG_1.jpg.55.part",
+        ".V.mp4.ferryman-9.part",
+    ]:
+        (sent / name).write_bytes(b"half a copy")
+    live = os.open(sent / ".V.mp4.ferryman-9.part", os.O_RDONLY)
+    try:
+        fcntl.flock(live, fcntl.LOCK_EX)  # a move writing it now
+        swept = sweep(sent, "IMG_1.jpg")
+    finally:
+        os.close(live)
+    assert sorted(swept) == [".IMG_1.jpg.55.part", ".IMG_1.jpg.ferryman-4.part"]
+    assert sorted(os.listdir(sent)) == sorted([*theirs, ".V.mp4.ferryman-9.part"])
+    assert sweep(sent) == [".V.mp4.ferryman-9.part"]  # its move ended (killed): it goes
+
+
+def test_a_note_is_swept_only_once_its_copy_or_its_original_is_gone(tmp_path: Path) -> None:
+    from ferryman.sources.listers.folder_move import sweep
+
+    sent, original = tmp_path / "Sent", tmp_path / "Camera" / "IMG_1.jpg"
+    original.parent.mkdir()
+    sent.mkdir()
+    original.write_bytes(b"a photo")
+    for name in ("IMG_1.jpg", "IMG_2.jpg"):
+        note = {"source": str(original), "size": 7, "sha256": "0" * 64}
+        (sent / f".{name}.ferryman-moved").write_text(json.dumps(note))
+    (sent / "IMG_1.jpg").write_bytes(b"a photo")
+    assert sweep(sent) == [".IMG_2.jpg.ferryman-moved"]  # its copy never took the name
+    original.unlink()
+    assert sweep(sent) == [".IMG_1.jpg.ferryman-moved"] and os.listdir(sent) == ["IMG_1.jpg"]

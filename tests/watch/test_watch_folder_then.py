@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ferryman.config import Settings
+from ferryman.engine.ops.report import report
 from ferryman.engine.ops.watch_admin import NewWatch, add_watch
 from ferryman.engine.plumbing.events import EventBus
 from ferryman.errors import FerrymanError
@@ -85,8 +86,8 @@ async def test_a_job_not_delivered_whole_leaves_its_files(
     root = tmp_path / "Camera"
     _photo(root / "good.jpg", 1)
     _garbage(root / "broken.jpg")
-    watch = await store.add_watch(
-        kind="folder", source=str(root), dest="library:", every_seconds=3600.0,
+    watch = await store.add_watch(  # a download link quarantines what it cannot decode
+        kind="folder", source=str(root), dest="link:", every_seconds=3600.0,
         since="all", next_check_at=0.0, after_delivery="delete",
     )  # fmt: skip
     await run_until_idle(store, settings)
@@ -102,6 +103,43 @@ async def test_a_job_not_delivered_whole_leaves_its_files(
     assert not (root / "later.jpg").exists()
     assert (root / "good.jpg").exists() and (root / "broken.jpg").exists()
     assert len(await store.list_jobs()) == 2
+
+
+@pytest.mark.parametrize("then", ["delete", "move"])
+async def test_a_photo_no_decoder_reads_goes_to_the_library_as_it_is_then_goes(
+    store: Store, settings: Settings, tmp_path: Path, then: str
+) -> None:
+    """A library decodes nothing: a damaged JPEG is kept there byte for byte (the report
+    says it was not decoded, and why), not quarantined; so its job is delivered whole,
+    and ``--then`` lets it go only once the library holds its very bytes."""
+    settings = _polled(settings)
+    root, kept = tmp_path / "Camera", tmp_path / "Backed up"
+    shot = _photo(root / "good.jpg", 1)
+    _garbage(root / "broken.jpg")
+    broken = sha256(root / "broken.jpg")
+    action = "delete" if then == "delete" else f"move:{kept}"
+    watch = await store.add_watch(
+        kind="folder", source=str(root), dest="library:", every_seconds=3600.0,
+        since="all", next_check_at=0.0, after_delivery=action,
+    )  # fmt: skip
+    await run_until_idle(store, settings)
+    [job] = await store.list_jobs()
+    assert job.state.value == "done" and job.error_code is None
+    placed = {Path(f["path"]).name: f["disk_sha256"] for f in library_files(settings.library)}
+    assert placed == {"good.jpg": shot, "broken.jpg": broken}
+    items = {i["path"]: i for i in (await report(store, job.id))["items"]}
+    assert (items["broken.jpg"]["plan"], items["broken.jpg"]["state"]) == ("document", "delivered")
+    assert items["broken.jpg"]["reason"].startswith("media.unreadable: ")
+    assert not list(settings.quarantine_dir.rglob("broken.jpg"))
+
+    await _look(store, settings, watch.id)  # its job delivered it whole: both go
+    assert sorted(os.listdir(root)) == []
+    if then == "move":
+        assert {p.name: sha256(p) for p in kept.iterdir()} == {
+            "good.jpg": shot,
+            "broken.jpg": broken,
+        }
+    assert len(await store.list_jobs()) == 1
 
 
 def test_a_file_changed_since_it_was_listed_is_left(settings: Settings, tmp_path: Path) -> None:

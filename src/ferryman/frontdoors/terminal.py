@@ -24,7 +24,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.errors import FerrymanError, with_job
+from ferryman.errors import ERRORS, FerrymanError, with_job
 from ferryman.model import ENCODED_PLANS, AlbumGroup, MediaKind, Plan, album_group
 from ferryman.printable import printable
 
@@ -235,6 +235,8 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
             _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
+        elif kept_undecoded(entry):
+            _line(out, f"  as it is {entry['path']}: {entry['reason']}")
     if deferred_note(data):
         _line(out, f"  {deferred_note(data)}")
     _print_skipped(out, data)
@@ -242,6 +244,12 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
         out.print(Text.assemble("  ", ("quarantined", "yellow"), f" {_outcome(entry)}"))
     for entry in data["failed"]:
         out.print(Text.assemble("  ", ("failed", "red"), f" {_outcome(entry)}"))
+
+
+def kept_undecoded(entry: dict[str, Any]) -> bool:
+    """A report's item delivered as it is because it could not be decoded or converted
+    (a backup keeps it so): a file whose reason starts with an error code."""
+    return entry["plan"] == "document" and (entry["reason"] or "").split(":")[0] in ERRORS
 
 
 SKIPPED_SHOWN = 10  # files named per reason a file was skipped; --json lists them all

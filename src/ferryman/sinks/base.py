@@ -313,6 +313,10 @@ class SinkKind(ABC):
     # A file over its size limit that is not a video may be cut by bytes into pieces,
     # delivered in order and joined again where it is read (``link:telegram``'s link).
     joins_pieces: bool = False
+    # A backup of the person's files (a library, a remote), which decodes nothing: a file
+    # no decoder here reads (a truncated JPEG, a damaged HEIC) is kept there as it is,
+    # its code in the report, not held back in quarantine (``engine/read/prepare``).
+    backup: bool = False
 
     def variant(self, target: str) -> SinkKind:
         """The kind that serves ``target`` (a scheme whose targets differ in everything:

@@ -34,6 +34,7 @@ class LibraryKind(SinkKind):
     client_target: str | None = None
     album_max: int | None = None
     builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
+    backup = True  # a file nothing here decodes is kept as it is, not quarantined
     # ``media``: it keeps every file of an input (RAW, sidecars, any), unless ``media=only``.
     takes: frozenset[str] = frozenset({"caption", "convert", "media"})
 

@@ -27,6 +27,7 @@ class RcloneKind(SinkKind):
     client_target = ""  # a client names its remote; a person's own (``ops/who``)
     # An album is one ``sync/copy``: the first copy starts with the job's first file.
     albums_grow = True
+    backup = True  # a file nothing here decodes is copied as it is, not quarantined
 
     def parse(self, target: str) -> str:
         """``REMOTE:path``, or one of rclone's connection strings (``REMOTE,key=value:path``,

@@ -3,7 +3,8 @@
 A full transcode is resumable: its parts (audio once, then video segments) are recorded
 in the store as each lands safely, so a crash costs at most the segment in progress.
 An item's original stays in the work area until its converted copy is delivered; a
-conversion that keeps failing sends the original to quarantine with the reason.
+conversion that keeps failing sends the original to quarantine with the reason (to a
+backup, a library or a remote, it goes as it came instead: ``_as_it_came``).
 """
 
 from __future__ import annotations
@@ -369,6 +370,9 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
         return
     job = await ctx.convert_store.get_job(item.job_id)
     exc = quarantine.in_input_terms(exc, src, item.source_path)
+    if (await resolve(ctx, job.dest)).options.keeps_undecoded:
+        await _as_it_came(ctx, item, src, exc)
+        return
     kept = await asyncio.to_thread(
         quarantine.keep_again,  # a crash after the move and before the record: found
         settings.quarantine_dir,
@@ -385,3 +389,31 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.publish(ItemQuarantined(item.job_id, item.id, code=exc.code))
     await _seal(ctx, item)  # its album goes on without it
+
+
+async def _as_it_came(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> None:
+    """A backup (``SinkKind.backup``: a library, a remote) keeps what could not be
+    converted as it came: its original, a file, the reason the code of why not. It was
+    held back in quarantine before, and the backup lacked it (a watch's files stayed)."""
+    size, digest = item.size, item.sha256
+    if not digest:  # staged unhashed (a big entry, where a sink hashes as it reads)
+        size, digest = await asyncio.to_thread(sha256_file, src)
+    await ctx.convert_store.item_ready(
+        item.id,
+        ctx.owner,
+        NewItem(
+            seq=item.seq,
+            source_path=item.source_path,
+            kind=item.kind,
+            state=ItemState.READY,
+            size=size,
+            sha256=digest,
+            work_path=str(src),
+            plan=Plan.DOCUMENT,
+            reason=f"{exc.code}: {exc.message}",
+            media=item.media,
+        ),
+        action="unconverted",
+    )
+    await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
+    await _seal(ctx, item)  # it is ready now: what waited for it goes

@@ -43,6 +43,9 @@ class MediaOptions:
     # A file over the size limit that is not a video is cut by bytes into pieces that
     # fit (``link:telegram``, whose link joins them again) instead of refused.
     cuts_files: bool = False
+    # The destination is a backup (``SinkKind.backup``): a file that cannot be decoded
+    # is delivered as it is, its code its reason, never held back in quarantine.
+    keeps_undecoded: bool = False
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -77,4 +80,5 @@ def options_for(
         and not settings.library_media_only
         and not (chosen is not None and chosen.media_only),
         cuts_files=kind.joins_pieces,
+        keeps_undecoded=kind.backup,
     )

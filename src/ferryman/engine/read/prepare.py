@@ -19,6 +19,7 @@ from ferryman.engine.plumbing import decoding
 from ferryman.engine.plumbing.decoding import LIMITS
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.decision import Action, Decision, after_probe, before_probe, wanted
+from ferryman.engine.read.entry_fault import entry_fault, internal
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
@@ -108,6 +109,8 @@ def prepare(
         if not entry_fault(bug):
             raise
         prepared = _bug(staged, bug)
+    if prepared.state is ItemState.QUARANTINED and (options.keeps_undecoded or send_documents):
+        prepared = _undecoded(staged, prepared, options)
     if not prepared.sha256 and prepared.work_path is not None and _not_read_whole(prepared):
         # Staged unhashed for a delivery's whole read that will not come: hashed now.
         _, prepared.sha256 = sha256_file(prepared.work_path)
@@ -124,28 +127,30 @@ def prepare(
     return prepared
 
 
-def entry_fault(bug: Exception) -> bool:
-    """Whether an unexpected exception met while one entry was prepared is that entry's
-    (a decoder's or our own code's bug on its bytes: it fails alone and the input reads
-    on) rather than the machine's: a failed system call (a full or broken disk, a
-    missing work folder) is the same for every entry, so it stays the job's. (Pillow
-    says "cannot decode" with an ``OSError`` of no errno: the entry's.) While staging,
-    every ``OSError`` is the machine's: the source's read or the disk's write."""
-    return not (isinstance(bug, OSError) and bug.errno is not None)
-
-
-def internal(name: str, bug: Exception) -> FerrymanError:
-    """An unexpected exception as one entry's ``entry.internal``, logged as the bug it is
-    (with its traceback): the person sees the code, the developer the stack."""
-    log.error("entry %s: unexpected %s; it fails alone", name, type(bug).__name__, exc_info=bug)
-    return FerrymanError("entry.internal", f"{name}: {type(bug).__name__}: {bug}")
-
-
 def _bug(staged: Staged, bug: Exception) -> Prepared:
     """A staged file whose probe or fix raised unexpectedly: quarantined (kept, so a
     fixed ferryman's ``retry`` tries it again); the job goes on with the next entry."""
     assert staged.path is not None  # nothing unstaged reaches the probe
     return _broken(_kept(staged), internal(staged.path.name, bug))
+
+
+def _undecoded(staged: Staged, prepared: Prepared, options: MediaOptions) -> Prepared:
+    """A staged file held back as undecodable (truncated, damaged, a decoder's crash)
+    goes as it is, a file, its code the reason: to a backup (``keeps_undecoded``), which
+    decodes nothing and must lose no byte, or where files go (``send_documents``)."""
+    error = prepared.error
+    if (
+        error is None
+        or error.code == "media.over_limit"  # refused as a file already
+        or prepared.work_path != staged.path
+        or prepared.original_path is not None
+        or prepared.parts
+        or prepared.thumb_path is not None
+    ):
+        return prepared
+    kept = _kept(staged)
+    kept.media = prepared.media
+    return _as_document(kept, options, _why(error), None)
 
 
 def _kept(staged: Staged) -> Prepared:
@@ -221,7 +226,7 @@ def _prepare(
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
             return _as_document(base, options, _why(exc), wait_to_write)
-        if exc.code == NO_DECODER and send_documents:  # a file all the same: as it is
+        if exc.code == NO_DECODER and (send_documents or options.keeps_undecoded):  # as it is
             return _as_document(base, options, _why(exc), wait_to_write)
         if exc.code == NO_DECODER:  # the true reason, not "unreadable" nor "not media"
             path.unlink(missing_ok=True)  # skipped as an unwanted entry is: not kept

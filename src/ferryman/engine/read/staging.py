@@ -125,6 +125,12 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
     finally:
         if request.entry.local_held is not None:
             request.entry.local_held.close()  # staged (a link or a copy) or failed: done
+    if prepared.reason and staged.path is not None and staged.path.name in prepared.reason:
+        # A decoder's words (a file kept as it is, undecoded) name the work area's file:
+        # the entry's path inside the input instead, the name a person knows.
+        work = staged.path
+        said = prepared.reason.replace(str(work), request.path)
+        prepared.reason = said.replace(work.name, request.path)
     facts = request.entry.facts
     if facts is not None and prepared.media is not None:
         prepared.media = prepared.media.told(facts)  # a Takeout's sidecar: its time, place

@@ -9,7 +9,7 @@ from typing import Any
 from ferryman.engine.ops.phases import CONVERTING, DOWNLOADING, Figures, figures_of
 from ferryman.engine.ops.report import counts
 from ferryman.engine.plumbing.events import JobFetching
-from ferryman.frontdoors.terminal import deferred_note
+from ferryman.frontdoors.terminal import deferred_note, kept_undecoded
 from ferryman.model import Job, JobState
 from ferryman.rules.outcomes import skip_words
 
@@ -198,6 +198,8 @@ def report_text(data: dict[str, Any]) -> str:
         lines.append(deferred_note(data))
     for reason, n in sorted(data["skipped"].items()):
         lines.append(f"skipped {n}: {skip_words(reason)}")
+    for entry in [e for e in data.get("items", []) if kept_undecoded(e)][:10]:
+        lines.append(f"as it is {entry['path']}: {entry['reason'].split(':')[0]}")
     for entry in data["quarantined"][:10]:
         lines.append(f"quarantined {entry['path']}: {entry['code']}")
     for entry in data["failed"][:10]:
