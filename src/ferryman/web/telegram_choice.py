@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 
 LINK_FIRST = (
     '<p id="telegram-unlinked" class="hint">To send to Telegram, link your Telegram'
-    " account first: press <strong>Link Telegram</strong> at the foot of this page and"
-    " send the <code>/link CODE</code> it shows to the bot within ten minutes. Then your"
-    " own Telegram account, your groups and the channels you post in are yours to send"
-    " to here.</p>"
+    " account first: press <strong>Link Telegram</strong> at the foot of this page, then"
+    " send the <code>/link CODE</code> it shows to the bot from your Telegram account"
+    " within ten minutes. After that you can send here to your own Telegram account, a"
+    " group you are in or a channel you post in.</p>"
 )
 
 

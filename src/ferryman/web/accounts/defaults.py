@@ -83,8 +83,9 @@ async def checked_dest(
     job (where it is asked again)."""
     _, deliver = specs(settings)
     if deliver is not None:
-        asking.own_dest(who, sinks, f"{deliver.to}:{deliver.chat or ''}")
-        dest = sinks.for_client(deliver.to, own_chat(who, deliver.to, deliver.chat))
+        chat = own_chat(who, deliver.to, deliver.chat)  # a bare telegram: their own
+        asking.own_dest(who, sinks, f"{deliver.to}:{chat or ''}")
+        dest = sinks.for_client(deliver.to, chat)  # as each job asks it
         await asking.own_place(who, sinks, dest, asking.allowed_places(web_settings), shared)
 
 
