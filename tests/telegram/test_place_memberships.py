@@ -32,7 +32,13 @@ from ferryman.web.accounts.passwords import hash_password
 from tests.support.clock import ManualClock, driven
 from tests.support.telegram_helpers import log_in
 from tests.telegram.test_chat_buttons import message_with
-from tests.telegram.test_telegram_frontdoor import World, make_world, photo_zip, serving
+from tests.telegram.test_telegram_frontdoor import (
+    World,
+    make_world,
+    photo_zip,
+    reply_to,
+    serving,
+)
 
 ASKS = ("GetParticipantRequest", "GetChannelsRequest")  # one membership check: both
 ALBUMS = 12
@@ -143,11 +149,15 @@ async def test_settings_offers_a_person_only_their_forum_groups(served_by_user: 
         world.send(mallory, "/settings")
         hers = await message_with(world, mallory, text="link mp3 192")
         asked = world.server.stats.requests.get("GetParticipantRequest", 0) - before
+        again = await reply_to(world, mallory, "/settings")  # within the minute: kept
+        asked_again = world.server.stats.requests.get("GetParticipantRequest", 0) - before
         world.send(world.alice, "/settings")  # the machine's own user: an administrator
         admins = await message_with(world, world.alice, text="link mp3 192")
     assert "to Family Trips, a topic per folder" in hers.text, hers.text
     assert "Operator Secret" not in hers.text and "Other" not in hers.text, hers.text
     assert "to me" not in hers.text and "to here" in hers.text, hers.text
     assert 0 < asked <= FORUMS_CHECKED, asked  # bounded, whatever the operator is in
+    assert asked_again == asked, (asked, asked_again)  # nothing asked again
+    assert "to Family Trips, a topic per folder" in again, again
     assert "to Operator Secret, a topic per folder" in admins.text, admins.text
     assert "to me" in admins.text, admins.text

@@ -23,6 +23,7 @@ from ferryman.resources import Shared
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
 from ferryman.sinks.link import KEPT_IN_TELEGRAM
 from ferryman.sinks.options import split
+from ferryman.sinks.telegram_people import MEMBERSHIP_SECONDS
 from ferryman.store.ports import ChatSettings
 
 DEFAULT = "default"  # a value that puts a setting back to ferryman's default
@@ -95,6 +96,7 @@ _BY_KEY = {choice.key: choice for choice in CHOICES}
 ADMINS_ONLY: dict[str, tuple[str, ...]] = {"to": ("me",)}
 FORUMS_CHECKED = 8  # forum groups asked of Telegram for a person, per listing at most
 CHECK_SECONDS = 10.0  # a listing's checks, at most: one not answered by then is not offered
+LISTINGS_KEPT = 64  # people whose last listing of forum groups is kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,9 @@ class UserSettings:
         self.sinks = sinks
         self.allowed = allowed  # places an administrator allowed (``ops/who.allowed_places``)
         self.resources = resources  # the engine's: its Telegram client asks whose a chat is
+        # A person's last listing of forum groups, kept as long as a yes is believed
+        # (``MEMBERSHIP_SECONDS``): /settings and each press on its buttons draw it again.
+        self._listed: dict[tuple[int, tuple[int, ...]], tuple[float, list[tuple[int, str]]]] = {}
 
     async def of(self, user_id: int, chat_id: int) -> Mine:
         """``user_id``'s settings, ready for a job made from chat ``chat_id``."""
@@ -175,11 +180,28 @@ class UserSettings:
         ``keep`` that are ``who``'s to send to: all for an administrator; for a person,
         the first ``FORUMS_CHECKED`` asked of Telegram at once as any ``to`` of theirs
         is (``ops/who.own_place``: their linked account is a member), each once, for
-        ``CHECK_SECONDS`` at most. A stranger never sees the names of the operator's
-        groups; the chat's other messages wait on the checks that long at most."""
+        ``CHECK_SECONDS`` at most; the listing kept for ``MEMBERSHIP_SECONDS`` on the
+        engine's clock (a press on its buttons draws it again, nothing asked). A
+        stranger never sees the names of the operator's groups; the chat's other
+        messages wait on the checks that long at most."""
         if who.person.admin:
             return list(forums[:keep])
         asked = list(dict.fromkeys(forums))[:FORUMS_CHECKED]  # each forum asked once
+        key = (who.user_id, tuple(channel_id for channel_id, _ in asked))
+        clock = self.resources.clock if self.resources is not None else None
+        at, kept = self._listed.get(key, (None, []))
+        if clock is not None and at is not None and clock.monotonic() - at < MEMBERSHIP_SECONDS:
+            return kept[:keep]
+        found = await self._own_forums(who, asked)
+        if clock is not None:
+            self._listed.pop(key, None)
+            self._listed[key] = (clock.monotonic(), found)
+            while len(self._listed) > LISTINGS_KEPT:
+                del self._listed[next(iter(self._listed))]
+        return found[:keep]
+
+    async def _own_forums(self, who: Who, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Those of ``asked`` that are ``who``'s, asked at once, ``CHECK_SECONDS`` at most."""
 
         async def theirs(channel_id: int) -> bool:
             dest = f"telegram:-100{channel_id}"
@@ -196,7 +218,7 @@ class UserSettings:
         for check in checks:
             check.cancel()  # not answered in time: not offered (asked again next time)
         answered = [_yes(check) for check in checks]
-        return [forum for forum, ok in zip(asked, answered, strict=True) if ok][:keep]
+        return [forum for forum, ok in zip(asked, answered, strict=True) if ok]
 
     async def show(self, user_id: int, default_dest: str, *, person: bool = False) -> str:
         """``/settings``: each setting, its value, its options (a ``person``'s without
