@@ -192,16 +192,19 @@ class UserSettings:
         at, kept = self._listed.get(key, (None, []))
         if clock is not None and at is not None and clock.monotonic() - at < MEMBERSHIP_SECONDS:
             return kept[:keep]
-        found = await self._own_forums(who, asked)
-        if clock is not None:
+        found, whole = await self._own_forums(who, asked)
+        if clock is not None and whole:  # one not answered in time: asked again next time
             self._listed.pop(key, None)
             self._listed[key] = (clock.monotonic(), found)
             while len(self._listed) > LISTINGS_KEPT:
                 del self._listed[next(iter(self._listed))]
         return found[:keep]
 
-    async def _own_forums(self, who: Who, asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        """Those of ``asked`` that are ``who``'s, asked at once, ``CHECK_SECONDS`` at most."""
+    async def _own_forums(
+        self, who: Who, asked: list[tuple[int, str]]
+    ) -> tuple[list[tuple[int, str]], bool]:
+        """Those of ``asked`` that are ``who``'s, asked at once, ``CHECK_SECONDS`` at
+        most; and whether every check was answered by then."""
 
         async def theirs(channel_id: int) -> bool:
             dest = f"telegram:-100{channel_id}"
@@ -213,12 +216,12 @@ class UserSettings:
 
         checks = [asyncio.ensure_future(theirs(channel_id)) for channel_id, _ in asked]
         if not checks:
-            return []
-        await asyncio.wait(checks, timeout=CHECK_SECONDS)
-        for check in checks:
-            check.cancel()  # not answered in time: not offered (asked again next time)
+            return [], True
+        _, late = await asyncio.wait(checks, timeout=CHECK_SECONDS)
+        for check in late:
+            check.cancel()  # not answered in time: not offered this time
         answered = [_yes(check) for check in checks]
-        return [forum for forum, ok in zip(asked, answered, strict=True) if ok]
+        return [forum for forum, ok in zip(asked, answered, strict=True) if ok], not late
 
     async def show(self, user_id: int, default_dest: str, *, person: bool = False) -> str:
         """``/settings``: each setting, its value, its options (a ``person``'s without
