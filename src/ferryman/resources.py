@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
+    from ferryman.clock import Clock
     from ferryman.config import Settings
 
 
@@ -28,12 +29,17 @@ class Shared:
     """The engine's shared resources, by key.
 
     ``settings`` are the engine's base settings; ``dialer`` is the network seam a test
-    passes to ``Engine(..., dialer=...)`` (None: the real network).
+    passes to ``Engine(..., dialer=...)`` (None: the real network); ``clock``: the
+    engine's (what a resource that keeps answers for a while times them by, so a test
+    moves it; None: the system's).
     """
 
-    def __init__(self, settings: Settings, dialer: Any = None) -> None:
+    def __init__(self, settings: Settings, dialer: Any = None, clock: Clock | None = None) -> None:
+        from ferryman.clock import SYSTEM  # lazy: the light commands' start-up
+
         self.settings = settings
         self.dialer = dialer
+        self.clock: Clock = clock if clock is not None else SYSTEM
         self._made: dict[str, Closeable] = {}
 
     def get(self, key: str, make: Callable[[], _C]) -> _C:

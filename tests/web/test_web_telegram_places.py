@@ -87,3 +87,63 @@ async def test_a_persons_telegram_places_through_the_api(tmp_path: Path) -> None
     finally:
         await shared.close()
         await store.close()
+
+
+async def test_a_persons_telegram_chat_defaults_to_their_own_account(tmp_path: Path) -> None:
+    """A job, a watch or a default to ``telegram`` naming no chat goes to the person's
+    own linked Telegram account, never ``me`` (taken for an administrator); the page's
+    chat starts there, and a person with none linked reads how to link one instead of a
+    chat every choice of which is refused."""
+    settings = tg_settings(tmp_path)
+    server = FakeTelegram()
+    own = server.add_user("Server", username="serveracct")
+    ann_tg = server.add_user("Ann", username="anntg")
+    await log_in(settings, server, own)
+    await _met(settings, server, "anntg")
+    store = MemoryStore()
+    await _people(store)
+    ann = await store.user_named("ann")
+    assert ann is not None
+    await store.update_user(ann.id, tg_user_id=ann_tg.id)
+    shared = Shared(settings, FakeDialer(server))
+    bare = {"source": "https://example.com/a.zip", "deliver": {"to": "telegram"}}
+    try:
+        async with web_app(settings, store, EventBus(), lambda: True, shared=shared) as served:
+            async with _client(served) as page:
+                await _signed_in(page, "ann")
+                shown = (await page.get("/")).text
+                assert f'value="{ann_tg.id}"' in shown and 'value="me"' not in shown
+                assert f"{ann_tg.id} is your own Telegram account" in shown
+                made = await page.post(f"{API}/jobs", json=bare)
+                assert made.status_code == 202, made.text
+                watch = {
+                    "source": "https://example.com/feed.xml",
+                    "to": "telegram:",
+                    "kind": "feed",
+                }
+                watched = await page.post(f"{API}/watches", json=watch)
+                assert watched.status_code == 201, watched.text
+                assert watched.json()["dest"] == f"telegram:{ann_tg.id}", watched.text
+                default = await page.put(f"{API}/me/settings", json={"dest": "telegram:"})
+                assert default.status_code == 200, default.text
+                plain = {"source": "https://example.com/b.zip"}  # her default: telegram:
+                made = await page.post(f"{API}/jobs", json=plain)
+                assert made.status_code == 202, made.text
+            async with _client(served) as bob:
+                await _signed_in(bob, "bob")  # linked no Telegram account
+                shown = (await bob.get("/")).text
+                assert 'id="telegram-unlinked"' in shown and "/link CODE" in shown
+                assert 'value="telegram"' not in shown and 'id="chat"' not in shown
+                assert 'value="link-telegram"' in shown  # kept in Telegram: anyone's
+                refused = await bob.post(f"{API}/jobs", json=bare)
+                assert _code(refused) == "account.dest_forbidden", refused.text
+            async with _client(served) as admin:
+                await _signed_in(admin, "root")
+                assert 'id="chat" name="chat" type="text" value="me"' in (await admin.get("/")).text
+                made = await admin.post(f"{API}/jobs", json=bare)
+                assert made.status_code == 202, made.text
+        dests = sorted(j.dest for j in await store.list_jobs())
+        assert dests == sorted([f"telegram:{ann_tg.id}"] * 2 + ["telegram:me"]), dests
+    finally:
+        await shared.close()
+        await store.close()

@@ -98,7 +98,7 @@ class Context:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "wakeup", Wakeup(self.clock))
-        object.__setattr__(self, "resources", Shared(self.base_settings, self.dialer))
+        object.__setattr__(self, "resources", Shared(self.base_settings, self.dialer, self.clock))
 
     # Each stage's view of the store: its module names only its own (store/ports).
     @property

@@ -18,9 +18,12 @@ themselves:
 refused, as is everything for a person who linked no Telegram account. The places an
 administrator allowed everyone (``telegram.default_target``) are taken before this is
 asked (``engine/plumbing/places``). The membership is asked of Telegram, through the
-engine's own account (``channels.getParticipant``; a basic group's member list), each
-time it is asked: where a person names the place and again as each album goes, so a
-membership that ended stops the next album (``account.dest_forbidden``).
+engine's own account (``channels.getParticipant``; a basic group's member list): where a
+person names the place and again as each album goes, so a membership that ended stops
+the next album (``account.dest_forbidden``). A yes is believed for ``MEMBERSHIP_SECONDS``
+on the engine's clock (``Memberships``): a job of 100 albums asks about once a minute,
+not twice an album, and a membership that ended is noticed within that minute. A no is
+never kept: one who just joined is let in at once.
 """
 
 from __future__ import annotations
@@ -31,9 +34,49 @@ from ferryman.errors import FerrymanError
 from ferryman.sinks.telegram_target import telegram_target
 
 if TYPE_CHECKING:
+    from ferryman.clock import Clock
     from ferryman.resources import Shared
 
 CODE = "account.dest_forbidden"
+MEMBERSHIP_SECONDS = 60.0  # how long a yes is believed: the bound on noticing one ended
+MEMBERSHIPS_KEPT = 256  # (chat, person) yeses kept; the oldest goes first
+_KEY = "telegram.memberships"  # in the engine's shared resources
+
+
+class Memberships:
+    """The yeses ``may_send`` gave lately, each for ``MEMBERSHIP_SECONDS`` of ``clock``
+    (the engine's, which a test moves): one engine's, kept in its shared resources so
+    its doors and its deliver stage share them and they end with it."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._yes: dict[tuple[str, int], float] = {}  # (chat, user) -> when, oldest first
+
+    def knows(self, chat: str | int, user: int) -> bool:
+        """Whether ``user`` may send to ``chat`` by a yes still young enough."""
+        key = (str(chat).lower(), user)
+        at = self._yes.get(key)
+        if at is None:
+            return False
+        if self.clock.monotonic() - at < MEMBERSHIP_SECONDS:
+            return True
+        del self._yes[key]
+        return False
+
+    def remember(self, chat: str | int, user: int) -> None:
+        key = (str(chat).lower(), user)
+        self._yes.pop(key, None)
+        self._yes[key] = self.clock.monotonic()
+        while len(self._yes) > MEMBERSHIPS_KEPT:
+            del self._yes[next(iter(self._yes))]
+
+    async def close(self) -> None:
+        self._yes.clear()
+
+
+def memberships(resources: Shared) -> Memberships:
+    """The engine's ``Memberships`` (made on its clock the first time it is asked)."""
+    return resources.get(_KEY, lambda: Memberships(resources.clock))
 
 
 async def check_person(target: str, linked: int | None, resources: Shared | None) -> None:
@@ -56,6 +99,9 @@ async def check_person(target: str, linked: int | None, resources: Shared | None
         return  # their own private chat, by its id: nothing to ask
     if resources is None:
         raise FerrymanError(CODE, f"telegram:{target}: your membership cannot be checked here")
+    known = memberships(resources)
+    if known.knows(chat, linked):
+        return  # asked less than MEMBERSHIP_SECONDS ago
     from ferryman.telegram.hub import shared_hub  # lazy: Telethon
 
     client = await shared_hub(resources).client()
@@ -65,6 +111,7 @@ async def check_person(target: str, linked: int | None, resources: Shared | None
             f"telegram:{target} is not a chat of yours: your linked Telegram account is not"
             " a member there (a channel: not one who may post)",
         )
+    known.remember(chat, linked)
 
 
 async def may_send(client: Any, chat: str | int, user: int) -> bool:

@@ -41,6 +41,7 @@ from ferryman.web.api.sites import sites_view
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page, sites_panel
 from ferryman.web.preset_choice import offered, preset_field
+from ferryman.web.telegram_choice import page_chat
 
 __all__ = ["Web", "create_app"]
 
@@ -115,6 +116,7 @@ def _pages(app: FastAPI, web: Web) -> None:
                 pool=who.admin and await asyncio.to_thread(figures.exists),
                 sites=sites_panel(found, now),
                 presets=preset_field(offers),
+                chat=page_chat(who),  # a person's own Telegram account, never ``me``
             )
         )
 

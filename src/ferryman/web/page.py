@@ -18,6 +18,7 @@ from ferryman.engine.ops.phases import (
     speed_text,
 )
 from ferryman.web.schemas import SiteRecord, Sites
+from ferryman.web.telegram_choice import telegram_choice_field
 
 _HEAD = """<!doctype html>
 <html lang="en">
@@ -190,25 +191,17 @@ def main_page(
     pool: bool = False,
     sites: str = "",
     presets: str = "",
+    chat: str | None = "me",
 ) -> str:
     """The page; ``pool``: with the Telegram accounts panel (an administrator's, once the
     engine wrote figures: no request of its own otherwise, within the rate limit);
     ``sites``: the sites panel as ``sites_panel`` made it; ``presets``: the form's Preset
-    field (``web/preset_choice``)."""
+    field (``web/preset_choice``); ``chat``: the Telegram chat the form starts with
+    (``web/telegram_choice.page_chat``; None: a person with no Telegram account
+    linked, told how to link one instead)."""
     jobs = "".join(job_item(v) for v in views)
     ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
-    telegram_choice = (
-        '<label><input type="radio" name="dest" value="link-telegram">'
-        " To download, kept in Telegram</label>"
-        '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
-        '<span class="for-telegram" hidden><label for="chat">Chat</label>'
-        '<input id="chat" name="chat" type="text" value="me" size="16"'
-        ' placeholder="me, @channel or -100…">'
-        '<label><input type="checkbox" id="topics" name="topics">'
-        " A topic per folder (a forum group)</label></span>"
-        if telegram
-        else ""
-    )
+    telegram_choice = telegram_choice_field(chat) if telegram else ""
     return f"""{_HEAD}<body>
 <header>
   <h1>ferryman</h1>

@@ -72,7 +72,8 @@ class DeliverSpec(_Strict):
     chat: str | None = Field(
         default=None,
         max_length=200,
-        description="The target of a kind that takes one from a client (telegram: me or @name).",
+        description="The target of a kind that takes one from a client (telegram: @name,"
+        " -100…, or me; left out: me for an administrator, a person's own linked account).",
     )
 
 

@@ -116,7 +116,7 @@ async def web_app(
         decoder=MediaBox(keep=1),
         book=AccountBook(clock=clock),
     )
-    accounts = shared if shared is not None else Shared(settings)
+    accounts = shared if shared is not None else Shared(settings, clock=clock)
     own = accounts if shared is None else None  # closed here, not by an engine
     web.telegram = TelegramStreams(accounts)
     holder.append(web)

@@ -22,12 +22,12 @@ from ferryman.engine.ops import control, intake
 from ferryman.engine.ops import who as asking
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choices, choose, render
-from ferryman.frontdoors.telegram.chat import Chat
+from ferryman.frontdoors.telegram.chat import FORUMS_OFFERED, Chat
 from ferryman.frontdoors.telegram.choices import Offer
 from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.status import Board
-from ferryman.frontdoors.telegram.user_settings import CHOICES, Who
+from ferryman.frontdoors.telegram.user_settings import CHOICES, FORUMS_CHECKED, Who
 from ferryman.links.profile import from_caption
 from ferryman.sources.base import SourceRegistry
 from ferryman.store.chat.sql import InboxRow
@@ -180,9 +180,13 @@ class Actions:
 
     async def _settings_offer(self, who: Who) -> Offer:
         """``/settings``'s choices: the usual values, and the forum groups the account
-        is in (``Chat.forums``), each a topic per folder."""
+        is in (``Chat.forums``), each a topic per folder: to a person only theirs
+        (``UserSettings.own_forums``), never the names of every group of the operator's."""
         stored = await self.store.user_settings(who.user_id)
-        return choices.settings_offer(stored, await self.chat.forums())
+        person = not who.person.admin
+        listed = await self.chat.forums(FORUMS_CHECKED if person else FORUMS_OFFERED)
+        forums = await self.commands.mine.own_forums(who, listed, FORUMS_OFFERED)
+        return choices.settings_offer(stored, forums, person=person)
 
     async def _setting(self, who: Who, message_id: int, index: int, key: str) -> Done:
         """An option of ``/settings`` chosen: set as ``/settings KEY VALUE`` sets it,

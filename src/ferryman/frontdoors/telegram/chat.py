@@ -65,9 +65,10 @@ class Chat:
         if peer is not None:
             self._peers[chat_id] = peer
 
-    async def forums(self) -> list[tuple[int, str]]:
-        """The forum groups this account is in, newest first, as (channel id, title):
-        ``/settings`` offers each as ``to`` with a topic per folder. None for a bot
+    async def forums(self, most: int = FORUMS_OFFERED) -> list[tuple[int, str]]:
+        """The forum groups this account is in, newest first, ``most`` of them, as
+        (channel id, title): ``/settings`` offers each as ``to`` with a topic per folder
+        (to a person, those of theirs: ``UserSettings.own_forums``). None for a bot
         (Telegram lists no bot's dialogs: the typed ``-100…/topics`` is its way) or
         when the dialogs cannot be read now (the choice is offered again next time)."""
         if self.bot:
@@ -89,7 +90,7 @@ class Chat:
             for c in getattr(found, "chats", ())
             if isinstance(c, types.Channel) and c.forum and not c.left
         ]
-        return forums[:FORUMS_OFFERED]
+        return forums[:most]
 
     async def _call(self, request: Any) -> Any:
         try:

@@ -11,7 +11,8 @@ on a link's (the same link again in another form); ``a:ROW:choose|all`` on an ar
 still downloading (inbox row ``ROW``); ``c:ROW:…`` in the list of an archive's files
 (``choose``); ``s:OPTION:KEY`` in ``/settings`` (option ``OPTION`` of the person's
 setting ``KEY``, ``user_settings.CHOICES``); ``t:CHANNEL:topics`` there too (``to`` a
-forum group the account is in, a topic per folder: ``telegram:-100CHANNEL/topics``).
+forum group the account is in, a topic per folder: ``telegram:-100CHANNEL/topics``; to
+a person only the forum groups that are theirs, ``UserSettings.own_forums``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ferryman.frontdoors.telegram.user_settings import CHOICES
+from ferryman.frontdoors.telegram.user_settings import ADMINS_ONLY, CHOICES
 from ferryman.model import Job, JobState
 
 DATA_MAX = 64  # bytes of a callback button's data
@@ -94,15 +95,20 @@ def topics_dest(channel_id: int) -> str:
     return f"-100{channel_id}/topics"
 
 
-def settings_offer(stored: dict[str, str], forums: Sequence[tuple[int, str]] = ()) -> Offer:
+def settings_offer(
+    stored: dict[str, str], forums: Sequence[tuple[int, str]] = (), *, person: bool = False
+) -> Offer:
     """``/settings``: a row a setting, each of its usual values (``stored``: the
     person's values, marked ✓; a default is marked nowhere). ``forums``: the forum
-    groups the account is in (id, title), each offered as ``to`` with a topic per folder,
-    in a row of their own after ``to``'s."""
+    groups offered (id, title: for a ``person``, theirs only), each as ``to`` with a
+    topic per folder, in a row of their own after ``to``'s. A ``person`` (an ordinary
+    account, not an administrator) is not offered what is refused them: ``to me``."""
     rows = []
     for choice in CHOICES:
         row = []
         for i, option in enumerate(choice.options):
+            if person and option.value in ADMINS_ONLY.get(choice.key, ()):
+                continue
             mark = "✓ " if stored.get(choice.key) == option.value else ""
             label = f"{mark}{choice.key} {option.value.rstrip(':')}"
             row.append(Option(label, f"s:{i}:{choice.key}"))

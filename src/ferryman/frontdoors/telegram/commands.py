@@ -318,7 +318,8 @@ class Commands:
         if is_user_key(key.lower()) and value.strip():
             return await self.mine.change(self.who, key.lower(), value)
         if not key:
-            mine = await self.mine.show(self.who.user_id, self.inbox.default_dest)
+            person = not self.who.person.admin
+            mine = await self.mine.show(self.who.user_id, self.inbox.default_dest, person=person)
             if not self.who.person.admin:
                 return mine
             current = await runtime_config.effective_runtime(self.store, self.settings)

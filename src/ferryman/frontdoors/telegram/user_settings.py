@@ -11,6 +11,8 @@ door makes a job or a watch for that person: a caption's ``to:`` or ``720p`` sti
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -21,6 +23,7 @@ from ferryman.resources import Shared
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
 from ferryman.sinks.link import KEPT_IN_TELEGRAM
 from ferryman.sinks.options import split
+from ferryman.sinks.telegram_people import MEMBERSHIP_SECONDS
 from ferryman.store.ports import ChatSettings
 
 DEFAULT = "default"  # a value that puts a setting back to ferryman's default
@@ -88,6 +91,12 @@ CHOICES: tuple[Choice, ...] = (
     ),
 )
 _BY_KEY = {choice.key: choice for choice in CHOICES}
+# Usual values a person (never an administrator) is not offered: they are refused them
+# (``me``: the Saved Messages of the account ferryman runs as, ``sinks/telegram_people``).
+ADMINS_ONLY: dict[str, tuple[str, ...]] = {"to": ("me",)}
+FORUMS_CHECKED = 8  # forum groups asked of Telegram for a person, per listing at most
+CHECK_SECONDS = 10.0  # a listing's checks, at most: one not answered by then is not offered
+LISTINGS_KEPT = 64  # people whose last listing of forum groups is kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,9 @@ class UserSettings:
         self.sinks = sinks
         self.allowed = allowed  # places an administrator allowed (``ops/who.allowed_places``)
         self.resources = resources  # the engine's: its Telegram client asks whose a chat is
+        # A person's last listing of forum groups, kept as long as a yes is believed
+        # (``MEMBERSHIP_SECONDS``): /settings and each press on its buttons draw it again.
+        self._listed: dict[tuple[int, tuple[int, ...]], tuple[float, list[tuple[int, str]]]] = {}
 
     async def of(self, user_id: int, chat_id: int) -> Mine:
         """``user_id``'s settings, ready for a job made from chat ``chat_id``."""
@@ -161,8 +173,59 @@ class UserSettings:
     def _dest(self, to: str, chat_id: int) -> str:
         return f"telegram:{chat_id}" if to == "here" else self.sinks.expand(to)
 
-    async def show(self, user_id: int, default_dest: str) -> str:
-        """``/settings``: each setting, its value, its options."""
+    async def own_forums(
+        self, who: Who, forums: Sequence[tuple[int, str]], keep: int
+    ) -> list[tuple[int, str]]:
+        """Of ``forums`` (id, title: those the server's account is in), the first
+        ``keep`` that are ``who``'s to send to: all for an administrator; for a person,
+        the first ``FORUMS_CHECKED`` asked of Telegram at once as any ``to`` of theirs
+        is (``ops/who.own_place``: their linked account is a member), each once, for
+        ``CHECK_SECONDS`` at most; the listing kept for ``MEMBERSHIP_SECONDS`` on the
+        engine's clock (a press on its buttons draws it again, nothing asked). A
+        stranger never sees the names of the operator's groups; the chat's other
+        messages wait on the checks that long at most."""
+        if who.person.admin:
+            return list(forums[:keep])
+        asked = list(dict.fromkeys(forums))[:FORUMS_CHECKED]  # each forum asked once
+        key = (who.user_id, tuple(channel_id for channel_id, _ in asked))
+        clock = self.resources.clock if self.resources is not None else None
+        at, kept = self._listed.get(key, (None, []))
+        if clock is not None and at is not None and clock.monotonic() - at < MEMBERSHIP_SECONDS:
+            return kept[:keep]
+        found, whole = await self._own_forums(who, asked)
+        if clock is not None and whole:  # one not answered in time: asked again next time
+            self._listed.pop(key, None)
+            self._listed[key] = (clock.monotonic(), found)
+            while len(self._listed) > LISTINGS_KEPT:
+                del self._listed[next(iter(self._listed))]
+        return found[:keep]
+
+    async def _own_forums(
+        self, who: Who, asked: list[tuple[int, str]]
+    ) -> tuple[list[tuple[int, str]], bool]:
+        """Those of ``asked`` that are ``who``'s, asked at once, ``CHECK_SECONDS`` at
+        most; and whether every check was answered by then."""
+
+        async def theirs(channel_id: int) -> bool:
+            dest = f"telegram:-100{channel_id}"
+            try:
+                await asking.own_place(who.person, self.sinks, dest, self.allowed, self.resources)
+            except FerrymanError:
+                return False
+            return True
+
+        checks = [asyncio.ensure_future(theirs(channel_id)) for channel_id, _ in asked]
+        if not checks:
+            return [], True
+        _, late = await asyncio.wait(checks, timeout=CHECK_SECONDS)
+        for check in late:
+            check.cancel()  # not answered in time: not offered this time
+        answered = [_yes(check) for check in checks]
+        return [forum for forum, ok in zip(asked, answered, strict=True) if ok], not late
+
+    async def show(self, user_id: int, default_dest: str, *, person: bool = False) -> str:
+        """``/settings``: each setting, its value, its options (a ``person``'s without
+        those refused them, ``ADMINS_ONLY``)."""
         stored = await self.store.user_settings(user_id)
         defaults = {
             "to": _dest_words(default_dest, self.sinks),
@@ -175,7 +238,8 @@ class UserSettings:
         for choice in CHOICES:
             value = stored.get(choice.key)
             now = value if value is not None else f"{defaults[choice.key]} (default)"
-            options = [option.value for option in choice.options]
+            hidden = ADMINS_ONLY.get(choice.key, ()) if person else ()
+            options = [option.value for option in choice.options if option.value not in hidden]
             lines.append(f"{choice.key} = {now}: {choice.label}")
             lines.append("  " + ", ".join([*options, choice.typed]))
         lines.append("change one: /settings KEY VALUE (VALUE default: back to the default)")
@@ -211,6 +275,11 @@ class UserSettings:
             raise FerrymanError("config.invalid", f"thumbnail: {choice.typed}")
         await self.store.user_setting_put(user_id, key, value)
         return f"{key} = {value}: {choice.label}; it applies to what you send from now on"
+
+
+def _yes(check: asyncio.Future[bool]) -> bool:
+    """A check's yes; one not done, or failed another way (the network), is a no."""
+    return check.done() and not check.cancelled() and check.exception() is None and check.result()
 
 
 def is_user_key(key: str) -> bool:

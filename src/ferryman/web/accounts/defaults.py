@@ -54,6 +54,16 @@ def applied(body: JobRequest, who: Who) -> JobRequest:
     return body.model_copy(update=changes) if changes else body
 
 
+def own_chat(who: Who, scheme: str, chat: str | None) -> str | None:
+    """The chat a request to ``scheme`` names; for a person's ``telegram`` naming none,
+    their own linked Telegram account (its id): the kind's own default, ``me``, is the
+    server's Saved Messages, an administrator's only. A person with none linked names
+    none (refused as ``account.dest_forbidden``, the next step saying to link one)."""
+    if chat or scheme != "telegram" or who.admin or who.telegram is None:
+        return chat
+    return str(who.telegram)
+
+
 def own_library(dest: str, who: Who) -> str:
     """``dest`` with the person's own library folder for a bare ``library:`` (``ops/who``)."""
     return asking.own_library(dest, who)
@@ -73,8 +83,9 @@ async def checked_dest(
     job (where it is asked again)."""
     _, deliver = specs(settings)
     if deliver is not None:
-        asking.own_dest(who, sinks, f"{deliver.to}:{deliver.chat or ''}")
-        dest = sinks.for_client(deliver.to, deliver.chat)  # as each job asks it
+        chat = own_chat(who, deliver.to, deliver.chat)  # a bare telegram: their own
+        asking.own_dest(who, sinks, f"{deliver.to}:{chat or ''}")
+        dest = sinks.for_client(deliver.to, chat)  # as each job asks it
         await asking.own_place(who, sinks, dest, asking.allowed_places(web_settings), shared)
 
 

@@ -54,7 +54,8 @@ def routes(app: FastAPI, web: Web) -> None:
         await limits.check(web, who)  # before an upload is looked at (intake checks again)
         body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
-        dest = defaults.own_library(web.sinks.for_client(body.deliver.to, body.deliver.chat), who)
+        to, chat = body.deliver.to, defaults.own_chat(who, body.deliver.to, body.deliver.chat)
+        dest = defaults.own_library(web.sinks.for_client(to, chat), who)
         # A person's place, a Telegram chat asked of Telegram (``ops/who.own_place``).
         places = asking.allowed_places(web.settings)
         dest = await asking.own_place(who, web.sinks, dest, places, web.resources)

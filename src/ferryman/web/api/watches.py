@@ -20,7 +20,8 @@ from ferryman.errors import FerrymanError, page_step
 from ferryman.links.profile import parse_token
 from ferryman.model import MAX_ROW_ID
 from ferryman.sinks.base import SinkRegistry
-from ferryman.web.accounts.who import Me
+from ferryman.web.accounts import defaults
+from ferryman.web.accounts.who import Me, Who
 from ferryman.web.core import API, Web
 
 WatchId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The watch's number.")]
@@ -63,7 +64,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def add(body: WatchRequest, who: Me) -> dict[str, Any]:
         """Watch a source: every ``every``, its new entries become jobs to ``to`` (a
         person's ``library:``: their own library folder)."""
-        to = _client_dest(web, body.to)
+        to = _client_dest(web, body.to, who)
         asked = watch_admin.NewWatch(**(body.model_dump() | {"to": to}))
         watch, _ = await watch_admin.add_watch(
             web.store, web.settings, asked, who=who, resources=web.resources
@@ -125,12 +126,14 @@ def _with_next(view: dict[str, Any], sinks: SinkRegistry) -> dict[str, Any]:
     return view
 
 
-def _client_dest(web: Web, to: str) -> str:
+def _client_dest(web: Web, to: str, who: Who) -> str:
     """``library:``, ``link:``, ``telegram:@chat``: a kind, and a target only for a kind
-    that takes one from a client (``library:/srv/x`` is refused: the server's folder)."""
+    that takes one from a client (``library:/srv/x`` is refused: the server's folder);
+    a person's bare ``telegram:`` is their own linked account (``defaults.own_chat``)."""
     scheme, _, target = to.partition(":")
     scheme, target = scheme.strip().lower(), target.strip()
     plain = web.sinks.for_client(scheme, None)  # an unknown kind is refused here
+    target = defaults.own_chat(who, scheme, target or None) or ""
     if not target:
         return plain
     try:

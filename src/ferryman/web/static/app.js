@@ -727,7 +727,8 @@ function deliver() {
   if (to !== "telegram") return { to };
   const chat = document.getElementById("chat");
   const topics = document.getElementById("topics");
-  const where = (chat && chat.value.trim()) || "me";
+  // Empty: the chat the form started at (the server's: me, or a person's own account).
+  const where = (chat && (chat.value.trim() || chat.defaultValue)) || "me";
   // A forum group's topic per folder (telegram:-100…/topics): the server says what is wrong.
   return { to, chat: topics && topics.checked && !where.includes("/") ? `${where}/topics` : where };
 }

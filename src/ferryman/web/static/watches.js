@@ -264,9 +264,10 @@ function buildWatchForm() {
     const chat = document.createElement("input");
     chat.type = "text";
     chat.id = "w-chat";
-    chat.value = "me";
+    const own = document.getElementById("chat"); // the page's: me, or a person's own account
+    chat.value = chat.defaultValue = own ? own.defaultValue : "me";
     chat.size = 16;
-    chat.placeholder = "me, @channel or -100…";
+    chat.placeholder = own ? own.placeholder : "me, @channel or -100…";
     const topics = document.createElement("input");
     topics.type = "checkbox";
     topics.id = "w-topics";
@@ -308,7 +309,7 @@ function watchRequest(form) {
   const to = form.querySelector('input[name="w-dest"]:checked').value;
   const chat = form.querySelector("#w-chat");
   const topics = form.querySelector("#w-topics");
-  let where = (chat && chat.value.trim()) || "me";
+  let where = (chat && (chat.value.trim() || chat.defaultValue)) || "me";
   if (topics && topics.checked && !where.includes("/")) where += "/topics"; // a forum group's topic per folder
   request.to = to === "telegram" ? `telegram:${where}` : `${to}:`;
   const kind = form.querySelector("#w-output").value;
