@@ -247,7 +247,9 @@ def _ascii_trail(ch: str, codepage: str) -> bool:
 def _alphabet(ch: str, kind: str, before: str, after: str) -> float:
     """A letter of an alphabet (one byte): a capital right after a small letter is no
     word's, and a non-Latin letter glued to an ASCII letter, or alone, is a Latin
-    accent misread (``M\\x81ller`` is no ``MБller``, ``fold_\\xe9`` no ``fold_Θ``)."""
+    accent misread (``M\\x81ller`` is no ``MБller``, ``fold_\\xe9`` no ``fold_Θ``). A capital
+    between a capital and a small letter is no word's either: ``S\\xe3o`` is cp1252's
+    ``São``, not cp850's ``SÒo``."""
     value = 1.5 if ch.lower() in _FREQUENT_LETTERS else 1.0
     if kind != "latin":
         if _ascii_letter(before) or _ascii_letter(after):
@@ -258,8 +260,8 @@ def _alphabet(ch: str, kind: str, before: str, after: str) -> float:
         value -= 0.25  # WORDS IN CAPITALS are rarer than words
     if kind == "latin" and script(before) == "latin":
         value -= 1.0  # accents come one at a time in Western words (not ``Ôîòî``)
-    if ch.isupper() and before.islower():
-        value -= 3.0
+    if ch.isupper() and (before.islower() or (_ascii_letter(before) and after.islower())):
+        value -= 3.0  # a capital inside a word (``SÒo``: cp850's reading of ``São``)
     elif before.isupper() and ch.islower() and not before.isascii():
         value += 0.25  # Capitalised word
     return value
