@@ -180,9 +180,13 @@ class Actions:
 
     async def _settings_offer(self, who: Who) -> Offer:
         """``/settings``'s choices: the usual values, and the forum groups the account
-        is in (``Chat.forums``), each a topic per folder."""
+        is in (``Chat.forums``), each a topic per folder: a person's only where their
+        linked account is a member (none unlinked), as ``to`` would take it; listing
+        the server's others would name groups that are none of theirs."""
         stored = await self.store.user_settings(who.user_id)
-        return choices.settings_offer(stored, await self.chat.forums())
+        person = who.person
+        forums = self.chat.forums() if person.admin else self.chat.forums_of(person.telegram)
+        return choices.settings_offer(stored, await forums)
 
     async def _setting(self, who: Who, message_id: int, index: int, key: str) -> Done:
         """An option of ``/settings`` chosen: set as ``/settings KEY VALUE`` sets it,

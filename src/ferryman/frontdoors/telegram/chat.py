@@ -70,6 +70,23 @@ class Chat:
         ``/settings`` offers each as ``to`` with a topic per folder. None for a bot
         (Telegram lists no bot's dialogs: the typed ``-100…/topics`` is its way) or
         when the dialogs cannot be read now (the choice is offered again next time)."""
+        return (await self._forums())[:FORUMS_OFFERED]
+
+    async def forums_of(self, linked: int | None) -> list[tuple[int, str]]:
+        """``forums`` for a person whose linked Telegram user is ``linked``: only the
+        groups it is a member of (``sinks/telegram_people.may_send``, the rule ``to``
+        keeps), none when they linked none: the server's other groups are not theirs
+        to see nor to choose."""
+        if linked is None:
+            return []
+        found: list[tuple[int, str]] = []
+        for forum in await self._forums():  # asked one at a time, until enough
+            if len(found) < FORUMS_OFFERED and await self._member(forum[0], linked):
+                found.append(forum)
+        return found
+
+    async def _forums(self) -> list[tuple[int, str]]:
+        """Every forum group the dialogs read list (none for a bot)."""
         if self.bot:
             return []
         request = functions.messages.GetDialogsRequest(
@@ -89,7 +106,18 @@ class Chat:
             for c in getattr(found, "chats", ())
             if isinstance(c, types.Channel) and c.forum and not c.left
         ]
-        return forums[:FORUMS_OFFERED]
+        return forums
+
+    async def _member(self, channel_id: int, user: int) -> bool:
+        """Whether ``user`` may send to the forum group (a member, not banned): not
+        when Telegram cannot say now (the choice is offered again next time)."""
+        from ferryman.sinks.telegram_people import may_send  # lazy: Telethon's requests
+
+        try:
+            return await may_send(self.client, int(f"-100{channel_id}"), user)
+        except FerrymanError as exc:
+            log.info("forum group %d: membership not read: %s", channel_id, exc)
+            return False
 
     async def _call(self, request: Any) -> Any:
         try:
