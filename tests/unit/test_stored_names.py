@@ -213,3 +213,20 @@ def test_a_capital_inside_a_capitalised_word_is_a_misread_accent(tmp_path: Path)
     with out.open("rb") as file, ZipfileReader(file, out.name, OpenOptions()) as reader:
         assert [e.info.path for e in reader] == ["São Paulo.jpg"]
     assert decode_stored_name("São João.jpg".encode("cp850")) == "São João.jpg"
+
+
+def test_a_typed_apostrophe_in_a_word_is_windows_s(tmp_path: Path) -> None:
+    """Info-ZIP's zip of a Windows disk's ``José’s party.jpg`` (``’`` is cp1252's 0x92):
+    the per-archive guess read it as cp720 Arabic (``Josلْs``: a letter and a mark),
+    where the code before it had it right; ``It’s`` became cp852's ``Itĺs``."""
+    if shutil.which("zip") is None:
+        pytest.skip("zip is not installed")
+    src = tmp_path / "src"
+    src.mkdir()
+    names = [n.encode("cp1252") for n in ("José’s party.jpg", "It’s.jpg", "O’Brien.jpg")]
+    for at, raw in enumerate(names):
+        out = tmp_path / f"one{at}.zip"
+        Path(os.fsdecode(os.fsencode(src) + b"/" + raw)).write_bytes(b"photo")
+        subprocess.run(["zip", "-q", "-X", os.fsencode(out), raw], cwd=src, check=True)
+        with out.open("rb") as file, ZipfileReader(file, out.name, OpenOptions()) as reader:
+            assert [e.info.path for e in reader] == [raw.decode("cp1252")]

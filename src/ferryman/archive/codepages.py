@@ -211,7 +211,9 @@ def score(text: str, codepage: str) -> float:
             value = -1.5  # an obsolete letter or a leading vowel with no consonant after
         elif not kind:
             value = 0.5 if language and ch in _CJK_PUNCTUATION else -2.0
-            if category == "Zs" or ch in "·«»–—№":
+            if ch == "’" and before.isalpha() and after.isalpha():
+                value = 1.5  # a typed apostrophe in a word (It’s, José’s): Windows's 0x92
+            elif category == "Zs" or ch in "·«»–—№‘’“”…":
                 value = -0.5
         elif language:
             if kind == "kana" and ch >= "\uff00" and language == "ja":
