@@ -223,7 +223,9 @@ def test_a_typed_apostrophe_in_a_word_is_windows_s(tmp_path: Path) -> None:
         pytest.skip("zip is not installed")
     src = tmp_path / "src"
     src.mkdir()
-    names = [n.encode("cp1252") for n in ("José’s party.jpg", "It’s.jpg", "O’Brien.jpg")]
+    # naïve: cp775 (Baltic DOS) reads its 0xEF as ’, which is no apostrophe typed there
+    typed = ("José’s party.jpg", "It’s.jpg", "O’Brien.jpg", "naïve.jpg")
+    names = [n.encode("cp1252") for n in typed]
     for at, raw in enumerate(names):
         out = tmp_path / f"one{at}.zip"
         Path(os.fsdecode(os.fsencode(src) + b"/" + raw)).write_bytes(b"photo")

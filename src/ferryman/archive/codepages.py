@@ -57,6 +57,9 @@ DISK_CODEPAGES = ("cp1252", *(c for c in ARCHIVE_CODEPAGES if c != "cp1252"))
 FALLBACK = "cp437"  # decodes every byte: what a name no candidate reads is read as
 
 _JAPANESE = frozenset({"cp932", "euc_jp"})
+# Windows's ANSI code pages, where 0x92 is the apostrophe Word and Explorer type (``’``);
+# a DOS page's ``’`` (cp775's 0xEF) is a letter's byte of another page (``naïve``).
+_ANSI = frozenset({f"cp{n}" for n in range(1250, 1259)})
 _CJK = {"cp932": "ja", "euc_jp": "ja", "cp936": "zh-hans", "cp950": "zh-hant", "cp949": "ko"}
 
 # Each language's most frequent letters (general text and what photo folders are
@@ -211,7 +214,7 @@ def score(text: str, codepage: str) -> float:
             value = -1.5  # an obsolete letter or a leading vowel with no consonant after
         elif not kind:
             value = 0.5 if language and ch in _CJK_PUNCTUATION else -2.0
-            if ch == "’" and before.isalpha() and after.isalpha():
+            if ch == "’" and codepage in _ANSI and before.isalpha() and after.isalpha():
                 value = 1.5  # a typed apostrophe in a word (It’s, José’s): Windows's 0x92
             elif category == "Zs" or ch in "·«»–—№‘’“”…":
                 value = -0.5
