@@ -66,3 +66,29 @@ async def test_settings_offers_each_forum_group_with_a_topic_per_folder(world: W
     assert job.dest == f"telegram:{dest}"
     titles = set(world.server.channels[forum.id].topic_titles.values())
     assert titles == {"Day 1", "Day 2"}
+
+
+async def test_a_person_is_offered_only_the_forum_groups_they_are_in(world: World) -> None:
+    """A person's ``/settings`` lists the forum groups their linked account is a member
+    of, not every one the server's account is in (those are refused as ``to`` anyway:
+    listing them named the server's groups to anyone linked); unlinked, none."""
+    if is_bot(world):
+        pytest.skip("a bot lists no dialogs: no forum group is offered to anyone")
+    from ferryman.web.accounts.passwords import hash_password
+
+    add = world.server.add_channel
+    add("Ours", forum=True, broadcast=False, members=[world.mallory], admins=[world.bot])
+    add("Staff", forum=True, broadcast=False, admins=[world.bot, world.alice])
+    add("Gone", forum=True, broadcast=False, admins=[world.bot])
+    await log_in(world.settings, world.server, world.bot)
+    mal = await world.store.add_user("mal", hash_password("mal's password"))
+    await world.store.update_user(mal.id, tg_user_id=world.mallory.id)
+    async with serving(world):
+        world.send(world.mallory, "/settings")
+        shown = await message_with(world, world.mallory, text="link mp3 192")
+        assert "to Ours, a topic per folder" in shown.text, shown.text
+        assert "Staff" not in shown.text and "Gone" not in shown.text, shown.text
+        world.send(world.alice, "/settings")  # the owner, an administrator: every one
+        owner = await message_with(world, world.alice, text="link mp3 192")
+        for title in ("Ours", "Staff", "Gone"):
+            assert f"to {title}, a topic per folder" in owner.text, owner.text

@@ -6,7 +6,10 @@ in. Archives by real tools (Info-ZIP, bsdtar, LHA): tests/archive/test_legacy_na
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import struct
+import subprocess
 import zipfile
 import zlib
 from pathlib import Path
@@ -193,3 +196,39 @@ def test_only_the_parts_of_a_path_that_are_not_utf8_are_guessed() -> None:
     assert decode_stored_name("Ünïcödé/".encode() + "Café.jpg".encode("cp850")) == (
         "Ünïcödé/Café.jpg"
     )
+
+
+def test_a_capital_inside_a_capitalised_word_is_a_misread_accent(tmp_path: Path) -> None:
+    """Info-ZIP's zip of a Latin-1 disk's ``São Paulo.jpg`` (bytes ``S\\xe3o``): cp850
+    read it ``SÒo Paulo.jpg`` (a capital between a capital and a small letter); cp1252's
+    ``São`` is a word. A cp850 zip's ``São`` (``S\\xc6o``) stays itself."""
+    if shutil.which("zip") is None:
+        pytest.skip("zip is not installed")
+    src = tmp_path / "src"
+    src.mkdir()
+    raw = "São Paulo.jpg".encode("cp1252")
+    (Path(os.fsdecode(os.fsencode(src) + b"/" + raw))).write_bytes(b"photo")
+    out = tmp_path / "trip.zip"
+    subprocess.run(["zip", "-q", "-X", os.fsencode(out), raw], cwd=src, check=True)
+    with out.open("rb") as file, ZipfileReader(file, out.name, OpenOptions()) as reader:
+        assert [e.info.path for e in reader] == ["São Paulo.jpg"]
+    assert decode_stored_name("São João.jpg".encode("cp850")) == "São João.jpg"
+
+
+def test_a_typed_apostrophe_in_a_word_is_windows_s(tmp_path: Path) -> None:
+    """Info-ZIP's zip of a Windows disk's ``José’s party.jpg`` (``’`` is cp1252's 0x92):
+    the per-archive guess read it as cp720 Arabic (``Josلْs``: a letter and a mark),
+    where the code before it had it right; ``It’s`` became cp852's ``Itĺs``."""
+    if shutil.which("zip") is None:
+        pytest.skip("zip is not installed")
+    src = tmp_path / "src"
+    src.mkdir()
+    # naïve: cp775 (Baltic DOS) reads its 0xEF as ’, which is no apostrophe typed there
+    typed = ("José’s party.jpg", "It’s.jpg", "O’Brien.jpg", "naïve.jpg")
+    names = [n.encode("cp1252") for n in typed]
+    for at, raw in enumerate(names):
+        out = tmp_path / f"one{at}.zip"
+        Path(os.fsdecode(os.fsencode(src) + b"/" + raw)).write_bytes(b"photo")
+        subprocess.run(["zip", "-q", "-X", os.fsencode(out), raw], cwd=src, check=True)
+        with out.open("rb") as file, ZipfileReader(file, out.name, OpenOptions()) as reader:
+            assert [e.info.path for e in reader] == [raw.decode("cp1252")]

@@ -68,7 +68,10 @@ async def test_a_persons_telegram_places_through_the_api(tmp_path: Path) -> None
         async with web_app(settings, store, EventBus(), lambda: True, shared=shared) as served:
             async with _client(served) as page:
                 await _signed_in(page, "ann")
-                for chat in ("me", "@workchat", "@bobtg", "@serveracct"):
+                # A user's id written as a channel's (-100…) and a channel id no chat
+                # the server sees has: not Telegram's rejection, no place of hers.
+                unseen = (f"-100{ann_tg.id}", "-1009999999999", f"-{ann_tg.id}")
+                for chat in ("me", "@workchat", "@bobtg", "@serveracct", *unseen):
                     _refused(await page.post(f"{API}/jobs", json=_job(chat)))
                 watch = {"source": "https://example.com/feed.xml", "to": "telegram:@workchat"}
                 _refused(await page.post(f"{API}/watches", json=watch))

@@ -108,6 +108,13 @@ async def get_channels(server: FakeTelegram, call: Call, req: Any) -> Any:
     return types.messages.Chats(chats=chats)
 
 
+async def get_chats(server: FakeTelegram, call: Call, req: Any) -> Any:
+    """``messages.getChats``: the fake has no basic groups (its groups are supergroups),
+    so every id is one no chat has, as Telegram answers it (Telethon asks this of a
+    small negative id, ``-100`` and a user's id among them)."""
+    raise RpcFault(400, "CHAT_ID_INVALID")
+
+
 async def get_participant(server: FakeTelegram, call: Call, req: Any) -> Any:
     """``channels.getParticipant``: what a user is in a channel, as Telegram tells a
     member (a broadcast channel's only to its admins): its creator or an admin (with
@@ -193,6 +200,7 @@ HANDLERS: dict[type, Any] = {
     functions.users.GetUsersRequest: get_users,
     functions.contacts.ResolveUsernameRequest: resolve_username,
     functions.channels.GetChannelsRequest: get_channels,
+    functions.messages.GetChatsRequest: get_chats,
     functions.channels.GetParticipantRequest: get_participant,
     functions.messages.GetDialogsRequest: get_dialogs,
     functions.auth.LogOutRequest: log_out,

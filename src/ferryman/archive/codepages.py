@@ -57,6 +57,9 @@ DISK_CODEPAGES = ("cp1252", *(c for c in ARCHIVE_CODEPAGES if c != "cp1252"))
 FALLBACK = "cp437"  # decodes every byte: what a name no candidate reads is read as
 
 _JAPANESE = frozenset({"cp932", "euc_jp"})
+# Windows's ANSI code pages, where 0x92 is the apostrophe Word and Explorer type (``’``);
+# a DOS page's ``’`` (cp775's 0xEF) is a letter's byte of another page (``naïve``).
+_ANSI = frozenset({f"cp{n}" for n in range(1250, 1259)})
 _CJK = {"cp932": "ja", "euc_jp": "ja", "cp936": "zh-hans", "cp950": "zh-hant", "cp949": "ko"}
 
 # Each language's most frequent letters (general text and what photo folders are
@@ -211,7 +214,9 @@ def score(text: str, codepage: str) -> float:
             value = -1.5  # an obsolete letter or a leading vowel with no consonant after
         elif not kind:
             value = 0.5 if language and ch in _CJK_PUNCTUATION else -2.0
-            if category == "Zs" or ch in "·«»–—№":
+            if ch == "’" and codepage in _ANSI and before.isalpha() and after.isalpha():
+                value = 1.5  # a typed apostrophe in a word (It’s, José’s): Windows's 0x92
+            elif category == "Zs" or ch in "·«»–—№‘’“”…":
                 value = -0.5
         elif language:
             if kind == "kana" and ch >= "\uff00" and language == "ja":
@@ -247,7 +252,9 @@ def _ascii_trail(ch: str, codepage: str) -> bool:
 def _alphabet(ch: str, kind: str, before: str, after: str) -> float:
     """A letter of an alphabet (one byte): a capital right after a small letter is no
     word's, and a non-Latin letter glued to an ASCII letter, or alone, is a Latin
-    accent misread (``M\\x81ller`` is no ``MБller``, ``fold_\\xe9`` no ``fold_Θ``)."""
+    accent misread (``M\\x81ller`` is no ``MБller``, ``fold_\\xe9`` no ``fold_Θ``). A capital
+    between a capital and a small letter is no word's either: ``S\\xe3o`` is cp1252's
+    ``São``, not cp850's ``SÒo``."""
     value = 1.5 if ch.lower() in _FREQUENT_LETTERS else 1.0
     if kind != "latin":
         if _ascii_letter(before) or _ascii_letter(after):
@@ -258,8 +265,8 @@ def _alphabet(ch: str, kind: str, before: str, after: str) -> float:
         value -= 0.25  # WORDS IN CAPITALS are rarer than words
     if kind == "latin" and script(before) == "latin":
         value -= 1.0  # accents come one at a time in Western words (not ``Ôîòî``)
-    if ch.isupper() and before.islower():
-        value -= 3.0
+    if ch.isupper() and (before.islower() or (_ascii_letter(before) and after.islower())):
+        value -= 3.0  # a capital inside a word (``SÒo``: cp850's reading of ``São``)
     elif before.isupper() and ch.islower() and not before.isascii():
         value += 0.25  # Capitalised word
     return value

@@ -126,9 +126,19 @@ def state_cell(job: dict[str, Any]) -> str:
         state += f" [{job['waiting']}]"
     elif job.get("in_line"):
         state += f" ({in_line_text(job['in_line'])})"
+    elif job.get("album_waits"):
+        state += f" ({album_waits_text(job['album_waits'])})"
     if job["error"]:
         state += f" {job['error']['code']}"
     return state
+
+
+def album_waits_text(waits: dict[str, int]) -> str:
+    """Ready files held for a conversion of their album, as people read it: ``7 ready
+    wait for 1 conversion (convert.album_wait_seconds)``, the setting that bounds it."""
+    ready, converting = int(waits["ready"]), int(waits["converting"])
+    conversions = f"{converting} conversion{'' if converting == 1 else 's'}"
+    return f"{ready} ready wait for {conversions} (convert.album_wait_seconds)"
 
 
 def in_line_text(place: dict[str, Any]) -> str:

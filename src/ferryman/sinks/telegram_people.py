@@ -124,6 +124,8 @@ async def may_send(client: Any, chat: str | int, user: int) -> bool:
 
     try:
         peer = await _peer(client, chat)
+    except _unseen():
+        return False  # an id no chat the server's account sees has: no one's here
     except errors.RPCError as exc:
         raise from_telethon(exc) from exc
     if peer is None:
@@ -144,11 +146,25 @@ async def may_send(client: Any, chat: str | int, user: int) -> bool:
         found = (await client(GetParticipantRequest(peer, person))).participant
     except errors.UserNotParticipantError:
         return False
+    except (errors.UserIdInvalidError, errors.ParticipantIdInvalidError, *_unseen()):
+        return False  # Telethon's errors of a code: their ``message`` is BAD_REQUEST
     except errors.RPCError as exc:
-        if exc.message in ("USER_ID_INVALID", "PARTICIPANT_ID_INVALID"):
-            return False
         raise from_telethon(exc) from exc
     return _participates(found, broadcast=bool(getattr(entity, "broadcast", False)))
+
+
+def _unseen() -> tuple[type[Exception], ...]:
+    """Telegram's answers for an id that names no chat the asking account may see: a
+    user's id written as a group's (``-100…``, ``-…``), a channel it left or never
+    joined. Its own classes (an error's ``message`` is BAD_REQUEST, not its name)."""
+    from telethon import errors  # lazy: Telethon
+
+    return (
+        errors.ChannelInvalidError,
+        errors.ChannelPrivateError,
+        errors.ChatIdInvalidError,
+        errors.PeerIdInvalidError,
+    )
 
 
 def _participates(found: Any, *, broadcast: bool) -> bool:

@@ -74,7 +74,23 @@ def job_status(
         "counts": counts(by_state),
         "fetching": fetching and job.state is JobState.QUEUED,
         "in_line": in_line,
+        "album_waits": album_waits(job, by_state),
     }
+
+
+def album_waits(job: Job, by_state: dict[str, int]) -> dict[str, int] | None:
+    """A running job's files ready but not in an album while others of it are being
+    converted: ``{"ready": …, "converting": …}``. An album waits for a conversion in
+    its place (``convert.album_wait_seconds``), so its ready files stand still; said,
+    so a job whose pending count does not move does not look stuck. None otherwise (a
+    paused job says so itself)."""
+    ready = by_state.get(ItemState.READY.value, 0)
+    converting = by_state.get(ItemState.CONVERT.value, 0)
+    converting += by_state.get(ItemState.CONVERTING.value, 0)
+    reads_or_waits = job.state in (JobState.READING, JobState.ACTIVE)
+    if not reads_or_waits or job.paused or not ready or not converting:
+        return None
+    return {"ready": ready, "converting": converting}
 
 
 def _error(job: Job) -> dict[str, Any] | None:
