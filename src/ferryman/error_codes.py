@@ -573,6 +573,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         False,
         "The file could not be decoded; it is kept in quarantine for a look (a library or"
         " a remote keeps it as it is, and with send_documents it is sent as a file).",
+        web_step="The file could not be decoded; it is kept for a look (a library keeps it as"
+        " it is).",
     ),
     ErrorSpec(
         "media.no_decoder",
