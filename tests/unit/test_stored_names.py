@@ -47,6 +47,13 @@ NAMES = [
     ("straße.jpg", "cp1252"),  # a tar from a Latin-1 locale
     ("Fête à Nîmes.jpg", "latin-1"),
     ("Zürich.jpg", "utf-8"),
+    # Lone names an outside trial found misread: Cyrillic as Greek (Ειύι), Central
+    # European Windows as Western (Gdañsk, Plzeò), a typed dash as cp437's û
+    ("Дача 2019.jpg", "cp866"),
+    ("Gdańsk.jpg", "cp1250"),
+    ("Plzeň.mp4", "cp1250"),
+    ("Brno – Šumava.jpg", "cp1250"),
+    ("Queen – Live.mp3", "cp1252"),
 ]
 
 

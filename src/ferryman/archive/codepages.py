@@ -17,12 +17,19 @@ language, measured in that language's native code page (GB2312's level 1, Big5's
 level 1, JIS level 1, KS X 1001's 2,350 Hangul) plus a bonus for the language's
 most frequent letters; a kana in a Chinese or Korean reading is a wrong guess's mark.
 Scores count per byte alike (a hanzi is two bytes, a Cyrillic letter one), so a
-double-byte reading does not win by its length. No mutable state: a pure function.
+double-byte reading does not win by its length. A word's spelling counts too, where a
+misread byte breaks a language's rule (``_spelling``: Greek's final ς, Hebrew's final
+letters, Spanish ñ before a vowel): a lone name has no other name to outvote a reading
+that is plausible letter by letter. ``PRIOR`` breaks what is left of a tie by who makes
+archives. No mutable state: a pure function.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from itertools import pairwise
+from types import MappingProxyType
 
 # Candidates in the order a tie goes: zip's own default first (APPNOTE: IBM cp437),
 # then Western Windows, then the others. ``on_disk`` prefers cp1252 (see stored_names).
@@ -53,6 +60,13 @@ ARCHIVE_CODEPAGES = (
     "cp949",
     "euc_jp",
 )
+# A head start per archive (not per name) by who makes archives, for a tie between
+# pages whose letters read alike: a lone ``Дача`` (cp866) is as plausible as cp737's
+# ``Ειύι``, and Greek's bytes read as Cyrillic, Hebrew and Arabic letters too, whose
+# writers far outnumber Greek's. So the Greek pages start half a point behind (measured
+# on tests/support/names_by_language.py: a head start for Cyrillic instead turned lone
+# Hebrew and Arabic names Cyrillic). Small: a spelling or a second name outweighs it.
+PRIOR = MappingProxyType({"cp737": -0.5, "cp1253": -0.5})
 DISK_CODEPAGES = ("cp1252", *(c for c in ARCHIVE_CODEPAGES if c != "cp1252"))
 FALLBACK = "cp437"  # decodes every byte: what a name no candidate reads is read as
 
@@ -113,6 +127,15 @@ _CJK_PUNCTUATION = set("（）【】「」『』、。・～－＿［］＆＋�
 def script(ch: str) -> str:
     """The script of a letter or mark past ASCII, or "" (a symbol, a digit, a space)."""
     o = ord(ch)
+    if o < len(_SCRIPTS):
+        return _SCRIPTS[o]
+    return _script(ch)
+
+
+def _script(ch: str) -> str:
+    """``script`` worked out (``_SCRIPTS`` holds it for the alphabets' code points:
+    each name's every letter is asked about once per candidate page)."""
+    o = ord(ch)
     if 0xAC00 <= o <= 0xD7A3 or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
         return "hangul"
     if 0x3040 <= o <= 0x30FF or 0xFF66 <= o <= 0xFF9F:
@@ -136,6 +159,9 @@ def script(ch: str) -> str:
         if low <= o <= high and unicodedata.category(ch)[0] in "LM":
             return name
     return ""
+
+
+_SCRIPTS = tuple(_script(chr(o)) for o in range(0x2000))  # a constant table
 
 
 def _group(name: str) -> str:
@@ -216,6 +242,8 @@ def score(text: str, codepage: str) -> float:
             value = 0.5 if language and ch in _CJK_PUNCTUATION else -2.0
             if ch == "’" and codepage in _ANSI and before.isalpha() and after.isalpha():
                 value = 1.5  # a typed apostrophe in a word (It’s, José’s): Windows's 0x92
+            elif ch in "–—" and codepage in _ANSI and before == " " and after == " ":
+                value = 1.5  # a typed dash between words (Brno – Šumava): Windows's 0x96
             elif category == "Zs" or ch in "·«»–—№‘’“”…":
                 value = -0.5
         elif language:
@@ -237,7 +265,108 @@ def score(text: str, codepage: str) -> float:
         before = ch
     if len(groups) > 1:  # letters of two alphabets in one name: the minority is wrong
         total -= 3.0 * (sum(groups.values()) - max(groups.values()))
+    if not language:
+        total += _spelling(text, latin=codepage != "cp1258")
     return total
+
+
+# Latin letters that the languages of the pages reading them as such do not write in
+# that place (a Central European or Turkish letter's byte in a Western page): a tie
+# between cp1250's ``Gdańsk`` and cp1252's ``Gdañsk`` is broken by Spanish's ñ being
+# always before a vowel, not by a preference for either page.
+_GREEK_TONOS = set("άέήίόύώΆΈΉΊΌΎΏΐΰ")
+_GREEK_VOWELS = set("αεηιουωάέήίόύώ")
+_CYRILLIC_VOWELS = set("аеёиоуыэюяіїєўАЕЁИОУЫЭЮЯІЇЄЎ")
+_LATIN_VOWELS = set("aeiouyäöüâêîôûàèìòùáéíóú")
+_HEBREW_FINAL = frozenset("םןץףך")
+_HEBREW_PLAIN = frozenset("מנצפכ")
+_LATIN_SIGNS = frozenset("ðÐþÞýÝƒÿñÑßœŒõìòèÈ")
+_WORD = re.compile(r"[^\W\d_]+")
+_ICELANDIC = set("ðÐþÞýÝ")  # Icelandic's letters only: Turkish ğ ş ı İ, Croatian đ in cp125x
+
+
+def _spelling(text: str, *, latin: bool) -> float:
+    """What one letter next to its neighbours says about an alphabet reading: a Greek
+        word ends in ς and never in σ, puts ϊ ϋ only after a vowel and an accent on every
+        word of two syllables and more (monotonic spelling), a Russian word has a vowel
+    (an abbreviation in capitals, ДСК, need not),
+        ñ stands before a vowel, ß after one, œ before u, õ after a consonant; ð þ ý are
+        Icelandic's alone; ƒ is a florin sign, not a letter; ÿ begins no word; Hebrew has
+        final forms, Arabic ends words in ة ى and begins many with ال. Each such
+        sign costs, so that the reading in the page of a language that writes so wins."""
+    total = 0.0
+    for word in _runs(text):
+        kind = script(word[0])
+        low = word.lower()
+        if kind == "greek":
+            total -= 2.0 * (low[-1] == "σ") + 2.0 * ("ς" in low[:-1])
+            total -= 2.0 * sum(
+                ch in "ϊϋ" and prev not in _GREEK_VOWELS for prev, ch in pairwise(low)
+            )
+            if len(word) >= 4 and word != word.upper() and not _GREEK_TONOS & set(word):
+                total -= 2.0
+        elif kind == "cyrillic":
+            if len(word) >= 3 and word != word.upper() and not _CYRILLIC_VOWELS & set(word):
+                total -= 2.0
+            if low[0] in "ьъы" or any(
+                ch in "ьъы" and prev in _CYRILLIC_VOWELS for prev, ch in pairwise(low)
+            ):
+                total -= 2.0
+        elif kind == "hebrew":
+            total += _hebrew_finals(word)
+        elif kind == "arabic":
+            total += 1.0 * word.startswith("ال") + 1.0 * (word[-1] in "ةى")
+            total -= 2.0 * sum(ch in "ةى" for ch in word[:-1])
+        elif latin:  # not Vietnamese's: its è ì ò stand anywhere
+            total -= _latin_misspelt(word)
+    return total
+
+
+def _hebrew_finals(word: str) -> float:
+    """Hebrew writes five letters in another form at a word's end (ם ן ץ ף ך for מ נ צ
+    פ כ): a final form that ends the word is Hebrew's own mark, one inside it or a plain
+    form at the end is a wrong reading's."""
+    value = 0.5 if word[-1] in _HEBREW_FINAL else -1.5 if word[-1] in _HEBREW_PLAIN else 0.0
+    return value - 2.0 * sum(ch in _HEBREW_FINAL for ch in word[:-1])
+
+
+def _latin_misspelt(word: str) -> float:
+    """The cost of a Western letter where Western languages do not write it."""
+    if _LATIN_SIGNS.isdisjoint(word):
+        return 0.0
+    cost = 0.0
+    for at, ch in enumerate(word):
+        before = word[at - 1].lower() if at else ""
+        after = word[at + 1].lower() if at + 1 < len(word) else ""
+        misplaced = (
+            ch in _ICELANDIC
+            or ch in "ƒÿ"
+            or (ch in "ñÑ" and after not in _LATIN_VOWELS)  # Gdañsk: Polish ń
+            or (ch == "ß" and before not in _LATIN_VOWELS)  # Nyßr: cp437's á
+            or (ch in "œŒ" and after != "u")  # Œwinoujœcie: Polish Ś ś
+            or (ch == "õ" and before in _LATIN_VOWELS)  # Esküvõ: Hungarian ő
+            # French è is before a mute e (père, Genève): Koèka is Czech Kočka
+            or (ch in "èÈ" and _vowel_after(word, at) not in ("e", ""))
+        )
+        if misplaced:
+            cost += 1.5
+        elif ch in "ìò" and (after.isalpha() or before in "aeo"):
+            cost += 1.0  # Italian's ì ò end a word after a consonant (così, però): Czech ě ň
+            # stand inside words and after vowels (dědeček, Plzeň)
+    return cost
+
+
+def _vowel_after(word: str, at: int) -> str:
+    """The first vowel after ``word[at]`` ("" at the word's end)."""
+    for ch in word[at + 1 :].lower():
+        if ch in _LATIN_VOWELS:
+            return ch
+    return ""
+
+
+def _runs(text: str) -> list[str]:
+    """The words of ``text`` that have letters past ASCII (runs of letters)."""
+    return [word for word in _WORD.findall(text) if not word.isascii()]
 
 
 def _ascii_letter(ch: str) -> bool:

@@ -37,6 +37,7 @@ from ferryman.archive.codepages import (
     ARCHIVE_CODEPAGES,
     DISK_CODEPAGES,
     FALLBACK,
+    PRIOR,
     decoded,
     rejoin,
     scores,
@@ -53,12 +54,13 @@ class NameDecoder:
     ``names``: every stored name, when known up front (a zip's central directory): the
     choice is then fixed. Without them, each name decoded adds its evidence first.
     ``on_disk``: names from this machine's filesystem, where a tie goes to cp1252 (a
-    Latin-1 disk), not to an archive's DOS code page.
+    Latin-1 disk), not to an archive's DOS code page. Each candidate starts at its
+    ``PRIOR``, once per archive: it decides a tie, never outweighs a name's evidence.
     """
 
     def __init__(self, names: Sequence[bytes] = (), *, on_disk: bool = False) -> None:
         self._codepages = DISK_CODEPAGES if on_disk else ARCHIVE_CODEPAGES
-        self._totals = [0.0] * len(self._codepages)
+        self._totals = [PRIOR.get(codepage, 0.0) for codepage in self._codepages]
         self._best = self._codepages[0]
         self._learned = 0
         for raw in names:
@@ -92,7 +94,12 @@ class NameDecoder:
             self.learn(raw)
         text = _read(raw, self._best)
         if text is None:  # a name the archive's page cannot read: its own best guess
-            own = scores(raw, self._codepages)
+            own = [
+                value + PRIOR.get(codepage, 0.0)
+                for value, codepage in zip(
+                    scores(raw, self._codepages), self._codepages, strict=True
+                )
+            ]
             ranked = sorted(range(len(own)), key=lambda i: (-own[i], i))
             text = next(
                 (t for i in ranked if (t := _read(raw, self._codepages[i])) is not None),
