@@ -17,7 +17,14 @@ from faketg.server import FakeTelegram
 from faketg.state import Account, Channel, StoredFile, StoredMedia, StoredMessage
 from faketg.tl import when
 
-__all__ = ["channel_posts", "press", "stored_document", "stored_photo", "user_sends"]
+__all__ = [
+    "channel_posts",
+    "person_makes_topic",
+    "press",
+    "stored_document",
+    "stored_photo",
+    "user_sends",
+]
 
 
 def stored_document(
@@ -119,3 +126,24 @@ def channel_posts(
         reply_to=None,
     )
     return [message for message, _pts in sent]
+
+
+def person_makes_topic(server: FakeTelegram, owner: Account, forum: Channel, title: str) -> int:
+    """``owner`` (an admin) makes a topic in ``forum`` from their own app, as
+    ``messages.createForumTopic`` does (its service message's id is the topic's): a forum
+    that already holds the users' own topics when ferryman comes to it."""
+    sent = post_as(
+        server,
+        owner,
+        ("channel", forum.id),
+        [("", None, None)],
+        grouped=False,
+        topic=None,
+        reply_to=None,
+    )
+    msg = sent[0][0]
+    msg.action = types.MessageActionTopicCreate(title=title, icon_color=0)
+    msg.topic_id = msg.id
+    forum.topics.add(msg.id)
+    forum.topic_titles[msg.id] = title
+    return msg.id

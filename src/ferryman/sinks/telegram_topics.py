@@ -30,7 +30,8 @@ from ferryman.telegram.errors import from_telethon
 log = logging.getLogger(__name__)
 
 TITLE_MAX = 128  # Telegram's longest topic title
-SEARCH_LIMIT = 100  # topics asked for per search (the title narrows it)
+SEARCH_LIMIT = 100  # topics asked for per page of a search (Telegram's most)
+SEARCH_PAGES = 100  # pages followed at most: 10,000 topics sharing a title's words
 _KEY = "topic:"
 
 
@@ -101,25 +102,32 @@ class ForumTopics:
 
 
 async def _search(client: Any, peer: Any, title: str) -> int | None:
-    """An open topic of exactly this title (the oldest, if several), or None."""
-    try:
-        found = await client(
-            functions.messages.GetForumTopicsRequest(
-                peer=peer,
-                offset_date=None,
-                offset_id=0,
-                offset_topic=0,
-                limit=SEARCH_LIMIT,
-                q=title,
+    """An open topic of exactly this title (the oldest, if several), or None. A search
+    answers 100 topics at most, newest first, and its ``q`` matches every title holding
+    the words ("Summer" finds "Summer 2019" too): the pages are followed to the end, so
+    the folder's topic is found however many newer ones share its words."""
+    ids: list[int] = []
+    offset: tuple[Any, int, int] = (None, 0, 0)
+    for _page in range(SEARCH_PAGES):
+        try:
+            found = await client(
+                functions.messages.GetForumTopicsRequest(
+                    peer=peer,
+                    offset_date=offset[0],
+                    offset_id=offset[1],
+                    offset_topic=offset[2],
+                    limit=SEARCH_LIMIT,
+                    q=title,
+                )
             )
-        )
-    except Exception as exc:
-        raise _topic_error(exc) from exc
-    ids = [
-        t.id
-        for t in getattr(found, "topics", [])
-        if isinstance(t, types.ForumTopic) and t.title == title and not t.closed
-    ]
+        except Exception as exc:
+            raise _topic_error(exc) from exc
+        topics = [t for t in getattr(found, "topics", []) if isinstance(t, types.ForumTopic)]
+        ids += [t.id for t in topics if t.title == title and not t.closed]
+        if len(topics) < SEARCH_LIMIT or (topics[-1].id >= offset[2] and offset[2]):
+            break  # the last page (or a server that does not move on)
+        last = topics[-1]
+        offset = (last.date, int(last.top_message), int(last.id))
     return min(ids) if ids else None
 
 

@@ -1,0 +1,59 @@
+"""``telegram:-100…/topics`` against the trees and forums users have: a forum already
+full of topics, titles Telegram would trim, names in every script.
+
+The real Telethon client against the fake Telegram; real zips of real JPEGs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from faketg.people import person_makes_topic
+from ferryman.engine.ops import intake
+from ferryman.model import JobState
+from ferryman.samples import make_zip
+from tests.telegram.test_telegram_sink import World
+
+
+def _tree(root: Path, names: list[str]) -> list[tuple[str, Path]]:
+    """Small photos at ``names`` (paths inside the archive), each of its own colour."""
+    found = []
+    for i, name in enumerate(names):
+        path = root / f"{i:03d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (96, 64), (i * 37 % 255, 80, 150)).save(path, quality=90)
+        found.append((name, path))
+    return found
+
+
+def _made(w: World) -> int:
+    return sum(1 for _a, n in w.server.log if n == "CreateForumTopicRequest")
+
+
+async def test_a_folders_topic_is_found_among_more_topics_than_one_search_answers(
+    tmp_path: Path,
+) -> None:
+    """The forum's "Summer" topic is the oldest of 150 whose titles hold "Summer" (a
+    search answers 100 at most, newest first): a later job's Summer folder goes to it,
+    no second "Summer" is made."""
+    w = await World.logged_in(tmp_path)
+    owner = w.server.add_user("Bob", username="bobby", phone="+1556")
+    forum = w.server.add_channel(
+        "Trips", forum=True, broadcast=False, admins=[owner, w.me]
+    )
+    summer = person_makes_topic(w.server, owner, forum, "Summer")
+    for n in range(150):
+        person_makes_topic(w.server, owner, forum, f"Summer {2000 + n}")
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", ["Summer/a.jpg"]))
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{forum.id}/topics")
+    await w.run(store)
+
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert _made(w) == 0
+    assert list(forum.topic_titles.values()).count("Summer") == 1
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    assert [m.topic_id for m in media] == [summer]
+    await store.close()
