@@ -156,6 +156,11 @@ def test_topics_are_written_after_a_forum_chat_and_never_for_saved_messages() ->
         ("/lead/x.jpg", "lead"),
         ("win\\dir\\x.jpg", "win"),
         ("x" * 200 + "/a.jpg", "x" * 128),
+        ("x" * 127 + " y/a.jpg", "x" * 127),  # not ending on the space Telegram drops
+        ("Cafe\u0301/a.jpg", "Caf\u00e9"),  # macOS's NFD, as Linux and Windows write it
+        ("x" * 126 + "\U0001f468\u200d\U0001f469\u200d\U0001f467/a.jpg", "x" * 126),
+        ("x" * 127 + "\U0001f44d\U0001f3fd/a.jpg", "x" * 127),  # not a thumb without its tone
+        ("\u05d7\u05d5\u05e4\u05e9\u05d4 2024/a.jpg", "\u05d7\u05d5\u05e4\u05e9\u05d4 2024"),
     ],
 )
 def test_a_files_topic_is_its_top_folder(path: str, title: str) -> None:

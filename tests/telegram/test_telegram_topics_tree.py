@@ -57,3 +57,25 @@ async def test_a_folders_topic_is_found_among_more_topics_than_one_search_answer
     media = [m for m in w.server.chat(forum) if m.media is not None]
     assert [m.topic_id for m in media] == [summer]
     await store.close()
+
+
+async def test_a_long_folder_name_cut_at_a_space_is_the_same_topic_in_the_next_job(
+    tmp_path: Path,
+) -> None:
+    """A name longer than a title's 128 characters whose cut falls at a space: the title
+    Telegram keeps has no trailing space, and the next job of the same tree finds it."""
+    name = "A" * 127 + " Summer in the mountains"
+    w = await World.logged_in(tmp_path)
+    forum = w.server.add_channel("Trips", forum=True, broadcast=False, admins=[w.me])
+    store = await w.store()
+    for n in range(2):
+        zipped = make_zip(tmp_path / f"t{n}.zip", _tree(tmp_path / f"in{n}", [f"{name}/a.jpg"]))
+        job = await intake.add_source(store, zipped, dest=f"telegram:-100{forum.id}/topics")
+        await w.run(store)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+
+    assert list(forum.topic_titles.values()) == ["A" * 127]
+    assert _made(w) == 1
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    assert len(media) == 2 and {m.topic_id for m in media} == set(forum.topic_titles)
+    await store.close()

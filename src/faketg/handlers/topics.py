@@ -3,7 +3,8 @@
 
 As Telegram does: only a forum supergroup has topics (``CHANNEL_FORUM_MISSING``); only
 an admin makes one unless the group lets its members (``CHAT_ADMIN_REQUIRED``); a title
-has 1 to 128 characters; a topic is the service message that made it, so its id is that
+has 1 to 128 characters, kept without the spaces around it (as Telegram's apps send it,
+TDLib's ``clean_name``); a topic is the service message that made it, so its id is that
 message's and a post into it names it as ``top_msg_id``. Making one takes a
 ``random_id`` as a send does: a repeat answers with the first request's topic and makes
 nothing new. A search (``q``) finds the titles holding it, newest first. In a channel
@@ -42,7 +43,7 @@ async def create_forum_topic(server: FakeTelegram, call: Call, req: Any) -> Any:
     title = (req.title or "").strip()
     if not title:
         raise RpcFault(400, "TOPIC_TITLE_EMPTY")
-    if len(req.title) > TITLE_MAX:
+    if len(title) > TITLE_MAX:
         raise RpcFault(400, "TOPIC_TITLE_TOO_LONG")  # not one of Telegram's own words
     if not req.random_id:
         raise RpcFault(400, "RANDOM_ID_INVALID")
@@ -56,10 +57,10 @@ async def create_forum_topic(server: FakeTelegram, call: Call, req: Any) -> Any:
             server, me, peer, [("", None, req.random_id)], grouped=False, topic=None, reply_to=None
         )
         msg = sent[0][0]
-        msg.action = types.MessageActionTopicCreate(title=req.title, icon_color=0)
+        msg.action = types.MessageActionTopicCreate(title=title, icon_color=0)
         msg.topic_id = msg.id
         forum.topics.add(msg.id)
-        forum.topic_titles[msg.id] = req.title
+        forum.topic_titles[msg.id] = title
         server.sent_random[key] = [msg.id]
     finally:
         server.in_progress_random.discard(key)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from typing import Any
 
 from telethon import errors as tg
@@ -37,10 +38,38 @@ _KEY = "topic:"
 
 def folder_title(source_path: str, job_name: str) -> str:
     """The topic a file goes to: its input's top folder, or the job's name for a file at
-    the top (a flat input is one topic). Cut to Telegram's 128 characters."""
+    the top (a flat input is one topic). Cut to Telegram's 128 characters as its apps cut
+    a title (TDLib's ``clean_name``): NFC, without the spaces around it, so the title
+    ferryman looks for in a later job is the one Telegram kept."""
     first, sep, _ = source_path.replace("\\", "/").strip("/").partition("/")
     title = (first if sep else job_name).strip() or job_name.strip() or "ferryman"
-    return title[:TITLE_MAX]
+    return _cut(unicodedata.normalize("NFC", title))
+
+
+def _cut(title: str) -> str:
+    """At most ``TITLE_MAX`` characters, not ending inside a character a reader sees as
+    one (a combining accent, an emoji's joiner, skin tone or presentation selector after
+    the cut would be lost, leaving half a letter or half a family emoji), nor on a space."""
+    if len(title) <= TITLE_MAX:
+        return title
+    end = TITLE_MAX
+    while end > 1 and (_joins(title[end]) or title[end - 1] == _ZWJ):
+        end -= 1
+    return title[:end].rstrip() or title[:TITLE_MAX]
+
+
+_ZWJ = "\u200d"
+
+
+def _joins(char: str) -> bool:
+    """Whether ``char`` belongs to the character before it."""
+    return (
+        char == _ZWJ
+        or unicodedata.combining(char) != 0
+        or "\ufe00" <= char <= "\ufe0f"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"
+        or "\U000e0020" <= char <= "\U000e007f"
+    )
 
 
 class ForumTopics:
