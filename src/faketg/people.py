@@ -19,6 +19,7 @@ from faketg.tl import when
 
 __all__ = [
     "channel_posts",
+    "person_deletes_topic",
     "person_makes_topic",
     "press",
     "stored_document",
@@ -147,3 +148,14 @@ def person_makes_topic(server: FakeTelegram, owner: Account, forum: Channel, tit
     forum.topics.add(msg.id)
     forum.topic_titles[msg.id] = title
     return msg.id
+
+
+def person_deletes_topic(server: FakeTelegram, forum: Channel, topic_id: int) -> None:
+    """An admin deletes a topic from their app (``channels.deleteTopicHistory``): it and
+    every message in it are gone, and a post to it is answered ``TOPIC_DELETED``."""
+    box = server.box("channel", forum.id)
+    box.messages = [m for m in box.messages if m.topic_id != topic_id and m.id != topic_id]
+    forum.topics.discard(topic_id)
+    forum.topic_titles.pop(topic_id, None)
+    forum.pinned = {m.id for m in box.messages if m.id in forum.pinned}
+    forum.deleted_topics.add(topic_id)

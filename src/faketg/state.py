@@ -38,6 +38,7 @@ class Channel:
     admins: set[int] = field(default_factory=set)  # may post in a broadcast channel
     topics: set[int] = field(default_factory=set)
     topic_titles: dict[int, str] = field(default_factory=dict)  # made by createForumTopic
+    deleted_topics: set[int] = field(default_factory=set)  # a post to one: TOPIC_DELETED
     members_make_topics: bool = False  # else only admins may (Telegram's default)
     pinned: set[int] = field(default_factory=set)  # messages pinned (admins pin)
     banned: set[int] = field(default_factory=set)  # removed and banned by an admin

@@ -49,6 +49,8 @@ def _topic(
         ch = server.channels[peer[1]]
         if ch.forum:
             topic = top or reply_to.reply_to_msg_id
+            if topic in ch.deleted_topics:
+                raise RpcFault(400, "TOPIC_DELETED")
             if topic not in ch.topics:
                 raise RpcFault(400, "TOPIC_ID_INVALID")
             return topic, reply_to.reply_to_msg_id

@@ -760,6 +760,14 @@ class TelegramSink(Sink):
                 refreshed = True
                 chunk = await self._refresh(member, client, peer, chunk, decoder)
                 continue
+            except tg.TopicDeletedError as exc:
+                if not self.target.by_folder or topic is None:
+                    raise from_telethon(exc) from exc  # the one topic named: the user's choice
+                account = None if member.own else member.name
+                await self.topics.forget(chunk[0].send.job_id, topic, account)
+                raise FerrymanError(  # nothing went: the retry makes the folder's topic again
+                    "telegram.server", f"the forum topic {topic} was deleted; made again"
+                ) from exc
             except Exception as exc:
                 err = from_telethon(exc)
                 if err.code != "telegram.media_rejected":

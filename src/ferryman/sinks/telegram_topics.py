@@ -119,6 +119,30 @@ class ForumTopics:
             if r.key.startswith(_KEY) and r.value.get("id")
         }
 
+    async def forget(self, job_id: int, topic: int, account: str | None) -> bool:
+        """The user deleted ``topic`` (Telegram answered a post to it ``TOPIC_DELETED``):
+        its folder's record gets a new ``random_id`` and no id, so the next album makes
+        the topic again, once (the old id would replay the deleted one). Whether a record
+        named it."""
+        gone = [
+            r
+            for r in await self.state.records(job_id)
+            if r.key.startswith(_KEY) and r.value.get("id") == topic
+        ]
+        fresh = {"random_id": new_random_id(), "account": account, "gone": topic}
+        await self.state.put(job_id, [SinkRecord(r.key, fresh) for r in gone])
+        for r in gone:
+            log.warning("job %s: forum topic '%s' (%s) was deleted", job_id, r.key[6:], topic)
+        return bool(gone)
+
+    async def gone(self, job_id: int) -> set[int]:
+        """The job's topics the user deleted: no index is written there any more."""
+        return {
+            int(r.value["gone"])
+            for r in await self.state.records(job_id)
+            if r.key.startswith(_KEY) and r.value.get("gone")
+        }
+
     async def _record(self, job_id: int, key: str) -> SinkRecord | None:
         return next((r for r in await self.state.records(job_id) if r.key == key), None)
 
