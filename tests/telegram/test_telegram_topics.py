@@ -167,6 +167,12 @@ def test_a_files_topic_is_its_top_folder(path: str, title: str) -> None:
     assert folder_title(path, "job") == title
 
 
+def test_the_top_files_of_the_same_tree_again_go_to_the_first_jobs_topic() -> None:
+    """The second job of ``trip.zip`` is called "trip (2)": its top files go to "trip"."""
+    assert folder_title("a.jpg", "trip (2)") == folder_title("a.jpg", "trip") == "trip"
+    assert folder_title("Day 1/a.jpg", "trip (2)") == "Day 1"
+
+
 def _index_messages(w: World, forum_id: int) -> list[StoredMessage]:
     chat = w.server.chat(w.server.channels[forum_id])
     return [m for m in chat if m.media is None and m.action is None]

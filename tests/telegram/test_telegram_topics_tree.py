@@ -7,8 +7,12 @@ The real Telethon client against the fake Telegram; real zips of real JPEGs.
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from telethon.tl import functions
 
@@ -16,8 +20,9 @@ from faketg.people import person_deletes_topic, person_makes_topic
 from ferryman.engine.ops import intake
 from ferryman.model import JobState
 from ferryman.samples import make_zip
+from tests.support.clock import ManualClock
 from tests.support.waiting import eventually
-from tests.telegram.test_telegram_sink import World
+from tests.telegram.test_telegram_sink import World, telegram_state
 
 
 def _tree(root: Path, names: list[str]) -> list[tuple[str, Path]]:
@@ -122,4 +127,123 @@ async def test_a_topic_deleted_while_its_folder_is_delivered_is_made_again(
     assert sorted(m.topic_id for m in media) == sorted([again, day2])  # c once, b once
     indexes = [m for m in chat if m.media is None and m.action is None]
     assert sorted(m.topic_id for m in indexes) == sorted(forum.topics)
+    await store.close()
+
+
+async def test_a_flood_wait_on_making_a_topic_holds_the_album_and_makes_it_once_after(
+    tmp_path: Path,
+) -> None:
+    w = await World.logged_in(tmp_path)
+    forum = w.server.add_channel("Trips", forum=True, broadcast=False, admins=[w.me])
+    clock = ManualClock(start=1_000_000.0)  # the engine's, the store's and Telegram's
+    w.server.clock = clock.now
+    w.server.inject(functions.messages.CreateForumTopicRequest, "FLOOD_WAIT_300")
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", ["Day 1/a.jpg", "b.jpg"]))
+    store = await w.store(clock=clock.now)
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{forum.id}/topics")
+
+    await w.run_until_told_to_wait(store, clock)
+    waits = await telegram_state(store).wait_until(["account"])
+    assert waits == pytest.approx(clock.now() + 300)
+    assert forum.topic_titles == {}
+    assert [m for m in w.server.chat(forum) if m.media is not None] == []
+
+    clock.set_wall(clock.now() + 301)
+    await w.run(store)
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert sorted(forum.topic_titles.values()) == ["Day 1", "trip"]
+    assert _made(w) == 3  # the one refused, then each topic once
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    assert sorted(m.topic_id for m in media) == sorted(forum.topic_titles)
+    await store.close()
+
+
+async def test_a_group_that_is_not_a_forum_fails_the_job_with_a_code_and_posts_nothing(
+    tmp_path: Path,
+) -> None:
+    w = await World.logged_in(tmp_path)
+    group = w.server.add_channel("Plain", broadcast=False, admins=[w.me])
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", ["Day 1/a.jpg"]))
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{group.id}/topics")
+    await w.run(store)
+
+    ended = await store.get_job(job.id)
+    assert ended.state is JobState.FAILED
+    assert ended.error_code == "telegram.peer_invalid"
+    assert w.server.chat(group) == []
+    await store.close()
+
+
+def _zip_tree(tmp_path: Path, files: list[str], empty: list[str]) -> Path:
+    """The tree as folders on disk, zipped by Info-ZIP's ``zip -r`` (empty folders kept,
+    names as the disk has them: a macOS NFD name stays NFD)."""
+    root = tmp_path / "tree"
+    for name, path in _tree(tmp_path / "jpg", files):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        path.rename(root / name)
+    for folder in empty:
+        (root / folder).mkdir(parents=True)
+    out = tmp_path / "tree.zip"
+    subprocess.run(["zip", "-qr", str(out), "."], cwd=root, check=True)
+    return out
+
+
+TREE = [
+    "2023/Summer/Alps/day1/morning/a.jpg",  # five folders deep
+    "2023/Summer/b.jpg",
+    "2024/Summer/c.jpg",  # the same name in another parent
+    "Beach/d.jpg",
+    "beach/e.jpg",  # differs only by case
+    "Cafe\u0301/f.jpg",  # NFD, as macOS writes it
+    "\U0001f3d6\ufe0f Vacances/g.jpg",
+    "\u05d7\u05d5\u05e4\u05e9\u05d4/h.jpg",  # Hebrew, right to left
+    "One/i.jpg",
+    "root.jpg",
+]
+
+
+async def test_a_whole_tree_goes_to_a_topic_per_top_folder_and_a_second_run_reuses_them(
+    tmp_path: Path,
+) -> None:
+    big = [f"Big/{n:03d}.jpg" for n in range(250)]
+    archive = _zip_tree(tmp_path, TREE + big, ["Empty", "2023/Nothing/here"])
+    w = await World.logged_in(tmp_path)
+    forum = w.server.add_channel("Trips", forum=True, broadcast=False, admins=[w.me])
+    store = await w.store()
+    later = tmp_path / "later" / "tree.zip"  # the same tree zipped again, another day
+    later.parent.mkdir()
+    shutil.copy(archive, later)
+    for zipped in (archive, later):
+        job = await intake.add_source(store, zipped, dest=f"telegram:-100{forum.id}/topics")
+        await w.run(store, limit=300)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+
+    titles = {
+        "2023": 2,
+        "2024": 1,
+        "Beach": 1,
+        "beach": 1,
+        "Caf\u00e9": 1,
+        "\U0001f3d6\ufe0f Vacances": 1,
+        "\u05d7\u05d5\u05e4\u05e9\u05d4": 1,
+        "One": 1,
+        "Big": 250,
+        "tree": 1,
+    }
+    assert sorted(forum.topic_titles.values()) == sorted(titles)  # each once, none twice
+    assert _made(w) == len(titles)
+    by_id = {i: t for i, t in forum.topic_titles.items()}
+    chat = w.server.chat(forum)
+    media = [m for m in chat if m.media is not None]
+    counts: dict[str, int] = {}
+    for m in media:
+        counts[by_id[m.topic_id]] = counts.get(by_id[m.topic_id], 0) + 1
+    assert counts == {t: 2 * n for t, n in titles.items()}  # two jobs, each file each time
+    indexes = [m for m in chat if m.media is None and m.action is None]
+    assert all(len(m.text) <= 4096 for m in indexes)
+    big_pages = [m for m in indexes if by_id[m.topic_id] == "Big"]
+    assert len(big_pages) >= 2 * 3  # each job's 250 lines over three pages at least
+    linked = set().union(*(re.findall(r"https://t\.me/c/\S+", m.text) for m in indexes))
+    assert linked == {f"https://t.me/c/{forum.id}/{m.topic_id}/{m.id}" for m in media}
     await store.close()

@@ -24,6 +24,7 @@ from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
 from ferryman.model import SinkRecord
+from ferryman.naming import uncounted
 from ferryman.sinks.base import SinkState
 from ferryman.sinks.telegram_state import new_random_id
 from ferryman.telegram.errors import from_telethon
@@ -37,12 +38,14 @@ _KEY = "topic:"
 
 
 def folder_title(source_path: str, job_name: str) -> str:
-    """The topic a file goes to: its input's top folder, or the job's name for a file at
-    the top (a flat input is one topic). Cut to Telegram's 128 characters as its apps cut
+    """The topic a file goes to: its input's top folder, or the job's name (without the
+    count a second job of the same name gets) for a file at the top (a flat input is one
+    topic). Cut to Telegram's 128 characters as its apps cut
     a title (TDLib's ``clean_name``): NFC, without the spaces around it, so the title
     ferryman looks for in a later job is the one Telegram kept."""
     first, sep, _ = source_path.replace("\\", "/").strip("/").partition("/")
-    title = (first if sep else job_name).strip() or job_name.strip() or "ferryman"
+    top = uncounted(job_name)  # "trip (2)", the same tree again: its files go to "trip"
+    title = (first if sep else top).strip() or top.strip() or "ferryman"
     return _cut(unicodedata.normalize("NFC", title))
 
 
