@@ -19,6 +19,7 @@ from faketg.tl import when
 
 __all__ = [
     "channel_posts",
+    "person_deletes_message",
     "person_deletes_topic",
     "person_makes_topic",
     "press",
@@ -159,3 +160,11 @@ def person_deletes_topic(server: FakeTelegram, forum: Channel, topic_id: int) ->
     forum.topic_titles.pop(topic_id, None)
     forum.pinned = {m.id for m in box.messages if m.id in forum.pinned}
     forum.deleted_topics.add(topic_id)
+
+
+def person_deletes_message(server: FakeTelegram, channel: Channel, message_id: int) -> None:
+    """An admin deletes one message of ``channel`` from their app (``deleteMessages``):
+    an edit of it is then answered ``MESSAGE_ID_INVALID``."""
+    box = server.box("channel", channel.id)
+    box.messages = [m for m in box.messages if m.id != message_id]
+    channel.pinned.discard(message_id)

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from telethon.tl import functions
 
-from faketg.people import person_deletes_topic, person_makes_topic
+from faketg.people import person_deletes_message, person_deletes_topic, person_makes_topic
 from ferryman.engine.ops import intake
 from ferryman.model import JobState
 from ferryman.samples import make_zip
@@ -246,4 +246,69 @@ async def test_a_whole_tree_goes_to_a_topic_per_top_folder_and_a_second_run_reus
     assert len(big_pages) >= 2 * 3  # each job's 250 lines over three pages at least
     linked = set().union(*(re.findall(r"https://t\.me/c/\S+", m.text) for m in indexes))
     assert linked == {f"https://t.me/c/{forum.id}/{m.topic_id}/{m.id}" for m in media}
+    await store.close()
+
+
+async def test_two_jobs_of_the_same_tree_at_once_share_each_folders_topic(
+    tmp_path: Path,
+) -> None:
+    """The same tree added twice before the engine runs (two copies, another day's
+    export): the jobs go side by side, yet each folder has one topic."""
+    w = await World.logged_in(tmp_path, album_size=1)
+    forum = w.server.add_channel("Trips", forum=True, broadcast=False, admins=[w.me])
+    names = ["Day 1/a.jpg", "Day 2/b.jpg", "Day 3/c.jpg", "d.jpg"]
+    store = await w.store()
+    jobs = []
+    for n in range(2):
+        zipped = make_zip(tmp_path / f"c{n}" / "trip.zip", _tree(tmp_path / f"in{n}", names))
+        jobs.append(await intake.add_source(store, zipped, dest=f"telegram:-100{forum.id}/topics"))
+    await w.run(store)
+
+    for job in jobs:
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    assert sorted(forum.topic_titles.values()) == ["Day 1", "Day 2", "Day 3", "trip"]
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    assert len(media) == 8 and {m.topic_id for m in media} == set(forum.topic_titles)
+    await store.close()
+
+
+async def test_an_index_message_the_user_deleted_leaves_the_other_topics_indexes_written(
+    tmp_path: Path,
+) -> None:
+    """The user deletes topic A's index while the job runs: A's index can no longer be
+    edited, but B's, written after it, still lists every one of B's files."""
+    w = await World.logged_in(tmp_path, album_size=1)
+    forum = w.server.add_channel("Trips", forum=True, broadcast=False, admins=[w.me])
+    names = ["A/1.jpg", "B/2.jpg", "A/3.jpg", "B/4.jpg"]
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", names))
+    sends: list[object] = []
+    held = w.server.hold(
+        functions.messages.SendMediaRequest,
+        match=lambda r: sends.append(r) is None and len(sends) == 3,
+    )
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{forum.id}/topics")
+    running = asyncio.create_task(w.run(store))
+
+    async def waiting() -> bool:
+        return held.waiting == 1
+
+    await eventually(waiting, "the third album's send held")
+    topic_a = next(i for i, t in forum.topic_titles.items() if t == "A")
+    chat = w.server.chat(forum)
+    index_a = next(
+        m for m in chat if m.media is None and m.action is None and m.topic_id == topic_a
+    )
+    person_deletes_message(w.server, forum, index_a.id)
+    held.release()
+    await running
+
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    topic_b = next(i for i, t in forum.topic_titles.items() if t == "B")
+    chat = w.server.chat(forum)
+    in_b = {m.id for m in chat if m.media is not None and m.topic_id == topic_b}
+    index_b = [m for m in chat if m.media is None and m.action is None and m.topic_id == topic_b]
+    assert len(index_b) == 1 and len(in_b) == 2
+    linked = set(re.findall(r"https://t\.me/c/\S+", index_b[0].text))
+    assert linked == {f"https://t.me/c/{forum.id}/{topic_b}/{i}" for i in in_b}
     await store.close()

@@ -135,7 +135,9 @@ class JobIndex:
         """Every topic's pages made to match the job's recorded lines: sent where new
         (by ``account``, the album's), edited where their text changed (by their sender).
         A wait Telegram asks for is raised (the album is tried again after it); any
-        other refusal is logged and the album stands (the index is cosmetic)."""
+        other refusal (a page the user deleted) is logged, leaves that topic's index as
+        it is and the other topics' written, and the album stands (the index is
+        cosmetic)."""
         channel_id = getattr(peer, "channel_id", None)
         if channel_id is None:
             return  # no links to a private chat's messages
@@ -154,9 +156,9 @@ class JobIndex:
                     )
                 except TelegramWait:
                     raise
-                except FerrymanError as exc:
+                except FerrymanError as exc:  # this topic's: the others are still written
                     log.warning("job %s: its index not written: %s", job_id, exc.message)
-                    return
+                    break
 
     async def _page(
         self,
