@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 from telethon.tl import functions
 
+from faketg.people import person_deletes_topic
 from faketg.remote import serve
 from ferryman.engine.ops import intake
 from ferryman.model import ItemState, JobState
@@ -102,5 +104,59 @@ async def test_sigkill_while_topics_and_indexes_are_made_leaves_each_once(
         await Killer(w.server, nth(request_kind, n)).run(w)
         await w.finish()
         await w.assert_whole()
+    finally:
+        await w.close()
+
+
+class DeletesDay1:
+    """An ``after_handle`` hook: the user deletes the "Day 1" topic (and the first
+    album in it) right after that album was sent, as from their app."""
+
+    def __init__(self, w: ForumWorld) -> None:
+        self.w = w
+        self.done = False
+
+    def __call__(self, call: Any, request: Any, result: Any) -> None:
+        if self.done or not isinstance(request, functions.messages.SendMultiMediaRequest):
+            return
+        self.done = True
+        forum = self.w.forum
+        day1 = next(i for i, t in forum.topic_titles.items() if t == "Day 1")
+        person_deletes_topic(self.w.server, forum, day1)
+
+
+@pytest.mark.slow
+async def test_sigkill_as_a_deleted_topic_is_made_again_leaves_it_made_once(
+    tmp_path: Path,
+) -> None:
+    """The user deletes "Day 1" after its first album; the next album is answered
+    TOPIC_DELETED, and the engine is killed right after it made "Day 1" again (the
+    answer lost). The restart finds that topic: it is made once, the rest of the job
+    goes once into the topics that exist, and the deleted album is not sent again."""
+    w = ForumWorld(tmp_path)
+    await w.start()
+    deletes = DeletesDay1(w)
+    w.server.after_handle.append(deletes)
+    try:
+        await Killer(w.server, nth(functions.messages.CreateForumTopicRequest, 4)).run(w)
+        await w.finish()
+        assert deletes.done
+        forum = w.forum
+        assert sorted(forum.topic_titles.values()) == ["Day 1", "Day 2", "trip"], w.evidence()
+        made = [n for _a, n in w.server.log if n == "CreateForumTopicRequest"]
+        assert len(made) == 4  # Day 1, Day 2, trip, Day 1 again: none twice
+        topic = {title: i for i, title in forum.topic_titles.items()}
+        media = [m for m in w.server.chat(forum) if m.media is not None]
+        assert len(media) == 17 - 10, w.evidence()  # the first album went with its topic
+        by_hash = {m.media.file.sha256: m for m in media if m.media is not None}
+        assert len(by_hash) == len(media)  # none twice
+        for m in media:
+            name = next(n for n, d in w.inputs.items() if d == m.media.file.sha256)
+            assert m.topic_id == topic[name.split("/")[0] if "/" in name else "trip"], name
+        store = await Store.open(w.settings.database)
+        try:
+            assert (await store.get_job(w.job_id)).state is JobState.DONE
+        finally:
+            await store.close()
     finally:
         await w.close()

@@ -312,3 +312,26 @@ async def test_an_index_message_the_user_deleted_leaves_the_other_topics_indexes
     linked = set(re.findall(r"https://t\.me/c/\S+", index_b[0].text))
     assert linked == {f"https://t.me/c/{forum.id}/{topic_b}/{i}" for i in in_b}
     await store.close()
+
+
+async def test_a_member_who_may_not_make_topics_posts_into_the_topics_an_admin_made(
+    tmp_path: Path,
+) -> None:
+    """Only admins make topics here, and the admin made "Day 1" beforehand: a member's
+    job of that folder goes into it, and makes nothing."""
+    w = await World.logged_in(tmp_path)
+    owner = w.server.add_user("Bob", username="bobby", phone="+1556")
+    forum = w.server.add_channel(
+        "Trips", forum=True, broadcast=False, admins=[owner], members=[w.me]
+    )
+    day1 = person_makes_topic(w.server, owner, forum, "Day 1")
+    archive = make_zip(tmp_path / "trip.zip", _tree(tmp_path / "in", ["Day 1/a.jpg"]))
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{forum.id}/topics")
+    await w.run(store)
+
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert _made(w) == 0
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    assert [m.topic_id for m in media] == [day1]
+    await store.close()
