@@ -184,8 +184,12 @@ def _zip_tree(tmp_path: Path, files: list[str], empty: list[str]) -> Path:
         path.rename(root / name)
     for folder in empty:
         (root / folder).mkdir(parents=True)
-    out = tmp_path / "tree.zip"
-    subprocess.run(["zip", "-qr", str(out), "."], cwd=root, check=True)
+    return _zip(root, tmp_path / "tree.zip", ".")
+
+
+def _zip(root: Path, out: Path, what: str) -> Path:
+    """``what`` (under ``root``) zipped by Info-ZIP's ``zip -r`` into ``out``."""
+    subprocess.run(["zip", "-qr", str(out), what], cwd=root, check=True)
     return out
 
 
@@ -334,4 +338,28 @@ async def test_a_member_who_may_not_make_topics_posts_into_the_topics_an_admin_m
     assert _made(w) == 0
     media = [m for m in w.server.chat(forum) if m.media is not None]
     assert [m.topic_id for m in media] == [day1]
+    await store.close()
+
+
+async def test_a_zipped_folder_gets_a_topic_per_folder_inside_it(tmp_path: Path) -> None:
+    """ "Compress" on a folder (Finder, Explorer, ``zip -r Holiday.zip Holiday``) makes a
+    zip whose every file lies in that one folder, and the job is named after it: the
+    topics are the folders inside it (its own files go to the job's topic), not one
+    topic for the whole tree."""
+    root = tmp_path / "disk"
+    names = ["Holiday 2024/Day 1/a.jpg", "Holiday 2024/Day 2/b.jpg", "Holiday 2024/c.jpg"]
+    for name, path in _tree(tmp_path / "jpg", names):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        path.rename(root / name)
+    archive = _zip(root, tmp_path / "Holiday 2024.zip", "Holiday 2024")
+    w = await World.logged_in(tmp_path)
+    forum = w.server.add_channel("Trips", forum=True, broadcast=False, admins=[w.me])
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest=f"telegram:-100{forum.id}/topics")
+    await w.run(store)
+
+    assert (await store.get_job(job.id)).name == "Holiday 2024"
+    assert sorted(forum.topic_titles.values()) == ["Day 1", "Day 2", "Holiday 2024"]
+    media = [m for m in w.server.chat(forum) if m.media is not None]
+    assert len(media) == 3 and {m.topic_id for m in media} == set(forum.topic_titles)
     await store.close()

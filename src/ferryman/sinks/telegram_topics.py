@@ -26,6 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import SinkRecord
 from ferryman.naming import uncounted
 from ferryman.sinks.base import SinkState
+from ferryman.sinks.layout import input_folders
 from ferryman.sinks.telegram_state import new_random_id
 from ferryman.telegram.errors import from_telethon
 
@@ -40,12 +41,17 @@ _KEY = "topic:"
 def folder_title(source_path: str, job_name: str) -> str:
     """The topic a file goes to: its input's top folder, or the job's name (without the
     count a second job of the same name gets) for a file at the top (a flat input is one
-    topic). Cut to Telegram's 128 characters as its apps cut
-    a title (TDLib's ``clean_name``): NFC, without the spaces around it, so the title
-    ferryman looks for in a later job is the one Telegram kept."""
-    first, sep, _ = source_path.replace("\\", "/").strip("/").partition("/")
+    topic). A first folder named as the job is not a topic of its own: a zipped folder
+    (``Holiday.zip`` holding ``Holiday/``, the job then named "Holiday") gets a topic per
+    folder inside it, as the library's layout drops it (``layout.input_folders``). Cut to
+    Telegram's 128 characters as its apps cut a title (TDLib's ``clean_name``): NFC,
+    without the spaces around it, so the title ferryman looks for in a later job is the
+    one Telegram kept."""
+    parts = source_path.replace("\\", "/").strip("/").split("/")[:-1]
+    folders = input_folders(source_path, job_name) if parts else ""
+    first = folders.split("/")[0] if folders else ""
     top = uncounted(job_name)  # "trip (2)", the same tree again: its files go to "trip"
-    title = (first if sep else top).strip() or top.strip() or "ferryman"
+    title = first.strip() or top.strip() or "ferryman"
     return _cut(unicodedata.normalize("NFC", title))
 
 
