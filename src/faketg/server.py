@@ -177,7 +177,9 @@ class FakeTelegram:
         self.processing_delay: dict[type, float] = {}  # extra server-side time per request
         # Called with (call, request, result) as soon as a handler returned, before the
         # answer travels back: where a test kills the client between a send and its record.
-        self.after_handle: list[Callable[[Call, Any, Any], None]] = []
+        # A hook may hand back an awaitable: the answer waits for it (a kill held until the
+        # client recorded what it must, however loaded the machine).
+        self.after_handle: list[Callable[[Call, Any, Any], Awaitable[None] | None]] = []
         from faketg import handlers  # the handler tables, merged once
 
         for table in handlers.TABLES:
@@ -349,7 +351,9 @@ class FakeTelegram:
             call = Call(sender, account, sender.api_id, self.dcs.dc_of(sender))
             result = await self.handle(call, request)
             for hook in list(self.after_handle):
-                hook(call, request, result)
+                held = hook(call, request, result)
+                if held is not None:
+                    await held
             if fault is not None:
                 self._raise(fault)
             body = await _off_loop(self.wire.seal, opened, bytes(result))

@@ -14,6 +14,7 @@ import hashlib
 import os
 import signal
 import sqlite3
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from faketg.server import Call
 from ferryman.engine.ops import intake
 from ferryman.model import JobState
 from ferryman.store import Store
+from ferryman.telegram.resume import BATCH_PARTS
 from tests.support.telegram_child import spawn_child
 from tests.support.telegram_helpers import log_in, tg_settings
-from tests.support.waiting import child_ends
+from tests.support.waiting import child_ends, eventually
 
 PART = 512 * 1024
 PARTS = 64  # 32 MiB: a big file (saveBigFilePart), quick over localhost
@@ -90,14 +92,28 @@ class World:
         seen = [0]
         killed = [False]
 
-        def hook(_call: Call, request: Any, _result: Any) -> None:
+        handled: dict[int, int] = {}  # parts handled, by upload (file id)
+
+        async def kill_once_recorded() -> None:
+            # This part's answer (and every later one's) is held until the child's record
+            # is written: on a loaded CI run the record lagged past the last part, and
+            # the child finished unkilled. Held only past a batch of its upload's parts
+            # answered, whose write the child has begun by then (held sooner, it never
+            # would: nothing more is acknowledged).
+            await eventually(self._recorded, "acknowledged parts recorded by the child")
+            if not killed[0]:
+                killed[0] = True
+                os.kill(proc.pid, signal.SIGKILL)
+                self.server.drop_all()
+
+        def hook(_call: Call, request: Any, _result: Any) -> Awaitable[None] | None:
             if isinstance(request, PARTS_SENT):
                 seen[0] += 1
+                handled[request.file_id] = part = handled.get(request.file_id, 0) + 1
                 due = kill_after_parts is not None and seen[0] >= kill_after_parts
-                if due and not killed[0] and self._recorded():
-                    killed[0] = True
-                    os.kill(proc.pid, signal.SIGKILL)
-                    self.server.drop_all()
+                if due and not killed[0] and part > BATCH_PARTS:
+                    return kill_once_recorded()
+            return None
 
         self.server.after_handle.append(hook)
         try:
