@@ -1,0 +1,53 @@
+"""Links a person pastes that the happy path does not meet, through the whole engine
+offline (``tests/support/mediaserve.py``'s site): a server that sends no
+Content-Length, and a stream with no sound asked as MP3."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine.plumbing.events import Event, JobFetching, JobResumed
+from ferryman.links.profile import Output, Profile
+from ferryman.model import JobState
+from tests.sources.test_links_engine import _deliver, link_settings, server, site  # noqa: F401
+from tests.support.httpserve import FaultServer, Link, serving
+from tests.support.mediaserve import MediaSite
+
+pytestmark = pytest.mark.slow
+
+
+async def test_a_download_of_unknown_size_reports_its_bytes_as_they_come(
+    site: MediaSite,  # noqa: F811
+    link_settings: Settings,  # noqa: F811
+) -> None:
+    """No Content-Length, no size in the page: the share cannot be known until the
+    end, so the bytes so far are what moves (the job said 0 % and nothing else until
+    its download was in)."""
+    events: list[Event] = []
+    with serving(Link(bandwidth=100_000)) as slow:
+        site.serve(slow)
+        data = (site.root / "clip.mp4").read_bytes()
+        slow.add("/nolength.mp4", data, content_type="video/mp4", send_length=False)
+        _, state, _, files = await _deliver(
+            link_settings, slow.url("/nolength.mp4"), Profile(Output.MP3, None, 128), events
+        )
+    assert state is JobState.DONE and len(files) == 1
+    fetching = [e for e in events if isinstance(e, JobFetching)]
+    downloading = [e.done for e in fetching if e.phase == "downloading" and e.total is None]
+    assert len(set(downloading)) >= 5, [(e.done, e.total, e.phase) for e in fetching]
+    assert downloading == sorted(downloading) and max(downloading) > len(data) // 2
+
+
+async def test_an_mp3_of_a_stream_without_sound_fails_at_once_saying_so(
+    link_settings: Settings,  # noqa: F811
+    server: FaultServer,  # noqa: F811
+) -> None:
+    """A video-only HLS stream asked as MP3: ``media.no_audio`` (its step: take the
+    video instead), not a conversion failure retried three times."""
+    events: list[Event] = []
+    _, state, code, files = await _deliver(
+        link_settings, server.url("/hls/v360/index.m3u8"), Profile(Output.MP3, None, 128), events
+    )
+    assert (state, code, files) == (JobState.FAILED, "media.no_audio", [])
+    assert not [e for e in events if isinstance(e, JobResumed)]  # no retry
