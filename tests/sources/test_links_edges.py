@@ -51,3 +51,26 @@ async def test_an_mp3_of_a_stream_without_sound_fails_at_once_saying_so(
     )
     assert (state, code, files) == (JobState.FAILED, "media.no_audio", [])
     assert not [e for e in events if isinstance(e, JobResumed)]  # no retry
+
+
+async def test_an_hls_download_moves_within_each_fragment_and_from_the_first(
+    site: MediaSite,  # noqa: F811
+    link_settings: Settings,  # noqa: F811
+) -> None:
+    """A slow server's HLS stream (6 one-second fragments of picture, 6 of sound): the
+    share rises as each fragment's bytes come, not only when one ends, and says the
+    first fragment done once it is (it said the fragments done one behind: 0 % until
+    the second fragment ended)."""
+    events: list[Event] = []
+    with serving(Link(bandwidth=150_000)) as slow:
+        site.serve(slow)
+        _, state, _, _ = await _deliver(
+            link_settings, slow.url("/hls/master.m3u8"), Profile(Output.MUTE, 360), events
+        )
+    assert state is JobState.DONE
+    fetching = [e for e in events if isinstance(e, JobFetching) and e.phase == "downloading"]
+    shares = [e.fraction for e in fetching if e.fraction]
+    # A value per fragment at most before; several within each fragment now.
+    assert len(set(shares)) > 2 * 6, shares
+    # Said within the first fragment (the download is 95 % of the whole, in 6 steps).
+    assert shares[0] < 0.95 / 6, shares
