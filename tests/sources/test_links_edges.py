@@ -10,6 +10,7 @@ from ferryman.config import Settings
 from ferryman.engine.plumbing.events import Event, JobFetching, JobResumed
 from ferryman.links.profile import Output, Profile
 from ferryman.model import JobState
+from ferryman.store import Store
 from tests.sources.test_links_engine import _deliver, link_settings, server, site  # noqa: F401
 from tests.support.httpserve import FaultServer, Link, serving
 from tests.support.mediaserve import MediaSite
@@ -39,18 +40,31 @@ async def test_a_download_of_unknown_size_reports_its_bytes_as_they_come(
     assert downloading == sorted(downloading) and max(downloading) > len(data) // 2
 
 
-async def test_an_mp3_of_a_stream_without_sound_fails_at_once_saying_so(
+@pytest.mark.parametrize(
+    "profile", [Profile(Output.MP3, None, 128), Profile(Output.M4A, None)], ids=["mp3", "m4a"]
+)
+async def test_audio_of_a_stream_without_sound_fails_at_once_saying_so(
     link_settings: Settings,  # noqa: F811
     server: FaultServer,  # noqa: F811
+    profile: Profile,
 ) -> None:
-    """A video-only HLS stream asked as MP3: ``media.no_audio`` (its step: take the
-    video instead), not a conversion failure retried three times."""
+    """A video-only HLS stream asked as MP3 (encoded as it arrives) or M4A (made from
+    the download): ``media.no_audio`` (its step: take the video instead), not a
+    conversion failure retried three times, in words naming the video, not the work
+    area's file ("0.mp4: no audio stream") nor the encoder."""
     events: list[Event] = []
-    _, state, code, files = await _deliver(
-        link_settings, server.url("/hls/v360/index.m3u8"), Profile(Output.MP3, None, 128), events
+    job, state, code, files = await _deliver(
+        link_settings, server.url("/hls/v360/index.m3u8"), profile, events
     )
     assert (state, code, files) == (JobState.FAILED, "media.no_audio", [])
     assert not [e for e in events if isinstance(e, JobResumed)]  # no retry
+    store = await Store.open(link_settings.database)
+    try:
+        message = (await store.get_job(job)).error_message or ""
+    finally:
+        await store.close()
+    assert message.startswith("v360: the video has no sound"), message  # its title
+    assert profile.describe() in message, message
 
 
 async def test_an_hls_download_moves_within_each_fragment_and_from_the_first(
