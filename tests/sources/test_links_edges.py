@@ -88,3 +88,31 @@ async def test_an_hls_download_moves_within_each_fragment_and_from_the_first(
     assert len(set(shares)) > 2 * 6, shares
     # Said within the first fragment (the download is 95 % of the whole, in 6 steps).
     assert shares[0] < 0.95 / 6, shares
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [("/loop", "source.http.refused"), ("/noise.bin", "link.no_media")],
+    ids=["redirect-loop", "not-media"],
+)
+async def test_a_link_going_nowhere_says_what_it_is_not_to_update_yt_dlp(
+    link_settings: Settings,  # noqa: F811
+    server: FaultServer,  # noqa: F811
+    path: str,
+    code: str,
+) -> None:
+    """A link that redirects to itself, a link to bytes no decoder reads: each is the
+    link's fault, said so, not ``source.changed`` (whose step is to update yt-dlp), and
+    no work-area path in the words a person reads."""
+    server.redirect("/loop", "/loop")
+    server.add("/noise.bin", bytes(range(256)) * 40, content_type="application/octet-stream")
+    job, state, error, files = await _deliver(
+        link_settings, server.url(path), Profile(Output.MP3, None, 128)
+    )
+    assert (state, error, files) == (JobState.FAILED, code, [])
+    store = await Store.open(link_settings.database)
+    try:
+        message = (await store.get_job(job)).error_message or ""
+    finally:
+        await store.close()
+    assert str(link_settings.data_dir) not in message and "/work/" not in message, message
