@@ -347,3 +347,17 @@ def test_the_cli_and_the_chat_say_the_same_phase_figures_as_the_page() -> None:
         "counts": {},
     }
     assert detail_text(view) == "50% · 2.5× real time · 12 s left"
+
+
+def test_a_download_of_unknown_size_says_its_bytes_so_far_in_the_cli_and_the_chat() -> None:
+    """No Content-Length: the share stays unknown (or at its first 0) until the end, so
+    the figures say the bytes so far, where the CLI's bar and the chat's status said
+    "downloading (200 kB/s)" at 0 % the whole time. A known size says none: its share does."""
+    unknown = JobFetching(1, done=1_100_000, total=None, speed=200_000.0, eta=None, fraction=0.0)
+    figures = figures_of(unknown)
+    assert figures is not None
+    assert figures.line() == "downloading (1.1 MB so far, 200 kB/s)"
+    known = dataclasses.replace(unknown, total=4_000_000, fraction=0.275)
+    assert "so far" not in (figures_of(known) or figures).line()
+    converting = dataclasses.replace(unknown, phase="converting", speed=2.0)
+    assert "so far" not in (figures_of(converting) or figures).line()

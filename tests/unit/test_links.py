@@ -249,6 +249,8 @@ RECORDED: list[tuple[str, str, str, int | None, bool, str]] = [
     ("generic", "DownloadError", "ERROR: something nobody foresaw", None, True, "source.changed"),
     ("youtube", "ExtractorError", "[youtube:tab] UCxyz: This tab is not supported", None, True, "link.unsupported"),
     ("generic", "DownloadError", "ERROR: m3u8 download detected but ffmpeg could not be found. Please install", None, True, "link.not_native"),
+    ("generic", "HTTPError", "[generic] Unable to download webpage: HTTP Error 302: Found (redirect loop detected)", 302, True, "source.http.refused"),
+    ("generic", "InvalidDataError", "[Errno 1094995529] Invalid data found when processing input: '/data/work/job-00001/fetch/entry-0/0.unknown_video'", None, True, "link.no_media"),
 ]  # fmt: skip
 
 

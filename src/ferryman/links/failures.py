@@ -110,10 +110,12 @@ def normalised(message: str) -> str:
     return text.lower()
 
 
-# Read first: a host's name may hold any rule's words (login.example.com).
+# Read first: a host's name may hold any rule's words (login.example.com). A link that
+# redirects to itself is the link's fault, whatever the status says (302 Found).
 _PERMANENT = (
     (r"name or service not known|nodename nor servname provided", "source.host_unknown"),
     (r"certificate verify failed", "source.tls_refused"),
+    (r"redirect loop|too many redirects", "source.http.refused"),
 )
 
 
@@ -138,6 +140,8 @@ def code_for(failure: Failure) -> str:
     if _NETWORK.search(text):
         return "source.network"
     if failure.kind == "UnsupportedError":
+        return "link.no_media"
+    if failure.kind == "InvalidDataError":  # FFmpeg read no media in what was downloaded
         return "link.no_media"
     if failure.kind in ("TransportError", "ConnectionError", "IncompleteRead", "TimeoutError"):
         return "source.network"
@@ -201,4 +205,7 @@ def _is_network(exc: BaseException) -> bool:
 def _cleaned(message: str) -> str:
     text = re.sub(r"^\s*ERROR:\s*", "", message.strip())
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # colour codes
+    # A file of the work area FFmpeg names ("...input: '/data/work/job-1/...'"): its
+    # name alone, the folders are nobody's business on a page.
+    text = re.sub(r"'/[^']*/([^'/]+)'", r"'\1'", text)
     return text[:500]

@@ -161,16 +161,22 @@ def _grab(
                 str(entry.get("webpage_url") or url),
                 alone=len(entries) == 1,
             )
-            made = _one(
-                ydl,
-                entry,
-                profile,
-                root / f"entry-{number}",
-                root / OUT_DIR,
-                options,
-                curve,
-                {str(earlier["file"]).lower() for earlier in done.values()},
-            )
+            try:
+                made = _one(
+                    ydl,
+                    entry,
+                    profile,
+                    root / f"entry-{number}",
+                    root / OUT_DIR,
+                    options,
+                    curve,
+                    {str(earlier["file"]).lower() for earlier in done.values()},
+                )
+            except FerrymanError as exc:  # in the video's name, not the work area's file's
+                if exc.code != "media.no_audio":
+                    raise
+                said = f"{entry['title']}: the video has no sound (asked {profile.describe()})"
+                raise FerrymanError(exc.code, said) from exc
             made = add_extras(
                 ydl, entry, profile, root / f"entry-{number}", root / OUT_DIR, made, curve,
                 options.max_size,

@@ -112,7 +112,16 @@ def _fraction(state: dict[str, Any]) -> float | None:
         return min(done / total, 1.0)
     index, count = state.get("fragment_index"), state.get("fragment_count")
     if isinstance(index, int) and isinstance(count, int) and count > 0:
-        return min(max(index - 1, 0) / count, 1.0)
+        # yt-dlp's ``fragment_index`` counts the fragments done; within the one in
+        # flight its bytes against the average fragment (``total_bytes_estimate``) move
+        # the share on, held inside that fragment's own step: a slow server's fragment
+        # of many seconds does not freeze the bar.
+        done_frags = min(max(index, 0), count)
+        within = 0.0
+        estimate = state.get("total_bytes_estimate")
+        if isinstance(done, int) and isinstance(estimate, int | float) and estimate > 0:
+            within = done / estimate * count - done_frags
+        return min((done_frags + min(max(within, 0.0), 0.99)) / count, 0.99)
     estimate = state.get("total_bytes_estimate")
     if isinstance(done, int) and isinstance(estimate, int | float) and estimate > 0:
         return min(done / estimate, 0.99)

@@ -37,6 +37,8 @@ _PR_SET_PDEATHSIG = 1
 # playlist's segments, a key): its sockets would not be the egress guard's. FFmpeg's own
 # default for a file input holds that too; said here, it holds for any build on PATH.
 _LOCAL_ONLY = ("-protocol_whitelist", "file,pipe")
+# ffmpeg's words when ``-map 0:a:0`` finds no audio stream in its input.
+_NO_SOUND = "matches no streams"
 _ENCODERS = {"mp3": ("libmp3lame", "mp3"), "opus": ("libopus", "opus")}
 
 
@@ -158,7 +160,9 @@ def streaming_encode(
 ) -> StreamingEncoder:
     """``encode_audio`` of a download still arriving (fed on stdin)."""
     cmd = _command(ffmpeg, ["-i", "pipe:0"], dst, fmt, kbps, tags)
-    return StreamingEncoder(cmd, dst, f"ffmpeg's {fmt} encode", seconds, progress, log_path)
+    encoder = StreamingEncoder(cmd, dst, f"ffmpeg's {fmt} encode", seconds, progress, log_path)
+    encoder.soundless = True
+    return encoder
 
 
 def streaming_join(
@@ -190,6 +194,9 @@ class StreamingEncoder:
         """Start ``cmd`` (an ffmpeg reading ``pipe:0``); ``what`` names it in errors."""
         self.dst = dst
         self.what = what
+        # An encode of the sound: a source without one is ``media.no_audio`` (not
+        # retried, its step says to take the video), not a conversion failure.
+        self.soundless = False
         self.fed = 0
         self._log = open(log_path, "w")  # noqa: SIM115 (closed in finish)
         self._log_path = log_path
@@ -250,8 +257,10 @@ class StreamingEncoder:
         self._log.close()
         if code != 0:
             self.dst.unlink(missing_ok=True)
-            words = self._log_path.read_text(errors="replace")[-300:]
-            raise FerrymanError("media.convert_failed", f"{self.what}: {words}")
+            words = self._log_path.read_text(errors="replace")
+            if self.soundless and _NO_SOUND in words:  # the map found no audio stream
+                raise FerrymanError("media.no_audio", f"{self.what}: the source has no sound")
+            raise FerrymanError("media.convert_failed", f"{self.what}: {words[-300:]}")
         self._progress(1.0)
 
     def kill(self) -> None:

@@ -210,7 +210,13 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
 
     def on_event(name: str, value: Any) -> None:
         if name == "bytes" and isinstance(value, dict):
+            before = state["bytes"].get("done")
             state["bytes"] = value
+            done = value.get("done")
+            if value.get("total") is None and isinstance(done, int) and done != before:
+                # A size nobody knows (no Content-Length): the share cannot rise until
+                # the end, so the bytes so far are what a person sees move.
+                report()
         elif name == "made" and isinstance(value, dict):
             state["extractor"] = value.get("extractor")
         elif name == "phase" and isinstance(value, dict):

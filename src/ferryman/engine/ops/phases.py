@@ -58,6 +58,9 @@ class Figures:
         """Speed and time left as a person reads them ("2.1 MB/s, 40 s left"); empty
         when neither is known."""
         parts = []
+        if self.phase == DOWNLOADING and self.total is None and self.done and not self.fraction:
+            # A size nobody knows (no Content-Length): the bytes so far are what moves.
+            parts.append(f"{bytes_text(self.done)} so far")
         if self.speed is not None and self.speed > 0:
             parts.append(speed_text(self.speed, self.unit))
         if self.eta is not None:
@@ -76,6 +79,15 @@ def speed_text(speed: float, unit: str) -> str:
     if speed >= 1e6:
         return f"{speed / 1e6:.1f} MB/s"
     return f"{speed / 1e3:.0f} kB/s"
+
+
+def bytes_text(size: int) -> str:
+    """As the page says a size (``app.js``'s ``size``): "1.1 MB", "16 kB"."""
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:.1f} MB"
+    return f"{max(1, round(size / 1e3))} kB"
 
 
 def eta_text(seconds: float) -> str:

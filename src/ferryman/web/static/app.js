@@ -73,7 +73,8 @@ function detailText(view) {
     return bits.join(" · ");
   }
   const p = view.progress;
-  const bits = [Math.round((p.fraction || 0) * 100) + "%"];
+  const share = Math.round((p.fraction || 0) * 100) + "%";
+  const bits = [sizeUnknown(view) ? size(p.bytes) + " so far" : share];
   // Speed and time left belong to the phase under way, in its own unit (a conversion's
   // is media time per second); a job waiting, paused or ended has none.
   const moving = ["downloading", "converting", "delivering"].includes(view.phase) && live;
@@ -84,6 +85,13 @@ function detailText(view) {
   if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
   if (view.in_line) bits.push(inLineText(view.in_line));
   return bits.join(" · ");
+}
+
+// A download whose size nobody knows (no Content-Length) while nothing else says its
+// share: its bytes so far are what moves, and its bar moves to and fro, not at 0 %.
+function sizeUnknown(view) {
+  const p = view.progress;
+  return view.phase === "downloading" && p.total == null && p.bytes > 0 && !(p.fraction > 0);
 }
 
 // A time as the list says it: the hour today, else the day (the full date in the title).
@@ -204,6 +212,10 @@ function render(view, many) {
   bar.value = Math.round((view.progress.fraction || 0) * 100);
   bar.setAttribute("aria-label", "Progress of " + view.name);
   bar.textContent = bar.value + "%";
+  if (sizeUnknown(view)) {
+    bar.removeAttribute("value"); // indeterminate: the share is not known
+    bar.textContent = size(view.progress.bytes);
+  }
   item.append(row, bar);
   if (view.error) item.append(errorNote(view.error, codeOpen));
   if (view.status === "needs_password") {
