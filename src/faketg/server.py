@@ -8,6 +8,7 @@ see in a chat is kept in message boxes and can be read back with :meth:`chat`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import random
 import time
@@ -179,7 +180,7 @@ class FakeTelegram:
         # answer travels back: where a test kills the client between a send and its record.
         # A hook may hand back an awaitable: the answer waits for it (a kill held until the
         # client recorded what it must, however loaded the machine).
-        self.after_handle: list[Callable[[Call, Any, Any], Awaitable[None] | None]] = []
+        self.after_handle: list[Callable[[Call, Any, Any], object]] = []
         from faketg import handlers  # the handler tables, merged once
 
         for table in handlers.TABLES:
@@ -352,7 +353,7 @@ class FakeTelegram:
             result = await self.handle(call, request)
             for hook in list(self.after_handle):
                 held = hook(call, request, result)
-                if held is not None:
+                if inspect.isawaitable(held):  # else what it gave is not the fake's
                     await held
             if fault is not None:
                 self._raise(fault)
