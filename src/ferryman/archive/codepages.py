@@ -74,54 +74,58 @@ _JAPANESE = frozenset({"cp932", "euc_jp"})
 # Windows's ANSI code pages, where 0x92 is the apostrophe Word and Explorer type (``’``);
 # a DOS page's ``’`` (cp775's 0xEF) is a letter's byte of another page (``naïve``).
 _ANSI = frozenset({f"cp{n}" for n in range(1250, 1259)})
-_CJK = {"cp932": "ja", "euc_jp": "ja", "cp936": "zh-hans", "cp950": "zh-hant", "cp949": "ko"}
+_CJK = MappingProxyType(
+    {"cp932": "ja", "euc_jp": "ja", "cp936": "zh-hans", "cp950": "zh-hant", "cp949": "ko"}
+)
 
 # Each language's most frequent letters (general text and what photo folders are
 # called): a reading that makes them is likelier than one making rarer letters of the
 # same level.
-_FREQUENT = {
-    "zh-hans": set(
-        "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于"
-        "着下自之年过发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进"
-        "好小部其些主样理心她本前开但因只从想实照片图相视频影新建文件夹旅游春节聚合婚礼毕业"
-        "日快乐海边北京广州深圳微信截屏录像宝儿女爸妈朋友公司议资料备份手机册风景美食"
-    ),
-    "zh-hant": set(
-        "的一是不了在人有我他這個們中來上大為和國地到以說時要就出會可也你對生能而子那得於"
-        "著下自之年過發後作裡用道行所然家種事成方多經麼去法學如都同現當沒動面起看定天分還進"
-        "好小部其些主樣理心她本前開但因只從想實照片圖相視頻影新建檔案夾旅遊春節聚合婚禮畢業"
-        "日快樂海邊台北臺灣高雄香港截錄像寶兒女爸媽朋友公司議資料備份手機簿風景美食"
-    ),
-    "ja": set(
-        "日一人年大十二本中長出三時行見月分後前生五間上東四今金九入学高円子外八六下来気小七"
-        "山話女北午百書先名川千水半男西電校語土木聞食車何南万毎白天母火右読友左休父雨写真画"
-        "像動旅家族供結婚式卒業誕新規作成京阪都桜花夏冬春秋祭達犬猫記録撮影保存"
-    ),
-    "ko": set(
-        "이다에의는로하을가고지서한은기으년대사시를리도인스일진정자수전제부주장나아여상우해"
-        "보화원성관신경구회중소조공비개문동연방무내면마요물세실선미모결유위용과작발생오거국명"
-        "금통만식학업행당계강단저들데어그것라영족졸친바울산새폴더본캡처엄빠집교름겨울봄축꽃"
-        "강쥐양"
-    ),
-}
+_FREQUENT = MappingProxyType(
+    {
+        "zh-hans": frozenset(
+            "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于"
+            "着下自之年过发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进"
+            "好小部其些主样理心她本前开但因只从想实照片图相视频影新建文件夹旅游春节聚合婚礼毕业"
+            "日快乐海边北京广州深圳微信截屏录像宝儿女爸妈朋友公司议资料备份手机册风景美食"
+        ),
+        "zh-hant": frozenset(
+            "的一是不了在人有我他這個們中來上大為和國地到以說時要就出會可也你對生能而子那得於"
+            "著下自之年過發後作裡用道行所然家種事成方多經麼去法學如都同現當沒動面起看定天分還進"
+            "好小部其些主樣理心她本前開但因只從想實照片圖相視頻影新建檔案夾旅遊春節聚合婚禮畢業"
+            "日快樂海邊台北臺灣高雄香港截錄像寶兒女爸媽朋友公司議資料備份手機簿風景美食"
+        ),
+        "ja": frozenset(
+            "日一人年大十二本中長出三時行見月分後前生五間上東四今金九入学高円子外八六下来気小七"
+            "山話女北午百書先名川千水半男西電校語土木聞食車何南万毎白天母火右読友左休父雨写真画"
+            "像動旅家族供結婚式卒業誕新規作成京阪都桜花夏冬春秋祭達犬猫記録撮影保存"
+        ),
+        "ko": frozenset(
+            "이다에의는로하을가고지서한은기으년대사시를리도인스일진정자수전제부주장나아여상우해"
+            "보화원성관신경구회중소조공비개문동연방무내면마요물세실선미모결유위용과작발생오거국명"
+            "금통만식학업행당계강단저들데어그것라영족졸친바울산새폴더본캡처엄빠집교름겨울봄축꽃"
+            "강쥐양"
+        ),
+    }
+)
 # The frequent letters of the alphabets (about the commonest half of each).
-_FREQUENT_LETTERS = set(
+_FREQUENT_LETTERS = frozenset(
     "оеаинтсрвлкмдпуяы"  # Russian
     "αοιετσνηυρπκμλωάέίόύήώ"  # Greek
     "יוהלארתבמנשעכדקםן"  # Hebrew
     "اليمونرتبةعهدسكف"  # Arabic
     "านรอกเงมยลวดทสตะคบหใจขปพไ"  # Thai
 )
-_VOWELS = set("aeiouyAEIOUYâêôăơưÂÊÔĂƠƯ")
+_VOWELS = frozenset("aeiouyAEIOUYâêôăơưÂÊÔĂƠƯ")
 # Thai letters names hardly use (obsolete, Pali/Sanskrit-only, signs, digits), and the
 # vowels written before their consonant.
-_THAI_RARE = set("ฃฅฆฌฎฏฐฑฒณฬฯๆํ๎๏๐๑๒๓๔๕๖๗๘๙๚๛")
-_THAI_LEADING = set("เแโใไ")
+_THAI_RARE = frozenset("ฃฅฆฌฎฏฐฑฒณฬฯๆํ๎๏๐๑๒๓๔๕๖๗๘๙๚๛")
+_THAI_LEADING = frozenset("เแโใไ")
 # Half-width katakana: those a voicing mark (ﾞ, ﾟ) may follow, and the small ones and
 # the long-vowel mark, which never begin a word.
-_VOICEABLE = set("ｳｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾊﾋﾌﾍﾎ")
-_NOT_FIRST = set("ｧｨｩｪｫｬｭｮｯｰﾞﾟ")
-_CJK_PUNCTUATION = set("（）【】「」『』、。・～－＿［］＆＋：　！？０１２３４５６７８９")
+_VOICEABLE = frozenset("ｳｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾊﾋﾌﾍﾎ")
+_NOT_FIRST = frozenset("ｧｨｩｪｫｬｭｮｯｰﾞﾟ")
+_CJK_PUNCTUATION = frozenset("（）【】「」『』、。・～－＿［］＆＋：　！？０１２３４５６７８９")
 
 
 def script(ch: str) -> str:
@@ -274,15 +278,15 @@ def score(text: str, codepage: str) -> float:
 # that place (a Central European or Turkish letter's byte in a Western page): a tie
 # between cp1250's ``Gdańsk`` and cp1252's ``Gdañsk`` is broken by Spanish's ñ being
 # always before a vowel, not by a preference for either page.
-_GREEK_TONOS = set("άέήίόύώΆΈΉΊΌΎΏΐΰ")
-_GREEK_VOWELS = set("αεηιουωάέήίόύώ")
-_CYRILLIC_VOWELS = set("аеёиоуыэюяіїєўАЕЁИОУЫЭЮЯІЇЄЎ")
-_LATIN_VOWELS = set("aeiouyäöüâêîôûàèìòùáéíóú")
+_GREEK_TONOS = frozenset("άέήίόύώΆΈΉΊΌΎΏΐΰ")
+_GREEK_VOWELS = frozenset("αεηιουωάέήίόύώ")
+_CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєўАЕЁИОУЫЭЮЯІЇЄЎ")
+_LATIN_VOWELS = frozenset("aeiouyäöüâêîôûàèìòùáéíóú")
 _HEBREW_FINAL = frozenset("םןץףך")
 _HEBREW_PLAIN = frozenset("מנצפכ")
 _LATIN_SIGNS = frozenset("ðÐþÞýÝƒÿñÑßœŒõìòèÈ")
 _WORD = re.compile(r"[^\W\d_]+")
-_ICELANDIC = set("ðÐþÞýÝ")  # Icelandic's letters only: Turkish ğ ş ı İ, Croatian đ in cp125x
+_ICELANDIC = frozenset("ðÐþÞýÝ")  # Icelandic's letters only: Turkish ğ ş ı İ, Croatian đ in cp125x
 
 
 def _spelling(text: str, *, latin: bool) -> float:
@@ -415,11 +419,13 @@ def decoded(raw: bytes, codepage: str) -> str | None:
 # Code pages whose second byte of a letter can be 0x5C (a backslash), and their first
 # bytes. A tool that turned a Windows name's backslashes into slashes (7zz reading an
 # LHA or a DOS-made zip) split such a letter in two: ``表紙`` came out ``\x95/\x8e\x86``.
-_BACKSLASH_TRAIL = {
-    "cp932": frozenset(range(0x81, 0xA0)) | frozenset(range(0xE0, 0xFD)),
-    "cp936": frozenset(range(0x81, 0xFF)),
-    "cp950": frozenset(range(0x81, 0xFF)),
-}
+_BACKSLASH_TRAIL = MappingProxyType(
+    {
+        "cp932": frozenset(range(0x81, 0xA0)) | frozenset(range(0xE0, 0xFD)),
+        "cp936": frozenset(range(0x81, 0xFF)),
+        "cp950": frozenset(range(0x81, 0xFF)),
+    }
+)
 
 
 def rejoin(raw: bytes, codepage: str) -> bytes:
