@@ -12,8 +12,9 @@ door makes a job or a watch for that person: a caption's ``to:`` or ``720p`` sti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote
 
 from ferryman.engine.ops import who as asking
@@ -93,7 +94,7 @@ CHOICES: tuple[Choice, ...] = (
 _BY_KEY = {choice.key: choice for choice in CHOICES}
 # Usual values a person (never an administrator) is not offered: they are refused them
 # (``me``: the Saved Messages of the account ferryman runs as, ``sinks/telegram_people``).
-ADMINS_ONLY: dict[str, tuple[str, ...]] = {"to": ("me",)}
+ADMINS_ONLY: Mapping[str, tuple[str, ...]] = MappingProxyType({"to": ("me",)})
 FORUMS_CHECKED = 8  # forum groups asked of Telegram for a person, per listing at most
 CHECK_SECONDS = 10.0  # a listing's checks, at most: one not answered by then is not offered
 LISTINGS_KEPT = 64  # people whose last listing of forum groups is kept
